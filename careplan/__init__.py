@@ -1,0 +1,1 @@
+"""careplan: chronic-disease care plans for pharmacy chains (the domain; no HTTP here)."""

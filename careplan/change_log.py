@@ -1,0 +1,146 @@
+"""Attributable changes: every insert/update/delete of care data is logged in the same
+transaction, with the actor, the time and each field's old and new value.
+
+It hangs off the Session's flush, so no service can forget it, and a change made without
+an actor in `session.info["actor"]` is refused rather than left anonymous.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import event, insert, inspect, select
+from sqlalchemy.orm import Session, UOWTransaction
+
+from careplan.access import Actor
+from careplan.errors import Forbidden
+from careplan.models import (
+    CarePlan,
+    ChangeLog,
+    Checkpoint,
+    CheckpointResult,
+    ContactAttempt,
+    EffectRecord,
+    Escalation,
+    HealthCheck,
+    Member,
+    Ownership,
+    Purchase,
+)
+from careplan.models.base import utcnow
+
+AUDITED: dict[type, str] = {
+    Member: "member",
+    Ownership: "ownership",
+    CarePlan: "plan",
+    Checkpoint: "checkpoint",
+    CheckpointResult: "checkpoint_result",
+    ContactAttempt: "contact_attempt",
+    HealthCheck: "health_check",
+    EffectRecord: "effect_record",
+    Purchase: "purchase",
+    Escalation: "escalation",
+}
+# Bookkeeping columns whose change says nothing about care.
+IGNORED = frozenset({"created_at", "updated_at", "version"})
+
+
+class UnattributedChange(RuntimeError):
+    """Health data changed with nobody named as responsible: a programming error."""
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe copy of a column value."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _diff(obj: Any, action: str) -> dict[str, list[Any]]:
+    state = inspect(obj)
+    changes: dict[str, list[Any]] = {}
+    for attr in state.mapper.column_attrs:
+        if attr.key in IGNORED:
+            continue
+        hist = state.attrs[attr.key].history
+        if action == "create":
+            changes[attr.key] = [None, _plain(getattr(obj, attr.key))]
+        elif action == "delete":
+            old = hist.unchanged or hist.deleted
+            changes[attr.key] = [_plain(old[0]) if old else None, None]
+        elif hist.has_changes():
+            old = hist.deleted[0] if hist.deleted else None
+            new = hist.added[0] if hist.added else None
+            if _plain(old) != _plain(new):
+                changes[attr.key] = [_plain(old), _plain(new)]
+    return changes
+
+
+def _actor(session: Session) -> Actor:
+    actor = session.info.get("actor")
+    if not isinstance(actor, Actor):
+        raise UnattributedChange("care data changed without an actor in session.info['actor']")
+    return actor
+
+
+def _rows(session: Session) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for action, objs in (
+        ("create", session.new),
+        ("update", session.dirty),
+        ("delete", session.deleted),
+    ):
+        for obj in objs:
+            entity = AUDITED.get(type(obj))
+            if entity is None:
+                continue
+            changes = _diff(obj, action)
+            if action == "update" and not changes:
+                continue
+            actor = _actor(session)
+            rows.append(
+                {
+                    "at": utcnow(),
+                    "actor_id": actor.staff_id,
+                    "via": actor.via,
+                    "entity": entity,
+                    "entity_id": obj.id,
+                    "action": action,
+                    "changes": changes,
+                }
+            )
+    return rows
+
+
+@event.listens_for(Session, "after_flush")
+def _log_changes(session: Session, _flush: UOWTransaction) -> None:
+    # after_flush still sees new/dirty/deleted and attribute history, and new rows have ids.
+    rows = _rows(session)
+    if rows:
+        session.connection().execute(insert(ChangeLog), rows)
+
+
+def history(
+    session: Session, actor: Actor, entity: str, entity_id: int, *, limit: int = 200
+) -> list[ChangeLog]:
+    """The recorded changes of one record, oldest first; chain-wide roles only."""
+    if not actor.chain_wide:
+        raise Forbidden("only supervisors and admins may read the change log", field="role")
+    stmt = (
+        select(ChangeLog)
+        .where(ChangeLog.entity == entity, ChangeLog.entity_id == entity_id)
+        .order_by(ChangeLog.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

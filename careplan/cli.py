@@ -1,0 +1,257 @@
+"""The `careplan` command: database, protocols, enrolment, demo data, and the server.
+
+Each command is one transaction: it commits only if everything in it succeeded, and a
+bad input prints `error: <field>: <message>` and exits with status 2, writing nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import careplan.change_log  # noqa: F401  (registers the change-log flush hook)
+from careplan import clock, demo, migrate, plans, protocols
+from careplan.access import Actor, scope_members
+from careplan.config import get_settings
+from careplan.db import make_engine, make_session_factory, transaction
+from careplan.errors import CareplanError
+from careplan.models import Member
+from careplan.protocols import ProtocolFileError
+from careplan.staff import StaffIn, by_username, create_staff
+from careplan.validation import describe
+from careplan.vocab import Role
+
+app = typer.Typer(
+    help="careplan: chronic-disease care plans for pharmacy chains.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+protocols_app = typer.Typer(help="Care protocols (YAML).", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(protocols_app, name="protocols")
+app.add_typer(demo_app, name="demo")
+app.add_typer(staff_app, name="staff")
+
+T = TypeVar("T")
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Run one command body; turn every expected error into a plain message."""
+    try:
+        return fn()
+    except ProtocolFileError as exc:
+        for issue in exc.issues:
+            typer.echo(f"error: {issue}", err=True)
+        raise typer.Exit(2) from None
+    except CareplanError as exc:
+        field = f"{exc.field}: " if exc.field and not exc.message.startswith(exc.field) else ""
+        fail(f"{field}{exc.message}")
+    except ValidationError as exc:
+        fail(describe(dict(exc.errors()[0]))[1])
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def unit_of_work(actor: Actor) -> Iterator[Session]:
+    engine = make_engine()
+    try:
+        with transaction(make_session_factory(engine), actor=actor) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def actor_for(session: Session, username: str) -> Actor:
+    actor = Actor.of(by_username(session, username), via="cli")
+    session.info["actor"] = actor
+    return actor
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Bring the database schema up to date (creates the SQLite file if needed)."""
+    url = get_settings().database_url
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(revision=revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="target, e.g. base")]) -> None:
+    """Step the schema back (destroys data in dropped tables)."""
+    migrate.downgrade(revision=revision)
+    typer.echo(f"database at {revision}")
+
+
+def _targets(path: Path | None) -> list[Path]:
+    target = path or get_settings().protocols_dir
+    if not target.exists():
+        fail(f"path: {target} does not exist")
+    return protocols.protocol_files(target)
+
+
+@protocols_app.command("check")
+def protocols_check(path: Annotated[Path | None, typer.Argument()] = None) -> None:
+    """Validate protocol files (and that published versions did not change); loads nothing."""
+
+    def body() -> None:
+        loaded = protocols.read_files(_targets(path))
+        with unit_of_work(Actor.system("cli")) as session:
+            issues = protocols.check_published(session, loaded)
+            session.rollback()
+        if issues:
+            raise ProtocolFileError(issues)
+        for item in loaded:
+            typer.echo(f"ok  {item.ref}  {item.path}")
+
+    guarded(body)
+
+
+@protocols_app.command("load")
+def protocols_load(path: Annotated[Path | None, typer.Argument()] = None) -> None:
+    """Publish new protocol versions; all files or none."""
+
+    def body() -> None:
+        loaded = protocols.read_files(_targets(path))
+        with unit_of_work(Actor.system("cli")) as session:
+            for item, new in protocols.publish(session, loaded):
+                typer.echo(f"{'published' if new else 'unchanged'}  {item.ref}")
+
+    guarded(body)
+
+
+@protocols_app.command("list")
+def protocols_list() -> None:
+    """Published protocol versions."""
+    with unit_of_work(Actor.system("cli")) as session:
+        for row in protocols.list_versions(session):
+            d = protocols.definition_of(row)
+            typer.echo(
+                f"{row.protocol_id}\tv{row.version}\t{len(d.checkpoints)} steps\t"
+                f"{d.title.zh} / {d.title.en}"
+            )
+
+
+@app.command("enroll")
+def enroll(
+    member: Annotated[str, typer.Option(help="member card number")],
+    protocol: Annotated[str, typer.Option(help="protocol id")],
+    start: Annotated[str, typer.Option(help="start date, YYYY-MM-DD")],
+    as_user: Annotated[str, typer.Option("--as", help="username of the staff member")],
+    version: Annotated[int | None, typer.Option(help="protocol version (default latest)")] = None,
+    preview: Annotated[bool, typer.Option(help="show the dates and save nothing")] = False,
+) -> None:
+    """Enrol a member in a protocol (shows the dates; --preview saves nothing)."""
+
+    def body() -> None:
+        try:
+            start_date = date.fromisoformat(start)
+        except ValueError:
+            raise CareplanError(
+                f"start: {start!r} is not a date (YYYY-MM-DD)", field="start"
+            ) from None
+        with unit_of_work(Actor.system("cli")) as session:
+            actor = actor_for(session, as_user)
+            member_id = _member_id(session, actor, member)
+            _, steps = plans.preview(session, protocol, version, start_date, today=clock.today())
+            for s in steps:
+                typer.echo(
+                    f"{s.key:24} open {s.dates.open_on}  due {s.dates.due_on}  "
+                    f"overdue from {s.dates.overdue_on}  {s.title.zh}"
+                )
+            if preview:
+                session.rollback()
+                typer.echo("preview only: nothing saved")
+                return
+            plan = plans.enroll(
+                session,
+                actor,
+                member_id=member_id,
+                protocol_id=protocol,
+                version=version,
+                start=start_date,
+                today=clock.today(),
+                now=clock.now(),
+            )
+            typer.echo(f"enrolled: plan {plan.id}")
+
+    guarded(body)
+
+
+def _member_id(session: Session, actor: Actor, card: str) -> int:
+    found = session.scalar(
+        scope_members(select(Member.id), actor).where(Member.card_number == card)
+    )
+    if found is None:
+        raise CareplanError(f"no member with card number {card!r}", field="member")
+    return found
+
+
+@staff_app.command("add")
+def staff_add(
+    username: str,
+    name: str,
+    role: Role,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    store: Annotated[str | None, typer.Option(help="home store code")] = None,
+) -> None:
+    """Create a staff account (password at least 12 characters)."""
+
+    def body() -> None:
+        with unit_of_work(Actor.system("cli")) as session:
+            staff = create_staff(
+                session,
+                StaffIn(
+                    username=username, name=name, role=role, store_code=store, password=password
+                ),
+            )
+            typer.echo(f"created staff {staff.id} ({staff.username})")
+
+    guarded(body)
+
+
+@demo_app.command("seed")
+def demo_seed(
+    if_empty: Annotated[bool, typer.Option(help="do nothing if the database has data")] = False,
+) -> None:
+    """Seed a small demo chain (2 stores, 10 staff, ~50 members with plans)."""
+    with unit_of_work(Actor.system("demo")) as session:
+        if not demo.is_empty(session):
+            if if_empty:
+                typer.echo("database has data: demo seed skipped")
+                return
+            fail("database: not empty; the demo seeds an empty database only")
+        counts = demo.seed(session, today=clock.today(), now=clock.now())
+    typer.echo("demo chain: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    typer.echo(f"sign in as xh.clerk1, xh.manager, duzhi or admin; password {demo.DEMO_PASSWORD}")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Serve the web app and API."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "web.app:create_app", factory=True, host=host or settings.host, port=port or settings.port
+    )

@@ -1,0 +1,61 @@
+"""Settings, read once from the environment (CAREPLAN_*) and checked at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER_SECRET = "change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAREPLAN_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default=f"sqlite:///{ROOT / 'var' / 'careplan.db'}",
+        description="SQLAlchemy URL; SQLite by default, PostgreSQL for a whole chain.",
+    )
+    timezone: str = Field(
+        default="Asia/Shanghai", description="The chain's time zone: it decides what 'today' is."
+    )
+    protocols_dir: Path = Field(
+        default=ROOT / "protocols", description="Where YAML protocols live."
+    )
+    secret_key: str = Field(
+        default=PLACEHOLDER_SECRET, description="Signs sessions; must be set outside development."
+    )
+    session_hours: int = Field(default=12, ge=1, le=72, description="API token lifetime (hours).")
+    host: str = Field(default="127.0.0.1", description="Address `careplan serve` binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `careplan serve` binds to.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _no_placeholder_secret_in_production(self) -> Settings:
+        # A placeholder secret is fine on a laptop and fatal on a chain's server.
+        if self.environment == "production" and self.secret_key == PLACEHOLDER_SECRET:
+            raise ValueError("CAREPLAN_SECRET_KEY is still the placeholder; set a real secret")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,222 @@
+"""A small demo chain: 2 stores, a handful of staff, ~50 members with plans at every stage.
+
+Built through the same service functions the API uses, so the demo obeys every rule.
+Deterministic for a given seed and 'today'.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from careplan import checkpoints, members, plans, purchases
+from careplan.access import Actor
+from careplan.checkpoints import ResultIn
+from careplan.health_records import HealthCheckIn
+from careplan.members import Medicine, MemberCreate
+from careplan.models import Checkpoint, Staff, Store
+from careplan.purchases import PurchaseIn
+from careplan.staff import StaffIn, create_staff
+from careplan.vocab import Adherence, Channel, CheckpointState, Role, Sex, StopReason
+
+DEMO_PASSWORD = "careplan-demo"
+STORES = (
+    ("SH001", "益康大药房·徐汇店", "华东", "上海市徐汇区漕溪北路88号", "021-64001234"),
+    ("SH002", "益康大药房·浦东店", "华东", "上海市浦东新区张杨路500号", "021-58005678"),
+)
+STAFF = (
+    ("admin", "系统管理员", Role.admin, None),
+    ("duzhi", "周督导", Role.supervisor, None),
+    ("xh.manager", "王店长", Role.store_manager, "SH001"),
+    ("xh.pharmacist", "李药师", Role.pharmacist, "SH001"),
+    ("xh.clerk1", "张丽", Role.clerk, "SH001"),
+    ("xh.clerk2", "陈静", Role.clerk, "SH001"),
+    ("pd.manager", "刘店长", Role.store_manager, "SH002"),
+    ("pd.pharmacist", "赵药师", Role.pharmacist, "SH002"),
+    ("pd.clerk1", "孙敏", Role.clerk, "SH002"),
+    ("pd.clerk2", "吴芳", Role.clerk, "SH002"),
+)
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = (
+    "秀英",
+    "桂兰",
+    "建国",
+    "淑珍",
+    "国强",
+    "玉梅",
+    "志明",
+    "凤英",
+    "德华",
+    "丽华",
+    "建华",
+    "美玲",
+    "红梅",
+    "振国",
+    "春花",
+)
+AREAS = ("漕溪小区", "田林新村", "康健苑", "梅陇三村", "金杨新村", "潍坊小区")
+PROTOCOL_MEDICINES = {
+    "osteoporosis": (
+        "骨质疏松",
+        Medicine(name="阿仑膦酸钠片", dose="70mg", schedule="每周一次，晨起空腹"),
+    ),
+    "hypertension": ("高血压", Medicine(name="氨氯地平片", dose="5mg", schedule="每日一次，早晨")),
+    "diabetes_t2": (
+        "2型糖尿病",
+        Medicine(name="二甲双胍片", dose="0.5g", schedule="每日三次，随餐"),
+    ),
+    "post_purchase": ("关节炎", Medicine(name="氨糖软骨素", dose="2粒", schedule="每日两次")),
+    "follow_up_333": ("高血脂", Medicine(name="阿托伐他汀钙片", dose="20mg", schedule="每晚一次")),
+}
+ALLERGIES = ((), (), ("青霉素",), ("磺胺类",), ("阿司匹林",))
+
+
+def is_empty(session: Session) -> bool:
+    return session.scalar(select(Store.id).limit(1)) is None
+
+
+def seed(
+    session: Session, *, today: date, now: datetime, members_per_clerk: int = 8, rng_seed: int = 7
+) -> dict[str, int]:
+    rng = random.Random(rng_seed)
+    stores = {
+        code: Store(code=code, name=n, region=r, address=a, phone=p) for code, n, r, a, p in STORES
+    }
+    session.add_all(stores.values())
+    session.flush()
+    staff = {
+        u: create_staff(
+            session, StaffIn(username=u, name=n, role=role, store_code=code, password=DEMO_PASSWORD)
+        )
+        for u, n, role, code in STAFF
+    }
+    owners = [s for s in staff.values() if s.role in (Role.clerk, Role.pharmacist)]
+    counts = {"stores": len(stores), "staff": len(staff), "members": 0, "plans": 0}
+    card = 880000
+    for owner in owners:
+        actor = Actor.of(owner, via="system")
+        session.info["actor"] = actor
+        for _ in range(members_per_clerk):
+            card += 1
+            _member_with_plan(session, actor, owner, rng, card, today, now)
+            counts["members"] += 1
+            counts["plans"] += 1
+    return counts
+
+
+def _member_with_plan(
+    session: Session,
+    actor: Actor,
+    owner: Staff,
+    rng: random.Random,
+    card: int,
+    today: date,
+    now: datetime,
+) -> None:
+    protocol_id = rng.choice(list(PROTOCOL_MEDICINES))
+    condition, medicine = PROTOCOL_MEDICINES[protocol_id]
+    age = rng.randint(52, 84)
+    member = members.create_member(
+        session,
+        actor,
+        MemberCreate(
+            card_number=f"M{card}",
+            name=rng.choice(SURNAMES) + rng.choice(GIVEN),
+            sex=rng.choice([Sex.female, Sex.female, Sex.male]),
+            birthday=date(today.year - age, rng.randint(1, 12), rng.randint(1, 28)),
+            mobile=f"13{rng.randint(0, 9)}{rng.randint(10_000_000, 99_999_999)}",
+            residential_area=rng.choice(AREAS),
+            chronic_conditions=[condition],
+            drug_allergies=list(rng.choice(ALLERGIES)),
+            regular_medicines=[medicine],
+            hobbies=[rng.choice(["象棋", "钓鱼", "养花", "太极", "广场舞"])],
+            health_consent=True,
+        ),
+        now=now,
+    )
+    start = today - timedelta(days=rng.randint(0, 75))
+    plan = plans.enroll(
+        session,
+        actor,
+        member_id=member.id,
+        protocol_id=protocol_id,
+        start=start,
+        today=today,
+        now=now,
+    )
+    purchases.record_purchase(
+        session,
+        actor,
+        member.id,
+        PurchaseIn(
+            product_code=f"P-{protocol_id}",
+            product_name=medicine.name,
+            quantity=1,
+            days_supply=30,
+            purchased_on=start,
+            amount=Decimal("58.00"),
+        ),
+        today=today,
+        now=now,
+    )
+    _work_past_steps(session, actor, plan.id, rng, today, now)
+
+
+def _work_past_steps(
+    session: Session, actor: Actor, plan_id: int, rng: random.Random, today: date, now: datetime
+) -> None:
+    """Most past steps done (some late), a few left open to show up as overdue."""
+    for cp in list(
+        session.scalars(
+            select(Checkpoint).where(Checkpoint.plan_id == plan_id).order_by(Checkpoint.seq)
+        )
+    ):
+        session.refresh(cp)
+        if cp.state is not CheckpointState.pending or cp.due_on >= today or rng.random() < 0.2:
+            continue
+        delay = rng.choice([0, 0, 0, 1, 2, 5])
+        contacted = min(today, cp.due_on + timedelta(days=delay))
+        stopped = rng.random() < 0.05
+        step = plans.step_of(plans.protocol_of(cp.plan), cp.key)
+        allowed = step.channels or plans.protocol_of(cp.plan).defaults.channels
+        channel = Channel.home_visit if Channel.home_visit in allowed else allowed[0]
+        measurements = [_reading(kind, rng, contacted, now) for kind in step.measurements]
+        checkpoints.record_result(
+            session,
+            actor,
+            cp.id,
+            ResultIn(
+                version=cp.version,
+                channel=channel,
+                adherence=Adherence.stopped
+                if stopped
+                else rng.choice([Adherence.as_directed] * 4 + [Adherence.missed_doses]),
+                stop_reason=StopReason.side_effects if stopped else None,
+                checklist={item.key: True for item in step.checklist},
+                contacted_on=contacted,
+                measurements=measurements,
+                notes="会员状态良好" if not stopped else "会员反映胃部不适，已停药",
+            ),
+            today=today,
+            now=now,
+        )
+        if stopped:
+            return
+
+
+def _reading(kind: str, rng: random.Random, on: date, now: datetime) -> HealthCheckIn:
+    values = {
+        "blood_pressure": {"systolic": rng.randint(118, 165), "diastolic": rng.randint(70, 98)},
+        "fasting_glucose": {"value": round(rng.uniform(5.2, 9.5), 1)},
+        "postprandial_glucose": {"value": round(rng.uniform(6.5, 13.0), 1)},
+        "hba1c": {"value": round(rng.uniform(5.8, 8.9), 1)},
+        "bone_density": {"t_score": round(rng.uniform(-3.4, -1.2), 1)},
+        "weight": {"value": round(rng.uniform(48, 82), 1)},
+        "heart_rate": {"value": rng.randint(58, 92)},
+    }[kind]
+    measured = datetime(on.year, on.month, on.day, 2, 30, tzinfo=UTC)  # 10:30 in Shanghai
+    return HealthCheckIn(kind=kind, values=values, measured_at=min(measured, now))

@@ -1,0 +1,99 @@
+"""Escalations: a 'stopped taking' answer raises the protocol's rule for that reason."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from careplan.access import Actor, scope_members
+from careplan.errors import Conflict, NotFound
+from careplan.models import CarePlan, Checkpoint, Escalation, Member, Staff
+from careplan.protocol_schema import Protocol
+from careplan.vocab import EscalationStatus, Role, StopReason
+
+
+def _handler(session: Session, member: Member, role: Role) -> int | None:
+    """Who in the member's store takes it: the owner for clerk work, else the first active
+    staff member of the role (a store has one manager; pharmacists share the queue)."""
+    if role is Role.clerk:
+        return member.owner_id
+    return session.scalar(
+        select(Staff.id)
+        .where(Staff.store_id == member.home_store_id, Staff.role == role, Staff.active)
+        .order_by(Staff.id)
+        .limit(1)
+    )
+
+
+def raise_escalation(
+    session: Session,
+    actor: Actor,
+    *,
+    protocol: Protocol,
+    plan: CarePlan,
+    checkpoint: Checkpoint | None,
+    reason: StopReason,
+    today: date,
+    now: datetime,
+) -> Escalation:
+    rule = protocol.escalations[reason]
+    member = plan.member
+    escalation = Escalation(
+        member_id=member.id,
+        store_id=member.home_store_id,
+        plan_id=plan.id,
+        checkpoint_id=checkpoint.id if checkpoint else None,
+        reason=reason,
+        role=rule.role,
+        assignee_id=_handler(session, member, rule.role),
+        action_zh=rule.action.zh,
+        action_en=rule.action.en,
+        due_on=today + timedelta(days=rule.due_days),
+        raised_by_id=actor.staff_id or member.owner_id,
+        raised_at=now,
+    )
+    session.add(escalation)
+    session.flush()
+    return escalation
+
+
+def list_escalations(
+    session: Session,
+    actor: Actor,
+    *,
+    status: EscalationStatus | None = EscalationStatus.open,
+    store_id: int | None = None,
+    assignee_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Escalation]:
+    stmt = scope_members(select(Escalation).join(Member, Escalation.member_id == Member.id), actor)
+    if status is not None:
+        stmt = stmt.where(Escalation.status == status)
+    if store_id is not None:
+        stmt = stmt.where(Escalation.store_id == store_id)
+    if assignee_id is not None:
+        stmt = stmt.where(Escalation.assignee_id == assignee_id)
+    stmt = stmt.order_by(Escalation.due_on, Escalation.id).limit(limit).offset(offset)
+    return list(session.scalars(stmt))
+
+
+def resolve_escalation(
+    session: Session, actor: Actor, escalation_id: int, resolution: str, *, now: datetime
+) -> Escalation:
+    stmt = scope_members(
+        select(Escalation).join(Member, Escalation.member_id == Member.id), actor
+    ).where(Escalation.id == escalation_id)
+    escalation = session.scalar(stmt)
+    if escalation is None:
+        raise NotFound(f"escalation {escalation_id} not found", field="escalation_id")
+    if escalation.status is EscalationStatus.resolved:
+        raise Conflict("this escalation is already resolved", field="status")
+    escalation.status = EscalationStatus.resolved
+    escalation.resolved_by_id = actor.staff_id
+    escalation.resolved_at = now
+    escalation.resolution = resolution
+    session.flush()
+    return escalation

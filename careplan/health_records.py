@@ -1,0 +1,170 @@
+"""Health-check results and effect records — health data, so consent comes first."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from careplan.access import Actor, get_member
+from careplan.errors import InvalidInput
+from careplan.healthchecks import MEASUREMENTS
+from careplan.members import require_consent
+from careplan.models import EffectRecord, HealthCheck, Member
+from careplan.vocab import HealthCheckSource
+
+# Clocks on store tablets drift; a reading a few minutes "in the future" is not an error.
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+class HealthCheckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    values: dict[str, float]
+    measured_at: datetime | None = None  # default: now
+    source: HealthCheckSource = HealthCheckSource.in_store
+    note: str = Field(default="", max_length=500)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if value not in MEASUREMENTS:
+            raise ValueError(f"unknown kind {value!r} (known: {', '.join(sorted(MEASUREMENTS))})")
+        return value
+
+    @field_validator("measured_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a time zone (e.g. +08:00)")
+        return value
+
+    @model_validator(mode="after")
+    def _plausible(self) -> HealthCheckIn:
+        m = MEASUREMENTS[self.kind]
+        wanted = {c.key for c in m.components}
+        if set(self.values) != wanted:
+            raise ValueError(f"{self.kind} takes values {', '.join(sorted(wanted))}")
+        for c in m.components:
+            v = self.values[c.key]
+            if not c.low <= v <= c.high:
+                raise ValueError(
+                    f"{c.key} {v:g} {m.unit} is outside the plausible range {c.low:g}-{c.high:g}"
+                )
+        return self
+
+
+class EffectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    before: str = Field(default="", max_length=4000)
+    after: str = Field(default="", max_length=4000)
+    rating: int | None = Field(default=None, ge=1, le=5)
+    side_effects: str = Field(default="", max_length=4000)
+    member_words: str = Field(default="", max_length=4000)
+    testimonial_consent: bool = False
+    testimonial_consent_on: date | None = None
+    note: str = Field(default="", max_length=500)
+
+    @model_validator(mode="after")
+    def _something_said(self) -> EffectIn:
+        if not (self.before or self.after or self.side_effects or self.member_words or self.rating):
+            raise ValueError(
+                "an effect record needs at least one of before, after, rating, "
+                "side_effects or member_words"
+            )
+        if self.testimonial_consent and self.testimonial_consent_on is None:
+            raise ValueError("testimonial_consent_on: the date the agreement was signed")
+        return self
+
+
+def add_health_check(
+    session: Session,
+    actor: Actor,
+    member: Member,
+    data: HealthCheckIn,
+    *,
+    now: datetime,
+    checkpoint_id: int | None = None,
+) -> HealthCheck:
+    require_consent(member)
+    measured_at = data.measured_at or now
+    if measured_at > now + CLOCK_SKEW:
+        raise InvalidInput("measured_at is in the future", field="measured_at")
+    m = MEASUREMENTS[data.kind]
+    row = HealthCheck(
+        member_id=member.id,
+        checkpoint_id=checkpoint_id,
+        kind=data.kind,
+        values=dict(data.values),
+        unit=m.unit,
+        loinc=m.loinc,
+        measured_at=measured_at,
+        source=data.source,
+        recorded_by_id=actor.staff_id or member.owner_id,
+        recorded_at=now,
+        note=data.note,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def add_effect(
+    session: Session,
+    actor: Actor,
+    member: Member,
+    data: EffectIn,
+    *,
+    now: datetime,
+    plan_id: int | None = None,
+    checkpoint_id: int | None = None,
+) -> EffectRecord:
+    require_consent(member)
+    row = EffectRecord(
+        member_id=member.id,
+        plan_id=plan_id,
+        checkpoint_id=checkpoint_id,
+        recorded_by_id=actor.staff_id or member.owner_id,
+        recorded_at=now,
+        **data.model_dump(),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def record_health_check(
+    session: Session, actor: Actor, member_id: int, data: HealthCheckIn, *, now: datetime
+) -> HealthCheck:
+    return add_health_check(session, actor, get_member(session, actor, member_id), data, now=now)
+
+
+def record_effect(
+    session: Session, actor: Actor, member_id: int, data: EffectIn, *, now: datetime
+) -> EffectRecord:
+    return add_effect(session, actor, get_member(session, actor, member_id), data, now=now)
+
+
+def health_checks_of(
+    session: Session, actor: Actor, member_id: int, kind: str | None = None
+) -> list[HealthCheck]:
+    get_member(session, actor, member_id)
+    stmt = select(HealthCheck).where(HealthCheck.member_id == member_id)
+    if kind is not None:
+        stmt = stmt.where(HealthCheck.kind == kind)
+    return list(session.scalars(stmt.order_by(HealthCheck.measured_at, HealthCheck.id)))
+
+
+def effects_of(session: Session, actor: Actor, member_id: int) -> list[EffectRecord]:
+    get_member(session, actor, member_id)
+    return list(
+        session.scalars(
+            select(EffectRecord)
+            .where(EffectRecord.member_id == member_id)
+            .order_by(EffectRecord.recorded_at, EffectRecord.id)
+        )
+    )

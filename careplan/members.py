@@ -1,0 +1,335 @@
+"""The member archive: create, edit, search, verify, consent, and ownership changes."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from careplan.access import Actor, get_member, require_manager, scope_members
+from careplan.errors import Conflict, InvalidInput
+from careplan.models import CarePlan, Checkpoint, Member, Ownership, Staff
+from careplan.vocab import CheckpointState, OwnershipReason, Role, Sex
+
+# Mainland mobile numbers: 11 digits starting 13-19, optionally with +86.
+MOBILE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+OWNER_ROLES = frozenset({Role.clerk, Role.pharmacist, Role.store_manager})
+HEALTH_FIELDS = (
+    "medical_history",
+    "drug_allergies",
+    "regular_medicines",
+    "chronic_conditions",
+    "health_status",
+)
+
+Short = Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class Medicine(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: Short
+    dose: str = Field(default="", max_length=80)
+    schedule: str = Field(default="", max_length=120)
+
+
+class SpecialDate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    kind: Literal["wedding_anniversary", "spouse_birthday", "other"]
+    date: date
+    note: str = Field(default="", max_length=120)
+
+
+class MemberFields(BaseModel):
+    """Every archive field; on an update only the fields sent are changed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=80)
+    language: Literal["zh", "en"] | None = None
+    sex: Sex | None = None
+    birthday: date | None = None
+    mobile: str | None = Field(default=None, max_length=20)
+    landline: str | None = Field(default=None, max_length=32, pattern=r"^[0-9+\- ()]{5,32}$")
+    email: str | None = Field(default=None, max_length=254)
+    address: str | None = Field(default=None, max_length=255)
+    residential_area: str | None = Field(default=None, max_length=80)
+    medical_history: list[Short] | None = Field(default=None, max_length=50)
+    drug_allergies: list[Short] | None = Field(default=None, max_length=50)
+    regular_medicines: list[Medicine] | None = Field(default=None, max_length=50)
+    chronic_conditions: list[Short] | None = Field(default=None, max_length=30)
+    consumption_feedback: str | None = Field(default=None, max_length=4000)
+    employer: str | None = Field(default=None, max_length=120)
+    position: str | None = Field(default=None, max_length=80)
+    health_status: str | None = Field(default=None, max_length=255)
+    habits: str | None = Field(default=None, max_length=4000)
+    diet: str | None = Field(default=None, max_length=4000)
+    exercise: str | None = Field(default=None, max_length=4000)
+    hobbies: list[Short] | None = Field(default=None, max_length=30)
+    education: str | None = Field(default=None, max_length=40)
+    income_band: str | None = Field(default=None, max_length=40)
+    marital_status: str | None = Field(default=None, max_length=40)
+    special_dates: list[SpecialDate] | None = Field(default=None, max_length=20)
+
+    @field_validator("mobile")
+    @classmethod
+    def _mobile(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        digits = re.sub(r"[\s-]", "", value)
+        if not MOBILE.match(digits):
+            raise ValueError("not a mainland mobile number (11 digits starting 13-19)")
+        return digits[-11:]
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL.match(value):
+            raise ValueError("not an email address")
+        return value
+
+    @field_validator("birthday")
+    @classmethod
+    def _birthday(cls, value: date | None) -> date | None:
+        if value is not None and not date(1900, 1, 1) <= value <= date.today():
+            raise ValueError("must be a date between 1900 and today")
+        return value
+
+
+class MemberCreate(MemberFields):
+    name: str = Field(min_length=1, max_length=80)
+    card_number: str = Field(min_length=4, max_length=32, pattern=r"^[A-Za-z0-9-]+$")
+    home_store_id: int | None = None  # default: the registering staff member's store
+    owner_id: int | None = None  # default: whoever registers the member
+    health_consent: bool = False
+
+
+def _health_data_given(values: dict[str, object]) -> bool:
+    return any(values.get(f) for f in HEALTH_FIELDS)
+
+
+def _check_owner(session: Session, owner_id: int, store_id: int) -> Staff:
+    owner = session.get(Staff, owner_id)
+    if owner is None or not owner.active:
+        raise InvalidInput(f"staff {owner_id} is not an active staff member", field="owner_id")
+    if owner.role not in OWNER_ROLES or owner.store_id != store_id:
+        raise InvalidInput(
+            "the owner must be store staff of the member's home store", field="owner_id"
+        )
+    return owner
+
+
+def create_member(session: Session, actor: Actor, data: MemberCreate, *, now: datetime) -> Member:
+    store_id = data.home_store_id or actor.store_id
+    if store_id is None or not actor.may_see_store(store_id):
+        raise InvalidInput("choose the member's home store", field="home_store_id")
+    owner_id = data.owner_id or actor.staff_id
+    if owner_id is None:
+        raise InvalidInput("choose the staff member who owns this member", field="owner_id")
+    _check_owner(session, owner_id, store_id)
+    if session.scalar(select(Member.id).where(Member.card_number == data.card_number)):
+        raise Conflict(f"card number {data.card_number} is already registered", field="card_number")
+    values = data.model_dump(
+        exclude={"home_store_id", "owner_id", "health_consent"}, exclude_none=True
+    )
+    if _health_data_given(values) and not data.health_consent:
+        raise InvalidInput("health data needs the member's consent first", field="health_consent")
+    member = Member(home_store_id=store_id, owner_id=owner_id, **values)
+    if data.health_consent:
+        _consent(member, actor, now)
+    member.last_verified_on = now.date()
+    session.add(member)
+    session.flush()
+    session.add(
+        Ownership(
+            member_id=member.id,
+            staff_id=owner_id,
+            started_at=now,
+            reason=OwnershipReason.registered,
+            changed_by_id=actor.staff_id,
+        )
+    )
+    session.flush()
+    return member
+
+
+def update_member(session: Session, actor: Actor, member_id: int, data: MemberFields) -> Member:
+    member = get_member(session, actor, member_id)
+    values = data.model_dump(exclude_unset=True)
+    if "name" in values and not values["name"]:
+        raise InvalidInput("name: required", field="name")
+    if _health_data_given(values) and not member.health_consent:
+        raise InvalidInput("health data needs the member's consent first", field="health_consent")
+    for key, value in values.items():
+        setattr(member, key, value)
+    session.flush()
+    return member
+
+
+def _consent(member: Member, actor: Actor, now: datetime) -> None:
+    member.health_consent = True
+    member.health_consent_at = now
+    member.health_consent_by_id = actor.staff_id
+
+
+def give_health_consent(session: Session, actor: Actor, member_id: int, *, now: datetime) -> Member:
+    member = get_member(session, actor, member_id)
+    _consent(member, actor, now)
+    session.flush()
+    return member
+
+
+def require_consent(member: Member) -> None:
+    if not member.health_consent:
+        raise InvalidInput(
+            "the member has not consented to health-data processing", field="health_consent"
+        )
+
+
+def mark_verified(session: Session, actor: Actor, member_id: int, *, today: date) -> Member:
+    """'Is your phone still ...?' — the archive was confirmed with the member today."""
+    member = get_member(session, actor, member_id)
+    member.last_verified_on = today
+    session.flush()
+    return member
+
+
+def search_members(
+    session: Session,
+    actor: Actor,
+    *,
+    q: str | None = None,
+    store_id: int | None = None,
+    owner_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Member]:
+    stmt = scope_members(select(Member), actor)
+    if q:
+        like = f"%{q.strip()}%"
+        stmt = stmt.where(
+            or_(Member.name.ilike(like), Member.mobile.like(like), Member.card_number.ilike(like))
+        )
+    if store_id is not None:
+        stmt = stmt.where(Member.home_store_id == store_id)
+    if owner_id is not None:
+        stmt = stmt.where(Member.owner_id == owner_id)
+    return list(session.scalars(stmt.order_by(Member.name, Member.id).limit(limit).offset(offset)))
+
+
+def same_mobile(session: Session, actor: Actor, member: Member) -> list[int]:
+    """Other members with this mobile: likely the same person registered twice."""
+    if not member.mobile:
+        return []
+    stmt = scope_members(select(Member.id), actor).where(
+        Member.mobile == member.mobile, Member.id != member.id
+    )
+    return list(session.scalars(stmt))
+
+
+def ownership_history(session: Session, actor: Actor, member_id: int) -> list[Ownership]:
+    get_member(session, actor, member_id)
+    return list(
+        session.scalars(
+            select(Ownership)
+            .where(Ownership.member_id == member_id)
+            .order_by(Ownership.started_at, Ownership.id)
+        )
+    )
+
+
+def reassign_member(
+    session: Session,
+    actor: Actor,
+    member_id: int,
+    new_owner_id: int,
+    *,
+    reason: OwnershipReason = OwnershipReason.reassigned,
+    note: str = "",
+    now: datetime,
+) -> Member:
+    """Hand a member to another staff member; their open steps go along, with history."""
+    require_manager(actor)
+    member = get_member(session, actor, member_id)
+    if new_owner_id == member.owner_id:
+        raise InvalidInput("the member already belongs to that staff member", field="owner_id")
+    _check_owner(session, new_owner_id, member.home_store_id)
+    _move(session, actor, member, new_owner_id, reason, note, now)
+    session.flush()
+    return member
+
+
+def _move(
+    session: Session,
+    actor: Actor,
+    member: Member,
+    new_owner_id: int,
+    reason: OwnershipReason,
+    note: str,
+    now: datetime,
+) -> None:
+    current = session.scalar(
+        select(Ownership).where(Ownership.member_id == member.id, Ownership.ended_at.is_(None))
+    )
+    if current is not None:
+        current.ended_at = now
+    session.add(
+        Ownership(
+            member_id=member.id,
+            staff_id=new_owner_id,
+            started_at=now,
+            reason=reason,
+            note=note,
+            changed_by_id=actor.staff_id,
+        )
+    )
+    member.owner_id = new_owner_id
+    open_steps = (
+        select(Checkpoint)
+        .join(CarePlan, Checkpoint.plan_id == CarePlan.id)
+        .where(
+            CarePlan.member_id == member.id,
+            Checkpoint.state.in_([CheckpointState.pending, CheckpointState.paused]),
+        )
+    )
+    for checkpoint in session.scalars(open_steps):
+        checkpoint.assignee_id = new_owner_id
+
+
+def reassign_all(
+    session: Session,
+    actor: Actor,
+    from_staff_id: int,
+    to_staff_id: int,
+    *,
+    staff_left: bool,
+    note: str = "",
+    now: datetime,
+) -> int:
+    """All members of one staff member (e.g. a departing clerk) to another, in one go."""
+    require_manager(actor)
+    leaving = session.get(Staff, from_staff_id)
+    if leaving is None or (
+        leaving.store_id is not None and not actor.may_see_store(leaving.store_id)
+    ):
+        raise InvalidInput(f"staff {from_staff_id} not found", field="from_staff_id")
+    if from_staff_id == to_staff_id:
+        raise InvalidInput("choose a different staff member to take over", field="to_staff_id")
+    members = list(session.scalars(select(Member).where(Member.owner_id == from_staff_id)))
+    reason = OwnershipReason.staff_left if staff_left else OwnershipReason.reassigned
+    for member in members:
+        _check_owner(session, to_staff_id, member.home_store_id)
+        _move(session, actor, member, to_staff_id, reason, note, now)
+    if staff_left:
+        leaving.active = False
+        leaving.left_on = now
+    session.flush()
+    return len(members)
+
+
+def count_members(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Member)) or 0

@@ -1,0 +1,33 @@
+"""Typed SQLAlchemy models, one module per concept. Import from here."""
+
+from careplan.models.base import Base
+from careplan.models.change_log import ChangeLog
+from careplan.models.checkpoint import Checkpoint, CheckpointResult, ContactAttempt
+from careplan.models.effect import EffectRecord
+from careplan.models.escalation import Escalation
+from careplan.models.health_check import HealthCheck
+from careplan.models.member import Member, Ownership
+from careplan.models.plan import CarePlan
+from careplan.models.protocol import ProtocolVersion
+from careplan.models.purchase import Purchase
+from careplan.models.staff import AuthSession, Staff
+from careplan.models.store import Store
+
+__all__ = [
+    "AuthSession",
+    "Base",
+    "CarePlan",
+    "ChangeLog",
+    "Checkpoint",
+    "CheckpointResult",
+    "ContactAttempt",
+    "EffectRecord",
+    "Escalation",
+    "HealthCheck",
+    "Member",
+    "Ownership",
+    "ProtocolVersion",
+    "Purchase",
+    "Staff",
+    "Store",
+]

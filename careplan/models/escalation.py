@@ -1,0 +1,35 @@
+"""Escalations raised by a 'stopped taking' answer, routed to a role in the store."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from careplan.models.base import Base, IdMixin, IdType, enum_column
+from careplan.vocab import EscalationStatus, Role, StopReason
+
+
+class Escalation(IdMixin, Base):
+    __tablename__ = "escalations"
+    __table_args__ = (Index("ix_escalations_store_status", "store_id", "status", "due_on"),)
+
+    member_id: Mapped[int] = mapped_column(IdType, ForeignKey("members.id"), index=True)
+    store_id: Mapped[int] = mapped_column(IdType, ForeignKey("stores.id"))
+    plan_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("care_plans.id"))
+    checkpoint_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("checkpoints.id"))
+    reason: Mapped[StopReason] = enum_column(StopReason, "escalation_reason")
+    role: Mapped[Role] = enum_column(Role, "escalation_role")
+    assignee_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"))
+    action_zh: Mapped[str] = mapped_column(Text)
+    action_en: Mapped[str] = mapped_column(Text)
+    due_on: Mapped[date]
+    status: Mapped[EscalationStatus] = enum_column(
+        EscalationStatus, "escalation_status", default=EscalationStatus.open
+    )
+    raised_by_id: Mapped[int] = mapped_column(IdType, ForeignKey("staff.id"))
+    raised_at: Mapped[datetime]
+    resolved_by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolution: Mapped[str] = mapped_column(String(1000), default="")

@@ -1,0 +1,81 @@
+"""The member archive (会员档案) and who owned each member when."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from careplan.models.base import Base, IdMixin, IdType, JsonType, TimestampMixin, enum_column
+from careplan.models.staff import Staff
+from careplan.models.store import Store
+from careplan.vocab import OwnershipReason, Sex
+
+
+class Member(IdMixin, TimestampMixin, Base):
+    __tablename__ = "members"
+    __table_args__ = (Index("ix_members_store_owner", "home_store_id", "owner_id"),)
+
+    card_number: Mapped[str] = mapped_column(String(32), unique=True)
+    home_store_id: Mapped[int] = mapped_column(IdType, ForeignKey("stores.id"))
+    owner_id: Mapped[int] = mapped_column(IdType, ForeignKey("staff.id"), index=True)
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+
+    # 1. Personal
+    name: Mapped[str] = mapped_column(String(80), index=True)
+    sex: Mapped[Sex | None] = enum_column(Sex, "member_sex", default=None)
+    birthday: Mapped[date | None] = mapped_column(default=None)
+    mobile: Mapped[str | None] = mapped_column(String(20), default=None, index=True)
+    landline: Mapped[str | None] = mapped_column(String(32), default=None)
+    email: Mapped[str | None] = mapped_column(String(254), default=None)
+    address: Mapped[str | None] = mapped_column(String(255), default=None)
+    residential_area: Mapped[str | None] = mapped_column(String(80), default=None)
+    # Health data (sensitive): only with consent. Lists of strings, except medicines.
+    medical_history: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    drug_allergies: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    regular_medicines: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
+    chronic_conditions: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    # 2. Consumption (purchases are their own table)
+    consumption_feedback: Mapped[str | None] = mapped_column(Text, default=None)
+    # 3. Occupation
+    employer: Mapped[str | None] = mapped_column(String(120), default=None)
+    position: Mapped[str | None] = mapped_column(String(80), default=None)
+    health_status: Mapped[str | None] = mapped_column(String(255), default=None)
+    # 4. Lifestyle
+    habits: Mapped[str | None] = mapped_column(Text, default=None)
+    diet: Mapped[str | None] = mapped_column(Text, default=None)
+    exercise: Mapped[str | None] = mapped_column(Text, default=None)
+    hobbies: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    education: Mapped[str | None] = mapped_column(String(40), default=None)
+    income_band: Mapped[str | None] = mapped_column(String(40), default=None)
+    marital_status: Mapped[str | None] = mapped_column(String(40), default=None)
+    special_dates: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
+
+    # Consent to process health data (PIPL Art. 28-29: separate consent).
+    health_consent: Mapped[bool] = mapped_column(default=False)
+    health_consent_at: Mapped[datetime | None] = mapped_column(default=None)
+    health_consent_by_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("staff.id"), default=None
+    )
+    last_verified_on: Mapped[date | None] = mapped_column(default=None)
+
+    home_store: Mapped[Store] = relationship(lazy="joined")
+    owner: Mapped[Staff] = relationship(foreign_keys=[owner_id], lazy="joined")
+
+
+class Ownership(IdMixin, Base):
+    """One period of one staff member owning one member (each clerk owns theirs 1:1)."""
+
+    __tablename__ = "ownerships"
+
+    member_id: Mapped[int] = mapped_column(IdType, ForeignKey("members.id"), index=True)
+    staff_id: Mapped[int] = mapped_column(IdType, ForeignKey("staff.id"), index=True)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    reason: Mapped[OwnershipReason] = enum_column(OwnershipReason, "ownership_reason")
+    note: Mapped[str] = mapped_column(String(255), default="")
+    changed_by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"))
+
+    staff: Mapped[Staff] = relationship(foreign_keys=[staff_id], lazy="joined")

@@ -1,0 +1,43 @@
+"""Staff accounts and their sign-in sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from careplan.models.base import Base, IdMixin, IdType, TimestampMixin, enum_column
+from careplan.models.store import Store
+from careplan.vocab import Role
+
+
+class Staff(IdMixin, TimestampMixin, Base):
+    __tablename__ = "staff"
+
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    role: Mapped[Role] = enum_column(Role, "staff_role")
+    store_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("stores.id"), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    left_on: Mapped[datetime | None] = mapped_column(default=None)
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    password_hash: Mapped[str] = mapped_column(String(255), default="")
+
+    store: Mapped[Store | None] = relationship(lazy="joined")
+
+
+class AuthSession(IdMixin, Base):
+    """A signed-in session (web cookie or API bearer token); only the token's hash is kept."""
+
+    __tablename__ = "auth_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(IdType, ForeignKey("staff.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8), default="api")
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    staff: Mapped[Staff] = relationship(lazy="joined")

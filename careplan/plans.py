@@ -1,0 +1,387 @@
+"""Care plans: enrol (with a preview), pause, resume, stop, complete, migrate versions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from careplan.access import Actor, get_member, get_plan, scope_members
+from careplan.errors import Conflict, InvalidInput
+from careplan.members import require_consent
+from careplan.models import CarePlan, Checkpoint, Member, ProtocolVersion
+from careplan.protocol_schema import Protocol, StepCommon
+from careplan.protocols import definition_of, get_version
+from careplan.schedule import (
+    PlannedStep,
+    StepDates,
+    checkpoint_status,
+    plan_end,
+    plan_schedule,
+)
+from careplan.vocab import CheckpointState, CheckpointStatus, PlanStatus
+
+LIVE = (PlanStatus.active, PlanStatus.paused)
+OPEN_STATES = (CheckpointState.pending, CheckpointState.paused)
+RESOLVED = (
+    CheckpointStatus.done,
+    CheckpointStatus.done_late,
+    CheckpointStatus.skipped,
+    CheckpointStatus.missed,
+    CheckpointStatus.retired,
+    CheckpointStatus.cancelled,
+)
+MAX_START_DRIFT = timedelta(days=366)
+
+
+def protocol_of(plan: CarePlan) -> Protocol:
+    return definition_of(plan.protocol_version)
+
+
+def step_of(protocol: Protocol, key: str) -> StepCommon:
+    """The definition behind a checkpoint key: a fixed step or the routine tail."""
+    step = protocol.step(key)
+    if step is not None:
+        return step
+    if protocol.routine is not None and key.startswith(protocol.routine.key_prefix + "_"):
+        return protocol.routine
+    raise KeyError(key)
+
+
+def _check_start(start: date, today: date) -> None:
+    if abs(start - today) > MAX_START_DRIFT:
+        raise InvalidInput("start_date must be within a year of today", field="start_date")
+
+
+def preview(
+    session: Session, protocol_id: str, version: int | None, start: date, *, today: date
+) -> tuple[ProtocolVersion, list[PlannedStep]]:
+    """The dates a plan would get, shown before anything is saved."""
+    _check_start(start, today)
+    row = get_version(session, protocol_id, version)
+    return row, plan_schedule(definition_of(row), start)
+
+
+def _new_checkpoint(
+    plan: CarePlan,
+    step: PlannedStep,
+    dates: StepDates,
+    assignee: int,
+    state: CheckpointState = CheckpointState.pending,
+) -> Checkpoint:
+    return Checkpoint(
+        plan=plan,
+        key=step.key,
+        seq=step.seq,
+        open_on=dates.open_on,
+        due_on=dates.due_on,
+        overdue_on=dates.overdue_on,
+        missed_on=dates.missed_on,
+        assignee_id=assignee,
+        state=state,
+    )
+
+
+def enroll(
+    session: Session,
+    actor: Actor,
+    *,
+    member_id: int,
+    protocol_id: str,
+    version: int | None = None,
+    start: date,
+    today: date,
+    now: datetime,
+) -> CarePlan:
+    member = get_member(session, actor, member_id)
+    require_consent(member)
+    row, steps = preview(session, protocol_id, version, start, today=today)
+    if _live_plan(session, member.id, protocol_id) is not None:
+        raise Conflict(f"the member already has an active {protocol_id} plan", field="protocol_id")
+    plan = CarePlan(
+        member=member,
+        protocol_id=protocol_id,
+        protocol_version=row,
+        start_date=start,
+        end_date=plan_end(definition_of(row), start),
+        enrolled_by_id=actor.staff_id or member.owner_id,
+        enrolled_at=now,
+    )
+    session.add(plan)
+    for step in steps:
+        session.add(_new_checkpoint(plan, step, step.dates, member.owner_id))
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        # Another enrolment won the race for the unique live-plan index.
+        raise Conflict(
+            f"the member already has an active {protocol_id} plan", field="protocol_id"
+        ) from None
+    return plan
+
+
+def _live_plan(session: Session, member_id: int, protocol_id: str) -> CarePlan | None:
+    return session.scalar(
+        select(CarePlan).where(
+            CarePlan.member_id == member_id,
+            CarePlan.protocol_id == protocol_id,
+            CarePlan.status.in_(LIVE),
+        )
+    )
+
+
+def checkpoints_of(session: Session, plan: CarePlan) -> list[Checkpoint]:
+    return list(
+        session.scalars(
+            select(Checkpoint)
+            .where(Checkpoint.plan_id == plan.id)
+            .order_by(Checkpoint.seq, Checkpoint.id)
+        )
+    )
+
+
+def status_of(checkpoint: Checkpoint, today: date) -> CheckpointStatus:
+    return checkpoint_status(
+        checkpoint.state,
+        checkpoint.open_on,
+        checkpoint.overdue_on,
+        checkpoint.missed_on,
+        checkpoint.late,
+        today,
+    )
+
+
+def shift_checkpoint(checkpoint: Checkpoint, days: int) -> None:
+    delta = timedelta(days=days)
+    checkpoint.open_on += delta
+    checkpoint.due_on += delta
+    checkpoint.overdue_on += delta
+    if checkpoint.missed_on is not None:
+        checkpoint.missed_on += delta
+
+
+def pause(session: Session, actor: Actor, plan_id: int, *, today: date) -> CarePlan:
+    plan = get_plan(session, actor, plan_id)
+    if plan.status is not PlanStatus.active:
+        raise Conflict(
+            f"only an active plan can be paused (this one is {plan.status})", field="status"
+        )
+    plan.status = PlanStatus.paused
+    plan.paused_on = today
+    for cp in checkpoints_of(session, plan):
+        if cp.state is CheckpointState.pending:
+            cp.state = CheckpointState.paused
+    session.flush()
+    return plan
+
+
+def resume(session: Session, actor: Actor, plan_id: int, *, today: date) -> CarePlan:
+    """Open steps move by the length of the pause: the member was away, not late."""
+    plan = get_plan(session, actor, plan_id)
+    if plan.status is not PlanStatus.paused or plan.paused_on is None:
+        raise Conflict("only a paused plan can be resumed", field="status")
+    days = (today - plan.paused_on).days
+    for cp in checkpoints_of(session, plan):
+        if cp.state is CheckpointState.paused:
+            cp.state = CheckpointState.pending
+            shift_checkpoint(cp, days)
+    plan.shift_days += days
+    if plan.end_date is not None:
+        plan.end_date += timedelta(days=days)
+    plan.status = PlanStatus.active
+    plan.paused_on = None
+    session.flush()
+    return plan
+
+
+def stop(session: Session, actor: Actor, plan_id: int, reason: str, *, today: date) -> CarePlan:
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("say why the plan is stopped", field="reason")
+    plan = get_plan(session, actor, plan_id)
+    if plan.status not in LIVE:
+        raise Conflict(f"the plan is already {plan.status}", field="status")
+    plan.status = PlanStatus.stopped
+    plan.stopped_on = today
+    plan.stop_reason = reason[:255]
+    for cp in checkpoints_of(session, plan):
+        if cp.state in OPEN_STATES:
+            cp.state = CheckpointState.cancelled
+    session.flush()
+    return plan
+
+
+def complete_if_finished(session: Session, plan: CarePlan, today: date) -> bool:
+    """A plan completes itself once every step is done, skipped or missed."""
+    if plan.status is not PlanStatus.active:
+        return False
+    if all(status_of(cp, today) in RESOLVED for cp in checkpoints_of(session, plan)):
+        plan.status = PlanStatus.completed
+        plan.completed_on = today
+        return True
+    return False
+
+
+def effective_status(session: Session, plan: CarePlan, today: date) -> PlanStatus:
+    """As the member's page shows it: an active plan whose last steps expired is complete."""
+    if plan.status is PlanStatus.active and all(
+        status_of(cp, today) in RESOLVED for cp in checkpoints_of(session, plan)
+    ):
+        return PlanStatus.completed
+    return plan.status
+
+
+def plans_of_member(session: Session, actor: Actor, member_id: int) -> list[CarePlan]:
+    get_member(session, actor, member_id)
+    return list(
+        session.scalars(
+            select(CarePlan)
+            .where(CarePlan.member_id == member_id)
+            .order_by(CarePlan.start_date.desc(), CarePlan.id.desc())
+        )
+    )
+
+
+# --- Moving in-progress plans onto a new protocol version -----------------------------
+
+
+@dataclass(frozen=True)
+class StepChange:
+    key: str
+    action: str  # kept (has a result), unchanged, rescheduled, added, retired
+    old: StepDates | None
+    new: StepDates | None
+
+
+@dataclass(frozen=True)
+class MigrationPreview:
+    plan_id: int
+    member_id: int
+    from_version: int
+    to_version: int
+    changes: tuple[StepChange, ...]
+
+
+def _dates(cp: Checkpoint) -> StepDates:
+    return StepDates(cp.open_on, cp.due_on, cp.overdue_on, cp.missed_on)
+
+
+def _own_shift(old_base: dict[str, StepDates], cp: Checkpoint, fallback: int) -> int:
+    """How far this step had already moved (pauses, re-anchoring) from its base date."""
+    base = old_base.get(cp.key)
+    return (cp.due_on - base.due_on).days if base is not None else fallback
+
+
+def _plan_migration(
+    plan: CarePlan, old: Protocol, new: Protocol, existing: list[Checkpoint]
+) -> list[tuple[StepChange, PlannedStep | None]]:
+    old_base = {s.key: s.dates for s in plan_schedule(old, plan.start_date)}
+    by_key = {cp.key: cp for cp in existing}
+    out: list[tuple[StepChange, PlannedStep | None]] = []
+    for step in plan_schedule(new, plan.start_date):
+        cp = by_key.pop(step.key, None)
+        if cp is None:
+            out.append(
+                (StepChange(step.key, "added", None, step.dates.shifted(plan.shift_days)), step)
+            )
+        elif cp.state not in OPEN_STATES:
+            out.append((StepChange(step.key, "kept", _dates(cp), _dates(cp)), step))
+        else:
+            target = step.dates.shifted(_own_shift(old_base, cp, plan.shift_days))
+            action = "unchanged" if target == _dates(cp) else "rescheduled"
+            out.append((StepChange(step.key, action, _dates(cp), target), step))
+    for cp in by_key.values():  # steps the new version no longer has
+        action = "retired" if cp.state in OPEN_STATES else "kept"
+        out.append(
+            (
+                StepChange(cp.key, action, _dates(cp), None if action == "retired" else _dates(cp)),
+                None,
+            )
+        )
+    return out
+
+
+def _migration_target(session: Session, plan: CarePlan, to_version: int) -> ProtocolVersion:
+    if plan.status not in LIVE:
+        raise Conflict(f"plan {plan.id} is {plan.status}; only live plans move", field="plan_ids")
+    target = get_version(session, plan.protocol_id, to_version)
+    if target.version <= plan.protocol_version.version:
+        raise InvalidInput(
+            f"plan {plan.id} is already on v{plan.protocol_version.version}; "
+            "migrate only to a newer version",
+            field="to_version",
+        )
+    return target
+
+
+def preview_migration(
+    session: Session, actor: Actor, plan_ids: list[int], to_version: int
+) -> list[MigrationPreview]:
+    out = []
+    for plan_id in plan_ids:
+        plan = get_plan(session, actor, plan_id)
+        target = _migration_target(session, plan, to_version)
+        pairs = _plan_migration(
+            plan, protocol_of(plan), definition_of(target), checkpoints_of(session, plan)
+        )
+        out.append(
+            MigrationPreview(
+                plan.id,
+                plan.member_id,
+                plan.protocol_version.version,
+                target.version,
+                tuple(c for c, _ in pairs),
+            )
+        )
+    return out
+
+
+def migrate(
+    session: Session, actor: Actor, plan_ids: list[int], to_version: int
+) -> list[MigrationPreview]:
+    """Apply exactly what preview_migration shows; recorded results are never touched."""
+    if not plan_ids:
+        raise InvalidInput("choose at least one plan", field="plan_ids")
+    previews = preview_migration(session, actor, plan_ids, to_version)
+    for item in previews:
+        plan = get_plan(session, actor, item.plan_id)
+        target = get_version(session, plan.protocol_id, to_version)
+        pairs = _plan_migration(
+            plan, protocol_of(plan), definition_of(target), checkpoints_of(session, plan)
+        )
+        by_key = {cp.key: cp for cp in checkpoints_of(session, plan)}
+        held = (
+            CheckpointState.paused if plan.status is PlanStatus.paused else CheckpointState.pending
+        )
+        for change, step in pairs:
+            cp = by_key.get(change.key)
+            if change.action == "added" and step is not None and change.new is not None:
+                session.add(_new_checkpoint(plan, step, change.new, plan.member.owner_id, held))
+            elif change.action == "retired" and cp is not None:
+                cp.state = CheckpointState.retired
+            elif cp is not None and change.new is not None:
+                cp.open_on, cp.due_on = change.new.open_on, change.new.due_on
+                cp.overdue_on, cp.missed_on = change.new.overdue_on, change.new.missed_on
+                if step is not None:
+                    cp.seq = step.seq
+        plan.protocol_version = target
+        plan.end_date = plan_end(definition_of(target), plan.start_date)
+        if plan.end_date is not None:
+            plan.end_date += timedelta(days=plan.shift_days)
+    session.flush()
+    return previews
+
+
+def live_plans_of_protocol(session: Session, actor: Actor, protocol_id: str) -> list[CarePlan]:
+    stmt = scope_members(select(CarePlan).join(Member, CarePlan.member_id == Member.id), actor)
+    return list(
+        session.scalars(
+            stmt.where(CarePlan.protocol_id == protocol_id, CarePlan.status.in_(LIVE)).order_by(
+                CarePlan.id
+            )
+        )
+    )

@@ -1,0 +1,363 @@
+"""Reading, checking and publishing care protocols from YAML.
+
+A bad file is refused whole with `file:line: message`; nothing from it is loaded. The YAML
+is read safely: no tags beyond plain data, no anchors or aliases (a billion-laughs file
+is refused before it can expand), no duplicate keys (which YAML would silently merge).
+A published (id, version) is frozen: loading different content under it is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from careplan.errors import NotFound
+from careplan.models import ProtocolVersion
+from careplan.protocol_schema import Protocol, Step, StepCommon
+from careplan.schedule import expiry_of, grace_of, nominal_due_day
+
+MAX_FILE_BYTES = 256 * 1024
+PLAIN_TAGS = frozenset(
+    "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq")
+)
+
+
+@dataclass(frozen=True)
+class ProtocolIssue:
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class ProtocolFileError(Exception):
+    """One or more files are bad; each issue names file, line and what is wrong."""
+
+    def __init__(self, issues: Sequence[ProtocolIssue]) -> None:
+        super().__init__("\n".join(str(i) for i in issues))
+        self.issues = list(issues)
+
+
+@dataclass(frozen=True)
+class LoadedProtocol:
+    definition: Protocol
+    path: str
+    content_hash: str
+    lines: dict[tuple[Any, ...], int] = field(compare=False, repr=False)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.definition.id} v{self.definition.version}"
+
+
+class _Loader(yaml.SafeLoader):
+    """Composes the node tree, refusing anchors and aliases as it goes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _YamlRefused(
+                event.start_mark.line + 1,
+                "YAML anchors and aliases (&name, *name) are not allowed in protocols",
+            )
+        return super().compose_node(parent, index)
+
+
+class _YamlRefused(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def content_hash(definition: Protocol) -> str:
+    """The hash of what a protocol *says* (comments and layout do not count)."""
+    canonical = json.dumps(definition.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _to_python(
+    loader: _Loader, node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]
+) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if node.tag not in PLAIN_TAGS:
+        raise _YamlRefused(node.start_mark.line + 1, f"YAML tag {node.tag!r} is not allowed")
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node)
+            if not isinstance(key, str):
+                raise _YamlRefused(key_node.start_mark.line + 1, f"key {key!r} must be text")
+            if key in out:
+                raise _YamlRefused(key_node.start_mark.line + 1, f"duplicate key {key!r}")
+            out[key] = _to_python(loader, value_node, (*path, key), lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(loader, n, (*path, i), lines) for i, n in enumerate(node.value)]
+    return loader.construct_object(node)
+
+
+def _read_yaml(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        lines: dict[tuple[Any, ...], int] = {}
+        data = _to_python(loader, node, (), lines) if node is not None else None
+        return data, lines
+    finally:
+        loader.dispose()
+
+
+def _label(data: Any, loc: Sequence[Any]) -> str:
+    """checkpoints[w3_diet].title.en — list items named by their key where they have one."""
+    parts: list[str] = []
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            key = (
+                node[part].get("key")
+                if isinstance(node, list) and part < len(node) and isinstance(node[part], dict)
+                else None
+            )
+            parts.append(f"[{key or part}]")
+        else:
+            parts.append(("." if parts else "") + str(part))
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return "".join(parts) or "(top level)"
+
+
+def _line_for(lines: dict[tuple[Any, ...], int], loc: Sequence[Any]) -> int:
+    for end in range(len(loc), -1, -1):
+        if tuple(loc[:end]) in lines:
+            return lines[tuple(loc[:end])]
+    return 1
+
+
+def _plain_message(data: Any, err: dict[str, Any]) -> str:
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    where = _label(data, loc)
+    kind = err["type"]
+    if kind == "missing":
+        if loc and loc[-1] in ("zh", "en"):
+            lang = "Chinese (zh)" if loc[-1] == "zh" else "English (en)"
+            return f"{where}: the {lang} text is missing"
+        return f"{where}: required field is missing"
+    if kind == "extra_forbidden":
+        parent = _label(data, loc[:-1])
+        return f"{parent}: unknown field {loc[-1]!r}"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
+def _order_issues(
+    definition: Protocol, lines: dict[tuple[Any, ...], int], path: str
+) -> list[ProtocolIssue]:
+    issues: list[ProtocolIssue] = []
+    seen: set[str] = set()
+    previous: Step | None = None
+    for i, step in enumerate(definition.checkpoints):
+        line = lines.get(("checkpoints", i), 1)
+        if step.key in seen:
+            issues.append(ProtocolIssue(path, line, f"checkpoint key {step.key!r} is used twice"))
+        seen.add(step.key)
+        if previous is not None and nominal_due_day(step) <= nominal_due_day(previous):
+            issues.append(
+                ProtocolIssue(
+                    path,
+                    line,
+                    f"checkpoints[{step.key}] is due no later than the step before it "
+                    f"({previous.key}): offsets must increase",
+                )
+            )
+        previous = step
+    for i, common in _all_steps(definition):
+        grace, expiry = grace_of(definition, common), expiry_of(definition, common)
+        if expiry is not None and expiry <= grace:
+            line = lines.get(("routine",) if i < 0 else ("checkpoints", i), 1)
+            issues.append(
+                ProtocolIssue(
+                    path,
+                    line,
+                    f"expiry_days ({expiry}) must be longer than "
+                    f"grace_days ({grace}): a step cannot be missed before it is overdue",
+                )
+            )
+    return issues
+
+
+def _all_steps(definition: Protocol) -> list[tuple[int, StepCommon]]:
+    steps: list[tuple[int, StepCommon]] = list(enumerate(definition.checkpoints))
+    if definition.routine is not None:
+        steps.append((-1, definition.routine))
+    return steps
+
+
+def parse_protocol(text: str, path: str = "<text>") -> LoadedProtocol:
+    """Validate one protocol's YAML text; raise ProtocolFileError naming every issue."""
+    if len(text.encode()) > MAX_FILE_BYTES:
+        raise ProtocolFileError([ProtocolIssue(path, 1, "file is larger than 256 KiB")])
+    try:
+        data, lines = _read_yaml(text)
+    except _YamlRefused as exc:
+        raise ProtocolFileError([ProtocolIssue(path, exc.line, exc.message)]) from None
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        raise ProtocolFileError(
+            [ProtocolIssue(path, line, f"not valid YAML: {exc.problem}")]
+        ) from None
+    if not isinstance(data, dict):
+        raise ProtocolFileError([ProtocolIssue(path, 1, "a protocol must be a YAML mapping")])
+    try:
+        definition = Protocol.model_validate(data)
+    except ValidationError as exc:
+        issues = [
+            ProtocolIssue(path, _line_for(lines, e["loc"]), _plain_message(data, dict(e)))
+            for e in exc.errors()
+        ]
+        raise ProtocolFileError(sorted(issues, key=lambda i: i.line)) from None
+    issues = _order_issues(definition, lines, path)
+    if issues:
+        raise ProtocolFileError(issues)
+    return LoadedProtocol(definition, path, content_hash(definition), lines)
+
+
+def protocol_files(target: Path) -> list[Path]:
+    if target.is_dir():
+        return sorted(p for p in target.iterdir() if p.suffix in (".yaml", ".yml"))
+    return [target]
+
+
+def read_files(paths: Iterable[Path]) -> list[LoadedProtocol]:
+    """Parse every file; collect all issues so one run shows everything to fix."""
+    loaded: list[LoadedProtocol] = []
+    issues: list[ProtocolIssue] = []
+    for p in paths:
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            issues.append(ProtocolIssue(str(p), 1, f"cannot read file: {exc}"))
+            continue
+        try:
+            loaded.append(parse_protocol(text, str(p)))
+        except ProtocolFileError as exc:
+            issues.extend(exc.issues)
+    by_ref: dict[tuple[str, int], LoadedProtocol] = {}
+    for item in loaded:
+        ref = (item.definition.id, item.definition.version)
+        if ref in by_ref:
+            issues.append(
+                ProtocolIssue(
+                    item.path,
+                    item.lines.get(("version",), 1),
+                    f"{item.ref} is also defined in {by_ref[ref].path}",
+                )
+            )
+        by_ref[ref] = item
+    if issues:
+        raise ProtocolFileError(issues)
+    return loaded
+
+
+def check_published(session: Session, loaded: Sequence[LoadedProtocol]) -> list[ProtocolIssue]:
+    """A published version is frozen: its content may never change under the same number."""
+    issues = []
+    for item in loaded:
+        row = _published(session, item.definition.id, item.definition.version)
+        if row is not None and row.content_hash != item.content_hash:
+            issues.append(
+                ProtocolIssue(
+                    item.path,
+                    item.lines.get(("version",), 1),
+                    f"{item.ref} is already published with different content; "
+                    f"publish the change as version {item.definition.version + 1}",
+                )
+            )
+    return issues
+
+
+def _published(session: Session, protocol_id: str, version: int) -> ProtocolVersion | None:
+    return session.scalar(
+        select(ProtocolVersion).where(
+            ProtocolVersion.protocol_id == protocol_id, ProtocolVersion.version == version
+        )
+    )
+
+
+def publish(
+    session: Session, loaded: Sequence[LoadedProtocol]
+) -> list[tuple[LoadedProtocol, bool]]:
+    """Store new versions; return (protocol, was_new). Refuses changed published content."""
+    issues = check_published(session, loaded)
+    if issues:
+        raise ProtocolFileError(issues)
+    out = []
+    for item in loaded:
+        if _published(session, item.definition.id, item.definition.version) is not None:
+            out.append((item, False))
+            continue
+        session.add(
+            ProtocolVersion(
+                protocol_id=item.definition.id,
+                version=item.definition.version,
+                content_hash=item.content_hash,
+                definition=item.definition.model_dump(mode="json"),
+                source=Path(item.path).name,
+            )
+        )
+        out.append((item, True))
+    session.flush()
+    return out
+
+
+_DEFINITIONS: dict[str, Protocol] = {}
+
+
+def definition_of(row: ProtocolVersion) -> Protocol:
+    """The frozen definition of a stored version, parsed once per content hash."""
+    found = _DEFINITIONS.get(row.content_hash)
+    if found is None:
+        found = _DEFINITIONS[row.content_hash] = Protocol.model_validate(row.definition)
+    return found
+
+
+def latest_version(session: Session, protocol_id: str) -> ProtocolVersion | None:
+    return session.scalar(
+        select(ProtocolVersion)
+        .where(ProtocolVersion.protocol_id == protocol_id)
+        .order_by(ProtocolVersion.version.desc())
+        .limit(1)
+    )
+
+
+def get_version(session: Session, protocol_id: str, version: int | None) -> ProtocolVersion:
+    row = (
+        latest_version(session, protocol_id)
+        if version is None
+        else _published(session, protocol_id, version)
+    )
+    if row is None:
+        what = protocol_id if version is None else f"{protocol_id} v{version}"
+        raise NotFound(f"protocol {what} is not published", field="protocol_id")
+    return row
+
+
+def list_versions(session: Session) -> list[ProtocolVersion]:
+    return list(
+        session.scalars(
+            select(ProtocolVersion).order_by(ProtocolVersion.protocol_id, ProtocolVersion.version)
+        )
+    )

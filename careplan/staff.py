@@ -1,0 +1,116 @@
+"""Staff accounts, passwords (argon2) and sign-in sessions/tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from pwdlib import PasswordHash
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from careplan.errors import Conflict, InvalidInput, NotFound
+from careplan.models import AuthSession, Staff, Store
+from careplan.vocab import Role
+
+MIN_PASSWORD = 12
+_hasher = PasswordHash.recommended()
+# Verifying against this when the user is unknown keeps both paths equally slow.
+_DUMMY_HASH = _hasher.hash("careplan-dummy-password")
+
+
+class StaffIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    username: str = Field(min_length=2, max_length=64, pattern=r"^[a-zA-Z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=80)
+    role: Role
+    store_code: str | None = None
+    phone: str = Field(default="", max_length=32)
+    language: str = Field(default="zh", pattern=r"^(zh|en)$")
+    password: str = Field(min_length=MIN_PASSWORD, max_length=256)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def create_staff(session: Session, data: StaffIn) -> Staff:
+    if session.scalar(select(Staff.id).where(Staff.username == data.username)):
+        raise Conflict(f"username {data.username!r} is taken", field="username")
+    store_id = None
+    if data.store_code is not None:
+        store_id = session.scalar(select(Store.id).where(Store.code == data.store_code))
+        if store_id is None:
+            raise InvalidInput(f"no store with code {data.store_code!r}", field="store_code")
+    elif data.role not in (Role.supervisor, Role.admin):
+        raise InvalidInput("store staff need a home store", field="store_code")
+    staff = Staff(
+        username=data.username,
+        name=data.name,
+        role=data.role,
+        store_id=store_id,
+        phone=data.phone,
+        language=data.language,
+        password_hash=hash_password(data.password),
+    )
+    session.add(staff)
+    session.flush()
+    return staff
+
+
+def authenticate(session: Session, username: str, password: str) -> Staff | None:
+    staff = session.scalar(select(Staff).where(Staff.username == username))
+    if staff is None or not staff.active:
+        _hasher.verify(password, _DUMMY_HASH)
+        return None
+    return staff if _hasher.verify(password, staff.password_hash) else None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_session(session: Session, staff: Staff, *, kind: str, hours: int, now: datetime) -> str:
+    """A new random token; only its hash is stored, so a database leak reveals none."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        AuthSession(
+            token_hash=_digest(token),
+            staff_id=staff.id,
+            kind=kind,
+            created_at=now,
+            expires_at=now + timedelta(hours=hours),
+        )
+    )
+    session.flush()
+    return token
+
+
+def staff_for_token(session: Session, token: str, *, now: datetime) -> Staff | None:
+    row = session.scalar(select(AuthSession).where(AuthSession.token_hash == _digest(token)))
+    if row is None or row.ended_at is not None or row.expires_at <= now:
+        return None
+    return row.staff if row.staff.active else None
+
+
+def end_session(session: Session, token: str, *, now: datetime) -> None:
+    row = session.scalar(select(AuthSession).where(AuthSession.token_hash == _digest(token)))
+    if row is not None and row.ended_at is None:
+        row.ended_at = now
+
+
+def get_staff(session: Session, staff_id: int) -> Staff:
+    staff = session.get(Staff, staff_id)
+    if staff is None:
+        raise NotFound(f"staff {staff_id} not found", field="staff_id")
+    return staff
+
+
+def by_username(session: Session, username: str) -> Staff:
+    staff = session.scalar(select(Staff).where(Staff.username == username))
+    if staff is None:
+        raise NotFound(f"no staff member with username {username!r}", field="username")
+    return staff

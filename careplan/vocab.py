@@ -1,0 +1,106 @@
+"""The domain's closed vocabularies, shared by models, protocols, API and CLI.
+
+Values are stored as these strings; the zh/en labels are what staff read.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    clerk = "clerk"  # 店员 / 客服专员
+    pharmacist = "pharmacist"  # 药师
+    store_manager = "store_manager"  # 店长
+    supervisor = "supervisor"  # 督导
+    admin = "admin"  # 系统管理员
+
+
+class Channel(StrEnum):
+    phone = "phone"  # 电话
+    home_visit = "home_visit"  # 上门
+    in_store = "in_store"  # 到店
+    message = "message"  # 短信/微信
+
+
+class Adherence(StrEnum):
+    as_directed = "as_directed"  # 按时服用
+    missed_doses = "missed_doses"  # 漏服
+    stopped = "stopped"  # 停服
+
+
+class StopReason(StrEnum):
+    """Why a member stopped taking their medicine (domain.md: 停服 is an escalation)."""
+
+    effect_quality = "effect_quality"  # 效果或质量
+    service = "service"  # 服务
+    competitor = "competitor"  # 竞品
+    side_effects = "side_effects"  # 副作用
+    cost = "cost"  # 费用
+    doctor_change = "doctor_change"  # 医生调整用药
+    other = "other"  # 其他
+
+
+class PlanStatus(StrEnum):
+    active = "active"
+    paused = "paused"
+    stopped = "stopped"
+    completed = "completed"
+
+
+class CheckpointState(StrEnum):
+    """What was *recorded*. Due/overdue/missed are derived from dates at query time."""
+
+    pending = "pending"  # not done yet; its status follows from today's date
+    paused = "paused"  # the plan is paused; dates shift on resume
+    done = "done"
+    skipped = "skipped"
+    cancelled = "cancelled"  # the plan was stopped before this step
+    retired = "retired"  # dropped by a protocol-version migration, never worked
+
+
+class CheckpointStatus(StrEnum):
+    """What a pharmacist sees, as of a given day."""
+
+    upcoming = "upcoming"
+    due = "due"
+    overdue = "overdue"
+    missed = "missed"
+    done = "done"
+    done_late = "done_late"
+    skipped = "skipped"
+    paused = "paused"
+    cancelled = "cancelled"
+    retired = "retired"
+
+
+class AttemptOutcome(StrEnum):
+    unreachable = "unreachable"  # 未接通
+    call_back = "call_back"  # 约定回电
+    refused = "refused"  # 拒绝
+    wrong_number = "wrong_number"  # 号码错误
+
+
+class Sex(StrEnum):
+    female = "female"
+    male = "male"
+    other = "other"
+
+
+class HealthCheckSource(StrEnum):
+    in_store = "in_store"  # 门店免费检测
+    home = "home"  # 家庭自测
+    hospital = "hospital"  # 医院
+    self_reported = "self_reported"  # 口述
+
+
+class EscalationStatus(StrEnum):
+    open = "open"
+    resolved = "resolved"
+
+
+class OwnershipReason(StrEnum):
+    registered = "registered"  # new members belong to whoever registered them
+    reassigned = "reassigned"  # by a manager
+    staff_left = "staff_left"  # the clerk left; members handed over
+    escalation = "escalation"  # service complaint: hand the member to another clerk

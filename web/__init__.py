@@ -1,0 +1,1 @@
+"""careplan's HTTP side: thin routes that parse, call careplan/, and render."""

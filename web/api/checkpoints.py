@@ -1,0 +1,106 @@
+"""/api/v1/checkpoints — the filtered lists, and recording what happened at a step."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+
+from careplan import checkpoints
+from careplan.access import get_checkpoint
+from careplan.checkpoints import AttemptIn, CheckpointFilter, ResultIn
+from careplan.escalations import list_escalations
+from careplan.vocab import CheckpointStatus, EscalationStatus
+from web.api.present import checkpoint_out
+from web.api.schemas import AttemptOut, CheckpointOut, RecordedOut, ResultOut
+from web.deps import CurrentActor, DbSession, Now
+from web.routing import router
+
+api = router(prefix="/checkpoints", tags=["checkpoints"])
+
+
+@api.get("", response_model=list[CheckpointOut])
+def list_(
+    session: DbSession,
+    actor: CurrentActor,
+    now: Now,
+    status: CheckpointStatus | None = None,
+    staff_id: int | None = None,
+    store_id: int | None = None,
+    protocol_id: str | None = None,
+    member_id: int | None = None,
+    due_from: date | None = None,
+    due_to: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[CheckpointOut]:
+    f = CheckpointFilter(
+        status=status,
+        staff_id=staff_id,
+        store_id=store_id,
+        protocol_id=protocol_id,
+        member_id=member_id,
+        due_from=due_from,
+        due_to=due_to,
+        limit=limit,
+        offset=offset,
+    )
+    rows = checkpoints.list_checkpoints(session, actor, f, today=now.today)
+    return [checkpoint_out(cp, m, now.today) for cp, m in rows]
+
+
+@api.get("/{checkpoint_id}", response_model=CheckpointOut)
+def read(checkpoint_id: int, session: DbSession, actor: CurrentActor, now: Now) -> CheckpointOut:
+    cp = get_checkpoint(session, actor, checkpoint_id)
+    return checkpoint_out(cp, cp.plan.member, now.today)
+
+
+@api.post(
+    "/{checkpoint_id}/result",
+    response_model=RecordedOut,
+    status_code=201,
+    responses={409: {"description": "changed since read; body carries the current state"}},
+)
+def record(
+    checkpoint_id: int, body: ResultIn, session: DbSession, actor: CurrentActor, now: Now
+) -> RecordedOut:
+    result = checkpoints.record_result(
+        session, actor, checkpoint_id, body, today=now.today, now=now.now
+    )
+    cp = get_checkpoint(session, actor, checkpoint_id)
+    raised = [
+        e.id
+        for e in list_escalations(session, actor, status=EscalationStatus.open)
+        if e.checkpoint_id == cp.id
+    ]
+    return RecordedOut(
+        result=ResultOut.model_validate(result),
+        checkpoint=checkpoint_out(cp, cp.plan.member, now.today),
+        escalation_ids=raised,
+        plan_status=cp.plan.status,
+    )
+
+
+@api.post("/{checkpoint_id}/attempts", response_model=AttemptOut, status_code=201)
+def attempt(
+    checkpoint_id: int, body: AttemptIn, session: DbSession, actor: CurrentActor, now: Now
+) -> AttemptOut:
+    row = checkpoints.record_attempt(
+        session, actor, checkpoint_id, body, today=now.today, now=now.now
+    )
+    return AttemptOut.model_validate(row)
+
+
+class SkipIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=255)
+    version: int | None = None
+
+
+@api.post("/{checkpoint_id}/skip", response_model=CheckpointOut)
+def skip(
+    checkpoint_id: int, body: SkipIn, session: DbSession, actor: CurrentActor, now: Now
+) -> CheckpointOut:
+    cp = checkpoints.skip(session, actor, checkpoint_id, body.reason, body.version, today=now.today)
+    return checkpoint_out(cp, cp.plan.member, now.today)

@@ -1,0 +1,161 @@
+"""/api/v1/members — the archive, its health data, purchases and ownership."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+
+from careplan import health_records, members, plans, purchases
+from careplan.access import get_member
+from careplan.health_records import EffectIn, HealthCheckIn
+from careplan.members import MemberCreate, MemberFields
+from careplan.purchases import PurchaseIn
+from careplan.vocab import OwnershipReason
+from web.api.present import plan_out
+from web.api.schemas import (
+    EffectOut,
+    HealthCheckOut,
+    MemberCreated,
+    MemberOut,
+    OwnershipOut,
+    PlanOut,
+    PurchaseOut,
+)
+from web.deps import CurrentActor, DbSession, Now
+from web.routing import router
+
+api = router(prefix="/members", tags=["members"])
+
+
+@api.get("", response_model=list[MemberOut])
+def search(
+    session: DbSession,
+    actor: CurrentActor,
+    q: str | None = None,
+    store_id: int | None = None,
+    owner_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[MemberOut]:
+    found = members.search_members(
+        session, actor, q=q, store_id=store_id, owner_id=owner_id, limit=limit, offset=offset
+    )
+    return [MemberOut.model_validate(m) for m in found]
+
+
+@api.post("", response_model=MemberCreated, status_code=201)
+def create(body: MemberCreate, session: DbSession, actor: CurrentActor, now: Now) -> MemberCreated:
+    member = members.create_member(session, actor, body, now=now.now)
+    return MemberCreated.model_validate(
+        {
+            **MemberOut.model_validate(member).model_dump(),
+            "same_mobile_member_ids": members.same_mobile(session, actor, member),
+        }
+    )
+
+
+@api.get("/{member_id}", response_model=MemberOut)
+def read(member_id: int, session: DbSession, actor: CurrentActor) -> MemberOut:
+    return MemberOut.model_validate(get_member(session, actor, member_id))
+
+
+@api.patch("/{member_id}", response_model=MemberOut)
+def update(
+    member_id: int, body: MemberFields, session: DbSession, actor: CurrentActor
+) -> MemberOut:
+    return MemberOut.model_validate(members.update_member(session, actor, member_id, body))
+
+
+@api.post("/{member_id}/verified", response_model=MemberOut)
+def verified(member_id: int, session: DbSession, actor: CurrentActor, now: Now) -> MemberOut:
+    return MemberOut.model_validate(
+        members.mark_verified(session, actor, member_id, today=now.today)
+    )
+
+
+@api.post("/{member_id}/health-consent", response_model=MemberOut)
+def consent(member_id: int, session: DbSession, actor: CurrentActor, now: Now) -> MemberOut:
+    return MemberOut.model_validate(
+        members.give_health_consent(session, actor, member_id, now=now.now)
+    )
+
+
+class ReassignIn(BaseModel):
+    owner_id: int
+    note: str = Field(default="", max_length=255)
+    reason: OwnershipReason = OwnershipReason.reassigned
+
+
+@api.post("/{member_id}/reassign", response_model=MemberOut)
+def reassign(
+    member_id: int, body: ReassignIn, session: DbSession, actor: CurrentActor, now: Now
+) -> MemberOut:
+    member = members.reassign_member(
+        session, actor, member_id, body.owner_id, reason=body.reason, note=body.note, now=now.now
+    )
+    return MemberOut.model_validate(member)
+
+
+@api.get("/{member_id}/ownership", response_model=list[OwnershipOut])
+def ownership(member_id: int, session: DbSession, actor: CurrentActor) -> list[OwnershipOut]:
+    return [
+        OwnershipOut.model_validate(o) for o in members.ownership_history(session, actor, member_id)
+    ]
+
+
+@api.get("/{member_id}/plans", response_model=list[PlanOut])
+def member_plans(
+    member_id: int, session: DbSession, actor: CurrentActor, now: Now
+) -> list[PlanOut]:
+    return [
+        plan_out(p, plans.checkpoints_of(session, p), now.today)
+        for p in plans.plans_of_member(session, actor, member_id)
+    ]
+
+
+@api.get("/{member_id}/health-checks", response_model=list[HealthCheckOut])
+def health_checks(
+    member_id: int, session: DbSession, actor: CurrentActor, kind: str | None = None
+) -> list[HealthCheckOut]:
+    rows = health_records.health_checks_of(session, actor, member_id, kind)
+    return [HealthCheckOut.model_validate(r) for r in rows]
+
+
+@api.post("/{member_id}/health-checks", response_model=HealthCheckOut, status_code=201)
+def add_health_check(
+    member_id: int, body: HealthCheckIn, session: DbSession, actor: CurrentActor, now: Now
+) -> HealthCheckOut:
+    row = health_records.record_health_check(session, actor, member_id, body, now=now.now)
+    return HealthCheckOut.model_validate(row)
+
+
+@api.get("/{member_id}/effects", response_model=list[EffectOut])
+def effects(member_id: int, session: DbSession, actor: CurrentActor) -> list[EffectOut]:
+    return [
+        EffectOut.model_validate(r) for r in health_records.effects_of(session, actor, member_id)
+    ]
+
+
+@api.post("/{member_id}/effects", response_model=EffectOut, status_code=201)
+def add_effect(
+    member_id: int, body: EffectIn, session: DbSession, actor: CurrentActor, now: Now
+) -> EffectOut:
+    row = health_records.record_effect(session, actor, member_id, body, now=now.now)
+    return EffectOut.model_validate(row)
+
+
+@api.get("/{member_id}/purchases", response_model=list[PurchaseOut])
+def member_purchases(member_id: int, session: DbSession, actor: CurrentActor) -> list[PurchaseOut]:
+    return [
+        PurchaseOut.model_validate(p) for p in purchases.purchases_of(session, actor, member_id)
+    ]
+
+
+@api.post("/{member_id}/purchases", response_model=PurchaseOut, status_code=201)
+def add_purchase(
+    member_id: int, body: PurchaseIn, session: DbSession, actor: CurrentActor, now: Now
+) -> PurchaseOut:
+    row = purchases.record_purchase(session, actor, member_id, body, today=now.today, now=now.now)
+    return PurchaseOut.model_validate(row)

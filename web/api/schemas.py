@@ -1,0 +1,274 @@
+"""Response shapes of the JSON API (requests reuse the domain's input models)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from careplan.vocab import (
+    Adherence,
+    AttemptOutcome,
+    Channel,
+    CheckpointStatus,
+    EscalationStatus,
+    HealthCheckSource,
+    OwnershipReason,
+    PlanStatus,
+    Role,
+    Sex,
+    StopReason,
+)
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class TokenOut(Out):
+    token: str
+    expires_in_hours: int
+    staff_id: int
+    role: Role
+
+
+class MemberOut(Out):
+    id: int
+    card_number: str
+    home_store_id: int
+    owner_id: int
+    language: str
+    name: str
+    sex: Sex | None
+    birthday: date | None
+    mobile: str | None
+    landline: str | None
+    email: str | None
+    address: str | None
+    residential_area: str | None
+    medical_history: list[str]
+    drug_allergies: list[str]
+    regular_medicines: list[dict[str, Any]]
+    chronic_conditions: list[str]
+    consumption_feedback: str | None
+    employer: str | None
+    position: str | None
+    health_status: str | None
+    habits: str | None
+    diet: str | None
+    exercise: str | None
+    hobbies: list[str]
+    education: str | None
+    income_band: str | None
+    marital_status: str | None
+    special_dates: list[dict[str, Any]]
+    health_consent: bool
+    health_consent_at: datetime | None
+    health_consent_by_id: int | None
+    last_verified_on: date | None
+
+
+class MemberCreated(MemberOut):
+    same_mobile_member_ids: list[int]
+
+
+class OwnershipOut(Out):
+    staff_id: int
+    started_at: datetime
+    ended_at: datetime | None
+    reason: OwnershipReason
+    note: str
+    changed_by_id: int | None
+
+
+class StepDatesOut(BaseModel):
+    open_on: date
+    due_on: date
+    overdue_on: date
+    missed_on: date | None
+
+
+class PreviewStepOut(StepDatesOut):
+    key: str
+    title_zh: str
+    title_en: str
+    routine: bool
+
+
+class PreviewOut(BaseModel):
+    protocol_id: str
+    version: int
+    start_date: date
+    steps: list[PreviewStepOut]
+
+
+class CheckpointOut(Out):
+    id: int
+    plan_id: int
+    member_id: int
+    member_name: str
+    protocol_id: str
+    key: str
+    seq: int
+    title_zh: str
+    title_en: str
+    open_on: date
+    due_on: date
+    overdue_on: date
+    missed_on: date | None
+    status: CheckpointStatus
+    days_overdue: int
+    assignee_id: int
+    completed_on: date | None
+    late: bool
+    call_back_at: datetime | None
+    version: int
+
+
+class PlanOut(Out):
+    id: int
+    member_id: int
+    protocol_id: str
+    protocol_version: int
+    start_date: date
+    end_date: date | None
+    status: PlanStatus
+    shift_days: int
+    paused_on: date | None
+    stopped_on: date | None
+    stop_reason: str | None
+    completed_on: date | None
+    checkpoints: list[CheckpointOut]
+
+
+class ResultOut(Out):
+    id: int
+    checkpoint_id: int
+    recorded_by_id: int
+    recorded_at: datetime
+    contacted_on: date
+    channel: Channel
+    checklist: dict[str, bool]
+    adherence: Adherence
+    stop_reason: StopReason | None
+    notes: str
+    late: bool
+
+
+class RecordedOut(BaseModel):
+    result: ResultOut
+    checkpoint: CheckpointOut
+    escalation_ids: list[int]
+    plan_status: PlanStatus
+
+
+class AttemptOut(Out):
+    id: int
+    checkpoint_id: int
+    staff_id: int
+    attempted_at: datetime
+    channel: Channel
+    outcome: AttemptOutcome
+    call_back_at: datetime | None
+    note: str
+
+
+class HealthCheckOut(Out):
+    id: int
+    member_id: int
+    checkpoint_id: int | None
+    kind: str
+    values: dict[str, float]
+    unit: str
+    loinc: str | None
+    measured_at: datetime
+    source: HealthCheckSource
+    recorded_by_id: int
+    recorded_at: datetime
+    note: str
+
+
+class EffectOut(Out):
+    id: int
+    member_id: int
+    plan_id: int | None
+    checkpoint_id: int | None
+    before: str
+    after: str
+    rating: int | None
+    side_effects: str
+    member_words: str
+    testimonial_consent: bool
+    testimonial_consent_on: date | None
+    recorded_by_id: int
+    recorded_at: datetime
+
+
+class PurchaseOut(Out):
+    id: int
+    member_id: int
+    store_id: int
+    product_code: str
+    product_name: str
+    drug_class: str | None
+    quantity: int
+    days_supply: int | None
+    purchased_on: date
+    amount: Decimal
+
+
+class EscalationOut(Out):
+    id: int
+    member_id: int
+    store_id: int
+    plan_id: int | None
+    checkpoint_id: int | None
+    reason: StopReason
+    role: Role
+    assignee_id: int | None
+    action_zh: str
+    action_en: str
+    due_on: date
+    status: EscalationStatus
+    raised_by_id: int
+    raised_at: datetime
+    resolved_at: datetime | None
+    resolution: str
+
+
+class ProtocolOut(BaseModel):
+    protocol_id: str
+    version: int
+    content_hash: str
+    title_zh: str
+    title_en: str
+    condition_icd10: str | None
+    definition: dict[str, Any]
+
+
+class StepChangeOut(BaseModel):
+    key: str
+    action: str
+    old: StepDatesOut | None
+    new: StepDatesOut | None
+
+
+class MigrationOut(BaseModel):
+    plan_id: int
+    member_id: int
+    from_version: int
+    to_version: int
+    changes: list[StepChangeOut]
+
+
+class ChangeOut(Out):
+    id: int
+    at: datetime
+    actor_id: int | None
+    via: str
+    entity: str
+    entity_id: int
+    action: str
+    changes: dict[str, Any]

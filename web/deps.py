@@ -1,0 +1,56 @@
+"""Request-scoped dependencies: the session, the clock, and who is asking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from careplan import clock
+from careplan.access import Actor
+from careplan.staff import staff_for_token
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    session = request.app.state.session_factory()
+    try:
+        yield session
+    finally:
+        session.close()  # rolls back anything the route did not commit
+
+
+@dataclass(frozen=True)
+class Clock:
+    now: datetime
+    today: date
+
+
+def get_clock() -> Clock:
+    return Clock(now=clock.now(), today=clock.today())
+
+
+DbSession = Annotated[Session, Depends(get_session)]
+Now = Annotated[Clock, Depends(get_clock)]
+
+
+def current_actor(
+    session: DbSession, now: Now, authorization: Annotated[str | None, Header()] = None
+) -> Actor:
+    scheme, _, token = (authorization or "").partition(" ")
+    staff = staff_for_token(session, token, now=now.now) if scheme.lower() == "bearer" else None
+    if staff is None:
+        raise HTTPException(
+            status_code=401,
+            detail={"message": "sign in first (Authorization: Bearer <token>)", "field": None},
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    actor = Actor.of(staff, via="api")
+    session.info["actor"] = actor
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
