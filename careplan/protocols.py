@@ -92,7 +92,8 @@ def _to_python(
 ) -> Any:
     lines[path] = node.start_mark.line + 1
     if node.tag not in PLAIN_TAGS:
-        raise _YamlRefused(node.start_mark.line + 1, f"YAML tag {node.tag!r} is not allowed")
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise _YamlRefused(node.start_mark.line + 1, f"YAML tag {tag!r} is not allowed")
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -154,7 +155,7 @@ def _plain_message(data: Any, err: dict[str, Any]) -> str:
     if kind == "missing":
         if loc and loc[-1] in ("zh", "en"):
             lang = "Chinese (zh)" if loc[-1] == "zh" else "English (en)"
-            return f"{where}: the {lang} text is missing"
+            return f"{_label(data, loc[:-1])}: the {lang} text is missing"
         return f"{where}: required field is missing"
     if kind == "extra_forbidden":
         parent = _label(data, loc[:-1])

@@ -1,0 +1,170 @@
+"""Test databases are built by running the migrations, on SQLite and (when
+CAREPLAN_TEST_DATABASE_URL is set) on PostgreSQL; each test runs in a transaction that is
+rolled back, so tests never see each other's rows."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+import careplan.change_log  # noqa: F401  (the change-log hook must be registered)
+from careplan import migrate, protocols
+from careplan.access import Actor
+from careplan.db import make_engine
+from careplan.members import MemberCreate, create_member
+from careplan.models import Member, Staff, Store
+from careplan.protocols import LoadedProtocol
+from careplan.vocab import Role
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ENV = "CAREPLAN_TEST_DATABASE_URL"
+PG_SKIP = (f"PostgreSQL run skipped: set {PG_ENV}=postgresql+psycopg://postgres@127.0.0.1:5432/test "
+           "to run every database test on PostgreSQL too (.ci/run does)")
+NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+TODAY = date(2024, 3, 1)
+
+
+def pg_url_with_schema(base: str, schema: str) -> str:
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+def new_database(kind: str, tmp: Path) -> tuple[str, object]:
+    """A fresh empty database: (url, cleanup token)."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / f'{uuid.uuid4().hex}.db'}", None
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(PG_SKIP)
+    schema = f"careplan_test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    return pg_url_with_schema(base, schema), (base, schema)
+
+
+def drop_database(token: object) -> None:
+    if token is None:
+        return
+    base, schema = token  # type: ignore[misc]
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url, token = new_database(request.param, tmp_path_factory.mktemp("db"))
+    migrate.upgrade(url)
+    yield url
+    drop_database(token)
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        outer = conn.begin()
+        yield conn
+        outer.rollback()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[Session]:
+    # Commits inside the code under test release a SAVEPOINT; the outer rollback undoes all.
+    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
+                        expire_on_commit=False)
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    s = session_factory()
+    s.info["actor"] = Actor.system("test")
+    yield s
+    s.close()
+
+
+_SHIPPED: list[LoadedProtocol] = []
+
+
+def shipped_protocols() -> list[LoadedProtocol]:
+    if not _SHIPPED:
+        _SHIPPED.extend(protocols.read_files(protocols.protocol_files(ROOT / "protocols")))
+    return _SHIPPED
+
+
+@dataclass
+class World:
+    """Two stores and the personas of the access tests."""
+
+    session: Session
+    store_a: Store
+    store_b: Store
+    clerk_a: Staff
+    clerk_a2: Staff
+    pharmacist_a: Staff
+    manager_a: Staff
+    clerk_b: Staff
+    supervisor: Staff
+
+    def actor(self, staff: Staff) -> Actor:
+        actor = Actor.of(staff, via="test")
+        self.session.info["actor"] = actor
+        return actor
+
+
+def make_staff(session: Session, *, username: str, role: Role, store: Store | None,
+               name: str = "测试员工") -> Staff:
+    # A fixed hash keeps tests fast; sign-in tests set a real password themselves.
+    staff = Staff(username=username, name=name, role=role, store_id=store.id if store else None,
+                  password_hash="not-a-password")
+    session.add(staff)
+    session.flush()
+    return staff
+
+
+@pytest.fixture
+def world(session: Session) -> World:
+    protocols.publish(session, shipped_protocols())
+    a = Store(code="A001", name="徐汇店", region="华东", address="漕溪北路88号", phone="021-1")
+    b = Store(code="B001", name="浦东店", region="华东", address="张杨路500号", phone="021-2")
+    session.add_all([a, b])
+    session.flush()
+    return World(
+        session=session, store_a=a, store_b=b,
+        clerk_a=make_staff(session, username="clerk.a", role=Role.clerk, store=a),
+        clerk_a2=make_staff(session, username="clerk.a2", role=Role.clerk, store=a),
+        pharmacist_a=make_staff(session, username="pharm.a", role=Role.pharmacist, store=a),
+        manager_a=make_staff(session, username="manager.a", role=Role.store_manager, store=a),
+        clerk_b=make_staff(session, username="clerk.b", role=Role.clerk, store=b),
+        supervisor=make_staff(session, username="super", role=Role.supervisor, store=None),
+    )
+
+
+_cards = iter(range(100000, 999999))
+
+
+def make_member(world: World, *, owner: Staff | None = None, name: str = "王秀英",
+                consent: bool = True, allergies: tuple[str, ...] = ("青霉素",),
+                mobile: str | None = None) -> Member:
+    owner = owner or world.clerk_a
+    actor = world.actor(owner)
+    return create_member(world.session, actor, MemberCreate(
+        card_number=f"T{next(_cards)}", name=name, mobile=mobile,
+        drug_allergies=list(allergies) if consent else [], health_consent=consent), now=NOW)
