@@ -309,7 +309,9 @@ def status_clause(status: CheckpointStatus, today: date) -> ColumnElement[bool]:
         CheckpointStatus.done: and_(Checkpoint.state == CheckpointState.done, ~Checkpoint.late),
         CheckpointStatus.done_late: and_(Checkpoint.state == CheckpointState.done, Checkpoint.late),
     }
-    return clauses.get(status, Checkpoint.state == CheckpointState(status.value))
+    if status in clauses:
+        return clauses[status]
+    return Checkpoint.state == CheckpointState(status.value)
 
 
 def _list_stmt(actor: Actor, f: CheckpointFilter, today: date) -> Select[Any]:
