@@ -60,8 +60,7 @@ def guarded(fn: Callable[[], T]) -> T:
             typer.echo(f"error: {issue}", err=True)
         raise typer.Exit(2) from None
     except CareplanError as exc:
-        field = f"{exc.field}: " if exc.field and not exc.message.startswith(exc.field) else ""
-        fail(f"{field}{exc.message}")
+        fail(exc.text)
     except ValidationError as exc:
         fail(describe(dict(exc.errors()[0]))[1])
     raise AssertionError("unreachable")

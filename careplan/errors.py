@@ -13,8 +13,15 @@ class CareplanError(Exception):
         self.message = message
         self.field = field
 
+    @property
+    def text(self) -> str:
+        """The message, led by the field it is about: `mobile: not a mobile number`."""
+        if self.field and not self.message.startswith(self.field):
+            return f"{self.field}: {self.message}"
+        return self.message
+
     def as_dict(self) -> dict[str, Any]:
-        return {"message": self.message, "field": self.field}
+        return {"message": self.text, "field": self.field}
 
 
 class InvalidInput(CareplanError):

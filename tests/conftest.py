@@ -26,8 +26,10 @@ from careplan.vocab import Role
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ENV = "CAREPLAN_TEST_DATABASE_URL"
-PG_SKIP = (f"PostgreSQL run skipped: set {PG_ENV}=postgresql+psycopg://postgres@127.0.0.1:5432/test "
-           "to run every database test on PostgreSQL too (.ci/run does)")
+PG_SKIP = (
+    f"PostgreSQL run skipped: set {PG_ENV}=postgresql+psycopg://postgres@127.0.0.1:5432/test "
+    "to run every database test on PostgreSQL too (.ci/run does)"
+)
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 TODAY = date(2024, 3, 1)
 
@@ -63,7 +65,9 @@ def drop_database(token: object) -> None:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     url, token = new_database(request.param, tmp_path_factory.mktemp("db"))
     migrate.upgrade(url)
     yield url
@@ -88,8 +92,9 @@ def connection(engine: Engine) -> Iterator[Connection]:
 @pytest.fixture
 def session_factory(connection: Connection) -> sessionmaker[Session]:
     # Commits inside the code under test release a SAVEPOINT; the outer rollback undoes all.
-    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
-                        expire_on_commit=False)
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
 
 
 @pytest.fixture
@@ -129,11 +134,17 @@ class World:
         return actor
 
 
-def make_staff(session: Session, *, username: str, role: Role, store: Store | None,
-               name: str = "测试员工") -> Staff:
+def make_staff(
+    session: Session, *, username: str, role: Role, store: Store | None, name: str = "测试员工"
+) -> Staff:
     # A fixed hash keeps tests fast; sign-in tests set a real password themselves.
-    staff = Staff(username=username, name=name, role=role, store_id=store.id if store else None,
-                  password_hash="not-a-password")
+    staff = Staff(
+        username=username,
+        name=name,
+        role=role,
+        store_id=store.id if store else None,
+        password_hash="not-a-password",
+    )
     session.add(staff)
     session.flush()
     return staff
@@ -147,7 +158,9 @@ def world(session: Session) -> World:
     session.add_all([a, b])
     session.flush()
     return World(
-        session=session, store_a=a, store_b=b,
+        session=session,
+        store_a=a,
+        store_b=b,
         clerk_a=make_staff(session, username="clerk.a", role=Role.clerk, store=a),
         clerk_a2=make_staff(session, username="clerk.a2", role=Role.clerk, store=a),
         pharmacist_a=make_staff(session, username="pharm.a", role=Role.pharmacist, store=a),
@@ -160,11 +173,33 @@ def world(session: Session) -> World:
 _cards = iter(range(100000, 999999))
 
 
-def make_member(world: World, *, owner: Staff | None = None, name: str = "王秀英",
-                consent: bool = True, allergies: tuple[str, ...] = ("青霉素",),
-                mobile: str | None = None) -> Member:
+def make_member(
+    world: World,
+    *,
+    owner: Staff | None = None,
+    name: str = "王秀英",
+    consent: bool = True,
+    allergies: tuple[str, ...] = ("青霉素",),
+    mobile: str | None = None,
+) -> Member:
     owner = owner or world.clerk_a
     actor = world.actor(owner)
-    return create_member(world.session, actor, MemberCreate(
-        card_number=f"T{next(_cards)}", name=name, mobile=mobile,
-        drug_allergies=list(allergies) if consent else [], health_consent=consent), now=NOW)
+    return create_member(
+        world.session,
+        actor,
+        MemberCreate(
+            card_number=f"T{next(_cards)}",
+            name=name,
+            mobile=mobile,
+            drug_allergies=list(allergies) if consent else [],
+            health_consent=consent,
+        ),
+        now=NOW,
+    )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    skipped = terminalreporter.stats.get("skipped", [])
+    n = sum(1 for r in skipped if PG_SKIP in str(r.longrepr))
+    if n:
+        terminalreporter.write_line(f"{n} tests not run on PostgreSQL. {PG_SKIP}")

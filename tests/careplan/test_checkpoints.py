@@ -13,19 +13,24 @@ from careplan.errors import InvalidInput, StaleVersion
 from careplan.health_records import HealthCheckIn
 from careplan.models import CheckpointResult, Escalation, HealthCheck
 from careplan.vocab import Adherence, Channel, CheckpointStatus, Role, StopReason
-from tests.conftest import NOW, World, make_member
 from tests.careplan.test_plans import START, enroll, steps
+from tests.conftest import NOW, World, make_member
 
 
 def result(cp, **kw) -> ResultIn:
-    data = {"version": cp.version, "channel": Channel.phone, "adherence": Adherence.as_directed,
-            "contacted_on": START} | kw
+    data = {
+        "version": cp.version,
+        "channel": Channel.phone,
+        "adherence": Adherence.as_directed,
+        "contacted_on": START,
+    } | kw
     return ResultIn(**data)
 
 
 def save(world: World, cp, data: ResultIn, today: date = START):
-    return checkpoints.record_result(world.session, world.actor(world.clerk_a), cp.id, data,
-                                     today=today, now=NOW)
+    return checkpoints.record_result(
+        world.session, world.actor(world.clerk_a), cp.id, data, today=today, now=NOW
+    )
 
 
 EXPECTED_ROUTE = {
@@ -58,15 +63,25 @@ def test_a_stopped_answer_needs_a_reason():
 
 def test_the_result_records_checklist_measurements_and_moves_the_step_to_done(world: World):
     cp = steps(world, enroll(world, make_member(world).id))["medication_guidance"]
-    save(world, cp, result(cp, checklist={"dose_explained": True, "upright_30min": False},
-                           measurements=[HealthCheckIn(kind="bone_density",
-                                                       values={"t_score": -2.7})]))
+    save(
+        world,
+        cp,
+        result(
+            cp,
+            checklist={"dose_explained": True, "upright_30min": False},
+            measurements=[HealthCheckIn(kind="bone_density", values={"t_score": -2.7})],
+        ),
+    )
     assert plans.status_of(cp, START) is CheckpointStatus.done
     row = world.session.scalar(select(CheckpointResult))
     assert row.checklist == {"dose_explained": True, "upright_30min": False}
     check = world.session.scalar(select(HealthCheck))
     assert (check.kind, check.values, check.unit, check.checkpoint_id) == (
-        "bone_density", {"t_score": -2.7}, "T", cp.id)
+        "bone_density",
+        {"t_score": -2.7},
+        "T",
+        cp.id,
+    )
 
 
 def test_a_checklist_item_from_another_step_is_refused_and_nothing_is_written(world: World):
@@ -78,7 +93,9 @@ def test_a_checklist_item_from_another_step_is_refused_and_nothing_is_written(wo
 
 
 def test_an_implausible_reading_is_refused_with_its_range():
-    with pytest.raises(ValueError, match="systolic 1300 mmHg is outside the plausible range 50-300"):
+    with pytest.raises(
+        ValueError, match="systolic 1300 mmHg is outside the plausible range 50-300"
+    ):
         HealthCheckIn(kind="blood_pressure", values={"systolic": 1300, "diastolic": 80})
 
 
@@ -92,34 +109,63 @@ def test_a_channel_the_step_does_not_allow_is_refused(world: World):
 def test_after_two_phone_contacts_day_14_must_be_a_home_visit(world: World):
     plan = enroll(world, make_member(world).id, "post_purchase")
     s = steps(world, plan)
-    save(world, s["day3_thanks"], result(s["day3_thanks"], contacted_on=date(2024, 3, 7)),
-         today=date(2024, 3, 7))
-    save(world, s["day7_visit"], result(s["day7_visit"], contacted_on=date(2024, 3, 11)),
-         today=date(2024, 3, 11))
+    save(
+        world,
+        s["day3_thanks"],
+        result(s["day3_thanks"], contacted_on=date(2024, 3, 7)),
+        today=date(2024, 3, 7),
+    )
+    save(
+        world,
+        s["day7_visit"],
+        result(s["day7_visit"], contacted_on=date(2024, 3, 11)),
+        today=date(2024, 3, 11),
+    )
     day14 = s["day14_visit"]
     with pytest.raises(InvalidInput, match="last 2 contacts were by phone"):
         save(world, day14, result(day14, contacted_on=date(2024, 3, 18)), today=date(2024, 3, 18))
-    save(world, day14, result(day14, channel=Channel.home_visit, contacted_on=date(2024, 3, 18)),
-         today=date(2024, 3, 18))
+    save(
+        world,
+        day14,
+        result(day14, channel=Channel.home_visit, contacted_on=date(2024, 3, 18)),
+        today=date(2024, 3, 18),
+    )
 
 
 def test_a_home_visit_earlier_lifts_the_rule(world: World):
     plan = enroll(world, make_member(world).id, "post_purchase")
     s = steps(world, plan)
-    save(world, s["day3_thanks"], result(s["day3_thanks"], channel=Channel.home_visit,
-                                         contacted_on=date(2024, 3, 7)), today=date(2024, 3, 7))
-    save(world, s["day7_visit"], result(s["day7_visit"], contacted_on=date(2024, 3, 11)),
-         today=date(2024, 3, 11))
-    save(world, s["day14_visit"], result(s["day14_visit"], contacted_on=date(2024, 3, 18)),
-         today=date(2024, 3, 18))
+    save(
+        world,
+        s["day3_thanks"],
+        result(s["day3_thanks"], channel=Channel.home_visit, contacted_on=date(2024, 3, 7)),
+        today=date(2024, 3, 7),
+    )
+    save(
+        world,
+        s["day7_visit"],
+        result(s["day7_visit"], contacted_on=date(2024, 3, 11)),
+        today=date(2024, 3, 11),
+    )
+    save(
+        world,
+        s["day14_visit"],
+        result(s["day14_visit"], contacted_on=date(2024, 3, 18)),
+        today=date(2024, 3, 18),
+    )
 
 
 def test_unreachable_keeps_the_step_open_with_the_call_back_time(world: World):
     cp = steps(world, enroll(world, make_member(world).id))["medication_guidance"]
     later = datetime(2024, 3, 4, 8, 0, tzinfo=UTC)
-    checkpoints.record_attempt(world.session, world.actor(world.clerk_a), cp.id,
-                               AttemptIn(call_back_at=later, note="无人接听"), today=START,
-                               now=NOW.replace(day=4))
+    checkpoints.record_attempt(
+        world.session,
+        world.actor(world.clerk_a),
+        cp.id,
+        AttemptIn(call_back_at=later, note="无人接听"),
+        today=START,
+        now=NOW.replace(day=4),
+    )
     assert plans.status_of(cp, START) is CheckpointStatus.due
     assert cp.call_back_at == later
 
@@ -141,14 +187,18 @@ def test_lists_filter_due_and_overdue_by_date_oldest_first(world: World):
     actor = world.actor(world.clerk_a)
 
     def keys(status: CheckpointStatus, today: date) -> list[tuple[int, str]]:
-        rows = checkpoints.list_checkpoints(world.session, actor,
-                                            CheckpointFilter(status=status), today=today)
+        rows = checkpoints.list_checkpoints(
+            world.session, actor, CheckpointFilter(status=status), today=today
+        )
         return [(cp.plan_id, cp.key) for cp, _ in rows]
 
     today = date(2024, 3, 6)
     assert keys(CheckpointStatus.overdue, today) == [(b.id, "medication_guidance")]
     assert keys(CheckpointStatus.due, today) == [
-        (b.id, "take_on_time"), (a.id, "medication_guidance"), (b.id, "diet_guidance")]
+        (b.id, "take_on_time"),
+        (a.id, "medication_guidance"),
+        (b.id, "diet_guidance"),
+    ]
     # The moment a date passes, the list changes: no batch job involved.
     assert (a.id, "medication_guidance") not in keys(CheckpointStatus.overdue, date(2024, 3, 12))
     assert (a.id, "medication_guidance") in keys(CheckpointStatus.overdue, date(2024, 3, 13))
@@ -156,9 +206,11 @@ def test_lists_filter_due_and_overdue_by_date_oldest_first(world: World):
 
 def test_a_clerk_of_another_store_sees_none_of_these_steps(world: World):
     enroll(world, make_member(world).id)
-    rows = checkpoints.list_checkpoints(world.session, world.actor(world.clerk_b),
-                                        CheckpointFilter(), today=START)
+    rows = checkpoints.list_checkpoints(
+        world.session, world.actor(world.clerk_b), CheckpointFilter(), today=START
+    )
     assert rows == []
-    rows = checkpoints.list_checkpoints(world.session, world.actor(world.supervisor),
-                                        CheckpointFilter(), today=START)
+    rows = checkpoints.list_checkpoints(
+        world.session, world.actor(world.supervisor), CheckpointFilter(), today=START
+    )
     assert len(rows) == 6

@@ -18,10 +18,18 @@ from tests.conftest import NOW, ROOT, World, make_member
 START = date(2024, 3, 4)
 
 
-def enroll(world: World, member_id: int, protocol_id: str = "osteoporosis",
-           start: date = START) -> CarePlan:
-    return plans.enroll(world.session, world.actor(world.clerk_a), member_id=member_id,
-                        protocol_id=protocol_id, start=start, today=START, now=NOW)
+def enroll(
+    world: World, member_id: int, protocol_id: str = "osteoporosis", start: date = START
+) -> CarePlan:
+    return plans.enroll(
+        world.session,
+        world.actor(world.clerk_a),
+        member_id=member_id,
+        protocol_id=protocol_id,
+        start=start,
+        today=START,
+        now=NOW,
+    )
 
 
 def steps(world: World, plan: CarePlan) -> dict[str, Checkpoint]:
@@ -29,9 +37,16 @@ def steps(world: World, plan: CarePlan) -> dict[str, Checkpoint]:
 
 
 def done(world: World, cp: Checkpoint, on: date, channel: Channel = Channel.phone) -> None:
-    checkpoints.record_result(world.session, world.actor(world.clerk_a), cp.id, ResultIn(
-        version=cp.version, channel=channel, adherence=Adherence.as_directed, contacted_on=on),
-        today=on, now=NOW)
+    checkpoints.record_result(
+        world.session,
+        world.actor(world.clerk_a),
+        cp.id,
+        ResultIn(
+            version=cp.version, channel=channel, adherence=Adherence.as_directed, contacted_on=on
+        ),
+        today=on,
+        now=NOW,
+    )
 
 
 def test_enrolment_makes_the_previewed_checkpoints_assigned_to_the_owner(world: World):
@@ -40,7 +55,8 @@ def test_enrolment_makes_the_previewed_checkpoints_assigned_to_the_owner(world: 
     plan = enroll(world, member.id)
     made = plans.checkpoints_of(world.session, plan)
     assert [(c.key, c.open_on, c.due_on) for c in made] == [
-        (s.key, s.dates.open_on, s.dates.due_on) for s in preview]
+        (s.key, s.dates.open_on, s.dates.due_on) for s in preview
+    ]
     assert {c.assignee_id for c in made} == {world.clerk_a.id}
     assert plan.protocol_version.version == 1
 
@@ -75,8 +91,10 @@ def test_pause_holds_the_steps_and_resume_shifts_them_by_the_pause(world: World)
     plan = enroll(world, make_member(world).id)
     before = steps(world, plan)["diet_guidance"].due_on
     plans.pause(world.session, world.actor(world.clerk_a), plan.id, today=date(2024, 3, 6))
-    assert plans.status_of(steps(world, plan)["diet_guidance"], date(2024, 4, 30)) is \
-        CheckpointStatus.paused  # a paused plan never shows as overdue
+    assert (
+        plans.status_of(steps(world, plan)["diet_guidance"], date(2024, 4, 30))
+        is CheckpointStatus.paused
+    )  # a paused plan never shows as overdue
     plans.resume(world.session, world.actor(world.clerk_a), plan.id, today=date(2024, 3, 16))
     after = steps(world, plan)
     assert after["diet_guidance"].due_on == before + timedelta(days=10)
@@ -141,13 +159,19 @@ def test_the_last_step_done_completes_the_plan(world: World):
     assert plan.status is PlanStatus.completed and plan.completed_on == date(2024, 6, 4)
 
 
-V2 = (ROOT / "protocols" / "osteoporosis.yaml").read_text(encoding="utf-8").replace(
-    "version: 1", "version: 2").replace(
-    "  - key: medication_review\n    week: 8\n",
-    "  - key: bone_density_check\n    week: 7\n    title: {zh: 骨密度复查, en: Bone density re-check}\n"
-    "    measurements: [bone_density]\n"
-    "    guidance: {zh: 请来店复查骨密度, en: Come in for a bone density check}\n"
-    "  - key: medication_review\n    week: 9\n")
+V2 = (
+    (ROOT / "protocols" / "osteoporosis.yaml")
+    .read_text(encoding="utf-8")
+    .replace("version: 1", "version: 2")
+    .replace(
+        "  - key: medication_review\n    week: 8\n",
+        "  - key: bone_density_check\n    week: 7\n"
+        "    title: {zh: 骨密度复查, en: Bone density re-check}\n"
+        "    measurements: [bone_density]\n"
+        "    guidance: {zh: 请来店复查骨密度, en: Come in for a bone density check}\n"
+        "  - key: medication_review\n    week: 9\n",
+    )
+)
 
 
 def publish_v2(world: World) -> None:
@@ -182,8 +206,11 @@ def test_migration_preview_shows_what_changes_and_migrate_keeps_results(world: W
     assert after["bone_density_check"].due_on == date(2024, 4, 21)
     assert after["medication_review"].due_on == date(2024, 5, 5)  # week 9
     assert after["medication_guidance"].state.value == "done"
-    kept = world.session.scalar(select(CheckpointResult).where(
-        CheckpointResult.checkpoint_id == after["medication_guidance"].id))
+    kept = world.session.scalar(
+        select(CheckpointResult).where(
+            CheckpointResult.checkpoint_id == after["medication_guidance"].id
+        )
+    )
     assert kept is not None and kept.contacted_on == date(2024, 3, 8)
 
 

@@ -61,7 +61,8 @@ def test_an_unknown_field_is_named_with_its_line():
 def test_offsets_out_of_order_are_refused():
     text = GOOD.replace("week: 2", "day: 3")
     assert "bad.yaml:17: checkpoints[second] is due no later than the step before it" in refused(
-        text)
+        text
+    )
 
 
 def test_a_duplicate_yaml_key_is_refused_not_silently_merged():
@@ -77,7 +78,8 @@ def test_a_duplicate_checkpoint_key_is_refused():
 def test_missing_english_text_is_named():
     text = GOOD.replace("guidance: {zh: 继续服药, en: Keep taking it}", "guidance: {zh: 继续服药}")
     assert refused(text) == (
-        "bad.yaml:20: checkpoints[second].guidance: the English (en) text is missing")
+        "bad.yaml:20: checkpoints[second].guidance: the English (en) text is missing"
+    )
 
 
 def test_missing_chinese_text_is_named():
@@ -93,11 +95,14 @@ def test_an_alias_bomb_is_refused_before_it_expands():
 
 def test_a_python_tag_is_refused():
     assert "YAML tag '!!python/object:os.system' is not allowed" in refused(
-        GOOD.replace("id: tiny", "id: !!python/object:os.system tiny"))
+        GOOD.replace("id: tiny", "id: !!python/object:os.system tiny")
+    )
 
 
 def test_every_stop_reason_needs_an_escalation_rule():
-    text = GOOD.replace("  cost: {role: pharmacist, due_days: 3, action: {zh: 沟通, en: Talk}}\n", "")
+    text = GOOD.replace(
+        "  cost: {role: pharmacist, due_days: 3, action: {zh: 沟通, en: Talk}}\n", ""
+    )
     assert "no escalation for stop reason(s): cost" in refused(text)
 
 
@@ -108,7 +113,8 @@ def test_an_unknown_measurement_is_refused():
 
 def test_a_step_with_two_offsets_is_refused():
     assert "give exactly one of day, week or month" in refused(
-        GOOD.replace("    week: 2\n", "    week: 2\n    day: 10\n"))
+        GOOD.replace("    week: 2\n", "    week: 2\n    day: 10\n")
+    )
 
 
 def test_expiry_must_outlast_the_grace_period():
@@ -125,8 +131,10 @@ def test_a_published_version_whose_content_changed_is_refused(session: Session):
     changed = parse_protocol(GOOD.replace("按时服药", "每天按时服药"), "tiny.yaml")
     with pytest.raises(ProtocolFileError) as exc:
         protocols.publish(session, [changed])
-    assert str(exc.value) == ("tiny.yaml:2: tiny v1 is already published with different "
-                              "content; publish the change as version 2")
+    assert str(exc.value) == (
+        "tiny.yaml:2: tiny v1 is already published with different "
+        "content; publish the change as version 2"
+    )
     assert session.scalar(select(func.count()).select_from(ProtocolVersion)) == 1
 
 
@@ -138,8 +146,9 @@ def test_layout_and_comments_do_not_count_as_a_content_change(session: Session):
 
 def test_a_folder_with_one_bad_file_loads_nothing(tmp_path, session: Session):
     (tmp_path / "good.yaml").write_text(GOOD, encoding="utf-8")
-    (tmp_path / "bad.yaml").write_text(GOOD.replace("id: tiny", "id: other\nextra: 1"),
-                                       encoding="utf-8")
+    (tmp_path / "bad.yaml").write_text(
+        GOOD.replace("id: tiny", "id: other\nextra: 1"), encoding="utf-8"
+    )
     with pytest.raises(ProtocolFileError) as exc:
         protocols.publish(session, protocols.read_files(protocols.protocol_files(tmp_path)))
     assert "bad.yaml:2: (top level): unknown field 'extra'" in str(exc.value)

@@ -1,0 +1,158 @@
+"""The careplan command: each run is one transaction; bad input says what and writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from careplan import migrate
+from careplan.cli import app
+from careplan.config import get_settings
+from careplan.db import make_engine, make_session_factory
+from careplan.models import CarePlan, Member, ProtocolVersion
+from tests.careplan.test_protocols import GOOD
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("CAREPLAN_DATABASE_URL", url)
+    get_settings.cache_clear()
+    migrate.upgrade(url)
+    yield url
+    get_settings.cache_clear()
+
+
+def run(*args: str) -> tuple[int, str]:
+    r = runner.invoke(app, list(args))
+    return r.exit_code, r.output
+
+
+def count(url: str, model: type) -> int:
+    engine = make_engine(url)
+    with make_session_factory(engine)() as s:
+        n = s.scalar(select(func.count()).select_from(model)) or 0
+    engine.dispose()
+    return n
+
+
+def test_load_seed_and_enroll_with_preview(cli_db: str):
+    assert run("protocols", "load")[0] == 0
+    code, out = run("demo", "seed")
+    assert code == 0 and "48 members" in out
+    plans_before = count(cli_db, CarePlan)
+    code, out = run(
+        "enroll",
+        "--member",
+        "M880001",
+        "--protocol",
+        "follow_up_333",
+        "--start",
+        "2026-11-20",
+        "--as",
+        "xh.clerk1",
+        "--preview",
+    )
+    assert code == 0, out
+    assert "day3_call" in out and "preview only: nothing saved" in out
+    assert count(cli_db, CarePlan) == plans_before
+    code, out = run("demo", "seed", "--if-empty")
+    assert code == 0 and "skipped" in out
+
+
+def test_a_bad_protocol_file_is_named_and_nothing_loaded(cli_db: str, tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        GOOD.replace("    week: 2\n", "    week: 2\n    colour: red\n"), encoding="utf-8"
+    )
+    code, out = run("protocols", "load", str(tmp_path))
+    assert code == 2
+    assert f"error: {bad}:19: checkpoints[second]: unknown field 'colour'" in out
+    assert count(cli_db, ProtocolVersion) == 0
+    assert run("protocols", "check", str(bad))[0] == 2
+
+
+def test_a_changed_published_protocol_is_refused_by_check(cli_db: str, tmp_path: Path):
+    f = tmp_path / "tiny.yaml"
+    f.write_text(GOOD, encoding="utf-8")
+    assert run("protocols", "load", str(f))[0] == 0
+    f.write_text(GOOD.replace("按时服药", "每天服药"), encoding="utf-8")
+    code, out = run("protocols", "check", str(f))
+    assert code == 2 and "already published with different content" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            (
+                "--member",
+                "M880001",
+                "--protocol",
+                "osteoporosis",
+                "--start",
+                "31/01/2024",
+                "--as",
+                "xh.clerk1",
+            ),
+            "start: '31/01/2024' is not a date",
+        ),
+        (
+            (
+                "--member",
+                "NOPE",
+                "--protocol",
+                "osteoporosis",
+                "--start",
+                "2026-11-20",
+                "--as",
+                "xh.clerk1",
+            ),
+            "member: no member with card number 'NOPE'",
+        ),
+        (
+            (
+                "--member",
+                "M880001",
+                "--protocol",
+                "gout",
+                "--start",
+                "2026-11-20",
+                "--as",
+                "xh.clerk1",
+            ),
+            "protocol_id: protocol gout is not published",
+        ),
+        (
+            (
+                "--member",
+                "M880001",
+                "--protocol",
+                "osteoporosis",
+                "--start",
+                "2026-11-20",
+                "--as",
+                "ghost",
+            ),
+            "username: no staff member with username 'ghost'",
+        ),
+    ],
+)
+def test_bad_enrol_arguments_say_what_is_wrong_and_write_nothing(cli_db: str, args, message):
+    run("protocols", "load")
+    run("demo", "seed")
+    before = count(cli_db, CarePlan), count(cli_db, Member)
+    code, out = run("enroll", *args)
+    assert code == 2 and f"error: {message}" in out, out
+    assert (count(cli_db, CarePlan), count(cli_db, Member)) == before
+
+
+def test_staff_add_refuses_a_short_password(cli_db: str):
+    code, out = run("staff", "add", "newbie", "新人", "clerk", "--password", "short")
+    assert code == 2 and "password" in out
