@@ -97,3 +97,9 @@ def resolve_escalation(
     escalation.resolution = resolution
     session.flush()
     return escalation
+
+
+def raised_at_checkpoint(session: Session, checkpoint_id: int) -> list[Escalation]:
+    """What a step's answer raised (the caller has already checked access to the step)."""
+    stmt = select(Escalation).where(Escalation.checkpoint_id == checkpoint_id)
+    return list(session.scalars(stmt.order_by(Escalation.id)))

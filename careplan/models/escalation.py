@@ -18,7 +18,9 @@ class Escalation(IdMixin, Base):
     member_id: Mapped[int] = mapped_column(IdType, ForeignKey("members.id"), index=True)
     store_id: Mapped[int] = mapped_column(IdType, ForeignKey("stores.id"))
     plan_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("care_plans.id"))
-    checkpoint_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("checkpoints.id"))
+    checkpoint_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("checkpoints.id"), index=True
+    )
     reason: Mapped[StopReason] = enum_column(StopReason, "escalation_reason")
     role: Mapped[Role] = enum_column(Role, "escalation_role")
     assignee_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"))

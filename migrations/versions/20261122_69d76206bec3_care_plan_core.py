@@ -322,6 +322,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_escalations'))
     )
     with op.batch_alter_table('escalations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_escalations_checkpoint_id'), ['checkpoint_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_escalations_member_id'), ['member_id'], unique=False)
         batch_op.create_index('ix_escalations_store_status', ['store_id', 'status', 'due_on'], unique=False)
 
@@ -357,6 +358,7 @@ def downgrade() -> None:
     op.drop_table('health_checks')
     with op.batch_alter_table('escalations', schema=None) as batch_op:
         batch_op.drop_index('ix_escalations_store_status')
+        batch_op.drop_index(batch_op.f('ix_escalations_checkpoint_id'))
         batch_op.drop_index(batch_op.f('ix_escalations_member_id'))
 
     op.drop_table('escalations')

@@ -106,53 +106,32 @@ def test_a_channel_the_step_does_not_allow_is_refused(world: World):
     assert exc.value.field == "channel"
 
 
+def first_two_post_purchase_contacts(world: World, first_channel: Channel):
+    """Day 3 by `first_channel`, day 7 by phone; returns the day-14 step."""
+    s = steps(world, enroll(world, make_member(world).id, "post_purchase"))
+    for key, on, channel in (
+        ("day3_thanks", date(2024, 3, 7), first_channel),
+        ("day7_visit", date(2024, 3, 11), Channel.phone),
+    ):
+        save(world, s[key], result(s[key], channel=channel, contacted_on=on), today=on)
+    return s["day14_visit"]
+
+
+DAY14 = date(2024, 3, 18)
+
+
 def test_after_two_phone_contacts_day_14_must_be_a_home_visit(world: World):
-    plan = enroll(world, make_member(world).id, "post_purchase")
-    s = steps(world, plan)
-    save(
-        world,
-        s["day3_thanks"],
-        result(s["day3_thanks"], contacted_on=date(2024, 3, 7)),
-        today=date(2024, 3, 7),
-    )
-    save(
-        world,
-        s["day7_visit"],
-        result(s["day7_visit"], contacted_on=date(2024, 3, 11)),
-        today=date(2024, 3, 11),
-    )
-    day14 = s["day14_visit"]
+    day14 = first_two_post_purchase_contacts(world, Channel.phone)
     with pytest.raises(InvalidInput, match="last 2 contacts were by phone"):
-        save(world, day14, result(day14, contacted_on=date(2024, 3, 18)), today=date(2024, 3, 18))
-    save(
-        world,
-        day14,
-        result(day14, channel=Channel.home_visit, contacted_on=date(2024, 3, 18)),
-        today=date(2024, 3, 18),
-    )
+        save(world, day14, result(day14, contacted_on=DAY14), today=DAY14)
+    save(world, day14, result(day14, channel=Channel.home_visit, contacted_on=DAY14), today=DAY14)
+    assert day14.state.value == "done"
 
 
 def test_a_home_visit_earlier_lifts_the_rule(world: World):
-    plan = enroll(world, make_member(world).id, "post_purchase")
-    s = steps(world, plan)
-    save(
-        world,
-        s["day3_thanks"],
-        result(s["day3_thanks"], channel=Channel.home_visit, contacted_on=date(2024, 3, 7)),
-        today=date(2024, 3, 7),
-    )
-    save(
-        world,
-        s["day7_visit"],
-        result(s["day7_visit"], contacted_on=date(2024, 3, 11)),
-        today=date(2024, 3, 11),
-    )
-    save(
-        world,
-        s["day14_visit"],
-        result(s["day14_visit"], contacted_on=date(2024, 3, 18)),
-        today=date(2024, 3, 18),
-    )
+    day14 = first_two_post_purchase_contacts(world, Channel.home_visit)
+    save(world, day14, result(day14, contacted_on=DAY14), today=DAY14)
+    assert day14.state.value == "done"
 
 
 def test_unreachable_keeps_the_step_open_with_the_call_back_time(world: World):

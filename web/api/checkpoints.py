@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 from careplan import checkpoints
 from careplan.access import get_checkpoint
 from careplan.checkpoints import AttemptIn, CheckpointFilter, ResultIn
-from careplan.escalations import list_escalations
-from careplan.vocab import CheckpointStatus, EscalationStatus
+from careplan.escalations import raised_at_checkpoint
+from careplan.vocab import CheckpointStatus
 from web.api.present import checkpoint_out
 from web.api.schemas import AttemptOut, CheckpointOut, RecordedOut, ResultOut
 from web.deps import CurrentActor, DbSession, Now
@@ -70,11 +70,7 @@ def record(
         session, actor, checkpoint_id, body, today=now.today, now=now.now
     )
     cp = get_checkpoint(session, actor, checkpoint_id)
-    raised = [
-        e.id
-        for e in list_escalations(session, actor, status=EscalationStatus.open)
-        if e.checkpoint_id == cp.id
-    ]
+    raised = [e.id for e in raised_at_checkpoint(session, cp.id)]
     return RecordedOut(
         result=ResultOut.model_validate(result),
         checkpoint=checkpoint_out(cp, cp.plan.member, now.today),
