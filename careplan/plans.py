@@ -318,26 +318,63 @@ def _migration_target(session: Session, plan: CarePlan, to_version: int) -> Prot
     return target
 
 
-def preview_migration(
+@dataclass(frozen=True)
+class _Migration:
+    plan: CarePlan
+    target: ProtocolVersion
+    existing: list[Checkpoint]
+    pairs: list[tuple[StepChange, PlannedStep | None]]
+
+    @property
+    def preview(self) -> MigrationPreview:
+        return MigrationPreview(
+            self.plan.id,
+            self.plan.member_id,
+            self.plan.protocol_version.version,
+            self.target.version,
+            tuple(c for c, _ in self.pairs),
+        )
+
+
+def _migrations(
     session: Session, actor: Actor, plan_ids: list[int], to_version: int
-) -> list[MigrationPreview]:
+) -> list[_Migration]:
+    """Work out every plan's move first, so one refused plan leaves all of them alone."""
     out = []
     for plan_id in plan_ids:
         plan = get_plan(session, actor, plan_id)
         target = _migration_target(session, plan, to_version)
-        pairs = _plan_migration(
-            plan, protocol_of(plan), definition_of(target), checkpoints_of(session, plan)
-        )
-        out.append(
-            MigrationPreview(
-                plan.id,
-                plan.member_id,
-                plan.protocol_version.version,
-                target.version,
-                tuple(c for c, _ in pairs),
-            )
-        )
+        existing = checkpoints_of(session, plan)
+        pairs = _plan_migration(plan, protocol_of(plan), definition_of(target), existing)
+        out.append(_Migration(plan, target, existing, pairs))
     return out
+
+
+def preview_migration(
+    session: Session, actor: Actor, plan_ids: list[int], to_version: int
+) -> list[MigrationPreview]:
+    return [m.preview for m in _migrations(session, actor, plan_ids, to_version)]
+
+
+def _apply(session: Session, m: _Migration) -> None:
+    plan = m.plan
+    by_key = {cp.key: cp for cp in m.existing}
+    held = CheckpointState.paused if plan.status is PlanStatus.paused else CheckpointState.pending
+    for change, step in m.pairs:
+        cp = by_key.get(change.key)
+        if change.action == "added" and step is not None and change.new is not None:
+            session.add(_new_checkpoint(plan, step, change.new, plan.member.owner_id, held))
+        elif change.action == "retired" and cp is not None:
+            cp.state = CheckpointState.retired
+        elif cp is not None and change.new is not None:
+            cp.open_on, cp.due_on = change.new.open_on, change.new.due_on
+            cp.overdue_on, cp.missed_on = change.new.overdue_on, change.new.missed_on
+            if step is not None:
+                cp.seq = step.seq
+    plan.protocol_version = m.target
+    plan.end_date = plan_end(definition_of(m.target), plan.start_date)
+    if plan.end_date is not None:
+        plan.end_date += timedelta(days=plan.shift_days)
 
 
 def migrate(
@@ -346,32 +383,10 @@ def migrate(
     """Apply exactly what preview_migration shows; recorded results are never touched."""
     if not plan_ids:
         raise InvalidInput("choose at least one plan", field="plan_ids")
-    previews = preview_migration(session, actor, plan_ids, to_version)
-    for item in previews:
-        plan = get_plan(session, actor, item.plan_id)
-        target = get_version(session, plan.protocol_id, to_version)
-        pairs = _plan_migration(
-            plan, protocol_of(plan), definition_of(target), checkpoints_of(session, plan)
-        )
-        by_key = {cp.key: cp for cp in checkpoints_of(session, plan)}
-        held = (
-            CheckpointState.paused if plan.status is PlanStatus.paused else CheckpointState.pending
-        )
-        for change, step in pairs:
-            cp = by_key.get(change.key)
-            if change.action == "added" and step is not None and change.new is not None:
-                session.add(_new_checkpoint(plan, step, change.new, plan.member.owner_id, held))
-            elif change.action == "retired" and cp is not None:
-                cp.state = CheckpointState.retired
-            elif cp is not None and change.new is not None:
-                cp.open_on, cp.due_on = change.new.open_on, change.new.due_on
-                cp.overdue_on, cp.missed_on = change.new.overdue_on, change.new.missed_on
-                if step is not None:
-                    cp.seq = step.seq
-        plan.protocol_version = target
-        plan.end_date = plan_end(definition_of(target), plan.start_date)
-        if plan.end_date is not None:
-            plan.end_date += timedelta(days=plan.shift_days)
+    migrations = _migrations(session, actor, plan_ids, to_version)
+    previews = [m.preview for m in migrations]  # before the plans point at the new version
+    for m in migrations:
+        _apply(session, m)
     session.flush()
     return previews
 

@@ -200,7 +200,8 @@ def test_migration_preview_shows_what_changes_and_migrate_keeps_results(world: W
     assert actions["medication_review"] == "rescheduled"
     assert world.session.scalar(select(func.count()).select_from(Checkpoint)) == 6  # nothing yet
 
-    plans.migrate(world.session, actor, [plan.id], 2)
+    [applied] = plans.migrate(world.session, actor, [plan.id], 2)
+    assert applied == preview and (applied.from_version, applied.to_version) == (1, 2)
     after = steps(world, plan)
     assert plan.protocol_version.version == 2
     assert after["bone_density_check"].due_on == date(2024, 4, 21)
