@@ -218,7 +218,6 @@ def record_result(
         )
     if late:
         _reanchor(session, cp, step, protocol, (contacted_on - cp.due_on).days)
-    session.flush()
     complete_if_finished(session, cp.plan, today)
     session.flush()
     return result

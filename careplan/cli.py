@@ -17,7 +17,6 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import careplan.change_log  # noqa: F401  (registers the change-log flush hook)
 from careplan import clock, demo, migrate, plans, protocols
 from careplan.access import Actor, scope_members
 from careplan.config import get_settings

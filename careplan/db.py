@@ -10,6 +10,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from careplan import change_log  # noqa: F401  (every session logs care-data changes)
 from careplan.config import get_settings
 
 

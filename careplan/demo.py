@@ -175,7 +175,6 @@ def _work_past_steps(
             select(Checkpoint).where(Checkpoint.plan_id == plan_id).order_by(Checkpoint.seq)
         )
     ):
-        session.refresh(cp)
         if cp.state is not CheckpointState.pending or cp.due_on >= today or rng.random() < 0.2:
             continue
         delay = rng.choice([0, 0, 0, 1, 2, 5])

@@ -215,11 +215,15 @@ def stop(session: Session, actor: Actor, plan_id: int, reason: str, *, today: da
     return plan
 
 
+def _all_resolved(session: Session, plan: CarePlan, today: date) -> bool:
+    return all(status_of(cp, today) in RESOLVED for cp in checkpoints_of(session, plan))
+
+
 def complete_if_finished(session: Session, plan: CarePlan, today: date) -> bool:
     """A plan completes itself once every step is done, skipped or missed."""
     if plan.status is not PlanStatus.active:
         return False
-    if all(status_of(cp, today) in RESOLVED for cp in checkpoints_of(session, plan)):
+    if _all_resolved(session, plan, today):
         plan.status = PlanStatus.completed
         plan.completed_on = today
         return True
@@ -228,9 +232,7 @@ def complete_if_finished(session: Session, plan: CarePlan, today: date) -> bool:
 
 def effective_status(session: Session, plan: CarePlan, today: date) -> PlanStatus:
     """As the member's page shows it: an active plan whose last steps expired is complete."""
-    if plan.status is PlanStatus.active and all(
-        status_of(cp, today) in RESOLVED for cp in checkpoints_of(session, plan)
-    ):
+    if plan.status is PlanStatus.active and _all_resolved(session, plan, today):
         return PlanStatus.completed
     return plan.status
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 
 from pwdlib import PasswordHash
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,8 +18,12 @@ from careplan.vocab import Role
 
 MIN_PASSWORD = 12
 _hasher = PasswordHash.recommended()
-# Verifying against this when the user is unknown keeps both paths equally slow.
-_DUMMY_HASH = _hasher.hash("careplan-dummy-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user is unknown, so both paths take equally long."""
+    return _hasher.hash("careplan-dummy-password")
 
 
 class StaffIn(BaseModel):
@@ -64,7 +69,7 @@ def create_staff(session: Session, data: StaffIn) -> Staff:
 def authenticate(session: Session, username: str, password: str) -> Staff | None:
     staff = session.scalar(select(Staff).where(Staff.username == username))
     if staff is None or not staff.active:
-        _hasher.verify(password, _DUMMY_HASH)
+        _hasher.verify(password, _dummy_hash())
         return None
     return staff if _hasher.verify(password, staff.password_hash) else None
 

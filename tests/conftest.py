@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-import careplan.change_log  # noqa: F401  (the change-log hook must be registered)
 from careplan import migrate, protocols
 from careplan.access import Actor
 from careplan.db import make_engine

@@ -10,7 +10,6 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
-import careplan.change_log  # noqa: F401  (registers the change-log flush hook)
 from careplan.db import make_engine, make_session_factory
 from web import errors
 from web.api import auth, checkpoints, members, misc, plans

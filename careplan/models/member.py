@@ -61,8 +61,8 @@ class Member(IdMixin, TimestampMixin, Base):
     )
     last_verified_on: Mapped[date | None] = mapped_column(default=None)
 
-    home_store: Mapped[Store] = relationship(lazy="joined")
-    owner: Mapped[Staff] = relationship(foreign_keys=[owner_id], lazy="joined")
+    home_store: Mapped[Store] = relationship()
+    owner: Mapped[Staff] = relationship(foreign_keys=[owner_id])
 
 
 class Ownership(IdMixin, Base):
@@ -78,4 +78,4 @@ class Ownership(IdMixin, Base):
     note: Mapped[str] = mapped_column(String(255), default="")
     changed_by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"))
 
-    staff: Mapped[Staff] = relationship(foreign_keys=[staff_id], lazy="joined")
+    staff: Mapped[Staff] = relationship(foreign_keys=[staff_id])

@@ -44,5 +44,7 @@ class CarePlan(IdMixin, TimestampMixin, Base):
     enrolled_by_id: Mapped[int] = mapped_column(IdType, ForeignKey("staff.id"))
     enrolled_at: Mapped[datetime]
 
-    member: Mapped[Member] = relationship(lazy="joined")
-    protocol_version: Mapped[ProtocolVersion] = relationship(lazy="joined")
+    # Plain many-to-one loads: a list of steps fetches each member and protocol version
+    # once (from the identity map), not once per row as nested joins did.
+    member: Mapped[Member] = relationship()
+    protocol_version: Mapped[ProtocolVersion] = relationship()

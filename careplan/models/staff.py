@@ -25,7 +25,7 @@ class Staff(IdMixin, TimestampMixin, Base):
     language: Mapped[str] = mapped_column(String(8), default="zh")
     password_hash: Mapped[str] = mapped_column(String(255), default="")
 
-    store: Mapped[Store | None] = relationship(lazy="joined")
+    store: Mapped[Store | None] = relationship()
 
 
 class AuthSession(IdMixin, Base):

@@ -12,6 +12,7 @@ from careplan import checkpoints
 from careplan.access import get_checkpoint
 from careplan.checkpoints import AttemptIn, CheckpointFilter, ResultIn
 from careplan.escalations import raised_at_checkpoint
+from careplan.models import Checkpoint
 from careplan.vocab import CheckpointStatus
 from web.api.present import checkpoint_out
 from web.api.schemas import AttemptOut, CheckpointOut, RecordedOut, ResultOut
@@ -69,7 +70,7 @@ def record(
     result = checkpoints.record_result(
         session, actor, checkpoint_id, body, today=now.today, now=now.now
     )
-    cp = get_checkpoint(session, actor, checkpoint_id)
+    cp = session.get_one(Checkpoint, result.checkpoint_id)  # access checked by record_result
     raised = [e.id for e in raised_at_checkpoint(session, cp.id)]
     return RecordedOut(
         result=ResultOut.model_validate(result),
