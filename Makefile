@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint db seed clean
+ASSETS := node_modules/.installed
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run test install lint db seed clean browser
+
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,7 +16,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# htmx and the fonts come from the npm registry, pinned by package-lock.json, and are
+# served from node_modules at /static/vendor: installed, never copied into the repo.
+$(ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(ASSETS)
+
+install: $(STAMP) $(ASSETS)
+
+# Browser tests drive Debian's chromium (never a browser download); PDFs are read back
+# with poppler-utils.
+browser:
+	@test -x $(CHROMIUM) || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 db: install
 	mkdir -p var
@@ -28,8 +46,8 @@ run: seed
 lint: install
 	$(BIN)/ruff check careplan web tests migrations
 
-test: install lint
+test: install lint browser
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf $(VENV) var/*.db var/*.db-wal var/*.db-shm
+	rm -rf $(VENV) node_modules var/*.db var/*.db-wal var/*.db-shm

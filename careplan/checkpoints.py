@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_checkpoint, scope_members
@@ -287,6 +287,7 @@ class CheckpointFilter:
     staff_id: int | None = None
     store_id: int | None = None
     protocol_id: str | None = None
+    step_key: str | None = None
     member_id: int | None = None
     due_from: date | None = None
     due_to: date | None = None
@@ -313,11 +314,9 @@ def status_clause(status: CheckpointStatus, today: date) -> ColumnElement[bool]:
     return Checkpoint.state == CheckpointState(status.value)
 
 
-def _list_stmt(actor: Actor, f: CheckpointFilter, today: date) -> Select[Any]:
-    stmt = (
-        select(Checkpoint, Member)
-        .join(CarePlan, Checkpoint.plan_id == CarePlan.id)
-        .join(Member, CarePlan.member_id == Member.id)
+def _filtered(stmt: Select[Any], actor: Actor, f: CheckpointFilter, today: date) -> Select[Any]:
+    stmt = stmt.join(CarePlan, Checkpoint.plan_id == CarePlan.id).join(
+        Member, CarePlan.member_id == Member.id
     )
     stmt = scope_members(stmt, actor)
     if f.status is not None:
@@ -328,12 +327,19 @@ def _list_stmt(actor: Actor, f: CheckpointFilter, today: date) -> Select[Any]:
         stmt = stmt.where(Member.home_store_id == f.store_id)
     if f.protocol_id is not None:
         stmt = stmt.where(CarePlan.protocol_id == f.protocol_id)
+    if f.step_key is not None:
+        stmt = stmt.where(Checkpoint.key == f.step_key)
     if f.member_id is not None:
         stmt = stmt.where(Member.id == f.member_id)
     if f.due_from is not None:
         stmt = stmt.where(Checkpoint.due_on >= f.due_from)
     if f.due_to is not None:
         stmt = stmt.where(Checkpoint.due_on <= f.due_to)
+    return stmt
+
+
+def _list_stmt(actor: Actor, f: CheckpointFilter, today: date) -> Select[Any]:
+    stmt = _filtered(select(Checkpoint, Member), actor, f, today)
     # Oldest first: the member waiting longest is called first.
     return stmt.order_by(Checkpoint.due_on, Checkpoint.id).limit(f.limit).offset(f.offset)
 
@@ -344,6 +350,11 @@ def list_checkpoints(
     if f.due_from and f.due_to and f.due_from > f.due_to:
         raise InvalidInput("due_from is after due_to", field="due_from")
     return [(cp, m) for cp, m in session.execute(_list_stmt(actor, f, today)).all()]
+
+
+def count_checkpoints(session: Session, actor: Actor, f: CheckpointFilter, *, today: date) -> int:
+    stmt = _filtered(select(func.count(Checkpoint.id)), actor, f, today)
+    return session.scalar(stmt) or 0
 
 
 def days_overdue(cp: Checkpoint, today: date) -> int:

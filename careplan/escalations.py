@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, scope_members
@@ -66,9 +66,33 @@ def list_escalations(
     status: EscalationStatus | None = EscalationStatus.open,
     store_id: int | None = None,
     assignee_id: int | None = None,
+    involving_staff_id: int | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[Escalation]:
+    stmt = _escalations(actor, status, store_id, assignee_id, involving_staff_id)
+    stmt = stmt.order_by(Escalation.due_on, Escalation.id).limit(limit).offset(offset)
+    return list(session.scalars(stmt))
+
+
+def count_escalations(
+    session: Session,
+    actor: Actor,
+    *,
+    status: EscalationStatus | None = EscalationStatus.open,
+    involving_staff_id: int | None = None,
+) -> int:
+    stmt = _escalations(actor, status, None, None, involving_staff_id)
+    return session.scalar(stmt.with_only_columns(func.count(Escalation.id))) or 0
+
+
+def _escalations(
+    actor: Actor,
+    status: EscalationStatus | None,
+    store_id: int | None,
+    assignee_id: int | None,
+    involving_staff_id: int | None,
+) -> Select[tuple[Escalation]]:
     stmt = scope_members(select(Escalation).join(Member, Escalation.member_id == Member.id), actor)
     if status is not None:
         stmt = stmt.where(Escalation.status == status)
@@ -76,8 +100,15 @@ def list_escalations(
         stmt = stmt.where(Escalation.store_id == store_id)
     if assignee_id is not None:
         stmt = stmt.where(Escalation.assignee_id == assignee_id)
-    stmt = stmt.order_by(Escalation.due_on, Escalation.id).limit(limit).offset(offset)
-    return list(session.scalars(stmt))
+    if involving_staff_id is not None:
+        # Handling it, or owning the member it is about.
+        stmt = stmt.where(
+            or_(
+                Escalation.assignee_id == involving_staff_id,
+                Member.owner_id == involving_staff_id,
+            )
+        )
+    return stmt
 
 
 def resolve_escalation(

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member, require_manager, scope_members
 from careplan.errors import Conflict, InvalidInput
 from careplan.models import CarePlan, Checkpoint, Member, Ownership, Staff
+from careplan.pinyin import name_initials
 from careplan.vocab import CheckpointState, OwnershipReason, Role, Sex
 
 # Mainland mobile numbers: 11 digits starting 13-19, optionally with +86.
@@ -112,14 +114,14 @@ def _health_data_given(values: dict[str, object]) -> bool:
     return any(values.get(f) for f in HEALTH_FIELDS)
 
 
-def _check_owner(session: Session, owner_id: int, store_id: int) -> Staff:
+def check_owner(
+    session: Session, owner_id: int, store_id: int, *, field: str = "owner_id"
+) -> Staff:
     owner = session.get(Staff, owner_id)
     if owner is None or not owner.active:
-        raise InvalidInput(f"staff {owner_id} is not an active staff member", field="owner_id")
+        raise InvalidInput(f"staff {owner_id} is not an active staff member", field=field)
     if owner.role not in OWNER_ROLES or owner.store_id != store_id:
-        raise InvalidInput(
-            "the owner must be store staff of the member's home store", field="owner_id"
-        )
+        raise InvalidInput("must be store staff of the member's home store", field=field)
     return owner
 
 
@@ -130,7 +132,7 @@ def create_member(session: Session, actor: Actor, data: MemberCreate, *, now: da
     owner_id = data.owner_id or actor.staff_id
     if owner_id is None:
         raise InvalidInput("choose the staff member who owns this member", field="owner_id")
-    _check_owner(session, owner_id, store_id)
+    check_owner(session, owner_id, store_id)
     if session.scalar(select(Member.id).where(Member.card_number == data.card_number)):
         raise Conflict(f"card number {data.card_number} is already registered", field="card_number")
     values = data.model_dump(
@@ -138,7 +140,9 @@ def create_member(session: Session, actor: Actor, data: MemberCreate, *, now: da
     )
     if _health_data_given(values) and not data.health_consent:
         raise InvalidInput("health data needs the member's consent first", field="health_consent")
-    member = Member(home_store_id=store_id, owner_id=owner_id, **values)
+    member = Member(
+        home_store_id=store_id, owner_id=owner_id, name_initials=name_initials(data.name), **values
+    )
     if data.health_consent:
         _consent(member, actor, now)
     member.last_verified_on = now.date()
@@ -166,6 +170,8 @@ def update_member(session: Session, actor: Actor, member_id: int, data: MemberFi
         raise InvalidInput("health data needs the member's consent first", field="health_consent")
     for key, value in values.items():
         setattr(member, key, value)
+    if "name" in values:
+        member.name_initials = name_initials(member.name)
     session.flush()
     return member
 
@@ -198,6 +204,22 @@ def mark_verified(session: Session, actor: Actor, member_id: int, *, today: date
     return member
 
 
+def _matches(q: str) -> ColumnElement[bool]:
+    """Name, mobile or landline digits, card number, or pinyin initials ("wxy")."""
+    like = f"%{q}%"
+    clauses = [Member.name.ilike(like), Member.card_number.ilike(like)]
+    digits = re.sub(r"[\s-]", "", q)
+    if digits.isdigit():
+        clauses += [Member.mobile.like(f"%{digits}%"), Member.landline.like(like)]
+    if re.fullmatch(r"[A-Za-z]{1,20}", q):
+        initials = q.lower()
+        clauses += [
+            Member.name_initials.like(f"{initials}%"),
+            Member.name_initials.like(f"% {initials}%"),
+        ]
+    return or_(*clauses)
+
+
 def search_members(
     session: Session,
     actor: Actor,
@@ -209,16 +231,54 @@ def search_members(
     offset: int = 0,
 ) -> list[Member]:
     stmt = scope_members(select(Member), actor)
-    if q:
-        like = f"%{q.strip()}%"
-        stmt = stmt.where(
-            or_(Member.name.ilike(like), Member.mobile.like(like), Member.card_number.ilike(like))
-        )
+    if q and q.strip():
+        stmt = stmt.where(_matches(q.strip()))
     if store_id is not None:
         stmt = stmt.where(Member.home_store_id == store_id)
     if owner_id is not None:
         stmt = stmt.where(Member.owner_id == owner_id)
     return list(session.scalars(stmt.order_by(Member.name, Member.id).limit(limit).offset(offset)))
+
+
+# What a complete archive has, by part (domain.md: the four-part 会员档案). Empty lists
+# count as unknown: staff write "无" when the member has none.
+PROFILE_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "personal",
+        (
+            "sex",
+            "birthday",
+            "mobile",
+            "address",
+            "residential_area",
+            "medical_history",
+            "drug_allergies",
+            "regular_medicines",
+            "chronic_conditions",
+        ),
+    ),
+    ("consumption", ("consumption_feedback",)),
+    ("occupation", ("employer", "position", "health_status")),
+    ("lifestyle", ("habits", "diet", "exercise", "hobbies")),
+)
+
+
+@dataclass(frozen=True)
+class Completeness:
+    percent: int
+    missing: tuple[str, ...]
+
+
+def completeness(member: Member) -> Completeness:
+    """How much of the archive is filled in: cashiers complete a few profiles a day."""
+    fields = [f for _, group in PROFILE_FIELDS for f in group]
+    missing = tuple(f for f in fields if getattr(member, f) in (None, "", []))
+    return Completeness(round(100 * (len(fields) - len(missing)) / len(fields)), missing)
+
+
+def stale(member: Member, today: date, days: int = 180) -> bool:
+    """Not confirmed with the member for half a year: phone and address may be out of date."""
+    return member.last_verified_on is None or (today - member.last_verified_on).days > days
 
 
 def same_mobile(session: Session, actor: Actor, member: Member) -> list[int]:
@@ -257,7 +317,7 @@ def reassign_member(
     member = get_member(session, actor, member_id)
     if new_owner_id == member.owner_id:
         raise InvalidInput("the member already belongs to that staff member", field="owner_id")
-    _check_owner(session, new_owner_id, member.home_store_id)
+    check_owner(session, new_owner_id, member.home_store_id)
     _move(session, actor, member, new_owner_id, reason, note, now)
     session.flush()
     return member
@@ -322,7 +382,7 @@ def reassign_all(
     members = list(session.scalars(select(Member).where(Member.owner_id == from_staff_id)))
     reason = OwnershipReason.staff_left if staff_left else OwnershipReason.reassigned
     for member in members:
-        _check_owner(session, to_staff_id, member.home_store_id)
+        check_owner(session, to_staff_id, member.home_store_id)
         _move(session, actor, member, to_staff_id, reason, note, now)
     if staff_left:
         leaving.active = False
@@ -333,3 +393,46 @@ def reassign_all(
 
 def count_members(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Member)) or 0
+
+
+def reassign_members(
+    session: Session,
+    actor: Actor,
+    member_ids: list[int],
+    new_owner_id: int,
+    *,
+    note: str = "",
+    now: datetime,
+) -> int:
+    """Several members to one staff member, all or none (one transaction)."""
+    if not member_ids:
+        raise InvalidInput("choose at least one member", field="members")
+    moved = 0
+    for member_id in dict.fromkeys(member_ids):
+        member = get_member(session, actor, member_id)
+        if member.owner_id != new_owner_id:
+            reassign_member(session, actor, member_id, new_owner_id, note=note, now=now)
+            moved += 1
+    return moved
+
+
+def owner_counts(session: Session, actor: Actor, store_id: int) -> dict[int, int]:
+    """Members per owner in a store: is anyone carrying far more than ~100?"""
+    stmt = (
+        scope_members(select(Member.owner_id, func.count(Member.id)), actor)
+        .where(Member.home_store_id == store_id)
+        .group_by(Member.owner_id)
+    )
+    return {owner: n for owner, n in session.execute(stmt).all()}
+
+
+def recent_handovers(
+    session: Session, actor: Actor, store_id: int, *, limit: int = 30
+) -> list[tuple[Ownership, Member]]:
+    stmt = scope_members(
+        select(Ownership, Member).join(Member, Ownership.member_id == Member.id), actor
+    ).where(Member.home_store_id == store_id, Ownership.reason != OwnershipReason.registered)
+    rows = session.execute(
+        stmt.order_by(Ownership.started_at.desc(), Ownership.id.desc()).limit(limit)
+    )
+    return [(o, m) for o, m in rows.all()]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member, get_plan, scope_members
 from careplan.errors import Conflict, InvalidInput
-from careplan.members import require_consent
+from careplan.members import check_owner, require_consent
 from careplan.models import CarePlan, Checkpoint, Member, ProtocolVersion
 from careplan.protocol_schema import Protocol, StepCommon
 from careplan.protocols import definition_of, get_version
@@ -95,9 +95,15 @@ def enroll(
     start: date,
     today: date,
     now: datetime,
+    assignee_id: int | None = None,
 ) -> CarePlan:
+    """`assignee_id`: who works the steps (default the member's owner; a pharmacist may
+    take a plan that needs one)."""
     member = get_member(session, actor, member_id)
     require_consent(member)
+    assignee = member.owner_id if assignee_id is None else assignee_id
+    if assignee != member.owner_id:
+        check_owner(session, assignee, member.home_store_id, field="assignee_id")
     row, steps = preview(session, protocol_id, version, start, today=today)
     if _live_plan(session, member.id, protocol_id) is not None:
         raise Conflict(f"the member already has an active {protocol_id} plan", field="protocol_id")
@@ -112,7 +118,7 @@ def enroll(
     )
     session.add(plan)
     for step in steps:
-        session.add(_new_checkpoint(plan, step, step.dates, member.owner_id))
+        session.add(_new_checkpoint(plan, step, step.dates, assignee))
     try:
         with session.begin_nested():
             session.flush()

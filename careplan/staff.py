@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -66,12 +67,44 @@ def create_staff(session: Session, data: StaffIn) -> Staff:
     return staff
 
 
-def authenticate(session: Session, username: str, password: str) -> Staff | None:
-    staff = session.scalar(select(Staff).where(Staff.username == username))
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of a sign-in attempt; the caller commits it either way, so that
+    failures count even though the attempt is refused."""
+
+    staff: Staff | None
+    locked_until: datetime | None = None
+
+
+def authenticate(session: Session, username: str, password: str, *, now: datetime) -> SignIn:
+    """Check a password; after MAX_FAILURES wrong ones in a row the account is locked for
+    LOCKOUT, even to the right password, so guessing cannot go on at speed."""
+    staff = session.scalar(select(Staff).where(Staff.username == username.strip()))
     if staff is None or not staff.active:
         _hasher.verify(password, _dummy_hash())
-        return None
-    return staff if _hasher.verify(password, staff.password_hash) else None
+        return SignIn(None)
+    if staff.locked_until is not None and staff.locked_until > now:
+        return SignIn(None, locked_until=staff.locked_until)
+    if _hasher.verify(password, staff.password_hash):
+        staff.failed_sign_ins, staff.locked_until = 0, None
+        session.flush()
+        return SignIn(staff)
+    staff.failed_sign_ins += 1
+    if staff.failed_sign_ins >= MAX_FAILURES:
+        staff.failed_sign_ins, staff.locked_until = 0, now + LOCKOUT
+    session.flush()
+    return SignIn(None, locked_until=staff.locked_until)
+
+
+def unlock(session: Session, staff_id: int) -> Staff:
+    staff = get_staff(session, staff_id)
+    staff.failed_sign_ins, staff.locked_until = 0, None
+    session.flush()
+    return staff
 
 
 def _digest(token: str) -> str:
@@ -94,9 +127,12 @@ def open_session(session: Session, staff: Staff, *, kind: str, hours: int, now: 
     return token
 
 
-def staff_for_token(session: Session, token: str, *, now: datetime) -> Staff | None:
+def staff_for_token(
+    session: Session, token: str, *, now: datetime, kind: str = "api"
+) -> Staff | None:
+    """A cookie is not a bearer token and vice versa: each works only where it was issued."""
     row = session.scalar(select(AuthSession).where(AuthSession.token_hash == _digest(token)))
-    if row is None or row.ended_at is not None or row.expires_at <= now:
+    if row is None or row.kind != kind or row.ended_at is not None or row.expires_at <= now:
         return None
     return row.staff if row.staff.active else None
 
@@ -119,3 +155,19 @@ def by_username(session: Session, username: str) -> Staff:
     if staff is None:
         raise NotFound(f"no staff member with username {username!r}", field="username")
     return staff
+
+
+def set_language(session: Session, staff_id: int, language: str) -> Staff:
+    if language not in ("zh", "en"):
+        raise InvalidInput("choose zh or en", field="language")
+    staff = get_staff(session, staff_id)
+    staff.language = language
+    session.flush()
+    return staff
+
+
+def store_staff(session: Session, store_id: int, *, active_only: bool = True) -> list[Staff]:
+    stmt = select(Staff).where(Staff.store_id == store_id)
+    if active_only:
+        stmt = stmt.where(Staff.active)
+    return list(session.scalars(stmt.order_by(Staff.role, Staff.name, Staff.id)))

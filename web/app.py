@@ -1,21 +1,30 @@
-"""The FastAPI application: JSON API under /api/v1, pages at /, assets at /static."""
+"""The FastAPI application: pages at /, the JSON API under /api/v1, assets at /static."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.db import make_engine, make_session_factory
 from web import errors
 from web.api import auth, checkpoints, members, misc, plans
+from web.pages import auth as auth_pages
+from web.pages import checkpoints as checkpoint_pages
+from web.pages import members as member_pages
+from web.pages import plans as plan_pages
+from web.pages import store as store_pages
+from web.pages import worklist as worklist_pages
 
 HERE = Path(__file__).resolve().parent
-templates = Jinja2Templates(directory=HERE / "templates")
+# Front-end packages installed by `make` from the npm registry (package-lock.json).
+NODE_MODULES = HERE.parent / "node_modules"
+VENDOR = {
+    "htmx": NODE_MODULES / "htmx.org" / "dist",
+    "noto-sans-sc": NODE_MODULES / "@fontsource" / "noto-sans-sc",
+}
 
 
 def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
@@ -31,10 +40,18 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
     errors.install(app)
     for module in (auth, members, plans, checkpoints, misc):
         app.include_router(module.api, prefix="/api/v1")
+    for page in (
+        auth_pages,
+        worklist_pages,
+        member_pages,
+        plan_pages,
+        checkpoint_pages,
+        store_pages,
+    ):
+        app.include_router(page.pages)
+    for name, directory in VENDOR.items():
+        if not directory.is_dir():
+            raise RuntimeError(f"{directory} is missing: run `make install` (npm ci)")
+        app.mount(f"/static/vendor/{name}", StaticFiles(directory=directory), name=name)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(request, "home.html", {})
-
     return app

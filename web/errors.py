@@ -1,14 +1,16 @@
-"""Every error leaves as {"error": {"message", "field"}} with a fitting status code."""
+"""Every API error leaves as {"error": {"message", "field"}} with a fitting status code;
+pages (anything outside /api/) get an error page in the visitor's language instead."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from careplan.errors import CareplanError, Conflict, Forbidden, InvalidInput, NotFound
 from careplan.validation import describe
+from web.pages import common as pages
 
 STATUS = {InvalidInput: 422, NotFound: 404, Forbidden: 403, Conflict: 409}
 
@@ -20,13 +22,23 @@ def _status(exc: CareplanError) -> int:
     return 400
 
 
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
 def install(app: FastAPI) -> None:
+    pages.install(app)
+
     @app.exception_handler(CareplanError)
-    async def _domain(_request: Request, exc: CareplanError) -> JSONResponse:
+    async def _domain(request: Request, exc: CareplanError) -> Response:
+        if not _is_api(request):
+            return pages.domain_error_page(request, exc)
         return JSONResponse({"error": exc.as_dict()}, status_code=_status(exc))
 
     @app.exception_handler(HTTPException)
-    async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if not _is_api(request) and not request.url.path.startswith("/static/"):
+            return pages.http_error_page(request, exc.status_code)
         detail = (
             exc.detail
             if isinstance(exc.detail, dict)
@@ -35,9 +47,11 @@ def install(app: FastAPI) -> None:
         return JSONResponse({"error": detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = [describe(dict(e)) for e in exc.errors()]
         field, message = problems[0] if problems else (None, "invalid request")
+        if not _is_api(request):
+            return pages.domain_error_page(request, InvalidInput(message, field=field))
         return JSONResponse(
             {
                 "error": {"message": message, "field": field},

@@ -25,6 +25,10 @@ class Member(IdMixin, TimestampMixin, Base):
 
     # 1. Personal
     name: Mapped[str] = mapped_column(String(80), index=True)
+    # Pinyin initials of the name (王秀英 -> "wxy"): how staff type a name on a tablet.
+    name_initials: Mapped[str] = mapped_column(
+        String(80), default="", server_default="", index=True
+    )
     sex: Mapped[Sex | None] = enum_column(Sex, "member_sex", default=None)
     birthday: Mapped[date | None] = mapped_column(default=None)
     mobile: Mapped[str | None] = mapped_column(String(20), default=None, index=True)

@@ -24,6 +24,9 @@ class Staff(IdMixin, TimestampMixin, Base):
     left_on: Mapped[datetime | None] = mapped_column(default=None)
     language: Mapped[str] = mapped_column(String(8), default="zh")
     password_hash: Mapped[str] = mapped_column(String(255), default="")
+    # Repeated wrong passwords lock the account for a while (guessing protection).
+    failed_sign_ins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
 
     store: Mapped[Store | None] = relationship()
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Header, HTTPException
+from fastapi import Header
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from careplan.config import get_settings
@@ -21,13 +22,18 @@ class Credentials(BaseModel):
     password: str = Field(min_length=1, max_length=256)
 
 
-@api.post("/token", response_model=TokenOut)
-def sign_in(body: Credentials, session: DbSession, now: Now) -> TokenOut:
-    staff = authenticate(session, body.username, body.password)
-    if staff is None:
-        raise HTTPException(
-            401, detail={"message": "wrong username or password", "field": "password"}
-        )
+@api.post("/token", response_model=TokenOut, responses={401: {}, 423: {}})
+def sign_in(body: Credentials, session: DbSession, now: Now) -> TokenOut | JSONResponse:
+    # A refusal is returned, not raised, so the route still commits the failure count.
+    outcome = authenticate(session, body.username, body.password, now=now.now)
+    if outcome.staff is None and outcome.locked_until is not None:
+        until = outcome.locked_until.isoformat(timespec="minutes")
+        message = f"too many wrong passwords: account locked until {until}"
+        return JSONResponse({"error": {"message": message, "field": "username"}}, 423)
+    if outcome.staff is None:
+        message = "wrong username or password"
+        return JSONResponse({"error": {"message": message, "field": "password"}}, 401)
+    staff = outcome.staff
     hours = get_settings().session_hours
     token = open_session(session, staff, kind="api", hours=hours, now=now.now)
     return TokenOut(token=token, expires_in_hours=hours, staff_id=staff.id, role=staff.role)

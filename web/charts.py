@@ -1,0 +1,80 @@
+"""Trend charts of health checks as server-rendered SVG: no script, no CDN, prints well."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+
+from markupsafe import Markup
+
+WIDTH, HEIGHT = 640, 220
+LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 36
+COLOURS = ("#1f5fa8", "#c0392b", "#2e7d32")
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    points: Sequence[tuple[datetime, float]]
+
+
+def _scale(lo: float, hi: float) -> tuple[float, float]:
+    if lo == hi:
+        return lo - 1, hi + 1
+    pad = (hi - lo) * 0.1
+    return lo - pad, hi + pad
+
+
+def line_chart(series: Sequence[Series], *, title: str, unit: str, date_fmt: str) -> Markup:
+    """One line per component (systolic and diastolic share a chart); x is time."""
+    points = [p for s in series for p in s.points]
+    if not points:
+        return Markup("")
+    t0 = min(t for t, _ in points).timestamp()
+    t1 = max(t for t, _ in points).timestamp()
+    lo, hi = _scale(min(v for _, v in points), max(v for _, v in points))
+    span_t = (t1 - t0) or 1.0
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def xy(t: datetime, v: float) -> tuple[float, float]:
+        x = LEFT + (t.timestamp() - t0) / span_t * plot_w if t1 > t0 else LEFT + plot_w / 2
+        return round(x, 1), round(TOP + (hi - v) / (hi - lo) * plot_h, 1)
+
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+        f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}" '
+        'stroke="#999"/>',
+    ]
+    for frac in (0.0, 0.5, 1.0):
+        v = lo + (hi - lo) * frac
+        y = TOP + (1 - frac) * plot_h
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{v:.1f}</text>'
+            f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#eee"/>'
+        )
+    for t in sorted({t for t, _ in points})[:: max(1, len(points) // 6) or 1]:
+        x, _y = xy(t, lo)
+        label = escape(t.strftime(date_fmt))
+        parts.append(
+            f'<text x="{x}" y="{HEIGHT - 12}" text-anchor="middle" font-size="11">{label}</text>'
+        )
+    for i, s in enumerate(series):
+        colour = COLOURS[i % len(COLOURS)]
+        coords = [xy(t, v) for t, v in sorted(s.points)]
+        path = " ".join(f"{x},{y}" for x, y in coords)
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
+        for (x, y), (_t, v) in zip(coords, sorted(s.points), strict=True):
+            parts.append(
+                f'<circle cx="{x}" cy="{y}" r="3.5" fill="{colour}"><title>{escape(s.label)} '
+                f"{v:g} {escape(unit)}</title></circle>"
+            )
+        parts.append(
+            f'<text x="{LEFT + 8 + i * 120}" y="{TOP + 10}" font-size="12" fill="{colour}">'
+            f"{escape(s.label)} ({escape(unit)})</text>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))

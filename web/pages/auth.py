@@ -1,0 +1,86 @@
+"""Sign-in, sign-out, and the language setting."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from careplan.config import get_settings
+from careplan.staff import authenticate, end_session, open_session, set_language
+from web.deps import DbSession, Now
+from web.i18n import LANGUAGES, gettext_for
+from web.pages.common import Form, pages_router, redirect, text_of
+from web.session import LANG_COOKIE, SESSION_COOKIE, AnyVisitor, User, set_cookie
+from web.templating import render
+
+pages = pages_router()
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site: a crafted ?next= must not send staff elsewhere."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@pages.get("/sign-in")
+def sign_in_page(request: Request, v: AnyVisitor, next: str = "/") -> Response:
+    if v.staff is not None:
+        return redirect(request, _safe_next(next))
+    return render(request, v, "auth/sign_in.html", {"next": _safe_next(next), "username": ""})
+
+
+@pages.post("/sign-in")
+def sign_in(request: Request, form: Form, session: DbSession, now: Now, v: AnyVisitor) -> Response:
+    username, password = text_of(form, "username"), str(form.get("password") or "")
+    target = _safe_next(text_of(form, "next") or "/")
+    outcome = authenticate(session, username, password, now=now.now)
+    if outcome.staff is None:
+        # Returned, not raised: the route commits, so the failure counts toward lockout.
+        _ = gettext_for(v.language)
+        if outcome.locked_until is not None:
+            minutes = max(1, int((outcome.locked_until - now.now).total_seconds() // 60) + 1)
+            error = _(
+                "Too many wrong passwords. The account is locked; try again in %(n)s minutes "
+                "or ask your store manager.",
+                n=minutes,
+            )
+        else:
+            error = _("Wrong username or password.")
+        context = {"next": target, "username": username, "error": error}
+        return render(request, v, "auth/sign_in.html", context, status=401, fragment=False)
+    hours = get_settings().session_hours
+    token = open_session(session, outcome.staff, kind="web", hours=hours, now=now.now)
+    response = redirect(request, target)
+    set_cookie(response, SESSION_COOKIE, token, max_age=hours * 3600)
+    return response
+
+
+@pages.post("/sign-out")
+def sign_out(request: Request, session: DbSession, now: Now) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        end_session(session, token, now=now.now)
+    response = redirect(request, "/sign-in")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@pages.post("/language")
+def choose_language(request: Request, form: Form) -> Response:
+    """Before sign-in: remember the choice in a cookie (after it, the staff setting rules)."""
+    language = text_of(form, "language")
+    response = redirect(request, _safe_next(text_of(form, "next") or "/sign-in"))
+    if language in LANGUAGES:
+        set_cookie(response, LANG_COOKIE, language, max_age=365 * 86400)
+    return response
+
+
+@pages.get("/settings")
+def settings_page(request: Request, v: User, saved: bool = False) -> Response:
+    return render(request, v, "settings/index.html", {"saved": saved})
+
+
+@pages.post("/settings")
+def save_settings(request: Request, form: Form, session: DbSession, v: User) -> Response:
+    assert v.staff is not None
+    set_language(session, v.staff.id, text_of(form, "language"))
+    return redirect(request, "/settings?saved=1")

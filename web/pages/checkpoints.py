@@ -1,0 +1,240 @@
+"""Working a checkpoint: the step's checklist, channel, adherence, measurements, effect
+and notes; or "unreachable, call back at ...". htmx swaps the row in place; without
+JavaScript the same forms post and redirect."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from careplan import worklist
+from careplan.access import get_checkpoint
+from careplan.checkpoints import AttemptIn, ResultIn, record_attempt, record_result, snapshot
+from careplan.errors import CareplanError, Conflict, InvalidInput, StaleVersion
+from careplan.escalations import raised_at_checkpoint
+from careplan.health_records import HealthCheckIn
+from careplan.healthchecks import MEASUREMENTS
+from careplan.models import Checkpoint, CheckpointResult, ContactAttempt, Staff
+from careplan.plans import protocol_of, status_of, step_of
+from careplan.vocab import Adherence, AttemptOutcome, Channel, StopReason
+from web.deps import DbSession, Now
+from web.i18n import N_
+from web.pages.common import (
+    Form,
+    FormData,
+    date_of,
+    local_datetime_of,
+    pages_router,
+    parse_model,
+    redirect,
+    text_of,
+)
+from web.session import User, Visitor
+from web.templating import is_htmx, render
+
+pages = pages_router()
+EFFECT_FIELDS = ("before", "after", "side_effects", "member_words")
+OUT_OF_RANGE = N_("a value is outside the plausible range shown next to its box")
+
+
+def _staff_names(session: DbSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(ids))).all())
+
+
+def _form_context(session: DbSession, cp: Checkpoint, today: date) -> dict[str, Any]:
+    protocol = protocol_of(cp.plan)
+    step = step_of(protocol, cp.key)
+    attempts = list(
+        session.scalars(
+            select(ContactAttempt)
+            .where(ContactAttempt.checkpoint_id == cp.id)
+            .order_by(ContactAttempt.attempted_at)
+        )
+    )
+    result = session.scalar(select(CheckpointResult).where(CheckpointResult.checkpoint_id == cp.id))
+    ids = {a.staff_id for a in attempts} | ({result.recorded_by_id} if result else set())
+    return {
+        "cp": cp,
+        "member": cp.plan.member,
+        "protocol": protocol,
+        "step": step,
+        "status": status_of(cp, today),
+        "channels": step.channels or protocol.defaults.channels,
+        "home_visit_rule": step.home_visit_after_phone,
+        "measurements": [MEASUREMENTS[k] for k in step.measurements],
+        "adherences": list(Adherence),
+        "stop_reasons": list(StopReason),
+        "outcomes": list(AttemptOutcome),
+        "attempts": attempts,
+        "result": result,
+        "escalations": raised_at_checkpoint(session, cp.id),
+        "staff_names": _staff_names(session, ids),
+        "today": today,
+        "values": {},
+        "error": None,
+        "stale": None,
+    }
+
+
+@pages.get("/checkpoints/{checkpoint_id}")
+def checkpoint_page(
+    request: Request, checkpoint_id: int, v: User, session: DbSession, now: Now
+) -> Response:
+    cp = get_checkpoint(session, v.actor, checkpoint_id)
+    context = _form_context(session, cp, now.today) | {"full_page": True, "nav": "worklist"}
+    return render(request, v, "checkpoints/page.html", context, fragment=False)
+
+
+@pages.get("/checkpoints/{checkpoint_id}/form")
+def checkpoint_form(
+    request: Request, checkpoint_id: int, v: User, session: DbSession, now: Now
+) -> Response:
+    cp = get_checkpoint(session, v.actor, checkpoint_id)
+    context = _form_context(session, cp, now.today) | {"full_page": False}
+    return render(request, v, "checkpoints/_form.html", context, fragment=True)
+
+
+def _measurements(form: FormData, kinds: tuple[str, ...]) -> list[HealthCheckIn]:
+    """A measurement counts when any of its boxes is filled; then all must be."""
+    found = []
+    for kind in kinds:
+        m = MEASUREMENTS[kind]
+        raw = {c.key: text_of(form, f"m.{kind}.{c.key}") for c in m.components}
+        if not any(raw.values()):
+            continue
+        values: dict[str, float] = {}
+        for key, value in raw.items():
+            try:
+                values[key] = float(value)
+            except ValueError:
+                raise InvalidInput("enter a number", field=f"m.{kind}.{key}") from None
+        try:
+            found.append(parse_model(HealthCheckIn, {"kind": kind, "values": values}))
+        except InvalidInput:
+            # The domain refused the values (its plausible ranges); say it in words the
+            # page can translate, next to the ranges the form shows.
+            raise InvalidInput(OUT_OF_RANGE, field=f"m.{kind}") from None
+    return found
+
+
+def _effect(form: FormData) -> dict[str, Any] | None:
+    effect: dict[str, Any] = {k: text_of(form, f"effect.{k}") for k in EFFECT_FIELDS}
+    rating = text_of(form, "effect.rating")
+    if rating:
+        effect["rating"] = rating
+    return effect if any(effect.values()) else None
+
+
+def parse_result(form: FormData, cp: Checkpoint) -> ResultIn:
+    step = step_of(protocol_of(cp.plan), cp.key)
+    checklist = {item.key: form.get(f"checklist.{item.key}") == "on" for item in step.checklist}
+    data: dict[str, Any] = {
+        "version": text_of(form, "version") or None,
+        "channel": text_of(form, "channel") or None,
+        "adherence": text_of(form, "adherence") or None,
+        "stop_reason": text_of(form, "stop_reason") or None,
+        "checklist": checklist,
+        "notes": text_of(form, "notes"),
+        "contacted_on": date_of(form, "contacted_on"),
+        "measurements": _measurements(form, step.measurements),
+        "effect": _effect(form),
+    }
+    if data["adherence"] != Adherence.stopped.value:
+        data["stop_reason"] = None  # the select may hold a leftover choice
+    return parse_model(ResultIn, data)
+
+
+def _form_error(
+    request: Request,
+    v: Visitor,
+    session: DbSession,
+    cp: Checkpoint,
+    today: date,
+    form: FormData,
+    exc: CareplanError,
+) -> Response:
+    session.rollback()  # nothing of a refused save may remain
+    context = _form_context(session, cp, today) | {
+        "full_page": text_of(form, "full_page") == "1",
+        "values": dict(form),
+        "error": exc,
+        "stale": exc.current if isinstance(exc, StaleVersion) else None,
+    }
+    if isinstance(exc, Conflict) and not isinstance(exc, StaleVersion):
+        context["stale"] = snapshot(session, cp, today)
+    if context["stale"] and context["stale"].get("result"):
+        who = context["stale"]["result"]["recorded_by_id"]
+        context["staff_names"] |= _staff_names(session, {who})
+    status = 409 if isinstance(exc, Conflict) else 422
+    template = "checkpoints/page.html" if not is_htmx(request) else "checkpoints/_form.html"
+    return render(request, v, template, context, status=status, fragment=is_htmx(request))
+
+
+def _after_save(
+    request: Request,
+    v: Visitor,
+    session: DbSession,
+    cp: Checkpoint,
+    today: date,
+    notice: str,
+    full_page: bool,
+) -> Response:
+    if not is_htmx(request):
+        return redirect(request, f"/?saved={cp.id}")
+    assert v.staff is not None
+    session.refresh(cp)
+    query = worklist.WorklistQuery(staff_id=v.staff.id)
+    on_worklist = request.headers.get("HX-Target", "").startswith("div#work-") and not (full_page)
+    context = _form_context(session, cp, today) | {
+        # The tab counts live on the worklist only.
+        "counts": worklist.counts(session, v.actor, query, today=today) if on_worklist else {},
+        "notice": notice,
+        "item": worklist.work_item(cp, cp.plan.member, today),
+    }
+    response = render(request, v, "checkpoints/_saved.html", context, fragment=True)
+    response.headers["HX-Retarget"] = f"#cp-{cp.id}"
+    response.headers["HX-Reswap"] = "outerHTML"
+    return response
+
+
+@pages.post("/checkpoints/{checkpoint_id}/result")
+def save_result(
+    request: Request, checkpoint_id: int, form: Form, v: User, session: DbSession, now: Now
+) -> Response:
+    cp = get_checkpoint(session, v.actor, checkpoint_id)
+    try:
+        data = parse_result(form, cp)
+        record_result(session, v.actor, cp.id, data, today=now.today, now=now.now)
+    except CareplanError as exc:
+        return _form_error(request, v, session, cp, now.today, form, exc)
+    full_page = text_of(form, "full_page") == "1"
+    return _after_save(request, v, session, cp, now.today, "result", full_page)
+
+
+@pages.post("/checkpoints/{checkpoint_id}/attempt")
+def save_attempt(
+    request: Request, checkpoint_id: int, form: Form, v: User, session: DbSession, now: Now
+) -> Response:
+    cp = get_checkpoint(session, v.actor, checkpoint_id)
+    try:
+        data = parse_model(
+            AttemptIn,
+            {
+                "channel": text_of(form, "attempt_channel") or Channel.phone.value,
+                "outcome": text_of(form, "outcome") or AttemptOutcome.unreachable.value,
+                "call_back_at": local_datetime_of(form, "call_back_at"),
+                "note": text_of(form, "attempt_note"),
+                "version": text_of(form, "version") or None,
+            },
+        )
+        record_attempt(session, v.actor, cp.id, data, today=now.today, now=now.now)
+    except CareplanError as exc:
+        return _form_error(request, v, session, cp, now.today, form, exc)
+    full_page = text_of(form, "full_page") == "1"
+    return _after_save(request, v, session, cp, now.today, "attempt", full_page)

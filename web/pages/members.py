@@ -1,0 +1,313 @@
+"""The member archive: search, create, edit, the member page, consent and verification."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from careplan import members as archive
+from careplan.access import MANAGERS, get_member
+from careplan.errors import CareplanError, InvalidInput
+from careplan.health_records import effects_of, health_checks_of
+from careplan.healthchecks import MEASUREMENTS
+from careplan.models import CheckpointResult, ContactAttempt, Member, Staff
+from careplan.plans import (
+    plans_of_member,
+)
+from careplan.purchases import purchases_of
+from careplan.staff import store_staff
+from careplan.vocab import Sex
+from web.charts import Series, line_chart
+from web.deps import DbSession, Now
+from web.pages.common import (
+    Form,
+    FormData,
+    date_of,
+    int_of,
+    pages_router,
+    parse_model,
+    redirect,
+    text_of,
+)
+from web.pages.plans import plan_view
+from web.session import User, Visitor
+from web.templating import render
+
+pages = pages_router()
+SPLIT = re.compile(r"[\n,，、;；]+")
+LIST_FIELDS = ("medical_history", "drug_allergies", "chronic_conditions", "hobbies")
+TEXT_FIELDS = (
+    "name", "birthday", "mobile", "landline", "email", "address", "residential_area",
+    "consumption_feedback", "employer", "position", "health_status", "habits", "diet",
+    "exercise", "education", "income_band", "marital_status",
+)  # fmt: skip
+HEALTH_FIELDS = (*archive.HEALTH_FIELDS,)
+
+
+def _list(form: FormData, name: str) -> list[str]:
+    return [p.strip() for p in SPLIT.split(text_of(form, name)) if p.strip()]
+
+
+def _medicines(form: FormData) -> list[dict[str, str]]:
+    """One per line: name, dose, schedule (dose and schedule optional)."""
+    found = []
+    for line in text_of(form, "regular_medicines").splitlines():
+        parts = [p.strip() for p in re.split(r"[,，]", line, maxsplit=2)]
+        if parts and parts[0]:
+            parts += [""] * (3 - len(parts))
+            found.append({"name": parts[0], "dose": parts[1], "schedule": parts[2]})
+    return found
+
+
+def _special_dates(form: FormData, current: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    kept = [d for d in current if d.get("kind") not in ("wedding_anniversary", "spouse_birthday")]
+    for kind in ("wedding_anniversary", "spouse_birthday"):
+        on = date_of(form, kind)
+        if on is not None:
+            kept.append({"kind": kind, "date": on})
+    return kept
+
+
+def archive_values(form: FormData, member: Member | None, consent: bool) -> dict[str, Any]:
+    """Every archive field from the form; blank means cleared."""
+    values: dict[str, Any] = {f: text_of(form, f) or None for f in TEXT_FIELDS}
+    values["sex"] = text_of(form, "sex") or None
+    values |= {f: _list(form, f) for f in LIST_FIELDS}
+    values["regular_medicines"] = _medicines(form)
+    values["special_dates"] = _special_dates(form, member.special_dates if member else [])
+    if not consent:
+        # The health part of the form is disabled without consent: never send it.
+        for f in HEALTH_FIELDS:
+            values.pop(f, None)
+    return values
+
+
+def _form_context(session: DbSession, v: Visitor, member: Member | None) -> dict[str, Any]:
+    assert v.staff is not None
+    store_id = member.home_store_id if member else v.staff.store_id
+    owners = [s for s in store_staff(session, store_id) if s.role.value in
+              ("clerk", "pharmacist", "store_manager")] if store_id else []  # fmt: skip
+    return {
+        "nav": "members",
+        "member": member,
+        "sexes": list(Sex),
+        "owners": owners,
+        "may_choose_owner": v.actor.role in MANAGERS,
+        "values": {},
+        "error": None,
+    }
+
+
+def form_values_of(member: Member) -> dict[str, str]:
+    """The archive as form text, for the edit form."""
+    values: dict[str, str] = {f: str(getattr(member, f) or "") for f in TEXT_FIELDS}
+    values["sex"] = member.sex.value if member.sex else ""
+    values |= {f: "\n".join(getattr(member, f) or []) for f in LIST_FIELDS}
+    values["regular_medicines"] = "\n".join(
+        ", ".join(p for p in (m.get("name"), m.get("dose"), m.get("schedule")) if p)
+        for m in member.regular_medicines or []
+    )
+    for d in member.special_dates or []:
+        if d.get("kind") in ("wedding_anniversary", "spouse_birthday"):
+            values[d["kind"]] = str(d["date"])
+    return values
+
+
+@pages.get("/members")
+def search_page(request: Request, v: User, session: DbSession, q: str = "") -> Response:
+    found = archive.search_members(session, v.actor, q=q, limit=50) if q.strip() else []
+    context = {"nav": "members", "q": q, "found": found, "searched": bool(q.strip())}
+    if request.headers.get("HX-Request") == "true":
+        return render(request, v, "members/_results.html", context, fragment=True)
+    return render(request, v, "members/search.html", context)
+
+
+@pages.get("/members/mobile-check")
+def mobile_check(
+    request: Request, v: User, session: DbSession, mobile: str = "", member_id: int | None = None
+) -> Response:
+    """As the mobile is typed: is it already someone's? (likely a double registration)"""
+    digits = re.sub(r"[\s-]", "", mobile)[-11:]
+    others = []
+    if len(digits) == 11:
+        others = [
+            m
+            for m in archive.search_members(session, v.actor, q=digits, limit=5)
+            if m.id != member_id and m.mobile == digits
+        ]
+    return render(request, v, "members/_duplicates.html", {"others": others}, fragment=True)
+
+
+@pages.get("/members/new")
+def new_member_page(request: Request, v: User, session: DbSession) -> Response:
+    return render(request, v, "members/form.html", _form_context(session, v, None))
+
+
+@pages.post("/members")
+def create_member(request: Request, form: Form, v: User, session: DbSession, now: Now) -> Response:
+    consent = form.get("health_consent") == "on"
+    try:
+        values = archive_values(form, None, consent=True)
+        values |= {
+            "card_number": text_of(form, "card_number"),
+            "health_consent": consent,
+            "owner_id": int_of(form, "owner_id"),
+        }
+        given = {k: v_ for k, v_ in values.items() if v_ not in ([], None, "")}
+        data = parse_model(archive.MemberCreate, given)
+        member = archive.create_member(session, v.actor, data, now=now.now)
+    except CareplanError as exc:
+        session.rollback()
+        context = _form_context(session, v, None) | {"values": dict(form), "error": exc}
+        return render(request, v, "members/form.html", context, status=422)
+    return redirect(request, f"/members/{member.id}?created=1")
+
+
+@pages.get("/members/{member_id}/edit")
+def edit_member_page(request: Request, member_id: int, v: User, session: DbSession) -> Response:
+    member = get_member(session, v.actor, member_id)
+    context = _form_context(session, v, member) | {"values": form_values_of(member)}
+    return render(request, v, "members/form.html", context)
+
+
+@pages.post("/members/{member_id}")
+def update_member(
+    request: Request, member_id: int, form: Form, v: User, session: DbSession, now: Now
+) -> Response:
+    member = get_member(session, v.actor, member_id)
+    try:
+        if form.get("health_consent") == "on" and not member.health_consent:
+            archive.give_health_consent(session, v.actor, member.id, now=now.now)
+        values = archive_values(form, member, consent=member.health_consent)
+        data = parse_model(archive.MemberFields, values)
+        archive.update_member(session, v.actor, member.id, data)
+    except CareplanError as exc:
+        session.rollback()
+        context = _form_context(session, v, member) | {"values": dict(form), "error": exc}
+        return render(request, v, "members/form.html", context, status=422)
+    return redirect(request, f"/members/{member.id}?saved=1")
+
+
+@pages.post("/members/{member_id}/verified")
+def confirm_today(
+    request: Request, member_id: int, v: User, session: DbSession, now: Now
+) -> Response:
+    """'Is your phone still ...?' confirmed with the member: one click."""
+    member = archive.mark_verified(session, v.actor, member_id, today=now.today)
+    if request.headers.get("HX-Request") == "true":
+        context = {"member": member, "today": now.today, "stale": False}
+        return render(request, v, "members/_verified.html", context, fragment=True)
+    return redirect(request, f"/members/{member.id}")
+
+
+@pages.post("/members/{member_id}/consent")
+def record_consent(
+    request: Request, member_id: int, v: User, session: DbSession, now: Now
+) -> Response:
+    archive.give_health_consent(session, v.actor, member_id, now=now.now)
+    return redirect(request, f"/members/{member_id}")
+
+
+def _charts(checks: list[Any], lang: str) -> list[dict[str, Any]]:
+    by_kind: dict[str, list[Any]] = {}
+    for hc in checks:
+        by_kind.setdefault(hc.kind, []).append(hc)
+    charts = []
+    for kind, rows in by_kind.items():
+        m = MEASUREMENTS[kind]
+        series = [
+            Series(
+                c.en if lang == "en" else c.zh,
+                [(r.measured_at, float(r.values[c.key])) for r in rows if c.key in r.values],
+            )
+            for c in m.components
+        ]
+        title = m.en if lang == "en" else m.zh
+        charts.append(
+            {
+                "measurement": m,
+                "rows": rows,
+                "svg": line_chart(series, title=title, unit=m.unit, date_fmt="%m-%d"),
+            }
+        )
+    return charts
+
+
+def _contact_log(session: DbSession, checkpoint_ids: list[int]) -> list[dict[str, Any]]:
+    if not checkpoint_ids:
+        return []
+    results = session.scalars(
+        select(CheckpointResult).where(CheckpointResult.checkpoint_id.in_(checkpoint_ids))
+    )
+    attempts = session.scalars(
+        select(ContactAttempt).where(ContactAttempt.checkpoint_id.in_(checkpoint_ids))
+    )
+    log = [{"at": r.recorded_at, "result": r, "attempt": None} for r in results]
+    log += [{"at": a.attempted_at, "result": None, "attempt": a} for a in attempts]
+    return sorted(log, key=lambda e: e["at"], reverse=True)
+
+
+def _names(session: DbSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(ids))).all())
+
+
+@pages.get("/members/{member_id}")
+def member_page(
+    request: Request,
+    member_id: int,
+    v: User,
+    session: DbSession,
+    now: Now,
+    created: bool = False,
+    saved: bool = False,
+) -> Response:
+    actor = v.actor
+    member = get_member(session, actor, member_id)
+    plans = []
+    checkpoint_ids: list[int] = []
+    for plan in plans_of_member(session, actor, member.id):
+        view = plan_view(session, plan, now.today)
+        checkpoint_ids += [step["cp"].id for step in view["steps"]]
+        plans.append(view)
+    checks = health_checks_of(session, actor, member.id) if member.health_consent else []
+    log = _contact_log(session, checkpoint_ids)
+    ownerships = archive.ownership_history(session, actor, member.id)
+    ids = {member.owner_id} | {o.staff_id for o in ownerships}
+    ids |= {o.changed_by_id for o in ownerships if o.changed_by_id}
+    ids |= {e["result"].recorded_by_id if e["result"] else e["attempt"].staff_id for e in log}
+    context = {
+        "nav": "members",
+        "member": member,
+        "today": now.today,
+        "plans": plans,
+        "live": any(p["status"] in ("active", "paused") for p in plans),
+        "charts": _charts(checks, v.language),
+        "effects": effects_of(session, actor, member.id) if member.health_consent else [],
+        "purchases": purchases_of(session, actor, member.id),
+        "log": log,
+        "ownerships": ownerships,
+        "names": _names(session, ids),
+        "duplicates": [session.get(Member, i) for i in archive.same_mobile(session, actor, member)],
+        "completeness": archive.completeness(member),
+        "stale": archive.stale(member, now.today),
+        "created": created,
+        "saved": saved,
+        "age": _age(member.birthday, now.today),
+    }
+    return render(request, v, "members/page.html", context)
+
+
+def _age(birthday: date | None, today: date) -> int | None:
+    if birthday is None:
+        return None
+    return today.year - birthday.year - ((today.month, today.day) < (birthday.month, birthday.day))
+
+
+__all__ = ["InvalidInput", "pages"]

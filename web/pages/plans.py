@@ -1,0 +1,136 @@
+"""Enrolling a member in a protocol (with a preview of the dates) and the plan page."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from careplan.access import get_member, get_plan
+from careplan.checkpoints import days_overdue
+from careplan.errors import CareplanError, InvalidInput
+from careplan.models import CarePlan, Member
+from careplan.plans import (
+    checkpoints_of,
+    effective_status,
+    enroll,
+    preview,
+    protocol_of,
+    status_of,
+    step_of,
+)
+from careplan.protocols import definition_of
+from careplan.staff import store_staff
+from web.deps import DbSession, Now
+from web.pages.common import Form, FormData, date_of, int_of, pages_router, redirect, text_of
+from web.pages.worklist import protocol_choices
+from web.session import User, Visitor
+from web.templating import is_htmx, render
+
+pages = pages_router()
+ASSIGNABLE = ("clerk", "pharmacist", "store_manager")
+
+
+def _enrol_context(session: DbSession, member: Member, today: Any) -> dict[str, Any]:
+    staff = [s for s in store_staff(session, member.home_store_id) if s.role.value in ASSIGNABLE]
+    return {
+        "nav": "members",
+        "member": member,
+        "protocols": protocol_choices(session),
+        "staff": staff,
+        "today": today,
+        "values": {"start": today.isoformat(), "assignee_id": str(member.owner_id)},
+        "planned": None,
+        "error": None,
+        "hide_consent_button": True,
+    }
+
+
+@pages.get("/members/{member_id}/enrol")
+def enrol_page(request: Request, member_id: int, v: User, session: DbSession, now: Now) -> Response:
+    member = get_member(session, v.actor, member_id)
+    return render(request, v, "plans/enrol.html", _enrol_context(session, member, now.today))
+
+
+def _choice(form: FormData) -> dict[str, Any]:
+    return {
+        "protocol_id": text_of(form, "protocol_id"),
+        "start": date_of(form, "start"),
+        "assignee_id": int_of(form, "assignee_id"),
+    }
+
+
+@pages.post("/members/{member_id}/enrol")
+def enrol(
+    request: Request, member_id: int, form: Form, v: User, session: DbSession, now: Now
+) -> Response:
+    """'Preview' shows the dates; 'Confirm' enrols. Both post the same form."""
+    member = get_member(session, v.actor, member_id)
+    context = _enrol_context(session, member, now.today) | {"values": dict(form)}
+    try:
+        choice = _choice(form)
+        if not choice["protocol_id"]:
+            raise InvalidInput("required", field="protocol_id")
+        if choice["start"] is None:
+            raise InvalidInput("required", field="start_date")
+        if form.get("action") == "confirm":
+            plan = enroll(
+                session,
+                v.actor,
+                member_id=member.id,
+                protocol_id=choice["protocol_id"],
+                start=choice["start"],
+                today=now.today,
+                now=now.now,
+                assignee_id=choice["assignee_id"],
+            )
+            return redirect(request, f"/members/{member.id}?enrolled={plan.id}")
+        row, steps = preview(session, choice["protocol_id"], None, choice["start"], today=now.today)
+        context["planned"] = {"version": row, "steps": steps, "protocol": definition_of(row)}
+    except CareplanError as exc:
+        session.rollback()
+        context["error"] = exc
+        return _respond(request, v, context, 422)
+    return _respond(request, v, context, 200)
+
+
+def _respond(request: Request, v: Visitor, context: dict[str, Any], status: int) -> Response:
+    if is_htmx(request):
+        return render(request, v, "plans/_preview.html", context, status=status, fragment=True)
+    return render(request, v, "plans/enrol.html", context, status=status, fragment=False)
+
+
+def plan_view(session: DbSession, plan: CarePlan, today: date) -> dict[str, Any]:
+    """A plan with its timeline: every step's status as of today."""
+    protocol = protocol_of(plan)
+    steps = []
+    for cp in checkpoints_of(session, plan):
+        status = status_of(cp, today)
+        steps.append(
+            {
+                "cp": cp,
+                "status": status,
+                "title": step_of(protocol, cp.key).title,
+                "overdue": days_overdue(cp, today) if status == "overdue" else 0,
+            }
+        )
+    return {
+        "plan": plan,
+        "protocol": protocol,
+        "steps": steps,
+        "status": effective_status(session, plan, today),
+    }
+
+
+@pages.get("/plans/{plan_id}")
+def plan_page(request: Request, plan_id: int, v: User, session: DbSession, now: Now) -> Response:
+    plan = get_plan(session, v.actor, plan_id)
+    context = {
+        "nav": "members",
+        "member": plan.member,
+        "p": plan_view(session, plan, now.today),
+        "today": now.today,
+    }
+    return render(request, v, "plans/page.html", context)

@@ -1,0 +1,122 @@
+"""Browser sessions: an HTTP-only SameSite cookie, CSRF tokens, the page's language.
+
+The cookie holds a random token whose hash is an AuthSession row of kind "web" (API
+bearer tokens are kind "api"; neither works in place of the other). The CSRF token is an
+HMAC of the cookie under the secret key, so it needs no storage, changes at every
+sign-in, and a page of another site can neither read nor forge it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from sqlalchemy.orm import Session
+
+from careplan.access import Actor
+from careplan.config import get_settings
+from careplan.models import Staff
+from careplan.staff import staff_for_token
+from web.deps import DbSession, Now
+from web.i18n import LANGUAGES, negotiate
+
+SESSION_COOKIE = "careplan_session"
+ANON_COOKIE = "careplan_anon"  # seeds the CSRF token of the sign-in form
+LANG_COOKIE = "careplan_lang"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+class SignInRequired(Exception):
+    """Raised by pages that need a signed-in user; answered with a redirect."""
+
+
+class CsrfRefused(Exception):
+    """A state-changing request without the page's CSRF token."""
+
+
+def csrf_for(seed: str) -> str:
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, b"csrf:" + seed.encode(), hashlib.sha256).hexdigest()
+
+
+def set_cookie(response: Response, name: str, value: str, *, max_age: int | None) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().environment == "production",
+        path="/",
+    )
+
+
+@dataclass
+class Visitor:
+    """Who is looking at a page: maybe signed in, always with a language and CSRF token."""
+
+    staff: Staff | None
+    language: str
+    csrf: str
+    anon_seed: str | None  # set when a new anonymous cookie must be sent
+
+    @property
+    def actor(self) -> Actor:
+        if self.staff is None:
+            raise SignInRequired
+        return Actor.of(self.staff, via="web")
+
+
+def _language(request: Request, staff: Staff | None) -> str:
+    if staff is not None and staff.language in LANGUAGES:
+        return staff.language
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    return negotiate(request.headers.get("accept-language"))
+
+
+def visitor(request: Request, session: DbSession, now: Now) -> Visitor:
+    token = request.cookies.get(SESSION_COOKIE)
+    staff = staff_for_token(session, token, now=now.now, kind="web") if token else None
+    anon = request.cookies.get(ANON_COOKIE)
+    new_anon = None
+    if staff is None and not anon:
+        anon = new_anon = secrets.token_urlsafe(24)
+    seed = token if staff is not None and token else anon or ""
+    v = Visitor(staff, _language(request, staff), csrf_for(seed), new_anon)
+    if staff is not None:
+        session.info["actor"] = Actor.of(staff, via="web")
+    request.state.visitor = v
+    return v
+
+
+async def check_csrf(request: Request) -> None:
+    """Every POST from a page carries the token: a form field, or htmx's header."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent:
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    # The page was made for the session cookie, or (signed out) for the anonymous one.
+    seeds = [request.cookies.get(SESSION_COOKIE), request.cookies.get(ANON_COOKIE)]
+    if not sent or not any(s and hmac.compare_digest(sent, csrf_for(s)) for s in seeds):
+        raise CsrfRefused
+
+
+def signed_in(v: Annotated[Visitor, Depends(visitor)]) -> Visitor:
+    if v.staff is None:
+        raise SignInRequired
+    return v
+
+
+AnyVisitor = Annotated[Visitor, Depends(visitor)]
+User = Annotated[Visitor, Depends(signed_in)]
+__all__ = ["AnyVisitor", "Session", "User"]

@@ -1,0 +1,117 @@
+"""Rendering pages: one Jinja2 environment, the visitor's language, and the one layout
+switch (a full page, or only the fragment htmx asked for)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
+
+from careplan.config import get_settings
+from careplan.errors import CareplanError
+from careplan.protocol_schema import Text
+from web.i18n import gettext_for
+from web.labels import FIELDS, LABELS
+from web.session import ANON_COOKIE, Visitor, set_cookie
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
+env = templates.env
+WEEKDAYS_ZH = "一二三四五六日"
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+@pass_context
+def label(ctx: Context, value: StrEnum | str | None) -> str:
+    if value is None:
+        return ""
+    msg = LABELS.get(value) if isinstance(value, StrEnum) else None
+    return ctx["_"](msg) if msg else str(value)
+
+
+@pass_context
+def field_label(ctx: Context, name: str) -> str:
+    return ctx["_"](FIELDS.get(name, name))
+
+
+@pass_context
+def text(ctx: Context, value: Text | dict[str, str] | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return value.get(ctx["lang"]) or value.get("zh", "")
+    return value.get(ctx["lang"])
+
+
+@pass_context
+def day(ctx: Context, value: date | None, weekday: bool = False, year: bool = True) -> str:
+    if value is None:
+        return ""
+    if ctx["lang"] == "zh":
+        out = (
+            f"{value.year}年{value.month}月{value.day}日"
+            if year
+            else (f"{value.month}月{value.day}日")
+        )
+        return out + (f" 周{WEEKDAYS_ZH[value.weekday()]}" if weekday else "")
+    out = value.strftime("%-d %b %Y" if year else "%-d %b")
+    return (value.strftime("%a ") if weekday else "") + out
+
+
+@pass_context
+def moment(ctx: Context, value: datetime | None) -> str:
+    """A stored UTC time, shown in the chain's time zone."""
+    if value is None:
+        return ""
+    local = value.astimezone(get_settings().zone)
+    return f"{day(ctx, local.date())} {local:%H:%M}"
+
+
+def error_text(_: Any, exc: CareplanError) -> str:
+    """'<field label>: <message>' in the visitor's language where the catalogue has it."""
+    field = (exc.field or "").split(".")[0]
+    message = exc.message
+    for prefix in (f"{exc.field}: ", f"{field}: "):
+        message = message.removeprefix(prefix)
+    label_ = FIELDS.get(field)
+    shown = _(message)
+    return f"{_(label_)}: {shown}" if label_ else shown
+
+
+env.filters.update(label=label, field_label=field_label, text=text, day=day, moment=moment)
+
+
+def render(
+    request: Request,
+    v: Visitor,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    fragment: bool | None = None,
+) -> HTMLResponse:
+    """`fragment`: render without the layout (default: when htmx asked)."""
+    _ = gettext_for(v.language)
+    partial = is_htmx(request) if fragment is None else fragment
+    ctx = {
+        "_": _,
+        "v": v,
+        "lang": v.language,
+        "layout": "_fragment.html" if partial else "base.html",
+        "error_text": lambda exc: error_text(_, exc),
+        **(context or {}),
+    }
+    response = templates.TemplateResponse(request, template, ctx, status_code=status)
+    if v.anon_seed:
+        set_cookie(response, ANON_COOKIE, v.anon_seed, max_age=None)
+    return response
