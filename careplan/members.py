@@ -313,8 +313,8 @@ def reassign_member(
     now: datetime,
 ) -> Member:
     """Hand a member to another staff member; their open steps go along, with history."""
+    member = get_member(session, actor, member_id)  # out of sight is 404, before 403
     require_manager(actor)
-    member = get_member(session, actor, member_id)
     if new_owner_id == member.owner_id:
         raise InvalidInput("the member already belongs to that staff member", field="owner_id")
     check_owner(session, new_owner_id, member.home_store_id)

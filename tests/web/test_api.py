@@ -11,14 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.models import CarePlan, CheckpointResult, HealthCheck, Member, Purchase
-from careplan.staff import hash_password
 from tests.conftest import NOW, World
+from tests.web.conftest import HASHED, PASSWORD
 from web.app import create_app
 from web.deps import Clock, get_clock
 
 TODAY = date(2024, 3, 6)
-PASSWORD = "a-long-enough-password"
-HASHED = hash_password(PASSWORD)  # argon2 is slow on purpose: hash once per run
 
 
 @pytest.fixture

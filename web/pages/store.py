@@ -109,8 +109,8 @@ def escalation_names(session: DbSession, rows: list[Escalation]) -> dict[str, di
     members = select(Member.id, Member.name).where(Member.id.in_(member_ids))
     staff = select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids))
     return {
-        "names": dict(session.execute(members).tuples().all()) if member_ids else {},
-        "staff_names": dict(session.execute(staff).tuples().all()) if staff_ids else {},
+        "names": dict(session.execute(members).all()) if member_ids else {},
+        "staff_names": dict(session.execute(staff).all()) if staff_ids else {},
     }
 
 
@@ -138,8 +138,6 @@ def escalations_page(
 def resolve(
     request: Request, escalation_id: int, form: Form, v: User, session: DbSession, now: Now
 ) -> Response:
-    resolution = text_of(form, "resolution")
-    if not resolution:
-        raise InvalidInput("say what was done", field="resolution")
-    resolve_escalation(session, v.actor, escalation_id, resolution[:1000], now=now.now)
+    resolution = text_of(form, "resolution")[:1000]
+    resolve_escalation(session, v.actor, escalation_id, resolution, now=now.now)
     return redirect(request, "/escalations")
