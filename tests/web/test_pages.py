@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from careplan import plans
 from careplan.models import CarePlan, Checkpoint, CheckpointResult, Escalation, Member, Ownership
 from careplan.plans import status_of
-from careplan.vocab import CheckpointStatus
 from tests.conftest import World, make_member
 from tests.web.conftest import PASSWORD, TravelClock, api_sign_in, csrf_of, sign_in_page
 
@@ -90,9 +89,7 @@ def test_the_sign_in_form_needs_its_csrf_token_too(client: TestClient):
     assert "careplan_session" not in r.headers.get("set-cookie", "")
 
 
-def test_five_wrong_passwords_lock_the_account_for_a_while(
-    client: TestClient, clock: TravelClock
-):
+def test_five_wrong_passwords_lock_the_account_for_a_while(client: TestClient, clock: TravelClock):
     token = csrf_of(client)
     data = {"csrf_token": token, "username": "clerk.a", "next": "/"}
     for _ in range(5):
@@ -135,11 +132,18 @@ def test_every_store_a_url_and_api_route_is_404_for_the_clerk_of_store_b(
     assert cp is not None
     world.session.add(
         Escalation(
-            member_id=member_id, store_id=world.store_a.id, plan_id=plan_id,
-            checkpoint_id=cp.id, reason="service", role="store_manager",
-            action_zh="上门", action_en="Visit", due_on=clock.today,
-            raised_by_id=world.clerk_a.id, raised_at=clock.now,
-        )  # fmt: skip
+            member_id=member_id,
+            store_id=world.store_a.id,
+            plan_id=plan_id,
+            checkpoint_id=cp.id,
+            reason="service",
+            role="store_manager",
+            action_zh="上门",
+            action_en="Visit",
+            due_on=clock.today,
+            raised_by_id=world.clerk_a.id,
+            raised_at=clock.now,
+        )
     )
     world.session.commit()
     esc_id = world.session.scalar(select(Escalation.id))
@@ -324,9 +328,7 @@ def test_a_stopped_answer_raises_the_escalation_visibly(
     assert "副作用" in client.get("/escalations").text
 
 
-def test_the_same_save_works_as_a_plain_post(
-    client: TestClient, world: World, clock: TravelClock
-):
+def test_the_same_save_works_as_a_plain_post(client: TestClient, world: World, clock: TravelClock):
     cp = due_step(world, clock)
     token = sign_in_page(client, "clerk.a")
     r = client.post(f"/checkpoints/{cp.id}/result", data=result_form(token, cp))
@@ -432,9 +434,7 @@ def test_duplicates_by_phone_are_flagged(client: TestClient, world: World):
     assert "是否为同一人" in check
 
 
-def test_search_finds_members_by_pinyin_initials_phone_and_card(
-    client: TestClient, world: World
-):
+def test_search_finds_members_by_pinyin_initials_phone_and_card(client: TestClient, world: World):
     member = make_member(world, name="单田芳", mobile="13700137000")
     world.session.commit()
     sign_in_page(client, "clerk.a")
