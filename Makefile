@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 ASSETS := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install lint db seed clean browser
+.PHONY: run test install lint db seed clean browser messages
 
 
 $(STAMP): pyproject.toml
@@ -48,6 +48,12 @@ lint: install
 
 test: install lint browser
 	$(BIN)/pytest -q
+
+# After changing a page's words: refresh the catalogues, then translate web/translations/zh_CN.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --project careplan \
+	  -o web/translations/messages.pot .
+	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) node_modules var/*.db var/*.db-wal var/*.db-shm

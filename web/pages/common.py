@@ -15,8 +15,9 @@ from careplan.config import get_settings
 from careplan.errors import CareplanError, Forbidden, InvalidInput, NotFound
 from careplan.validation import parse as parse_model
 from web.i18n import N_, gettext_for
+from web.deps import get_clock
 from web.routing import router
-from web.session import CsrfRefused, SignInRequired, Visitor, check_csrf
+from web.session import CsrfRefused, SignInRequired, Visitor, check_csrf, visitor
 from web.templating import error_text, is_htmx, render
 
 __all__ = ["FormData", "pages_router", "parse_model", "redirect"]
@@ -91,12 +92,14 @@ def _error_page(request: Request, status: int, heading: str, message: str) -> HT
 
 
 def _language(request: Request) -> str:
+    """The visitor's language, also for errors raised before any page dependency ran
+    (an unknown URL): then the session cookie is looked up here."""
     v = getattr(request.state, "visitor", None)
     if v is not None:
         return v.language
-    from web.i18n import negotiate
-
-    return negotiate(request.headers.get("accept-language"))
+    clock = request.app.dependency_overrides.get(get_clock, get_clock)()
+    with request.app.state.session_factory() as session:
+        return visitor(request, session, clock).language
 
 
 def domain_error_page(request: Request, exc: CareplanError) -> Response:
