@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from careplan.config import get_settings
 from careplan.errors import CareplanError, Forbidden, InvalidInput, NotFound
 from careplan.validation import parse as parse_model
-from web.i18n import N_, gettext_for
 from web.deps import get_clock
+from web.i18n import N_, gettext_for
 from web.routing import router
 from web.session import CsrfRefused, SignInRequired, Visitor, check_csrf, visitor
 from web.templating import error_text, is_htmx, render
