@@ -19,58 +19,97 @@ from careplan.vocab import (
 )
 from web.i18n import N_
 
-LABELS: dict[StrEnum, str] = {
-    Role.clerk: N_("Service clerk"),
-    Role.pharmacist: N_("Pharmacist"),
-    Role.store_manager: N_("Store manager"),
-    Role.supervisor: N_("Supervisor"),
-    Role.admin: N_("Administrator"),
-    Channel.phone: N_("Phone call"),
-    Channel.home_visit: N_("Home visit"),
-    Channel.in_store: N_("In store"),
-    Channel.message: N_("SMS / WeChat"),
-    Adherence.as_directed: N_("Taking it as directed"),
-    Adherence.missed_doses: N_("Missed some doses"),
-    Adherence.stopped: N_("Stopped taking it"),
-    StopReason.effect_quality: N_("Effect or product quality"),
-    StopReason.service: N_("Our service"),
-    StopReason.competitor: N_("A competitor's product"),
-    StopReason.side_effects: N_("Side effects"),
-    StopReason.cost: N_("Cost"),
-    StopReason.doctor_change: N_("Doctor changed the medication"),
-    StopReason.other: N_("Other reason"),
-    PlanStatus.active: N_("Active"),
-    PlanStatus.paused: N_("Paused"),
-    PlanStatus.stopped: N_("Stopped"),
-    PlanStatus.completed: N_("Completed"),
-    CheckpointStatus.upcoming: N_("Upcoming"),
-    CheckpointStatus.due: N_("Due"),
-    CheckpointStatus.overdue: N_("Overdue"),
-    CheckpointStatus.missed: N_("Missed"),
-    CheckpointStatus.done: N_("Done"),
-    CheckpointStatus.done_late: N_("Done late"),
-    CheckpointStatus.skipped: N_("Skipped"),
-    CheckpointStatus.paused: N_("Paused"),
-    CheckpointStatus.cancelled: N_("Cancelled"),
-    CheckpointStatus.retired: N_("Retired"),
-    AttemptOutcome.unreachable: N_("Unreachable"),
-    AttemptOutcome.call_back: N_("Asked to call back"),
-    AttemptOutcome.refused: N_("Declined to talk"),
-    AttemptOutcome.wrong_number: N_("Wrong number"),
-    Sex.female: N_("Female"),
-    Sex.male: N_("Male"),
-    Sex.other: N_("Other"),
-    HealthCheckSource.in_store: N_("In-store check"),
-    HealthCheckSource.home: N_("Home self-test"),
-    HealthCheckSource.hospital: N_("Hospital"),
-    HealthCheckSource.self_reported: N_("Told by the member"),
-    EscalationStatus.open: N_("Open"),
-    EscalationStatus.resolved: N_("Resolved"),
-    OwnershipReason.registered: N_("Registered the member"),
-    OwnershipReason.reassigned: N_("Reassigned by a manager"),
-    OwnershipReason.staff_left: N_("Previous owner left"),
-    OwnershipReason.escalation: N_("Handed over after a complaint"),
+_LABELS_BY_VOCAB: dict[type[StrEnum], dict[StrEnum, str]] = {
+    Role: {
+        Role.clerk: N_("Service clerk"),
+        Role.pharmacist: N_("Pharmacist"),
+        Role.store_manager: N_("Store manager"),
+        Role.supervisor: N_("Supervisor"),
+        Role.admin: N_("Administrator"),
+    },
+    Channel: {
+        Channel.phone: N_("Phone call"),
+        Channel.home_visit: N_("Home visit"),
+        Channel.in_store: N_("In store"),
+        Channel.message: N_("SMS / WeChat"),
+    },
+    Adherence: {
+        Adherence.as_directed: N_("Taking it as directed"),
+        Adherence.missed_doses: N_("Missed some doses"),
+        Adherence.stopped: N_("Stopped taking it"),
+    },
+    StopReason: {
+        StopReason.effect_quality: N_("Effect or product quality"),
+        StopReason.service: N_("Our service"),
+        StopReason.competitor: N_("A competitor's product"),
+        StopReason.side_effects: N_("Side effects"),
+        StopReason.cost: N_("Cost"),
+        StopReason.doctor_change: N_("Doctor changed the medication"),
+        StopReason.other: N_("Other reason"),
+    },
+    PlanStatus: {
+        PlanStatus.active: N_("Active"),
+        PlanStatus.paused: N_("Paused"),
+        PlanStatus.stopped: N_("Stopped"),
+        PlanStatus.completed: N_("Completed"),
+    },
+    CheckpointStatus: {
+        CheckpointStatus.upcoming: N_("Upcoming"),
+        CheckpointStatus.due: N_("Due"),
+        CheckpointStatus.overdue: N_("Overdue"),
+        CheckpointStatus.missed: N_("Missed"),
+        CheckpointStatus.done: N_("Done"),
+        CheckpointStatus.done_late: N_("Done late"),
+        CheckpointStatus.skipped: N_("Skipped"),
+        CheckpointStatus.paused: N_("Paused"),
+        CheckpointStatus.cancelled: N_("Cancelled"),
+        CheckpointStatus.retired: N_("Retired"),
+    },
+    AttemptOutcome: {
+        AttemptOutcome.unreachable: N_("Unreachable"),
+        AttemptOutcome.call_back: N_("Asked to call back"),
+        AttemptOutcome.refused: N_("Declined to talk"),
+        AttemptOutcome.wrong_number: N_("Wrong number"),
+    },
+    Sex: {
+        Sex.female: N_("Female"),
+        Sex.male: N_("Male"),
+        Sex.other: N_("Other"),
+    },
+    HealthCheckSource: {
+        HealthCheckSource.in_store: N_("In-store check"),
+        HealthCheckSource.home: N_("Home self-test"),
+        HealthCheckSource.hospital: N_("Hospital"),
+        HealthCheckSource.self_reported: N_("Told by the member"),
+    },
+    EscalationStatus: {
+        EscalationStatus.open: N_("Open"),
+        EscalationStatus.resolved: N_("Resolved"),
+    },
+    OwnershipReason: {
+        OwnershipReason.registered: N_("Registered the member"),
+        OwnershipReason.reassigned: N_("Reassigned by a manager"),
+        OwnershipReason.staff_left: N_("Previous owner left"),
+        OwnershipReason.escalation: N_("Handed over after a complaint"),
+    },
 }
+
+# Keyed by (vocabulary, value): a StrEnum equals its string, so Adherence.stopped and
+# PlanStatus.stopped would otherwise be one key.
+LABELS: dict[tuple[str, str], str] = {}
+for _vocab in (
+    Role, Channel, Adherence, StopReason, PlanStatus, CheckpointStatus, AttemptOutcome, Sex,
+    HealthCheckSource, EscalationStatus, OwnershipReason,
+):  # fmt: skip
+    for _member in _vocab:
+        LABELS[(_vocab.__name__, _member.value)] = _LABELS_BY_VOCAB[_vocab][_member]
+
+
+def label_of(value: StrEnum | str, vocabulary: str | None = None) -> str | None:
+    """The message id for a value; plain strings need their vocabulary's name."""
+    name = type(value).__name__ if isinstance(value, StrEnum) else vocabulary
+    return LABELS.get((name or "", str(value)))
+
 
 # Archive fields, as named in forms and in error messages.
 FIELDS: dict[str, str] = {

@@ -18,7 +18,7 @@ from careplan.config import get_settings
 from careplan.errors import CareplanError
 from careplan.protocol_schema import Text
 from web.i18n import gettext_for
-from web.labels import FIELDS, LABELS
+from web.labels import FIELDS, label_of
 from web.session import ANON_COOKIE, Visitor, set_cookie
 
 HERE = Path(__file__).resolve().parent
@@ -32,10 +32,12 @@ def is_htmx(request: Request) -> bool:
 
 
 @pass_context
-def label(ctx: Context, value: StrEnum | str | None) -> str:
+def label(ctx: Context, value: StrEnum | str | None, vocabulary: str | None = None) -> str:
+    """A vocabulary value in words: `{{ plan.status | label }}`, or for a plain string
+    `{{ value | label("Adherence") }}`."""
     if value is None:
         return ""
-    msg = LABELS.get(value) if isinstance(value, StrEnum) else None
+    msg = label_of(value, vocabulary)
     return ctx["_"](msg) if msg else str(value)
 
 

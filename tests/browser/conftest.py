@@ -1,0 +1,92 @@
+"""A live server on a fresh, migrated database (SQLite, and PostgreSQL when configured)
+and Debian's chromium driven by Playwright for Python (never a downloaded browser)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Playwright, sync_playwright
+from sqlalchemy.orm import Session, sessionmaker
+
+from careplan import migrate, protocols
+from careplan.access import Actor
+from careplan.db import make_engine, make_session_factory
+from tests.conftest import drop_database, new_database, shipped_protocols
+from web.app import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Without these, chromium keeps trying to reach Google's services, and a closed
+# network refuses them by the dozen.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    session_factory: sessionmaker[Session]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def live_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    url, token = new_database(request.param, tmp_path_factory.mktemp("live"))
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    with factory() as session:
+        session.info["actor"] = Actor.system("test")
+        protocols.publish(session, shipped_protocols())
+        session.commit()
+    port = _free_port()
+    config = uvicorn.Config(create_app(factory), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.05)
+    yield LiveServer(f"http://127.0.0.1:{port}", factory)
+    server.should_exit = True
+    thread.join(timeout=10)
+    engine.dispose()
+    drop_database(token)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
