@@ -80,7 +80,7 @@ def live_server(
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
+        pytest.fail("no /usr/bin/chromium: `make test` installs it (apt-get install chromium)")
     with sync_playwright() as p:
         yield p
 

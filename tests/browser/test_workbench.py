@@ -29,7 +29,7 @@ def store(live_server: LiveServer) -> dict[str, int]:
     today, now = clock.today(), clock.now()
     with live_server.session_factory() as s:
         s.info["actor"] = Actor.system("test")
-        shop = Store(code="B001", name="浏览器测试店", region="华东", address="测试路1号", phone="1")
+        shop = Store(code="B001", name="浏览器测试店", region="华东", address="测试路", phone="1")
         s.add(shop)
         s.flush()
         staff = {}
