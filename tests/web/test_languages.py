@@ -200,3 +200,51 @@ def test_every_page_is_wholly_in_the_users_language(
         assert texts, url
         left = english_left(texts) if language == "zh" else chinese_left(texts)
         assert not left, f"{url} ({language}): {left}"
+
+
+class FormFields(HTMLParser):
+    """Form fields a screen reader cannot name: no <label for>, no wrapping <label>,
+    no aria-label."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.label_for: set[str] = set()
+        self.fields: list[tuple[str | None, bool, str]] = []
+        self.in_label = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "label":
+            self.in_label += 1
+            if a.get("for"):
+                self.label_for.add(a["for"] or "")
+        elif tag in ("input", "select", "textarea") and a.get("type") not in ("hidden", "submit"):
+            named = self.in_label > 0 or bool(a.get("aria-label"))
+            self.fields.append((a.get("id"), named, a.get("name") or tag))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label":
+            self.in_label -= 1
+
+    def unnamed(self) -> list[str]:
+        return [n for i, named, n in self.fields if not named and i not in self.label_for]
+
+
+def test_every_form_field_has_a_label(client: TestClient, world: World, busy_store: dict[str, int]):
+    sign_in_page(client, "manager.a")
+    checked = 0
+    for url in pages_of(busy_store):
+        parser = FormFields()
+        parser.feed(client.get(url).text)
+        checked += len(parser.fields)
+        assert not parser.unnamed(), f"{url}: {parser.unnamed()}"
+    assert checked > 50
+
+
+def test_the_label_check_finds_a_nameless_field():
+    parser = FormFields()
+    parser.feed(
+        '<label for="a">A</label><input id="a" name="a"><label>B <input name="b"></label>'
+        '<input name="c"><input type="hidden" name="d"><select name="e" aria-label="E"></select>'
+    )
+    assert parser.unnamed() == ["c"]
