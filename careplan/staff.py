@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -171,3 +172,11 @@ def store_staff(session: Session, store_id: int, *, active_only: bool = True) ->
     if active_only:
         stmt = stmt.where(Staff.active)
     return list(session.scalars(stmt.order_by(Staff.role, Staff.name, Staff.id)))
+
+
+def names_of(session: Session, staff_ids: Iterable[int | None]) -> dict[int, str]:
+    """Staff names for a page's list, in one query."""
+    ids = {i for i in staff_ids if i is not None}
+    if not ids:
+        return {}
+    return {i: n for i, n in session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(ids)))}

@@ -18,8 +18,9 @@ from careplan.errors import CareplanError, Conflict, InvalidInput, StaleVersion
 from careplan.escalations import raised_at_checkpoint
 from careplan.health_records import HealthCheckIn
 from careplan.healthchecks import MEASUREMENTS
-from careplan.models import Checkpoint, CheckpointResult, ContactAttempt, Staff
+from careplan.models import Checkpoint, CheckpointResult, ContactAttempt
 from careplan.plans import protocol_of, status_of, step_of
+from careplan.staff import names_of
 from careplan.vocab import Adherence, AttemptOutcome, Channel, StopReason
 from web.deps import DbSession, Now
 from web.i18n import N_
@@ -39,12 +40,6 @@ from web.templating import is_htmx, render
 pages = pages_router()
 EFFECT_FIELDS = ("before", "after", "side_effects", "member_words")
 OUT_OF_RANGE = N_("a value is outside the plausible range shown next to its box")
-
-
-def _staff_names(session: DbSession, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(ids))).all())
 
 
 def _form_context(session: DbSession, cp: Checkpoint, today: date) -> dict[str, Any]:
@@ -74,7 +69,7 @@ def _form_context(session: DbSession, cp: Checkpoint, today: date) -> dict[str, 
         "attempts": attempts,
         "result": result,
         "escalations": raised_at_checkpoint(session, cp.id),
-        "staff_names": _staff_names(session, ids),
+        "staff_names": names_of(session, ids),
         "today": today,
         "values": {},
         "error": None,
@@ -170,7 +165,7 @@ def _form_error(
         context["stale"] = snapshot(session, cp, today)
     if context["stale"] and context["stale"].get("result"):
         who = context["stale"]["result"]["recorded_by_id"]
-        context["staff_names"] |= _staff_names(session, {who})
+        context["staff_names"] |= names_of(session, {who})
     status = 409 if isinstance(exc, Conflict) else 422
     template = "checkpoints/page.html" if not is_htmx(request) else "checkpoints/_form.html"
     return render(request, v, template, context, status=status, fragment=is_htmx(request))

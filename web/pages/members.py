@@ -15,12 +15,12 @@ from careplan.access import MANAGERS, get_member
 from careplan.errors import CareplanError, InvalidInput
 from careplan.health_records import effects_of, health_checks_of
 from careplan.healthchecks import MEASUREMENTS
-from careplan.models import CheckpointResult, ContactAttempt, Member, Staff
+from careplan.models import CheckpointResult, ContactAttempt, Member
 from careplan.plans import (
     plans_of_member,
 )
 from careplan.purchases import purchases_of
-from careplan.staff import store_staff
+from careplan.staff import names_of, store_staff
 from careplan.vocab import Sex
 from web.charts import Series, line_chart
 from web.deps import DbSession, Now
@@ -46,7 +46,6 @@ TEXT_FIELDS = (
     "consumption_feedback", "employer", "position", "health_status", "habits", "diet",
     "exercise", "education", "income_band", "marital_status",
 )  # fmt: skip
-HEALTH_FIELDS = (*archive.HEALTH_FIELDS,)
 
 
 def _list(form: FormData, name: str) -> list[str]:
@@ -82,7 +81,7 @@ def archive_values(form: FormData, member: Member | None, consent: bool) -> dict
     values["special_dates"] = _special_dates(form, member.special_dates if member else [])
     if not consent:
         # The health part of the form is disabled without consent: never send it.
-        for f in HEALTH_FIELDS:
+        for f in archive.HEALTH_FIELDS:
             values.pop(f, None)
     return values
 
@@ -252,12 +251,6 @@ def _contact_log(session: DbSession, checkpoint_ids: list[int]) -> list[dict[str
     return sorted(log, key=lambda e: e["at"], reverse=True)
 
 
-def _names(session: DbSession, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(ids))).all())
-
-
 @pages.get("/members/{member_id}")
 def member_page(
     request: Request,
@@ -293,7 +286,7 @@ def member_page(
         "purchases": purchases_of(session, actor, member.id),
         "log": log,
         "ownerships": ownerships,
-        "names": _names(session, ids),
+        "names": names_of(session, ids),
         "duplicates": [session.get(Member, i) for i in archive.same_mobile(session, actor, member)],
         "completeness": archive.completeness(member),
         "stale": archive.stale(member, now.today),

@@ -12,8 +12,8 @@ from careplan import members as archive
 from careplan.access import require_manager
 from careplan.errors import CareplanError, InvalidInput, NotFound
 from careplan.escalations import list_escalations, resolve_escalation
-from careplan.models import Escalation, Member, Staff, Store
-from careplan.staff import store_staff
+from careplan.models import Escalation, Member, Store
+from careplan.staff import names_of, store_staff
 from careplan.vocab import EscalationStatus
 from web.deps import DbSession, Now
 from web.pages.common import Form, int_of, pages_router, redirect, text_of
@@ -105,12 +105,10 @@ def reassign(request: Request, form: Form, v: User, session: DbSession, now: Now
 def escalation_names(session: DbSession, rows: list[Escalation]) -> dict[str, dict[int, str]]:
     """Member and handler names for a list of escalations, in two queries."""
     member_ids = {e.member_id for e in rows}
-    staff_ids = {e.assignee_id for e in rows if e.assignee_id}
     members = select(Member.id, Member.name).where(Member.id.in_(member_ids))
-    staff = select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids))
     return {
-        "names": dict(session.execute(members).all()) if member_ids else {},
-        "staff_names": dict(session.execute(staff).all()) if staff_ids else {},
+        "names": {i: n for i, n in session.execute(members)} if member_ids else {},
+        "staff_names": names_of(session, (e.assignee_id for e in rows)),
     }
 
 
