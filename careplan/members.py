@@ -281,14 +281,21 @@ def stale(member: Member, today: date, days: int = 180) -> bool:
     return member.last_verified_on is None or (today - member.last_verified_on).days > days
 
 
+def members_with_mobile(
+    session: Session, actor: Actor, mobile: str, *, exclude_id: int | None = None
+) -> list[Member]:
+    """Members registered with this mobile: likely the same person registered twice."""
+    stmt = scope_members(select(Member), actor).where(Member.mobile == mobile)
+    if exclude_id is not None:
+        stmt = stmt.where(Member.id != exclude_id)
+    return list(session.scalars(stmt.order_by(Member.id)))
+
+
 def same_mobile(session: Session, actor: Actor, member: Member) -> list[int]:
-    """Other members with this mobile: likely the same person registered twice."""
+    """Other members with this member's mobile."""
     if not member.mobile:
         return []
-    stmt = scope_members(select(Member.id), actor).where(
-        Member.mobile == member.mobile, Member.id != member.id
-    )
-    return list(session.scalars(stmt))
+    return [m.id for m in members_with_mobile(session, actor, member.mobile, exclude_id=member.id)]
 
 
 def ownership_history(session: Session, actor: Actor, member_id: int) -> list[Ownership]:

@@ -95,13 +95,9 @@ def build(session: Session, actor: Actor, q: WorklistQuery, *, today: date) -> W
     first, last = today, today + timedelta(days=UPCOMING_DAYS)
     occasions = member_occasions(session, actor, owner_id=q.staff_id, first=first, last=last)
     festivals = festivals_between(first, last)
-    counts = {
-        tab: count_checkpoints(session, actor, _filter(q, tab, today), today=today)
-        for tab in TAB_STATUS
-    }
-    counts["escalations"] = count_escalations(session, actor, involving_staff_id=q.staff_id)
-    counts["occasions"] = len(occasions) + len(festivals)
-    wl = Worklist(query=q, counts=counts, occasions=occasions, festivals=festivals)
+    tab_counts = counts(session, actor, q, today=today)
+    tab_counts["occasions"] = len(occasions) + len(festivals)
+    wl = Worklist(query=q, counts=tab_counts, occasions=occasions, festivals=festivals)
     if q.tab in TAB_STATUS:
         rows = list_checkpoints(session, actor, _filter(q, q.tab, today), today=today)
         wl.items = [work_item(cp, m, today) for cp, m in rows]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -63,14 +64,23 @@ def drop_database(token: object) -> None:
     admin.dispose()
 
 
+@contextmanager
+def migrated_database(kind: str, tmp: Path) -> Iterator[str]:
+    """A fresh database built by running the migrations, dropped afterwards."""
+    url, token = new_database(kind, tmp)
+    migrate.upgrade(url)
+    try:
+        yield url
+    finally:
+        drop_database(token)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def db_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    url, token = new_database(request.param, tmp_path_factory.mktemp("db"))
-    migrate.upgrade(url)
-    yield url
-    drop_database(token)
+    with migrated_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from sqlalchemy.orm import Session
 
 from careplan.access import Actor
 from careplan.config import get_settings
@@ -119,4 +118,3 @@ def signed_in(v: Annotated[Visitor, Depends(visitor)]) -> Visitor:
 
 AnyVisitor = Annotated[Visitor, Depends(visitor)]
 User = Annotated[Visitor, Depends(signed_in)]
-__all__ = ["AnyVisitor", "Session", "User"]

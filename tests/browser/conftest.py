@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +16,10 @@ import uvicorn
 from playwright.sync_api import Browser, Playwright, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import migrate, protocols
+from careplan import protocols
 from careplan.access import Actor
 from careplan.db import make_engine, make_session_factory
-from tests.conftest import drop_database, new_database, shipped_protocols
+from tests.conftest import migrated_database, shipped_protocols
 from web.app import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -52,14 +53,21 @@ def _free_port() -> int:
 def live_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    url, token = new_database(request.param, tmp_path_factory.mktemp("live"))
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    factory = make_session_factory(engine)
-    with factory() as session:
-        session.info["actor"] = Actor.system("test")
-        protocols.publish(session, shipped_protocols())
-        session.commit()
+    with migrated_database(request.param, tmp_path_factory.mktemp("live")) as url:
+        engine = make_engine(url)
+        factory = make_session_factory(engine)
+        with factory() as session:
+            session.info["actor"] = Actor.system("test")
+            protocols.publish(session, shipped_protocols())
+            session.commit()
+        with _serving(factory) as base:
+            yield LiveServer(base, factory)
+        engine.dispose()
+
+
+@contextmanager
+def _serving(factory: sessionmaker[Session]) -> Iterator[str]:
+    """The app under uvicorn in a thread, on a free port, until the block ends."""
     port = _free_port()
     config = uvicorn.Config(create_app(factory), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
@@ -70,11 +78,11 @@ def live_server(
         if time.monotonic() > deadline:
             raise RuntimeError("the live server did not start")
         time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}", factory)
-    server.should_exit = True
-    thread.join(timeout=10)
-    engine.dispose()
-    drop_database(token)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

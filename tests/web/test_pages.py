@@ -3,6 +3,7 @@ worklist, archive, enrolment, working a step (htmx and plain POST), hand-over.""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from fastapi.testclient import TestClient
@@ -208,7 +209,7 @@ def test_every_store_a_url_and_api_route_is_404_for_the_clerk_of_store_b(
     for method, url, body in api_posts:
         r = client.request(method.upper(), url, headers=hb, json=body)
         assert r.status_code == 404, (url, r.status_code, r.text)
-    assert client.get("/members?q=王").text.count("/members/") <= 2  # nav links only
+    assert f"/members/{member_id}" not in client.get("/members?q=王").text
     # The same URLs open for the clerk of store A and for the supervisor.
     for username in ("clerk.a", "super"):
         client.cookies.clear()
@@ -459,7 +460,7 @@ def test_editing_without_consent_cannot_add_health_data(client: TestClient, worl
     world.session.commit()
     token = sign_in_page(client, "clerk.a")
     edit = client.get(f"/members/{member.id}/edit").text
-    assert 'name="drug_allergies" rows="2"' in edit and "disabled" in edit
+    assert re.search(r'<textarea [^>]*name="drug_allergies"[^>]*disabled', edit)
     r = client.post(
         f"/members/{member.id}",
         data={"csrf_token": token, "name": "王秀英", "drug_allergies": "青霉素"},

@@ -178,16 +178,16 @@ def _after_save(
     cp: Checkpoint,
     today: date,
     notice: str,
-    full_page: bool,
+    form: FormData,
 ) -> Response:
     if not is_htmx(request):
         return redirect(request, f"/?saved={cp.id}")
     assert v.staff is not None
     session.refresh(cp)
     query = worklist.WorklistQuery(staff_id=v.staff.id)
-    on_worklist = request.headers.get("HX-Target", "").startswith("div#work-") and not (full_page)
+    # The form sits in a worklist row or alone on its page; the tab counts live on the first.
+    on_worklist = text_of(form, "full_page") != "1"
     context = _form_context(session, cp, today) | {
-        # The tab counts live on the worklist only.
         "counts": worklist.counts(session, v.actor, query, today=today) if on_worklist else {},
         "notice": notice,
         "item": worklist.work_item(cp, cp.plan.member, today),
@@ -208,8 +208,7 @@ def save_result(
         record_result(session, v.actor, cp.id, data, today=now.today, now=now.now)
     except CareplanError as exc:
         return _form_error(request, v, session, cp, now.today, form, exc)
-    full_page = text_of(form, "full_page") == "1"
-    return _after_save(request, v, session, cp, now.today, "result", full_page)
+    return _after_save(request, v, session, cp, now.today, "result", form)
 
 
 @pages.post("/checkpoints/{checkpoint_id}/attempt")
@@ -231,5 +230,4 @@ def save_attempt(
         record_attempt(session, v.actor, cp.id, data, today=now.today, now=now.now)
     except CareplanError as exc:
         return _form_error(request, v, session, cp, now.today, form, exc)
-    full_page = text_of(form, "full_page") == "1"
-    return _after_save(request, v, session, cp, now.today, "attempt", full_page)
+    return _after_save(request, v, session, cp, now.today, "attempt", form)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from careplan.config import get_settings
@@ -25,7 +25,7 @@ __all__ = ["FormData", "pages_router", "parse_model", "redirect"]
 FormData = Mapping[str, Any]
 
 
-def pages_router() -> Any:
+def pages_router() -> APIRouter:
     return router(include_in_schema=False, dependencies=[Depends(check_csrf)])
 
 

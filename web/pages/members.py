@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from careplan import members as archive
 from careplan.access import MANAGERS, get_member
-from careplan.errors import CareplanError, InvalidInput
+from careplan.errors import CareplanError
 from careplan.health_records import effects_of, health_checks_of
 from careplan.healthchecks import MEASUREMENTS
 from careplan.models import CheckpointResult, ContactAttempt, Member
@@ -117,6 +117,20 @@ def form_values_of(member: Member) -> dict[str, str]:
     return values
 
 
+def _refused(
+    request: Request,
+    v: Visitor,
+    session: DbSession,
+    member: Member | None,
+    form: FormData,
+    exc: CareplanError,
+) -> Response:
+    """The archive form again, with what was typed and why it was refused; nothing kept."""
+    session.rollback()
+    context = _form_context(session, v, member) | {"values": dict(form), "error": exc}
+    return render(request, v, "members/form.html", context, status=422)
+
+
 @pages.get("/members")
 def search_page(request: Request, v: User, session: DbSession, q: str = "") -> Response:
     found = archive.search_members(session, v.actor, q=q, limit=50) if q.strip() else []
@@ -134,11 +148,7 @@ def mobile_check(
     digits = re.sub(r"[\s-]", "", mobile)[-11:]
     others = []
     if len(digits) == 11:
-        others = [
-            m
-            for m in archive.search_members(session, v.actor, q=digits, limit=5)
-            if m.id != member_id and m.mobile == digits
-        ]
+        others = archive.members_with_mobile(session, v.actor, digits, exclude_id=member_id)
     return render(request, v, "members/_duplicates.html", {"others": others}, fragment=True)
 
 
@@ -161,9 +171,7 @@ def create_member(request: Request, form: Form, v: User, session: DbSession, now
         data = parse_model(archive.MemberCreate, given)
         member = archive.create_member(session, v.actor, data, now=now.now)
     except CareplanError as exc:
-        session.rollback()
-        context = _form_context(session, v, None) | {"values": dict(form), "error": exc}
-        return render(request, v, "members/form.html", context, status=422)
+        return _refused(request, v, session, None, form, exc)
     return redirect(request, f"/members/{member.id}?created=1")
 
 
@@ -186,9 +194,7 @@ def update_member(
         data = parse_model(archive.MemberFields, values)
         archive.update_member(session, v.actor, member.id, data)
     except CareplanError as exc:
-        session.rollback()
-        context = _form_context(session, v, member) | {"values": dict(form), "error": exc}
-        return render(request, v, "members/form.html", context, status=422)
+        return _refused(request, v, session, member, form, exc)
     return redirect(request, f"/members/{member.id}?saved=1")
 
 
@@ -287,7 +293,11 @@ def member_page(
         "log": log,
         "ownerships": ownerships,
         "names": names_of(session, ids),
-        "duplicates": [session.get(Member, i) for i in archive.same_mobile(session, actor, member)],
+        "duplicates": archive.members_with_mobile(
+            session, actor, member.mobile, exclude_id=member.id
+        )
+        if member.mobile
+        else [],
         "completeness": archive.completeness(member),
         "stale": archive.stale(member, now.today),
         "created": created,
@@ -301,6 +311,3 @@ def _age(birthday: date | None, today: date) -> int | None:
     if birthday is None:
         return None
     return today.year - birthday.year - ((today.month, today.day) < (birthday.month, birthday.day))
-
-
-__all__ = ["InvalidInput", "pages"]

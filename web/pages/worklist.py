@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from careplan import worklist
 from careplan.access import MANAGERS
 from careplan.config import get_settings
+from careplan.protocol_schema import Protocol
 from careplan.protocols import definition_of, list_versions
 from careplan.staff import store_staff
 from web.deps import DbSession, Now
@@ -19,9 +20,9 @@ from web.templating import render
 pages = pages_router()
 
 
-def protocol_choices(session: DbSession) -> list[tuple[str, object]]:
+def protocol_choices(session: DbSession) -> list[tuple[str, Protocol]]:
     """The newest version of each protocol: (id, definition)."""
-    newest: dict[str, object] = {}
+    newest: dict[str, Protocol] = {}
     for row in list_versions(session):
         newest[row.protocol_id] = definition_of(row)
     return sorted(newest.items())
@@ -58,7 +59,7 @@ def home(
     )
     wl = worklist.build(session, actor, query, today=now.today)
     protocols = protocol_choices(session)
-    steps = [s for pid, d in protocols if pid == protocol for s in d.checkpoints]  # type: ignore[attr-defined]
+    steps = [s for pid, d in protocols if pid == protocol for s in d.checkpoints]
     local_now = now.now.astimezone(get_settings().zone)
     context = {
         "nav": "worklist",
