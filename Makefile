@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 ASSETS := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install lint db seed clean browser messages
+.PHONY: run test install lint db seed clean browser messages system
 
 
 $(STAMP): pyproject.toml
@@ -22,7 +22,23 @@ $(ASSETS): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(ASSETS)
 
-install: $(STAMP) $(ASSETS)
+# Guidance sheets: WeasyPrint lays out with Pango and subsets fonts with HarfBuzz; the
+# Chinese font is Debian's Noto Sans CJK, embedded in every PDF; poppler-utils reads PDFs
+# back in the tests. Installed from Debian's packages when missing.
+SYSTEM_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
+
+system:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "installing $$missing"; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+install: system $(STAMP) $(ASSETS)
 
 # Browser tests drive Debian's chromium (never a browser download); PDFs are read back
 # with poppler-utils.

@@ -29,6 +29,7 @@ from careplan.models import (
     Member,
     Ownership,
     Purchase,
+    SheetPrint,
 )
 from careplan.models.base import utcnow
 
@@ -43,6 +44,7 @@ AUDITED: dict[type, str] = {
     EffectRecord: "effect_record",
     Purchase: "purchase",
     Escalation: "escalation",
+    SheetPrint: "sheet_print",
 }
 # Bookkeeping columns whose change says nothing about care.
 IGNORED = frozenset({"created_at", "updated_at", "version"})

@@ -17,16 +17,16 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from careplan import clock, demo, migrate, plans, protocols
+from careplan import clock, demo, migrate, plans, protocols, sheets
 from careplan.access import Actor, scope_members
 from careplan.config import get_settings
 from careplan.db import make_engine, make_session_factory, transaction
 from careplan.errors import CareplanError
-from careplan.models import Member
+from careplan.models import Member, Store
 from careplan.protocols import ProtocolFileError
 from careplan.staff import StaffIn, by_username, create_staff
 from careplan.validation import describe
-from careplan.vocab import Role
+from careplan.vocab import Paper, Role
 
 app = typer.Typer(
     help="careplan: chronic-disease care plans for pharmacy chains.",
@@ -37,10 +37,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 protocols_app = typer.Typer(help="Care protocols (YAML).", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+sheets_app = typer.Typer(help="Patient guidance sheets (PDF).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(protocols_app, name="protocols")
 app.add_typer(demo_app, name="demo")
 app.add_typer(staff_app, name="staff")
+app.add_typer(sheets_app, name="sheets")
 
 T = TypeVar("T")
 
@@ -159,12 +161,7 @@ def enroll(
     """Enrol a member in a protocol (shows the dates; --preview saves nothing)."""
 
     def body() -> None:
-        try:
-            start_date = date.fromisoformat(start)
-        except ValueError:
-            raise CareplanError(
-                f"start: {start!r} is not a date (YYYY-MM-DD)", field="start"
-            ) from None
+        start_date = _parse_date(start, "start")
         with unit_of_work(Actor.system("cli")) as session:
             actor = actor_for(session, as_user)
             member_id = _member_id(session, actor, member)
@@ -191,6 +188,13 @@ def enroll(
             typer.echo(f"enrolled: plan {plan.id}")
 
     guarded(body)
+
+
+def _parse_date(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CareplanError(f"{field}: {value!r} is not a date (YYYY-MM-DD)", field=field) from None
 
 
 def _member_id(session: Session, actor: Actor, card: str) -> int:
@@ -223,6 +227,64 @@ def staff_add(
             typer.echo(f"created staff {staff.id} ({staff.username})")
 
     guarded(body)
+
+
+def _store_id(session: Session, code: str) -> int:
+    found = session.scalar(select(Store.id).where(Store.code == code))
+    if found is None:
+        raise CareplanError(f"no store with code {code!r}", field="store")
+    return found
+
+
+@sheets_app.command("print")
+def sheets_print(
+    store: Annotated[str, typer.Option(help="store code")],
+    as_user: Annotated[str, typer.Option("--as", help="username of who prints (recorded)")],
+    on: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default today)")] = None,
+    staff: Annotated[
+        str | None, typer.Option(help="username: only their contacts (default: whole store)")
+    ] = None,
+    paper: Annotated[Paper, typer.Option(help="paper size")] = Paper.a4,
+    language: Annotated[
+        str | None, typer.Option(help="zh or en for every sheet (default: each member's)")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="PDF file to write")] = None,
+) -> None:
+    """Print a day's contacts of a store (or of one person) as one PDF, with progress."""
+    from web.sheet_pdf import render_pdf  # the PDF layer: loaded only by this command
+
+    def body() -> None:
+        day = _parse_date(on, "date") if on else clock.today()
+        with unit_of_work(Actor.system("cli")) as session:
+            actor = actor_for(session, as_user)
+            store_id = _store_id(session, store)
+            staff_id = by_username(session, staff).id if staff else None
+            ids = sheets.todays_contacts(
+                session, actor, store_id=store_id, on=day, staff_id=staff_id
+            )
+            if not ids:
+                raise CareplanError(f"no contacts on {day}", field="date")
+            found = sheets.build_sheets(session, actor, ids, now=clock.now(), language=language)
+            target = out or Path(f"sheets-{store}-{day}.pdf")
+            with typer.progressbar(length=len(found), label="laying out sheets") as bar:
+                pdf = render_pdf(found, paper, lambda n: bar.update(n - bar.pos))
+            target.write_bytes(pdf)
+            sheets.record_prints(session, actor, found, paper=paper, now=clock.now())
+        typer.echo(f"{len(found)} sheets written to {target}")
+
+    guarded(body)
+
+
+@sheets_app.command("run-batch", hidden=True)
+def sheets_run_batch(batch_id: int) -> None:
+    """Render a batch queued from the web (the web app starts this as a worker)."""
+    from web.sheet_pdf import render_pdf
+
+    engine = make_engine()
+    try:
+        sheets.run_batch(make_session_factory(engine), batch_id, render_pdf, clock=clock.now)
+    finally:
+        engine.dispose()
 
 
 @demo_app.command("seed")

@@ -104,3 +104,15 @@ class OwnershipReason(StrEnum):
     reassigned = "reassigned"  # by a manager
     staff_left = "staff_left"  # the clerk left; members handed over
     escalation = "escalation"  # service complaint: hand the member to another clerk
+
+
+class Paper(StrEnum):
+    a4 = "a4"
+    a5 = "a5"
+
+
+class BatchState(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"

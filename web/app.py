@@ -15,8 +15,11 @@ from web.pages import auth as auth_pages
 from web.pages import checkpoints as checkpoint_pages
 from web.pages import members as member_pages
 from web.pages import plans as plan_pages
+from web.pages import sheets as sheet_pages
 from web.pages import store as store_pages
 from web.pages import worklist as worklist_pages
+from web.sheet_pdf import check_font
+from web.sheet_worker import SheetWorker, process_worker
 
 HERE = Path(__file__).resolve().parent
 # Front-end packages installed by `make` from the npm registry (package-lock.json).
@@ -27,7 +30,10 @@ VENDOR = {
 }
 
 
-def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
+def create_app(
+    session_factory: sessionmaker[Session] | None = None,
+    sheet_worker: SheetWorker | None = None,
+) -> FastAPI:
     app = FastAPI(
         title="careplan",
         version="1",
@@ -37,6 +43,9 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.session_factory = session_factory or make_session_factory(make_engine())
+    # Batches of guidance sheets render in a worker process (tests may run them inline).
+    app.state.sheet_worker = sheet_worker or process_worker(app.state.session_factory)
+    check_font()
     errors.install(app)
     for module in (auth, members, plans, checkpoints, misc):
         app.include_router(module.api, prefix="/api/v1")
@@ -47,6 +56,7 @@ def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
         plan_pages,
         checkpoint_pages,
         store_pages,
+        sheet_pages,
     ):
         app.include_router(page.pages)
     for name, directory in VENDOR.items():

@@ -7,11 +7,13 @@ from enum import StrEnum
 from careplan.vocab import (
     Adherence,
     AttemptOutcome,
+    BatchState,
     Channel,
     CheckpointStatus,
     EscalationStatus,
     HealthCheckSource,
     OwnershipReason,
+    Paper,
     PlanStatus,
     Role,
     Sex,
@@ -47,6 +49,13 @@ _LABELS_BY_VOCAB: dict[type[StrEnum], dict[StrEnum, str]] = {
         StopReason.doctor_change: N_("Doctor changed the medication"),
         StopReason.other: N_("Other reason"),
     },
+    BatchState: {
+        BatchState.queued: N_("Waiting"),
+        BatchState.running: N_("Preparing"),
+        BatchState.done: N_("Ready"),
+        BatchState.failed: N_("Failed"),
+    },
+    Paper: {Paper.a4: N_("A4"), Paper.a5: N_("A5")},
     PlanStatus: {
         PlanStatus.active: N_("Active"),
         PlanStatus.paused: N_("Paused"),
@@ -99,7 +108,7 @@ _LABELS_BY_VOCAB: dict[type[StrEnum], dict[StrEnum, str]] = {
 LABELS: dict[tuple[str, str], str] = {}
 for _vocab in (
     Role, Channel, Adherence, StopReason, PlanStatus, CheckpointStatus, AttemptOutcome, Sex,
-    HealthCheckSource, EscalationStatus, OwnershipReason,
+    HealthCheckSource, EscalationStatus, OwnershipReason, BatchState, Paper,
 ):  # fmt: skip
     for _member in _vocab:
         LABELS[(_vocab.__name__, _member.value)] = _LABELS_BY_VOCAB[_vocab][_member]
@@ -163,6 +172,10 @@ FIELDS: dict[str, str] = {
     "reason": N_("Reason"),
     "store": N_("Store"),
     "m": N_("Measurements"),
+    "on_date": N_("Date"),
+    "paper": N_("Paper"),
+    "staff": N_("Whose contacts"),
+    "code": N_("Sheet code"),
 }
 
 # Domain messages staff meet at the counter, translated; others show as written.
@@ -189,6 +202,12 @@ MESSAGES = (
     N_("enter a number"),
     N_("choose a value from the list"),
     N_("not a date (YYYY-MM-DD)"),
+    N_("there are no contacts that day"),
+    N_("choose A4 or A5"),
+    N_("choose a store"),
+    N_("only a manager may print a colleague's sheets"),
+    N_("only a manager may print the whole store's sheets"),
+    N_("the batch is not ready yet"),
     N_("not a date and time"),
     N_("choose at least one member"),
     N_("say what was done"),

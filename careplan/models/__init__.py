@@ -10,6 +10,7 @@ from careplan.models.member import Member, Ownership
 from careplan.models.plan import CarePlan
 from careplan.models.protocol import ProtocolVersion
 from careplan.models.purchase import Purchase
+from careplan.models.sheet import SheetBatch, SheetPrint
 from careplan.models.staff import AuthSession, Staff
 from careplan.models.store import Store
 
@@ -28,6 +29,8 @@ __all__ = [
     "Ownership",
     "ProtocolVersion",
     "Purchase",
+    "SheetBatch",
+    "SheetPrint",
     "Staff",
     "Store",
 ]

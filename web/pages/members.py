@@ -20,6 +20,7 @@ from careplan.plans import (
     plans_of_member,
 )
 from careplan.purchases import purchases_of
+from careplan.sheets import prints_of_checkpoints
 from careplan.staff import names_of, store_staff
 from careplan.vocab import Sex
 from web.charts import Series, line_chart
@@ -252,9 +253,19 @@ def _contact_log(session: DbSession, checkpoint_ids: list[int]) -> list[dict[str
     attempts = session.scalars(
         select(ContactAttempt).where(ContactAttempt.checkpoint_id.in_(checkpoint_ids))
     )
-    log = [{"at": r.recorded_at, "result": r, "attempt": None} for r in results]
-    log += [{"at": a.attempted_at, "result": None, "attempt": a} for a in attempts]
+    log = [{"at": r.recorded_at, "result": r} for r in results]
+    log += [{"at": a.attempted_at, "attempt": a} for a in attempts]
+    prints = prints_of_checkpoints(session, checkpoint_ids)
+    log += [{"at": p.printed_at, "sheet": p} for p in prints]
     return sorted(log, key=lambda e: e["at"], reverse=True)
+
+
+def _who(entry: dict[str, Any]) -> int | None:
+    if "result" in entry:
+        return int(entry["result"].recorded_by_id)
+    if "attempt" in entry:
+        return int(entry["attempt"].staff_id)
+    return entry["sheet"].printed_by_id
 
 
 @pages.get("/members/{member_id}")
@@ -280,7 +291,7 @@ def member_page(
     ownerships = archive.ownership_history(session, actor, member.id)
     ids = {member.owner_id} | {o.staff_id for o in ownerships}
     ids |= {o.changed_by_id for o in ownerships if o.changed_by_id}
-    ids |= {e["result"].recorded_by_id if e["result"] else e["attempt"].staff_id for e in log}
+    ids |= {_who(e) for e in log}
     context = {
         "nav": "members",
         "member": member,

@@ -1,0 +1,226 @@
+"""Printing guidance sheets: one from a checkpoint or a member's plan, or a day's contacts
+as one PDF. Every print is a POST (it is recorded in the member's contact log); a batch of
+more than a few sheets is rendered by a worker process while the page shows progress."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from careplan import sheets
+from careplan.access import MANAGERS
+from careplan.errors import CareplanError, InvalidInput, NotFound
+from careplan.models import SheetBatch, Store
+from careplan.staff import names_of, store_staff
+from careplan.vocab import BatchState, Paper
+from web.deps import DbSession, Now
+from web.pages.common import Form, date_of, int_of, pages_router, redirect, text_of
+from web.session import User, Visitor
+from web.sheet_pdf import render_pdf
+from web.templating import render
+
+pages = pages_router()
+# Up to this many sheets are rendered while the person waits (about a second); more
+# go to the worker, with a progress page.
+INLINE_MAX = 3
+
+
+def pdf_response(pdf: bytes, filename: str, *, inline: bool = True) -> Response:
+    disposition = "inline" if inline else "attachment"
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(filename)}",
+            # Health data: never kept by a shared browser or a proxy.
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _paper(form: Form) -> Paper:
+    value = text_of(form, "paper") or Paper.a4.value
+    if value not in Paper.__members__:
+        raise InvalidInput("choose A4 or A5", field="paper")
+    return Paper(value)
+
+
+def _language(form: Form) -> str | None:
+    value = text_of(form, "language")
+    return None if value in ("", "member") else value
+
+
+def print_checkpoints(
+    session: DbSession, v: Visitor, ids: list[int], form: Form, now: Now
+) -> Response:
+    paper = _paper(form)
+    found = sheets.build_sheets(session, v.actor, ids, now=now.now, language=_language(form))
+    pdf = render_pdf(found, paper)
+    sheets.record_prints(session, v.actor, found, paper=paper, now=now.now)
+    name = f"sheet-{found[0].code}.pdf" if len(found) == 1 else f"sheets-{now.today}.pdf"
+    return pdf_response(pdf, name)
+
+
+@pages.post("/checkpoints/{checkpoint_id}/sheet")
+def print_checkpoint_sheet(
+    checkpoint_id: int, v: User, session: DbSession, now: Now, form: Form
+) -> Response:
+    return print_checkpoints(session, v, [checkpoint_id], form, now)
+
+
+@pages.post("/plans/{plan_id}/sheet")
+def print_plan_sheet(plan_id: int, v: User, session: DbSession, now: Now, form: Form) -> Response:
+    cp = sheets.current_checkpoint(session, v.actor, plan_id, now.today)
+    return print_checkpoints(session, v, [cp.id], form, now)
+
+
+# --- A day's contacts --------------------------------------------------------------------
+
+
+def _stores(session: DbSession, v: Visitor) -> list[Store]:
+    stmt = select(Store).order_by(Store.code)
+    if not v.actor.chain_wide:
+        stmt = stmt.where(Store.id == v.actor.store_id)
+    return list(session.scalars(stmt))
+
+
+def _batches_context(
+    session: DbSession, v: Visitor, now: Now, store_id: int | None
+) -> dict[str, Any]:
+    stores = _stores(session, v)
+    store = next((s for s in stores if s.id == store_id), stores[0] if stores else None)
+    if store is None:
+        raise NotFound("store not found", field="store")
+    manager = v.actor.role in MANAGERS
+    recent = list(
+        session.scalars(
+            select(SheetBatch)
+            .where(SheetBatch.requested_by_id == v.actor.staff_id)
+            .order_by(SheetBatch.requested_at.desc())
+            .limit(10)
+        )
+    )
+    staff = store_staff(session, store.id) if manager else []
+    return {
+        "nav": "sheets",
+        "stores": stores,
+        "store": store,
+        "manager": manager,
+        "staff": [s for s in staff if s.role.value != "admin"],
+        "today": now.today,
+        "recent": recent,
+        "names": names_of(session, [b.staff_id for b in recent]),
+        "store_names": {s.id: s.name for s in stores},
+        "found": None,
+        "error": None,
+        "values": {},
+    }
+
+
+@pages.get("/sheets")
+def sheets_page(
+    request: Request,
+    v: User,
+    session: DbSession,
+    now: Now,
+    store: int | None = None,
+    code: str | None = None,
+) -> Response:
+    context = _batches_context(session, v, now, store)
+    if code:
+        try:
+            found = sheets.find_print(session, v.actor, code)
+            context["found"] = found
+            context["names"] |= names_of(session, [found.printed_by_id])
+        except CareplanError as exc:
+            context["error"] = exc
+        context["values"] = {"code": code}
+    return render(request, v, "sheets/index.html", context)
+
+
+def _whose(form: Form, v: Visitor) -> int | None:
+    """'me', 'store', or a colleague's id; a clerk or pharmacist prints their own."""
+    value = text_of(form, "staff") or "me"
+    if value == "me":
+        return v.actor.staff_id
+    if value == "store":
+        return None
+    return int_of(form, "staff")
+
+
+@pages.post("/sheets")
+def print_day(request: Request, v: User, session: DbSession, now: Now, form: Form) -> Response:
+    try:
+        store_id = int_of(form, "store") or v.actor.store_id
+        on = date_of(form, "on_date") or now.today
+        staff_id = _whose(form, v)
+        paper = _paper(form)
+        if store_id is None:
+            raise InvalidInput("choose a store", field="store")
+        ids = sheets.todays_contacts(session, v.actor, store_id=store_id, on=on, staff_id=staff_id)
+        if not ids:
+            raise InvalidInput("there are no contacts that day", field="on_date")
+        if len(ids) <= INLINE_MAX:
+            return print_checkpoints(session, v, ids, form, now)
+        batch = sheets.create_batch(
+            session,
+            v.actor,
+            store_id=store_id,
+            on=on,
+            paper=paper,
+            now=now.now,
+            staff_id=staff_id,
+        )
+    except CareplanError as exc:
+        session.rollback()
+        context = _batches_context(session, v, now, int_of(form, "store"))
+        context |= {"error": exc, "values": dict(form)}
+        return render(request, v, "sheets/index.html", context, status=422)
+    # The worker must see the batch: commit first, then start it.
+    session.commit()
+    request.app.state.sheet_worker(batch.id)
+    return redirect(request, f"/sheets/batches/{batch.id}")
+
+
+def _batch_context(session: DbSession, v: Visitor, batch: SheetBatch, now: Now) -> dict[str, Any]:
+    store = session.get_one(Store, batch.store_id)
+    return {
+        "nav": "sheets",
+        "batch": batch,
+        "store": store,
+        "names": names_of(session, [batch.staff_id]),
+        "stalled": sheets.stalled(batch, now.now),
+        "percent": round(100 * batch.done / batch.total) if batch.total else 0,
+        "BatchState": BatchState,
+    }
+
+
+@pages.get("/sheets/batches/{batch_id}")
+def batch_page(request: Request, batch_id: int, v: User, session: DbSession, now: Now) -> Response:
+    batch = sheets.get_batch(session, v.actor, batch_id)
+    return render(request, v, "sheets/batch.html", _batch_context(session, v, batch, now))
+
+
+@pages.get("/sheets/batches/{batch_id}/progress")
+def batch_progress(
+    request: Request, batch_id: int, v: User, session: DbSession, now: Now
+) -> Response:
+    batch = sheets.get_batch(session, v.actor, batch_id)
+    context = _batch_context(session, v, batch, now)
+    return render(request, v, "sheets/_progress.html", context, fragment=True)
+
+
+@pages.get("/sheets/batches/{batch_id}/pdf")
+def batch_download(batch_id: int, v: User, session: DbSession) -> Response:
+    batch = sheets.get_batch(session, v.actor, batch_id)
+    pdf = sheets.batch_pdf(session, v.actor, batch_id)
+    return pdf_response(pdf, f"sheets-{batch.on_date}-{batch.id}.pdf", inline=False)
+
+
+def parse_day(value: str | None, today: date) -> date:
+    return date.fromisoformat(value) if value else today
