@@ -183,9 +183,7 @@ def test_only_a_manager_prints_the_whole_store_or_a_colleagues_day(world: World)
             world.session, clerk, store_id=store, on=TODAY, staff_id=world.pharmacist_a.id
         )
     with pytest.raises(NotFound):
-        sheets.todays_contacts(
-            world.session, world.actor(world.clerk_b), store_id=store, on=TODAY
-        )
+        sheets.todays_contacts(world.session, world.actor(world.clerk_b), store_id=store, on=TODAY)
 
 
 def test_the_member_page_prints_the_step_the_member_is_in_now(world: World):
@@ -240,9 +238,7 @@ def _queued(world: World) -> SheetBatch:
     )
 
 
-def test_a_batch_records_its_prints_only_when_its_pdf_is_made(
-    world: World, session_factory
-):
+def test_a_batch_records_its_prints_only_when_its_pdf_is_made(world: World, session_factory):
     batch = _queued(world)
     world.session.commit()
     seen: list[int] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 from babel.messages.extract import extract_from_dir
@@ -17,10 +18,11 @@ from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from careplan import plans
+from careplan import plans, sheets
 from careplan.checkpoints import AttemptIn, ResultIn, record_attempt, record_result
 from careplan.health_records import HealthCheckIn
 from careplan.models import Checkpoint
+from careplan.vocab import Paper
 from tests.conftest import ROOT, World, make_member
 from tests.web.conftest import TravelClock, sign_in_page
 from web.i18n import po_path
@@ -109,7 +111,7 @@ def test_the_walk_finds_untranslated_words():
 
 
 @pytest.fixture
-def busy_store(world: World, clock: TravelClock) -> dict[str, int]:
+def busy_store(world: World, clock: TravelClock) -> dict[str, Any]:
     """A member with a plan, a worked step, an open step with a call-back, a health
     check, an effect and an escalation: every part of every page has something to show."""
     member = make_member(world, name="赵德华", mobile="13600136000")
@@ -150,12 +152,28 @@ def busy_store(world: World, clock: TravelClock) -> dict[str, int]:
         today=clock.today,
         now=clock.now,
     )
+    printed = sheets.build_sheets(world.session, actor, [second.id], now=clock.now)
+    sheets.record_prints(world.session, actor, printed, paper=Paper.a4, now=clock.now)
+    batch = sheets.create_batch(
+        world.session,
+        world.actor(world.manager_a),
+        store_id=world.store_a.id,
+        on=clock.today,
+        paper=Paper.a4,
+        now=clock.now,
+    )
     world.session.commit()
-    return {"member": member.id, "plan": plan.id, "checkpoint": second.id}
+    return {
+        "member": member.id,
+        "plan": plan.id,
+        "checkpoint": second.id,
+        "batch": batch.id,
+        "code": printed[0].code,
+    }
 
 
-def pages_of(ids: dict[str, int]) -> list[str]:
-    m, p, c = ids["member"], ids["plan"], ids["checkpoint"]
+def pages_of(ids: dict[str, Any]) -> list[str]:
+    m, p, c, b = ids["member"], ids["plan"], ids["checkpoint"], ids["batch"]
     return [
         "/",
         "/?tab=overdue",
@@ -177,13 +195,17 @@ def pages_of(ids: dict[str, int]) -> list[str]:
         "/escalations?status=resolved",
         "/settings",
         "/store/staff",
+        "/sheets",
+        f"/sheets?code={ids['code']}",
+        "/sheets?code=NONE-0000",
+        f"/sheets/batches/{b}",
         "/no-such-page",
     ]
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_every_page_is_wholly_in_the_users_language(
-    client: TestClient, world: World, busy_store: dict[str, int], language: str
+    client: TestClient, world: World, busy_store: dict[str, Any], language: str
 ):
     world.manager_a.language = language
     world.session.commit()
@@ -230,7 +252,7 @@ class FormFields(HTMLParser):
         return [n for i, named, n in self.fields if not named and i not in self.label_for]
 
 
-def test_every_form_field_has_a_label(client: TestClient, world: World, busy_store: dict[str, int]):
+def test_every_form_field_has_a_label(client: TestClient, world: World, busy_store: dict[str, Any]):
     sign_in_page(client, "manager.a")
     checked = 0
     for url in pages_of(busy_store):
