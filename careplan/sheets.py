@@ -409,7 +409,7 @@ def find_print(session: Session, actor: Actor, code: str) -> SheetPrint:
     )
     found = session.scalar(scope_members(stmt, actor))
     if found is None:
-        raise NotFound(f"no sheet with code {code!r}", field="code")
+        raise NotFound("no sheet has that code", field="code")
     return found
 
 

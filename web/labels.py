@@ -208,6 +208,7 @@ MESSAGES = (
     N_("only a manager may print a colleague's sheets"),
     N_("only a manager may print the whole store's sheets"),
     N_("the batch is not ready yet"),
+    N_("no sheet has that code"),
     N_("not a date and time"),
     N_("choose at least one member"),
     N_("say what was done"),
