@@ -493,16 +493,20 @@ def run_batch(
         actor = Actor.of(requester, via="batch") if requester else Actor.system("batch")
         session.info["actor"] = actor
         ids = [int(i) for i in batch.checkpoint_ids.split(",") if i]
-        _progress(factory, batch_id, state=BatchState.running, updated_at=clock())
+        paper = batch.paper
         try:
             sheets = build_sheets(session, actor, ids, now=clock())
+            # End the read before the long render: progress is committed meanwhile, and
+            # SQLite will not let a transaction that read an older snapshot write later.
+            session.rollback()
+            _progress(factory, batch_id, state=BatchState.running, updated_at=clock())
 
             def tick(done: int) -> None:
                 _progress(factory, batch_id, done=done, updated_at=clock())
 
-            pdf = render(sheets, batch.paper, tick)
-            record_prints(session, actor, sheets, paper=batch.paper, now=clock(), batch_id=batch.id)
-            session.refresh(batch)
+            pdf = render(sheets, paper, tick)
+            record_prints(session, actor, sheets, paper=paper, now=clock(), batch_id=batch_id)
+            batch = session.get_one(SheetBatch, batch_id)
             batch.pdf = pdf
             batch.done = len(sheets)
             batch.state = BatchState.done
