@@ -13,7 +13,8 @@ from careplan import migrate
 from careplan.cli import app
 from careplan.config import get_settings
 from careplan.db import make_engine, make_session_factory
-from careplan.models import CarePlan, Member, ProtocolVersion
+from careplan.models import CarePlan, Member, ProtocolVersion, SheetPrint
+from tests import pdf
 from tests.careplan.test_protocols import GOOD
 
 runner = CliRunner()
@@ -156,3 +157,44 @@ def test_bad_enrol_arguments_say_what_is_wrong_and_write_nothing(cli_db: str, ar
 def test_staff_add_refuses_a_short_password(cli_db: str):
     code, out = run("staff", "add", "newbie", "新人", "clerk", "--password", "short")
     assert code == 2 and "password" in out
+
+
+def test_sheets_print_writes_one_pdf_of_the_days_contacts_and_records_each(
+    cli_db: str, tmp_path: Path
+):
+    run("protocols", "load")
+    run("demo", "seed")
+    out_file = tmp_path / "day.pdf"
+
+    code, out = run(
+        "sheets", "print", "--store", "SH001", "--as", "xh.manager", "--out", str(out_file)
+    )
+
+    assert code == 0, out
+    n = int(out.split("\n")[-2].split()[0])  # "<n> sheets written to ..."
+    assert n > 3 and count(cli_db, SheetPrint) == n
+    assert pdf.pages(out_file.read_bytes()) >= n
+    assert "laying out sheets" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--store", "NOPE", "--as", "xh.manager"], "store"),
+        (["--store", "SH001", "--as", "xh.manager", "--date", "2026-13-01"], "date"),
+        (["--store", "SH001", "--as", "xh.clerk1"], "only a manager"),
+        (["--store", "SH001", "--as", "xh.manager", "--date", "2030-01-01"], "no contacts"),
+        (["--store", "SH001", "--as", "xh.manager", "--language", "fr"], "language"),
+    ],
+)
+def test_bad_sheet_arguments_say_what_is_wrong_and_print_nothing(
+    cli_db: str, tmp_path: Path, args: list[str], message: str
+):
+    run("protocols", "load")
+    run("demo", "seed")
+    out_file = tmp_path / "x.pdf"
+
+    code, out = run("sheets", "print", *args, "--out", str(out_file))
+
+    assert code == 2 and message in out, out
+    assert not out_file.exists() and count(cli_db, SheetPrint) == 0

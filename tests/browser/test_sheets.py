@@ -92,7 +92,7 @@ def test_a_store_day_prints_in_the_background_with_progress(
         page.get_by_role("link", name="下载打印文件").click()
     path = download.value.path()
     assert path is not None
-    content = open(path, "rb").read()
+    content = path.read_bytes()
     assert pdf.pages(content) == 3 * MEMBERS
     text = pdf.text(content)
     assert all(text.count(f"会员{i:02d}") == 3 for i in range(MEMBERS))
