@@ -60,7 +60,7 @@ run: seed
 	$(BIN)/careplan serve
 
 lint: install
-	$(BIN)/ruff check careplan web tests migrations
+	$(BIN)/ruff check careplan web tests migrations benchmarks scripts
 
 test: install lint browser
 	$(BIN)/pytest -q
