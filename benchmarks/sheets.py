@@ -34,7 +34,7 @@ from careplan.checkpoints import ResultIn, record_result
 from careplan.config import ROOT
 from careplan.db import make_engine, make_session_factory
 from careplan.health_records import HealthCheckIn
-from careplan.members import MemberCreate, Medicine, create_member
+from careplan.members import Medicine, MemberCreate, create_member
 from careplan.models import Checkpoint, Staff, Store
 from careplan.vocab import Paper, Role
 from web.sheet_pdf import render_pdf, sheet_html
