@@ -27,7 +27,15 @@ def _scale(lo: float, hi: float) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def line_chart(series: Sequence[Series], *, title: str, unit: str, date_fmt: str) -> Markup:
+def _tick(value: float, span: float) -> str:
+    # Enough decimals that the three axis labels differ (7.45, 7.50, 7.55, not 7.5 thrice).
+    decimals = 1 if span >= 2 else 2 if span >= 0.2 else 3
+    return f"{value:.{decimals}f}"
+
+
+def line_chart(
+    series: Sequence[Series], *, title: str, unit: str, date_fmt: str, font_size: int = 11
+) -> Markup:
     """One line per component (systolic and diastolic share a chart); x is time."""
     points = [p for s in series for p in s.points]
     if not points:
@@ -53,14 +61,16 @@ def line_chart(series: Sequence[Series], *, title: str, unit: str, date_fmt: str
         v = lo + (hi - lo) * frac
         y = TOP + (1 - frac) * plot_h
         parts.append(
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{v:.1f}</text>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="{font_size}">'
+            f"{_tick(v, hi - lo)}</text>"
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#eee"/>'
         )
     for t in sorted({t for t, _ in points})[:: max(1, len(points) // 6) or 1]:
         x, _y = xy(t, lo)
         label = escape(t.strftime(date_fmt))
         parts.append(
-            f'<text x="{x}" y="{HEIGHT - 12}" text-anchor="middle" font-size="11">{label}</text>'
+            f'<text x="{x}" y="{HEIGHT - 12}" text-anchor="middle" font-size="{font_size}">'
+            f"{label}</text>"
         )
     for i, s in enumerate(series):
         colour = COLOURS[i % len(COLOURS)]
@@ -73,7 +83,8 @@ def line_chart(series: Sequence[Series], *, title: str, unit: str, date_fmt: str
                 f"{v:g} {escape(unit)}</title></circle>"
             )
         parts.append(
-            f'<text x="{LEFT + 8 + i * 120}" y="{TOP + 10}" font-size="12" fill="{colour}">'
+            f'<text x="{LEFT + 8 + i * 10 * font_size}" y="{TOP + font_size}" '
+            f'font-size="{font_size + 1}" fill="{colour}">'
             f"{escape(s.label)} ({escape(unit)})</text>"
         )
     parts.append("</svg>")

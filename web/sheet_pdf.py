@@ -58,8 +58,11 @@ def _fonts() -> FontConfiguration:
     return FontConfiguration()
 
 
+CHART_MIN_READINGS = 3  # two readings read better as two table rows than as a line
+
+
 def trend_chart(trend: Trend) -> Markup:
-    if len(trend.readings) < 2:
+    if len(trend.readings) < CHART_MIN_READINGS:
         return Markup("")
     series = [
         Series(
@@ -72,7 +75,8 @@ def trend_chart(trend: Trend) -> Markup:
         )
         for key, label in trend.parts
     ]
-    return line_chart(series, title=trend.title, unit=trend.unit, date_fmt="%m-%d")
+    # Large labels: the chart prints about 0.8 of its size, and its readers are elderly.
+    return line_chart(series, title=trend.title, unit=trend.unit, date_fmt="%m-%d", font_size=18)
 
 
 def sheet_html(sheet: Sheet, paper: Paper) -> str:
