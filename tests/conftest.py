@@ -13,14 +13,16 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import migrate, protocols
+from careplan import migrate, plans, protocols
 from careplan.access import Actor
+from careplan.checkpoints import ResultIn, record_result
 from careplan.db import make_engine
+from careplan.health_records import HealthCheckIn
 from careplan.members import MemberCreate, create_member
-from careplan.models import Member, Staff, Store
+from careplan.models import Checkpoint, Member, Staff, Store
 from careplan.protocols import LoadedProtocol
 from careplan.vocab import Role
 
@@ -212,3 +214,58 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     n = sum(1 for r in skipped if PG_SKIP in str(r.longrepr))
     if n:
         terminalreporter.write_line(f"{n} tests not run on PostgreSQL. {PG_SKIP}")
+
+
+def enrolled_steps(
+    world: World,
+    member: Member,
+    *,
+    start: date,
+    protocol_id: str = "osteoporosis",
+    assignee: Staff | None = None,
+) -> dict[str, Checkpoint]:
+    """Enrol `member` (by clerk A) starting on `start`; the plan's steps by key."""
+    plan = plans.enroll(
+        world.session,
+        world.actor(world.clerk_a),
+        member_id=member.id,
+        protocol_id=protocol_id,
+        start=start,
+        today=start,
+        now=datetime(start.year, start.month, start.day, 2, tzinfo=UTC),
+        assignee_id=assignee.id if assignee else None,
+    )
+    steps = world.session.scalars(select(Checkpoint).where(Checkpoint.plan_id == plan.id))
+    return {cp.key: cp for cp in steps}
+
+
+def record_bone_density(
+    world: World, cp: Checkpoint, by: Staff, *, now: datetime, t_score: float | None
+) -> None:
+    """Work `cp` as taken as directed, with a bone-density reading when one is given."""
+    readings = (
+        [HealthCheckIn(kind="bone_density", values={"t_score": t_score})]
+        if t_score is not None
+        else []
+    )
+    record_result(
+        world.session,
+        world.actor(by),
+        cp.id,
+        ResultIn(
+            version=cp.version,
+            channel="phone",
+            adherence="as_directed",
+            measurements=readings,
+        ),
+        today=now.astimezone(UTC).date(),
+        now=now,
+    )
+
+
+def step_guidance(protocol_id: str, key: str, language: str) -> str:
+    """A step's guidance text as the shipped protocol YAML says it."""
+    protocol = next(p for p in shipped_protocols() if p.definition.id == protocol_id)
+    step = protocol.definition.step(key)
+    assert step is not None
+    return step.guidance.get(language)

@@ -7,13 +7,19 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from careplan import plans, sheets
-from careplan.checkpoints import ResultIn, record_result
+from careplan import sheets
 from careplan.errors import Forbidden, InvalidInput, NotFound
-from careplan.health_records import HealthCheckIn
 from careplan.models import ChangeLog, Checkpoint, Member, SheetBatch, SheetPrint
 from careplan.vocab import BatchState, Channel, Paper
-from tests.conftest import NOW, TODAY, World, make_member, shipped_protocols
+from tests.conftest import (
+    NOW,
+    TODAY,
+    World,
+    enrolled_steps,
+    make_member,
+    record_bone_density,
+    step_guidance,
+)
 
 START = date(2024, 2, 1)  # week steps fall due on 02-07, 02-14, 02-21, 02-28, 03-13, 03-27
 
@@ -23,45 +29,15 @@ def _at(day: date) -> datetime:
 
 
 def _enrolled(world: World, member: Member) -> dict[str, Checkpoint]:
-    actor = world.actor(world.clerk_a)
-    plan = plans.enroll(
-        world.session,
-        actor,
-        member_id=member.id,
-        protocol_id="osteoporosis",
-        start=START,
-        today=START,
-        now=_at(START),
-        assignee_id=world.pharmacist_a.id,
-    )
-    steps = world.session.scalars(select(Checkpoint).where(Checkpoint.plan_id == plan.id))
-    return {cp.key: cp for cp in steps}
+    return enrolled_steps(world, member, start=START, assignee=world.pharmacist_a)
 
 
 def _done(world: World, cp: Checkpoint, day: date, t_score: float | None = None) -> None:
-    measurements = (
-        [HealthCheckIn(kind="bone_density", values={"t_score": t_score})] if t_score else []
-    )
-    record_result(
-        world.session,
-        world.actor(world.pharmacist_a),
-        cp.id,
-        ResultIn(
-            version=cp.version,
-            channel="phone",
-            adherence="as_directed",
-            measurements=measurements,
-        ),
-        today=day,
-        now=_at(day),
-    )
+    record_bone_density(world, cp, world.pharmacist_a, now=_at(day), t_score=t_score)
 
 
 def _guidance(key: str, language: str) -> str:
-    protocol = next(p for p in shipped_protocols() if p.definition.id == "osteoporosis")
-    step = protocol.definition.step(key)
-    assert step is not None
-    return step.guidance.get(language)
+    return step_guidance("osteoporosis", key, language)
 
 
 def test_a_sheet_carries_this_steps_guidance_allergies_readings_and_the_next_contact(

@@ -10,13 +10,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import plans, sheets
-from careplan.checkpoints import ResultIn, record_result
-from careplan.health_records import HealthCheckIn
+from careplan import sheets
 from careplan.models import Checkpoint, Member, SheetBatch, SheetPrint
 from careplan.vocab import Paper
 from tests import pdf
-from tests.conftest import World, make_member, shipped_protocols
+from tests.conftest import (
+    World,
+    enrolled_steps,
+    make_member,
+    record_bone_density,
+    step_guidance,
+)
 from tests.web.conftest import TravelClock, sign_in_page
 from web.sheet_pdf import render_pdf
 
@@ -35,40 +39,15 @@ def inline_worker(
 
 
 def enrolled(world: World, member: Member) -> dict[str, Checkpoint]:
-    plan = plans.enroll(
-        world.session,
-        world.actor(world.clerk_a),
-        member_id=member.id,
-        protocol_id="osteoporosis",
-        start=START,
-        today=START,
-        now=datetime(2024, 2, 1, 2, tzinfo=UTC),
-    )
-    steps = world.session.scalars(select(Checkpoint).where(Checkpoint.plan_id == plan.id))
-    return {cp.key: cp for cp in steps}
+    return enrolled_steps(world, member, start=START)
 
 
 def worked(world: World, cp: Checkpoint, clock: TravelClock, t_score: float) -> None:
-    record_result(
-        world.session,
-        world.actor(world.clerk_a),
-        cp.id,
-        ResultIn(
-            version=cp.version,
-            channel="in_store",
-            adherence="as_directed",
-            measurements=[HealthCheckIn(kind="bone_density", values={"t_score": t_score})],
-        ),
-        today=clock.today,
-        now=clock.now,
-    )
+    record_bone_density(world, cp, world.clerk_a, now=clock.now, t_score=t_score)
 
 
 def guidance(key: str, language: str) -> str:
-    protocol = next(p for p in shipped_protocols() if p.definition.id == "osteoporosis")
-    step = protocol.definition.step(key)
-    assert step is not None
-    return step.guidance.get(language)
+    return step_guidance("osteoporosis", key, language)
 
 
 def print_sheet(client: TestClient, token: str, cp_id: int, **form: str) -> bytes:
