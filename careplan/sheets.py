@@ -87,12 +87,10 @@ class Sheet:
     allergies: tuple[str, ...]
     medicines: tuple[dict[str, str], ...]
     protocol_title: str
-    plan_start: date
     step_title: str
     guidance: str
     step_number: int
     steps_total: int
-    due_on: date
     trends: tuple[Trend, ...]
     next_contact: NextContact | None
     store_name: str
@@ -102,7 +100,6 @@ class Sheet:
     staff_phone: str
     staff_role: Role
     printed_at: datetime  # in the chain's time zone
-    health_consent: bool
 
 
 def _shown(value: float) -> str:
@@ -227,12 +224,10 @@ def _sheet(
         allergies=tuple(member.drug_allergies or ()) if consent else (),
         medicines=tuple(member.regular_medicines or ()) if consent else (),
         protocol_title=protocol.title.get(lang),
-        plan_start=cp.plan.start_date,
         step_title=step.title.get(lang),
         guidance=step.guidance.get(lang),
         step_number=1 + sum(1 for s in steps if s.seq < cp.seq),
         steps_total=loaded.totals.get(cp.plan_id, 1),
-        due_on=cp.due_on,
         trends=_trends(checks, _kinds(protocol, step), cp, lang) if consent else (),
         next_contact=_next_contact(cp, steps, protocol, lang),
         store_name=store.name,
@@ -242,7 +237,6 @@ def _sheet(
         staff_phone=staff.phone,
         staff_role=staff.role,
         printed_at=now.astimezone(get_settings().zone),
-        health_consent=consent,
     )
 
 
@@ -425,8 +419,15 @@ def create_batch(
     paper: Paper,
     now: datetime,
     staff_id: int | None = None,
+    contacts: Sequence[int] | None = None,
 ) -> SheetBatch:
-    ids = todays_contacts(session, actor, store_id=store_id, on=on, staff_id=staff_id)
+    """Queue a day's contacts for the worker; `contacts` when the caller has just asked
+    todays_contacts (the worker builds the sheets as the requester, scoped as ever)."""
+    ids = (
+        list(contacts)
+        if contacts is not None
+        else todays_contacts(session, actor, store_id=store_id, on=on, staff_id=staff_id)
+    )
     if not ids:
         raise InvalidInput("there are no contacts that day", field="on_date")
     batch = SheetBatch(

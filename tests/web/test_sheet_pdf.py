@@ -27,12 +27,10 @@ SHEET = Sheet(
     allergies=("青霉素",),
     medicines=(),
     protocol_title="骨质疏松慢病追踪",
-    plan_start=date(2024, 2, 1),
     step_title="饮食指导与服药提醒",
     guidance="每天喝300毫升牛奶或相当的奶制品，多吃豆腐和绿叶菜；少喝浓茶和咖啡，饭菜少放盐。",
     step_number=3,
     steps_total=6,
-    due_on=date(2024, 2, 21),
     trends=(),
     next_contact=NextContact(date(2024, 3, 13), Channel.phone, "提醒复诊，运动指导"),
     store_name="徐汇店",
@@ -42,7 +40,6 @@ SHEET = Sheet(
     staff_phone="13800000000",
     staff_role=Role.pharmacist,
     printed_at=datetime(2024, 3, 1, 10, tzinfo=UTC),
-    health_consent=True,
 )
 
 

@@ -4,7 +4,6 @@ more than a few sheets is rendered by a worker process while the page shows prog
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -175,6 +174,7 @@ def print_day(request: Request, v: User, session: DbSession, now: Now, form: For
             paper=paper,
             now=now.now,
             staff_id=staff_id,
+            contacts=ids,
         )
     except CareplanError as exc:
         session.rollback()
@@ -220,7 +220,3 @@ def batch_download(batch_id: int, v: User, session: DbSession) -> Response:
     batch = sheets.get_batch(session, v.actor, batch_id)
     pdf = sheets.batch_pdf(session, v.actor, batch_id)
     return pdf_response(pdf, f"sheets-{batch.on_date}-{batch.id}.pdf", inline=False)
-
-
-def parse_day(value: str | None, today: date) -> date:
-    return date.fromisoformat(value) if value else today
