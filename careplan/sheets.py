@@ -154,8 +154,7 @@ class _Loaded:
 
     checkpoints: list[tuple[Checkpoint, Member]]
     checks: dict[int, list[HealthCheck]] = field(default_factory=dict)
-    following: dict[int, list[Checkpoint]] = field(default_factory=dict)
-    totals: dict[int, int] = field(default_factory=dict)
+    plan_steps: dict[int, list[Checkpoint]] = field(default_factory=dict)  # by plan id
 
 
 def _load(session: Session, actor: Actor, ids: Sequence[int], now: datetime) -> _Loaded:
@@ -187,8 +186,7 @@ def _load(session: Session, actor: Actor, ids: Sequence[int], now: datetime) -> 
         .order_by(Checkpoint.seq, Checkpoint.id)
     )
     for step in steps:
-        loaded.totals[step.plan_id] = loaded.totals.get(step.plan_id, 0) + 1
-        loaded.following.setdefault(step.plan_id, []).append(step)
+        loaded.plan_steps.setdefault(step.plan_id, []).append(step)
     return loaded
 
 
@@ -211,7 +209,7 @@ def _sheet(
     step = step_of(protocol, cp.key)
     store = session.get_one(Store, member.home_store_id)
     staff = session.get_one(Staff, cp.assignee_id)
-    steps = loaded.following.get(cp.plan_id, [])
+    steps = loaded.plan_steps.get(cp.plan_id, [])
     consent = member.health_consent
     checks = loaded.checks.get(member.id, [])
     return Sheet(
@@ -227,7 +225,7 @@ def _sheet(
         step_title=step.title.get(lang),
         guidance=step.guidance.get(lang),
         step_number=1 + sum(1 for s in steps if s.seq < cp.seq),
-        steps_total=loaded.totals.get(cp.plan_id, 1),
+        steps_total=len(steps),
         trends=_trends(checks, _kinds(protocol, step), cp, lang) if consent else (),
         next_contact=_next_contact(cp, steps, protocol, lang),
         store_name=store.name,
