@@ -74,6 +74,7 @@ def _new_checkpoint(
 ) -> Checkpoint:
     return Checkpoint(
         plan=plan,
+        protocol_id=plan.protocol_id,
         key=step.key,
         seq=step.seq,
         open_on=dates.open_on,

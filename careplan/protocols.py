@@ -185,7 +185,7 @@ def _order_issues(
                 )
             )
         previous = step
-    for i, common in _all_steps(definition):
+    for i, common in all_steps(definition):
         grace, expiry = grace_of(definition, common), expiry_of(definition, common)
         if expiry is not None and expiry <= grace:
             line = lines.get(("routine",) if i < 0 else ("checkpoints", i), 1)
@@ -200,7 +200,7 @@ def _order_issues(
     return issues
 
 
-def _all_steps(definition: Protocol) -> list[tuple[int, StepCommon]]:
+def all_steps(definition: Protocol) -> list[tuple[int, StepCommon]]:
     steps: list[tuple[int, StepCommon]] = list(enumerate(definition.checkpoints))
     if definition.routine is not None:
         steps.append((-1, definition.routine))

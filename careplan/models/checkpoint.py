@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from careplan.models.base import Base, IdMixin, IdType, JsonType, TimestampMixin, enum_column
@@ -20,10 +20,49 @@ class Checkpoint(IdMixin, TimestampMixin, Base):
         # The worklist: my pending steps by date. Status is derived from these dates.
         Index("ix_checkpoints_assignee_state_due", "assignee_id", "state", "due_on"),
         Index("ix_checkpoints_state_overdue", "state", "overdue_on"),
-    )
+        # The audit (careplan/audit.py). Open steps are a small slice of every step ever
+        # made, so they get partial indexes; each covers what the audit counts, so the
+        # counts are read from the index alone. A step that can expire is overdue only
+        # in a window of bounded length before its missed_on, which the first one serves;
+        # steps that never expire stay overdue until worked, which the second one serves.
+        Index(
+            "ix_checkpoints_open_expiring",
+            "missed_on", "overdue_on", "assignee_id", "due_on", "protocol_id", "key",
+            sqlite_where=text("state = 'pending' AND missed_on IS NOT NULL"),
+            postgresql_where=text("state = 'pending' AND missed_on IS NOT NULL"),
+        ),
+        Index(
+            "ix_checkpoints_open_lasting",
+            "overdue_on", "assignee_id", "due_on", "protocol_id", "key",
+            sqlite_where=text("state = 'pending' AND missed_on IS NULL"),
+            postgresql_where=text("state = 'pending' AND missed_on IS NULL"),
+        ),
+        # One store's or one person's open steps, whatever their dates.
+        Index(
+            "ix_checkpoints_open_by_staff",
+            "assignee_id", "overdue_on", "missed_on", "due_on", "protocol_id", "key",
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+        # Completion and on-time rates: the steps due in a period, chain-wide.
+        Index(
+            "ix_checkpoints_due_rates",
+            "due_on", "assignee_id", "state", "late", "completed_on", "overdue_on",
+        ),
+        # An audit "as of" an earlier day counts a step done after that day as open then.
+        Index(
+            "ix_checkpoints_done_on",
+            "completed_on", "assignee_id",
+            sqlite_where=text("state = 'done'"),
+            postgresql_where=text("state = 'done'"),
+        ),
+    )  # fmt: skip
 
     plan_id: Mapped[int] = mapped_column(IdType, ForeignKey("care_plans.id"), index=True)
     key: Mapped[str] = mapped_column(String(64))
+    # The plan's protocol, copied (a plan never changes protocol) so the audit can count
+    # by protocol and step from the checkpoint indexes without joining every plan.
+    protocol_id: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int]
     open_on: Mapped[date]
     due_on: Mapped[date]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from careplan.models.base import Base, IdMixin, IdType, enum_column
@@ -13,7 +13,16 @@ from careplan.vocab import EscalationStatus, Role, StopReason
 
 class Escalation(IdMixin, Base):
     __tablename__ = "escalations"
-    __table_args__ = (Index("ix_escalations_store_status", "store_id", "status", "due_on"),)
+    __table_args__ = (
+        Index("ix_escalations_store_status", "store_id", "status", "due_on"),
+        # The audit's open escalations by age, chain-wide or per store.
+        Index(
+            "ix_escalations_open",
+            "store_id", "raised_at",
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )  # fmt: skip
 
     member_id: Mapped[int] = mapped_column(IdType, ForeignKey("members.id"), index=True)
     store_id: Mapped[int] = mapped_column(IdType, ForeignKey("stores.id"))

@@ -1,0 +1,773 @@
+"""The supervisor audit: overdue steps by region, store and staff, aging buckets, missed
+steps, completion and on-time rates over a period, and open escalations by age.
+
+One module behind the audit pages, /api/v1/audit and `careplan audit`.
+
+Attribution: a step counts for the person it is assigned to, and for that person's store
+and region (staff are measured on their members' care). "As of" a day applies the date
+rules of schedule.py to that day; for an earlier day, a step done after it counts as
+open on it, so last month's figures do not improve as late work comes in.
+
+Work is proportional to what is shown, not to the history: open steps are read from
+partial indexes (see models/checkpoint.py), and an expiring step can only be overdue in
+a window of bounded length (the longest expiry minus grace of any protocol version).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.orm import Session
+
+from careplan.access import Actor, require_manager
+from careplan.config import get_settings
+from careplan.errors import Forbidden, InvalidInput, NotFound
+from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion, Staff, Store
+from careplan.protocol_schema import Protocol, Text
+from careplan.protocols import all_steps, definition_of, latest_version
+from careplan.schedule import expiry_of, grace_of
+
+Level = Literal["chain", "region", "store", "staff"]
+ListStatus = Literal["overdue", "missed", "due"]
+CHILD: dict[str, Level] = {"chain": "region", "region": "store", "store": "staff"}
+DEFAULT_PERIOD_DAYS = 30
+MAX_PAGE_SIZE = 500
+CSV_CHUNK = 2000
+
+# Literal SQL, not bound parameters: SQLite (and a generic PostgreSQL plan) can use a
+# partial index only when the query's WHERE repeats the index's predicate word for word.
+PENDING = text("checkpoints.state = 'pending'")
+DONE = text("checkpoints.state = 'done'")
+WORKABLE = text("checkpoints.state IN ('pending', 'done')")
+ESC_OPEN = text("escalations.status = 'open'")
+
+
+@dataclass(frozen=True)
+class Bucket:
+    label: str
+    low: int
+    high: int | None  # inclusive; None: no upper bound
+
+
+# Days overdue (as of the day, counted from the due date, as the worklist shows them).
+BUCKETS = (
+    Bucket("1-3", 1, 3),
+    Bucket("4-7", 4, 7),
+    Bucket("8-14", 8, 14),
+    Bucket("15-30", 15, 30),
+    Bucket(">30", 31, None),
+)
+# Open escalations by age in days since they were raised.
+AGE_BUCKETS = (
+    Bucket("0-3", 0, 3),
+    Bucket("4-7", 4, 7),
+    Bucket("8-14", 8, 14),
+    Bucket("15-30", 15, 30),
+    Bucket(">30", 31, None),
+)
+
+
+def bucket_of(label: str) -> Bucket:
+    for b in BUCKETS:
+        if b.label == label:
+            return b
+    raise InvalidInput(
+        f"unknown bucket (one of {', '.join(b.label for b in BUCKETS)})", field="bucket"
+    )
+
+
+# --- What is asked ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    level: Level
+    region: str | None = None
+    store_id: int | None = None
+    staff_id: int | None = None
+    store_code: str = ""
+    store_name: str = ""
+    staff_name: str = ""
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    scope: Scope
+    as_of: date
+    period_from: date
+    period_to: date  # clipped to as_of where it matters
+    protocol_id: str | None = None
+    # An earlier day than today: steps done since then were still open on it.
+    past: bool = False
+
+    @property
+    def until(self) -> date:
+        return min(self.period_to, self.as_of)
+
+
+def make_query(
+    scope: Scope,
+    *,
+    today: date,
+    as_of: date | None = None,
+    period_from: date | None = None,
+    period_to: date | None = None,
+    protocol_id: str | None = None,
+) -> AuditQuery:
+    as_of = as_of or today
+    if as_of > today:
+        raise InvalidInput("as_of cannot be after today", field="as_of")
+    period_to = period_to or as_of
+    period_from = period_from or period_to - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    if period_from > period_to:
+        raise InvalidInput("the period starts after it ends", field="period_from")
+    return AuditQuery(scope, as_of, period_from, period_to, protocol_id or None, past=as_of < today)
+
+
+def resolve_scope(
+    session: Session,
+    actor: Actor,
+    *,
+    region: str | None = None,
+    store_id: int | None = None,
+    staff_id: int | None = None,
+) -> Scope:
+    """Supervisors audit the chain, a region, a store or a person; a store manager their
+    own store and its people. Anyone else's store is 'not found'."""
+    require_manager(actor)
+    if staff_id is not None:
+        staff = session.get(Staff, staff_id)
+        if staff is None or staff.store_id is None or not actor.may_see_store(staff.store_id):
+            raise NotFound(f"staff {staff_id} not found", field="staff_id")
+        return _store_scope(session, staff.store_id, "staff", staff_id, staff.name)
+    if store_id is None and not actor.chain_wide:
+        if region:
+            raise Forbidden("only a supervisor audits a region", field="region")
+        store_id = actor.store_id
+    if store_id is not None:
+        if not actor.may_see_store(store_id):
+            raise NotFound(f"store {store_id} not found", field="store_id")
+        return _store_scope(session, store_id, "store", None, "")
+    if region:
+        if session.scalar(select(Store.id).where(Store.region == region).limit(1)) is None:
+            raise NotFound("no store in that region", field="region")
+        return Scope("region", region=region)
+    return Scope("chain")
+
+
+def _store_scope(
+    session: Session, store_id: int, level: Level, staff_id: int | None, staff_name: str
+) -> Scope:
+    store = session.get(Store, store_id)
+    if store is None:
+        raise NotFound(f"store {store_id} not found", field="store_id")
+    return Scope(level, store.region, store.id, staff_id, store.code, store.name, staff_name)
+
+
+# --- Sources: the steps each figure counts ------------------------------------------------
+
+_WINDOWS: dict[str, int] = {}
+
+
+def _window_of(protocol: Protocol) -> int:
+    longest = 0
+    for _, step in all_steps(protocol):
+        expiry = expiry_of(protocol, step)
+        if expiry is not None:
+            grace = grace_of(protocol, step)
+            longest = max(longest, max(expiry, grace) - grace)
+    return longest
+
+
+def open_window_days(session: Session) -> int:
+    """How many days at most an expiring step stays overdue before it is missed.
+
+    Dates shift together (pauses, re-anchoring), so the window is the protocol's own:
+    (expiry - grace) of the longest step of any published version. Versions are few and
+    immutable; each is parsed once per process.
+    """
+    rows = session.execute(select(ProtocolVersion.id, ProtocolVersion.content_hash)).all()
+    for version_id, content in rows:
+        if content not in _WINDOWS:
+            row = session.get(ProtocolVersion, version_id)
+            assert row is not None
+            _WINDOWS[content] = _window_of(definition_of(row))
+    return max((_WINDOWS[c] for _, c in rows), default=0)
+
+
+def _scope_terms(q: AuditQuery) -> list[ColumnElement[bool]]:
+    s, who = q.scope, Checkpoint.assignee_id
+    terms: list[ColumnElement[bool]] = []
+    if s.staff_id is not None:
+        terms.append(who == s.staff_id)
+    elif s.store_id is not None:
+        terms.append(who.in_(select(Staff.id).where(Staff.store_id == s.store_id)))
+    elif s.region is not None:
+        in_region = select(Staff.id).join(Store, Staff.store_id == Store.id)
+        terms.append(who.in_(in_region.where(Store.region == s.region)))
+    if q.protocol_id:
+        terms.append(Checkpoint.protocol_id == q.protocol_id)
+    return terms
+
+
+_STEP_COLUMNS = (
+    Checkpoint.id,
+    Checkpoint.assignee_id,
+    Checkpoint.due_on,
+    Checkpoint.protocol_id,
+    Checkpoint.key,
+)
+
+
+def _done_after(q: AuditQuery) -> ColumnElement[bool]:
+    return and_(DONE, Checkpoint.completed_on > q.as_of)
+
+
+def overdue_source(session: Session, q: AuditQuery) -> Subquery:
+    """Steps overdue on the as-of day: past their grace, not yet missed, not yet done."""
+    d, window, scope = q.as_of, open_window_days(session), _scope_terms(q)
+    parts = [
+        select(*_STEP_COLUMNS).where(
+            PENDING,
+            Checkpoint.missed_on.is_not(None),
+            Checkpoint.missed_on > d,
+            Checkpoint.missed_on <= d + timedelta(days=window),
+            Checkpoint.overdue_on <= d,
+            *scope,
+        ),
+        select(*_STEP_COLUMNS).where(
+            PENDING, Checkpoint.missed_on.is_(None), Checkpoint.overdue_on <= d, *scope
+        ),
+    ]
+    if q.past:
+        not_missed = or_(Checkpoint.missed_on.is_(None), Checkpoint.missed_on > d)
+        parts.append(
+            select(*_STEP_COLUMNS).where(
+                _done_after(q), Checkpoint.overdue_on <= d, not_missed, *scope
+            )
+        )
+    return union_all(*parts).subquery("overdue")
+
+
+def missed_source(q: AuditQuery) -> Subquery:
+    """Steps that expired unworked during the period (up to the as-of day)."""
+    in_period = and_(
+        Checkpoint.missed_on.is_not(None),
+        Checkpoint.missed_on >= q.period_from,
+        Checkpoint.missed_on <= q.until,
+    )
+    scope = _scope_terms(q)
+    parts = [select(*_STEP_COLUMNS).where(PENDING, in_period, *scope)]
+    if q.past:
+        parts.append(select(*_STEP_COLUMNS).where(_done_after(q), in_period, *scope))
+    return union_all(*parts).subquery("missed")
+
+
+def due_source(q: AuditQuery) -> Subquery:
+    """Steps that fell due in the period and whose grace had ended by the as-of day,
+    with whether each was done by then and on time: the rates' denominator."""
+    done = and_(DONE, Checkpoint.completed_on <= q.as_of)
+    return (
+        select(
+            *_STEP_COLUMNS,
+            case((done, 1), else_=0).label("done"),
+            case((and_(done, Checkpoint.late.is_(False)), 1), else_=0).label("on_time"),
+        )
+        .where(
+            WORKABLE,
+            Checkpoint.due_on >= q.period_from,
+            Checkpoint.due_on <= q.until,
+            Checkpoint.overdue_on <= q.as_of,
+            *_scope_terms(q),
+        )
+        .subquery("due")
+    )
+
+
+def _bucket_sums(due_on: Any, as_of: date, buckets: Iterable[Bucket]) -> list[Any]:
+    """One SUM per bucket, by comparing dates (portable: no date arithmetic in SQL)."""
+    sums = []
+    for b in buckets:
+        newest = as_of - timedelta(days=b.low)
+        term = due_on <= newest
+        if b.high is not None:
+            term = and_(term, due_on >= as_of - timedelta(days=b.high))
+        sums.append(func.sum(case((term, 1), else_=0)).label(f"b{b.low}"))
+    return sums
+
+
+# --- Figures -------------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    overdue: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
+    missed: int = 0
+    due: int = 0
+    done: int = 0
+    on_time: int = 0
+    escalations: int = 0
+
+    @property
+    def overdue_total(self) -> int:
+        return sum(self.overdue)
+
+    @property
+    def completion_rate(self) -> float | None:
+        return self.done / self.due if self.due else None
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.on_time / self.due if self.due else None
+
+    def add(self, other: Figures) -> None:
+        self.overdue = [a + b for a, b in zip(self.overdue, other.overdue, strict=True)]
+        self.missed += other.missed
+        self.due += other.due
+        self.done += other.done
+        self.on_time += other.on_time
+        self.escalations += other.escalations
+
+
+@dataclass
+class Row:
+    """One child of the scope: a region, a store or a person."""
+
+    level: Level
+    key: str | int | None
+    label: str
+    code: str = ""
+    figures: Figures = field(default_factory=Figures)
+
+
+@dataclass
+class StepRow:
+    protocol_id: str
+    key: str
+    protocol_title: Text | None
+    step_title: Text | None
+    overdue: list[int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.overdue)
+
+
+@dataclass
+class Report:
+    query: AuditQuery
+    rows: list[Row]
+    total: Figures
+    by_step: list[StepRow]
+    escalation_ages: list[int]
+
+
+def _child_key(level: Level, assignee: Any) -> Any:
+    """The child a per-person aggregate rolls up to."""
+    return {"region": Store.region, "store": Staff.store_id}.get(level, assignee)
+
+
+def _rollup(per_person: Select[Any], level: Level) -> Select[Any]:
+    """Aggregate per person first (index-only), then roll the few rows up to the level."""
+    sub = per_person.subquery("per_person")
+    metrics = [c for c in sub.c if c.name != "assignee_id"]
+    key = _child_key(level, sub.c.assignee_id)
+    return (
+        select(key.label("key"), *[func.sum(c).label(c.name) for c in metrics])
+        .select_from(sub)
+        .join(Staff, Staff.id == sub.c.assignee_id)
+        .outerjoin(Store, Store.id == Staff.store_id)
+        .group_by(key)
+    )
+
+
+def _per_child(session: Session, per_person: Select[Any], level: Level) -> dict[Any, Any]:
+    return {r.key: r for r in session.execute(_rollup(per_person, level))}
+
+
+def _child_level(q: AuditQuery) -> Level:
+    return CHILD.get(q.scope.level, "staff")
+
+
+def _figures(session: Session, q: AuditQuery) -> dict[Any, Figures]:
+    level = _child_level(q)
+    found: dict[Any, Figures] = {}
+
+    def at(key: Any) -> Figures:
+        return found.setdefault(key, Figures())
+
+    od = overdue_source(session, q)
+    per = select(od.c.assignee_id, *_bucket_sums(od.c.due_on, q.as_of, BUCKETS))
+    for key, r in _per_child(session, per.group_by(od.c.assignee_id), level).items():
+        at(key).overdue = [int(r._mapping[f"b{b.low}"] or 0) for b in BUCKETS]
+    ms = missed_source(q)
+    per = select(ms.c.assignee_id, func.count().label("missed")).group_by(ms.c.assignee_id)
+    for key, r in _per_child(session, per, level).items():
+        at(key).missed = int(r.missed or 0)
+    du = due_source(q)
+    per = select(
+        du.c.assignee_id,
+        func.count().label("due"),
+        func.sum(du.c.done).label("done"),
+        func.sum(du.c.on_time).label("on_time"),
+    ).group_by(du.c.assignee_id)
+    for key, r in _per_child(session, per, level).items():
+        f = at(key)
+        f.due, f.done, f.on_time = int(r.due or 0), int(r.done or 0), int(r.on_time or 0)
+    for key, count in _escalations_per_child(session, q, level).items():
+        at(key).escalations = count
+    return found
+
+
+# --- Escalations -------------------------------------------------------------------------
+
+
+def _end_of(day: date) -> datetime:
+    """The first moment after `day` in the chain's time zone."""
+    return datetime.combine(day + timedelta(days=1), time(), get_settings().zone)
+
+
+def _open_escalations(q: AuditQuery) -> Select[Any]:
+    """Escalations open at the end of the as-of day (raised by then, not resolved by then)."""
+    end = _end_of(q.as_of)
+    still_open = or_(ESC_OPEN, Escalation.resolved_at >= end) if q.past else ESC_OPEN
+    stmt = select(Escalation).where(still_open, Escalation.raised_at < end)
+    s = q.scope
+    if s.staff_id is not None:
+        stmt = stmt.where(Escalation.assignee_id == s.staff_id)
+    elif s.store_id is not None:
+        stmt = stmt.where(Escalation.store_id == s.store_id)
+    elif s.region is not None:
+        stmt = stmt.where(Escalation.store_id.in_(select(Store.id).where(Store.region == s.region)))
+    if q.protocol_id:
+        stmt = stmt.where(
+            Escalation.plan_id.in_(select(CarePlan.id).where(CarePlan.protocol_id == q.protocol_id))
+        )
+    return stmt
+
+
+def _escalations_per_child(session: Session, q: AuditQuery, level: Level) -> dict[Any, int]:
+    esc = _open_escalations(q).subquery("esc")
+    key = {"region": Store.region, "store": esc.c.store_id}.get(level, esc.c.assignee_id)
+    stmt = (
+        select(key, func.count())
+        .select_from(esc)
+        .join(Store, Store.id == esc.c.store_id)
+        .group_by(key)
+    )
+    return {k: int(n) for k, n in session.execute(stmt)}
+
+
+def _escalation_ages(session: Session, q: AuditQuery) -> list[int]:
+    esc = _open_escalations(q).subquery("esc")
+    end = _end_of(q.as_of)
+    sums = []
+    for b in AGE_BUCKETS:
+        term = esc.c.raised_at < end - timedelta(days=b.low)
+        if b.high is not None:
+            term = and_(term, esc.c.raised_at >= end - timedelta(days=b.high + 1))
+        sums.append(func.sum(case((term, 1), else_=0)))
+    row = session.execute(select(*sums).select_from(esc)).one()
+    return [int(v or 0) for v in row]
+
+
+# --- The report ---------------------------------------------------------------------------
+
+
+def _children(session: Session, q: AuditQuery) -> list[Row]:
+    """Every child of the scope, including those with nothing overdue."""
+    s, level = q.scope, _child_level(q)
+    if level == "region":
+        regions = session.scalars(select(Store.region).distinct().order_by(Store.region))
+        return [Row("region", r, r) for r in regions]
+    if level == "store":
+        stores = session.execute(
+            select(Store.id, Store.code, Store.name)
+            .where(Store.region == s.region)
+            .order_by(Store.code)
+        )
+        return [Row("store", i, name, code) for i, code, name in stores]
+    stmt = select(Staff.id, Staff.name, Staff.username).where(Staff.store_id == s.store_id)
+    if s.staff_id is not None:
+        stmt = stmt.where(Staff.id == s.staff_id)
+    return [Row("staff", i, name, user) for i, name, user in session.execute(stmt)]
+
+
+def _worst_first(row: Row) -> tuple[int, int, str]:
+    return (-row.figures.overdue_total, -row.figures.missed, str(row.label))
+
+
+def report(session: Session, actor: Actor, q: AuditQuery) -> Report:
+    """The figures of one scope, broken down one level (chain → regions → stores → staff)."""
+    require_manager(actor)
+    figures = _figures(session, q)
+    rows = _children(session, q)
+    known = {r.key for r in rows}
+    for key in figures:
+        if key not in known:  # e.g. a step still assigned to someone who left the store
+            rows.append(Row(_child_level(q), key, "—" if key is None else str(key)))
+    total = Figures()
+    for r in rows:
+        r.figures = figures.get(r.key, r.figures)
+        total.add(r.figures)
+    rows.sort(key=_worst_first)
+    return Report(q, rows, total, by_step(session, q), _escalation_ages(session, q))
+
+
+def _titles(session: Session, protocol_id: str) -> Protocol | None:
+    row = latest_version(session, protocol_id)
+    return definition_of(row) if row is not None else None
+
+
+def step_title(protocol: Protocol | None, key: str) -> Text | None:
+    if protocol is None:
+        return None
+    for _, step in all_steps(protocol):
+        if getattr(step, "key", None) == key:
+            return step.title
+    return protocol.routine.title if protocol.routine is not None else None
+
+
+def by_step(session: Session, q: AuditQuery) -> list[StepRow]:
+    """Overdue steps by protocol and step, in the protocol's order of steps."""
+    od = overdue_source(session, q)
+    stmt = select(od.c.protocol_id, od.c.key, *_bucket_sums(od.c.due_on, q.as_of, BUCKETS))
+    rows = session.execute(stmt.group_by(od.c.protocol_id, od.c.key)).all()
+    protocols = {p: _titles(session, p) for p in {r.protocol_id for r in rows}}
+    found = [
+        StepRow(
+            r.protocol_id,
+            r.key,
+            protocols[r.protocol_id].title if protocols[r.protocol_id] else None,
+            step_title(protocols[r.protocol_id], r.key),
+            [int(r._mapping[f"b{b.low}"] or 0) for b in BUCKETS],
+        )
+        for r in rows
+    ]
+    return sorted(found, key=lambda s: (s.protocol_id, -s.total, s.key))
+
+
+# --- The steps themselves -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepFilter:
+    status: ListStatus = "overdue"
+    bucket: str | None = None
+    step_key: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditStep:
+    checkpoint_id: int
+    member_id: int
+    member_name: str
+    card_number: str
+    region: str
+    store_code: str
+    staff_id: int
+    staff_name: str
+    protocol_id: str
+    step_key: str
+    due_on: date
+    days_overdue: int
+    outcome: str  # overdue | missed | done | done_late | not_done
+
+
+def _list_source(session: Session, q: AuditQuery, f: StepFilter) -> Subquery:
+    if f.status == "overdue":
+        return overdue_source(session, q)
+    if f.status == "missed":
+        return missed_source(q)
+    return due_source(q)
+
+
+def _list_terms(src: Subquery, q: AuditQuery, f: StepFilter) -> list[ColumnElement[bool]]:
+    terms: list[ColumnElement[bool]] = []
+    if f.bucket:
+        b = bucket_of(f.bucket)
+        terms.append(src.c.due_on <= q.as_of - timedelta(days=b.low))
+        if b.high is not None:
+            terms.append(src.c.due_on >= q.as_of - timedelta(days=b.high))
+    if f.step_key:
+        terms.append(src.c.key == f.step_key)
+    return terms
+
+
+def _outcome(src: Subquery, f: StepFilter) -> Any:
+    if f.status != "due":
+        return literal(f.status)
+    return case(
+        (src.c.on_time == 1, literal("done")),
+        (src.c.done == 1, literal("done_late")),
+        else_=literal("not_done"),
+    )
+
+
+def _detail(src: Subquery, ordered: Select[Any] | Subquery, outcome: Any) -> Select[Any]:
+    """Names for a set of steps: member, store, person."""
+    return (
+        select(
+            ordered.c.id,
+            Member.id,
+            Member.name,
+            Member.card_number,
+            Store.region,
+            Store.code,
+            ordered.c.assignee_id,
+            Staff.name,
+            ordered.c.protocol_id,
+            ordered.c.key,
+            ordered.c.due_on,
+            outcome,
+        )
+        .select_from(ordered)
+        .join(Checkpoint, Checkpoint.id == ordered.c.id)
+        .join(CarePlan, CarePlan.id == Checkpoint.plan_id)
+        .join(Member, Member.id == CarePlan.member_id)
+        .join(Staff, Staff.id == ordered.c.assignee_id)
+        .outerjoin(Store, Store.id == Staff.store_id)
+        .order_by(ordered.c.due_on, ordered.c.id)
+    )
+
+
+def _step(row: Any, as_of: date) -> AuditStep:
+    (cid, mid, name, card, region, code, sid, sname, pid, key, due_on, outcome) = row
+    return AuditStep(
+        cid, mid, name, card, region or "", code or "", sid, sname, pid, key, due_on,
+        max(0, (as_of - due_on).days) if outcome == "overdue" else 0, outcome,
+    )  # fmt: skip
+
+
+def count_steps(session: Session, actor: Actor, q: AuditQuery, f: StepFilter) -> int:
+    require_manager(actor)
+    src = _list_source(session, q, f)
+    stmt = select(func.count()).select_from(src).where(*_list_terms(src, q, f))
+    return int(session.scalar(stmt) or 0)
+
+
+def list_steps(
+    session: Session, actor: Actor, q: AuditQuery, f: StepFilter, *, limit: int, offset: int
+) -> list[AuditStep]:
+    """One page of steps, oldest first. The page is cut before the names are joined, so
+    a page costs its own rows, not every row in scope."""
+    require_manager(actor)
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"page size must be 1 to {MAX_PAGE_SIZE}", field="limit")
+    src = _list_source(session, q, f)
+    page = (
+        select(src)
+        .where(*_list_terms(src, q, f))
+        .order_by(src.c.due_on, src.c.id)
+        .limit(limit)
+        .offset(offset)
+        .subquery("page")
+    )
+    return [_step(r, q.as_of) for r in session.execute(_detail(src, page, _outcome(page, f)))]
+
+
+def iter_steps(session: Session, actor: Actor, q: AuditQuery, f: StepFilter) -> Iterator[AuditStep]:
+    """Every step in scope, oldest first, fetched in chunks from one query (a server-side
+    cursor on PostgreSQL): the CSV export streams this."""
+    require_manager(actor)
+    src = _list_source(session, q, f)
+    terms = _list_terms(src, q, f)
+    ordered = select(src).where(*terms).subquery("rows") if terms else src
+    stmt = _detail(src, ordered, _outcome(ordered, f)).execution_options(yield_per=CSV_CHUNK)
+    for row in session.execute(stmt):
+        yield _step(row, q.as_of)
+
+
+# --- CSV ------------------------------------------------------------------------------------
+
+
+def csv_lines(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    """CSV text in chunks, led by a byte-order mark so spreadsheet programs read Chinese."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    buf.write("\ufeff")
+    writer.writerow(header)
+    for n, row in enumerate(rows, 1):
+        writer.writerow(["" if v is None else v for v in row])
+        if n % CSV_CHUNK == 0:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
+
+
+def rate_text(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.1f}"
+
+
+def row_values(row: Row) -> list[Any]:
+    f = row.figures
+    return [
+        row.code or row.key,
+        row.label,
+        *f.overdue,
+        f.overdue_total,
+        f.missed,
+        f.due,
+        f.done,
+        f.on_time,
+        rate_text(f.completion_rate),
+        rate_text(f.on_time_rate),
+        f.escalations,
+    ]
+
+
+ROW_FIELDS = [
+    "key",
+    "name",
+    *[f"overdue_{b.label}" for b in BUCKETS],
+    "overdue",
+    "missed",
+    "due",
+    "done",
+    "on_time",
+    "completion_rate_pct",
+    "on_time_rate_pct",
+    "open_escalations",
+]
+STEP_FIELDS = [
+    "checkpoint_id",
+    "member_id",
+    "member_name",
+    "card_number",
+    "region",
+    "store_code",
+    "staff_id",
+    "staff_name",
+    "protocol_id",
+    "step_key",
+    "due_on",
+    "days_overdue",
+    "outcome",
+]
+
+
+def step_values(s: AuditStep) -> list[Any]:
+    return [
+        s.checkpoint_id, s.member_id, s.member_name, s.card_number, s.region, s.store_code,
+        s.staff_id, s.staff_name, s.protocol_id, s.step_key, s.due_on.isoformat(),
+        s.days_overdue, s.outcome,
+    ]  # fmt: skip
