@@ -748,6 +748,12 @@ ROW_FIELDS = [
     "on_time_rate_pct",
     "open_escalations",
 ]
+BY_STEP_FIELDS = [
+    "protocol_id",
+    "step_key",
+    *[f"overdue_{b.label}" for b in BUCKETS],
+    "overdue",
+]
 STEP_FIELDS = [
     "checkpoint_id",
     "member_id",
@@ -771,3 +777,7 @@ def step_values(s: AuditStep) -> list[Any]:
         s.staff_id, s.staff_name, s.protocol_id, s.step_key, s.due_on.isoformat(),
         s.days_overdue, s.outcome,
     ]  # fmt: skip
+
+
+def by_step_values(s: StepRow) -> list[Any]:
+    return [s.protocol_id, s.key, *s.overdue, s.total]

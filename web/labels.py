@@ -114,6 +114,18 @@ for _vocab in (
         LABELS[(_vocab.__name__, _member.value)] = _LABELS_BY_VOCAB[_vocab][_member]
 
 
+# What became of a step in the audit's lists (careplan.audit.AuditStep.outcome).
+LABELS.update(
+    {
+        ("AuditOutcome", "overdue"): N_("Overdue"),
+        ("AuditOutcome", "missed"): N_("Missed"),
+        ("AuditOutcome", "done"): N_("Done on time"),
+        ("AuditOutcome", "done_late"): N_("Done late"),
+        ("AuditOutcome", "not_done"): N_("Not done"),
+    }
+)
+
+
 def label_of(value: StrEnum | str, vocabulary: str | None = None) -> str | None:
     """The message id for a value; plain strings need their vocabulary's name."""
     name = type(value).__name__ if isinstance(value, StrEnum) else vocabulary
@@ -176,9 +188,51 @@ FIELDS: dict[str, str] = {
     "paper": N_("Paper"),
     "staff": N_("Whose contacts"),
     "code": N_("Sheet code"),
+    "as_of": N_("As of"),
+    "period_from": N_("Period from"),
+    "period_to": N_("Period to"),
+    "store_id": N_("Store"),
+    "staff_id": N_("Staff"),
+    "region": N_("Region"),
+    "bucket": N_("Days overdue"),
+    "status": N_("Status"),
+    "page": N_("Page"),
+    "limit": N_("Page size"),
 }
 
 # Domain messages staff meet at the counter, translated; others show as written.
+# Column headings of the audit's CSV files, in the reader's language.
+AUDIT_COLUMNS: dict[str, str] = {
+    "key": N_("Code"),
+    "name": N_("Name"),
+    "overdue_1-3": N_("Overdue 1-3 days"),
+    "overdue_4-7": N_("Overdue 4-7 days"),
+    "overdue_8-14": N_("Overdue 8-14 days"),
+    "overdue_15-30": N_("Overdue 15-30 days"),
+    "overdue_>30": N_("Overdue over 30 days"),
+    "overdue": N_("Overdue"),
+    "missed": N_("Missed"),
+    "due": N_("Due in the period"),
+    "done": N_("Done"),
+    "on_time": N_("Done on time"),
+    "completion_rate_pct": N_("Completion rate %"),
+    "on_time_rate_pct": N_("On-time rate %"),
+    "open_escalations": N_("Open escalations"),
+    "protocol_id": N_("Protocol"),
+    "step_key": N_("Step"),
+    "checkpoint_id": N_("Step number"),
+    "member_id": N_("Member number"),
+    "member_name": N_("Member"),
+    "card_number": N_("Card number"),
+    "region": N_("Region"),
+    "store_code": N_("Store"),
+    "staff_id": N_("Staff number"),
+    "staff_name": N_("Staff"),
+    "due_on": N_("Due"),
+    "days_overdue": N_("Days overdue"),
+    "outcome": N_("Outcome"),
+}
+
 MESSAGES = (
     N_("required"),
     N_("not a mainland mobile number (11 digits starting 13-19)"),

@@ -1,0 +1,109 @@
+"""The audit through HTTP: pages, JSON API and streamed CSV, on the hand-built chain."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.careplan.test_audit import D, Chain, chain  # noqa: F401  (the chain fixture)
+from tests.web.conftest import HASHED, TravelClock, api_sign_in, sign_in_page
+
+pytestmark = pytest.mark.usefixtures("chain")
+AS_OF = {"as_of": D.isoformat()}
+
+
+@pytest.fixture(autouse=True)
+def _on_d(clock: TravelClock, chain: Chain) -> None:  # noqa: F811
+    clock.now = clock.now.replace(year=D.year, month=D.month, day=D.day)
+    chain.manager_b.password_hash = HASHED
+    chain.world.session.commit()
+
+
+def _csv(text: str) -> list[list[str]]:
+    assert text.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(text[1:])))
+
+
+def test_api_report_and_drill_down(client: TestClient, chain: Chain) -> None:  # noqa: F811
+    auth = api_sign_in(client, "super")
+    r = client.get("/api/v1/audit/report", headers=auth)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["level"] == "chain" and body["as_of"] == D.isoformat()
+    east = next(x for x in body["rows"] if x["key"] == "华东")["figures"]
+    assert east["overdue"] == {"1-3": 1, "4-7": 2, "8-14": 2, "15-30": 1, ">30": 2}
+    assert east["missed"] == 2 and east["due"] == 9 and east["open_escalations"] == 1
+    assert body["open_escalations_by_age"] == {"0-3": 1, "4-7": 0, "8-14": 0, "15-30": 1, ">30": 0}
+    store = client.get(
+        "/api/v1/audit/report", params={"store_id": chain.world.store_a.id}, headers=auth
+    ).json()
+    assert {r["key"]: r["figures"]["overdue_total"] for r in store["rows"]}[chain.a1.id] == 5
+    page = client.get(
+        "/api/v1/audit/steps", params={"staff_id": chain.a1.id, "limit": 2}, headers=auth
+    ).json()
+    assert page["total"] == 5 and [s["days_overdue"] for s in page["steps"]] == [40, 20]
+
+
+def test_api_refuses_bad_input_naming_the_field(client: TestClient, chain: Chain) -> None:  # noqa: F811
+    auth = api_sign_in(client, "super")
+    for params, field in (
+        ({"as_of": "2024-13-01"}, "as_of"),
+        ({"as_of": "2024-03-21"}, "as_of"),
+        ({"period_from": "2024-03-10", "period_to": "2024-03-01"}, "period_from"),
+        ({"store_id": "abc"}, "store_id"),
+        ({"bucket": "2-9"}, "bucket"),
+        ({"status": "lost"}, "status"),
+    ):
+        r = client.get("/api/v1/audit/steps", params=params, headers=auth)
+        assert r.status_code == 422, (params, r.text)
+        assert r.json()["error"]["field"] == field
+    clerk = api_sign_in(client, "clerk.a")
+    assert client.get("/api/v1/audit/report", headers=clerk).status_code == 403
+    other = api_sign_in(client, "manager.b")
+    r = client.get(
+        "/api/v1/audit/report", params={"store_id": chain.world.store_a.id}, headers=other
+    )
+    assert r.status_code == 404
+
+
+def test_steps_csv_streams_every_step_with_localised_headings(
+    client: TestClient, chain: Chain
+) -> None:  # noqa: F811
+    sign_in_page(client, "super")
+    r = client.get("/audit/steps.csv", params={"staff_id": chain.a1.id})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    rows = _csv(r.text)
+    assert rows[0][:3] == ["步骤编号", "会员编号", "会员"]
+    assert [int(x[11]) for x in rows[1:]] == [40, 20, 14, 5, 3]
+    report = _csv(client.get("/audit/report.csv").text)
+    assert [x[1] for x in report[1:]] == ["华东", "华北"]
+    assert report[1][2:8] == ["1", "2", "2", "1", "2", "8"]
+
+
+def test_pages_drill_from_chain_to_a_step(client: TestClient, chain: Chain) -> None:  # noqa: F811
+    sign_in_page(client, "super")
+    chain_page = client.get("/audit")
+    assert chain_page.status_code == 200
+    assert "华东" in chain_page.text and "region=%E5%8D%8E%E4%B8%9C" in chain_page.text
+    region = client.get("/audit", params={"region": "华东"})
+    assert f"store_id={chain.world.store_a.id}" in region.text
+    store = client.get("/audit", params={"store_id": chain.world.store_a.id})
+    assert f"staff_id={chain.a1.id}" in store.text
+    staff = client.get("/audit", params={"staff_id": chain.a1.id})
+    assert f'href="/checkpoints/{chain.ids["a1-40"]}"' in staff.text
+    steps = client.get("/audit/steps", params={"bucket": ">30"})
+    assert steps.status_code == 200 and "2 " in steps.text
+    assert f"/checkpoints/{chain.ids['a1-40']}" in steps.text
+    bad = client.get("/audit", params={"as_of": "soon"})
+    assert bad.status_code == 422 and "截至日期" in bad.text
+
+
+def test_a_store_manager_lands_on_their_store(client: TestClient, chain: Chain) -> None:  # noqa: F811
+    sign_in_page(client, "manager.a")
+    page = client.get("/audit")
+    assert page.status_code == 200 and "徐汇店" in page.text and "按员工" in page.text
+    assert client.get("/audit", params={"store_id": chain.world.store_b.id}).status_code == 404

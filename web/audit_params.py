@@ -1,0 +1,161 @@
+"""The audit's query string, shared by the pages and /api/v1/audit.
+
+Values arrive as text and are parsed here, so an empty form field means "not given"
+and a bad one is refused naming its field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session, sessionmaker
+
+from careplan import audit
+from careplan.access import Actor
+from careplan.errors import InvalidInput
+
+PAGE_SIZE = 50
+
+
+def _text(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def _int(value: str | None, field: str) -> int | None:
+    value = _text(value)
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise InvalidInput("must be a whole number", field=field)
+    return int(value)
+
+
+def _date(value: str | None, field: str) -> date | None:
+    value = _text(value)
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("must be a date (YYYY-MM-DD)", field=field) from None
+
+
+@dataclass(frozen=True)
+class AuditParams:
+    region: str | None = None
+    store_id: int | None = None
+    staff_id: int | None = None
+    as_of: date | None = None
+    period_from: date | None = None
+    period_to: date | None = None
+    protocol_id: str | None = None
+
+    def query(self, session: Session, actor: Actor, today: date) -> audit.AuditQuery:
+        scope = audit.resolve_scope(
+            session, actor, region=self.region, store_id=self.store_id, staff_id=self.staff_id
+        )
+        return audit.make_query(
+            scope,
+            today=today,
+            as_of=self.as_of,
+            period_from=self.period_from,
+            period_to=self.period_to,
+            protocol_id=self.protocol_id,
+        )
+
+
+Param = Annotated[str | None, Query(max_length=64)]
+
+
+def audit_params(
+    region: Param = None,
+    store_id: Param = None,
+    staff_id: Param = None,
+    as_of: Param = None,
+    period_from: Param = None,
+    period_to: Param = None,
+    protocol_id: Param = None,
+) -> AuditParams:
+    return AuditParams(
+        region=_text(region),
+        store_id=_int(store_id, "store_id"),
+        staff_id=_int(staff_id, "staff_id"),
+        as_of=_date(as_of, "as_of"),
+        period_from=_date(period_from, "period_from"),
+        period_to=_date(period_to, "period_to"),
+        protocol_id=_text(protocol_id),
+    )
+
+
+@dataclass(frozen=True)
+class StepParams:
+    status: audit.ListStatus = "overdue"
+    bucket: str | None = None
+    step_key: str | None = None
+    page: int = 1
+
+    @property
+    def filter(self) -> audit.StepFilter:
+        return audit.StepFilter(status=self.status, bucket=self.bucket, step_key=self.step_key)
+
+
+def step_params(
+    status: Param = None, bucket: Param = None, step_key: Param = None, page: Param = None
+) -> StepParams:
+    wanted = _text(status) or "overdue"
+    if wanted not in ("overdue", "missed", "due"):
+        raise InvalidInput("must be overdue, missed or due", field="status")
+    if bucket := _text(bucket):
+        audit.bucket_of(bucket)
+    number = _int(page, "page") or 1
+    if not 1 <= number <= 100_000:
+        raise InvalidInput("must be 1 or more", field="page")
+    return StepParams(wanted, bucket, _text(step_key), number)  # type: ignore[arg-type]
+
+
+Audit = Annotated[AuditParams, Depends(audit_params)]
+Steps = Annotated[StepParams, Depends(step_params)]
+
+
+def csv_response(filename: str, lines: Iterator[str]) -> StreamingResponse:
+    return StreamingResponse(
+        lines,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def streamed_steps(
+    factory: sessionmaker[Session],
+    actor: Actor,
+    q: audit.AuditQuery,
+    f: audit.StepFilter,
+    header: list[str],
+    shape: Callable[[audit.AuditStep], list[Any]] = audit.step_values,
+) -> Iterator[str]:
+    """Every step as CSV, read by a session of its own: the response outlives the
+    request's session, and the rows are fetched in chunks while they are sent."""
+    with factory() as session:
+        session.info["actor"] = actor
+        rows = (shape(s) for s in audit.iter_steps(session, actor, q, f))
+        yield from audit.csv_lines(header, rows)
+
+
+def filename(q: audit.AuditQuery, what: str) -> str:
+    s = q.scope
+    where = {
+        "chain": "chain",
+        "region": "region",
+        "store": s.store_code,
+        "staff": f"staff{s.staff_id}",
+    }
+    return f"audit-{what}-{where[s.level]}-{q.as_of.isoformat()}.csv"

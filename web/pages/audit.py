@@ -1,0 +1,127 @@
+"""The audit pages: chain → region → store → staff → the steps, with CSV of every view."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from careplan import audit
+from careplan.protocols import list_versions
+from web.audit_params import PAGE_SIZE, Audit, Steps, csv_response, filename, streamed_steps
+from web.deps import DbSession, Now
+from web.i18n import gettext_for
+from web.labels import AUDIT_COLUMNS
+from web.pages.common import pages_router
+from web.session import User
+from web.templating import render
+
+pages = pages_router()
+
+
+def _link(q: audit.AuditQuery, path: str = "/audit", **scope: Any) -> str:
+    """A URL keeping the day, the period and the protocol, for another scope or view."""
+    args = {
+        "as_of": q.as_of.isoformat(),
+        "period_from": q.period_from.isoformat(),
+        "period_to": q.period_to.isoformat(),
+        "protocol_id": q.protocol_id or "",
+    }
+    args.update({k: "" if v is None else str(v) for k, v in scope.items()})
+    return f"{path}?{urlencode({k: v for k, v in args.items() if v})}"
+
+
+def _scope_args(s: audit.Scope) -> dict[str, Any]:
+    if s.staff_id is not None:
+        return {"staff_id": s.staff_id}
+    if s.store_id is not None:
+        return {"store_id": s.store_id}
+    return {"region": s.region} if s.region else {}
+
+
+def _row_args(row: audit.Row) -> dict[str, Any]:
+    return {{"region": "region", "store": "store_id"}.get(row.level, "staff_id"): row.key}
+
+
+def _context(session: DbSession, q: audit.AuditQuery) -> dict[str, Any]:
+    return {
+        "nav": "audit",
+        "q": q,
+        "s": q.scope,
+        "buckets": audit.BUCKETS,
+        "age_buckets": audit.AGE_BUCKETS,
+        "link": lambda path="/audit", **kw: _link(q, path, **kw),
+        "here": _scope_args(q.scope),
+        "row_args": _row_args,
+        "protocols": sorted({v.protocol_id for v in list_versions(session)}),
+        "pct": lambda value: "—" if value is None else f"{value * 100:.1f}%",
+    }
+
+
+@pages.get("/audit")
+def audit_page(request: Request, p: Audit, v: User, session: DbSession, now: Now) -> Response:
+    q = p.query(session, v.actor, now.today)
+    report = audit.report(session, v.actor, q)
+    context = _context(session, q) | {"report": report, "today": now.today}
+    if q.scope.level == "staff":  # the last level: the person's own overdue steps
+        f = audit.StepFilter()
+        context["steps"] = audit.list_steps(session, v.actor, q, f, limit=PAGE_SIZE, offset=0)
+        context["steps_total"] = report.total.overdue_total
+    return render(request, v, "audit/report.html", context)
+
+
+@pages.get("/audit/steps")
+def steps_page(
+    request: Request, p: Audit, sp: Steps, v: User, session: DbSession, now: Now
+) -> Response:
+    q = p.query(session, v.actor, now.today)
+    f = sp.filter
+    total = audit.count_steps(session, v.actor, q, f)
+    offset = (sp.page - 1) * PAGE_SIZE
+    rows = audit.list_steps(session, v.actor, q, f, limit=PAGE_SIZE, offset=offset)
+    pages_count = max(1, -(-total // PAGE_SIZE))
+    context = _context(session, q) | {
+        "steps": rows,
+        "total": total,
+        "sp": sp,
+        "page": sp.page,
+        "pages_count": pages_count,
+        "filter_args": {"status": sp.status, "bucket": sp.bucket, "step_key": sp.step_key},
+    }
+    context["steps_args"] = context["filter_args"] | context["here"]
+    return render(request, v, "audit/steps.html", context)
+
+
+def _header(v: User, names: list[str]) -> list[str]:
+    _ = gettext_for(v.language)
+    return [_(AUDIT_COLUMNS.get(n, n)) for n in names]
+
+
+@pages.get("/audit/report.csv")
+def report_csv(p: Audit, v: User, session: DbSession, now: Now) -> Response:
+    q = p.query(session, v.actor, now.today)
+    r = audit.report(session, v.actor, q)
+    rows = (audit.row_values(x) for x in r.rows)
+    return csv_response(filename(q, "report"), audit.csv_lines(_header(v, audit.ROW_FIELDS), rows))
+
+
+@pages.get("/audit/by-step.csv")
+def by_step_csv(p: Audit, v: User, session: DbSession, now: Now) -> Response:
+    q = p.query(session, v.actor, now.today)
+    rows = (audit.by_step_values(x) for x in audit.by_step(session, q))
+    header = _header(v, audit.BY_STEP_FIELDS)
+    return csv_response(filename(q, "by-step"), audit.csv_lines(header, rows))
+
+
+@pages.get("/audit/steps.csv")
+def steps_csv(
+    request: Request, p: Audit, sp: Steps, v: User, session: DbSession, now: Now
+) -> Response:
+    q = p.query(session, v.actor, now.today)
+    factory = request.app.state.session_factory
+    header = _header(v, audit.STEP_FIELDS)
+    return csv_response(
+        filename(q, sp.status), streamed_steps(factory, v.actor, q, sp.filter, header)
+    )
