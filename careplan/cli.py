@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from careplan import clock, demo, migrate, plans, protocols, sheets, synthetic
+from careplan import audit, clock, demo, migrate, plans, protocols, sheets, synthetic
 from careplan.access import Actor, scope_members
 from careplan.config import get_settings
 from careplan.db import make_engine, make_session_factory, transaction
@@ -44,6 +44,10 @@ app.add_typer(protocols_app, name="protocols")
 app.add_typer(demo_app, name="demo")
 app.add_typer(staff_app, name="staff")
 app.add_typer(sheets_app, name="sheets")
+audit_app = typer.Typer(
+    help="Supervisor audit of overdue steps (table or CSV).", no_args_is_help=True
+)
+app.add_typer(audit_app, name="audit")
 
 T = TypeVar("T")
 
@@ -327,6 +331,111 @@ def demo_generate(
         typer.echo(", ".join(f"{v} {k}" for k, v in vars(counts).items()))
         rate = counts.checkpoints / seconds if seconds else 0
         typer.echo(f"{seconds:.1f} s, {rate:,.0f} steps/s")
+
+    guarded(body)
+
+
+AuditFormat = Annotated[str, typer.Option("--format", help="table or csv")]
+
+
+def _audit_query(
+    session: Session,
+    actor: Actor,
+    region: str | None,
+    store: str | None,
+    staff: str | None,
+    as_of: str | None,
+    period_from: str | None,
+    period_to: str | None,
+    protocol: str | None,
+) -> audit.AuditQuery:
+    scope = audit.resolve_scope(
+        session,
+        actor,
+        region=region,
+        store_id=_store_id(session, store) if store else None,
+        staff_id=by_username(session, staff).id if staff else None,
+    )
+    return audit.make_query(
+        scope,
+        today=clock.today(),
+        as_of=_parse_date(as_of, "as_of") if as_of else None,
+        period_from=_parse_date(period_from, "period_from") if period_from else None,
+        period_to=_parse_date(period_to, "period_to") if period_to else None,
+        protocol_id=protocol,
+    )
+
+
+def _emit(fmt: str, header: list[str], rows: Iterator[list[object]]) -> None:
+    if fmt == "csv":
+        for chunk in audit.csv_lines(header, rows):
+            typer.echo(chunk.removeprefix("\ufeff"), nl=False)
+        return
+    table = [[str(c) for c in header], *[[str(c) for c in r] for r in rows]]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for r in table:
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+@audit_app.command("report")
+def audit_report(
+    as_user: Annotated[str, typer.Option("--as", help="username of who audits")],
+    region: Annotated[str | None, typer.Option(help="a region (supervisors)")] = None,
+    store: Annotated[str | None, typer.Option(help="a store code")] = None,
+    staff: Annotated[str | None, typer.Option(help="a username")] = None,
+    as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today)")] = None,
+    period_from: Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD")] = None,
+    period_to: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD")] = None,
+    protocol: Annotated[str | None, typer.Option(help="one protocol id")] = None,
+    fmt: AuditFormat = "table",
+) -> None:
+    """Overdue by aging bucket, missed, rates and escalations, one level down."""
+
+    def body() -> None:
+        if fmt not in ("table", "csv"):
+            raise CareplanError("must be table or csv", field="format")
+        with unit_of_work(Actor.system("cli")) as session:
+            actor = actor_for(session, as_user)
+            q = _audit_query(
+                session, actor, region, store, staff, as_of, period_from, period_to, protocol
+            )
+            r = audit.report(session, actor, q)
+            _emit(fmt, audit.ROW_FIELDS, (audit.row_values(x) for x in r.rows))
+
+    guarded(body)
+
+
+@audit_app.command("steps")
+def audit_steps(
+    as_user: Annotated[str, typer.Option("--as", help="username of who audits")],
+    region: Annotated[str | None, typer.Option(help="a region (supervisors)")] = None,
+    store: Annotated[str | None, typer.Option(help="a store code")] = None,
+    staff: Annotated[str | None, typer.Option(help="a username")] = None,
+    as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today)")] = None,
+    period_from: Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD")] = None,
+    period_to: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD")] = None,
+    protocol: Annotated[str | None, typer.Option(help="one protocol id")] = None,
+    status: Annotated[str, typer.Option(help="overdue, missed or due")] = "overdue",
+    bucket: Annotated[str | None, typer.Option(help="1-3, 4-7, 8-14, 15-30 or >30")] = None,
+    fmt: AuditFormat = "table",
+) -> None:
+    """The steps themselves, oldest first (every one: pipe the CSV to a file)."""
+
+    def body() -> None:
+        if fmt not in ("table", "csv"):
+            raise CareplanError("must be table or csv", field="format")
+        if status not in ("overdue", "missed", "due"):
+            raise CareplanError("must be overdue, missed or due", field="status")
+        if bucket:
+            audit.bucket_of(bucket)
+        with unit_of_work(Actor.system("cli")) as session:
+            actor = actor_for(session, as_user)
+            q = _audit_query(
+                session, actor, region, store, staff, as_of, period_from, period_to, protocol
+            )
+            f = audit.StepFilter(status=status, bucket=bucket)  # type: ignore[arg-type]
+            rows = (audit.step_values(s) for s in audit.iter_steps(session, actor, q, f))
+            _emit(fmt, audit.STEP_FIELDS, rows)
 
     guarded(body)
 

@@ -116,6 +116,9 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     s.close()
 
 
+# The audit's hand-built chain fixture, shared by the domain and web tests.
+pytest_plugins = ["tests.audit_chain"]
+
 _SHIPPED: list[LoadedProtocol] = []
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from careplan import migrate
 from careplan.cli import app
 from careplan.config import get_settings
 from careplan.db import make_engine, make_session_factory
-from careplan.models import CarePlan, Member, ProtocolVersion, SheetPrint
+from careplan.models import CarePlan, Checkpoint, Member, ProtocolVersion, SheetPrint
 from tests import pdf
 from tests.careplan.test_protocols import GOOD
 
@@ -198,3 +200,63 @@ def test_bad_sheet_arguments_say_what_is_wrong_and_print_nothing(
 
     assert code == 2 and message in out, out
     assert not out_file.exists() and count(cli_db, SheetPrint) == 0
+
+
+def _generate(seed: str = "5") -> tuple[int, str]:
+    run("protocols", "load")
+    return run(
+        "demo", "generate", "--stores", "3", "--members", "300", "--seed", seed,
+        "--today", "2024-03-20",
+    )  # fmt: skip
+
+
+def test_demo_generate_builds_a_deterministic_chain_the_audit_reads(cli_db: str):
+    code, out = _generate()
+    assert code == 0, out
+    assert "3 stores" in out and "300 members" in out
+    first = count(cli_db, Checkpoint)
+    assert first >= 300 * 3  # every stage of several plans per member, on average
+    code, report = run(
+        "audit", "report", "--as", "g005.supervisor.1", "--as-of", "2024-03-20", "--format", "csv"
+    )
+    assert code == 0, report
+    rows = list(csv.reader(io.StringIO(report)))
+    assert rows[0][:2] == ["key", "name"] and {r[0] for r in rows[1:]} == {"华东", "华北", "华南"}
+    overdue = sum(int(r[7]) for r in rows[1:])
+    code, steps = run(
+        "audit", "steps", "--as", "g005.supervisor.1", "--as-of", "2024-03-20", "--format", "csv"
+    )
+    listed = list(csv.reader(io.StringIO(steps)))[1:]
+    assert code == 0 and overdue > 0 and len(listed) == overdue
+    assert [r[10] for r in listed] == sorted(r[10] for r in listed)  # oldest first
+    code, out = _generate()
+    assert code == 2 and "seed" in out  # the same chain twice is refused, nothing added
+    assert count(cli_db, Checkpoint) == first
+
+
+def test_the_same_seed_gives_the_same_chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    totals = []
+    for name in ("one", "two"):
+        url = f"sqlite:///{tmp_path / name}.db"
+        monkeypatch.setenv("CAREPLAN_DATABASE_URL", url)
+        get_settings.cache_clear()
+        migrate.upgrade(url)
+        assert _generate("9")[0] == 0
+        totals.append(run("audit", "report", "--as", "g009.supervisor.1", "--as-of", "2024-03-20"))
+    get_settings.cache_clear()
+    assert totals[0] == totals[1] and totals[0][0] == 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--as", "g005.supervisor.1", "--format", "xml"), "format"),
+        (("--as", "g005.supervisor.1", "--as-of", "tomorrow"), "as_of"),
+        (("--as", "g005.supervisor.1", "--store", "NOPE"), "store"),
+        (("--as", "nobody"), "nobody"),
+    ],
+)
+def test_bad_audit_arguments_name_the_field(cli_db: str, args, message):
+    _generate()
+    code, out = run("audit", "report", *args)
+    assert code == 2 and message in out

@@ -8,7 +8,7 @@ import io
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.careplan.test_audit import D, Chain, chain  # noqa: F401  (the chain fixture)
+from tests.audit_chain import Chain, D
 from tests.web.conftest import HASHED, TravelClock, api_sign_in, sign_in_page
 
 pytestmark = pytest.mark.usefixtures("chain")
@@ -16,7 +16,7 @@ AS_OF = {"as_of": D.isoformat()}
 
 
 @pytest.fixture(autouse=True)
-def _on_d(clock: TravelClock, chain: Chain) -> None:  # noqa: F811
+def _on_d(clock: TravelClock, chain: Chain) -> None:
     clock.now = clock.now.replace(year=D.year, month=D.month, day=D.day)
     chain.manager_b.password_hash = HASHED
     chain.world.session.commit()
@@ -27,7 +27,7 @@ def _csv(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text[1:])))
 
 
-def test_api_report_and_drill_down(client: TestClient, chain: Chain) -> None:  # noqa: F811
+def test_api_report_and_drill_down(client: TestClient, chain: Chain) -> None:
     auth = api_sign_in(client, "super")
     r = client.get("/api/v1/audit/report", headers=auth)
     assert r.status_code == 200, r.text
@@ -47,7 +47,7 @@ def test_api_report_and_drill_down(client: TestClient, chain: Chain) -> None:  #
     assert page["total"] == 5 and [s["days_overdue"] for s in page["steps"]] == [40, 20]
 
 
-def test_api_refuses_bad_input_naming_the_field(client: TestClient, chain: Chain) -> None:  # noqa: F811
+def test_api_refuses_bad_input_naming_the_field(client: TestClient, chain: Chain) -> None:
     auth = api_sign_in(client, "super")
     for params, field in (
         ({"as_of": "2024-13-01"}, "as_of"),
@@ -71,7 +71,7 @@ def test_api_refuses_bad_input_naming_the_field(client: TestClient, chain: Chain
 
 def test_steps_csv_streams_every_step_with_localised_headings(
     client: TestClient, chain: Chain
-) -> None:  # noqa: F811
+) -> None:
     sign_in_page(client, "super")
     r = client.get("/audit/steps.csv", params={"staff_id": chain.a1.id})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
@@ -84,7 +84,7 @@ def test_steps_csv_streams_every_step_with_localised_headings(
     assert report[1][2:8] == ["1", "2", "2", "1", "2", "8"]
 
 
-def test_pages_drill_from_chain_to_a_step(client: TestClient, chain: Chain) -> None:  # noqa: F811
+def test_pages_drill_from_chain_to_a_step(client: TestClient, chain: Chain) -> None:
     sign_in_page(client, "super")
     chain_page = client.get("/audit")
     assert chain_page.status_code == 200
@@ -102,7 +102,7 @@ def test_pages_drill_from_chain_to_a_step(client: TestClient, chain: Chain) -> N
     assert bad.status_code == 422 and "截至日期" in bad.text
 
 
-def test_a_store_manager_lands_on_their_store(client: TestClient, chain: Chain) -> None:  # noqa: F811
+def test_a_store_manager_lands_on_their_store(client: TestClient, chain: Chain) -> None:
     sign_in_page(client, "manager.a")
     page = client.get("/audit")
     assert page.status_code == 200 and "徐汇店" in page.text and "按员工" in page.text
