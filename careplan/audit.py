@@ -268,17 +268,16 @@ def overdue_source(session: Session, q: AuditQuery) -> Subquery:
 
 
 def missed_source(q: AuditQuery) -> Subquery:
-    """Steps that expired unworked during the period (up to the as-of day)."""
+    """Steps that expired unworked during the period (up to the as-of day).
+
+    Steps still unworked now: a step worked late after it expired is not counted as
+    missed for an earlier day (its lateness shows in the on-time rate)."""
     in_period = and_(
         Checkpoint.missed_on.is_not(None),
         Checkpoint.missed_on >= q.period_from,
         Checkpoint.missed_on <= q.until,
     )
-    scope = _scope_terms(q)
-    parts = [select(*_STEP_COLUMNS).where(PENDING, in_period, *scope)]
-    if q.past:
-        parts.append(select(*_STEP_COLUMNS).where(_done_after(q), in_period, *scope))
-    return union_all(*parts).subquery("missed")
+    return select(*_STEP_COLUMNS).where(PENDING, in_period, *_scope_terms(q)).subquery("missed")
 
 
 def due_source(q: AuditQuery) -> Subquery:
@@ -623,29 +622,33 @@ def _outcome(src: Subquery, f: StepFilter) -> Any:
 
 
 def _detail(src: Subquery, ordered: Select[Any] | Subquery, outcome: Any) -> Select[Any]:
-    """Names for a set of steps: member, store, person."""
+    """Names for a set of steps: member, store, person.
+
+    Each step's plan is looked up by the step's key, one row at a time, in a scalar
+    subquery: a plain join let SQLite start from the checkpoint table instead."""
+    plan_of = select(Checkpoint.plan_id).where(Checkpoint.id == ordered.c.id).scalar_subquery()
+    steps = select(ordered, plan_of.label("plan_id"), outcome.label("outcome")).subquery("steps")
     return (
         select(
-            ordered.c.id,
+            steps.c.id,
             Member.id,
             Member.name,
             Member.card_number,
             Store.region,
             Store.code,
-            ordered.c.assignee_id,
+            steps.c.assignee_id,
             Staff.name,
-            ordered.c.protocol_id,
-            ordered.c.key,
-            ordered.c.due_on,
-            outcome,
+            steps.c.protocol_id,
+            steps.c.key,
+            steps.c.due_on,
+            steps.c.outcome,
         )
-        .select_from(ordered)
-        .join(Checkpoint, Checkpoint.id == ordered.c.id)
-        .join(CarePlan, CarePlan.id == Checkpoint.plan_id)
+        .select_from(steps)
+        .join(CarePlan, CarePlan.id == steps.c.plan_id)
         .join(Member, Member.id == CarePlan.member_id)
-        .join(Staff, Staff.id == ordered.c.assignee_id)
+        .join(Staff, Staff.id == steps.c.assignee_id)
         .outerjoin(Store, Store.id == Staff.store_id)
-        .order_by(ordered.c.due_on, ordered.c.id)
+        .order_by(steps.c.due_on, steps.c.id)
     )
 
 

@@ -27,6 +27,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('checkpoints', schema=None) as batch_op:
         batch_op.alter_column('protocol_id', existing_type=sa.String(length=64), nullable=False)
+        # (state, overdue_on) spans every step ever done; the partial indexes below serve
+        # open steps, and its presence led planners to read history through it.
+        batch_op.drop_index('ix_checkpoints_state_overdue')
         batch_op.create_index('ix_checkpoints_done_on', ['completed_on', 'assignee_id'], unique=False, sqlite_where=sa.text("state = 'done'"), postgresql_where=sa.text("state = 'done'"))
         batch_op.create_index('ix_checkpoints_due_rates', ['due_on', 'assignee_id', 'state', 'late', 'completed_on', 'overdue_on'], unique=False)
         batch_op.create_index('ix_checkpoints_open_by_staff', ['assignee_id', 'overdue_on', 'missed_on', 'due_on', 'protocol_id', 'key'], unique=False, sqlite_where=sa.text("state = 'pending'"), postgresql_where=sa.text("state = 'pending'"))
@@ -49,4 +52,5 @@ def downgrade() -> None:
         batch_op.drop_index('ix_checkpoints_due_rates')
         batch_op.drop_index('ix_checkpoints_done_on', sqlite_where=sa.text("state = 'done'"), postgresql_where=sa.text("state = 'done'"))
         batch_op.drop_column('protocol_id')
+        batch_op.create_index('ix_checkpoints_state_overdue', ['state', 'overdue_on'], unique=False)
 
