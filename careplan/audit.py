@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
@@ -41,8 +41,9 @@ from careplan.access import Actor, require_manager
 from careplan.config import get_settings
 from careplan.errors import Forbidden, InvalidInput, NotFound
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion, Staff, Store
+from careplan.plans import step_of
 from careplan.protocol_schema import Protocol, Text
-from careplan.protocols import all_steps, definition_of, latest_version
+from careplan.protocols import all_steps, definition_of, newest_definitions
 from careplan.schedule import expiry_of, grace_of
 
 Level = Literal["chain", "region", "store", "staff"]
@@ -531,18 +532,12 @@ def report(session: Session, actor: Actor, q: AuditQuery) -> Report:
     return Report(q, rows, total, by_step(session, q), _escalation_ages(session, q))
 
 
-def _titles(session: Session, protocol_id: str) -> Protocol | None:
-    row = latest_version(session, protocol_id)
-    return definition_of(row) if row is not None else None
-
-
-def step_title(protocol: Protocol | None, key: str) -> Text | None:
-    if protocol is None:
+def _step_title(protocol: Protocol | None, key: str) -> Text | None:
+    """A step's title in the newest version; None for a step that version dropped."""
+    try:
+        return step_of(protocol, key).title if protocol is not None else None
+    except KeyError:
         return None
-    for _, step in all_steps(protocol):
-        if getattr(step, "key", None) == key:
-            return step.title
-    return protocol.routine.title if protocol.routine is not None else None
 
 
 def by_step(session: Session, q: AuditQuery) -> list[StepRow]:
@@ -550,13 +545,13 @@ def by_step(session: Session, q: AuditQuery) -> list[StepRow]:
     od = overdue_source(session, q)
     stmt = select(od.c.protocol_id, od.c.key, *_bucket_sums(od.c.due_on, q.as_of, BUCKETS))
     rows = session.execute(stmt.group_by(od.c.protocol_id, od.c.key)).all()
-    protocols = {p: _titles(session, p) for p in {r.protocol_id for r in rows}}
+    protocols = newest_definitions(session) if rows else {}
     found = [
         StepRow(
             r.protocol_id,
             r.key,
-            protocols[r.protocol_id].title if protocols[r.protocol_id] else None,
-            step_title(protocols[r.protocol_id], r.key),
+            protocols[r.protocol_id].title if r.protocol_id in protocols else None,
+            _step_title(protocols.get(r.protocol_id), r.key),
             [int(r._mapping[f"b{b.low}"] or 0) for b in BUCKETS],
         )
         for r in rows
@@ -621,7 +616,7 @@ def _outcome(src: Subquery, f: StepFilter) -> Any:
     )
 
 
-def _detail(src: Subquery, ordered: Select[Any] | Subquery, outcome: Any) -> Select[Any]:
+def _detail(ordered: Select[Any] | Subquery, outcome: Any) -> Select[Any]:
     """Names for a set of steps: member, store, person.
 
     Each step's plan is looked up by the step's key, one row at a time, in a scalar
@@ -684,7 +679,7 @@ def list_steps(
         .offset(offset)
         .subquery("page")
     )
-    return [_step(r, q.as_of) for r in session.execute(_detail(src, page, _outcome(page, f)))]
+    return [_step(r, q.as_of) for r in session.execute(_detail(page, _outcome(page, f)))]
 
 
 def iter_steps(session: Session, actor: Actor, q: AuditQuery, f: StepFilter) -> Iterator[AuditStep]:
@@ -694,7 +689,7 @@ def iter_steps(session: Session, actor: Actor, q: AuditQuery, f: StepFilter) -> 
     src = _list_source(session, q, f)
     terms = _list_terms(src, q, f)
     ordered = select(src).where(*terms).subquery("rows") if terms else src
-    stmt = _detail(src, ordered, _outcome(ordered, f)).execution_options(yield_per=CSV_CHUNK)
+    stmt = _detail(ordered, _outcome(ordered, f)).execution_options(yield_per=CSV_CHUNK)
     for row in session.execute(stmt):
         yield _step(row, q.as_of)
 
@@ -751,12 +746,7 @@ ROW_FIELDS = [
     "on_time_rate_pct",
     "open_escalations",
 ]
-BY_STEP_FIELDS = [
-    "protocol_id",
-    "step_key",
-    *[f"overdue_{b.label}" for b in BUCKETS],
-    "overdue",
-]
+BY_STEP_FIELDS = [f.name for f in fields(AuditStep)]  # one column per field, in order
 STEP_FIELDS = [
     "checkpoint_id",
     "member_id",
@@ -775,11 +765,7 @@ STEP_FIELDS = [
 
 
 def step_values(s: AuditStep) -> list[Any]:
-    return [
-        s.checkpoint_id, s.member_id, s.member_name, s.card_number, s.region, s.store_code,
-        s.staff_id, s.staff_name, s.protocol_id, s.step_key, s.due_on.isoformat(),
-        s.days_overdue, s.outcome,
-    ]  # fmt: skip
+    return [getattr(s, name) for name in STEP_FIELDS]
 
 
 def by_step_values(s: StepRow) -> list[Any]:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -335,7 +336,12 @@ def demo_generate(
     guarded(body)
 
 
-AuditFormat = Annotated[str, typer.Option("--format", help="table or csv")]
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+
+
+AuditFormat = Annotated[OutputFormat, typer.Option("--format", help="table or csv")]
 
 
 def _audit_query(
@@ -366,8 +372,8 @@ def _audit_query(
     )
 
 
-def _emit(fmt: str, header: list[str], rows: Iterator[list[object]]) -> None:
-    if fmt == "csv":
+def _emit(fmt: OutputFormat, header: list[str], rows: Iterator[list[object]]) -> None:
+    if fmt is OutputFormat.csv:
         for chunk in audit.csv_lines(header, rows):
             typer.echo(chunk.removeprefix("\ufeff"), nl=False)
         return
@@ -387,13 +393,11 @@ def audit_report(
     period_from: Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD")] = None,
     period_to: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD")] = None,
     protocol: Annotated[str | None, typer.Option(help="one protocol id")] = None,
-    fmt: AuditFormat = "table",
+    fmt: AuditFormat = OutputFormat.table,
 ) -> None:
     """Overdue by aging bucket, missed, rates and escalations, one level down."""
 
     def body() -> None:
-        if fmt not in ("table", "csv"):
-            raise CareplanError("must be table or csv", field="format")
         with unit_of_work(Actor.system("cli")) as session:
             actor = actor_for(session, as_user)
             q = _audit_query(
@@ -417,13 +421,11 @@ def audit_steps(
     protocol: Annotated[str | None, typer.Option(help="one protocol id")] = None,
     status: Annotated[str, typer.Option(help="overdue, missed or due")] = "overdue",
     bucket: Annotated[str | None, typer.Option(help="1-3, 4-7, 8-14, 15-30 or >30")] = None,
-    fmt: AuditFormat = "table",
+    fmt: AuditFormat = OutputFormat.table,
 ) -> None:
     """The steps themselves, oldest first (every one: pipe the CSV to a file)."""
 
     def body() -> None:
-        if fmt not in ("table", "csv"):
-            raise CareplanError("must be table or csv", field="format")
         if status not in ("overdue", "missed", "due"):
             raise CareplanError("must be overdue, missed or due", field="status")
         if bucket:

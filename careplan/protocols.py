@@ -356,6 +356,14 @@ def get_version(session: Session, protocol_id: str, version: int | None) -> Prot
     return row
 
 
+def newest_definitions(session: Session) -> dict[str, Protocol]:
+    """The newest version of each protocol, by id, in id order."""
+    newest: dict[str, Protocol] = {}
+    for row in list_versions(session):
+        newest[row.protocol_id] = definition_of(row)
+    return dict(sorted(newest.items()))
+
+
 def list_versions(session: Session) -> list[ProtocolVersion]:
     return list(
         session.scalars(

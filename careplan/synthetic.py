@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from careplan.config import get_settings
-from careplan.demo import GIVEN, SURNAMES
+from careplan.demo import DEMO_PASSWORD, GIVEN, SURNAMES
 from careplan.errors import InvalidInput
-from careplan.models import ProtocolVersion
+from careplan.models import ProtocolVersion, Store
 from careplan.models.base import Base
 from careplan.pinyin import name_initials
 from careplan.protocols import definition_of
@@ -39,7 +39,6 @@ REGIONS = ("华东", "华北", "华南", "华中", "西南", "西北", "东北")
 DISTRICTS = ("人民路", "解放路", "中山路", "建设路", "和平路", "新华路", "胜利路", "长江路")
 HISTORY_DAYS = 3 * 365
 MEMBERS_PER_CLERK = 250
-PASSWORD = "careplan-demo"
 # How many plans a member has had over the years (weights for 0..4).
 PLAN_COUNTS = (0, 1, 2, 3, 4)
 PLAN_WEIGHTS = (20, 50, 20, 7, 3)
@@ -243,7 +242,7 @@ class _Chain:
         """(store id, region, clerk ids) for each new store."""
         spec, batch, out = self.spec, _Batch(), []
         clerks_each = max(2, round(spec.members / spec.stores / MEMBERS_PER_CLERK))
-        password = hash_password(PASSWORD)
+        password = hash_password(DEMO_PASSWORD)
         for n in range(1, spec.stores + 1):
             sid, region = self.w.ids("stores"), REGIONS[(n - 1) % len(REGIONS)]
             code = f"G{self.prefix}{n:05d}"
@@ -512,12 +511,8 @@ def _bulk_mode(conn: Connection, defer_indexes: bool) -> Iterator[None]:
 def generate(session: Session, spec: ChainSpec, progress: Progress = lambda n: None) -> Counts:
     """Write a whole chain inside the session's transaction (the caller commits)."""
     spec.check()
-    taken = session.scalar(
-        select(func.count())
-        .select_from(Base.metadata.tables["stores"])
-        .where(Base.metadata.tables["stores"].c.code.like(f"G{spec.seed:03d}%"))
-    )
-    if taken:
+    taken = select(Store.id).where(Store.code.like(f"G{spec.seed:03d}%")).limit(1)
+    if session.scalar(taken) is not None:
         raise InvalidInput(f"a chain with seed {spec.seed} is already here", field="seed")
     conn = session.connection()
     writer = _Writer(conn)

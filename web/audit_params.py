@@ -6,10 +6,10 @@ and a bad one is refused naming its field.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
@@ -140,14 +140,23 @@ def streamed_steps(
     q: audit.AuditQuery,
     f: audit.StepFilter,
     header: list[str],
-    shape: Callable[[audit.AuditStep], list[Any]] = audit.step_values,
 ) -> Iterator[str]:
     """Every step as CSV, read by a session of its own: the response outlives the
     request's session, and the rows are fetched in chunks while they are sent."""
     with factory() as session:
         session.info["actor"] = actor
-        rows = (shape(s) for s in audit.iter_steps(session, actor, q, f))
+        rows = (audit.step_values(s) for s in audit.iter_steps(session, actor, q, f))
         yield from audit.csv_lines(header, rows)
+
+
+def report_csv(r: audit.Report, header: list[str]) -> StreamingResponse:
+    rows = (audit.row_values(x) for x in r.rows)
+    return csv_response(filename(r.query, "report"), audit.csv_lines(header, rows))
+
+
+def by_step_csv(session: Session, q: audit.AuditQuery, header: list[str]) -> StreamingResponse:
+    rows = (audit.by_step_values(x) for x in audit.by_step(session, q))
+    return csv_response(filename(q, "by-step"), audit.csv_lines(header, rows))
 
 
 def filename(q: audit.AuditQuery, what: str) -> str:

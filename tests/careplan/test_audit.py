@@ -57,8 +57,8 @@ def test_by_protocol_and_step(chain: Chain) -> None:
         ("osteoporosis", "diet_guidance"): [0, 0, 1, 0, 0],
         ("osteoporosis", "fall_prevention"): [0, 0, 0, 1, 2],
     }
-    week1 = next(s for s in r.by_step if s.key == "medication_guidance")
-    assert week1.step_title is not None and week1.protocol_title is not None
+    first = next(s for s in r.by_step if s.key == "medication_guidance")
+    assert first.step_title is not None and first.protocol_title is not None
 
 
 def test_drill_down_region_store_staff_and_the_steps(chain: Chain) -> None:

@@ -96,7 +96,7 @@ def test_pages_drill_from_chain_to_a_step(client: TestClient, chain: Chain) -> N
     staff = client.get("/audit", params={"staff_id": chain.a1.id})
     assert f'href="/checkpoints/{chain.ids["a1-40"]}"' in staff.text
     steps = client.get("/audit/steps", params={"bucket": ">30"})
-    assert steps.status_code == 200 and "2 " in steps.text
+    assert steps.status_code == 200 and "共 2 个步骤" in steps.text
     assert f"/checkpoints/{chain.ids['a1-40']}" in steps.text
     bad = client.get("/audit", params={"as_of": "soon"})
     assert bad.status_code == 422 and "截至日期" in bad.text

@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from careplan import audit
+from web import audit_params as shared_csv
 from web.audit_params import Audit, Steps, csv_response, filename, streamed_steps
 from web.deps import CurrentActor, DbSession, Now
 from web.routing import router
@@ -120,16 +121,13 @@ def report(p: Audit, session: DbSession, actor: CurrentActor, now: Now) -> Repor
 @api.get("/audit/report.csv", response_class=StreamingResponse)
 def report_csv(p: Audit, session: DbSession, actor: CurrentActor, now: Now) -> Any:
     r = audit.report(session, actor, p.query(session, actor, now.today))
-    lines = audit.csv_lines(audit.ROW_FIELDS, (audit.row_values(x) for x in r.rows))
-    return csv_response(filename(r.query, "report"), lines)
+    return shared_csv.report_csv(r, audit.ROW_FIELDS)
 
 
 @api.get("/audit/by-step.csv", response_class=StreamingResponse)
 def by_step_csv(p: Audit, session: DbSession, actor: CurrentActor, now: Now) -> Any:
     q = p.query(session, actor, now.today)
-    rows = (audit.by_step_values(x) for x in audit.by_step(session, q))
-    lines = audit.csv_lines(audit.BY_STEP_FIELDS, rows)
-    return csv_response(filename(q, "by-step"), lines)
+    return shared_csv.by_step_csv(session, q, audit.BY_STEP_FIELDS)
 
 
 @api.get("/audit/steps", response_model=StepPageOut)

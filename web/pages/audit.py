@@ -9,12 +9,13 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from careplan import audit
-from careplan.protocols import list_versions
+from web import audit_params as shared_csv
 from web.audit_params import PAGE_SIZE, Audit, Steps, csv_response, filename, streamed_steps
 from web.deps import DbSession, Now
 from web.i18n import gettext_for
 from web.labels import AUDIT_COLUMNS
 from web.pages.common import pages_router
+from web.pages.worklist import protocol_choices
 from web.session import User
 from web.templating import render
 
@@ -55,7 +56,7 @@ def _context(session: DbSession, q: audit.AuditQuery) -> dict[str, Any]:
         "link": lambda path="/audit", **kw: _link(q, path, **kw),
         "here": _scope_args(q.scope),
         "row_args": _row_args,
-        "protocols": sorted({v.protocol_id for v in list_versions(session)}),
+        "protocols": protocol_choices(session),
         "pct": lambda value: "—" if value is None else f"{value * 100:.1f}%",
     }
 
@@ -101,18 +102,14 @@ def _header(v: User, names: list[str]) -> list[str]:
 
 @pages.get("/audit/report.csv")
 def report_csv(p: Audit, v: User, session: DbSession, now: Now) -> Response:
-    q = p.query(session, v.actor, now.today)
-    r = audit.report(session, v.actor, q)
-    rows = (audit.row_values(x) for x in r.rows)
-    return csv_response(filename(q, "report"), audit.csv_lines(_header(v, audit.ROW_FIELDS), rows))
+    r = audit.report(session, v.actor, p.query(session, v.actor, now.today))
+    return shared_csv.report_csv(r, _header(v, audit.ROW_FIELDS))
 
 
 @pages.get("/audit/by-step.csv")
 def by_step_csv(p: Audit, v: User, session: DbSession, now: Now) -> Response:
     q = p.query(session, v.actor, now.today)
-    rows = (audit.by_step_values(x) for x in audit.by_step(session, q))
-    header = _header(v, audit.BY_STEP_FIELDS)
-    return csv_response(filename(q, "by-step"), audit.csv_lines(header, rows))
+    return shared_csv.by_step_csv(session, q, _header(v, audit.BY_STEP_FIELDS))
 
 
 @pages.get("/audit/steps.csv")

@@ -9,7 +9,7 @@ from careplan import worklist
 from careplan.access import MANAGERS
 from careplan.config import get_settings
 from careplan.protocol_schema import Protocol
-from careplan.protocols import definition_of, list_versions
+from careplan.protocols import newest_definitions
 from careplan.staff import store_staff
 from web.deps import DbSession, Now
 from web.pages.common import pages_router
@@ -22,10 +22,7 @@ pages = pages_router()
 
 def protocol_choices(session: DbSession) -> list[tuple[str, Protocol]]:
     """The newest version of each protocol: (id, definition)."""
-    newest: dict[str, Protocol] = {}
-    for row in list_versions(session):
-        newest[row.protocol_id] = definition_of(row)
-    return sorted(newest.items())
+    return list(newest_definitions(session).items())
 
 
 @pages.get("/")
