@@ -87,7 +87,7 @@ def build(db: str, scale: str, today: date) -> dict[str, Any]:
     started = time.perf_counter()
     with factory() as s:
         s.info["actor"] = Actor.system("benchmark")
-        counts = synthetic.generate(s, spec, _progress(synthetic.estimate_checkpoints(s, spec)))
+        counts = synthetic.generate(s, spec, _progress(2 * synthetic.estimate_checkpoints(s, spec)))
         s.commit()
     seconds = time.perf_counter() - started
     with engine.connect() as conn:  # statistics for the planner, visibility for index-only
@@ -113,7 +113,7 @@ def _progress(total: int) -> synthetic.Progress:
 
     def step(n: int) -> None:
         done[0] += n
-        print(f"\r  generating: {done[0]:,} / ~{total:,} steps", end="", file=sys.stderr)
+        print(f"\r  generating: {done[0]:,} / ~{total:,}", end="", file=sys.stderr)
 
     return step
 

@@ -324,7 +324,7 @@ def demo_generate(
         spec.check()
         started = time.perf_counter()
         with unit_of_work(Actor.system("demo")) as session:
-            expected = synthetic.estimate_checkpoints(session, spec)
+            expected = 2 * synthetic.estimate_checkpoints(session, spec)  # made, then written
             with typer.progressbar(length=expected, label="generating steps", width=30) as bar:
                 counts = synthetic.generate(session, spec, bar.update)
             typer.echo("committing…")

@@ -5,9 +5,11 @@ clerk, plans of every protocol at every stage, and their history: steps done on 
 done late, missed, skipped, still open; results, health checks and escalations.
 Deterministic for a seed and a 'today'.
 
-Rows go in by the database's bulk path (COPY on PostgreSQL, executemany on SQLite) in
-one transaction: millions of steps through the ORM would take hours. The dates follow
-the protocols' own rules (schedule.plan_schedule), so the audit sees a real chain.
+Stores, staff, members and plans are made here and go in by the database's bulk path
+(COPY on PostgreSQL, executemany on SQLite); the steps, results, health checks and
+escalations that follow from the plans are made by the database itself
+(careplan.synthetic_steps), all in one transaction. The dates follow the protocols' own
+rules (schedule.plan_schedule), so the audit sees a real chain.
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from threading import Thread
 from typing import Any
 
-from sqlalchemy import Connection, ForeignKeyConstraint, Index, func, select, text
+from sqlalchemy import (
+    Connection,
+    ForeignKeyConstraint,
+    Index,
+    UniqueConstraint,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
@@ -34,6 +44,7 @@ from careplan.pinyin import name_initials
 from careplan.protocols import definition_of
 from careplan.schedule import PlannedStep, plan_schedule
 from careplan.staff import hash_password
+from careplan.synthetic_steps import History
 
 REGIONS = ("华东", "华北", "华南", "华中", "西南", "西北", "东北")
 DISTRICTS = ("人民路", "解放路", "中山路", "建设路", "和平路", "新华路", "胜利路", "长江路")
@@ -85,20 +96,6 @@ class _Template:
 
     version_id: int
     steps: list[PlannedStep]
-    measure: tuple[str, str, Callable[[random.Random], dict[str, Any]]] | None
-    # Each step's dates as stored (open, due, overdue, missed), formatted once.
-    stored: list[tuple[str, str, str, str | None]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.stored = [
-            (
-                s.dates.open_on.isoformat(),
-                s.dates.due_on.isoformat(),
-                s.dates.overdue_on.isoformat(),
-                s.dates.missed_on.isoformat() if s.dates.missed_on else None,
-            )
-            for s in self.steps
-        ]
 
 
 @dataclass
@@ -121,17 +118,6 @@ COLUMNS = {
     "care_plans": ("id", "member_id", "protocol_id", "protocol_version_id", "start_date",
                    "end_date", "status", "shift_days", "stopped_on", "stop_reason",
                    "completed_on", "enrolled_by_id", "enrolled_at", "created_at"),
-    "checkpoints": ("id", "plan_id", "key", "protocol_id", "seq", "open_on", "due_on",
-                    "overdue_on", "missed_on", "state", "assignee_id", "completed_on", "late",
-                    "skip_reason", "version", "created_at"),
-    "checkpoint_results": ("id", "checkpoint_id", "recorded_by_id", "recorded_at",
-                           "contacted_on", "channel", "checklist", "adherence", "stop_reason",
-                           "notes", "late"),
-    "health_checks": ("id", "member_id", "checkpoint_id", "kind", "values", "unit",
-                      "measured_at", "source", "recorded_by_id", "recorded_at", "note"),
-    "escalations": ("id", "member_id", "store_id", "plan_id", "checkpoint_id", "reason", "role",
-                    "assignee_id", "action_zh", "action_en", "due_on", "status", "raised_by_id",
-                    "raised_at", "resolved_by_id", "resolved_at", "resolution"),
 }  # fmt: skip
 ORDER = tuple(COLUMNS)
 
@@ -198,11 +184,12 @@ class _Chain:
         self.versions = self._versions(session)
         self.templates: dict[tuple[str, date], _Template] = {}
         self.moments: dict[tuple[date, int], str] = {}
-        self.days: dict[date, str] = {}
         self.write_error: Exception | None = None
         self.initials = {s + g: name_initials(s + g) for s in SURNAMES for g in GIVEN}
-        self.created = writer.moment(datetime.combine(spec.today, time(9), self.zone))
+        self.created_at = datetime.combine(spec.today, time(9), self.zone)
+        self.created = writer.moment(self.created_at)
         self.prefix = f"{spec.seed:03d}"
+        self.written = {"checkpoints": 0, "results": 0, "health_checks": 0, "escalations": 0}
 
     @staticmethod
     def _versions(session: Session) -> dict[str, ProtocolVersion]:
@@ -217,16 +204,8 @@ class _Chain:
         found = self.templates.get((protocol_id, start))
         if found is None:
             row = self.versions[protocol_id]
-            found = _Template(
-                row.id, plan_schedule(definition_of(row), start), MEASURES.get(protocol_id)
-            )
+            found = _Template(row.id, plan_schedule(definition_of(row), start))
             self.templates[(protocol_id, start)] = found
-        return found
-
-    def day(self, day: date) -> str:
-        found = self.days.get(day)
-        if found is None:
-            found = self.days[day] = day.isoformat()
         return found
 
     def at(self, day: date, hour: int = 10) -> str:
@@ -284,13 +263,24 @@ class _Chain:
             store_id, _, clerks = stores[n % len(stores)]
             owner = clerks[rng.randrange(len(clerks))]
             pending += self.member(batch, n, store_id, owner)
-            if pending >= 20_000:
+            if pending >= BATCH_STEPS:
                 writing = self._hand_over(writing, batch)
                 progress(pending)
                 batch, pending = _Batch(), 0
         writing = self._hand_over(writing, batch)
         self._hand_over(writing, None)
         progress(pending)
+
+    def history(self, first_plan: int, progress: Progress) -> None:
+        """Everything that followed from the plans, written by the database itself. Tried
+        batch by batch beside the Python work: slower, as each small statement is planned
+        blind to the new rows."""
+        last_plan = self.w.next_id["care_plans"] - 1
+        history = History(self.w.conn, self.spec.seed, self.spec.today, self.zone, self.created_at)
+        history.prepare({k: t.steps for k, t in self.templates.items()}, MEASURES)
+        self.written = history.write(first_plan, last_plan)
+        history.finish()
+        progress(self.written["checkpoints"])
 
     def _hand_over(self, writing: Thread | None, batch: _Batch | None) -> Thread | None:
         """Wait for the previous batch to be written (re-raising its error), start this one."""
@@ -330,12 +320,11 @@ class _Chain:
         steps = 0
         for protocol_id in chosen:
             start = today - timedelta(days=rng.randrange(0, HISTORY_DAYS))
-            steps += self.plan(batch, mid, store_id, owner, protocol_id, start)
+            steps += self.plan(batch, mid, owner, protocol_id, start)
         return steps
 
-    def plan(
-        self, batch: _Batch, mid: int, store_id: int, owner: int, protocol_id: str, start: date
-    ) -> int:
+    def plan(self, batch: _Batch, mid: int, owner: int, protocol_id: str, start: date) -> int:
+        """The plan row; its steps are written later, all at once (careplan.synthetic_steps)."""
         rng, today = self.rng, self.spec.today
         t = self.template(protocol_id, start)
         pid = self.w.ids("care_plans")
@@ -355,99 +344,7 @@ class _Chain:
             "member moved away" if stopped else None, completed_on, owner, enrolled, enrolled,
         ))  # fmt: skip
         self.counts.plans += 1
-        for i in range(len(t.steps)):
-            self.step(batch, mid, store_id, owner, pid, protocol_id, i, t, i >= stop_at)
         return len(t.steps)
-
-    def step(
-        self,
-        batch: _Batch,
-        mid: int,
-        store_id: int,
-        owner: int,
-        pid: int,
-        protocol_id: str,
-        index: int,
-        t: _Template,
-        cancelled: bool,
-    ) -> None:
-        step, today, rng = t.steps[index], self.spec.today, self.rng
-        state, done_on, late = self.outcome(step.dates, today, cancelled)
-        cid = self.w.ids("checkpoints")
-        done_text = self.day(done_on) if done_on else None
-        batch.add("checkpoints", (
-            cid, pid, step.key, protocol_id, step.seq, *t.stored[index], state,
-            owner, done_text, int(late),
-            "member in hospital" if state == "skipped" else None, 1, self.created,
-        ))  # fmt: skip
-        self.counts.checkpoints += 1
-        if done_on is None:
-            return
-        stopped = rng.random() < 0.03
-        recorded = self.at(done_on, 11)
-        batch.add("checkpoint_results", (
-            self.w.ids("checkpoint_results"), cid, owner, recorded, done_text,
-            "phone" if rng.random() < 0.8 else "in_store", "{}",
-            "stopped" if stopped else ("as_directed" if rng.random() < 0.88 else "missed_doses"),
-            "side_effects" if stopped else None, "", int(late),
-        ))  # fmt: skip
-        self.counts.results += 1
-        if t.measure is not None and rng.random() < 0.3:
-            kind, unit, values = t.measure
-            batch.add("health_checks", (
-                self.w.ids("health_checks"), mid, cid, kind,
-                json.dumps(values(rng)), unit, recorded, "in_store", owner, recorded, "",
-            ))  # fmt: skip
-            self.counts.health_checks += 1
-        if stopped:
-            self.escalation(batch, mid, store_id, owner, pid, cid, done_on)
-
-    def outcome(self, d: Any, today: date, cancelled: bool) -> tuple[str, date | None, bool]:
-        """What became of a step, given where today falls in its window."""
-        rng = self.rng
-        if cancelled:
-            return "cancelled", None, False
-        if today < d.open_on:
-            return "pending", None, False
-        end = d.missed_on or d.overdue_on + timedelta(days=30)
-        r = rng.random()
-        if today >= end:  # its window has closed: history
-            if r < 0.78:
-                return "done", _between(rng, d.open_on, d.overdue_on - timedelta(days=1)), False
-            if r < 0.90:
-                return "done", _between(rng, d.overdue_on, end - timedelta(days=1)), True
-            if r < 0.96:
-                return "pending", None, False  # missed
-            return "skipped", None, False
-        if today >= d.overdue_on:  # overdue now, or worked late already
-            if r < 0.35:
-                return "pending", None, False
-            if r < 0.60:
-                return "done", _between(rng, d.overdue_on, today), True
-            return "done", _between(rng, d.open_on, d.overdue_on - timedelta(days=1)), False
-        if r < 0.55:
-            return "pending", None, False
-        return "done", _between(rng, d.open_on, today), False
-
-    def escalation(
-        self, batch: _Batch, mid: int, store_id: int, owner: int, pid: int, cid: int, day: date
-    ) -> None:
-        still_open = (self.spec.today - day).days < 45 and self.rng.random() < 0.6
-        raised = self.at(day, 11)
-        resolved = None if still_open else self.at(day + timedelta(days=self.rng.randint(1, 6)))
-        batch.add("escalations", (
-            self.w.ids("escalations"), mid, store_id, pid, cid, "side_effects", "pharmacist",
-            owner, "药师48小时内回访，评估副作用", "Pharmacist to call back within 48 h",
-            (day + timedelta(days=2)).isoformat(), "open" if still_open else "resolved",
-            owner, raised, None if still_open else owner, resolved,
-            "" if still_open else "调整服药时间后好转",
-        ))  # fmt: skip
-        self.counts.escalations += 1
-
-
-def _between(rng: random.Random, first: date, last: date) -> date:
-    span = (last - first).days
-    return first if span <= 0 else first + timedelta(days=int(rng.random() * (span + 1)))
 
 
 def estimate_checkpoints(session: Session, spec: ChainSpec) -> int:
@@ -461,16 +358,27 @@ def estimate_checkpoints(session: Session, spec: ChainSpec) -> int:
 
 BULKY = ("members", "ownerships", "care_plans", "checkpoints", "checkpoint_results",
          "health_checks", "escalations")  # fmt: skip
+BATCH_STEPS = 20_000  # steps' worth of members and plans per bulk write
 DEFER_FROM = 100_000  # steps: below this, keeping the indexes up as rows go in is cheaper
 
 
-def _secondary_indexes() -> list[Index]:
-    """Plain (non-unique) indexes of the bulky tables: uniqueness stays enforced."""
+def _secondary_indexes(with_unique: bool) -> list[Index]:
+    """The bulky tables' indexes (unique ones too if asked: building one after the load
+    checks every row, so uniqueness is still enforced)."""
     return [
         ix
         for name in BULKY
         for ix in sorted(Base.metadata.tables[name].indexes, key=lambda i: str(i.name))
-        if not ix.unique
+        if with_unique or not ix.unique
+    ]
+
+
+def _unique_constraints() -> list[UniqueConstraint]:
+    return [
+        c
+        for name in BULKY
+        for c in sorted(Base.metadata.tables[name].constraints, key=lambda c: str(c.name))
+        if isinstance(c, UniqueConstraint)
     ]
 
 
@@ -491,15 +399,26 @@ def _bulk_mode(conn: Connection, defer_indexes: bool) -> Iterator[None]:
     a failure leaves the indexes (and the data) as they were."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA cache_size = -524288")  # 512 MiB while loading
-    indexes = _secondary_indexes() if defer_indexes else []
+    else:  # for this transaction only: sorts for the joins and index builds stay in memory
+        conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
+        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+    pg = defer_indexes and conn.dialect.name == "postgresql"
+    # SQLite cannot drop a table's own unique constraints; PostgreSQL can, and a unique
+    # index on text built in one sort is several times cheaper than one kept row by row.
+    indexes = _secondary_indexes(with_unique=pg) if defer_indexes else []
+    uniques = _unique_constraints() if pg else []
     # PostgreSQL checks a foreign key by a trigger per row; adding the constraint after
     # the load checks every row in one join instead (it is checked either way).
-    fks = _foreign_keys() if defer_indexes and conn.dialect.name == "postgresql" else []
+    fks = _foreign_keys() if pg else []
     for fk in fks:
         conn.execute(DropConstraint(fk))
     for ix in indexes:
         ix.drop(conn)
+    for unique in uniques:
+        conn.execute(DropConstraint(unique))
     yield
+    for unique in uniques:
+        conn.execute(AddConstraint(unique))
     for ix in indexes:
         ix.create(conn)
     for fk in fks:
@@ -509,7 +428,10 @@ def _bulk_mode(conn: Connection, defer_indexes: bool) -> Iterator[None]:
 
 
 def generate(session: Session, spec: ChainSpec, progress: Progress = lambda n: None) -> Counts:
-    """Write a whole chain inside the session's transaction (the caller commits)."""
+    """Write a whole chain inside the session's transaction (the caller commits).
+
+    `progress` is told of steps as their plans are made, then again as they are written:
+    twice `estimate_checkpoints` in all."""
     spec.check()
     taken = select(Store.id).where(Store.code.like(f"G{spec.seed:03d}%")).limit(1)
     if session.scalar(taken) is not None:
@@ -517,7 +439,13 @@ def generate(session: Session, spec: ChainSpec, progress: Progress = lambda n: N
     conn = session.connection()
     writer = _Writer(conn)
     chain = _Chain(session, spec, writer)
+    first_plan = writer.next_id["care_plans"]
     with _bulk_mode(conn, estimate_checkpoints(session, spec) >= DEFER_FROM):
         chain.members(chain.stores(), progress)
+        chain.history(first_plan, progress)
     writer.finish()
-    return chain.counts
+    counts, written = chain.counts, chain.written
+    counts.checkpoints = written["checkpoints"]
+    counts.results, counts.health_checks = written["results"], written["health_checks"]
+    counts.escalations = written["escalations"]
+    return counts
