@@ -1,8 +1,4 @@
-"""Supervisor audit benchmark: builds (or reuses) a generated chain.
-
-NOT FINISHED: only the chain build and the generator's rate are measured so far; the
-page timings below (p50/p95 through the ASGI app, ratios against the floor) are the
-plan for the next change, not yet code.
+"""Supervisor audit benchmark: the audit pages on a generated chain, against their floor.
 
     .venv/bin/python benchmarks/audit.py --db sqlite|postgres --scale small|large
 
@@ -11,12 +7,15 @@ plan for the next change, not yet code.
   as `careplan demo generate`, seed 1) and reused: SQLite in var/bench-audit-<scale>.db,
   PostgreSQL in the database careplan_bench_<scale> on CAREPLAN_BENCH_PG (default
   postgresql+psycopg://postgres@127.0.0.1:5432). The build's figures are kept beside it.
-- Pages, each requested --requests times by a supervisor (interleaved): the chain
-  overview (/audit), a store drill-down (/audit?store_id=), a staff worklist
-  (/audit?staff_id=: that person's overdue steps, oldest first) and a CSV export of
-  100,000 steps (/audit/steps.csv). p50/p95 are server times through the ASGI app.
-- The floor of a page: the SQL statements the page ran (captured), replayed on the raw
-  DB-API connection and fetched, with nothing else. ratio = page p50 / floor p50.
+- Pages, each requested --requests times by a supervisor signed in with a session
+  cookie, interleaved, through the ASGI app in this process: the chain overview
+  (/audit), a store drill-down (/audit?store_id=, a different store each time), a staff
+  worklist (/audit?staff_id=: that clerk's overdue steps, oldest first) and a CSV export
+  of at least 100,000 steps (/audit/steps.csv: the steps due in a period long enough).
+  Times are from the request to the last byte of the body.
+- The floor of a page: the SQL statements the page ran (captured on the engine),
+  replayed on a raw DB-API connection and fetched, with nothing else.
+  ratio = page p50 / floor p50.
 
 The last line printed is a JSON object of the figures.
 """
@@ -26,22 +25,34 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
 import time
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as datetime_time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+import httpx
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import clock, migrate, protocols, synthetic
+from careplan import clock, migrate, protocols, staff, synthetic
 from careplan.access import Actor
-from careplan.config import ROOT
+from careplan.config import ROOT, get_settings
 from careplan.db import make_engine, make_session_factory
+from careplan.models import Checkpoint, Staff, Store
+from web.app import create_app
+from web.deps import Clock, get_clock
+from web.session import SESSION_COOKIE
 
 SCALES = {"small": (200, 200_000), "large": (1_000, 1_000_000)}
 SEED = 1
+CSV_ROWS = 100_000
+TRANSACTION = {"BEGIN", "COMMIT", "ROLLBACK"}
 PG_BASE = os.environ.get("CAREPLAN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 
@@ -118,14 +129,170 @@ def _progress(total: int) -> synthetic.Progress:
     return step
 
 
+# -- the pages --
+
+
+@dataclass
+class Capture:
+    """The SQL a request ran, as the driver got it."""
+
+    on: bool = False
+    statements: list[tuple[str, Any]] = field(default_factory=list)
+
+    def __call__(self, conn: Any, cursor: Any, statement: str, params: Any, *rest: Any) -> None:
+        if self.on:
+            self.statements.append((statement, params))
+
+
+@dataclass
+class Page:
+    name: str
+    urls: list[str]
+    times: list[float] = field(default_factory=list)
+    floors: list[float] = field(default_factory=list)
+    rows: int = 0
+
+    def figures(self) -> dict[str, float]:
+        p50, p95 = _pct(self.times, 50), _pct(self.times, 95)
+        floor = _pct(self.floors, 50)
+        return {
+            f"{self.name}_p50_ms": round(p50 * 1000, 1),
+            f"{self.name}_p95_ms": round(p95 * 1000, 1),
+            f"{self.name}_floor_p50_ms": round(floor * 1000, 1),
+            f"{self.name}_floor_ratio": round(p50 / floor, 2) if floor else 0.0,
+        }
+
+
+def _pct(values: list[float], q: int) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else 0
+
+
+def _replay(engine: Engine, statements: list[tuple[str, Any]]) -> float:
+    """The statements alone, on a raw DB-API connection, every row fetched."""
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        started = time.perf_counter()
+        for statement, params in statements:
+            if statement.strip().upper() in TRANSACTION:
+                continue  # the raw connection keeps its own transaction
+            cursor.execute(statement, params)
+            if cursor.description is not None:
+                cursor.fetchall()
+        seconds = time.perf_counter() - started
+        raw.rollback()
+        return seconds
+    finally:
+        raw.close()
+
+
+def _sign_in(factory: sessionmaker[Session], username: str, now: datetime) -> str:
+    with factory() as s:
+        s.info["actor"] = Actor.system("benchmark")
+        who = s.scalars(select(Staff).where(Staff.username == username)).one()
+        token = staff.open_session(s, who, kind="web", hours=12, now=now)
+        s.commit()
+    return token
+
+
+def _pages(factory: sessionmaker[Session], today: date, requests: int) -> list[Page]:
+    """The four pages, each with its list of URLs (different stores and clerks)."""
+    rng = random.Random(SEED)
+    with factory() as s:
+        stores = s.scalars(select(Store.id).where(Store.code.like("G001%"))).all()
+        clerks = s.scalars(
+            select(Staff.id).where(Staff.role == "clerk", Staff.store_id.in_(stores))
+        ).all()
+    period = _csv_period(factory, today)
+    csv = f"/audit/steps.csv?status=due&period_from={period[0]}&period_to={period[1]}"
+    return [
+        Page("overview", ["/audit"] * requests),
+        Page("drilldown", [f"/audit?store_id={rng.choice(stores)}" for _ in range(requests)]),
+        Page("worklist", [f"/audit?staff_id={rng.choice(clerks)}" for _ in range(requests)]),
+        Page("csv", [csv] * max(3, requests // 20)),
+    ]
+
+
+def _csv_period(factory: sessionmaker[Session], today: date) -> tuple[date, date]:
+    """The shortest period ending today whose due steps number 100,000 or more."""
+    with factory() as s:
+        days = s.execute(
+            select(Checkpoint.due_on, func.count())
+            .where(Checkpoint.due_on <= today, Checkpoint.due_on > today - timedelta(days=400))
+            .where(Checkpoint.state.in_(("pending", "done")))
+            .group_by(Checkpoint.due_on)
+            .order_by(Checkpoint.due_on.desc())
+        ).all()
+    total, first = 0, today
+    for day, n in days:
+        total, first = total + n, day
+        if total >= CSV_ROWS:
+            break
+    return first, today
+
+
+def measure(url: str, today: date, requests: int) -> dict[str, Any]:
+    engine = make_engine(url)
+    capture = Capture()
+    event.listen(engine, "before_cursor_execute", capture)
+    factory = make_session_factory(engine)
+    now = datetime.combine(today, datetime_time(10), get_settings().zone)
+    app = create_app(factory)
+    app.dependency_overrides[get_clock] = lambda: Clock(now=now, today=today)
+    pages = _pages(factory, today, requests)
+    with TestClient(app) as client:
+        client.cookies.set(SESSION_COOKIE, _sign_in(factory, "g001.supervisor.1", now))
+        for page in pages:  # warm: connections, templates, the database's cache
+            _get(client, page.urls[0])
+        rounds = max(len(p.urls) for p in pages)
+        for i in range(rounds):
+            for page in pages:
+                if i < len(page.urls):
+                    _timed(client, engine, capture, page, page.urls[i])
+    engine.dispose()
+    figures: dict[str, Any] = {}
+    for page in pages:
+        figures |= page.figures()
+    csv = next(p for p in pages if p.name == "csv")
+    figures["csv_rows"] = csv.rows
+    figures["csv_rows_per_s"] = round(csv.rows / _pct(csv.times, 50))
+    return figures
+
+
+def _get(client: TestClient, url: str) -> httpx.Response:
+    response = client.get(url)
+    if response.status_code != 200:
+        raise SystemExit(f"{url}: {response.status_code} {response.text[:300]}")
+    return response
+
+
+def _timed(client: TestClient, engine: Engine, capture: Capture, page: Page, url: str) -> None:
+    capture.statements, capture.on = [], True
+    started = time.perf_counter()
+    response = _get(client, url)
+    page.times.append(time.perf_counter() - started)
+    capture.on = False
+    if page.name == "csv":
+        page.rows = response.text.count("\n") - 1  # less the heading
+    page.floors.append(_replay(engine, capture.statements))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--scale", choices=tuple(SCALES), default="small")
+    parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
     db = "postgresql" if args.db == "postgres" else "sqlite"
     built = build(db, args.scale, clock.today())
-    print(json.dumps({"db": args.db, "scale": args.scale, **built}))
+    url = database_url(db, args.scale)
+    migrate.upgrade(url)  # a chain built before a later migration gets it
+    today = date.fromisoformat(built["today"])
+    figures = measure(url, today, args.requests)
+    for key, value in figures.items():
+        print(f"{key:>24}: {value}", file=sys.stderr)
+    print(json.dumps({"db": args.db, "scale": args.scale, **built, **figures}))
 
 
 if __name__ == "__main__":

@@ -746,22 +746,13 @@ ROW_FIELDS = [
     "on_time_rate_pct",
     "open_escalations",
 ]
-BY_STEP_FIELDS = [f.name for f in fields(AuditStep)]  # one column per field, in order
-STEP_FIELDS = [
-    "checkpoint_id",
-    "member_id",
-    "member_name",
-    "card_number",
-    "region",
-    "store_code",
-    "staff_id",
-    "staff_name",
+BY_STEP_FIELDS = [
     "protocol_id",
     "step_key",
-    "due_on",
-    "days_overdue",
-    "outcome",
+    *[f"overdue_{b.label}" for b in BUCKETS],
+    "overdue",
 ]
+STEP_FIELDS = [f.name for f in fields(AuditStep)]  # one column per field, in order
 
 
 def step_values(s: AuditStep) -> list[Any]:

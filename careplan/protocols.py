@@ -357,11 +357,25 @@ def get_version(session: Session, protocol_id: str, version: int | None) -> Prot
 
 
 def newest_definitions(session: Session) -> dict[str, Protocol]:
-    """The newest version of each protocol, by id, in id order."""
-    newest: dict[str, Protocol] = {}
-    for row in list_versions(session):
-        newest[row.protocol_id] = definition_of(row)
-    return dict(sorted(newest.items()))
+    """The newest version of each protocol, by id, in id order.
+
+    Many pages ask on every request: only ids and hashes are read, and a definition
+    (a large JSON document) is loaded only the first time its hash is seen."""
+    newest: dict[str, tuple[int, str]] = {}
+    stmt = select(ProtocolVersion.protocol_id, ProtocolVersion.id, ProtocolVersion.content_hash)
+    for protocol_id, version_id, content_hash in session.execute(
+        stmt.order_by(ProtocolVersion.protocol_id, ProtocolVersion.version)
+    ):
+        newest[protocol_id] = (version_id, content_hash)
+    found: dict[str, Protocol] = {}
+    for protocol_id, (version_id, content_hash) in sorted(newest.items()):
+        known = _DEFINITIONS.get(content_hash)
+        if known is None:
+            row = session.get(ProtocolVersion, version_id)
+            assert row is not None
+            known = definition_of(row)
+        found[protocol_id] = known
+    return found
 
 
 def list_versions(session: Session) -> list[ProtocolVersion]:

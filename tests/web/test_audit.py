@@ -82,6 +82,10 @@ def test_steps_csv_streams_every_step_with_localised_headings(
     report = _csv(client.get("/audit/report.csv").text)
     assert [x[1] for x in report[1:]] == ["华东", "华北"]
     assert report[1][2:8] == ["1", "2", "2", "1", "2", "8"]
+    by_step = _csv(client.get("/audit/by-step.csv").text)
+    assert len(by_step[0]) == 8 and by_step[0][:2] == ["慢病方案", "步骤"]  # one heading a column
+    fall = next(x for x in by_step[1:] if x[1] == "fall_prevention")
+    assert fall == ["osteoporosis", "fall_prevention", "0", "0", "0", "1", "2", "3"]
 
 
 def test_pages_drill_from_chain_to_a_step(client: TestClient, chain: Chain) -> None:
