@@ -20,13 +20,18 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
+    Integer,
     Select,
+    String,
     Subquery,
     and_,
+    bindparam,
     case,
     func,
     literal,
@@ -41,6 +46,7 @@ from careplan.access import Actor, require_manager
 from careplan.config import get_settings
 from careplan.errors import Forbidden, InvalidInput, NotFound
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion, Staff, Store
+from careplan.models.base import IdType, UTCDateTime
 from careplan.plans import step_of
 from careplan.protocol_schema import Protocol, Text
 from careplan.protocols import all_steps, definition_of, newest_definitions
@@ -214,18 +220,72 @@ def open_window_days(session: Session) -> int:
     return max((_WINDOWS[c] for _, c in rows), default=0)
 
 
-def _scope_terms(q: AuditQuery) -> list[ColumnElement[bool]]:
-    s, who = q.scope, Checkpoint.assignee_id
-    terms: list[ColumnElement[bool]] = []
+# Statements are built once per shape (which scope, whether a protocol is chosen, whether
+# the day is past) with every value a bound parameter, and reused: building and keying
+# SQLAlchemy statements cost more than a store's queries themselves.
+ShapeScope = Literal["chain", "region", "store", "staff"]
+
+
+@dataclass(frozen=True)
+class Shape:
+    scope: ShapeScope
+    protocol: bool
+    past: bool
+
+
+def shape_of(q: AuditQuery) -> Shape:
+    s = q.scope
+    by: ShapeScope = "chain"
     if s.staff_id is not None:
-        terms.append(who == s.staff_id)
+        by = "staff"
     elif s.store_id is not None:
-        terms.append(who.in_(select(Staff.id).where(Staff.store_id == s.store_id)))
+        by = "store"
     elif s.region is not None:
+        by = "region"
+    return Shape(by, q.protocol_id is not None, q.past)
+
+
+def _p(name: str, type_: Any = None) -> Any:
+    return bindparam(name, type_=type_ if type_ is not None else Date())
+
+
+def params_of(session: Session, q: AuditQuery) -> dict[str, Any]:
+    """Every value the statements of `q` bind (each statement takes the ones it names)."""
+    s, d, end = q.scope, q.as_of, _end_of(q.as_of)
+    found: dict[str, Any] = {
+        "as_of": d,
+        "window_end": d + timedelta(days=open_window_days(session)),
+        "period_from": q.period_from,
+        "until": q.until,
+        "scope_staff": s.staff_id,
+        "scope_store": s.store_id,
+        "scope_region": s.region,
+        "scope_protocol": q.protocol_id,
+        "esc_end": end,
+    }
+    for b in BUCKETS:
+        found[f"b{b.low}_newest"] = d - timedelta(days=b.low)
+        if b.high is not None:
+            found[f"b{b.low}_oldest"] = d - timedelta(days=b.high)
+    for b in AGE_BUCKETS:
+        found[f"age{b.low}_before"] = end - timedelta(days=b.low)
+        if b.high is not None:
+            found[f"age{b.low}_from"] = end - timedelta(days=b.high + 1)
+    return found
+
+
+def _scope_terms(shape: Shape) -> list[ColumnElement[bool]]:
+    who = Checkpoint.assignee_id
+    terms: list[ColumnElement[bool]] = []
+    if shape.scope == "staff":
+        terms.append(who == _p("scope_staff", IdType))
+    elif shape.scope == "store":
+        terms.append(who.in_(select(Staff.id).where(Staff.store_id == _p("scope_store", IdType))))
+    elif shape.scope == "region":
         in_region = select(Staff.id).join(Store, Staff.store_id == Store.id)
-        terms.append(who.in_(in_region.where(Store.region == s.region)))
-    if q.protocol_id:
-        terms.append(Checkpoint.protocol_id == q.protocol_id)
+        terms.append(who.in_(in_region.where(Store.region == _p("scope_region", String()))))
+    if shape.protocol:
+        terms.append(Checkpoint.protocol_id == _p("scope_protocol", String()))
     return terms
 
 
@@ -238,19 +298,16 @@ _STEP_COLUMNS = (
 )
 
 
-def _done_after(q: AuditQuery) -> ColumnElement[bool]:
-    return and_(DONE, Checkpoint.completed_on > q.as_of)
-
-
-def overdue_source(session: Session, q: AuditQuery) -> Subquery:
+@cache
+def overdue_source(shape: Shape) -> Subquery:
     """Steps overdue on the as-of day: past their grace, not yet missed, not yet done."""
-    d, window, scope = q.as_of, open_window_days(session), _scope_terms(q)
+    d, scope = _p("as_of"), _scope_terms(shape)
     parts = [
         select(*_STEP_COLUMNS).where(
             PENDING,
             Checkpoint.missed_on.is_not(None),
             Checkpoint.missed_on > d,
-            Checkpoint.missed_on <= d + timedelta(days=window),
+            Checkpoint.missed_on <= _p("window_end"),
             Checkpoint.overdue_on <= d,
             *scope,
         ),
@@ -258,33 +315,34 @@ def overdue_source(session: Session, q: AuditQuery) -> Subquery:
             PENDING, Checkpoint.missed_on.is_(None), Checkpoint.overdue_on <= d, *scope
         ),
     ]
-    if q.past:
+    if shape.past:
         not_missed = or_(Checkpoint.missed_on.is_(None), Checkpoint.missed_on > d)
+        done_after = and_(DONE, Checkpoint.completed_on > d)
         parts.append(
-            select(*_STEP_COLUMNS).where(
-                _done_after(q), Checkpoint.overdue_on <= d, not_missed, *scope
-            )
+            select(*_STEP_COLUMNS).where(done_after, Checkpoint.overdue_on <= d, not_missed, *scope)
         )
     return union_all(*parts).subquery("overdue")
 
 
-def missed_source(q: AuditQuery) -> Subquery:
+@cache
+def missed_source(shape: Shape) -> Subquery:
     """Steps that expired unworked during the period (up to the as-of day).
 
     Steps still unworked now: a step worked late after it expired is not counted as
     missed for an earlier day (its lateness shows in the on-time rate)."""
     in_period = and_(
         Checkpoint.missed_on.is_not(None),
-        Checkpoint.missed_on >= q.period_from,
-        Checkpoint.missed_on <= q.until,
+        Checkpoint.missed_on >= _p("period_from"),
+        Checkpoint.missed_on <= _p("until"),
     )
-    return select(*_STEP_COLUMNS).where(PENDING, in_period, *_scope_terms(q)).subquery("missed")
+    return select(*_STEP_COLUMNS).where(PENDING, in_period, *_scope_terms(shape)).subquery("missed")
 
 
-def due_source(q: AuditQuery) -> Subquery:
+@cache
+def due_source(shape: Shape) -> Subquery:
     """Steps that fell due in the period and whose grace had ended by the as-of day,
     with whether each was done by then and on time: the rates' denominator."""
-    done = and_(DONE, Checkpoint.completed_on <= q.as_of)
+    done = and_(DONE, Checkpoint.completed_on <= _p("as_of"))
     return (
         select(
             *_STEP_COLUMNS,
@@ -293,23 +351,22 @@ def due_source(q: AuditQuery) -> Subquery:
         )
         .where(
             WORKABLE,
-            Checkpoint.due_on >= q.period_from,
-            Checkpoint.due_on <= q.until,
-            Checkpoint.overdue_on <= q.as_of,
-            *_scope_terms(q),
+            Checkpoint.due_on >= _p("period_from"),
+            Checkpoint.due_on <= _p("until"),
+            Checkpoint.overdue_on <= _p("as_of"),
+            *_scope_terms(shape),
         )
         .subquery("due")
     )
 
 
-def _bucket_sums(due_on: Any, as_of: date, buckets: Iterable[Bucket]) -> list[Any]:
+def _bucket_sums(due_on: Any) -> list[Any]:
     """One SUM per bucket, by comparing dates (portable: no date arithmetic in SQL)."""
     sums = []
-    for b in buckets:
-        newest = as_of - timedelta(days=b.low)
-        term = due_on <= newest
+    for b in BUCKETS:
+        term = due_on <= _p(f"b{b.low}_newest")
         if b.high is not None:
-            term = and_(term, due_on >= as_of - timedelta(days=b.high))
+            term = and_(term, due_on >= _p(f"b{b.low}_oldest"))
         sums.append(func.sum(case((term, 1), else_=0)).label(f"b{b.low}"))
     return sums
 
@@ -399,41 +456,48 @@ def _rollup(per_person: Select[Any], level: Level) -> Select[Any]:
     )
 
 
-def _per_child(session: Session, per_person: Select[Any], level: Level) -> dict[Any, Any]:
-    return {r.key: r for r in session.execute(_rollup(per_person, level))}
-
-
 def _child_level(q: AuditQuery) -> Level:
     return CHILD.get(q.scope.level, "staff")
 
 
-def _figures(session: Session, q: AuditQuery) -> dict[Any, Figures]:
-    level = _child_level(q)
-    found: dict[Any, Figures] = {}
-
-    def at(key: Any) -> Figures:
-        return found.setdefault(key, Figures())
-
-    od = overdue_source(session, q)
-    per = select(od.c.assignee_id, *_bucket_sums(od.c.due_on, q.as_of, BUCKETS))
-    for key, r in _per_child(session, per.group_by(od.c.assignee_id), level).items():
-        at(key).overdue = [int(r._mapping[f"b{b.low}"] or 0) for b in BUCKETS]
-    ms = missed_source(q)
-    per = select(ms.c.assignee_id, func.count().label("missed")).group_by(ms.c.assignee_id)
-    for key, r in _per_child(session, per, level).items():
-        at(key).missed = int(r.missed or 0)
-    du = due_source(q)
-    per = select(
+@cache
+def _figure_statements(shape: Shape, level: Level) -> tuple[Select[Any], ...]:
+    """Per child of the scope: overdue by bucket, missed, due/done/on time, escalations."""
+    od = overdue_source(shape)
+    overdue = select(od.c.assignee_id, *_bucket_sums(od.c.due_on)).group_by(od.c.assignee_id)
+    ms = missed_source(shape)
+    missed = select(ms.c.assignee_id, func.count().label("missed")).group_by(ms.c.assignee_id)
+    du = due_source(shape)
+    due = select(
         du.c.assignee_id,
         func.count().label("due"),
         func.sum(du.c.done).label("done"),
         func.sum(du.c.on_time).label("on_time"),
     ).group_by(du.c.assignee_id)
-    for key, r in _per_child(session, per, level).items():
-        f = at(key)
+    return (
+        _rollup(overdue, level),
+        _rollup(missed, level),
+        _rollup(due, level),
+        _escalations_per_child(shape, level),
+    )
+
+
+def _figures(session: Session, q: AuditQuery, params: dict[str, Any]) -> dict[Any, Figures]:
+    found: dict[Any, Figures] = {}
+
+    def at(key: Any) -> Figures:
+        return found.setdefault(key, Figures())
+
+    overdue, missed, due, escalations = _figure_statements(shape_of(q), _child_level(q))
+    for r in session.execute(overdue, params):
+        at(r.key).overdue = [int(r._mapping[f"b{b.low}"] or 0) for b in BUCKETS]
+    for r in session.execute(missed, params):
+        at(r.key).missed = int(r.missed or 0)
+    for r in session.execute(due, params):
+        f = at(r.key)
         f.due, f.done, f.on_time = int(r.due or 0), int(r.done or 0), int(r.on_time or 0)
-    for key, count in _escalations_per_child(session, q, level).items():
-        at(key).escalations = count
+    for key, count in session.execute(escalations, params):
+        at(key).escalations = int(count)
     return found
 
 
@@ -445,47 +509,51 @@ def _end_of(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(), get_settings().zone)
 
 
-def _open_escalations(q: AuditQuery) -> Select[Any]:
+def _open_escalations(shape: Shape) -> Select[Any]:
     """Escalations open at the end of the as-of day (raised by then, not resolved by then)."""
-    end = _end_of(q.as_of)
-    still_open = or_(ESC_OPEN, Escalation.resolved_at >= end) if q.past else ESC_OPEN
+    end = _p("esc_end", UTCDateTime())
+    still_open = or_(ESC_OPEN, Escalation.resolved_at >= end) if shape.past else ESC_OPEN
     stmt = select(Escalation).where(still_open, Escalation.raised_at < end)
-    s = q.scope
-    if s.staff_id is not None:
-        stmt = stmt.where(Escalation.assignee_id == s.staff_id)
-    elif s.store_id is not None:
-        stmt = stmt.where(Escalation.store_id == s.store_id)
-    elif s.region is not None:
-        stmt = stmt.where(Escalation.store_id.in_(select(Store.id).where(Store.region == s.region)))
-    if q.protocol_id:
-        stmt = stmt.where(
-            Escalation.plan_id.in_(select(CarePlan.id).where(CarePlan.protocol_id == q.protocol_id))
+    if shape.scope == "staff":
+        stmt = stmt.where(Escalation.assignee_id == _p("scope_staff", IdType))
+    elif shape.scope == "store":
+        stmt = stmt.where(Escalation.store_id == _p("scope_store", IdType))
+    elif shape.scope == "region":
+        in_region = select(Store.id).where(Store.region == _p("scope_region", String()))
+        stmt = stmt.where(Escalation.store_id.in_(in_region))
+    if shape.protocol:
+        of_protocol = select(CarePlan.id).where(
+            CarePlan.protocol_id == _p("scope_protocol", String())
         )
+        stmt = stmt.where(Escalation.plan_id.in_(of_protocol))
     return stmt
 
 
-def _escalations_per_child(session: Session, q: AuditQuery, level: Level) -> dict[Any, int]:
-    esc = _open_escalations(q).subquery("esc")
+def _escalations_per_child(shape: Shape, level: Level) -> Select[Any]:
+    esc = _open_escalations(shape).subquery("esc")
     key = {"region": Store.region, "store": esc.c.store_id}.get(level, esc.c.assignee_id)
-    stmt = (
+    return (
         select(key, func.count())
         .select_from(esc)
         .join(Store, Store.id == esc.c.store_id)
         .group_by(key)
     )
-    return {k: int(n) for k, n in session.execute(stmt)}
 
 
-def _escalation_ages(session: Session, q: AuditQuery) -> list[int]:
-    esc = _open_escalations(q).subquery("esc")
-    end = _end_of(q.as_of)
+@cache
+def _escalation_ages_statement(shape: Shape) -> Select[Any]:
+    esc = _open_escalations(shape).subquery("esc")
     sums = []
     for b in AGE_BUCKETS:
-        term = esc.c.raised_at < end - timedelta(days=b.low)
+        term = esc.c.raised_at < _p(f"age{b.low}_before", UTCDateTime())
         if b.high is not None:
-            term = and_(term, esc.c.raised_at >= end - timedelta(days=b.high + 1))
+            term = and_(term, esc.c.raised_at >= _p(f"age{b.low}_from", UTCDateTime()))
         sums.append(func.sum(case((term, 1), else_=0)))
-    row = session.execute(select(*sums).select_from(esc)).one()
+    return select(*sums).select_from(esc)
+
+
+def _escalation_ages(session: Session, q: AuditQuery, params: dict[str, Any]) -> list[int]:
+    row = session.execute(_escalation_ages_statement(shape_of(q)), params).one()
     return [int(v or 0) for v in row]
 
 
@@ -518,7 +586,8 @@ def _worst_first(row: Row) -> tuple[int, int, str]:
 def report(session: Session, actor: Actor, q: AuditQuery) -> Report:
     """The figures of one scope, broken down one level (chain → regions → stores → staff)."""
     require_manager(actor)
-    figures = _figures(session, q)
+    params = params_of(session, q)
+    figures = _figures(session, q, params)
     rows = _children(session, q)
     known = {r.key for r in rows}
     for key in figures:
@@ -529,7 +598,8 @@ def report(session: Session, actor: Actor, q: AuditQuery) -> Report:
         r.figures = figures.get(r.key, r.figures)
         total.add(r.figures)
     rows.sort(key=_worst_first)
-    return Report(q, rows, total, by_step(session, q), _escalation_ages(session, q))
+    by_steps = by_step(session, q, params)
+    return Report(q, rows, total, by_steps, _escalation_ages(session, q, params))
 
 
 def _step_title(protocol: Protocol | None, key: str) -> Text | None:
@@ -540,11 +610,17 @@ def _step_title(protocol: Protocol | None, key: str) -> Text | None:
         return None
 
 
-def by_step(session: Session, q: AuditQuery) -> list[StepRow]:
+@cache
+def _by_step_statement(shape: Shape) -> Select[Any]:
+    od = overdue_source(shape)
+    stmt = select(od.c.protocol_id, od.c.key, *_bucket_sums(od.c.due_on))
+    return stmt.group_by(od.c.protocol_id, od.c.key)
+
+
+def by_step(session: Session, q: AuditQuery, params: dict[str, Any] | None = None) -> list[StepRow]:
     """Overdue steps by protocol and step, in the protocol's order of steps."""
-    od = overdue_source(session, q)
-    stmt = select(od.c.protocol_id, od.c.key, *_bucket_sums(od.c.due_on, q.as_of, BUCKETS))
-    rows = session.execute(stmt.group_by(od.c.protocol_id, od.c.key)).all()
+    params = params if params is not None else params_of(session, q)
+    rows = session.execute(_by_step_statement(shape_of(q)), params).all()
     protocols = newest_definitions(session) if rows else {}
     found = [
         StepRow(
@@ -586,24 +662,28 @@ class AuditStep:
     outcome: str  # overdue | missed | done | done_late | not_done
 
 
-def _list_source(session: Session, q: AuditQuery, f: StepFilter) -> Subquery:
+def _list_source(shape: Shape, f: StepFilter) -> Subquery:
     if f.status == "overdue":
-        return overdue_source(session, q)
+        return overdue_source(shape)
     if f.status == "missed":
-        return missed_source(q)
-    return due_source(q)
+        return missed_source(shape)
+    return due_source(shape)
 
 
-def _list_terms(src: Subquery, q: AuditQuery, f: StepFilter) -> list[ColumnElement[bool]]:
+def _list_terms(src: Subquery, f: StepFilter) -> list[ColumnElement[bool]]:
     terms: list[ColumnElement[bool]] = []
     if f.bucket:
         b = bucket_of(f.bucket)
-        terms.append(src.c.due_on <= q.as_of - timedelta(days=b.low))
+        terms.append(src.c.due_on <= _p(f"b{b.low}_newest"))
         if b.high is not None:
-            terms.append(src.c.due_on >= q.as_of - timedelta(days=b.high))
+            terms.append(src.c.due_on >= _p(f"b{b.low}_oldest"))
     if f.step_key:
-        terms.append(src.c.key == f.step_key)
+        terms.append(src.c.key == _p("step_key", String()))
     return terms
+
+
+def _list_params(session: Session, q: AuditQuery, f: StepFilter) -> dict[str, Any]:
+    return params_of(session, q) | {"step_key": f.step_key}
 
 
 def _outcome(src: Subquery, f: StepFilter) -> Any:
@@ -655,11 +735,30 @@ def _step(row: Any, as_of: date) -> AuditStep:
     )  # fmt: skip
 
 
+@cache
+def _count_statement(shape: Shape, f: StepFilter) -> Select[Any]:
+    src = _list_source(shape, f)
+    return select(func.count()).select_from(src).where(*_list_terms(src, f))
+
+
 def count_steps(session: Session, actor: Actor, q: AuditQuery, f: StepFilter) -> int:
     require_manager(actor)
-    src = _list_source(session, q, f)
-    stmt = select(func.count()).select_from(src).where(*_list_terms(src, q, f))
-    return int(session.scalar(stmt) or 0)
+    stmt = _count_statement(shape_of(q), f)
+    return int(session.scalar(stmt, _list_params(session, q, f)) or 0)
+
+
+@cache
+def _page_statement(shape: Shape, f: StepFilter) -> Select[Any]:
+    src = _list_source(shape, f)
+    page = (
+        select(src)
+        .where(*_list_terms(src, f))
+        .order_by(src.c.due_on, src.c.id)
+        .limit(bindparam("limit", type_=Integer()))
+        .offset(bindparam("offset", type_=Integer()))
+        .subquery("page")
+    )
+    return _detail(page, _outcome(page, f))
 
 
 def list_steps(
@@ -670,27 +769,25 @@ def list_steps(
     require_manager(actor)
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(f"page size must be 1 to {MAX_PAGE_SIZE}", field="limit")
-    src = _list_source(session, q, f)
-    page = (
-        select(src)
-        .where(*_list_terms(src, q, f))
-        .order_by(src.c.due_on, src.c.id)
-        .limit(limit)
-        .offset(offset)
-        .subquery("page")
-    )
-    return [_step(r, q.as_of) for r in session.execute(_detail(page, _outcome(page, f)))]
+    params = _list_params(session, q, f) | {"limit": limit, "offset": offset}
+    rows = session.execute(_page_statement(shape_of(q), f), params)
+    return [_step(r, q.as_of) for r in rows]
+
+
+@cache
+def _all_statement(shape: Shape, f: StepFilter) -> Select[Any]:
+    src = _list_source(shape, f)
+    terms = _list_terms(src, f)
+    ordered = select(src).where(*terms).subquery("rows") if terms else src
+    return _detail(ordered, _outcome(ordered, f)).execution_options(yield_per=CSV_CHUNK)
 
 
 def iter_steps(session: Session, actor: Actor, q: AuditQuery, f: StepFilter) -> Iterator[AuditStep]:
     """Every step in scope, oldest first, fetched in chunks from one query (a server-side
     cursor on PostgreSQL): the CSV export streams this."""
     require_manager(actor)
-    src = _list_source(session, q, f)
-    terms = _list_terms(src, q, f)
-    ordered = select(src).where(*terms).subquery("rows") if terms else src
-    stmt = _detail(ordered, _outcome(ordered, f)).execution_options(yield_per=CSV_CHUNK)
-    for row in session.execute(stmt):
+    stmt = _all_statement(shape_of(q), f)
+    for row in session.execute(stmt, _list_params(session, q, f)):
         yield _step(row, q.as_of)
 
 
