@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,16 +23,22 @@ from web.templating import render
 pages = pages_router()
 
 
-def _link(q: audit.AuditQuery, path: str = "/audit", **scope: Any) -> str:
-    """A URL keeping the day, the period and the protocol, for another scope or view."""
-    args = {
+def _linker(q: audit.AuditQuery) -> Callable[..., str]:
+    """URLs keeping the day, the period and the protocol, for another scope or view. A
+    store's page has a link in every cell: the common part is encoded once."""
+    kept = {
         "as_of": q.as_of.isoformat(),
         "period_from": q.period_from.isoformat(),
         "period_to": q.period_to.isoformat(),
         "protocol_id": q.protocol_id or "",
     }
-    args.update({k: "" if v is None else str(v) for k, v in scope.items()})
-    return f"{path}?{urlencode({k: v for k, v in args.items() if v})}"
+
+    def link(path: str = "/audit", **scope: Any) -> str:
+        args = {k: v for k, v in kept.items() if k not in scope and v}
+        args.update({k: str(v) for k, v in scope.items() if v is not None and v != ""})
+        return f"{path}?{urlencode(args)}"
+
+    return link
 
 
 def _scope_args(s: audit.Scope) -> dict[str, Any]:
@@ -53,7 +60,7 @@ def _context(session: DbSession, q: audit.AuditQuery) -> dict[str, Any]:
         "s": q.scope,
         "buckets": audit.BUCKETS,
         "age_buckets": audit.AGE_BUCKETS,
-        "link": lambda path="/audit", **kw: _link(q, path, **kw),
+        "link": _linker(q),
         "here": _scope_args(q.scope),
         "row_args": _row_args,
         "protocols": protocol_choices(session),
