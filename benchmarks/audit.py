@@ -220,7 +220,7 @@ def _csv_period(factory: sessionmaker[Session], today: date) -> tuple[date, date
         days = s.execute(
             select(Checkpoint.due_on, func.count())
             .where(Checkpoint.due_on <= today, Checkpoint.due_on > today - timedelta(days=400))
-            .where(Checkpoint.state.in_(("pending", "done")))
+            .where(Checkpoint.state.in_(("pending", "done")), Checkpoint.overdue_on <= today)
             .group_by(Checkpoint.due_on)
             .order_by(Checkpoint.due_on.desc())
         ).all()
