@@ -63,7 +63,8 @@ MeasureFn = Callable[[random.Random], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Odds:
-    """Cumulative thresholds (below M) for on time < late < open/missed < skipped."""
+    """Cumulative shares of a step's outcomes, in the order on time, late, still open (or
+    missed, once its window has closed), skipped: a die below on_time × M is on time."""
 
     on_time: float
     late: float
@@ -104,7 +105,7 @@ class _Scratch:
             Column("protocol_id", String(64)), Column("start_date", Date),
             Column("key", String(64)), Column("seq", Integer),
             Column("open_on", Date), Column("due_on", Date), Column("overdue_on", Date),
-            Column("missed_on", Date), Column("expires", Integer),
+            Column("missed_on", Date),
             Column("t_on_time", BigInteger), Column("t_late", BigInteger),
             Column("t_pending", BigInteger),
             Column("on_lo", Integer), Column("on_span", Integer),
@@ -206,7 +207,7 @@ class History:
         return {
             "protocol_id": protocol_id, "start_date": start, "key": step.key, "seq": step.seq,
             "open_on": d.open_on, "due_on": d.due_on, "overdue_on": d.overdue_on,
-            "missed_on": d.missed_on, "expires": int(d.missed_on is not None),
+            "missed_on": d.missed_on,
             "t_on_time": int(odds.on_time * M), "t_late": int(odds.late * M),
             "t_pending": int(odds.pending * M),
             "on_lo": on[0].toordinal(), "on_span": max(0, (on[1] - on[0]).days),
