@@ -60,27 +60,11 @@ class ReportOut(BaseModel):
     open_escalations_by_age: dict[str, int]
 
 
-class StepOut(BaseModel):
-    checkpoint_id: int
-    member_id: int
-    member_name: str
-    card_number: str
-    region: str
-    store_code: str
-    staff_id: int
-    staff_name: str
-    protocol_id: str
-    step_key: str
-    due_on: date
-    days_overdue: int
-    outcome: str
-
-
 class StepPageOut(BaseModel):
     total: int
     limit: int
     offset: int
-    steps: list[StepOut]
+    steps: list[audit.AuditStep]  # pydantic reads the domain dataclass as it is
 
 
 def _buckets(
@@ -145,7 +129,7 @@ def steps(
     found = audit.list_steps(session, actor, q, sp.filter, limit=limit, offset=offset)
     return StepPageOut(
         total=audit.count_steps(session, actor, q, sp.filter), limit=limit, offset=offset,
-        steps=[StepOut(**vars(s)) for s in found],
+        steps=found,
     )  # fmt: skip
 
 
