@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from functools import cache
+from itertools import islice
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -709,8 +710,8 @@ def _detail(ordered: Select[Any] | Subquery, outcome: Any) -> Select[Any]:
             Member.id,
             Member.name,
             Member.card_number,
-            Store.region,
-            Store.code,
+            func.coalesce(Store.region, ""),
+            func.coalesce(Store.code, ""),
             steps.c.assignee_id,
             Staff.name,
             steps.c.protocol_id,
@@ -727,12 +728,10 @@ def _detail(ordered: Select[Any] | Subquery, outcome: Any) -> Select[Any]:
     )
 
 
-def _step(row: Any, as_of: date) -> AuditStep:
-    (cid, mid, name, card, region, code, sid, sname, pid, key, due_on, outcome) = row
-    return AuditStep(
-        cid, mid, name, card, region or "", code or "", sid, sname, pid, key, due_on,
-        max(0, (as_of - due_on).days) if outcome == "overdue" else 0, outcome,
-    )  # fmt: skip
+def _step(row: Any, as_of: date, status: ListStatus) -> tuple[Any, ...]:
+    """A row in the order of AuditStep's fields: the days overdue added before the outcome."""
+    days = max(0, (as_of - row[10]).days) if status == "overdue" else 0
+    return (*row[:11], days, row[11])
 
 
 @cache
@@ -771,7 +770,7 @@ def list_steps(
         raise InvalidInput(f"page size must be 1 to {MAX_PAGE_SIZE}", field="limit")
     params = _list_params(session, q, f) | {"limit": limit, "offset": offset}
     rows = session.execute(_page_statement(shape_of(q), f), params)
-    return [_step(r, q.as_of) for r in rows]
+    return [AuditStep(*_step(r, q.as_of, f.status)) for r in rows]
 
 
 @cache
@@ -782,31 +781,41 @@ def _all_statement(shape: Shape, f: StepFilter) -> Select[Any]:
     return _detail(ordered, _outcome(ordered, f)).execution_options(yield_per=CSV_CHUNK)
 
 
-def iter_steps(session: Session, actor: Actor, q: AuditQuery, f: StepFilter) -> Iterator[AuditStep]:
-    """Every step in scope, oldest first, fetched in chunks from one query (a server-side
-    cursor on PostgreSQL): the CSV export streams this."""
+def step_rows(
+    session: Session, actor: Actor, q: AuditQuery, f: StepFilter
+) -> Iterator[tuple[Any, ...]]:
+    """Every step in scope as a tuple in the order of STEP_FIELDS, oldest first, fetched
+    in chunks from one query (a server-side cursor on PostgreSQL): the CSV exports stream
+    this, without an object per row."""
     require_manager(actor)
     stmt = _all_statement(shape_of(q), f)
     for row in session.execute(stmt, _list_params(session, q, f)):
-        yield _step(row, q.as_of)
+        yield _step(row, q.as_of, f.status)
+
+
+def iter_steps(session: Session, actor: Actor, q: AuditQuery, f: StepFilter) -> Iterator[AuditStep]:
+    """Every step in scope, oldest first."""
+    return (AuditStep(*row) for row in step_rows(session, actor, q, f))
 
 
 # --- CSV ------------------------------------------------------------------------------------
 
 
 def csv_lines(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
-    """CSV text in chunks, led by a byte-order mark so spreadsheet programs read Chinese."""
+    """CSV text in chunks, led by a byte-order mark so spreadsheet programs read Chinese.
+    (The csv module writes None as an empty field.)"""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     buf.write("\ufeff")
     writer.writerow(header)
-    for n, row in enumerate(rows, 1):
-        writer.writerow(["" if v is None else v for v in row])
-        if n % CSV_CHUNK == 0:
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-    yield buf.getvalue()
+    rows = iter(rows)
+    while chunk := list(islice(rows, CSV_CHUNK)):
+        writer.writerows(chunk)
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+    if buf.tell():
+        yield buf.getvalue()
 
 
 def rate_text(value: float | None) -> str:
@@ -850,10 +859,6 @@ BY_STEP_FIELDS = [
     "overdue",
 ]
 STEP_FIELDS = [f.name for f in fields(AuditStep)]  # one column per field, in order
-
-
-def step_values(s: AuditStep) -> list[Any]:
-    return [getattr(s, name) for name in STEP_FIELDS]
 
 
 def by_step_values(s: StepRow) -> list[Any]:

@@ -436,7 +436,7 @@ def audit_steps(
                 session, actor, region, store, staff, as_of, period_from, period_to, protocol
             )
             f = audit.StepFilter(status=status, bucket=bucket)  # type: ignore[arg-type]
-            rows = (audit.step_values(s) for s in audit.iter_steps(session, actor, q, f))
+            rows = audit.step_rows(session, actor, q, f)
             _emit(fmt, audit.STEP_FIELDS, rows)
 
     guarded(body)

@@ -145,7 +145,7 @@ def streamed_steps(
     request's session, and the rows are fetched in chunks while they are sent."""
     with factory() as session:
         session.info["actor"] = actor
-        rows = (audit.step_values(s) for s in audit.iter_steps(session, actor, q, f))
+        rows = audit.step_rows(session, actor, q, f)
         yield from audit.csv_lines(header, rows)
 
 

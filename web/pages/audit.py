@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -32,11 +32,15 @@ def _linker(q: audit.AuditQuery) -> Callable[..., str]:
         "period_to": q.period_to.isoformat(),
         "protocol_id": q.protocol_id or "",
     }
+    encoded = {k: f"{k}={quote_plus(v)}" for k, v in kept.items() if v}
+    common = "&".join(encoded.values())
 
     def link(path: str = "/audit", **scope: Any) -> str:
-        args = {k: v for k, v in kept.items() if k not in scope and v}
-        args.update({k: str(v) for k, v in scope.items() if v is not None and v != ""})
-        return f"{path}?{urlencode(args)}"
+        base = common
+        if not encoded.keys().isdisjoint(scope):  # the link sets a kept value itself
+            base = "&".join(part for k, part in encoded.items() if k not in scope)
+        own = [f"{k}={quote_plus(str(v))}" for k, v in scope.items() if v is not None and v != ""]
+        return f"{path}?{'&'.join([base, *own] if base else own)}"
 
     return link
 
