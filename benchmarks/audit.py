@@ -14,7 +14,8 @@
   of at least 100,000 steps (/audit/steps.csv: the steps due in a period long enough).
   Times are from the request to the last byte of the body.
 - The floor of a page: the SQL statements the page ran (captured on the engine),
-  replayed on a raw DB-API connection and fetched, with nothing else.
+  replayed on a raw DB-API connection and fetched, with nothing else, each through the
+  same kind of cursor (the export's server-side cursor on PostgreSQL, read in chunks).
   ratio = page p50 / floor p50.
 
 The last line printed is a JSON object of the figures.
@@ -40,7 +41,7 @@ from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import clock, migrate, protocols, staff, synthetic
+from careplan import audit, clock, migrate, protocols, staff, synthetic
 from careplan.access import Actor
 from careplan.config import ROOT, get_settings
 from careplan.db import make_engine, make_session_factory
@@ -137,11 +138,11 @@ class Capture:
     """The SQL a request ran, as the driver got it."""
 
     on: bool = False
-    statements: list[tuple[str, Any]] = field(default_factory=list)
+    statements: list[tuple[str, Any, bool]] = field(default_factory=list)
 
     def __call__(self, conn: Any, cursor: Any, statement: str, params: Any, *rest: Any) -> None:
-        if self.on:
-            self.statements.append((statement, params))
+        if self.on:  # a named cursor is PostgreSQL's server-side cursor (a streamed export)
+            self.statements.append((statement, params, getattr(cursor, "name", None) is not None))
 
 
 @dataclass
@@ -168,17 +169,26 @@ def _pct(values: list[float], q: int) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else 0
 
 
-def _replay(engine: Engine, statements: list[tuple[str, Any]]) -> float:
-    """The statements alone, on a raw DB-API connection, every row fetched."""
+def _replay(engine: Engine, statements: list[tuple[str, Any, bool]]) -> float:
+    """The statements alone, on a raw DB-API connection, every row fetched, each through
+    the kind of cursor the page used (a streamed export reads a server-side cursor in
+    chunks, which PostgreSQL plans without parallel workers)."""
     raw = engine.raw_connection()
     try:
-        cursor = raw.cursor()
+        plain = raw.cursor()
         started = time.perf_counter()
-        for statement, params in statements:
+        for n, (statement, params, named) in enumerate(statements):
             if statement.strip().upper() in TRANSACTION:
                 continue  # the raw connection keeps its own transaction
+            cursor = raw.cursor(name=f"floor{n}") if named else plain
             cursor.execute(statement, params)
-            if cursor.description is not None:
+            if cursor.description is None:
+                continue
+            if named:
+                while cursor.fetchmany(audit.CSV_CHUNK):
+                    pass
+                cursor.close()
+            else:
                 cursor.fetchall()
         seconds = time.perf_counter() - started
         raw.rollback()
