@@ -27,6 +27,7 @@ from typing import Any, Literal
 from sqlalchemy import (
     ColumnElement,
     Date,
+    FunctionElement,
     Integer,
     Select,
     String,
@@ -41,6 +42,7 @@ from sqlalchemy import (
     text,
     union_all,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, require_manager
@@ -704,18 +706,42 @@ def _outcome(src: Subquery, f: StepFilter) -> Any:
     )
 
 
-def _detail(ordered: Select[Any] | Subquery, outcome: Any) -> Select[Any]:
-    """Names for a set of steps: member, store, person.
+class DaysBetween(FunctionElement[int]):
+    """Whole days from the first date to the second, in SQL (neither database has a
+    portable spelling): a listed step's days overdue come with its row."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(DaysBetween, "sqlite")
+def _days_sqlite(element: DaysBetween, compiler: Any, **kw: Any) -> str:
+    early, late = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(julianday({late}) - julianday({early}) AS INTEGER)"
+
+
+@compiles(DaysBetween, "postgresql")
+def _days_postgresql(element: DaysBetween, compiler: Any, **kw: Any) -> str:
+    early, late = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({late} - {early})"
+
+
+def _days_overdue(src: Subquery, f: StepFilter) -> Any:
+    return DaysBetween(src.c.due_on, _p("as_of")) if f.status == "overdue" else literal(0)
+
+
+def _detail(ordered: Select[Any] | Subquery, f: StepFilter) -> Select[Any]:
+    """Names for a set of steps: member, store, person; one row per step in the order
+    of AuditStep's fields, so rows go to a CSV writer as they come.
 
     A page (cut from a source without plans, so the cut reads only the index) looks each
     step's plan up by its key, one row at a time, in a scalar subquery: a plain join let
     SQLite start from the checkpoint table instead. An export's source carries the plan."""
-    if "plan_id" in ordered.c:
-        steps = select(ordered, outcome.label("outcome")).subquery("steps")
-    else:
+    found = [_days_overdue(ordered, f).label("days"), _outcome(ordered, f).label("outcome")]
+    if "plan_id" not in ordered.c:
         plan_of = select(Checkpoint.plan_id).where(Checkpoint.id == ordered.c.id)
-        plan_id = plan_of.scalar_subquery().label("plan_id")
-        steps = select(ordered, plan_id, outcome.label("outcome")).subquery("steps")
+        found.append(plan_of.scalar_subquery().label("plan_id"))
+    steps = select(ordered, *found).subquery("steps")
     return (
         select(
             steps.c.id,
@@ -729,6 +755,7 @@ def _detail(ordered: Select[Any] | Subquery, outcome: Any) -> Select[Any]:
             steps.c.protocol_id,
             steps.c.key,
             steps.c.due_on,
+            steps.c.days,
             steps.c.outcome,
         )
         .select_from(steps)
@@ -738,12 +765,6 @@ def _detail(ordered: Select[Any] | Subquery, outcome: Any) -> Select[Any]:
         .outerjoin(Store, Store.id == Staff.store_id)
         .order_by(steps.c.due_on, steps.c.id)
     )
-
-
-def _step(row: Any, as_of: date, status: ListStatus) -> tuple[Any, ...]:
-    """A row in the order of AuditStep's fields: the days overdue added before the outcome."""
-    days = max(0, (as_of - row[10]).days) if status == "overdue" else 0
-    return (*row[:11], days, row[11])
 
 
 @cache
@@ -769,7 +790,7 @@ def _page_statement(shape: Shape, f: StepFilter) -> Select[Any]:
         .offset(bindparam("offset", type_=Integer()))
         .subquery("page")
     )
-    return _detail(page, _outcome(page, f))
+    return _detail(page, f)
 
 
 def list_steps(
@@ -782,7 +803,7 @@ def list_steps(
         raise InvalidInput(f"page size must be 1 to {MAX_PAGE_SIZE}", field="limit")
     params = _list_params(session, q, f) | {"limit": limit, "offset": offset}
     rows = session.execute(_page_statement(shape_of(q), f), params)
-    return [AuditStep(*_step(r, q.as_of, f.status)) for r in rows]
+    return [AuditStep(*r) for r in rows]
 
 
 @cache
@@ -790,7 +811,7 @@ def _all_statement(shape: Shape, f: StepFilter) -> Select[Any]:
     src = _list_source(shape, f, with_plan=True)
     terms = _list_terms(src, f)
     ordered = select(src).where(*terms).subquery("rows") if terms else src
-    return _detail(ordered, _outcome(ordered, f)).execution_options(yield_per=CSV_CHUNK)
+    return _detail(ordered, f).execution_options(yield_per=CSV_CHUNK)
 
 
 def step_rows(
@@ -805,8 +826,8 @@ def step_rows(
         # Every row will be read: plan the cursor for the whole result, not (PostgreSQL's
         # default for cursors) for its first tenth, which picks a slower plan here.
         session.execute(text("SET LOCAL cursor_tuple_fraction = 1"))
-    for row in session.execute(stmt, _list_params(session, q, f)):
-        yield _step(row, q.as_of, f.status)
+    # Core, not the ORM's result: nothing here is an entity, and rows are not touched.
+    yield from session.connection().execute(stmt, _list_params(session, q, f))
 
 
 def iter_steps(session: Session, actor: Actor, q: AuditQuery, f: StepFilter) -> Iterator[AuditStep]:
