@@ -52,7 +52,7 @@ from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVe
 from careplan.models.base import IdType, UTCDateTime
 from careplan.plans import step_of
 from careplan.protocol_schema import Protocol, Text
-from careplan.protocols import all_steps, definition_of, newest_definitions
+from careplan.protocols import all_steps, definition_of, newest_definitions, published_hashes
 from careplan.schedule import expiry_of, grace_of
 
 Level = Literal["chain", "region", "store", "staff"]
@@ -214,7 +214,7 @@ def open_window_days(session: Session) -> int:
     (expiry - grace) of the longest step of any published version. Versions are few and
     immutable; each is parsed once per process.
     """
-    rows = session.execute(select(ProtocolVersion.id, ProtocolVersion.content_hash)).all()
+    rows = [(version_id, content) for _, version_id, content in published_hashes(session)]
     for version_id, content in rows:
         if content not in _WINDOWS:
             row = session.get(ProtocolVersion, version_id)

@@ -305,6 +305,7 @@ def publish(
     issues = check_published(session, loaded)
     if issues:
         raise ProtocolFileError(issues)
+    session.info.pop(_VERSIONS, None)
     out = []
     for item in loaded:
         if _published(session, item.definition.id, item.definition.version) is not None:
@@ -356,16 +357,31 @@ def get_version(session: Session, protocol_id: str, version: int | None) -> Prot
     return row
 
 
+_VERSIONS = "careplan.protocols.versions"  # the session's memo (see published_hashes)
+
+
+def published_hashes(session: Session) -> list[tuple[str, int, str]]:
+    """(protocol id, version row id, content hash) of every published version, oldest
+    first within a protocol.
+
+    Several parts of one page ask; a session (one request) reads them once. Versions
+    are only ever added, by publish(), which forgets the memo."""
+    found = session.info.get(_VERSIONS)
+    if found is None:
+        stmt = select(
+            ProtocolVersion.protocol_id, ProtocolVersion.id, ProtocolVersion.content_hash
+        ).order_by(ProtocolVersion.protocol_id, ProtocolVersion.version)
+        found = session.info[_VERSIONS] = [tuple(r) for r in session.execute(stmt)]
+    return found
+
+
 def newest_definitions(session: Session) -> dict[str, Protocol]:
     """The newest version of each protocol, by id, in id order.
 
     Many pages ask on every request: only ids and hashes are read, and a definition
     (a large JSON document) is loaded only the first time its hash is seen."""
     newest: dict[str, tuple[int, str]] = {}
-    stmt = select(ProtocolVersion.protocol_id, ProtocolVersion.id, ProtocolVersion.content_hash)
-    for protocol_id, version_id, content_hash in session.execute(
-        stmt.order_by(ProtocolVersion.protocol_id, ProtocolVersion.version)
-    ):
+    for protocol_id, version_id, content_hash in published_hashes(session):
         newest[protocol_id] = (version_id, content_hash)
     found: dict[str, Protocol] = {}
     for protocol_id, (version_id, content_hash) in sorted(newest.items()):
