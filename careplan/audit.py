@@ -570,23 +570,30 @@ def _escalation_ages(session: Session, q: AuditQuery, params: dict[str, Any]) ->
 # --- The report ---------------------------------------------------------------------------
 
 
+@cache
+def _children_statement(level: Level, one_person: bool) -> Select[Any]:
+    if level == "region":
+        return select(Store.region).distinct().order_by(Store.region)
+    if level == "store":
+        stores = select(Store.id, Store.code, Store.name)
+        return stores.where(Store.region == _p("scope_region", String())).order_by(Store.code)
+    people = select(Staff.id, Staff.name, Staff.username)
+    people = people.where(Staff.store_id == _p("scope_store", IdType))
+    return people.where(Staff.id == _p("scope_staff", IdType)) if one_person else people
+
+
 def _children(session: Session, q: AuditQuery) -> list[Row]:
     """Every child of the scope, including those with nothing overdue."""
     s, level = q.scope, _child_level(q)
+    stmt = _children_statement(level, s.staff_id is not None)
+    found = session.execute(
+        stmt, {"scope_region": s.region, "scope_store": s.store_id, "scope_staff": s.staff_id}
+    )
     if level == "region":
-        regions = session.scalars(select(Store.region).distinct().order_by(Store.region))
-        return [Row("region", r, r) for r in regions]
+        return [Row("region", r, r) for (r,) in found]
     if level == "store":
-        stores = session.execute(
-            select(Store.id, Store.code, Store.name)
-            .where(Store.region == s.region)
-            .order_by(Store.code)
-        )
-        return [Row("store", i, name, code) for i, code, name in stores]
-    stmt = select(Staff.id, Staff.name, Staff.username).where(Staff.store_id == s.store_id)
-    if s.staff_id is not None:
-        stmt = stmt.where(Staff.id == s.staff_id)
-    return [Row("staff", i, name, user) for i, name, user in session.execute(stmt)]
+        return [Row("store", i, name, code) for i, code, name in found]
+    return [Row("staff", i, name, user) for i, name, user in found]
 
 
 def _worst_first(row: Row) -> tuple[int, int, str]:
