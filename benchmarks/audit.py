@@ -18,7 +18,8 @@
   same kind of cursor (the export's server-side cursor on PostgreSQL, read in chunks).
   ratio = page p50 / floor p50.
 
-The last line printed is a JSON object of the figures.
+The last line printed is a JSON object of the figures; `targets_missed` names those that
+miss the issue's targets (empty when all are met).
 """
 
 from __future__ import annotations
@@ -307,9 +308,34 @@ def main() -> None:
     migrate.upgrade(url)  # a chain built before a later migration gets it
     today = date.fromisoformat(built["today"])
     figures = measure(url, today, args.requests)
+    figures |= {"targets_missed": missed_targets(db, built | figures)}
     for key, value in figures.items():
         print(f"{key:>24}: {value}", file=sys.stderr)
     print(json.dumps({"db": args.db, "scale": args.scale, **built, **figures}))
+
+
+# The issue's targets: p95 of the overview and a store's page by database; every page
+# within 1.5x its floor, or floor + 10 ms where the floor is under 20 ms.
+P95_TARGET_MS = {"sqlite": 50.0, "postgresql": 150.0}
+MIN_ROWS_PER_S = 50_000
+
+
+def missed_targets(db: str, f: dict[str, Any]) -> list[str]:
+    """The names of the figures that miss their target (empty: all met)."""
+    missed = [
+        f"{page}_p95_ms"
+        for page in ("overview", "drilldown")
+        if f[f"{page}_p95_ms"] > P95_TARGET_MS[db]
+    ]
+    for page in ("overview", "drilldown", "worklist", "csv"):
+        floor, p50 = f[f"{page}_floor_p50_ms"], f[f"{page}_p50_ms"]
+        allowed = floor + 10 if floor < 20 else floor * 1.5
+        if p50 > allowed:
+            missed.append(f"{page}_floor_ratio")
+    for key in ("csv_rows_per_s", "generate_checkpoints_per_s"):
+        if f[key] < MIN_ROWS_PER_S:
+            missed.append(key)
+    return missed
 
 
 if __name__ == "__main__":
