@@ -26,6 +26,9 @@ from careplan.models import (
     EffectRecord,
     Escalation,
     HealthCheck,
+    Lecture,
+    LectureInvitation,
+    LectureSeat,
     Member,
     Ownership,
     Purchase,
@@ -44,6 +47,9 @@ AUDITED: dict[type, str] = {
     EffectRecord: "effect_record",
     Purchase: "purchase",
     Escalation: "escalation",
+    Lecture: "lecture",
+    LectureInvitation: "lecture_invitation",
+    LectureSeat: "lecture_seat",
     SheetPrint: "sheet_print",
 }
 # Bookkeeping columns whose change says nothing about care.

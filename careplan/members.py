@@ -204,7 +204,7 @@ def mark_verified(session: Session, actor: Actor, member_id: int, *, today: date
     return member
 
 
-def _matches(q: str) -> ColumnElement[bool]:
+def member_matches(q: str) -> ColumnElement[bool]:
     """Name, mobile or landline digits, card number, or pinyin initials ("wxy")."""
     like = f"%{q}%"
     clauses = [Member.name.ilike(like), Member.card_number.ilike(like)]
@@ -232,7 +232,7 @@ def search_members(
 ) -> list[Member]:
     stmt = scope_members(select(Member), actor)
     if q and q.strip():
-        stmt = stmt.where(_matches(q.strip()))
+        stmt = stmt.where(member_matches(q.strip()))
     if store_id is not None:
         stmt = stmt.where(Member.home_store_id == store_id)
     if owner_id is not None:

@@ -62,6 +62,8 @@ class StepCommon(Frozen):
     expiry_days: int | None = Field(default=None, ge=0, le=365)
     # "If the N contacts before this one were all by phone, this one must be a home visit."
     home_visit_after_phone: int | None = Field(default=None, ge=1, le=5)
+    # Attending a health lecture on this topic fulfils the step (checked in = done).
+    lecture_topic: Key | None = None
 
     @field_validator("measurements")
     @classmethod

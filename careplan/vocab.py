@@ -116,3 +116,15 @@ class BatchState(StrEnum):
     running = "running"
     done = "done"
     failed = "failed"
+
+
+class LectureStatus(StrEnum):
+    scheduled = "scheduled"
+    cancelled = "cancelled"
+
+
+class SeatStatus(StrEnum):
+    registered = "registered"  # holds a seat (checked in or not: see checked_in_at)
+    waitlisted = "waitlisted"  # waits for a seat, in order of asking
+    cancelled = "cancelled"  # the member (or staff for them) gave the seat up
+    released = "released"  # the lecture was cancelled

@@ -6,6 +6,7 @@ from careplan.models.checkpoint import Checkpoint, CheckpointResult, ContactAtte
 from careplan.models.effect import EffectRecord
 from careplan.models.escalation import Escalation
 from careplan.models.health_check import HealthCheck
+from careplan.models.lecture import Lecture, LectureInvitation, LectureSeat
 from careplan.models.member import Member, Ownership
 from careplan.models.plan import CarePlan
 from careplan.models.protocol import ProtocolVersion
@@ -25,6 +26,9 @@ __all__ = [
     "EffectRecord",
     "Escalation",
     "HealthCheck",
+    "Lecture",
+    "LectureInvitation",
+    "LectureSeat",
     "Member",
     "Ownership",
     "ProtocolVersion",

@@ -92,7 +92,8 @@ class CheckpointResult(IdMixin, Base):
     contacted_on: Mapped[date]
     channel: Mapped[Channel] = enum_column(Channel, "result_channel")
     checklist: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
-    adherence: Mapped[Adherence] = enum_column(Adherence, "result_adherence")
+    # None when the step was fulfilled without the adherence question (a lecture).
+    adherence: Mapped[Adherence | None] = enum_column(Adherence, "result_adherence")
     stop_reason: Mapped[StopReason | None] = enum_column(
         StopReason, "result_stop_reason", default=None
     )

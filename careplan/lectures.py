@@ -1,0 +1,628 @@
+"""Health lectures (健康讲座): scheduling, invitations, seats with a waitlist, the day
+itself (reminders, check-in, walk-ins), and attendance that fulfils a care-plan step.
+
+Seats are counted under a lock on the lecture (see `_lock_roster`), so concurrent
+registrations never overbook, on PostgreSQL or SQLite. Every change to a lecture, an
+invitation or a seat is kept in the change log with who made it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from careplan.access import Actor, get_member, require_manager, scope_members
+from careplan.clock import local_date
+from careplan.errors import Conflict, Forbidden, InvalidInput, NotFound
+from careplan.members import member_matches
+from careplan.models import (
+    CarePlan,
+    Checkpoint,
+    CheckpointResult,
+    Lecture,
+    LectureInvitation,
+    LectureSeat,
+    Member,
+    Store,
+)
+from careplan.plans import complete_if_finished, protocol_of, step_of
+from careplan.protocol_schema import Key
+from careplan.vocab import (
+    Channel,
+    CheckpointState,
+    LectureStatus,
+    PlanStatus,
+    SeatStatus,
+)
+
+HOLDING = (SeatStatus.registered, SeatStatus.waitlisted)
+
+
+class LectureIn(BaseModel):
+    """A lecture as staff enter it; times are aware datetimes (the form's wall clock in
+    the chain's time zone)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title_zh: str = Field(min_length=1, max_length=160)
+    title_en: str = Field(min_length=1, max_length=160)
+    topic: Key
+    conditions: list[Key] = Field(default_factory=list, max_length=20)
+    protocols: list[Key] = Field(default_factory=list, max_length=20)
+    speaker: str = Field(default="", max_length=120)
+    store_id: int
+    venue: str = Field(default="", max_length=255)
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int = Field(ge=1, le=10_000)
+    register_by: datetime
+
+    @field_validator("ends_at")
+    @classmethod
+    def _ends_after_start(cls, value: datetime, info: ValidationInfo) -> datetime:
+        starts = info.data.get("starts_at")
+        if starts is not None and value <= starts:
+            raise ValueError("the lecture must end after it starts")
+        return value
+
+    @field_validator("register_by")
+    @classmethod
+    def _deadline_before_start(cls, value: datetime, info: ValidationInfo) -> datetime:
+        starts = info.data.get("starts_at")
+        if starts is not None and value > starts:
+            raise ValueError("the registration deadline must not be after the start")
+        return value
+
+
+def _store_for(session: Session, actor: Actor, store_id: int) -> Store:
+    store = session.get(Store, store_id)
+    if store is None or not actor.may_see_store(store_id):
+        raise NotFound(f"store {store_id} not found", field="store_id")
+    return store
+
+
+def create_lecture(session: Session, actor: Actor, data: LectureIn, *, now: datetime) -> Lecture:
+    """Store managers schedule lectures for their store; supervisors for any store."""
+    require_manager(actor)
+    _store_for(session, actor, data.store_id)
+    if data.starts_at <= now:
+        raise InvalidInput("the lecture must start in the future", field="starts_at")
+    lecture = Lecture(**data.model_dump(), created_by_id=actor.staff_id)
+    session.add(lecture)
+    session.flush()
+    return lecture
+
+
+def get_lecture(session: Session, actor: Actor, lecture_id: int) -> Lecture:
+    """Anyone may see their own store's lectures; supervisors every store's."""
+    lecture = session.get(Lecture, lecture_id)
+    if lecture is None or not actor.may_see_store(lecture.store_id):
+        raise NotFound(f"lecture {lecture_id} not found", field="lecture_id")
+    return lecture
+
+
+def _scheduled(lecture: Lecture) -> None:
+    if lecture.status is LectureStatus.cancelled:
+        raise Conflict("the lecture was cancelled", field="lecture_id")
+
+
+def update_lecture(
+    session: Session, actor: Actor, lecture_id: int, data: LectureIn, *, now: datetime
+) -> Lecture:
+    require_manager(actor)
+    lecture = _lock_roster(session, actor, lecture_id)
+    _scheduled(lecture)
+    _store_for(session, actor, data.store_id)
+    taken = _count(session, lecture.id, SeatStatus.registered)
+    if data.capacity < taken:
+        raise InvalidInput(f"{taken} members hold seats: capacity cannot be less", field="capacity")
+    for name, value in data.model_dump().items():
+        setattr(lecture, name, value)
+    _fill_seats(session, lecture, now)  # more seats: the waitlist moves up
+    session.flush()
+    return lecture
+
+
+def cancel_lecture(
+    session: Session, actor: Actor, lecture_id: int, reason: str, *, now: datetime
+) -> list[LectureSeat]:
+    """Cancel, releasing everyone registered or waiting; returns whom to tell."""
+    require_manager(actor)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput(
+            "say why the lecture is cancelled (members will be told)", field="reason"
+        )
+    lecture = _lock_roster(session, actor, lecture_id)
+    _scheduled(lecture)
+    lecture.status = LectureStatus.cancelled
+    lecture.cancelled_at, lecture.cancelled_by_id = now, actor.staff_id
+    lecture.cancel_reason = reason
+    released = list(session.scalars(_seats(lecture.id, *HOLDING)))
+    for seat in released:
+        seat.status, seat.ended_at, seat.ended_by_id = SeatStatus.released, now, actor.staff_id
+    session.flush()
+    return released
+
+
+def mark_told(
+    session: Session, actor: Actor, lecture_id: int, seat_id: int, *, now: datetime
+) -> LectureSeat:
+    """A released member was told the lecture is off (by phone or at the counter)."""
+    seat = _seat(session, actor, lecture_id, seat_id)
+    if seat.status is not SeatStatus.released:
+        raise Conflict("only members of a cancelled lecture are told", field="seat_id")
+    seat.told_at, seat.told_by_id = now, actor.staff_id
+    session.flush()
+    return seat
+
+
+# --- Seats -------------------------------------------------------------------------------
+
+
+def _lock_roster(session: Session, actor: Actor, lecture_id: int) -> Lecture:
+    """The lecture, with its roster locked until the transaction ends.
+
+    The first statement bumps roster_version: on PostgreSQL that takes the row's lock
+    (a second registration waits here, then counts the seats the first one took); on
+    SQLite it takes the database's write lock before anything is counted, so no
+    transaction counts seats from a snapshot another has since changed."""
+    bump = (
+        update(Lecture)
+        .where(Lecture.id == lecture_id)
+        .values(roster_version=Lecture.roster_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(bump)
+    lecture = get_lecture(session, actor, lecture_id)
+    session.refresh(lecture)
+    return lecture
+
+
+def _seats(lecture_id: int, *statuses: SeatStatus) -> Select[tuple[LectureSeat]]:
+    return (
+        select(LectureSeat)
+        .where(LectureSeat.lecture_id == lecture_id, LectureSeat.status.in_(statuses))
+        .order_by(LectureSeat.queued_at, LectureSeat.id)
+    )
+
+
+def _count(session: Session, lecture_id: int, status: SeatStatus) -> int:
+    stmt = select(func.count()).where(
+        LectureSeat.lecture_id == lecture_id, LectureSeat.status == status
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def _fill_seats(session: Session, lecture: Lecture, now: datetime) -> list[LectureSeat]:
+    """Free seats go to the waitlist in order of asking; each promotion is recorded."""
+    free = lecture.capacity - _count(session, lecture.id, SeatStatus.registered)
+    if free <= 0:
+        return []
+    promoted = list(session.scalars(_seats(lecture.id, SeatStatus.waitlisted).limit(free)))
+    for seat in promoted:
+        seat.status, seat.promoted_at = SeatStatus.registered, now
+    return promoted
+
+
+def register(
+    session: Session,
+    actor: Actor,
+    lecture_id: int,
+    member_id: int,
+    *,
+    now: datetime,
+    walk_in: bool = False,
+) -> LectureSeat:
+    """A seat if one is free, else a place on the waitlist. A walk-in is at the door on
+    the day: registered and checked in at once, deadline or not."""
+    lecture = _lock_roster(session, actor, lecture_id)
+    _scheduled(lecture)
+    member = get_member(session, actor, member_id)
+    if not walk_in and now > lecture.register_by:
+        raise Conflict("registration for this lecture has closed", field="lecture_id")
+    if now > lecture.ends_at:
+        raise Conflict("the lecture is over", field="lecture_id")
+    seat = session.scalar(
+        select(LectureSeat).where(
+            LectureSeat.lecture_id == lecture.id, LectureSeat.member_id == member.id
+        )
+    )
+    if seat is not None and seat.status in HOLDING and not walk_in:
+        raise Conflict(
+            f"this member is already {seat.status.value} for the lecture", field="member_id"
+        )
+    free = lecture.capacity > _count(session, lecture.id, SeatStatus.registered)
+    status = SeatStatus.registered if free or walk_in else SeatStatus.waitlisted
+    if seat is None:
+        seat = LectureSeat(lecture_id=lecture.id, member_id=member.id)
+        session.add(seat)
+    if seat.status is not SeatStatus.registered:  # new, or asking again after cancelling
+        seat.status, seat.queued_at, seat.registered_by_id = status, now, actor.staff_id
+        seat.ended_at = seat.ended_by_id = seat.promoted_at = None
+    seat.walk_in = seat.walk_in or walk_in
+    session.flush()
+    if walk_in:
+        check_in(session, actor, lecture.id, seat.id, now=now)
+    return seat
+
+
+def cancel_seat(
+    session: Session, actor: Actor, lecture_id: int, seat_id: int, *, now: datetime
+) -> LectureSeat | None:
+    """Give up a seat (or a waitlist place); returns whom the freed seat went to."""
+    lecture = _lock_roster(session, actor, lecture_id)
+    _scheduled(lecture)
+    seat = _seat(session, actor, lecture.id, seat_id)
+    if seat.status not in HOLDING:
+        raise Conflict(f"this registration is already {seat.status.value}", field="seat_id")
+    if seat.checked_in_at is not None:
+        raise Conflict("the member has already checked in", field="seat_id")
+    seat.status, seat.ended_at, seat.ended_by_id = SeatStatus.cancelled, now, actor.staff_id
+    session.flush()
+    promoted = _fill_seats(session, lecture, now)
+    session.flush()
+    return promoted[0] if promoted else None
+
+
+def _seat(session: Session, actor: Actor, lecture_id: int, seat_id: int) -> LectureSeat:
+    get_lecture(session, actor, lecture_id)
+    seat = session.get(LectureSeat, seat_id)
+    if seat is None or seat.lecture_id != lecture_id:
+        raise NotFound(f"registration {seat_id} not found", field="seat_id")
+    get_member(session, actor, seat.member_id)  # someone else's store's member: not found
+    return seat
+
+
+# --- The day -------------------------------------------------------------------------------
+
+
+def mark_reminded(
+    session: Session, actor: Actor, lecture_id: int, seat_id: int, *, now: datetime
+) -> LectureSeat:
+    seat = _seat(session, actor, lecture_id, seat_id)
+    if seat.status is not SeatStatus.registered:
+        raise Conflict("only registered members are reminded", field="seat_id")
+    seat.reminded_at, seat.reminded_by_id = now, actor.staff_id
+    session.flush()
+    return seat
+
+
+def check_in(
+    session: Session, actor: Actor, lecture_id: int, seat_id: int, *, now: datetime
+) -> LectureSeat:
+    """The member is here. A step of theirs that names the lecture's topic, open on the
+    day, is completed: recorded as fulfilled by this lecture, late if past its grace."""
+    seat = _seat(session, actor, lecture_id, seat_id)
+    lecture = get_lecture(session, actor, lecture_id)
+    _scheduled(lecture)
+    if seat.status is not SeatStatus.registered:
+        raise Conflict(
+            f"the member is {seat.status.value}, not registered: register them as a walk-in",
+            field="seat_id",
+        )
+    if seat.checked_in_at is not None:
+        return seat  # a second tap on the same name changes nothing
+    if local_date(now) < local_date(lecture.starts_at):
+        raise Conflict("check-in opens on the day of the lecture", field="seat_id")
+    seat.checked_in_at, seat.checked_in_by_id = now, actor.staff_id
+    _fulfil_steps(session, actor, lecture, seat.member_id, now)
+    session.flush()
+    return seat
+
+
+def _fulfil_steps(
+    session: Session, actor: Actor, lecture: Lecture, member_id: int, now: datetime
+) -> list[Checkpoint]:
+    day = local_date(now)
+    open_steps = session.scalars(
+        select(Checkpoint)
+        .join(CarePlan, Checkpoint.plan_id == CarePlan.id)
+        .where(
+            CarePlan.member_id == member_id,
+            CarePlan.status == PlanStatus.active,
+            Checkpoint.state == CheckpointState.pending,
+            Checkpoint.open_on <= day,
+            or_(Checkpoint.missed_on.is_(None), Checkpoint.missed_on > day),
+        )
+        .order_by(Checkpoint.due_on)
+    )
+    done = []
+    for cp in open_steps:
+        if step_of(protocol_of(cp.plan), cp.key).lecture_topic != lecture.topic:
+            continue
+        late = day >= cp.overdue_on
+        session.add(
+            CheckpointResult(
+                checkpoint_id=cp.id,
+                recorded_by_id=actor.staff_id or cp.assignee_id,
+                recorded_at=now,
+                contacted_on=day,
+                channel=Channel.in_store,
+                checklist={},
+                adherence=None,
+                notes="",
+                late=late,
+                fulfilled_by=f"lecture {lecture.id}: {lecture.title_zh}"[:120],
+            )
+        )
+        cp.state, cp.completed_on, cp.late, cp.call_back_at = (
+            CheckpointState.done, day, late, None,
+        )  # fmt: skip
+        complete_if_finished(session, cp.plan, day)
+        done.append(cp)
+    return done
+
+
+def find_for_check_in(session: Session, actor: Actor, lecture_id: int, q: str) -> list[LectureSeat]:
+    """Seats at the lecture whose member matches a name, phone, card number or pinyin
+    initials."""
+    get_lecture(session, actor, lecture_id)
+    q = q.strip()
+    if not q:
+        return []
+    stmt = (
+        select(LectureSeat)
+        .join(Member, LectureSeat.member_id == Member.id)
+        .where(LectureSeat.lecture_id == lecture_id, member_matches(q))
+        .order_by(Member.name, LectureSeat.id)
+        .limit(50)
+    )
+    return list(session.scalars(scope_members(stmt, actor)))
+
+
+# --- Lists ---------------------------------------------------------------------------------
+
+
+def roster(session: Session, actor: Actor, lecture_id: int) -> list[LectureSeat]:
+    """Every seat of the lecture the actor may see, registered first, then the waitlist
+    in order, then those who left."""
+    get_lecture(session, actor, lecture_id)
+    order = {s: i for i, s in enumerate(SeatStatus)}
+    stmt = (
+        select(LectureSeat)
+        .join(Member, LectureSeat.member_id == Member.id)
+        .where(LectureSeat.lecture_id == lecture_id)
+        .order_by(LectureSeat.queued_at, LectureSeat.id)
+    )
+    seats = list(session.scalars(scope_members(stmt, actor)))
+    return sorted(seats, key=lambda s: order[s.status])
+
+
+def reminder_list(session: Session, actor: Actor, lecture_id: int) -> list[LectureSeat]:
+    """Registered and not yet reminded: the calls to make the day before."""
+    return [
+        s
+        for s in roster(session, actor, lecture_id)
+        if s.status is SeatStatus.registered and s.reminded_at is None
+    ]
+
+
+def list_lectures(
+    session: Session, actor: Actor, *, since: datetime, store_id: int | None = None
+) -> list[Lecture]:
+    """Lectures ending after `since`, soonest first, in the stores the actor may see."""
+    stmt = select(Lecture).where(Lecture.ends_at >= since)
+    if store_id is not None:
+        stmt = stmt.where(Lecture.store_id == store_id)
+    if not actor.chain_wide:
+        stmt = stmt.where(Lecture.store_id == actor.store_id)
+    return list(session.scalars(stmt.order_by(Lecture.starts_at, Lecture.id)))
+
+
+def seat_counts(session: Session, lecture_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per lecture: registered, waitlisted and checked-in counts."""
+    found: dict[int, dict[str, int]] = {i: {} for i in lecture_ids}
+    if not lecture_ids:
+        return found
+    stmt = (
+        select(
+            LectureSeat.lecture_id,
+            LectureSeat.status,
+            func.count(),
+            func.count(LectureSeat.checked_in_at),
+        )
+        .where(LectureSeat.lecture_id.in_(lecture_ids))
+        .group_by(LectureSeat.lecture_id, LectureSeat.status)
+    )
+    for lecture_id, status, n, checked in session.execute(stmt):
+        found[lecture_id][status.value] = int(n)
+        if status is SeatStatus.registered:
+            found[lecture_id]["checked_in"] = int(checked)
+    return found
+
+
+def member_history(session: Session, actor: Actor, member_id: int) -> list[LectureSeat]:
+    get_member(session, actor, member_id)
+    stmt = (
+        select(LectureSeat)
+        .join(Lecture, LectureSeat.lecture_id == Lecture.id)
+        .where(LectureSeat.member_id == member_id)
+        .order_by(Lecture.starts_at.desc())
+    )
+    return list(session.scalars(stmt))
+
+
+# --- Invitations ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Whom to invite: members with any of the conditions or on any of the protocols,
+    of a store, in an age band (years, inclusive)."""
+
+    conditions: tuple[str, ...] = ()
+    protocols: tuple[str, ...] = ()
+    store_id: int | None = None
+    min_age: int | None = None
+    max_age: int | None = None
+
+
+def _born_between(today: date, min_age: int | None, max_age: int | None) -> list[Any]:
+    terms = []
+    if min_age is not None:  # at least min_age today: born on or before this day
+        terms.append(Member.birthday <= _years_before(today, min_age))
+    if max_age is not None:  # not yet max_age + 1
+        terms.append(Member.birthday > _years_before(today, max_age + 1))
+    return terms
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def invitation_list(
+    session: Session, actor: Actor, lecture_id: int, audience: Audience, *, today: date
+) -> list[tuple[Member, LectureInvitation | None]]:
+    """Members matching the audience who hold no seat at the lecture, with their
+    invitation if they were invited already."""
+    lecture = get_lecture(session, actor, lecture_id)
+    low, high = audience.min_age, audience.max_age
+    if low is not None and high is not None and low > high:
+        raise InvalidInput("the age band's low end is above its high end", field="min_age")
+    holding = select(LectureSeat.member_id).where(
+        LectureSeat.lecture_id == lecture.id, LectureSeat.status.in_(HOLDING)
+    )
+    stmt = select(Member).where(Member.id.not_in(holding))
+    if audience.store_id is not None:
+        stmt = stmt.where(Member.home_store_id == audience.store_id)
+    if audience.protocols:
+        on_plan = select(CarePlan.member_id).where(
+            CarePlan.protocol_id.in_(audience.protocols), CarePlan.status == PlanStatus.active
+        )
+        stmt = stmt.where(Member.id.in_(on_plan))
+    stmt = stmt.where(*_born_between(today, audience.min_age, audience.max_age))
+    members = list(session.scalars(scope_members(stmt.order_by(Member.name, Member.id), actor)))
+    if audience.conditions:  # a JSON list on both databases: filtered here
+        wanted = set(audience.conditions)
+        members = [m for m in members if wanted & set(m.chronic_conditions or [])]
+    invited = {
+        i.member_id: i
+        for i in session.scalars(
+            select(LectureInvitation).where(LectureInvitation.lecture_id == lecture.id)
+        )
+    }
+    return [(m, invited.get(m.id)) for m in members]
+
+
+def mark_invited(
+    session: Session,
+    actor: Actor,
+    lecture_id: int,
+    member_ids: list[int],
+    channel: Channel,
+    *,
+    now: datetime,
+) -> int:
+    """Record invitations (one per member; inviting again keeps the first)."""
+    lecture = get_lecture(session, actor, lecture_id)
+    _scheduled(lecture)
+    if not member_ids:
+        raise InvalidInput("choose at least one member", field="member_ids")
+    already = set(
+        session.scalars(
+            select(LectureInvitation.member_id).where(
+                LectureInvitation.lecture_id == lecture.id,
+                LectureInvitation.member_id.in_(member_ids),
+            )
+        )
+    )
+    added = 0
+    for member_id in dict.fromkeys(member_ids):
+        get_member(session, actor, member_id)
+        if member_id in already:
+            continue
+        session.add(
+            LectureInvitation(
+                lecture_id=lecture.id,
+                member_id=member_id,
+                channel=channel,
+                invited_by_id=actor.staff_id,
+                invited_at=now,
+            )
+        )
+        added += 1
+    session.flush()
+    return added
+
+
+# --- Numbers -------------------------------------------------------------------------------
+
+
+@dataclass
+class Attendance:
+    registered: int = 0
+    attended: int = 0
+
+    @property
+    def no_shows(self) -> int:
+        return self.registered - self.attended
+
+    @property
+    def attendance_rate(self) -> float | None:
+        return self.attended / self.registered if self.registered else None
+
+    @property
+    def no_show_rate(self) -> float | None:
+        return self.no_shows / self.registered if self.registered else None
+
+
+def attendance(
+    session: Session, actor: Actor, *, until: datetime, since: datetime | None = None
+) -> tuple[dict[int, Attendance], dict[int, Attendance]]:
+    """Attendance of the lectures that have ended, per lecture and per store: of those
+    holding a seat when it began, how many checked in (walk-ins count as both)."""
+    if not actor.chain_wide and actor.store_id is None:
+        raise Forbidden("staff without a store see no lecture figures", field="store_id")
+    stmt = (
+        select(Lecture.id, Lecture.store_id, func.count(), func.count(LectureSeat.checked_in_at))
+        .join(LectureSeat, LectureSeat.lecture_id == Lecture.id)
+        .where(
+            Lecture.status == LectureStatus.scheduled,
+            Lecture.ends_at <= until,
+            LectureSeat.status == SeatStatus.registered,
+        )
+        .group_by(Lecture.id, Lecture.store_id)
+    )
+    if since is not None:
+        stmt = stmt.where(Lecture.starts_at >= since)
+    if not actor.chain_wide:
+        stmt = stmt.where(Lecture.store_id == actor.store_id)
+    per_lecture: dict[int, Attendance] = {}
+    per_store: dict[int, Attendance] = {}
+    for lecture_id, store_id, registered, attended in session.execute(stmt):
+        per_lecture[lecture_id] = Attendance(int(registered), int(attended))
+        store = per_store.setdefault(store_id, Attendance())
+        store.registered += int(registered)
+        store.attended += int(attended)
+    return per_lecture, per_store
+
+
+def upcoming_for_member(
+    session: Session, actor: Actor, member_id: int, *, now: datetime
+) -> list[Lecture]:
+    """Lectures the member's store runs that are still open for registration."""
+    member = get_member(session, actor, member_id)
+    stmt = select(Lecture).where(
+        Lecture.store_id == member.home_store_id,
+        Lecture.status == LectureStatus.scheduled,
+        Lecture.register_by >= now,
+    )
+    return list(session.scalars(stmt.order_by(Lecture.starts_at).limit(20)))
+
+
+def days_until(lecture: Lecture, now: datetime) -> int:
+    return (local_date(lecture.starts_at) - local_date(now)).days
+
+
+def reminder_due(lecture: Lecture, now: datetime) -> bool:
+    """Reminders go out the day before (or on the day, if that was missed)."""
+    return 0 <= days_until(lecture, now) <= 1 and now < lecture.starts_at + timedelta(hours=1)

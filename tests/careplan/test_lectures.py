@@ -1,0 +1,342 @@
+"""Health lectures: seats and the waitlist, cancelling, check-in fulfilling a step, bad
+input refused with nothing written, and no overbooking under concurrent registrations."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from careplan import lectures
+from careplan.access import Actor
+from careplan.db import make_engine, make_session_factory
+from careplan.errors import CareplanError, Conflict, InvalidInput, NotFound
+from careplan.members import MemberCreate, create_member
+from careplan.models import ChangeLog, CheckpointResult, Lecture, LectureSeat, Store
+from careplan.vocab import Channel, CheckpointState, LectureStatus, Role, SeatStatus
+from tests.conftest import (
+    NOW,
+    World,
+    enrolled_steps,
+    make_member,
+    make_staff,
+    migrated_database,
+    shipped_protocols,
+)
+
+START = datetime(2024, 3, 20, 6, 0, tzinfo=UTC)  # 14:00 in Shanghai
+
+
+def lecture_in(store: Store, **changes: object) -> lectures.LectureIn:
+    fields: dict[str, object] = {
+        "title_zh": "防跌倒健康讲座",
+        "title_en": "Fall prevention talk",
+        "topic": "fall_prevention",
+        "conditions": ["osteoporosis"],
+        "protocols": ["osteoporosis"],
+        "speaker": "李药师",
+        "store_id": store.id,
+        "venue": "二楼会议室",
+        "starts_at": START,
+        "ends_at": START + timedelta(hours=1, minutes=30),
+        "capacity": 2,
+        "register_by": START - timedelta(days=1),
+    }
+    return lectures.LectureIn.model_validate(fields | changes)
+
+
+def new_lecture(world: World, **changes: object) -> Lecture:
+    actor = world.actor(world.manager_a)
+    return lectures.create_lecture(
+        world.session, actor, lecture_in(world.store_a, **changes), now=NOW
+    )
+
+
+def test_seats_fill_then_the_waitlist_and_a_cancellation_promotes_the_first_waiting(
+    world: World,
+) -> None:
+    lecture = new_lecture(world)
+    actor = world.actor(world.clerk_a)
+    people = [make_member(world, name=n) for n in ("甲", "乙", "丙", "丁")]
+    seats = [
+        lectures.register(world.session, actor, lecture.id, m.id, now=NOW + timedelta(minutes=i))
+        for i, m in enumerate(people)
+    ]
+    assert [s.status for s in seats] == [
+        SeatStatus.registered, SeatStatus.registered, SeatStatus.waitlisted, SeatStatus.waitlisted,
+    ]  # fmt: skip
+
+    promoted = lectures.cancel_seat(world.session, actor, lecture.id, seats[0].id, now=NOW)
+
+    assert promoted is seats[2]  # the first to ask, not the last
+    assert seats[2].status is SeatStatus.registered and seats[2].promoted_at == NOW
+    assert seats[3].status is SeatStatus.waitlisted
+    assert seats[0].status is SeatStatus.cancelled and seats[0].ended_by_id == world.clerk_a.id
+    logged = world.session.scalars(
+        select(ChangeLog).where(
+            ChangeLog.entity == "lecture_seat", ChangeLog.entity_id == seats[2].id
+        )
+    ).all()
+    assert any(e.changes.get("status") == ["waitlisted", "registered"] for e in logged)
+    assert all(e.actor_id == world.clerk_a.id for e in logged)
+
+
+def test_no_double_registration_and_more_capacity_moves_the_waitlist_up(world: World) -> None:
+    lecture = new_lecture(world, capacity=1)
+    actor = world.actor(world.clerk_a)
+    first, second = make_member(world, name="甲"), make_member(world, name="乙")
+    lectures.register(world.session, actor, lecture.id, first.id, now=NOW)
+    waiting = lectures.register(world.session, actor, lecture.id, second.id, now=NOW)
+    with pytest.raises(Conflict) as err:
+        lectures.register(world.session, actor, lecture.id, first.id, now=NOW)
+    assert err.value.field == "member_id"
+
+    manager = world.actor(world.manager_a)
+    lectures.update_lecture(
+        world.session, manager, lecture.id, lecture_in(world.store_a, capacity=2), now=NOW
+    )
+    assert waiting.status is SeatStatus.registered
+    with pytest.raises(InvalidInput) as err:
+        lectures.update_lecture(
+            world.session, manager, lecture.id, lecture_in(world.store_a, capacity=1), now=NOW
+        )
+    assert err.value.field == "capacity"
+
+
+def test_a_cancelled_lecture_releases_everyone_with_a_record(world: World) -> None:
+    lecture = new_lecture(world, capacity=1)
+    clerk = world.actor(world.clerk_a)
+    a, b = make_member(world, name="甲"), make_member(world, name="乙")
+    lectures.register(world.session, clerk, lecture.id, a.id, now=NOW)
+    lectures.register(world.session, clerk, lecture.id, b.id, now=NOW)
+    manager = world.actor(world.manager_a)
+    with pytest.raises(InvalidInput):
+        lectures.cancel_lecture(world.session, manager, lecture.id, "  ", now=NOW)
+
+    released = lectures.cancel_lecture(world.session, manager, lecture.id, "讲师生病", now=NOW)
+
+    assert {s.member_id for s in released} == {a.id, b.id}
+    assert all(s.status is SeatStatus.released and s.ended_at == NOW for s in released)
+    assert lecture.status is LectureStatus.cancelled and lecture.cancel_reason == "讲师生病"
+    told = lectures.mark_told(world.session, clerk, lecture.id, released[0].id, now=NOW)
+    assert told.told_by_id == world.clerk_a.id
+    entries = world.session.scalars(
+        select(ChangeLog).where(ChangeLog.entity == "lecture_seat")
+    ).all()
+    assert sum(e.changes.get("status") == ["registered", "released"] for e in entries) == 1
+    assert sum(e.changes.get("status") == ["waitlisted", "released"] for e in entries) == 1
+    with pytest.raises(Conflict):
+        lectures.register(world.session, clerk, lecture.id, make_member(world).id, now=NOW)
+
+
+def test_check_in_fulfils_the_open_step_that_names_the_topic(world: World) -> None:
+    member = make_member(world)
+    # Week 4 (fall prevention) is due 2024-03-20, the lecture's day, when the plan starts 02-22.
+    steps = enrolled_steps(world, member, start=date(2024, 2, 22))
+    fall = steps["fall_prevention"]
+    assert fall.due_on == date(2024, 3, 20)
+    lecture = new_lecture(world)
+    actor = world.actor(world.clerk_a)
+    seat = lectures.register(world.session, actor, lecture.id, member.id, now=NOW)
+    with pytest.raises(Conflict):  # not the day yet
+        lectures.check_in(world.session, actor, lecture.id, seat.id, now=NOW)
+
+    lectures.check_in(world.session, actor, lecture.id, seat.id, now=START)
+
+    assert seat.checked_in_at == START and seat.checked_in_by_id == world.clerk_a.id
+    assert fall.state is CheckpointState.done and fall.completed_on == date(2024, 3, 20)
+    assert fall.late is False
+    result = world.session.scalar(
+        select(CheckpointResult).where(CheckpointResult.checkpoint_id == fall.id)
+    )
+    assert result is not None and result.fulfilled_by == f"lecture {lecture.id}: 防跌倒健康讲座"
+    assert result.adherence is None and result.channel is Channel.in_store
+    others = [cp for key, cp in steps.items() if key != "fall_prevention"]
+    assert all(cp.state is CheckpointState.pending for cp in others)
+
+
+def test_check_in_after_the_grace_period_completes_the_step_late(world: World) -> None:
+    member = make_member(world)
+    steps = enrolled_steps(world, member, start=date(2024, 2, 8))  # week 4 due 03-06
+    lecture = new_lecture(world)
+    actor = world.actor(world.clerk_a)
+    seat = lectures.register(world.session, actor, lecture.id, member.id, now=NOW)
+    lectures.check_in(world.session, actor, lecture.id, seat.id, now=START)
+    fall = steps["fall_prevention"]
+    assert fall.state is CheckpointState.done and fall.late is True
+
+
+def test_walk_in_is_registered_and_checked_in_at_once_even_when_full(world: World) -> None:
+    lecture = new_lecture(world, capacity=1)
+    actor = world.actor(world.clerk_a)
+    lectures.register(world.session, actor, lecture.id, make_member(world, name="甲").id, now=NOW)
+    walker = make_member(world, name="乙", mobile="13800000001")
+    seat = lectures.register(world.session, actor, lecture.id, walker.id, now=START, walk_in=True)
+    assert seat.status is SeatStatus.registered and seat.walk_in
+    assert seat.checked_in_at == START
+    found = lectures.find_for_check_in(world.session, actor, lecture.id, "13800000001")
+    assert [s.id for s in found] == [seat.id]
+
+
+def test_reminders_and_attendance_figures(world: World) -> None:
+    lecture = new_lecture(world, capacity=5)
+    actor = world.actor(world.clerk_a)
+    seats = [
+        lectures.register(world.session, actor, lecture.id, make_member(world, name=n).id, now=NOW)
+        for n in ("甲", "乙", "丙", "丁")
+    ]
+    lectures.mark_reminded(world.session, actor, lecture.id, seats[0].id, now=NOW)
+    assert [s.id for s in lectures.reminder_list(world.session, actor, lecture.id)] == [
+        s.id for s in seats[1:]
+    ]
+    for seat in seats[:3]:
+        lectures.check_in(world.session, actor, lecture.id, seat.id, now=START)
+    per_lecture, per_store = lectures.attendance(
+        world.session, world.actor(world.manager_a), until=START + timedelta(days=1)
+    )
+    assert per_lecture[lecture.id].attended == 3 and per_lecture[lecture.id].registered == 4
+    assert per_lecture[lecture.id].no_show_rate == 0.25
+    assert per_store[world.store_a.id].attendance_rate == 0.75
+
+
+def test_invitation_list_by_condition_and_age_and_marking_invited(world: World) -> None:
+    lecture = new_lecture(world)
+    actor = world.actor(world.clerk_a)
+    old = make_member(world, name="老")
+    old.chronic_conditions, old.birthday = ["osteoporosis"], date(1950, 5, 1)
+    young = make_member(world, name="少")
+    young.chronic_conditions, young.birthday = ["osteoporosis"], date(1990, 5, 1)
+    other = make_member(world, name="别")
+    other.chronic_conditions, other.birthday = ["hypertension"], date(1950, 5, 1)
+    world.session.flush()
+    audience = lectures.Audience(conditions=("osteoporosis",), min_age=60)
+
+    listed = lectures.invitation_list(world.session, actor, lecture.id, audience, today=NOW.date())
+    assert [m.id for m, _ in listed] == [old.id]
+
+    lectures.mark_invited(world.session, actor, lecture.id, [old.id], Channel.phone, now=NOW)
+    listed = lectures.invitation_list(world.session, actor, lecture.id, audience, today=NOW.date())
+    assert listed[0][1] is not None and listed[0][1].invited_by_id == world.clerk_a.id
+    lectures.register(world.session, actor, lecture.id, old.id, now=NOW)
+    listed = lectures.invitation_list(world.session, actor, lecture.id, audience, today=NOW.date())
+    assert listed == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"ends_at": START - timedelta(minutes=1)}, "ends_at"),
+        ({"capacity": 0}, "capacity"),
+        ({"register_by": START + timedelta(hours=1)}, "register_by"),
+        ({"title_zh": ""}, "title_zh"),
+        ({"topic": "Fall Prevention"}, "topic"),
+    ],
+)
+def test_bad_lectures_are_refused_naming_the_field_and_nothing_is_written(
+    world: World, changes: dict[str, object], field: str
+) -> None:
+    from careplan.validation import parse
+
+    before = world.session.scalar(select(func.count()).select_from(Lecture))
+    data = lecture_in(world.store_a).model_dump() | changes
+    with pytest.raises(InvalidInput) as err:
+        lectures.create_lecture(
+            world.session, world.actor(world.manager_a), parse(lectures.LectureIn, data), now=NOW
+        )
+    assert err.value.field == field
+    assert world.session.scalar(select(func.count()).select_from(Lecture)) == before
+
+
+def test_a_member_of_a_store_the_user_may_not_see_is_not_found(world: World) -> None:
+    lecture = new_lecture(world)
+    theirs = make_member(world, owner=world.clerk_b, name="外店")
+    with pytest.raises(NotFound) as err:
+        lectures.register(world.session, world.actor(world.clerk_a), lecture.id, theirs.id, now=NOW)
+    assert err.value.field == "member_id"
+    assert world.session.scalar(select(func.count()).select_from(LectureSeat)) == 0
+    # Nor may store B's clerk see store A's lecture at all.
+    with pytest.raises(NotFound):
+        lectures.get_lecture(world.session, world.actor(world.clerk_b), lecture.id)
+
+
+def test_a_clerk_may_not_schedule_and_a_manager_only_for_their_store(world: World) -> None:
+    with pytest.raises(CareplanError):
+        lectures.create_lecture(
+            world.session, world.actor(world.clerk_a), lecture_in(world.store_a), now=NOW
+        )
+    with pytest.raises(NotFound) as err:
+        lectures.create_lecture(
+            world.session, world.actor(world.manager_a), lecture_in(world.store_b), now=NOW
+        )
+    assert err.value.field == "store_id"
+
+
+# --- Concurrency: real connections, each registration its own transaction ------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def committed_db(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    with migrated_database(request.param, tmp_path) as url:
+        engine = make_engine(url)
+        yield make_session_factory(engine)
+        engine.dispose()
+
+
+def test_fifty_concurrent_registrations_for_twenty_seats(committed_db) -> None:  # type: ignore[no-untyped-def]
+    factory = committed_db
+    with factory() as s:
+        s.info["actor"] = Actor.system("test")
+        from careplan import protocols
+
+        protocols.publish(s, shipped_protocols())
+        store = Store(code="C001", name="并发店", region="华东")
+        s.add(store)
+        s.flush()
+        clerk = make_staff(s, username="c.clerk", role=Role.clerk, store=store)
+        manager = make_staff(s, username="c.manager", role=Role.store_manager, store=store)
+        s.info["actor"] = Actor.of(manager, via="test")
+        lecture = lectures.create_lecture(
+            s, s.info["actor"], lecture_in(store, capacity=20), now=NOW
+        )
+        s.info["actor"] = Actor.of(clerk, via="test")
+        member_ids = [
+            create_member(
+                s, s.info["actor"], MemberCreate(card_number=f"C{i:05d}", name=f"会员{i}"), now=NOW
+            ).id
+            for i in range(50)
+        ]
+        s.commit()
+        actor, lecture_id = Actor.of(clerk, via="test"), lecture.id
+
+    errors: list[BaseException] = []
+    go = threading.Barrier(50)
+
+    def take(member_id: int) -> None:
+        try:
+            go.wait()
+            with factory() as s:
+                s.info["actor"] = actor
+                lectures.register(s, actor, lecture_id, member_id, now=NOW)
+                s.commit()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=take, args=(m,)) for m in member_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    with factory() as s:
+        counts = dict(
+            s.execute(
+                select(LectureSeat.status, func.count())
+                .where(LectureSeat.lecture_id == lecture_id)
+                .group_by(LectureSeat.status)
+            ).all()
+        )
+    assert counts == {SeatStatus.registered: 20, SeatStatus.waitlisted: 30}
