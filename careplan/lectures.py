@@ -32,6 +32,7 @@ from careplan.models import (
 )
 from careplan.plans import complete_if_finished, protocol_of, step_of
 from careplan.protocol_schema import Key
+from careplan.validation import parse
 from careplan.vocab import (
     Channel,
     CheckpointState,
@@ -77,6 +78,11 @@ class LectureIn(BaseModel):
         if starts is not None and value > starts:
             raise ValueError("the registration deadline must not be after the start")
         return value
+
+
+def parse_lecture(data: dict[str, Any]) -> LectureIn:
+    """A lecture from a form or the API: the first problem names its field."""
+    return parse(LectureIn, data)
 
 
 def _store_for(session: Session, actor: Actor, store_id: int) -> Store:

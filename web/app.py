@@ -14,6 +14,7 @@ from web.api import audit, auth, checkpoints, members, misc, plans
 from web.pages import audit as audit_pages
 from web.pages import auth as auth_pages
 from web.pages import checkpoints as checkpoint_pages
+from web.pages import lectures as lecture_pages
 from web.pages import members as member_pages
 from web.pages import plans as plan_pages
 from web.pages import sheets as sheet_pages
@@ -59,6 +60,7 @@ def create_app(
         store_pages,
         sheet_pages,
         audit_pages,
+        lecture_pages,
     ):
         app.include_router(page.pages)
     for name, directory in VENDOR.items():

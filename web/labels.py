@@ -12,10 +12,12 @@ from careplan.vocab import (
     CheckpointStatus,
     EscalationStatus,
     HealthCheckSource,
+    LectureStatus,
     OwnershipReason,
     Paper,
     PlanStatus,
     Role,
+    SeatStatus,
     Sex,
     StopReason,
 )
@@ -101,6 +103,16 @@ _LABELS_BY_VOCAB: dict[type[StrEnum], dict[StrEnum, str]] = {
         OwnershipReason.staff_left: N_("Previous owner left"),
         OwnershipReason.escalation: N_("Handed over after a complaint"),
     },
+    LectureStatus: {
+        LectureStatus.scheduled: N_("Scheduled"),
+        LectureStatus.cancelled: N_("Cancelled"),
+    },
+    SeatStatus: {
+        SeatStatus.registered: N_("Registered"),
+        SeatStatus.waitlisted: N_("Waitlisted"),
+        SeatStatus.cancelled: N_("Registration cancelled"),
+        SeatStatus.released: N_("Released (lecture cancelled)"),
+    },
 }
 
 # Keyed by (vocabulary, value): a StrEnum equals its string, so Adherence.stopped and
@@ -108,7 +120,8 @@ _LABELS_BY_VOCAB: dict[type[StrEnum], dict[StrEnum, str]] = {
 LABELS: dict[tuple[str, str], str] = {}
 for _vocab in (
     Role, Channel, Adherence, StopReason, PlanStatus, CheckpointStatus, AttemptOutcome, Sex,
-    HealthCheckSource, EscalationStatus, OwnershipReason, BatchState, Paper,
+    HealthCheckSource, EscalationStatus, OwnershipReason, BatchState, Paper, LectureStatus,
+    SeatStatus,
 ):  # fmt: skip
     for _member in _vocab:
         LABELS[(_vocab.__name__, _member.value)] = _LABELS_BY_VOCAB[_vocab][_member]
@@ -198,6 +211,16 @@ FIELDS: dict[str, str] = {
     "status": N_("Status"),
     "page": N_("Page"),
     "limit": N_("Page size"),
+    "title_zh": N_("Title (Chinese)"),
+    "title_en": N_("Title (English)"),
+    "topic": N_("Topic"),
+    "capacity": N_("Seats"),
+    "starts_at": N_("Starts"),
+    "ends_at": N_("Ends"),
+    "register_by": N_("Registration closes"),
+    "lecture_id": N_("Lecture"),
+    "seat_id": N_("Registration"),
+    "min_age": N_("Age from"),
 }
 
 # Domain messages staff meet at the counter, translated; others show as written.
@@ -268,4 +291,18 @@ MESSAGES = (
     N_("say what was done"),
     N_("the member already has an active plan of this protocol"),
     N_("this escalation is already resolved"),
+    N_("the lecture must end after it starts"),
+    N_("the registration deadline must not be after the start"),
+    N_("the lecture must start in the future"),
+    N_("the lecture was cancelled"),
+    N_("registration for this lecture has closed"),
+    N_("the lecture is over"),
+    N_("check-in opens on the day of the lecture"),
+    N_("the member has already checked in"),
+    N_("say why the lecture is cancelled (members will be told)"),
+    N_("a whole number of seats"),
+    N_("Input should be greater than or equal to 1"),
+    N_("choose a member"),
+    N_("only registered members are reminded"),
+    N_("the age band's low end is above its high end"),
 )

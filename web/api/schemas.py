@@ -151,10 +151,11 @@ class ResultOut(Out):
     contacted_on: date
     channel: Channel
     checklist: dict[str, bool]
-    adherence: Adherence
+    adherence: Adherence | None  # None: fulfilled by a lecture (see fulfilled_by)
     stop_reason: StopReason | None
     notes: str
     late: bool
+    fulfilled_by: str | None = None
 
 
 class RecordedOut(BaseModel):
