@@ -400,13 +400,13 @@ def roster(session: Session, actor: Actor, lecture_id: int) -> list[LectureSeat]
     return sorted(seats, key=lambda s: order[s.status])
 
 
-def reminder_list(session: Session, actor: Actor, lecture_id: int) -> list[LectureSeat]:
+def to_remind(seats: list[LectureSeat]) -> list[LectureSeat]:
     """Registered and not yet reminded: the calls to make the day before."""
-    return [
-        s
-        for s in roster(session, actor, lecture_id)
-        if s.status is SeatStatus.registered and s.reminded_at is None
-    ]
+    return [s for s in seats if s.status is SeatStatus.registered and s.reminded_at is None]
+
+
+def reminder_list(session: Session, actor: Actor, lecture_id: int) -> list[LectureSeat]:
+    return to_remind(roster(session, actor, lecture_id))
 
 
 def list_lectures(

@@ -136,7 +136,7 @@ def _lecture_page(
         "lecture": lecture,
         "seats": seats,
         "counts": lectures.seat_counts(session, [lecture.id])[lecture.id],
-        "reminders": lectures.reminder_list(session, v.actor, lecture.id),
+        "reminders": lectures.to_remind(seats),
         "reminder_due": lectures.reminder_due(lecture, now.now),
         "q": q,
         "candidates": archive.search_members(session, v.actor, q=q, limit=20) if q else [],
