@@ -443,17 +443,6 @@ def seat_counts(session: Session, lecture_ids: list[int]) -> dict[int, dict[str,
     return found
 
 
-def member_history(session: Session, actor: Actor, member_id: int) -> list[LectureSeat]:
-    get_member(session, actor, member_id)
-    stmt = (
-        select(LectureSeat)
-        .join(Lecture, LectureSeat.lecture_id == Lecture.id)
-        .where(LectureSeat.member_id == member_id)
-        .order_by(Lecture.starts_at.desc())
-    )
-    return list(session.scalars(stmt))
-
-
 # --- Invitations ---------------------------------------------------------------------------
 
 
@@ -610,19 +599,6 @@ def attendance(
         store.registered += int(registered)
         store.attended += int(attended)
     return per_lecture, per_store
-
-
-def upcoming_for_member(
-    session: Session, actor: Actor, member_id: int, *, now: datetime
-) -> list[Lecture]:
-    """Lectures the member's store runs that are still open for registration."""
-    member = get_member(session, actor, member_id)
-    stmt = select(Lecture).where(
-        Lecture.store_id == member.home_store_id,
-        Lecture.status == LectureStatus.scheduled,
-        Lecture.register_by >= now,
-    )
-    return list(session.scalars(stmt.order_by(Lecture.starts_at).limit(20)))
 
 
 def days_until(lecture: Lecture, now: datetime) -> int:

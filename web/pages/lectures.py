@@ -126,11 +126,6 @@ def _lecture_page(
 ) -> Response:
     lecture = lectures.get_lecture(session, v.actor, lecture_id)
     seats = lectures.roster(session, v.actor, lecture.id)
-    people = [
-        *[s.registered_by_id for s in seats],
-        *[s.checked_in_by_id for s in seats],
-        *[s.told_by_id for s in seats],
-    ]
     context = {
         "nav": "lectures",
         "lecture": lecture,
@@ -142,7 +137,7 @@ def _lecture_page(
         "candidates": archive.search_members(session, v.actor, q=q, limit=20) if q else [],
         "find": find,
         "found": lectures.find_for_check_in(session, v.actor, lecture.id, find),
-        "names": names_of(session, people),
+        "names": names_of(session, [s.told_by_id for s in seats]),  # the page names only them
         "done": done,
         "error": error,
         "now": now.now,
