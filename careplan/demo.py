@@ -13,12 +13,13 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from careplan import checkpoints, members, plans, purchases
+from careplan import checkpoints, lectures, members, plans, purchases
 from careplan.access import Actor
 from careplan.checkpoints import ResultIn
+from careplan.config import get_settings
 from careplan.health_records import HealthCheckIn
 from careplan.members import Medicine, MemberCreate
-from careplan.models import Checkpoint, Staff, Store
+from careplan.models import CarePlan, Checkpoint, Member, Staff, Store
 from careplan.purchases import PurchaseIn
 from careplan.staff import StaffIn, create_staff
 from careplan.vocab import Adherence, Channel, CheckpointState, Role, Sex, StopReason
@@ -97,26 +98,81 @@ def seed(
     owners = [s for s in staff.values() if s.role in (Role.clerk, Role.pharmacist)]
     counts = {"stores": len(stores), "staff": len(staff), "members": 0, "plans": 0}
     card = 880000
+    enrolled: list[tuple[Actor, int]] = []
     for owner in owners:
         actor = Actor.of(owner, via="system")
         session.info["actor"] = actor
         for _ in range(members_per_clerk):
             card += 1
-            _member_with_plan(session, actor, owner, rng, card, today, now)
+            enrolled.append((actor, _member_with_plan(session, actor, rng, card, today, now)))
             counts["members"] += 1
             counts["plans"] += 1
+    # The lecture held three weeks ago comes before the steps are worked, so the steps it
+    # fulfilled show as "fulfilled by lecture" rather than as calls.
+    counts["lectures"] = _lectures(session, staff["xh.manager"], stores["SH001"], today, now)
+    for actor, plan_id in enrolled:
+        session.info["actor"] = actor
+        _work_past_steps(session, actor, plan_id, rng, today, now)
     return counts
+
+
+def _lectures(session: Session, manager: Staff, store: Store, today: date, now: datetime) -> int:
+    """A fall-prevention lecture held three weeks ago (attendance figures, and the plan
+    steps it fulfilled) and one next week with a waitlist, both at the first store."""
+    actor = Actor.of(manager, via="system")
+    session.info["actor"] = actor
+    local = get_settings().zone
+    on_osteoporosis = select(CarePlan.member_id).where(CarePlan.protocol_id == "osteoporosis")
+    audience = list(  # members on the osteoporosis plan first: the lecture is for them
+        session.scalars(
+            select(Member.id)
+            .where(Member.home_store_id == store.id)
+            .order_by(Member.id.not_in(on_osteoporosis), Member.id)
+        )
+    )
+
+    def lecture(day: date, capacity: int, scheduled: datetime) -> int:
+        starts = datetime(day.year, day.month, day.day, 14, 0, tzinfo=local)
+        data = lectures.LectureIn(
+            title_zh="骨质疏松与防跌倒健康讲座",
+            title_en="Osteoporosis and fall prevention",
+            topic="fall_prevention",
+            conditions=["骨质疏松"],
+            protocols=["osteoporosis"],
+            speaker="李药师",
+            store_id=store.id,
+            venue="门店二楼健康教室",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=1, minutes=30),
+            capacity=capacity,
+            register_by=starts - timedelta(hours=20),
+        )
+        return lectures.create_lecture(session, actor, data, now=scheduled).id
+
+    past_day = today - timedelta(days=21)
+    past = lecture(past_day, 12, now - timedelta(days=30))
+    seats = [
+        lectures.register(session, actor, past, m, now=now - timedelta(days=28))
+        for m in audience[:10]
+    ]
+    held = datetime(past_day.year, past_day.month, past_day.day, 14, 5, tzinfo=local)
+    for seat in seats[:7]:  # three did not come
+        lectures.check_in(session, actor, past, seat.id, now=held)
+    upcoming = lecture(today + timedelta(days=7), 8, now)
+    for m in audience[:10]:  # two more than the seats: a waitlist
+        lectures.register(session, actor, upcoming, m, now=now)
+    lectures.mark_invited(session, actor, upcoming, audience[10:14], Channel.phone, now=now)
+    return 2
 
 
 def _member_with_plan(
     session: Session,
     actor: Actor,
-    owner: Staff,
     rng: random.Random,
     card: int,
     today: date,
     now: datetime,
-) -> None:
+) -> int:
     protocol_id = rng.choice(list(PROTOCOL_MEDICINES))
     condition, medicine = PROTOCOL_MEDICINES[protocol_id]
     age = rng.randint(52, 84)
@@ -163,7 +219,7 @@ def _member_with_plan(
         today=today,
         now=now,
     )
-    _work_past_steps(session, actor, plan.id, rng, today, now)
+    return plan.id
 
 
 def _work_past_steps(

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy import Select, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from careplan.access import Actor, get_member, require_manager, scope_members
 from careplan.clock import local_date
@@ -32,6 +32,7 @@ from careplan.models import (
 )
 from careplan.plans import complete_if_finished, protocol_of, step_of
 from careplan.protocol_schema import Key
+from careplan.protocols import newest_definitions
 from careplan.validation import parse
 from careplan.vocab import (
     Channel,
@@ -53,15 +54,18 @@ class LectureIn(BaseModel):
     title_zh: str = Field(min_length=1, max_length=160)
     title_en: str = Field(min_length=1, max_length=160)
     topic: Key
-    conditions: list[Key] = Field(default_factory=list, max_length=20)
+    # As the archive writes them ("骨质疏松", "Osteoporosis", "M81"): see _condition_names.
+    conditions: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(
+        default_factory=list, max_length=20
+    )
     protocols: list[Key] = Field(default_factory=list, max_length=20)
     speaker: str = Field(default="", max_length=120)
     store_id: int
     venue: str = Field(default="", max_length=255)
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: AwareDatetime  # a time without its zone is ambiguous across the chain
+    ends_at: AwareDatetime
     capacity: int = Field(ge=1, le=10_000)
-    register_by: datetime
+    register_by: AwareDatetime
 
     @field_validator("ends_at")
     @classmethod
@@ -474,6 +478,23 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
+def _condition_names(session: Session, conditions: tuple[str, ...]) -> set[str]:
+    """Every name the archive may use for the conditions asked for. Staff type a
+    member's conditions freely, in Chinese or English; a protocol's condition gives the
+    synonyms (its id, ICD-10 code, Chinese and English names), so asking for
+    "osteoporosis" also finds members whose archive says 骨质疏松."""
+    wanted = {c.strip().casefold() for c in conditions}
+    for protocol_id, definition in newest_definitions(session).items():
+        c = definition.condition
+        if c is None:
+            continue
+        names = {protocol_id, c.icd10, c.name.zh, c.name.en}
+        folded = {n.casefold() for n in names}
+        if wanted & folded:
+            wanted |= folded
+    return wanted
+
+
 def invitation_list(
     session: Session, actor: Actor, lecture_id: int, audience: Audience, *, today: date
 ) -> list[tuple[Member, LectureInvitation | None]]:
@@ -497,8 +518,10 @@ def invitation_list(
     stmt = stmt.where(*_born_between(today, audience.min_age, audience.max_age))
     members = list(session.scalars(scope_members(stmt.order_by(Member.name, Member.id), actor)))
     if audience.conditions:  # a JSON list on both databases: filtered here
-        wanted = set(audience.conditions)
-        members = [m for m in members if wanted & set(m.chronic_conditions or [])]
+        wanted = _condition_names(session, audience.conditions)
+        members = [
+            m for m in members if wanted & {c.strip().casefold() for c in m.chronic_conditions}
+        ]
     invited = {
         i.member_id: i
         for i in session.scalars(
@@ -608,3 +631,39 @@ def days_until(lecture: Lecture, now: datetime) -> int:
 def reminder_due(lecture: Lecture, now: datetime) -> bool:
     """Reminders go out the day before (or on the day, if that was missed)."""
     return 0 <= days_until(lecture, now) <= 1 and now < lecture.starts_at + timedelta(hours=1)
+
+
+def member_lectures(session: Session, actor: Actor, member_id: int) -> list[LectureSeat]:
+    """Every lecture a member asked for, newest first: what they attended, missed, are
+    waiting for, or lost to a cancellation. Lectures of stores the actor may not see
+    are left out (a member may have moved stores)."""
+    get_member(session, actor, member_id)
+    stmt = (
+        select(LectureSeat)
+        .join(Lecture, LectureSeat.lecture_id == Lecture.id)
+        .options(contains_eager(LectureSeat.lecture))
+        .where(LectureSeat.member_id == member_id)
+        .order_by(Lecture.starts_at.desc(), LectureSeat.id)
+    )
+    if not actor.chain_wide:
+        stmt = stmt.where(Lecture.store_id == actor.store_id)
+    return list(session.scalars(stmt))
+
+
+def open_for_registration(
+    session: Session, actor: Actor, member_id: int, *, now: datetime
+) -> list[Lecture]:
+    """Lectures the member could be registered for now: scheduled, before the deadline,
+    in the stores the actor may see, where the member holds no seat."""
+    get_member(session, actor, member_id)
+    holding = select(LectureSeat.lecture_id).where(
+        LectureSeat.member_id == member_id, LectureSeat.status.in_(HOLDING)
+    )
+    stmt = select(Lecture).where(
+        Lecture.status == LectureStatus.scheduled,
+        Lecture.register_by >= now,
+        Lecture.id.not_in(holding),
+    )
+    if not actor.chain_wide:
+        stmt = stmt.where(Lecture.store_id == actor.store_id)
+    return list(session.scalars(stmt.order_by(Lecture.starts_at, Lecture.id)))

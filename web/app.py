@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.db import make_engine, make_session_factory
 from web import errors
-from web.api import audit, auth, checkpoints, members, misc, plans
+from web.api import audit, auth, checkpoints, lectures, members, misc, plans
 from web.pages import audit as audit_pages
 from web.pages import auth as auth_pages
 from web.pages import checkpoints as checkpoint_pages
@@ -49,7 +49,7 @@ def create_app(
     app.state.sheet_worker = sheet_worker or process_worker(app.state.session_factory)
     check_font()
     errors.install(app)
-    for module in (auth, members, plans, checkpoints, misc, audit):
+    for module in (auth, members, plans, checkpoints, lectures, misc, audit):
         app.include_router(module.api, prefix="/api/v1")
     for page in (
         auth_pages,

@@ -303,6 +303,7 @@ MESSAGES = (
     N_("a whole number of seats"),
     N_("Input should be greater than or equal to 1"),
     N_("choose a member"),
+    N_("choose a lecture"),
     N_("only registered members are reminded"),
     N_("the age band's low end is above its high end"),
 )

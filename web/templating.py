@@ -79,6 +79,15 @@ def moment(ctx: Context, value: datetime | None) -> str:
     return f"{day(ctx, local.date())} {local:%H:%M}"
 
 
+@pass_context
+def time_range(ctx: Context, starts: datetime, ends: datetime) -> str:
+    """From–to in the chain's time zone; the end's date only when it is another day."""
+    zone = get_settings().zone
+    if starts.astimezone(zone).date() == ends.astimezone(zone).date():
+        return f"{moment(ctx, starts)}–{ends.astimezone(zone):%H:%M}"
+    return f"{moment(ctx, starts)} – {moment(ctx, ends)}"
+
+
 def error_text(_: Any, exc: CareplanError) -> str:
     """'<field label>: <message>' in the visitor's language where the catalogue has it."""
     field = (exc.field or "").split(".")[0]
@@ -90,7 +99,9 @@ def error_text(_: Any, exc: CareplanError) -> str:
     return f"{_(label_)}: {shown}" if label_ else shown
 
 
-env.filters.update(label=label, field_label=field_label, text=text, day=day, moment=moment)
+env.filters.update(
+    label=label, field_label=field_label, text=text, day=day, moment=moment, time_range=time_range
+)
 
 
 def render(

@@ -84,3 +84,4 @@ class LectureSeat(IdMixin, Base):
     told_by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"))
 
     member: Mapped[Member] = relationship()
+    lecture: Mapped[Lecture] = relationship()

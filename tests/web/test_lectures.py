@@ -64,6 +64,7 @@ def test_schedule_register_past_capacity_sign_in_sheet_and_calendar(
     assert pdf.headers["content-type"] == "application/pdf"
     sheet = flat(text(pdf.content))
     assert "防跌倒健康讲座" in sheet and "签到表" in sheet
+    assert "2024年3月20日14:00–15:30" in sheet  # one day: its date once
     assert "赵一" in sheet and "钱二" not in sheet  # the waitlist has no seat to sign
 
     ics = client.get(f"{url}/lecture.ics")

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import BaseModel, Field
 
-from careplan import health_records, members, plans, purchases
+from careplan import health_records, lectures, members, plans, purchases
 from careplan.access import get_member
 from careplan.health_records import EffectIn, HealthCheckIn
 from careplan.members import MemberCreate, MemberFields
@@ -17,11 +17,14 @@ from web.api.present import plan_out
 from web.api.schemas import (
     EffectOut,
     HealthCheckOut,
+    LectureOut,
     MemberCreated,
+    MemberLectureOut,
     MemberOut,
     OwnershipOut,
     PlanOut,
     PurchaseOut,
+    SeatOut,
 )
 from web.deps import CurrentActor, DbSession, Now
 from web.routing import router
@@ -159,3 +162,18 @@ def add_purchase(
 ) -> PurchaseOut:
     row = purchases.record_purchase(session, actor, member_id, body, today=now.today, now=now.now)
     return PurchaseOut.model_validate(row)
+
+
+@api.get("/{member_id}/lectures", response_model=list[MemberLectureOut])
+def member_lectures(
+    member_id: int, session: DbSession, actor: CurrentActor
+) -> list[MemberLectureOut]:
+    """The member's lecture history, newest first: attended (checked_in_at), missed,
+    waiting, or released by a cancellation."""
+    return [
+        MemberLectureOut(
+            seat=SeatOut.model_validate(s).model_copy(update={"member_name": s.member.name}),
+            lecture=LectureOut.model_validate(s.lecture),
+        )
+        for s in lectures.member_lectures(session, actor, member_id)
+    ]

@@ -15,9 +15,11 @@ from careplan.vocab import (
     CheckpointStatus,
     EscalationStatus,
     HealthCheckSource,
+    LectureStatus,
     OwnershipReason,
     PlanStatus,
     Role,
+    SeatStatus,
     Sex,
     StopReason,
 )
@@ -273,3 +275,91 @@ class ChangeOut(Out):
     entity_id: int
     action: str
     changes: dict[str, Any]
+
+
+class LectureOut(Out):
+    id: int
+    title_zh: str
+    title_en: str
+    topic: str
+    conditions: list[str]
+    protocols: list[str]
+    speaker: str
+    store_id: int
+    venue: str
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    register_by: datetime
+    status: LectureStatus
+    cancelled_at: datetime | None
+    cancel_reason: str
+    seats: dict[str, int] = {}  # registered, waitlisted, checked_in, cancelled, released
+
+
+class SeatOut(Out):
+    id: int
+    lecture_id: int
+    member_id: int
+    member_name: str = ""
+    status: SeatStatus
+    walk_in: bool
+    queued_at: datetime
+    promoted_at: datetime | None
+    reminded_at: datetime | None
+    checked_in_at: datetime | None
+    ended_at: datetime | None
+    told_at: datetime | None
+
+
+class SeatCancelledOut(BaseModel):
+    seat: SeatOut
+    promoted: SeatOut | None  # the first waitlisted member, who now has the seat
+
+
+class CancelledLectureOut(BaseModel):
+    lecture: LectureOut
+    released: list[SeatOut]  # everyone to tell
+
+
+class InvitationOut(BaseModel):
+    member_id: int
+    card_number: str
+    name: str
+    mobile: str | None
+    invited_at: datetime | None
+    channel: Channel | None
+
+
+class MemberLectureOut(BaseModel):
+    seat: SeatOut
+    lecture: LectureOut
+
+
+class RateOut(BaseModel):
+    registered: int
+    attended: int
+    no_shows: int
+    attendance_rate: float | None
+    no_show_rate: float | None
+
+
+class AttendanceOut(BaseModel):
+    per_lecture: dict[int, RateOut]
+    per_store: dict[int, RateOut]
+
+    @classmethod
+    def of(cls, per_lecture: dict[int, Any], per_store: dict[int, Any]) -> AttendanceOut:
+        def rate(a: Any) -> RateOut:
+            return RateOut(
+                registered=a.registered,
+                attended=a.attended,
+                no_shows=a.no_shows,
+                attendance_rate=a.attendance_rate,
+                no_show_rate=a.no_show_rate,
+            )
+
+        return cls(
+            per_lecture={k: rate(a) for k, a in per_lecture.items()},
+            per_store={k: rate(a) for k, a in per_store.items()},
+        )

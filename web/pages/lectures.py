@@ -21,6 +21,7 @@ from web.audit_params import csv_response
 from web.deps import DbSession, Now
 from web.lecture_files import ics_of, sign_in_pdf
 from web.pages.common import Form, int_of, local_datetime_of, pages_router, redirect, text_of
+from web.pages.members import member_view
 from web.session import User, Visitor
 from web.templating import render
 
@@ -173,6 +174,22 @@ def register(
     return _act(request, v, session, now, lecture_id, go, "walk_in" if walk_in else "registered")
 
 
+@pages.post("/members/{member_id}/lectures")
+def register_from_member(
+    request: Request, member_id: int, form: Form, v: User, session: DbSession, now: Now
+) -> Response:
+    """Registering from the member's page: back to it, with a seat or a waitlist place."""
+    try:
+        lecture_id = int_of(form, "lecture_id")
+        if lecture_id is None:
+            raise InvalidInput("choose a lecture", field="lecture_id")
+        seat = lectures.register(session, v.actor, lecture_id, member_id, now=now.now)
+    except CareplanError as exc:
+        session.rollback()
+        return member_view(request, v, session, now, member_id, error=exc)
+    return redirect(request, f"/members/{member_id}?lecture={seat.status.value}#h-lectures")
+
+
 _SEAT_ACTIONS = {
     "cancel": (lectures.cancel_seat, "cancelled"),
     "remind": (lectures.mark_reminded, "reminded"),
@@ -219,7 +236,7 @@ def _audience(request: Request) -> lectures.Audience:
         return int(value)
 
     def keys(name: str) -> tuple[str, ...]:
-        return tuple(k.strip() for k in p.get(name, "").split(",") if k.strip())
+        return tuple(k.strip() for k in p.get(name, "").replace("，", ",").split(",") if k.strip())
 
     store = p.get("store_id", "").strip()
     return lectures.Audience(

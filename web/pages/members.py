@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from careplan import lectures
 from careplan import members as archive
 from careplan.access import MANAGERS, get_member
 from careplan.errors import CareplanError
@@ -277,7 +278,25 @@ def member_page(
     now: Now,
     created: bool = False,
     saved: bool = False,
+    lecture: str = "",
 ) -> Response:
+    return member_view(request, v, session, now, member_id, created=created, saved=saved,
+                       lecture_done=lecture)  # fmt: skip
+
+
+def member_view(
+    request: Request,
+    v: Visitor,
+    session: DbSession,
+    now: Now,
+    member_id: int,
+    *,
+    created: bool = False,
+    saved: bool = False,
+    lecture_done: str = "",
+    error: CareplanError | None = None,
+) -> Response:
+    """The member's page; `error` is a refused change made from it (shown, nothing saved)."""
     actor = v.actor
     member = get_member(session, actor, member_id)
     plans = []
@@ -314,8 +333,13 @@ def member_page(
         "created": created,
         "saved": saved,
         "age": _age(member.birthday, now.today),
+        "lecture_seats": lectures.member_lectures(session, actor, member.id),
+        "open_lectures": lectures.open_for_registration(session, actor, member.id, now=now.now),
+        "lecture_done": lecture_done,
+        "error": error,
+        "now": now.now,
     }
-    return render(request, v, "members/page.html", context)
+    return render(request, v, "members/page.html", context, status=422 if error else 200)
 
 
 def _age(birthday: date | None, today: date) -> int | None:
