@@ -29,7 +29,21 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        immediate = connection.get_execution_options().get(WRITING, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+WRITING = "careplan_writing"
+
+
+def begin_for_writing(session: Session) -> None:
+    """Start the session's transaction as one that will write.
+
+    On SQLite a transaction that reads first and writes later cannot wait for another
+    writer that committed in between: its snapshot is stale, and it fails at once
+    ("database is locked") whatever the busy timeout. Taking the write lock at BEGIN
+    makes writers queue instead (busy_timeout). PostgreSQL ignores the option."""
+    session.connection(execution_options={WRITING: True})
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:

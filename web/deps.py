@@ -12,11 +12,16 @@ from sqlalchemy.orm import Session
 
 from careplan import clock
 from careplan.access import Actor
+from careplan.db import begin_for_writing
 from careplan.staff import staff_for_token
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_session(request: Request) -> Iterator[Session]:
     session = request.app.state.session_factory()
+    if request.method not in SAFE_METHODS:
+        begin_for_writing(session)
     try:
         yield session
     finally:
