@@ -31,7 +31,9 @@ from careplan.models import (
     LectureSeat,
     Member,
     Ownership,
+    ProductClass,
     Purchase,
+    PurchaseImport,
     SheetPrint,
 )
 from careplan.models.base import utcnow
@@ -46,6 +48,8 @@ AUDITED: dict[type, str] = {
     HealthCheck: "health_check",
     EffectRecord: "effect_record",
     Purchase: "purchase",
+    PurchaseImport: "purchase_import",
+    ProductClass: "product_class",
     Escalation: "escalation",
     Lecture: "lecture",
     LectureInvitation: "lecture_invitation",

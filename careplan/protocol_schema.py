@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from careplan.healthchecks import MEASUREMENTS
-from careplan.vocab import Channel, Role, StopReason
+from careplan.vocab import DRUG_CLASSES, Channel, Role, StopReason
 
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 
@@ -84,6 +84,13 @@ class StepCommon(Frozen):
         return value
 
 
+class Refill(Frozen):
+    """Anchor a step to the day the member's supply of a class runs out."""
+
+    drug_class: Key
+    days_before: int = Field(default=3, ge=0, le=60)
+
+
 class Step(StepCommon):
     key: Key
     day: int | None = Field(default=None, ge=0, le=3660)
@@ -91,6 +98,9 @@ class Step(StepCommon):
     month: int | None = Field(default=None, ge=1, le=120)
     opens_days_before: int = Field(default=0, ge=0, le=60)
     reanchor: bool | None = None
+    # Until the member has bought the class, day/week/month gives the date; then the
+    # step falls due `days_before` the supply runs out, and each purchase moves it.
+    refill: Refill | None = None
 
     @model_validator(mode="after")
     def _one_offset(self) -> Step:
@@ -122,6 +132,18 @@ class Protocol(Frozen):
     escalations: dict[StopReason, Escalation]
     checkpoints: tuple[Step, ...] = Field(min_length=1)
     routine: Routine | None = None
+    # Drug classes whose PDC the plan tracks (careplan/drug_classes.py).
+    tracks: tuple[Key, ...] = ()
+
+    @field_validator("tracks")
+    @classmethod
+    def _known_classes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for key in value:
+            if key not in DRUG_CLASSES:
+                raise ValueError(
+                    f"unknown drug class {key!r} (known: {', '.join(sorted(DRUG_CLASSES))})"
+                )
+        return value
 
     @field_validator("escalations")
     @classmethod
@@ -130,6 +152,15 @@ class Protocol(Frozen):
         if missing:
             raise ValueError(f"no escalation for stop reason(s): {', '.join(missing)}")
         return value
+
+    @model_validator(mode="after")
+    def _refills_are_tracked(self) -> Protocol:
+        for step in self.checkpoints:
+            if step.refill is not None and step.refill.drug_class not in self.tracks:
+                raise ValueError(
+                    f"step {step.key!r} refills {step.refill.drug_class!r}: list it in tracks"
+                )
+        return self
 
     @model_validator(mode="after")
     def _routine_needs_an_end(self) -> Protocol:

@@ -278,7 +278,9 @@ def check_published(session: Session, loaded: Sequence[LoadedProtocol]) -> list[
     issues = []
     for item in loaded:
         row = _published(session, item.definition.id, item.definition.version)
-        if row is not None and row.content_hash != item.content_hash:
+        # Compared as the current schema reads the stored definition: a field added to
+        # the schema since (with its default) does not make the same protocol "changed".
+        if row is not None and content_hash(definition_of(row)) != item.content_hash:
             issues.append(
                 ProtocolIssue(
                     item.path,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member
+from careplan.adherence import move_refill_steps
 from careplan.errors import InvalidInput
 from careplan.models import Purchase
 
@@ -41,6 +42,7 @@ def record_purchase(
     )
     session.add(row)
     session.flush()
+    move_refill_steps(session, [member.id])  # the supply changed: so do refill dates
     return row
 
 

@@ -128,3 +128,20 @@ class SeatStatus(StrEnum):
     waitlisted = "waitlisted"  # waits for a seat, in order of asking
     cancelled = "cancelled"  # the member (or staff for them) gave the seat up
     released = "released"  # the lecture was cancelled
+
+
+# Drug classes adherence is measured by (careplan/drug_classes.py, careplan/pdc.py).
+# key: (Chinese, English). A key is what protocols and the mapping use.
+DRUG_CLASSES: dict[str, tuple[str, str]] = {
+    "bisphosphonates": ("双膦酸盐类", "Bisphosphonates"),
+    "calcium_vitamin_d": ("钙剂与维生素D", "Calcium and vitamin D"),
+    "ras_antagonists": ("肾素-血管紧张素系统拮抗剂", "RAS antagonists"),
+    "calcium_channel_blockers": ("钙通道阻滞剂", "Calcium channel blockers"),
+    "beta_blockers": ("β受体阻滞剂", "Beta blockers"),
+    "diuretics": ("利尿剂", "Diuretics"),
+    "statins": ("他汀类", "Statins"),
+    "biguanides": ("双胍类", "Biguanides"),
+    "sulfonylureas": ("磺脲类", "Sulfonylureas"),
+    "dpp4_inhibitors": ("DPP-4抑制剂", "DPP-4 inhibitors"),
+    "glucosamine": ("氨糖类保健品", "Glucosamine supplements"),
+}

@@ -10,7 +10,7 @@ from careplan.models.lecture import Lecture, LectureInvitation, LectureSeat
 from careplan.models.member import Member, Ownership
 from careplan.models.plan import CarePlan
 from careplan.models.protocol import ProtocolVersion
-from careplan.models.purchase import Purchase
+from careplan.models.purchase import ProductClass, Purchase, PurchaseImport
 from careplan.models.sheet import SheetBatch, SheetPrint
 from careplan.models.staff import AuthSession, Staff
 from careplan.models.store import Store
@@ -31,8 +31,10 @@ __all__ = [
     "LectureSeat",
     "Member",
     "Ownership",
+    "ProductClass",
     "ProtocolVersion",
     "Purchase",
+    "PurchaseImport",
     "SheetBatch",
     "SheetPrint",
     "Staff",

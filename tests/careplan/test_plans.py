@@ -58,7 +58,7 @@ def test_enrolment_makes_the_previewed_checkpoints_assigned_to_the_owner(world: 
         (s.key, s.dates.open_on, s.dates.due_on) for s in preview
     ]
     assert {c.assignee_id for c in made} == {world.clerk_a.id}
-    assert plan.protocol_version.version == 2  # the shipped osteoporosis protocol
+    assert plan.protocol_version.version == SHIPPED  # the shipped osteoporosis protocol
 
 
 def test_a_member_cannot_have_two_active_plans_of_the_same_protocol(world: World):
@@ -159,10 +159,11 @@ def test_the_last_step_done_completes_the_plan(world: World):
     assert plan.status is PlanStatus.completed and plan.completed_on == date(2024, 6, 4)
 
 
+SHIPPED_TEXT = (ROOT / "protocols" / "osteoporosis.yaml").read_text(encoding="utf-8")
+SHIPPED = parse_protocol(SHIPPED_TEXT).definition.version  # the shipped osteoporosis
+NEXT = SHIPPED + 1
 V2 = (
-    (ROOT / "protocols" / "osteoporosis.yaml")
-    .read_text(encoding="utf-8")
-    .replace("version: 2", "version: 3")
+    SHIPPED_TEXT.replace(f"version: {SHIPPED}", f"version: {NEXT}")
     .replace(
         "  - key: medication_review\n    week: 8\n",
         "  - key: bone_density_check\n    week: 7\n"
@@ -182,8 +183,8 @@ def test_publishing_a_new_version_changes_only_new_plans(world: World):
     old = enroll(world, make_member(world).id)
     publish_v2(world)
     new = enroll(world, make_member(world, name="李桂兰").id)
-    assert old.protocol_version.version == 2 and len(steps(world, old)) == 6
-    assert new.protocol_version.version == 3 and "bone_density_check" in steps(world, new)
+    assert old.protocol_version.version == SHIPPED and len(steps(world, old)) == 6
+    assert new.protocol_version.version == NEXT and "bone_density_check" in steps(world, new)
 
 
 def test_migration_preview_shows_what_changes_and_migrate_keeps_results(world: World):
@@ -192,7 +193,7 @@ def test_migration_preview_shows_what_changes_and_migrate_keeps_results(world: W
     done(world, s["medication_guidance"], date(2024, 3, 8))
     publish_v2(world)
     actor = world.actor(world.manager_a)
-    [preview] = plans.preview_migration(world.session, actor, [plan.id], 3)
+    [preview] = plans.preview_migration(world.session, actor, [plan.id], NEXT)
     actions = {c.key: c.action for c in preview.changes}
     assert actions["medication_guidance"] == "kept"
     assert actions["take_on_time"] == "unchanged"
@@ -200,10 +201,10 @@ def test_migration_preview_shows_what_changes_and_migrate_keeps_results(world: W
     assert actions["medication_review"] == "rescheduled"
     assert world.session.scalar(select(func.count()).select_from(Checkpoint)) == 6  # nothing yet
 
-    [applied] = plans.migrate(world.session, actor, [plan.id], 3)
-    assert applied == preview and (applied.from_version, applied.to_version) == (2, 3)
+    [applied] = plans.migrate(world.session, actor, [plan.id], NEXT)
+    assert applied == preview and (applied.from_version, applied.to_version) == (SHIPPED, NEXT)
     after = steps(world, plan)
-    assert plan.protocol_version.version == 3
+    assert plan.protocol_version.version == NEXT
     assert after["bone_density_check"].due_on == date(2024, 4, 21)
     assert after["medication_review"].due_on == date(2024, 5, 5)  # week 9
     assert after["medication_guidance"].state.value == "done"
@@ -218,7 +219,7 @@ def test_migration_preview_shows_what_changes_and_migrate_keeps_results(world: W
 def test_migration_only_moves_forward(world: World):
     plan = enroll(world, make_member(world).id)
     with pytest.raises(InvalidInput) as exc:
-        plans.migrate(world.session, world.actor(world.manager_a), [plan.id], 2)  # its own
+        plans.migrate(world.session, world.actor(world.manager_a), [plan.id], SHIPPED)  # its own
     assert exc.value.field == "to_version"
 
 

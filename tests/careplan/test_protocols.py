@@ -144,6 +144,36 @@ def test_layout_and_comments_do_not_count_as_a_content_change(session: Session):
     assert protocols.publish(session, [again])[0][1] is False
 
 
+def test_a_version_published_before_a_schema_field_was_added_is_not_changed(
+    session: Session,
+):
+    # As stored by a careplan that had no `tracks` or `refill` yet: loading the same
+    # file again after the upgrade is not a change (it would block every load).
+    item = parse_protocol(GOOD, "tiny.yaml")
+    old = item.definition.model_dump(mode="json")
+    del old["tracks"]
+    for step in old["checkpoints"]:
+        del step["refill"]
+    session.add(
+        ProtocolVersion(
+            protocol_id="tiny", version=1, content_hash="hash-of-the-older-schema",
+            definition=old, source="tiny.yaml",
+        )
+    )  # fmt: skip
+    session.flush()
+    assert protocols.check_published(session, [item]) == []
+
+
+def test_an_unknown_tracked_drug_class_and_an_untracked_refill_are_refused():
+    assert "unknown drug class 'aspirinoids'" in refused(
+        GOOD.replace("\ncheckpoints:", "\ntracks: [aspirinoids]\ncheckpoints:", 1)
+    )
+    text = GOOD.replace(
+        "    week: 2\n", "    week: 2\n    refill: {drug_class: statins, days_before: 3}\n"
+    )
+    assert "refills 'statins': list it in tracks" in refused(text)
+
+
 def test_a_folder_with_one_bad_file_loads_nothing(tmp_path, session: Session):
     (tmp_path / "good.yaml").write_text(GOOD, encoding="utf-8")
     (tmp_path / "bad.yaml").write_text(

@@ -248,9 +248,10 @@ def test_the_preview_shows_dates_and_saves_nothing(app_client: TestClient, world
         json={"protocol_id": "hypertension", "start_date": "2024-01-31"},
     )
     assert r.status_code == 200
-    assert [s["due_on"] for s in r.json()["steps"]][:3] == [
+    assert [s["due_on"] for s in r.json()["steps"]][:4] == [
         "2024-02-03",
         "2024-02-13",
+        "2024-02-27",  # the refill reminder, at week 4 until the member buys the tablets
         "2024-02-29",
     ]
     assert count(world, CarePlan) == 0

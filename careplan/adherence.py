@@ -1,0 +1,230 @@
+"""Measured adherence: PDC per member and tracked drug class from their purchases, the
+refill steps that follow the supply, and the chain's view (share below 80%, lapsed).
+
+A purchase's class is the managers' mapping for its product (product_classes) when there
+is one, else the class the till wrote on the line."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session
+
+from careplan.access import Actor, get_member, scope_members
+from careplan.models import CarePlan, Checkpoint, Member, ProductClass, Purchase
+from careplan.pdc import Coverage, Fill, coverage, runs_out_on
+from careplan.plans import protocol_of, shift_checkpoint
+from careplan.protocol_schema import Protocol
+from careplan.protocols import newest_definitions
+from careplan.vocab import CheckpointState, PlanStatus
+
+
+def class_column() -> ColumnElement[str | None]:
+    """The class of a purchase: the mapping's, else the till's (join ProductClass)."""
+    return func.coalesce(ProductClass.drug_class, Purchase.drug_class)
+
+
+def _fills(
+    stmt: Select[tuple[int, str | None, date, int | None]],
+) -> Select[tuple[int, str | None, date, int | None]]:
+    return stmt.outerjoin(ProductClass, ProductClass.product_code == Purchase.product_code).where(
+        Purchase.days_supply.is_not(None)
+    )
+
+
+def fills_of(
+    session: Session, member_id: int, *, until: date | None = None
+) -> dict[str, list[Fill]]:
+    """The member's fills by class (lines without days' supply cannot be counted)."""
+    stmt = _fills(
+        select(Purchase.member_id, class_column(), Purchase.purchased_on, Purchase.days_supply)
+    ).where(Purchase.member_id == member_id)
+    if until is not None:
+        stmt = stmt.where(Purchase.purchased_on <= until)
+    found: dict[str, list[Fill]] = defaultdict(list)
+    for _, drug_class, on, days in session.execute(stmt):
+        if drug_class and days:
+            found[drug_class].append(Fill(on, days))
+    return found
+
+
+def tracked_classes(plans: Iterable[CarePlan]) -> dict[str, list[CarePlan]]:
+    """Class → the active plans tracking it."""
+    found: dict[str, list[CarePlan]] = defaultdict(list)
+    for plan in plans:
+        if plan.status is PlanStatus.active:
+            for key in protocol_of(plan).tracks:
+                found[key].append(plan)
+    return found
+
+
+@dataclass(frozen=True)
+class ClassAdherence:
+    drug_class: str
+    coverage: Coverage
+    runs_out_on: date | None  # counting every fill up to today
+
+    def lapsed(self, today: date) -> bool:
+        return self.runs_out_on is not None and self.runs_out_on <= today
+
+
+def member_adherence(
+    session: Session, actor: Actor, member_id: int, *, start: date, end: date
+) -> list[ClassAdherence]:
+    """PDC over [start, end] for each class the member's active plans track."""
+    member = get_member(session, actor, member_id)
+    plans = session.scalars(select(CarePlan).where(CarePlan.member_id == member.id))
+    classes = tracked_classes(plans)
+    fills = fills_of(session, member.id, until=end)
+    return [
+        ClassAdherence(
+            key, coverage(fills.get(key, []), start, end), runs_out_on(fills.get(key, []))
+        )
+        for key in sorted(classes)
+    ]
+
+
+# --- Refill steps --------------------------------------------------------------------------
+
+
+def _refill_steps(protocol: Protocol) -> dict[str, tuple[str, int]]:
+    """Step key → (class, days before the supply runs out)."""
+    return {
+        s.key: (s.refill.drug_class, s.refill.days_before)
+        for s in protocol.checkpoints
+        if s.refill is not None
+    }
+
+
+def move_refill_steps(session: Session, member_ids: Iterable[int]) -> list[Checkpoint]:
+    """Re-date the open refill steps of these members' active plans to their supply:
+    the first open step of a class falls due `days_before` the supply runs out; later
+    open refill steps of that class keep their distance to it."""
+    ids = sorted(set(member_ids))
+    moved: list[Checkpoint] = []
+    for i in range(0, len(ids), 1000):
+        plans = session.scalars(
+            select(CarePlan).where(
+                CarePlan.member_id.in_(ids[i : i + 1000]), CarePlan.status == PlanStatus.active
+            )
+        )
+        for plan in plans:
+            refills = _refill_steps(protocol_of(plan))
+            if refills:
+                moved += _move_plan(session, plan, refills)
+    session.flush()
+    return moved
+
+
+def _move_plan(
+    session: Session, plan: CarePlan, refills: dict[str, tuple[str, int]]
+) -> list[Checkpoint]:
+    open_steps = session.scalars(
+        select(Checkpoint)
+        .where(
+            Checkpoint.plan_id == plan.id,
+            Checkpoint.key.in_(refills),
+            Checkpoint.state == CheckpointState.pending,
+        )
+        .order_by(Checkpoint.due_on)
+    )
+    fills = fills_of(session, plan.member_id)
+    delta_of: dict[str, int] = {}  # class → days its first open step moved
+    moved = []
+    for cp in open_steps:
+        drug_class, days_before = refills[cp.key]
+        if drug_class not in delta_of:
+            out = runs_out_on(fills.get(drug_class, []))
+            if out is None:
+                delta_of[drug_class] = 0  # nothing bought yet: the fixed offset stands
+            else:
+                delta_of[drug_class] = (out - timedelta(days=days_before) - cp.due_on).days
+        if delta_of[drug_class]:
+            shift_checkpoint(cp, delta_of[drug_class])
+            cp.version += 1  # a form open on the old dates must not save over the new
+            moved.append(cp)
+    return moved
+
+
+# --- The chain's view -------------------------------------------------------------------
+
+
+@dataclass
+class Share:
+    tracked: int = 0  # members on the protocol with a fill of a tracked class
+    below: int = 0  # of them, with any tracked class under 80%
+
+    @property
+    def rate(self) -> float | None:
+        return self.below / self.tracked if self.tracked else None
+
+
+@dataclass(frozen=True)
+class Lapsed:
+    member_id: int
+    name: str
+    card_number: str
+    store_id: int
+    owner_id: int
+    protocol_id: str
+    drug_class: str
+    runs_out_on: date
+
+
+def chain_adherence(
+    session: Session, actor: Actor, *, start: date, end: date, store_id: int | None = None
+) -> tuple[dict[tuple[int, str], Share], list[Lapsed]]:
+    """Per (store, protocol): how many tracked members are below 80% over [start, end];
+    and the members whose tracked supply had run out by `end` with no refill since.
+
+    Fills are read once, ordered by member and date (index ix_purchases_member_date),
+    for the members on an active plan that tracks a class."""
+    tracks = {pid: p.tracks for pid, p in newest_definitions(session).items() if p.tracks}
+    if not tracks:
+        return {}, []
+    plans_stmt = select(
+        CarePlan.member_id, CarePlan.protocol_id, Member.home_store_id, Member.name,
+        Member.card_number, Member.owner_id,
+    ).join(Member, CarePlan.member_id == Member.id).where(
+        CarePlan.status == PlanStatus.active, CarePlan.protocol_id.in_(tracks)
+    )  # fmt: skip
+    if store_id is not None:
+        plans_stmt = plans_stmt.where(Member.home_store_id == store_id)
+    on_plans: dict[int, list[tuple[str, int, str, str, int]]] = defaultdict(list)
+    for member_id, protocol_id, home, name, card, owner in session.execute(
+        scope_members(plans_stmt, actor)
+    ):
+        on_plans[member_id].append((protocol_id, home, name, card, owner))
+    if not on_plans:
+        return {}, []
+    fills_stmt = _fills(
+        select(Purchase.member_id, class_column(), Purchase.purchased_on, Purchase.days_supply)
+    ).where(Purchase.purchased_on <= end, Purchase.purchased_on >= start - timedelta(days=366))
+    by_member: dict[int, dict[str, list[Fill]]] = defaultdict(lambda: defaultdict(list))
+    ids = sorted(on_plans)
+    for i in range(0, len(ids), 5000):
+        chunk = fills_stmt.where(Purchase.member_id.in_(ids[i : i + 5000]))
+        for member_id, drug_class, on, days in session.execute(chunk):
+            if drug_class and days:
+                by_member[member_id][drug_class].append(Fill(on, days))
+    shares: dict[tuple[int, str], Share] = defaultdict(Share)
+    lapsed: list[Lapsed] = []
+    for member_id, plans in on_plans.items():
+        fills = by_member.get(member_id, {})
+        for protocol_id, home, name, card, owner in plans:
+            pdcs = [coverage(fills.get(k, []), start, end).pdc for k in tracks[protocol_id]]
+            measured = [p for p in pdcs if p is not None]
+            if measured:
+                share = shares[(home, protocol_id)]
+                share.tracked += 1
+                share.below += any(p < 0.8 for p in measured)
+            for key in tracks[protocol_id]:
+                out = runs_out_on(fills.get(key, []))
+                if out is not None and out <= end:
+                    lapsed.append(Lapsed(member_id, name, card, home, owner, protocol_id, key, out))
+    lapsed.sort(key=lambda x: (x.runs_out_on, x.member_id))
+    return dict(shares), lapsed

@@ -1,0 +1,177 @@
+"""Importing till files: all or nothing with every bad line named, idempotent re-imports,
+GBK exports, and refill steps and PDC following what was bought."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from careplan import adherence, drug_classes
+from careplan.drug_classes import MappingIn
+from careplan.errors import Forbidden, InvalidInput
+from careplan.models import Member, Purchase, PurchaseImport
+from careplan.purchase_import import ImportRefused, import_csv
+from careplan.purchases import PurchaseIn, record_purchase
+from tests.conftest import NOW, World, enrolled_steps, make_member
+
+TODAY = NOW.date()  # 2024-03-01
+HEADER = (
+    "card_number,product_code,product_name,drug_class,quantity,days_supply,purchased_on,"
+    "store_code,amount"
+)
+
+
+def line(member: Member, world: World, day: date, *, code: str = "A70", days: int = 28) -> str:
+    store = world.store_a.code
+    name = "阿仑膦酸钠片 70mg×4"
+    return f"{member.card_number},{code},{name},bisphosphonates,1,{days},{day},{store},58.00"
+
+
+def count(world: World, model: type) -> int:
+    return world.session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def run(world: World, text: str, *, encoding: str = "utf-8", name: str = "till.csv"):  # type: ignore[no-untyped-def]
+    return import_csv(
+        world.session, world.actor(world.manager_a), text.encode(encoding),
+        file_name=name, today=TODAY, now=NOW,
+    )  # fmt: skip
+
+
+def thousand_lines(world: World) -> list[str]:
+    members = [make_member(world, name=f"会员{i}") for i in range(10)]
+    world.session.flush()
+    start = date(2023, 6, 1)
+    return [line(members[i % 10], world, start + timedelta(days=i // 10)) for i in range(1000)]
+
+
+def test_reimporting_the_same_file_adds_nothing(world: World) -> None:
+    text = "\n".join([HEADER, *thousand_lines(world)]) + "\n"
+    first = run(world, text)
+    assert (first.lines, first.added, first.already_there) == (1000, 1000, 0)
+    again = run(world, text)
+    assert (again.added, again.already_there) == (0, 1000)
+    assert count(world, Purchase) == 1000
+    record = world.session.get(PurchaseImport, first.import_id)
+    assert record is not None and record.imported_by_id == world.manager_a.id  # who, when
+
+
+def test_identical_lines_in_one_file_are_two_purchases(world: World) -> None:
+    member = make_member(world)
+    same = line(member, world, date(2024, 2, 1))
+    assert run(world, "\n".join([HEADER, same, same])).added == 2
+    assert run(world, "\n".join([HEADER, same, same])).added == 0
+
+
+def test_a_file_with_three_bad_lines_among_a_thousand_writes_nothing_and_names_them(
+    world: World,
+) -> None:
+    lines = thousand_lines(world)
+    lines[41] = lines[41].replace(",1,28,", ",zero,28,")  # quantity — file line 43
+    lines[500] = lines[500].replace("2023-", "2023/13/")  # purchased_on — line 502
+    lines[998] = "T0000," + lines[998].split(",", 1)[1]  # unknown card — line 1000
+    with pytest.raises(ImportRefused) as refused:
+        run(world, "\n".join([HEADER, *lines]))
+    found = [(p.line, p.field) for p in refused.value.problems]
+    assert found == [(43, "quantity"), (502, "purchased_on"), (1000, "card_number")]
+    assert refused.value.total == 3
+    assert count(world, Purchase) == 0 and count(world, PurchaseImport) == 0
+
+
+def test_a_gbk_export_with_chinese_headings_is_read_correctly(world: World) -> None:
+    member = make_member(world)
+    text = (
+        "会员卡号,商品编码,商品名称,药品类别,数量,用药天数,日期,门店编码,金额\n"
+        f"{member.card_number},A70,阿仑膦酸钠片,bisphosphonates,1,28,2024-02-01,{world.store_a.code},58.00\n"
+    )
+    result = run(world, text, encoding="gbk")
+    assert result.encoding == "gbk" and result.added == 1
+    assert world.session.scalar(select(Purchase.product_name)) == "阿仑膦酸钠片"
+
+
+def test_bytes_that_are_neither_utf8_nor_gbk_are_refused_clearly(world: World) -> None:
+    with pytest.raises(InvalidInput) as err:
+        import_csv(
+            world.session, world.actor(world.manager_a), b"card_number\n\xff\xfe\x80",
+            file_name="x.csv", today=TODAY, now=NOW,
+        )  # fmt: skip
+    assert err.value.field == "file" and "neither UTF-8 nor GBK" in str(err.value)
+
+
+def test_a_missing_column_and_a_clerk_importing_are_refused(world: World) -> None:
+    with pytest.raises(ImportRefused) as refused:
+        run(world, "card_number,product_code\nT1,A70\n")
+    assert refused.value.problems[0].line == 1 and refused.value.field == "product_name"
+    with pytest.raises(Forbidden):
+        import_csv(
+            world.session, world.actor(world.clerk_a), HEADER.encode(),
+            file_name="x.csv", today=TODAY, now=NOW,
+        )  # fmt: skip
+
+
+def test_another_stores_member_is_a_bad_line_for_a_store_manager(world: World) -> None:
+    other = make_member(world, owner=world.clerk_b)
+    with pytest.raises(ImportRefused) as refused:
+        run(world, "\n".join([HEADER, line(other, world, date(2024, 2, 1))]))
+    assert [(p.line, p.field) for p in refused.value.problems] == [(2, "card_number")]
+
+
+# --- PDC and refill steps from purchases ------------------------------------------------
+
+
+def test_two_classes_for_one_member_each_get_their_own_pdc(world: World) -> None:
+    member = make_member(world)
+    enrolled_steps(world, member, start=date(2024, 1, 1))  # osteoporosis tracks both
+    drug_classes.set_class(
+        world.session, world.actor(world.manager_a),
+        MappingIn("CA600", "碳酸钙D3片", "calcium_vitamin_d"), now=NOW,
+    )  # fmt: skip
+    text = "\n".join(
+        [
+            HEADER,
+            line(member, world, date(2024, 1, 1), days=28),
+            line(member, world, date(2024, 1, 29), days=28),  # back to back: no gap
+            f"{member.card_number},CA600,碳酸钙D3片,,1,30,2024-01-01,{world.store_a.code},35.00",
+        ]
+    )  # fmt: skip  (the till left the class empty: the mapping gives it)
+    run(world, text)
+    found = adherence.member_adherence(
+        world.session, world.actor(world.clerk_a), member.id,
+        start=date(2024, 1, 1), end=date(2024, 2, 29),
+    )  # fmt: skip
+    by_class = {a.drug_class: a for a in found}
+    assert set(by_class) == {"bisphosphonates", "calcium_vitamin_d"}
+    bis, cal = by_class["bisphosphonates"].coverage, by_class["calcium_vitamin_d"].coverage
+    assert (bis.covered_days, bis.days_in_period, bis.gaps) == (56, 60, bis.gaps)
+    assert [(g.start, g.end) for g in bis.gaps] == [(date(2024, 2, 26), date(2024, 2, 29))]
+    assert (cal.covered_days, cal.runs_out_on) == (30, date(2024, 1, 31))
+    assert by_class["calcium_vitamin_d"].lapsed(TODAY)
+
+
+def test_a_refill_step_falls_due_before_the_supply_runs_out_and_moves_with_a_purchase(
+    world: World,
+) -> None:
+    member = make_member(world)
+    steps = enrolled_steps(world, member, start=date(2024, 2, 1), protocol_id="hypertension")
+    refill = steps["refill_reminder"]
+    assert refill.due_on == date(2024, 2, 28)  # week 4: nothing bought yet
+    window = (refill.due_on - refill.open_on, refill.overdue_on - refill.due_on)
+    actor = world.actor(world.clerk_a)
+
+    def buy(day: date, days: int) -> None:
+        record_purchase(
+            world.session, actor, member.id,
+            PurchaseIn(product_code="AML5", product_name="氨氯地平片", quantity=1,
+                       drug_class="calcium_channel_blockers", days_supply=days,
+                       purchased_on=day, amount=30),
+            today=TODAY, now=NOW,
+        )  # fmt: skip
+        world.session.refresh(refill)
+
+    buy(date(2024, 2, 1), 20)  # tablets Feb 1 – Feb 20; none on Feb 21
+    assert refill.due_on == date(2024, 2, 18)  # three days before
+    buy(date(2024, 2, 10), 30)  # an early refill, shifted: Feb 21 – Mar 21
+    assert refill.due_on == date(2024, 3, 19)  # runs out Mar 22, three days before
+    assert (refill.due_on - refill.open_on, refill.overdue_on - refill.due_on) == window
