@@ -6,6 +6,7 @@ bad input prints `error: <field>: <message>` and exits with status 2, writing no
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,6 +46,8 @@ app.add_typer(protocols_app, name="protocols")
 app.add_typer(demo_app, name="demo")
 app.add_typer(staff_app, name="staff")
 app.add_typer(sheets_app, name="sheets")
+purchases_app = typer.Typer(help="Purchases from the till (CSV).", no_args_is_help=True)
+app.add_typer(purchases_app, name="purchases")
 audit_app = typer.Typer(
     help="Supervisor audit of overdue steps (table or CSV).", no_args_is_help=True
 )
@@ -454,3 +457,38 @@ def serve(
     uvicorn.run(
         "web.app:create_app", factory=True, host=host or settings.host, port=port or settings.port
     )
+
+
+@purchases_app.command("import")
+def purchases_import(
+    file: Annotated[Path, typer.Argument(help="the till's CSV export (UTF-8 or GBK)")],
+    as_user: Annotated[str, typer.Option("--as", help="username of who imports (recorded)")],
+) -> None:
+    """Import a till file: all lines or none; importing the same lines again adds nothing."""
+    from careplan.purchase_import import ImportRefused, import_csv
+
+    def body() -> None:
+        if not file.is_file():
+            raise CareplanError(f"no such file: {file}", field="file")
+        data = file.read_bytes()
+        total = max(data.count(b"\n"), 1)
+        try:
+            with unit_of_work(Actor.system("cli")) as session:
+                actor = actor_for(session, as_user)
+                with typer.progressbar(length=total, label="importing", file=sys.stderr) as bar:
+                    result = import_csv(
+                        session, actor, data, file_name=file.name, today=clock.today(),
+                        now=clock.now(), progress=lambda n: bar.update(n - bar.pos),
+                    )  # fmt: skip
+        except ImportRefused as exc:
+            for problem in exc.problems:
+                typer.echo(f"line {problem.line}: {problem.field}: {problem.message}", err=True)
+            if exc.total > len(exc.problems):
+                typer.echo(f"... {exc.total - len(exc.problems)} more problems", err=True)
+            fail(f"{exc.total} bad line(s): nothing was imported")
+        typer.echo(
+            f"{result.lines} lines ({result.encoding}): {result.added} added, "
+            f"{result.already_there} already imported"
+        )
+
+    guarded(body)

@@ -13,10 +13,11 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from careplan import checkpoints, lectures, members, plans, purchases
+from careplan import checkpoints, drug_classes, lectures, members, plans, purchases
 from careplan.access import Actor
 from careplan.checkpoints import ResultIn
 from careplan.config import get_settings
+from careplan.drug_classes import MappingIn
 from careplan.health_records import HealthCheckIn
 from careplan.members import Medicine, MemberCreate
 from careplan.models import CarePlan, Checkpoint, Member, Staff, Store
@@ -97,6 +98,7 @@ def seed(
     }
     owners = [s for s in staff.values() if s.role in (Role.clerk, Role.pharmacist)]
     counts = {"stores": len(stores), "staff": len(staff), "members": 0, "plans": 0}
+    _product_classes(session, staff["duzhi"], now)
     card = 880000
     enrolled: list[tuple[Actor, int]] = []
     for owner in owners:
@@ -114,6 +116,25 @@ def seed(
         session.info["actor"] = actor
         _work_past_steps(session, actor, plan_id, rng, today, now)
     return counts
+
+
+DEMO_CLASSES = {  # the demo's products (P-<protocol>) and the class each belongs to
+    "osteoporosis": "bisphosphonates",
+    "hypertension": "calcium_channel_blockers",
+    "diabetes_t2": "biguanides",
+    "post_purchase": "glucosamine",
+    "follow_up_333": "statins",
+}
+
+
+def _product_classes(session: Session, supervisor: Staff, now: datetime) -> None:
+    actor = Actor.of(supervisor, via="system")
+    session.info["actor"] = actor
+    for protocol_id, drug_class in DEMO_CLASSES.items():
+        name = PROTOCOL_MEDICINES[protocol_id][1].name
+        drug_classes.set_class(
+            session, actor, MappingIn(f"P-{protocol_id}", name, drug_class), now=now
+        )
 
 
 def _lectures(session: Session, manager: Staff, store: Store, today: date, now: datetime) -> int:
@@ -219,6 +240,24 @@ def _member_with_plan(
         today=today,
         now=now,
     )
+    refill = start + timedelta(days=30 + rng.choice([-3, 0, 0, 2, 6, 12]))  # some late
+    while refill <= today and rng.random() < 0.8:  # most come back for more
+        purchases.record_purchase(
+            session,
+            actor,
+            member.id,
+            PurchaseIn(
+                product_code=f"P-{protocol_id}",
+                product_name=medicine.name,
+                quantity=1,
+                days_supply=30,
+                purchased_on=refill,
+                amount=Decimal("58.00"),
+            ),
+            today=today,
+            now=now,
+        )
+        refill += timedelta(days=30 + rng.choice([-3, 0, 0, 2, 6, 12]))
     return plan.id
 
 

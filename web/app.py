@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.db import make_engine, make_session_factory
 from web import errors
-from web.api import audit, auth, checkpoints, lectures, members, misc, plans
+from web.api import audit, auth, checkpoints, lectures, members, misc, plans, purchases
 from web.pages import audit as audit_pages
 from web.pages import auth as auth_pages
 from web.pages import checkpoints as checkpoint_pages
 from web.pages import lectures as lecture_pages
 from web.pages import members as member_pages
 from web.pages import plans as plan_pages
+from web.pages import purchases as purchase_pages
 from web.pages import sheets as sheet_pages
 from web.pages import store as store_pages
 from web.pages import worklist as worklist_pages
@@ -49,7 +50,7 @@ def create_app(
     app.state.sheet_worker = sheet_worker or process_worker(app.state.session_factory)
     check_font()
     errors.install(app)
-    for module in (auth, members, plans, checkpoints, lectures, misc, audit):
+    for module in (auth, members, plans, checkpoints, lectures, purchases, misc, audit):
         app.include_router(module.api, prefix="/api/v1")
     for page in (
         auth_pages,
@@ -61,6 +62,7 @@ def create_app(
         sheet_pages,
         audit_pages,
         lecture_pages,
+        purchase_pages,
     ):
         app.include_router(page.pages)
     for name, directory in VENDOR.items():

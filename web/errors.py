@@ -33,7 +33,11 @@ def install(app: FastAPI) -> None:
     async def _domain(request: Request, exc: CareplanError) -> Response:
         if not _is_api(request):
             return pages.domain_error_page(request, exc)
-        return JSONResponse({"error": exc.as_dict()}, status_code=_status(exc))
+        body: dict[str, object] = {"error": exc.as_dict()}
+        report = getattr(exc, "report", None)  # a refused file: every bad line
+        if callable(report):
+            body["errors"], body["problems_in_all"] = report(), getattr(exc, "total", None)
+        return JSONResponse(body, status_code=_status(exc))
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:

@@ -15,6 +15,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from careplan.config import get_settings
+from careplan.drug_classes import label as drug_class_label
 from careplan.errors import CareplanError
 from careplan.protocol_schema import Text
 from web.i18n import gettext_for
@@ -80,6 +81,11 @@ def moment(ctx: Context, value: datetime | None) -> str:
 
 
 @pass_context
+def drug_class(ctx: Context, key: str) -> str:
+    return drug_class_label(key, "zh" if str(ctx.get("lang", "zh")) == "zh" else "en")
+
+
+@pass_context
 def time_range(ctx: Context, starts: datetime, ends: datetime) -> str:
     """From–to in the chain's time zone; the end's date only when it is another day."""
     zone = get_settings().zone
@@ -100,7 +106,13 @@ def error_text(_: Any, exc: CareplanError) -> str:
 
 
 env.filters.update(
-    label=label, field_label=field_label, text=text, day=day, moment=moment, time_range=time_range
+    label=label,
+    field_label=field_label,
+    text=text,
+    day=day,
+    moment=moment,
+    time_range=time_range,
+    drug_class=drug_class,
 )
 
 

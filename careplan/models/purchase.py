@@ -14,11 +14,8 @@ from careplan.models.base import Base, IdMixin, IdType, TimestampMixin
 
 class Purchase(IdMixin, Base):
     __tablename__ = "purchases"
-    __table_args__ = (
-        Index("ix_purchases_member_date", "member_id", "purchased_on"),
-        # Lapsed supply and PDC read a store's fills of the tracked products.
-        Index("ix_purchases_product_member", "product_code", "member_id", "purchased_on"),
-    )
+    # PDC, refill steps and lapsed supply read a member's fills by date: this index.
+    __table_args__ = (Index("ix_purchases_member_date", "member_id", "purchased_on"),)
 
     member_id: Mapped[int] = mapped_column(IdType, ForeignKey("members.id"))
     store_id: Mapped[int] = mapped_column(IdType, ForeignKey("stores.id"))

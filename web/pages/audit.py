@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote_plus
 
 from fastapi import Request
 from fastapi.responses import Response
+from sqlalchemy import select
 
 from careplan import audit
+from careplan.access import require_manager
+from careplan.adherence import chain_adherence
+from careplan.errors import InvalidInput
+from careplan.models import Store
+from careplan.staff import names_of
 from web import audit_params as shared_csv
 from web.audit_params import PAGE_SIZE, Audit, Steps, csv_response, filename, streamed_steps
 from web.deps import DbSession, Now
@@ -133,3 +140,37 @@ def steps_csv(
     return csv_response(
         filename(q, sp.status), streamed_steps(factory, v.actor, q, sp.filter, header)
     )
+
+
+@pages.get("/audit/adherence")
+def adherence_page(
+    request: Request,
+    v: User,
+    session: DbSession,
+    now: Now,
+    days: int = 180,
+    store_id: int | None = None,
+) -> Response:
+    """Measured adherence across stores: per store and protocol the share of tracked
+    members below 80% PDC over the last `days`, and the members whose supply ran out."""
+    require_manager(v.actor)
+    if not 30 <= days <= 730:
+        raise InvalidInput("a period of 30 to 730 days", field="days")
+    start = now.today - timedelta(days=days - 1)
+    shares, lapsed = chain_adherence(
+        session, v.actor, start=start, end=now.today, store_id=store_id
+    )
+    stores = {s.id: s for s in session.scalars(select(Store))}
+    context = {
+        "nav": "audit",
+        "days": days,
+        "start": start,
+        "rows": sorted(shares.items(), key=lambda kv: (stores[kv[0][0]].code, kv[0][1])),
+        "lapsed": lapsed[:500],
+        "lapsed_total": len(lapsed),
+        "stores": stores,
+        "names": names_of(session, {x.owner_id for x in lapsed[:500]}),
+        "today": now.today,
+        "protocols": dict(protocol_choices(session)),
+    }
+    return render(request, v, "audit/adherence.html", context)

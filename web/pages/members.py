@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from careplan import lectures
+from careplan import adherence, lectures
 from careplan import members as archive
 from careplan.access import MANAGERS, get_member
 from careplan.errors import CareplanError
@@ -261,6 +261,18 @@ def _contact_log(session: DbSession, checkpoint_ids: list[int]) -> list[dict[str
     return sorted(log, key=lambda e: e["at"], reverse=True)
 
 
+PDC_DAYS = 180  # the member page's measured-adherence window
+
+
+def _last_answer(log: list[dict[str, Any]]) -> CheckpointResult | None:
+    """The newest answer the member gave to "are you taking it?" (log is newest first)."""
+    for entry in log:
+        result = entry.get("result")
+        if result is not None and result.adherence is not None:
+            return result  # type: ignore[no-any-return]
+    return None
+
+
 def _who(entry: dict[str, Any]) -> int | None:
     if "result" in entry:
         return int(entry["result"].recorded_by_id)
@@ -333,6 +345,11 @@ def member_view(
         "created": created,
         "saved": saved,
         "age": _age(member.birthday, now.today),
+        "adherence": adherence.member_adherence(
+            session, actor, member.id, start=now.today - timedelta(days=PDC_DAYS - 1), end=now.today
+        ),
+        "pdc_days": PDC_DAYS,
+        "last_answer": _last_answer(log),
         "lecture_seats": lectures.member_lectures(session, actor, member.id),
         "open_lectures": lectures.open_for_registration(session, actor, member.id, now=now.now),
         "lecture_done": lecture_done,

@@ -1,0 +1,142 @@
+"""Till-file import benchmark: a CSV of --lines purchase lines imported into a fresh
+chain, then the same file again (idempotent: nothing added).
+
+    .venv/bin/python benchmarks/import.py --db sqlite|postgresql [--lines 1000000]
+
+The chain is `careplan.synthetic` (20 stores, 20,000 members with plans, seed 1), built
+fresh each run: SQLite in var/bench-import.db, PostgreSQL in the database
+careplan_bench_import on CAREPLAN_BENCH_PG (default postgresql+psycopg://postgres@127.0.0.1:5432).
+The file is UTF-8 CSV, one line per purchase, dates over the year before today; the
+timing covers decoding, checking, inserting, moving refill steps and the commit.
+Peak memory is the process's maximum resident set size (ru_maxrss) after each import.
+
+The last line printed is a JSON object; `targets_missed` names the figures below the
+issue's target (>= 20,000 lines/s), empty when all are met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import time
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from careplan import clock, migrate, protocols, synthetic
+from careplan.access import Actor
+from careplan.config import ROOT
+from careplan.db import make_engine, make_session_factory
+from careplan.models import Member, Staff, Store
+from careplan.purchase_import import import_csv
+from careplan.staff import StaffIn, create_staff
+from careplan.vocab import Role
+
+PG_BASE = os.environ.get("CAREPLAN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+TARGET = 20_000
+PRODUCTS = (
+    ("AML5", "苯磺酸氨氯地平片 5mg×28", "calcium_channel_blockers", 28),
+    ("ALN70", "阿仑膦酸钠片 70mg×4", "bisphosphonates", 28),
+    ("MET05", "盐酸二甲双胍片 0.5g×60", "biguanides", 20),
+    ("ATV20", "阿托伐他汀钙片 20mg×7", "statins", 7),
+    ("CAD600", "碳酸钙D3片 600mg×60", "calcium_vitamin_d", 60),
+)
+
+
+def fresh_database(db: str) -> str:
+    if db == "sqlite":
+        path = ROOT / "var" / "bench-import.db"
+        path.parent.mkdir(exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    url = f"{PG_BASE}/careplan_bench_import"
+    admin = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text('DROP DATABASE IF EXISTS "careplan_bench_import" WITH (FORCE)'))
+        conn.execute(text('CREATE DATABASE "careplan_bench_import"'))
+    admin.dispose()
+    return url
+
+
+def till_file(cards: list[tuple[str, str]], lines: int, today: date) -> bytes:
+    rng = random.Random(1)
+    out = [
+        "card_number,product_code,product_name,drug_class,quantity,days_supply,"
+        "purchased_on,store_code,amount"
+    ]
+    for _ in range(lines):
+        card, store = rng.choice(cards)
+        code, name, drug_class, days = rng.choice(PRODUCTS)
+        quantity = rng.choice((1, 1, 1, 2))
+        day = today - timedelta(days=rng.randint(0, 364))
+        amount = f"{rng.randint(1500, 12000) / 100:.2f}"
+        out.append(
+            f"{card},{code},{name},{drug_class},{quantity},{days * quantity},{day},{store},{amount}"
+        )
+    return ("\n".join(out) + "\n").encode()
+
+
+def run(db: str, lines: int) -> dict[str, Any]:
+    url = fresh_database(db)
+    os.environ["CAREPLAN_DATABASE_URL"] = url
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    today, now = clock.today(), clock.now()
+    with factory() as s:
+        s.info["actor"] = Actor.system("benchmark")
+        protocols.publish(s, protocols.read_files(protocols.protocol_files(ROOT / "protocols")))
+        spec = synthetic.ChainSpec(stores=20, members=20_000, seed=1, today=today)
+        synthetic.generate(s, spec)
+        boss = create_staff(
+            s, StaffIn(username="bench.super", name="督导", role=Role.supervisor,
+                       password="benchmark-password")
+        )  # fmt: skip
+        s.commit()
+        cards = [
+            (card, code)
+            for card, code in s.execute(
+                select(Member.card_number, Store.code).join(Store, Member.home_store_id == Store.id)
+            )
+        ]
+        actor = Actor.of(s.get_one(Staff, boss.id), via="benchmark")
+    data = till_file(cards, lines, today)
+    figures: dict[str, Any] = {"db": db, "lines": lines, "file_mb": round(len(data) / 1e6, 1)}
+    for name in ("first", "again"):
+        started = time.perf_counter()
+        with factory() as s:
+            s.info["actor"] = actor
+            result = import_csv(s, actor, data, file_name="till.csv", today=today, now=now)
+            s.commit()
+        seconds = time.perf_counter() - started
+        figures[f"{name}_seconds"] = round(seconds, 2)
+        figures[f"{name}_lines_per_s"] = round(lines / seconds)
+        figures[f"{name}_added"] = result.added
+        figures[f"{name}_peak_rss_mb"] = round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        )
+    engine.dispose()
+    figures["targets_missed"] = [
+        k for k in ("first_lines_per_s", "again_lines_per_s") if figures[k] < TARGET
+    ]
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    args = parser.parse_args()
+    if args.db == "postgresql":
+        make_url(PG_BASE)  # a bad CAREPLAN_BENCH_PG fails here, not after the build
+    print(json.dumps(run(args.db, args.lines)))
+
+
+if __name__ == "__main__":
+    main()

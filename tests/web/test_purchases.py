@@ -1,0 +1,107 @@
+"""Till imports through the page and the API, the mapping page, measured adherence on the
+member page and on the audit."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from careplan.models import Purchase
+from tests.conftest import World, enrolled_steps, make_member
+from tests.web.conftest import TravelClock, api_sign_in, sign_in_page
+
+HEADER = "会员卡号,商品编码,商品名称,药品类别,数量,用药天数,日期,门店编码,金额\n"
+
+
+def count(world: World) -> int:
+    world.session.expire_all()
+    return world.session.scalar(select(func.count()).select_from(Purchase)) or 0
+
+
+def test_an_upload_with_bad_lines_lists_them_in_chinese_and_imports_nothing(
+    client: TestClient, world: World
+) -> None:
+    member = make_member(world)
+    world.session.commit()
+    store = world.store_a.code
+    text = HEADER + (
+        f"{member.card_number},A70,阿仑膦酸钠片,bisphosphonates,1,28,2024-02-01,{store},58.00\n"
+        f"{member.card_number},A70,阿仑膦酸钠片,bisphosphonates,1,28,2024-13-01,{store},58.00\n"
+        f"T999,A70,阿仑膦酸钠片,bisphosphonates,1,28,2024-02-01,{store},58.00\n"
+    )
+    token = sign_in_page(client, "manager.a")
+    files = {"file": ("till.csv", text.encode("gbk"), "text/csv")}
+    r = client.post("/purchases/import", data={"csrf_token": token}, files=files)
+    assert r.status_code == 422
+    assert "未导入任何数据" in r.text
+    assert '<td class="num">3</td><td>购买日期</td><td>日期格式如 2026-11-20</td>' in r.text
+    assert '<td class="num">4</td><td>会员卡号</td><td>没有会员使用此卡号</td>' in r.text
+    assert count(world) == 0
+
+    good = HEADER + text.splitlines()[1] + "\n"
+    files = {"file": ("till.csv", good.encode("gbk"), "text/csv")}
+    r = client.post("/purchases/import", data={"csrf_token": token}, files=files)
+    assert r.status_code == 200 and "新增 1 行" in r.text
+    r = client.post("/purchases/import", data={"csrf_token": token}, files=files)
+    assert "新增 0 行，1 行此前已导入" in r.text
+    assert count(world) == 1
+
+
+def test_the_api_refusal_lists_every_bad_line(client: TestClient, world: World) -> None:
+    member = make_member(world)
+    world.session.commit()
+    line = {
+        "card_number": member.card_number, "product_code": "A70", "product_name": "阿仑膦酸钠片",
+        "quantity": 1, "days_supply": 28, "purchased_on": "2024-02-01",
+        "store_code": world.store_a.code, "amount": "58.00",
+    }  # fmt: skip
+    headers = api_sign_in(client, "manager.a")
+    body = {"lines": [line, line | {"quantity": 0}, line | {"amount": "5.555"}]}
+    r = client.post("/api/v1/purchases/import", json=body, headers=headers)
+    assert r.status_code == 422
+    assert [(e["line"], e["field"]) for e in r.json()["errors"]] == [(2, "quantity"), (3, "amount")]
+    assert count(world) == 0
+    r = client.post("/api/v1/purchases/import", json={"lines": [line]}, headers=headers)
+    assert r.status_code == 200 and r.json()["added"] == 1
+
+
+def test_pdc_and_the_lapse_show_on_the_member_page_and_the_audit(
+    client: TestClient, world: World, clock: TravelClock
+) -> None:
+    member = make_member(world, name="周淑珍")
+    enrolled_steps(world, member, start=date(2024, 1, 1))
+    world.session.commit()
+    headers = api_sign_in(client, "manager.a")
+    line = {
+        "card_number": member.card_number, "product_code": "A70", "product_name": "阿仑膦酸钠片",
+        "drug_class": "bisphosphonates", "quantity": 1, "days_supply": 28,
+        "store_code": world.store_a.code, "amount": "58.00",
+    }  # fmt: skip
+    lines = [line | {"purchased_on": "2024-01-02"}, line | {"purchased_on": "2024-02-10"}]
+    assert (
+        client.post("/api/v1/purchases/import", json={"lines": lines}, headers=headers).json()[
+            "added"
+        ]
+        == 2
+    )
+    # Today is 2024-03-06: Jan 2 – Jan 29, gap Jan 30 – Feb 9, Feb 10 – Mar 8.
+    r = client.get(f"/api/v1/purchases/adherence/{member.id}?start=2024-01-01&end=2024-03-06",
+                   headers=headers)  # fmt: skip
+    [bis] = [a for a in r.json() if a["drug_class"] == "bisphosphonates"]
+    assert (bis["covered_days"], bis["days_in_period"]) == (54, 65)
+    assert bis["gaps"] == [{"start": "2024-01-30", "end": "2024-02-09", "days": 11}]
+    assert bis["runs_out_on"] == "2024-03-09"
+
+    sign_in_page(client, "manager.a")
+    page = client.get(f"/members/{member.id}").text
+    assert "实测依从性" in page and "双膦酸盐类" in page and "2024年3月9日" in page
+    audit = client.get("/audit/adherence?days=90").text
+    # One tracked member at 83% (calcium, never bought, is not measured); nobody ran out.
+    row = '<td class="num">1</td><td class="num">0</td>\n    <td class="num">0%</td>'
+    assert row in audit and "没有会员断药" in audit
+    clock.advance(days=5)  # Mar 11: the tablets ran out on Mar 9, nothing bought since
+    sign_in_page(client, "manager.a")
+    lapsed = client.get("/audit/adherence?days=90").text.split("已断药")[1]
+    assert "周淑珍" in lapsed and "2024年3月9日" in lapsed
