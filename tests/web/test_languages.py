@@ -29,8 +29,8 @@ from web.i18n import po_path
 
 VOID = {"br", "hr", "img", "input", "link", "meta", "source", "wbr", "col", "area"}
 TEXT_ATTRS = ("placeholder", "title", "aria-label", "alt")
-# Units and codes are the same in both languages.
-LATIN_OK = {"mmHg", "mmol", "HbA1c", "kg", "min", "wxy", "YYYY", "MM", "DD"}
+# Units, codes and file formats are the same in both languages.
+LATIN_OK = {"mmHg", "mmol", "HbA1c", "kg", "min", "wxy", "YYYY", "MM", "DD", "CSV", "UTF", "GBK", "DPP"}
 
 
 class VisibleText(HTMLParser):
@@ -199,6 +199,10 @@ def pages_of(ids: dict[str, Any]) -> list[str]:
         f"/sheets?code={ids['code']}",
         "/sheets?code=NONE-0000",
         f"/sheets/batches/{b}",
+        "/lectures",
+        "/purchases/import",
+        "/purchases/classes",
+        "/audit/adherence",
         "/no-such-page",
     ]
 
