@@ -19,7 +19,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, require_manager
@@ -56,10 +55,9 @@ class ImportRefused(InvalidInput):
     """The file is refused whole; `problems` lists each bad line and field."""
 
     def __init__(self, problems: list[Problem], total: int) -> None:
-        first = problems[0]
         super().__init__(
             "the file has bad lines; nothing was imported",
-            field=first.field,
+            field="file",  # each line's own field is in `problems`
         )
         self.problems, self.total = problems, total
 
@@ -322,8 +320,35 @@ def _insert_ignoring_known(connection: Connection, rows: list[dict[str, Any]]) -
         )
         connection.exec_driver_sql(sql, params)
         return
-    stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=["line_key"])
-    connection.execute(stmt, rows)
+    _copy_ignoring_known(connection, rows)
+
+
+_STAGE = ", ".join(
+    f"{name} {kind}"
+    for name, kind in zip(
+        _INSERTED,
+        ("bigint", "bigint", "varchar(64)", "varchar(160)", "varchar(64)", "integer", "integer",
+         "date", "numeric(12, 2)", "varchar(64)", "bigint", "bigint", "timestamptz"),
+        strict=True,
+    )
+)  # fmt: skip
+
+
+def _copy_ignoring_known(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL: COPY the chunk into a temporary table, then one INSERT … SELECT that
+    skips known keys (a multi-row INSERT per chunk ran at half the speed)."""
+    raw = connection.connection.driver_connection
+    columns = ", ".join(_INSERTED)
+    with raw.cursor() as cur:  # type: ignore[union-attr]
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS purchase_lines ({_STAGE}) ON COMMIT DROP")
+        with cur.copy(f"COPY purchase_lines ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in _INSERTED])
+        cur.execute(
+            f"INSERT INTO purchases ({columns}) SELECT {columns} FROM purchase_lines "
+            "ON CONFLICT (line_key) DO NOTHING"
+        )
+        cur.execute("TRUNCATE purchase_lines")
 
 
 def _chunks(

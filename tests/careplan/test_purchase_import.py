@@ -103,7 +103,7 @@ def test_bytes_that_are_neither_utf8_nor_gbk_are_refused_clearly(world: World) -
 def test_a_missing_column_and_a_clerk_importing_are_refused(world: World) -> None:
     with pytest.raises(ImportRefused) as refused:
         run(world, "card_number,product_code\nT1,A70\n")
-    assert refused.value.problems[0].line == 1 and refused.value.field == "product_name"
+    assert refused.value.problems[0].line == 1 and refused.value.problems[0].field == "product_name"
     with pytest.raises(Forbidden):
         import_csv(
             world.session, world.actor(world.clerk_a), HEADER.encode(),
