@@ -30,7 +30,8 @@ from web.i18n import po_path
 VOID = {"br", "hr", "img", "input", "link", "meta", "source", "wbr", "col", "area"}
 TEXT_ATTRS = ("placeholder", "title", "aria-label", "alt")
 # Units, codes and file formats are the same in both languages.
-LATIN_OK = {"mmHg", "mmol", "HbA1c", "kg", "min", "wxy", "YYYY", "MM", "DD", "CSV", "UTF", "GBK", "DPP"}
+LATIN_OK = {"mmHg", "mmol", "HbA1c", "kg", "min", "wxy", "YYYY", "MM", "DD"}
+LATIN_OK |= {"CSV", "UTF", "GBK", "DPP"}  # file formats, encodings, DPP-4 inhibitors
 
 
 class VisibleText(HTMLParser):
