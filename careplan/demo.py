@@ -225,38 +225,19 @@ def _member_with_plan(
         today=today,
         now=now,
     )
-    purchases.record_purchase(
-        session,
-        actor,
-        member.id,
-        PurchaseIn(
-            product_code=f"P-{protocol_id}",
-            product_name=medicine.name,
-            quantity=1,
-            days_supply=30,
-            purchased_on=start,
-            amount=Decimal("58.00"),
-        ),
-        today=today,
-        now=now,
+    box = PurchaseIn(
+        product_code=f"P-{protocol_id}",
+        product_name=medicine.name,
+        quantity=1,
+        days_supply=30,
+        purchased_on=start,
+        amount=Decimal("58.00"),
     )
+    purchases.record_purchase(session, actor, member.id, box, today=today, now=now)
     refill = start + timedelta(days=30 + rng.choice([-3, 0, 0, 2, 6, 12]))  # some late
     while refill <= today and rng.random() < 0.8:  # most come back for more
-        purchases.record_purchase(
-            session,
-            actor,
-            member.id,
-            PurchaseIn(
-                product_code=f"P-{protocol_id}",
-                product_name=medicine.name,
-                quantity=1,
-                days_supply=30,
-                purchased_on=refill,
-                amount=Decimal("58.00"),
-            ),
-            today=today,
-            now=now,
-        )
+        again = box.model_copy(update={"purchased_on": refill})
+        purchases.record_purchase(session, actor, member.id, again, today=today, now=now)
         refill += timedelta(days=30 + rng.choice([-3, 0, 0, 2, 6, 12]))
     return plan.id
 

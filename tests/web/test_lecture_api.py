@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from careplan.models import Lecture, LectureSeat
+from careplan.models import Lecture, LectureSeat, Member
 from tests.conftest import World, make_member
 from tests.web.conftest import TravelClock, api_sign_in, sign_in_page
 
@@ -123,15 +123,21 @@ def test_cancelling_lists_everyone_to_tell(client: TestClient, world: World) -> 
     assert {s["status"] for s in r.json()["released"]} == {"released"}
 
 
-def test_registering_from_the_member_page_shows_in_their_history(
-    client: TestClient, world: World
-) -> None:
+def member_and_lecture(client: TestClient, world: World) -> tuple[Member, dict]:  # type: ignore[type-arg]
+    """A member of store A, and a lecture there scheduled by its manager over the API."""
     member = make_member(world, name="孙三")
     world.session.commit()
     headers = api_sign_in(client, "manager.a")
     lecture = client.post(
         "/api/v1/lectures", json=LECTURE | {"store_id": world.store_a.id}, headers=headers
     ).json()
+    return member, lecture
+
+
+def test_registering_from_the_member_page_shows_in_their_history(
+    client: TestClient, world: World
+) -> None:
+    member, lecture = member_and_lecture(client, world)
     token = sign_in_page(client, "clerk.a")
     page = client.get(f"/members/{member.id}")
     assert "尚未报名任何讲座" in page.text and "防跌倒健康讲座" in page.text  # offered
@@ -148,12 +154,7 @@ def test_registering_from_the_member_page_shows_in_their_history(
 def test_registering_after_the_deadline_is_refused_on_the_member_page(
     client: TestClient, world: World, clock: TravelClock
 ) -> None:
-    member = make_member(world, name="孙三")
-    world.session.commit()
-    headers = api_sign_in(client, "manager.a")
-    lecture = client.post(
-        "/api/v1/lectures", json=LECTURE | {"store_id": world.store_a.id}, headers=headers
-    ).json()
+    member, lecture = member_and_lecture(client, world)
     clock.advance(days=14)  # 2024-03-20 10:00: registration closed last evening
     token = sign_in_page(client, "clerk.a")
     r = client.post(
