@@ -12,7 +12,7 @@ from careplan import drug_classes
 from careplan.access import require_manager
 from careplan.drug_classes import MappingIn
 from careplan.errors import CareplanError, InvalidInput
-from careplan.models import PurchaseImport
+from careplan.models import PurchaseImport, Staff
 from careplan.purchase_import import ImportRefused, ImportResult, import_csv
 from careplan.staff import names_of
 from careplan.vocab import DRUG_CLASSES
@@ -50,8 +50,6 @@ def _import_page(
 
 
 def _store_staff(session: DbSession, v: Visitor) -> list[int]:
-    from careplan.models import Staff
-
     return list(session.scalars(select(Staff.id).where(Staff.store_id == v.actor.store_id)))
 
 
