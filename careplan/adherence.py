@@ -10,8 +10,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import groupby
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member, scope_members
@@ -19,7 +20,7 @@ from careplan.models import CarePlan, Checkpoint, Member, ProductClass, Purchase
 from careplan.pdc import Coverage, Fill, coverage, runs_out_on
 from careplan.plans import protocol_of, shift_checkpoint
 from careplan.protocol_schema import Protocol
-from careplan.protocols import definition_of, list_versions, newest_definitions
+from careplan.protocols import definitions_by_version
 from careplan.vocab import CheckpointState, PlanStatus
 
 
@@ -28,38 +29,41 @@ def class_column() -> ColumnElement[str | None]:
     return func.coalesce(ProductClass.drug_class, Purchase.drug_class)
 
 
-def _fills(
-    stmt: Select[tuple[int, str | None, date, int | None]],
-) -> Select[tuple[int, str | None, date, int | None]]:
-    return stmt.outerjoin(ProductClass, ProductClass.product_code == Purchase.product_code).where(
-        Purchase.days_supply.is_not(None)
-    )
-
-
-def fills_of(
-    session: Session, member_id: int, *, until: date | None = None
-) -> dict[str, list[Fill]]:
-    """The member's fills by class (lines without days' supply cannot be counted)."""
-    stmt = _fills(
-        select(Purchase.member_id, class_column(), Purchase.purchased_on, Purchase.days_supply)
-    ).where(Purchase.member_id == member_id)
-    if until is not None:
-        stmt = stmt.where(Purchase.purchased_on <= until)
-    found: dict[str, list[Fill]] = defaultdict(list)
-    for _, drug_class, on, days in session.execute(stmt):
-        if drug_class and days:
-            found[drug_class].append(Fill(on, days))
+def fills_by_member(
+    session: Session,
+    member_ids: Iterable[int],
+    *,
+    since: date | None = None,
+    until: date | None = None,
+) -> dict[int, dict[str, list[Fill]]]:
+    """Member → class → fills, read a thousand members a statement (index
+    ix_purchases_member_date). Lines without days' supply cannot be counted."""
+    found: dict[int, dict[str, list[Fill]]] = defaultdict(lambda: defaultdict(list))
+    ids = sorted(set(member_ids))
+    for i in range(0, len(ids), 1000):
+        stmt = (
+            select(Purchase.member_id, class_column(), Purchase.purchased_on, Purchase.days_supply)
+            .outerjoin(ProductClass, ProductClass.product_code == Purchase.product_code)
+            .where(Purchase.member_id.in_(ids[i : i + 1000]), Purchase.days_supply.is_not(None))
+        )
+        if since is not None:
+            stmt = stmt.where(Purchase.purchased_on >= since)
+        if until is not None:
+            stmt = stmt.where(Purchase.purchased_on <= until)
+        for member_id, drug_class, on, days in session.execute(stmt):
+            if drug_class:
+                found[member_id][drug_class].append(Fill(on, days))
     return found
 
 
-def tracked_classes(plans: Iterable[CarePlan]) -> dict[str, list[CarePlan]]:
-    """Class → the active plans tracking it."""
-    found: dict[str, list[CarePlan]] = defaultdict(list)
-    for plan in plans:
-        if plan.status is PlanStatus.active:
-            for key in protocol_of(plan).tracks:
-                found[key].append(plan)
-    return found
+def tracked_classes(plans: Iterable[CarePlan]) -> set[str]:
+    """The classes the active plans' protocol versions track."""
+    return {
+        key
+        for plan in plans
+        if plan.status is PlanStatus.active
+        for key in protocol_of(plan).tracks
+    }
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ def member_adherence(
     member = get_member(session, actor, member_id)
     plans = session.scalars(select(CarePlan).where(CarePlan.member_id == member.id))
     classes = tracked_classes(plans)
-    fills = fills_of(session, member.id, until=end)
+    fills = fills_by_member(session, [member.id], until=end)[member.id]
     return [
         ClassAdherence(
             key, coverage(fills.get(key, []), start, end), runs_out_on(fills.get(key, []))
@@ -102,10 +106,7 @@ def _refill_steps(protocol: Protocol) -> dict[str, tuple[str, int]]:
 
 def _refill_keys(session: Session) -> set[str]:
     """Keys of refill steps in any published protocol version (a handful)."""
-    keys: set[str] = set()
-    for row in list_versions(session):
-        keys |= set(_refill_steps(definition_of(row)))
-    return keys
+    return {key for d in definitions_by_version(session).values() for key in _refill_steps(d)}
 
 
 def move_refill_steps(session: Session, member_ids: Iterable[int]) -> list[Checkpoint]:
@@ -133,29 +134,14 @@ def move_refill_steps(session: Session, member_ids: Iterable[int]) -> list[Check
         ).all()
         if not rows:
             continue
-        fills = _fills_by_member(session, sorted({plan.member_id for _, plan in rows}))
-        by_plan: dict[int, list[Checkpoint]] = defaultdict(list)
-        plans = {}
-        for cp, plan in rows:
-            by_plan[plan.id].append(cp)
-            plans[plan.id] = plan
-        for plan_id, steps in by_plan.items():
-            plan = plans[plan_id]
+        fills = fills_by_member(session, {plan.member_id for _, plan in rows})
+        for _, group in groupby(rows, key=lambda row: row[1].id):  # ordered by plan
+            steps = list(group)
+            plan = steps[0][1]
             refills = _refill_steps(protocol_of(plan))
-            moved += _move_plan(steps, refills, fills.get(plan.member_id, {}))
+            moved += _move_plan([cp for cp, _ in steps], refills, fills[plan.member_id])
     session.flush()
     return moved
-
-
-def _fills_by_member(session: Session, member_ids: list[int]) -> dict[int, dict[str, list[Fill]]]:
-    stmt = _fills(
-        select(Purchase.member_id, class_column(), Purchase.purchased_on, Purchase.days_supply)
-    ).where(Purchase.member_id.in_(member_ids))
-    found: dict[int, dict[str, list[Fill]]] = defaultdict(lambda: defaultdict(list))
-    for member_id, drug_class, on, days in session.execute(stmt):
-        if drug_class and days:
-            found[member_id][drug_class].append(Fill(on, days))
-    return found
 
 
 def _move_plan(
@@ -210,51 +196,38 @@ def chain_adherence(
 ) -> tuple[dict[tuple[int, str], Share], list[Lapsed]]:
     """Per (store, protocol): how many tracked members are below 80% over [start, end];
     and the members whose tracked supply had run out by `end` with no refill since.
-
-    Fills are read once, ordered by member and date (index ix_purchases_member_date),
-    for the members on an active plan that tracks a class."""
-    tracks = {pid: p.tracks for pid, p in newest_definitions(session).items() if p.tracks}
+    Fills are read once, for the members on an active plan that tracks a class."""
+    # What each plan tracks is its own protocol version's list, as on the member page.
+    tracks = {vid: d.tracks for vid, d in definitions_by_version(session).items() if d.tracks}
     if not tracks:
         return {}, []
     plans_stmt = select(
-        CarePlan.member_id, CarePlan.protocol_id, Member.home_store_id, Member.name,
-        Member.card_number, Member.owner_id,
+        CarePlan.member_id, CarePlan.protocol_id, CarePlan.protocol_version_id,
+        Member.home_store_id, Member.name, Member.card_number, Member.owner_id,
     ).join(Member, CarePlan.member_id == Member.id).where(
-        CarePlan.status == PlanStatus.active, CarePlan.protocol_id.in_(tracks)
+        CarePlan.status == PlanStatus.active, CarePlan.protocol_version_id.in_(tracks)
     )  # fmt: skip
     if store_id is not None:
         plans_stmt = plans_stmt.where(Member.home_store_id == store_id)
-    on_plans: dict[int, list[tuple[str, int, str, str, int]]] = defaultdict(list)
-    for member_id, protocol_id, home, name, card, owner in session.execute(
-        scope_members(plans_stmt, actor)
-    ):
-        on_plans[member_id].append((protocol_id, home, name, card, owner))
-    if not on_plans:
-        return {}, []
-    fills_stmt = _fills(
-        select(Purchase.member_id, class_column(), Purchase.purchased_on, Purchase.days_supply)
-    ).where(Purchase.purchased_on <= end, Purchase.purchased_on >= start - timedelta(days=366))
-    by_member: dict[int, dict[str, list[Fill]]] = defaultdict(lambda: defaultdict(list))
-    ids = sorted(on_plans)
-    for i in range(0, len(ids), 5000):
-        chunk = fills_stmt.where(Purchase.member_id.in_(ids[i : i + 5000]))
-        for member_id, drug_class, on, days in session.execute(chunk):
-            if drug_class and days:
-                by_member[member_id][drug_class].append(Fill(on, days))
+    on_plans = session.execute(scope_members(plans_stmt, actor)).all()
+    by_member = fills_by_member(
+        session, {row.member_id for row in on_plans}, since=start - timedelta(days=366), until=end
+    )
     shares: dict[tuple[int, str], Share] = defaultdict(Share)
     lapsed: list[Lapsed] = []
-    for member_id, plans in on_plans.items():
-        fills = by_member.get(member_id, {})
-        for protocol_id, home, name, card, owner in plans:
-            pdcs = [coverage(fills.get(k, []), start, end).pdc for k in tracks[protocol_id]]
-            measured = [p for p in pdcs if p is not None]
-            if measured:
-                share = shares[(home, protocol_id)]
-                share.tracked += 1
-                share.below += any(p < 0.8 for p in measured)
-            for key in tracks[protocol_id]:
-                out = runs_out_on(fills.get(key, []))
-                if out is not None and out <= end:
-                    lapsed.append(Lapsed(member_id, name, card, home, owner, protocol_id, key, out))
+    for member_id, protocol_id, version_id, home, name, card, owner in on_plans:
+        fills = by_member[member_id]
+        classes = tracks[version_id]
+        measured = [
+            pdc for k in classes if (pdc := coverage(fills.get(k, []), start, end).pdc) is not None
+        ]
+        if measured:
+            share = shares[(home, protocol_id)]
+            share.tracked += 1
+            share.below += any(p < 0.8 for p in measured)
+        for key in classes:
+            out = runs_out_on(fills.get(key, []))
+            if out is not None and out <= end:
+                lapsed.append(Lapsed(member_id, name, card, home, owner, protocol_id, key, out))
     lapsed.sort(key=lambda x: (x.runs_out_on, x.member_id))
     return dict(shares), lapsed

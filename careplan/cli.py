@@ -345,6 +345,15 @@ class OutputFormat(StrEnum):
 
 
 AuditFormat = Annotated[OutputFormat, typer.Option("--format", help="table or csv")]
+# The scope and period options both audit commands take.
+Auditor = Annotated[str, typer.Option("--as", help="username of who audits")]
+Region = Annotated[str | None, typer.Option(help="a region (supervisors)")]
+StoreCode = Annotated[str | None, typer.Option(help="a store code")]
+Username = Annotated[str | None, typer.Option(help="a username")]
+AsOf = Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today)")]
+PeriodFrom = Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD")]
+PeriodTo = Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD")]
+ProtocolId = Annotated[str | None, typer.Option(help="one protocol id")]
 
 
 def _audit_query(
@@ -388,14 +397,14 @@ def _emit(fmt: OutputFormat, header: list[str], rows: Iterator[list[object]]) ->
 
 @audit_app.command("report")
 def audit_report(
-    as_user: Annotated[str, typer.Option("--as", help="username of who audits")],
-    region: Annotated[str | None, typer.Option(help="a region (supervisors)")] = None,
-    store: Annotated[str | None, typer.Option(help="a store code")] = None,
-    staff: Annotated[str | None, typer.Option(help="a username")] = None,
-    as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today)")] = None,
-    period_from: Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD")] = None,
-    period_to: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD")] = None,
-    protocol: Annotated[str | None, typer.Option(help="one protocol id")] = None,
+    as_user: Auditor,
+    region: Region = None,
+    store: StoreCode = None,
+    staff: Username = None,
+    as_of: AsOf = None,
+    period_from: PeriodFrom = None,
+    period_to: PeriodTo = None,
+    protocol: ProtocolId = None,
     fmt: AuditFormat = OutputFormat.table,
 ) -> None:
     """Overdue by aging bucket, missed, rates and escalations, one level down."""
@@ -414,14 +423,14 @@ def audit_report(
 
 @audit_app.command("steps")
 def audit_steps(
-    as_user: Annotated[str, typer.Option("--as", help="username of who audits")],
-    region: Annotated[str | None, typer.Option(help="a region (supervisors)")] = None,
-    store: Annotated[str | None, typer.Option(help="a store code")] = None,
-    staff: Annotated[str | None, typer.Option(help="a username")] = None,
-    as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today)")] = None,
-    period_from: Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD")] = None,
-    period_to: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD")] = None,
-    protocol: Annotated[str | None, typer.Option(help="one protocol id")] = None,
+    as_user: Auditor,
+    region: Region = None,
+    store: StoreCode = None,
+    staff: Username = None,
+    as_of: AsOf = None,
+    period_from: PeriodFrom = None,
+    period_to: PeriodTo = None,
+    protocol: ProtocolId = None,
     status: Annotated[str, typer.Option(help="overdue, missed or due")] = "overdue",
     bucket: Annotated[str | None, typer.Option(help="1-3, 4-7, 8-14, 15-30 or >30")] = None,
     fmt: AuditFormat = OutputFormat.table,

@@ -377,23 +377,32 @@ def published_hashes(session: Session) -> list[tuple[str, int, str]]:
     return found
 
 
-def newest_definitions(session: Session) -> dict[str, Protocol]:
-    """The newest version of each protocol, by id, in id order.
+def _definition(session: Session, version_id: int, content_hash: str) -> Protocol:
+    """A version's definition; the row (a large JSON document) is read only the first
+    time its hash is seen in this process."""
+    known = _DEFINITIONS.get(content_hash)
+    if known is None:
+        row = session.get(ProtocolVersion, version_id)
+        assert row is not None
+        known = definition_of(row)
+    return known
 
-    Many pages ask on every request: only ids and hashes are read, and a definition
-    (a large JSON document) is loaded only the first time its hash is seen."""
+
+def newest_definitions(session: Session) -> dict[str, Protocol]:
+    """The newest version of each protocol, by id, in id order (many pages ask on every
+    request: only ids and hashes are read)."""
     newest: dict[str, tuple[int, str]] = {}
     for protocol_id, version_id, content_hash in published_hashes(session):
         newest[protocol_id] = (version_id, content_hash)
-    found: dict[str, Protocol] = {}
-    for protocol_id, (version_id, content_hash) in sorted(newest.items()):
-        known = _DEFINITIONS.get(content_hash)
-        if known is None:
-            row = session.get(ProtocolVersion, version_id)
-            assert row is not None
-            known = definition_of(row)
-        found[protocol_id] = known
-    return found
+    return {pid: _definition(session, *newest[pid]) for pid in sorted(newest)}
+
+
+def definitions_by_version(session: Session) -> dict[int, Protocol]:
+    """Every published version's definition, by version row id."""
+    return {
+        version_id: _definition(session, version_id, content_hash)
+        for _, version_id, content_hash in published_hashes(session)
+    }
 
 
 def list_versions(session: Session) -> list[ProtocolVersion]:

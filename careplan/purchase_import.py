@@ -67,12 +67,11 @@ class ImportRefused(InvalidInput):
 
 @dataclass
 class ImportResult:
-    import_id: int | None
+    import_id: int
     lines: int
     added: int
     already_there: int
     encoding: str
-    members: set[int] = field(default_factory=set)
 
 
 def decode(data: bytes) -> tuple[str, str]:
@@ -292,35 +291,36 @@ def _bound(process: Any, value: Any) -> Any:
     return value if process is None or value is None else process(value)
 
 
+_STAMP = ("import_id", "recorded_by_id", "recorded_at")  # the same on every line
+
+
 def _insert_ignoring_known(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert, skipping lines whose key is already there (an earlier import)."""
-    table = Purchase.__table__
-    if connection.dialect.name == "sqlite":
-        # Core's per-row type processing was half the import's time: bind each column
-        # with SQLAlchemy's own processor for it (so values are stored exactly as the ORM
-        # stores them), the constant ones once, through one executemany.
-        dialect = connection.dialect
-        procs = [
-            table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in _INSERTED
-        ]
-        first = rows[0]
-        constant = {n: first[n] for n in ("import_id", "recorded_by_id", "recorded_at")}
-        for i, name in enumerate(_INSERTED):
-            if name in constant and procs[i] is not None:
-                constant[name] = procs[i](constant[name])  # type: ignore[misc]
-                procs[i] = None
-        varying = [(i, n, p) for i, (n, p) in enumerate(zip(_INSERTED, procs, strict=True))]
-        params = [
-            tuple(constant[n] if n in constant else _bound(p, row[n]) for _, n, p in varying)
-            for row in rows
-        ]
-        sql = (
-            f"INSERT INTO purchases ({', '.join(_INSERTED)}) VALUES "
-            f"({', '.join('?' * len(_INSERTED))}) ON CONFLICT (line_key) DO NOTHING"
-        )
-        connection.exec_driver_sql(sql, params)
-        return
-    _copy_ignoring_known(connection, rows)
+    if connection.dialect.name == "postgresql":
+        _copy_ignoring_known(connection, rows)
+    else:
+        _sqlite_insert_ignoring_known(connection, rows)
+
+
+def _sqlite_insert_ignoring_known(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Core's per-row type processing was half the import's time: each column is bound
+    with SQLAlchemy's own processor for it (so values are stored exactly as the ORM
+    stores them), the stamp once per chunk, through one executemany."""
+    dialect, table = connection.dialect, Purchase.__table__
+
+    def processor(name: str) -> Any:
+        return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+
+    stamp = {name: _bound(processor(name), rows[0][name]) for name in _STAMP}
+    columns = [(name, None if name in stamp else processor(name)) for name in _INSERTED]
+    params = [
+        tuple(stamp[n] if n in stamp else _bound(p, row[n]) for n, p in columns) for row in rows
+    ]
+    sql = (
+        f"INSERT INTO purchases ({', '.join(_INSERTED)}) VALUES "
+        f"({', '.join('?' * len(_INSERTED))}) ON CONFLICT (line_key) DO NOTHING"
+    )
+    connection.exec_driver_sql(sql, params)
 
 
 _STAGE = ", ".join(
@@ -417,7 +417,6 @@ def import_lines(
         added=record.added,
         already_there=record.already_there,
         encoding=encoding,
-        members=checked.members,
     )
 
 

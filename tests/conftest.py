@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from careplan import migrate, plans, protocols
 from careplan.access import Actor
 from careplan.checkpoints import ResultIn, record_result
-from careplan.db import make_engine
+from careplan.db import make_engine, make_session_factory
 from careplan.health_records import HealthCheckIn
 from careplan.members import MemberCreate, create_member
 from careplan.models import Checkpoint, Member, Staff, Store
@@ -83,6 +83,15 @@ def db_url(
 ) -> Iterator[str]:
     with migrated_database(request.param, tmp_path_factory.mktemp("db")) as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def committed_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """A fresh migrated database whose sessions really commit (concurrency tests)."""
+    with migrated_database(request.param, tmp_path) as url:
+        engine = make_engine(url)
+        yield make_session_factory(engine)
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")

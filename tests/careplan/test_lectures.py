@@ -4,18 +4,18 @@ input refused with nothing written, and no overbooking under concurrent registra
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import lectures
+from careplan import lectures, protocols
 from careplan.access import Actor
-from careplan.db import make_engine, make_session_factory
 from careplan.errors import CareplanError, Conflict, InvalidInput, NotFound
 from careplan.members import MemberCreate, create_member
-from careplan.models import ChangeLog, CheckpointResult, Lecture, LectureSeat, Store
+from careplan.models import ChangeLog, CheckpointResult, Lecture, LectureSeat, Staff, Store
 from careplan.vocab import Channel, CheckpointState, LectureStatus, Role, SeatStatus
 from tests.conftest import (
     NOW,
@@ -23,9 +23,9 @@ from tests.conftest import (
     enrolled_steps,
     make_member,
     make_staff,
-    migrated_database,
     shipped_protocols,
 )
+from tests.web.conftest import HASHED
 
 START = datetime(2024, 3, 20, 6, 0, tzinfo=UTC)  # 14:00 in Shanghai
 
@@ -281,39 +281,61 @@ def test_a_clerk_may_not_schedule_and_a_manager_only_for_their_store(world: Worl
 # --- Concurrency: real connections, each registration its own transaction ------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def committed_db(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    with migrated_database(request.param, tmp_path) as url:
-        engine = make_engine(url)
-        yield make_session_factory(engine)
-        engine.dispose()
+@dataclass
+class Race:
+    """A store, its clerks, a lecture with `capacity` seats and members to register."""
+
+    lecture_id: int
+    clerks: list[Staff]
+    member_ids: list[int]
 
 
-def test_fifty_concurrent_registrations_for_twenty_seats(committed_db) -> None:  # type: ignore[no-untyped-def]
-    factory = committed_db
+def race(factory: sessionmaker[Session], *, clerks: int, members: int, capacity: int) -> Race:
+    """Set up a race for seats on a committed database; clerks can sign in (PASSWORD)."""
     with factory() as s:
         s.info["actor"] = Actor.system("test")
-        from careplan import protocols
-
         protocols.publish(s, shipped_protocols())
         store = Store(code="C001", name="并发店", region="华东")
         s.add(store)
         s.flush()
-        clerk = make_staff(s, username="c.clerk", role=Role.clerk, store=store)
+        staff = [
+            make_staff(s, username=f"c.clerk{i}", role=Role.clerk, store=store)
+            for i in range(clerks)
+        ]
         manager = make_staff(s, username="c.manager", role=Role.store_manager, store=store)
+        for person in (*staff, manager):
+            person.password_hash = HASHED
         s.info["actor"] = Actor.of(manager, via="test")
         lecture = lectures.create_lecture(
-            s, s.info["actor"], lecture_in(store, capacity=20), now=NOW
+            s, s.info["actor"], lecture_in(store, capacity=capacity), now=NOW
         )
-        s.info["actor"] = Actor.of(clerk, via="test")
+        s.info["actor"] = Actor.of(staff[0], via="test")
         member_ids = [
             create_member(
                 s, s.info["actor"], MemberCreate(card_number=f"C{i:05d}", name=f"会员{i}"), now=NOW
             ).id
-            for i in range(50)
+            for i in range(members)
         ]
         s.commit()
-        actor, lecture_id = Actor.of(clerk, via="test"), lecture.id
+        return Race(lecture.id, staff, member_ids)
+
+
+def seats_by_status(factory: sessionmaker[Session], lecture_id: int) -> dict[SeatStatus, int]:
+    with factory() as s:
+        stmt = (
+            select(LectureSeat.status, func.count())
+            .where(LectureSeat.lecture_id == lecture_id)
+            .group_by(LectureSeat.status)
+        )
+        return {status: n for status, n in s.execute(stmt)}
+
+
+def test_fifty_concurrent_registrations_for_twenty_seats(
+    committed_db: sessionmaker[Session],
+) -> None:
+    factory = committed_db
+    setup = race(factory, clerks=1, members=50, capacity=20)
+    actor, lecture_id = Actor.of(setup.clerks[0], via="test"), setup.lecture_id
 
     errors: list[BaseException] = []
     go = threading.Barrier(50)
@@ -328,19 +350,12 @@ def test_fifty_concurrent_registrations_for_twenty_seats(committed_db) -> None: 
         except BaseException as exc:  # reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=take, args=(m,)) for m in member_ids]
+    threads = [threading.Thread(target=take, args=(m,)) for m in setup.member_ids]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
 
     assert errors == []
-    with factory() as s:
-        counts = dict(
-            s.execute(
-                select(LectureSeat.status, func.count())
-                .where(LectureSeat.lecture_id == lecture_id)
-                .group_by(LectureSeat.status)
-            ).all()
-        )
+    counts = seats_by_status(factory, lecture_id)
     assert counts == {SeatStatus.registered: 20, SeatStatus.waitlisted: 30}

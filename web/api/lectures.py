@@ -12,6 +12,7 @@ from careplan import lectures
 from careplan.lectures import Audience, LectureIn
 from careplan.models import Lecture, LectureSeat
 from careplan.vocab import Channel
+from web.api.present import lecture_out, seat_out
 from web.api.schemas import (
     AttendanceOut,
     CancelledLectureOut,
@@ -26,9 +27,8 @@ from web.routing import router
 api = router(prefix="/lectures", tags=["lectures"])
 
 
-def lecture_out(session: DbSession, lecture: Lecture) -> LectureOut:
-    counts = lectures.seat_counts(session, [lecture.id])[lecture.id]
-    return LectureOut.model_validate(lecture).model_copy(update={"seats": counts})
+def counted(session: DbSession, lecture: Lecture) -> LectureOut:
+    return lecture_out(lecture, lectures.seat_counts(session, [lecture.id])[lecture.id])
 
 
 @api.get("", response_model=list[LectureOut])
@@ -44,12 +44,12 @@ def list_(
         session, actor, since=since or now.now - timedelta(days=30), store_id=store_id
     )
     counts = lectures.seat_counts(session, [x.id for x in shown])
-    return [LectureOut.model_validate(x).model_copy(update={"seats": counts[x.id]}) for x in shown]
+    return [lecture_out(x, counts[x.id]) for x in shown]
 
 
 @api.post("", response_model=LectureOut, status_code=201)
 def create(body: LectureIn, session: DbSession, actor: CurrentActor, now: Now) -> LectureOut:
-    return lecture_out(session, lectures.create_lecture(session, actor, body, now=now.now))
+    return counted(session, lectures.create_lecture(session, actor, body, now=now.now))
 
 
 @api.get("/attendance", response_model=AttendanceOut)
@@ -63,7 +63,7 @@ def attendance(
 
 @api.get("/{lecture_id}", response_model=LectureOut)
 def read(lecture_id: int, session: DbSession, actor: CurrentActor) -> LectureOut:
-    return lecture_out(session, lectures.get_lecture(session, actor, lecture_id))
+    return counted(session, lectures.get_lecture(session, actor, lecture_id))
 
 
 @api.put("/{lecture_id}", response_model=LectureOut)
@@ -72,7 +72,7 @@ def update(
 ) -> LectureOut:
     """Change a lecture; more seats move the waitlist up."""
     lecture = lectures.update_lecture(session, actor, lecture_id, body, now=now.now)
-    return lecture_out(session, lecture)
+    return counted(session, lecture)
 
 
 class CancelIn(BaseModel):
@@ -88,24 +88,20 @@ def cancel(
     released = lectures.cancel_lecture(session, actor, lecture_id, body.reason, now=now.now)
     lecture = lectures.get_lecture(session, actor, lecture_id)
     return CancelledLectureOut(
-        lecture=lecture_out(session, lecture), released=[_seat_out(s) for s in released]
+        lecture=counted(session, lecture), released=[seat_out(s) for s in released]
     )
-
-
-def _seat_out(seat: LectureSeat) -> SeatOut:
-    return SeatOut.model_validate(seat).model_copy(update={"member_name": seat.member.name})
 
 
 @api.get("/{lecture_id}/seats", response_model=list[SeatOut])
 def roster(lecture_id: int, session: DbSession, actor: CurrentActor) -> list[SeatOut]:
     """Registered first, then the waitlist in order, then those who left."""
-    return [_seat_out(s) for s in lectures.roster(session, actor, lecture_id)]
+    return [seat_out(s) for s in lectures.roster(session, actor, lecture_id)]
 
 
 @api.get("/{lecture_id}/reminders", response_model=list[SeatOut])
 def reminders(lecture_id: int, session: DbSession, actor: CurrentActor) -> list[SeatOut]:
     """Registered and not yet reminded: the calls to make the day before."""
-    return [_seat_out(s) for s in lectures.reminder_list(session, actor, lecture_id)]
+    return [seat_out(s) for s in lectures.reminder_list(session, actor, lecture_id)]
 
 
 class RegisterIn(BaseModel):
@@ -127,7 +123,7 @@ def register(
     seat = lectures.register(
         session, actor, lecture_id, body.member_id, now=now.now, walk_in=body.walk_in
     )
-    return _seat_out(seat)
+    return seat_out(seat)
 
 
 @api.post("/{lecture_id}/seats/{seat_id}/cancel", response_model=SeatCancelledOut)
@@ -136,16 +132,14 @@ def cancel_seat(
 ) -> SeatCancelledOut:
     promoted = lectures.cancel_seat(session, actor, lecture_id, seat_id, now=now.now)
     seat = session.get_one(LectureSeat, seat_id)  # access checked by cancel_seat
-    return SeatCancelledOut(
-        seat=_seat_out(seat), promoted=_seat_out(promoted) if promoted else None
-    )
+    return SeatCancelledOut(seat=seat_out(seat), promoted=seat_out(promoted) if promoted else None)
 
 
 @api.post("/{lecture_id}/seats/{seat_id}/remind", response_model=SeatOut)
 def remind(
     lecture_id: int, seat_id: int, session: DbSession, actor: CurrentActor, now: Now
 ) -> SeatOut:
-    return _seat_out(lectures.mark_reminded(session, actor, lecture_id, seat_id, now=now.now))
+    return seat_out(lectures.mark_reminded(session, actor, lecture_id, seat_id, now=now.now))
 
 
 @api.post("/{lecture_id}/seats/{seat_id}/check-in", response_model=SeatOut)
@@ -153,14 +147,14 @@ def check_in(
     lecture_id: int, seat_id: int, session: DbSession, actor: CurrentActor, now: Now
 ) -> SeatOut:
     """The member is here; an open plan step naming the lecture's topic is completed."""
-    return _seat_out(lectures.check_in(session, actor, lecture_id, seat_id, now=now.now))
+    return seat_out(lectures.check_in(session, actor, lecture_id, seat_id, now=now.now))
 
 
 @api.post("/{lecture_id}/seats/{seat_id}/told", response_model=SeatOut)
 def told(
     lecture_id: int, seat_id: int, session: DbSession, actor: CurrentActor, now: Now
 ) -> SeatOut:
-    return _seat_out(lectures.mark_told(session, actor, lecture_id, seat_id, now=now.now))
+    return seat_out(lectures.mark_told(session, actor, lecture_id, seat_id, now=now.now))
 
 
 @api.get("/{lecture_id}/invitations", response_model=list[InvitationOut])

@@ -13,18 +13,16 @@ from careplan.health_records import EffectIn, HealthCheckIn
 from careplan.members import MemberCreate, MemberFields
 from careplan.purchases import PurchaseIn
 from careplan.vocab import OwnershipReason
-from web.api.present import plan_out
+from web.api.present import lecture_out, plan_out, seat_out
 from web.api.schemas import (
     EffectOut,
     HealthCheckOut,
-    LectureOut,
     MemberCreated,
     MemberLectureOut,
     MemberOut,
     OwnershipOut,
     PlanOut,
     PurchaseOut,
-    SeatOut,
 )
 from web.deps import CurrentActor, DbSession, Now
 from web.routing import router
@@ -172,8 +170,8 @@ def member_lectures(
     waiting, or released by a cancellation."""
     return [
         MemberLectureOut(
-            seat=SeatOut.model_validate(s).model_copy(update={"member_name": s.member.name}),
-            lecture=LectureOut.model_validate(s.lecture),
+            seat=seat_out(s),
+            lecture=lecture_out(s.lecture),
         )
         for s in lectures.member_lectures(session, actor, member_id)
     ]

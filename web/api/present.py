@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import date
 
 from careplan.checkpoints import days_overdue
-from careplan.models import CarePlan, Checkpoint, Member, ProtocolVersion
+from careplan.models import CarePlan, Checkpoint, Lecture, LectureSeat, Member, ProtocolVersion
 from careplan.plans import protocol_of, status_of, step_of
 from careplan.protocols import definition_of
 from careplan.schedule import StepDates
 from web.api.schemas import (
     CheckpointOut,
+    LectureOut,
     PlanOut,
     ProtocolOut,
+    SeatOut,
     StepDatesOut,
 )
 
@@ -80,3 +82,13 @@ def protocol_out(row: ProtocolVersion) -> ProtocolOut:
         condition_icd10=d.condition.icd10 if d.condition else None,
         definition=row.definition,
     )
+
+
+def seat_out(seat: LectureSeat) -> SeatOut:
+    return SeatOut.model_validate(seat).model_copy(update={"member_name": seat.member.name})
+
+
+def lecture_out(lecture: Lecture, seats: dict[str, int] | None = None) -> LectureOut:
+    """A lecture, with its seat counts when the caller read them (lectures.seat_counts)."""
+    out = LectureOut.model_validate(lecture)
+    return out.model_copy(update={"seats": seats}) if seats is not None else out

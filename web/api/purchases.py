@@ -17,7 +17,7 @@ api = router(prefix="/purchases", tags=["purchases"])
 
 
 class ImportOut(BaseModel):
-    import_id: int | None
+    import_id: int
     lines: int
     added: int
     already_there: int

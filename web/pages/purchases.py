@@ -61,14 +61,14 @@ def import_page(request: Request, v: User, session: DbSession) -> Response:
 @pages.post("/purchases/import")
 def upload(request: Request, form: Form, v: User, session: DbSession, now: Now) -> Response:
     """The file is checked whole before anything is kept; a refusal lists every bad line."""
-    upload = form.get("file")
+    file = form.get("file")
     try:
-        if not isinstance(upload, UploadFile) or not upload.filename:
+        if not isinstance(file, UploadFile) or not file.filename:
             raise InvalidInput("choose the till's CSV file", field="file")
-        data = upload.file.read()
         result = import_csv(
-            session, v.actor, data, file_name=upload.filename, today=now.today, now=now.now
-        )
+            session, v.actor, file.file.read(), file_name=file.filename, today=now.today,
+            now=now.now,
+        )  # fmt: skip
     except CareplanError as exc:
         session.rollback()
         return _import_page(request, v, session, error=exc)
