@@ -468,6 +468,24 @@ def serve(
     )
 
 
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
+
+
+@purchases_app.command("run-job", hidden=True)
+def purchases_run_job(job_id: str) -> None:
+    """Import an uploaded till file (the web app starts this as a worker)."""
+    from careplan import import_jobs
+
+    engine = make_engine()
+    try:
+        factory = make_session_factory(engine)
+        import_jobs.run(factory, get_settings().work_dir, job_id, clock=clock.now)
+    finally:
+        engine.dispose()
+
+
 @purchases_app.command("import")
 def purchases_import(
     file: Annotated[Path, typer.Argument(help="the till's CSV export (UTF-8 or GBK)")],
@@ -479,10 +497,9 @@ def purchases_import(
     def body() -> None:
         if not file.is_file():
             raise CareplanError(f"no such file: {file}", field="file")
-        data = file.read_bytes()
-        total = max(data.count(b"\n"), 1)
+        total = max(_count_lines(file), 1)
         try:
-            with unit_of_work(Actor.system("cli")) as session:
+            with unit_of_work(Actor.system("cli")) as session, file.open("rb") as data:
                 actor = actor_for(session, as_user)
                 with typer.progressbar(length=total, label="importing", file=sys.stderr) as bar:
                     result = import_csv(

@@ -162,16 +162,13 @@ def test_the_last_step_done_completes_the_plan(world: World):
 SHIPPED_TEXT = (ROOT / "protocols" / "osteoporosis.yaml").read_text(encoding="utf-8")
 SHIPPED = parse_protocol(SHIPPED_TEXT).definition.version  # the shipped osteoporosis
 NEXT = SHIPPED + 1
-V2 = (
-    SHIPPED_TEXT.replace(f"version: {SHIPPED}", f"version: {NEXT}")
-    .replace(
-        "  - key: medication_review\n    week: 8\n",
-        "  - key: bone_density_check\n    week: 7\n"
-        "    title: {zh: 骨密度复查, en: Bone density re-check}\n"
-        "    measurements: [bone_density]\n"
-        "    guidance: {zh: 请来店复查骨密度, en: Come in for a bone density check}\n"
-        "  - key: medication_review\n    week: 9\n",
-    )
+V2 = SHIPPED_TEXT.replace(f"version: {SHIPPED}", f"version: {NEXT}").replace(
+    "  - key: medication_review\n    week: 8\n",
+    "  - key: bone_density_check\n    week: 7\n"
+    "    title: {zh: 骨密度复查, en: Bone density re-check}\n"
+    "    measurements: [bone_density]\n"
+    "    guidance: {zh: 请来店复查骨密度, en: Come in for a bone density check}\n"
+    "  - key: medication_review\n    week: 9\n",
 )
 
 

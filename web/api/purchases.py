@@ -61,9 +61,8 @@ def import_json(body: LinesIn, session: DbSession, actor: CurrentActor, now: Now
 def import_file(file: UploadFile, session: DbSession, actor: CurrentActor, now: Now) -> ImportOut:
     """The till's CSV export as a multipart upload `file` (UTF-8 or GBK); line numbers
     in the errors are the file's."""
-    data = file.file.read()
     name = file.filename or "upload.csv"
-    result = import_csv(session, actor, data, file_name=name, today=now.today, now=now.now)
+    result = import_csv(session, actor, file.file, file_name=name, today=now.today, now=now.now)
     return _out(result)
 
 
