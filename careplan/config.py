@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     protocols_dir: Path = Field(
         default=ROOT / "protocols", description="Where YAML protocols live."
     )
+    work_dir: Path = Field(
+        default=ROOT / "var" / "work",
+        description="Where uploads wait for a worker (large till files) while it runs.",
+    )
     secret_key: str = Field(
         default=PLACEHOLDER_SECRET, description="Signs sessions; must be set outside development."
     )

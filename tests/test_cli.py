@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -260,3 +261,40 @@ def test_bad_audit_arguments_name_the_field(cli_db: str, args, message):
     _generate()
     code, out = run("audit", "report", *args)
     assert code == 2 and message in out
+
+
+def test_the_import_worker_imports_a_queued_upload(
+    cli_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """What the upload page starts for a large file: `careplan purchases run-job ID`."""
+    from careplan import import_jobs
+    from careplan.access import Actor
+    from careplan.models import Purchase, Staff, Store
+
+    assert run("protocols", "load")[0] == 0 and run("demo", "seed")[0] == 0
+    work = tmp_path / "work"
+    monkeypatch.setenv("CAREPLAN_WORK_DIR", str(work))
+    get_settings.cache_clear()
+    engine = make_engine(cli_db)
+    with make_session_factory(engine)() as s:
+        manager = s.scalars(select(Staff).where(Staff.username == "xh.manager")).one()
+        card, store = s.execute(
+            select(Member.card_number, Store.code)
+            .join(Store, Member.home_store_id == Store.id)
+            .where(Store.id == manager.store_id)
+        ).first()  # type: ignore[misc]
+        actor = Actor.of(manager, via="test")
+    engine.dispose()
+    before = count(cli_db, Purchase)
+    lines = "card_number,product_code,product_name,quantity,days_supply,purchased_on,"
+    lines += "store_code,amount\n"
+    lines += f"{card},A70,阿仑膦酸钠片,1,28,2026-11-01,{store},58.00\n"
+    job = import_jobs.queue(
+        work, io.BytesIO(lines.encode()), file_name="till.csv", actor=actor,
+        today=date(2026, 11, 20), now=datetime(2026, 11, 20, 2, tzinfo=UTC),
+    )  # fmt: skip
+    code, out = run("purchases", "run-job", job)
+    assert code == 0, out
+    assert import_jobs.status(work, job, actor).state == "done"
+    assert count(cli_db, Purchase) == before + 1
+    assert not (work / f"{job}.csv").exists()

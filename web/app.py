@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
+from careplan.config import get_settings
 from careplan.db import make_engine, make_session_factory
 from web import errors
 from web.api import audit, auth, checkpoints, lectures, members, misc, plans, purchases
@@ -22,7 +23,8 @@ from web.pages import sheets as sheet_pages
 from web.pages import store as store_pages
 from web.pages import worklist as worklist_pages
 from web.sheet_pdf import check_font
-from web.sheet_worker import SheetWorker, process_worker
+from web.sheet_worker import ImportWorker, SheetWorker, process_worker
+from web.sheet_worker import import_worker as start_import
 
 HERE = Path(__file__).resolve().parent
 # Front-end packages installed by `make` from the npm registry (package-lock.json).
@@ -36,6 +38,7 @@ VENDOR = {
 def create_app(
     session_factory: sessionmaker[Session] | None = None,
     sheet_worker: SheetWorker | None = None,
+    import_worker: ImportWorker | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="careplan",
@@ -48,6 +51,9 @@ def create_app(
     app.state.session_factory = session_factory or make_session_factory(make_engine())
     # Batches of guidance sheets render in a worker process (tests may run them inline).
     app.state.sheet_worker = sheet_worker or process_worker(app.state.session_factory)
+    # So do large till files, with their status in the work directory.
+    app.state.import_worker = import_worker or start_import(app.state.session_factory)
+    app.state.work_dir = get_settings().work_dir
     check_font()
     errors.install(app)
     for module in (auth, members, plans, checkpoints, lectures, purchases, misc, audit):

@@ -3,11 +3,15 @@ member page and on the audit."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from careplan import import_jobs, purchase_import
 from careplan.models import Purchase
 from tests.conftest import World, enrolled_steps, make_member
 from tests.web.conftest import TravelClock, api_sign_in, sign_in_page
@@ -105,3 +109,76 @@ def test_pdc_and_the_lapse_show_on_the_member_page_and_the_audit(
     sign_in_page(client, "manager.a")
     lapsed = client.get("/audit/adherence?days=90").text.split("已断药")[1]
     assert "周淑珍" in lapsed and "2024年3月9日" in lapsed
+
+
+def _till_lines(world: World, member_card: str, n: int) -> str:
+    store = world.store_a.code
+    return HEADER + "".join(
+        f"{member_card},A70,阿仑膦酸钠片,bisphosphonates,1,28,2024-02-{1 + i % 28:02d},"
+        f"{store},58.00\n"
+        for i in range(n)
+    )
+
+
+def test_a_large_upload_is_imported_by_a_worker_while_the_page_shows_progress(
+    client: TestClient, world: World, session_factory: sessionmaker[Session],
+    clock: TravelClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    member = make_member(world)
+    world.session.commit()
+    started: list[str] = []
+    state = client.app.state  # type: ignore[attr-defined]
+    state.work_dir, state.import_inline_bytes, state.import_worker = tmp_path, 100, started.append
+    token = sign_in_page(client, "manager.a")
+    files = {"file": ("till.csv", _till_lines(world, member.card_number, 9).encode(), "text/csv")}
+    r = client.post("/purchases/import", data={"csrf_token": token}, files=files)
+    assert r.status_code == 303 and len(started) == 1
+    job = started[0]
+    assert r.headers["location"] == f"/purchases/import/jobs/{job}"
+    r = client.get(r.headers["location"])
+    assert "已检查 0 / 9 行" in r.text and 'hx-trigger="every 1s"' in r.text
+    assert count(world) == 0
+
+    # The worker reports as it goes (two lines a chunk here): the page's figures rise.
+    seen: list[tuple[str, int]] = []
+    write = import_jobs._write
+    monkeypatch.setattr(purchase_import, "CHUNK", 2)
+    monkeypatch.setattr(import_jobs, "PROGRESS_EVERY", timedelta(0))
+    monkeypatch.setattr(
+        import_jobs, "_write", lambda p, s: (seen.append((s.state, s.done)), write(p, s))
+    )
+    import_jobs.run(session_factory, tmp_path, job, clock=lambda: clock.now)
+    assert seen == [("running", n) for n in (2, 4, 6, 8, 9)] + [("done", 9)]
+    assert list(tmp_path.glob("*.csv")) == []  # the members' purchases are not left on disk
+
+    r = client.get(f"/purchases/import/jobs/{job}/progress")
+    assert "新增 9 行" in r.text and "hx-trigger" not in r.text
+    assert count(world) == 9
+    client.cookies.clear()
+    sign_in_page(client, "super")  # a job is seen by who uploaded it
+    assert client.get(f"/purchases/import/jobs/{job}").status_code == 404
+
+
+def test_a_refused_or_stopped_background_import_says_so(
+    client: TestClient, world: World, session_factory: sessionmaker[Session],
+    clock: TravelClock, tmp_path: Path,
+) -> None:  # fmt: skip
+    member = make_member(world)
+    world.session.commit()
+    started: list[str] = []
+    state = client.app.state  # type: ignore[attr-defined]
+    state.work_dir, state.import_inline_bytes, state.import_worker = tmp_path, 100, started.append
+    token = sign_in_page(client, "manager.a")
+    text = _till_lines(world, member.card_number, 5).replace("58.00\n", "5.555\n", 1)
+    files = {"file": ("till.csv", text.encode(), "text/csv")}
+    client.post("/purchases/import", data={"csrf_token": token}, files=files)
+    import_jobs.run(session_factory, tmp_path, started[0], clock=lambda: clock.now)
+    r = client.get(f"/purchases/import/jobs/{started[0]}")
+    assert r.status_code == 422 and "未导入任何数据" in r.text
+    assert '<td class="num">2</td><td>金额</td>' in r.text
+    assert count(world) == 0
+
+    client.post("/purchases/import", data={"csrf_token": token}, files=files)
+    clock.advance(minutes=3)  # queued, and no worker ever reported
+    r = client.get(f"/purchases/import/jobs/{started[1]}/progress")
+    assert "导入已中止" in r.text and "hx-trigger" not in r.text

@@ -3,12 +3,14 @@ mapping PDC is measured with."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
-from careplan import drug_classes
+from careplan import drug_classes, import_jobs
 from careplan.access import require_manager
 from careplan.drug_classes import MappingIn
 from careplan.errors import CareplanError, InvalidInput
@@ -58,6 +60,11 @@ def import_page(request: Request, v: User, session: DbSession) -> Response:
     return _import_page(request, v, session)
 
 
+# A file this size imports in a few seconds while the manager waits; a larger one goes
+# to a worker process and the page shows its progress.
+INLINE_BYTES = 2_000_000
+
+
 @pages.post("/purchases/import")
 def upload(request: Request, form: Form, v: User, session: DbSession, now: Now) -> Response:
     """The file is checked whole before anything is kept; a refusal lists every bad line."""
@@ -65,14 +72,49 @@ def upload(request: Request, form: Form, v: User, session: DbSession, now: Now) 
     try:
         if not isinstance(file, UploadFile) or not file.filename:
             raise InvalidInput("choose the till's CSV file", field="file")
+        require_manager(v.actor)
+        if (file.size or 0) > getattr(request.app.state, "import_inline_bytes", INLINE_BYTES):
+            session.rollback()  # the worker writes: this request must hold no lock
+            job = import_jobs.queue(
+                request.app.state.work_dir, file.file, file_name=file.filename,
+                actor=v.actor, today=now.today, now=now.now,
+            )  # fmt: skip
+            request.app.state.import_worker(job)
+            return redirect(request, f"/purchases/import/jobs/{job}")
         result = import_csv(
-            session, v.actor, file.file.read(), file_name=file.filename, today=now.today,
-            now=now.now,
-        )  # fmt: skip
+            session, v.actor, file.file, file_name=file.filename, today=now.today, now=now.now
+        )
     except CareplanError as exc:
         session.rollback()
         return _import_page(request, v, session, error=exc)
     return _import_page(request, v, session, result=result)
+
+
+def _job_context(request: Request, v: Visitor, job_id: str, now: Now) -> dict[str, Any]:
+    job = import_jobs.status(request.app.state.work_dir, job_id, v.actor)
+    refusal = InvalidInput(job.message, field=job.about) if job.state == "refused" else None
+    return {
+        "nav": "purchases",
+        "job_id": job_id,
+        "job": job,
+        "stalled": job.stalled(now.now),
+        "error": refusal,
+        "problems": job.problems,
+        "total": job.problems_in_all,
+    }
+
+
+@pages.get("/purchases/import/jobs/{job_id}")
+def job_page(request: Request, job_id: str, v: User, now: Now) -> Response:
+    context = _job_context(request, v, job_id, now)
+    status = 422 if context["error"] else 200
+    return render(request, v, "purchases/job.html", context, status=status)
+
+
+@pages.get("/purchases/import/jobs/{job_id}/progress")
+def job_progress(request: Request, job_id: str, v: User, now: Now) -> Response:
+    context = _job_context(request, v, job_id, now)
+    return render(request, v, "purchases/_job.html", context, fragment=True)
 
 
 @pages.get("/purchases/classes")
