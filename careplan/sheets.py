@@ -17,8 +17,10 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import MANAGERS, Actor, get_plan, scope_members
+from careplan.adherence import fills_by_member
 from careplan.checkpoints import status_clause
 from careplan.config import get_settings
+from careplan.drug_classes import label as drug_class_label
 from careplan.errors import Forbidden, InvalidInput, NotFound
 from careplan.healthchecks import MEASUREMENTS, Measurement
 from careplan.models import (
@@ -31,6 +33,7 @@ from careplan.models import (
     Staff,
     Store,
 )
+from careplan.pdc import Fill, coverage, runs_out_on
 from careplan.plans import OPEN_STATES, protocol_of, step_of
 from careplan.protocol_schema import Protocol, StepCommon
 from careplan.vocab import BatchState, Channel, CheckpointState, CheckpointStatus, Paper, Role
@@ -100,6 +103,20 @@ class Sheet:
     staff_phone: str
     staff_role: Role
     printed_at: datetime  # in the chain's time zone
+    supply: tuple[Supply, ...] = ()  # the plan's tracked medicines, from the till
+
+
+@dataclass(frozen=True)
+class Supply:
+    """One tracked medicine class, as a member reads it: on how many of the last days
+    they had it (PDC), and the day the medicine bought so far runs out."""
+
+    title: str
+    covered_days: int
+    days: int  # from the first purchase in the period to today
+    percent: int | None
+    lasts_until: date | None  # the last day with medicine
+    refill_soon: bool  # runs out within a week, or has run out
 
 
 def _shown(value: float) -> str:
@@ -154,6 +171,7 @@ class _Loaded:
 
     checkpoints: list[tuple[Checkpoint, Member]]
     checks: dict[int, list[HealthCheck]] = field(default_factory=dict)
+    fills: dict[int, dict[str, list[Fill]]] = field(default_factory=dict)  # by member
     plan_steps: dict[int, list[Checkpoint]] = field(default_factory=dict)  # by plan id
 
 
@@ -179,6 +197,8 @@ def _load(session: Session, actor: Actor, ids: Sequence[int], now: datetime) -> 
         )
         for row in rows:
             loaded.checks.setdefault(row.member_id, []).append(row)
+        # Purchases of medicines tell of conditions: shown under the same consent.
+        loaded.fills = fills_by_member(session, member_ids, until=local_day(now))
     steps = session.scalars(
         select(Checkpoint)
         .where(Checkpoint.plan_id.in_(plan_ids))
@@ -235,7 +255,42 @@ def _sheet(
         staff_phone=staff.phone,
         staff_role=staff.role,
         printed_at=now.astimezone(get_settings().zone),
+        supply=_supply(protocol, loaded.fills.get(member.id, {}), lang, local_day(now))
+        if consent
+        else (),
     )
+
+
+SUPPLY_DAYS = 180  # as on the member page
+
+
+def _supply(
+    protocol: Protocol, fills: dict[str, list[Fill]], lang: str, today: date
+) -> tuple[Supply, ...]:
+    """The plan's tracked classes the member has bought: a sheet shows what it knows."""
+    out = []
+    for key in protocol.tracks:
+        bought = fills.get(key, [])
+        if not bought:
+            continue
+        cover = coverage(bought, today - timedelta(days=SUPPLY_DAYS - 1), today)
+        out_on = runs_out_on(bought)
+        pdc = cover.pdc
+        out.append(
+            Supply(
+                title=drug_class_label(key, lang),
+                covered_days=cover.covered_days,
+                days=cover.days_in_period,
+                percent=None if pdc is None else round(100 * pdc),
+                lasts_until=None if out_on is None else out_on - timedelta(days=1),
+                refill_soon=out_on is not None and out_on <= today + timedelta(days=7),
+            )
+        )
+    return tuple(out)
+
+
+def local_day(now: datetime) -> date:
+    return now.astimezone(get_settings().zone).date()
 
 
 def _language(requested: str | None, member: Member) -> str:

@@ -255,3 +255,36 @@ def test_a_batch_whose_worker_went_quiet_is_stalled(world: World):
     batch = _queued(world)
     assert not sheets.stalled(batch, NOW + timedelta(minutes=1))
     assert sheets.stalled(batch, NOW + timedelta(minutes=6))
+
+
+def test_a_sheet_shows_the_tracked_medicine_supply_from_the_till(world: World):
+    """Osteoporosis tracks bisphosphonates: bought 01-01 and 02-05 for 28 days each.
+    From the index date 01-01 to today 03-01 is 61 days; 01-01..01-28 and 02-05..03-01
+    are covered (28 + 26 = 54, 89%); the second box lasts to 03-03, within a week."""
+    from decimal import Decimal
+
+    from careplan.purchases import PurchaseIn, record_purchase
+
+    member = make_member(world, name="王秀英")
+    steps = _enrolled(world, member)
+    manager = world.actor(world.manager_a)
+    for day in (date(2024, 1, 1), date(2024, 2, 5)):
+        bought = PurchaseIn(
+            product_code="A70", product_name="阿仑膦酸钠片", drug_class="bisphosphonates",
+            quantity=1, days_supply=28, purchased_on=day, amount=Decimal("58.00"),
+        )  # fmt: skip
+        record_purchase(world.session, manager, member.id, bought, today=TODAY, now=NOW)
+    actor = world.actor(world.clerk_a)
+    (sheet,) = sheets.build_sheets(world.session, actor, [steps["fall_prevention"].id], now=NOW)
+    (supply,) = sheet.supply
+    assert (supply.title, supply.covered_days, supply.days, supply.percent) == (
+        "双膦酸盐类",
+        54,
+        61,
+        89,
+    )
+    assert (supply.lasts_until, supply.refill_soon) == (date(2024, 3, 3), True)
+
+    member.health_consent = False  # what was bought tells of a condition
+    (sheet,) = sheets.build_sheets(world.session, actor, [steps["fall_prevention"].id], now=NOW)
+    assert sheet.supply == ()

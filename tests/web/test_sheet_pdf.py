@@ -98,3 +98,18 @@ def test_a_batch_keeps_each_members_language_and_page_count():
     first, second = pdf.text(both, 1), pdf.text(both, pdf.pages(both))
     assert "页码 1 / 2" in first
     assert "Mary Smith" in second and "Page 1 / 1" in second and "Next contact" in second
+
+
+def test_the_medicine_supply_prints_with_its_days_and_a_refill_prompt():
+    from careplan.sheets import Supply
+
+    supply = (
+        Supply("双膦酸盐类", 54, 61, 89, date(2024, 3, 3), refill_soon=True),
+        Supply("钙剂与维生素D", 60, 60, 100, date(2024, 4, 30), refill_soon=False),
+    )
+    text = pdf.text(render_pdf([dataclasses.replace(SHEET, supply=supply)], Paper.a4))
+    assert "您的药品供应" in text
+    assert "近 61 天中有 54 天 (89%)" in text
+    assert "2024年3月3日\n" in text and "请提前续购\n" in text  # whole, on its own line
+    assert text.count("请提前续购") == 1  # only the supply about to run out
+    assert "您的药品供应" not in pdf.text(render_pdf([SHEET], Paper.a4))  # none bought
