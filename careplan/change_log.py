@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from careplan.access import Actor
 from careplan.errors import Forbidden
+from careplan.ledger import seal
 from careplan.models import (
     CarePlan,
     ChangeLog,
@@ -37,6 +38,7 @@ from careplan.models import (
     SheetPrint,
 )
 from careplan.models.base import utcnow
+from careplan.models.change_log import CHANGE_FIELDS
 
 AUDITED: dict[type, str] = {
     Member: "member",
@@ -140,7 +142,9 @@ def _log_changes(session: Session, _flush: UOWTransaction) -> None:
     # after_flush still sees new/dirty/deleted and attribute history, and new rows have ids.
     rows = _rows(session)
     if rows:
-        session.connection().execute(insert(ChangeLog), rows)
+        connection = session.connection()
+        seal(connection, ChangeLog.__table__, rows, CHANGE_FIELDS)  # type: ignore[arg-type]
+        connection.execute(insert(ChangeLog), rows)
 
 
 def history(

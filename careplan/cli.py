@@ -52,6 +52,10 @@ audit_app = typer.Typer(
     help="Supervisor audit of overdue steps (table or CSV).", no_args_is_help=True
 )
 app.add_typer(audit_app, name="audit")
+audit_log_app = typer.Typer(
+    help="The change log and the access log (append-only, hash-chained).", no_args_is_help=True
+)
+app.add_typer(audit_log_app, name="audit-log")
 
 T = TypeVar("T")
 
@@ -471,6 +475,28 @@ def serve(
 def _count_lines(path: Path) -> int:
     with path.open("rb") as f:
         return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
+
+
+@audit_log_app.command("verify")
+def audit_log_verify() -> None:
+    """Walk both logs' hash chains; name the first entry that was edited or deleted."""
+    from careplan.ledger import verify_all
+
+    engine = make_engine()
+    try:
+        with make_session_factory(engine)() as session:
+            reports = verify_all(session)
+    finally:
+        engine.dispose()
+    for r in reports:
+        if r.broken is None:
+            erased = f", {r.erased} erased" if r.erased else ""
+            typer.echo(f"{r.table}: {r.entries} entries intact{erased}; head {r.head}")
+        else:
+            b = r.broken
+            typer.echo(f"{r.table}: BROKEN at seq {b.seq} (id {b.entry_id}): {b.reason}")
+    if any(r.broken for r in reports):
+        raise typer.Exit(1)
 
 
 @purchases_app.command("run-job", hidden=True)

@@ -512,6 +512,18 @@ def get_batch(session: Session, actor: Actor, batch_id: int) -> SheetBatch:
     return batch
 
 
+def batch_members(session: Session, batch: SheetBatch) -> list[int]:
+    """The members whose sheets a batch holds (its PDF shows their health data)."""
+    ids = [int(i) for i in batch.checkpoint_ids.split(",") if i]
+    stmt = (
+        select(CarePlan.member_id)
+        .join(Checkpoint, Checkpoint.plan_id == CarePlan.id)
+        .where(Checkpoint.id.in_(ids))
+        .distinct()
+    )
+    return list(session.scalars(stmt))
+
+
 def batch_pdf(session: Session, actor: Actor, batch_id: int) -> bytes:
     batch = get_batch(session, actor, batch_id)
     if batch.state is not BatchState.done or batch.pdf is None:

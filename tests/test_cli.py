@@ -298,3 +298,19 @@ def test_the_import_worker_imports_a_queued_upload(
     assert import_jobs.status(work, job, actor).state == "done"
     assert count(cli_db, Purchase) == before + 1
     assert not (work / f"{job}.csv").exists()
+
+
+def test_audit_log_verify_names_the_entry_that_was_edited(cli_db: str):
+    import sqlite3
+
+    assert run("protocols", "load")[0] == 0 and run("demo", "seed")[0] == 0
+    code, out = run("audit-log", "verify")
+    assert code == 0 and "change_log:" in out and "entries intact" in out
+    db = sqlite3.connect(cli_db.removeprefix("sqlite:///"))
+    db.execute("DROP TRIGGER change_log_no_update")  # someone with the file's rights
+    db.execute("UPDATE change_log SET via = 'web' WHERE seq = 42")
+    db.commit()
+    db.close()
+    code, out = run("audit-log", "verify")
+    assert code == 1
+    assert "change_log: BROKEN at seq 42" in out and "edited after it was written" in out

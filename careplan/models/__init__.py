@@ -1,7 +1,7 @@
 """Typed SQLAlchemy models, one module per concept. Import from here."""
 
 from careplan.models.base import Base
-from careplan.models.change_log import ChangeLog
+from careplan.models.change_log import AccessLog, ChangeLog
 from careplan.models.checkpoint import Checkpoint, CheckpointResult, ContactAttempt
 from careplan.models.effect import EffectRecord
 from careplan.models.escalation import Escalation
@@ -16,6 +16,7 @@ from careplan.models.staff import AuthSession, Staff
 from careplan.models.store import Store
 
 __all__ = [
+    "AccessLog",
     "AuthSession",
     "Base",
     "CarePlan",

@@ -9,12 +9,15 @@ from pydantic import BaseModel, Field
 
 from careplan import health_records, lectures, members, plans, purchases
 from careplan.access import get_member
+from careplan.access_log import who_looked
 from careplan.health_records import EffectIn, HealthCheckIn
 from careplan.members import MemberCreate, MemberFields
 from careplan.purchases import PurchaseIn
 from careplan.vocab import OwnershipReason
+from web.access_log import LOOK
 from web.api.present import lecture_out, plan_out, seat_out
 from web.api.schemas import (
+    AccessOut,
     EffectOut,
     HealthCheckOut,
     MemberCreated,
@@ -57,7 +60,7 @@ def create(body: MemberCreate, session: DbSession, actor: CurrentActor, now: Now
     )
 
 
-@api.get("/{member_id}", response_model=MemberOut)
+@api.get("/{member_id}", response_model=MemberOut, dependencies=[LOOK])
 def read(member_id: int, session: DbSession, actor: CurrentActor) -> MemberOut:
     return MemberOut.model_validate(get_member(session, actor, member_id))
 
@@ -99,6 +102,12 @@ def reassign(
     return MemberOut.model_validate(member)
 
 
+@api.get("/{member_id}/access-log", response_model=list[AccessOut])
+def access(member_id: int, session: DbSession, actor: CurrentActor) -> list[AccessOut]:
+    """Who looked at this member's health data, newest first (supervisors and admins)."""
+    return [AccessOut.model_validate(a) for a in who_looked(session, actor, member_id)]
+
+
 @api.get("/{member_id}/ownership", response_model=list[OwnershipOut])
 def ownership(member_id: int, session: DbSession, actor: CurrentActor) -> list[OwnershipOut]:
     return [
@@ -106,7 +115,7 @@ def ownership(member_id: int, session: DbSession, actor: CurrentActor) -> list[O
     ]
 
 
-@api.get("/{member_id}/plans", response_model=list[PlanOut])
+@api.get("/{member_id}/plans", response_model=list[PlanOut], dependencies=[LOOK])
 def member_plans(
     member_id: int, session: DbSession, actor: CurrentActor, now: Now
 ) -> list[PlanOut]:
@@ -116,7 +125,7 @@ def member_plans(
     ]
 
 
-@api.get("/{member_id}/health-checks", response_model=list[HealthCheckOut])
+@api.get("/{member_id}/health-checks", response_model=list[HealthCheckOut], dependencies=[LOOK])
 def health_checks(
     member_id: int, session: DbSession, actor: CurrentActor, kind: str | None = None
 ) -> list[HealthCheckOut]:
@@ -132,7 +141,7 @@ def add_health_check(
     return HealthCheckOut.model_validate(row)
 
 
-@api.get("/{member_id}/effects", response_model=list[EffectOut])
+@api.get("/{member_id}/effects", response_model=list[EffectOut], dependencies=[LOOK])
 def effects(member_id: int, session: DbSession, actor: CurrentActor) -> list[EffectOut]:
     return [
         EffectOut.model_validate(r) for r in health_records.effects_of(session, actor, member_id)
@@ -147,7 +156,7 @@ def add_effect(
     return EffectOut.model_validate(row)
 
 
-@api.get("/{member_id}/purchases", response_model=list[PurchaseOut])
+@api.get("/{member_id}/purchases", response_model=list[PurchaseOut], dependencies=[LOOK])
 def member_purchases(member_id: int, session: DbSession, actor: CurrentActor) -> list[PurchaseOut]:
     return [
         PurchaseOut.model_validate(p) for p in purchases.purchases_of(session, actor, member_id)

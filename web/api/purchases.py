@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from careplan import adherence, drug_classes
 from careplan.drug_classes import MappingIn
 from careplan.purchase_import import import_csv, import_lines
+from web.access_log import LOOK
 from web.deps import CurrentActor, DbSession, Now
 from web.routing import router
 
@@ -112,7 +113,7 @@ class AdherenceOut(BaseModel):
     runs_out_on: date | None
 
 
-@api.get("/adherence/{member_id}", response_model=list[AdherenceOut])
+@api.get("/adherence/{member_id}", response_model=list[AdherenceOut], dependencies=[LOOK])
 def member_adherence(
     member_id: int,
     session: DbSession,

@@ -85,6 +85,18 @@ class OwnershipOut(Out):
     changed_by_id: int | None
 
 
+class AccessOut(Out):
+    """One look at the member's health data."""
+
+    seq: int
+    at: datetime
+    actor_id: int | None
+    via: str
+    what: str  # page, api, sheet, export
+    target: str
+    address: str
+
+
 class StepDatesOut(BaseModel):
     open_on: date
     due_on: date

@@ -24,6 +24,7 @@ from careplan.purchases import purchases_of
 from careplan.sheets import prints_of_checkpoints
 from careplan.staff import names_of, store_staff
 from careplan.vocab import Sex
+from web.access_log import looked
 from web.charts import Series, line_chart
 from web.deps import DbSession, Now
 from web.pages.common import (
@@ -311,6 +312,9 @@ def member_view(
     """The member's page; `error` is a refused change made from it (shown, nothing saved)."""
     actor = v.actor
     member = get_member(session, actor, member_id)
+    # A page answering a write (its refusal) records in that write's transaction.
+    writing = session if request.method != "GET" else None
+    looked(request, actor, [member.id], "page", now.now, writing)
     plans = []
     checkpoint_ids: list[int] = []
     for plan in plans_of_member(session, actor, member.id):

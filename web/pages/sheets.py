@@ -17,6 +17,7 @@ from careplan.errors import CareplanError, InvalidInput, NotFound
 from careplan.models import SheetBatch, Store
 from careplan.staff import names_of, store_staff
 from careplan.vocab import BatchState, Paper
+from web.access_log import looked
 from web.deps import DbSession, Now
 from web.pages.common import Form, date_of, int_of, pages_router, redirect, text_of
 from web.session import User, Visitor
@@ -55,10 +56,11 @@ def _language(form: Form) -> str | None:
 
 
 def print_checkpoints(
-    session: DbSession, v: Visitor, ids: list[int], form: Form, now: Now
+    request: Request, session: DbSession, v: Visitor, ids: list[int], form: Form, now: Now
 ) -> Response:
     paper = _paper(form)
     found = sheets.build_sheets(session, v.actor, ids, now=now.now, language=_language(form))
+    looked(request, v.actor, [s.member_id for s in found], "sheet", now.now, session)
     pdf = render_pdf(found, paper)
     sheets.record_prints(session, v.actor, found, paper=paper, now=now.now)
     name = f"sheet-{found[0].code}.pdf" if len(found) == 1 else f"sheets-{now.today}.pdf"
@@ -67,15 +69,17 @@ def print_checkpoints(
 
 @pages.post("/checkpoints/{checkpoint_id}/sheet")
 def print_checkpoint_sheet(
-    checkpoint_id: int, v: User, session: DbSession, now: Now, form: Form
+    request: Request, checkpoint_id: int, v: User, session: DbSession, now: Now, form: Form
 ) -> Response:
-    return print_checkpoints(session, v, [checkpoint_id], form, now)
+    return print_checkpoints(request, session, v, [checkpoint_id], form, now)
 
 
 @pages.post("/plans/{plan_id}/sheet")
-def print_plan_sheet(plan_id: int, v: User, session: DbSession, now: Now, form: Form) -> Response:
+def print_plan_sheet(
+    request: Request, plan_id: int, v: User, session: DbSession, now: Now, form: Form
+) -> Response:
     cp = sheets.current_checkpoint(session, v.actor, plan_id, now.today)
-    return print_checkpoints(session, v, [cp.id], form, now)
+    return print_checkpoints(request, session, v, [cp.id], form, now)
 
 
 # --- A day's contacts --------------------------------------------------------------------
@@ -165,7 +169,7 @@ def print_day(request: Request, v: User, session: DbSession, now: Now, form: For
         if not ids:
             raise InvalidInput("there are no contacts that day", field="on_date")
         if len(ids) <= INLINE_MAX:
-            return print_checkpoints(session, v, ids, form, now)
+            return print_checkpoints(request, session, v, ids, form, now)
         batch = sheets.create_batch(
             session,
             v.actor,
@@ -216,7 +220,10 @@ def batch_progress(
 
 
 @pages.get("/sheets/batches/{batch_id}/pdf")
-def batch_download(batch_id: int, v: User, session: DbSession) -> Response:
+def batch_download(
+    request: Request, batch_id: int, v: User, session: DbSession, now: Now
+) -> Response:
     batch = sheets.get_batch(session, v.actor, batch_id)
     pdf = sheets.batch_pdf(session, v.actor, batch_id)
+    looked(request, v.actor, sheets.batch_members(session, batch), "sheet", now.now)
     return pdf_response(pdf, f"sheets-{batch.on_date}-{batch.id}.pdf", inline=False)

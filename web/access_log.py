@@ -1,0 +1,42 @@
+"""Recording a look at members' health data from a request (careplan/access_log.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from careplan import access_log
+from careplan.access import Actor, get_member
+from web.deps import CurrentActor, DbSession, Now
+
+
+def looked(
+    request: Request,
+    actor: Actor,
+    member_ids: Iterable[int],
+    what: str,
+    now: datetime,
+    session: Session | None = None,
+) -> None:
+    """Record the look on its own (a GET), or in `session` when the request writes."""
+    where = {"target": request.url.path, "address": request.client.host if request.client else ""}
+    if session is not None:
+        access_log.record_in(session, actor, member_ids, what=what, now=now, **where)
+    else:
+        factory = request.app.state.session_factory
+        access_log.record(factory, actor, member_ids, what=what, now=now, **where)
+
+
+def api_look(
+    request: Request, member_id: int, session: DbSession, actor: CurrentActor, now: Now
+) -> None:
+    """For API routes that return a member's health data: after the member is found
+    visible to the caller (else the route's own 404), the look is recorded."""
+    get_member(session, actor, member_id)
+    looked(request, actor, [member_id], "api", now.now)
+
+
+LOOK = Depends(api_look)
