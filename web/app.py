@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.config import get_settings
 from careplan.db import make_engine, make_session_factory
-from web import errors
+from web import errors, headers
 from web.api import audit, auth, checkpoints, lectures, members, misc, plans, purchases
 from web.pages import audit as audit_pages
 from web.pages import auth as auth_pages
@@ -56,6 +56,7 @@ def create_app(
     app.state.work_dir = get_settings().work_dir
     check_font()
     errors.install(app)
+    headers.install(app)
     for module in (auth, members, plans, checkpoints, lectures, purchases, misc, audit):
         app.include_router(module.api, prefix="/api/v1")
     for page in (

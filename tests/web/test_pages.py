@@ -566,3 +566,17 @@ def test_each_user_chooses_their_language(client: TestClient):
     assert "My worklist" in client.get("/").text
     r = client.post("/settings", data={"csrf_token": token, "language": "fr"})
     assert r.status_code == 422
+
+
+def test_every_answer_carries_the_security_headers(client: TestClient, world: World):
+    """No inline script may run, nobody else may frame careplan, types are not sniffed,
+    and pages with health data are not cached; the vendored files may be."""
+    for path in ("/sign-in", "/api/v1/members", "/no-such-page"):
+        r = client.get(path)
+        csp = r.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("style-src")[0]
+        assert "frame-ancestors 'self'" in csp
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["cache-control"] == "no-store"
+    r = client.get("/static/vendor/htmx/htmx.min.js")
+    assert r.status_code == 200 and r.headers.get("cache-control") != "no-store"
