@@ -24,8 +24,10 @@ $(ASSETS): package.json package-lock.json
 
 # Guidance sheets: WeasyPrint lays out with Pango and subsets fonts with HarfBuzz; the
 # Chinese font is Debian's Noto Sans CJK, embedded in every PDF; poppler-utils reads PDFs
-# back in the tests. Installed from Debian's packages when missing.
-SYSTEM_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
+# back in the tests; pg_dump and pg_restore back up PostgreSQL. Installed from Debian's
+# packages when missing.
+SYSTEM_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils \
+  postgresql-client
 
 system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do \
