@@ -24,15 +24,15 @@ $(ASSETS): package.json package-lock.json
 
 # Guidance sheets: WeasyPrint lays out with Pango and subsets fonts with HarfBuzz; the
 # Chinese font is Debian's Noto Sans CJK, embedded in every PDF; poppler-utils reads PDFs
-# back in the tests; pg_dump and pg_restore back up PostgreSQL. Installed from Debian's
-# packages when missing.
-SYSTEM_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils \
-  postgresql-client
+# back in the tests; pg_dump and pg_restore back up PostgreSQL (any installed version's
+# client will do). Installed from Debian's packages when missing.
+SYSTEM_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
 
 system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
 	done); \
+	command -v pg_dump >/dev/null || missing="$$missing postgresql-client"; \
 	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  echo "installing $$missing"; \
