@@ -176,10 +176,16 @@ def update_member(session: Session, actor: Actor, member_id: int, data: MemberFi
     return member
 
 
+# The version of the consent form's text the member signs; a new text, a new version.
+CONSENT_TEXT = "2026-11"
+
+
 def _consent(member: Member, actor: Actor, now: datetime) -> None:
     member.health_consent = True
     member.health_consent_at = now
     member.health_consent_by_id = actor.staff_id
+    member.health_consent_text = CONSENT_TEXT
+    member.health_consent_withdrawn_at = member.health_consent_withdrawn_by_id = None
 
 
 def give_health_consent(session: Session, actor: Actor, member_id: int, *, now: datetime) -> Member:
@@ -190,10 +196,16 @@ def give_health_consent(session: Session, actor: Actor, member_id: int, *, now: 
 
 
 def require_consent(member: Member) -> None:
-    if not member.health_consent:
+    if member.health_consent:
+        return
+    if member.health_consent_withdrawn_at is not None:
         raise InvalidInput(
-            "the member has not consented to health-data processing", field="health_consent"
+            "the member withdrew consent to health-data processing: nothing new is recorded",
+            field="health_consent",
         )
+    raise InvalidInput(
+        "the member has not consented to health-data processing", field="health_consent"
+    )
 
 
 def mark_verified(session: Session, actor: Actor, member_id: int, *, today: date) -> Member:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from careplan.access import MANAGERS, Actor, get_plan, scope_members
 from careplan.adherence import fills_by_member
 from careplan.checkpoints import status_clause
+from careplan.clock import local_date
 from careplan.config import get_settings
 from careplan.drug_classes import label as drug_class_label
 from careplan.errors import Forbidden, InvalidInput, NotFound
@@ -198,7 +199,7 @@ def _load(session: Session, actor: Actor, ids: Sequence[int], now: datetime) -> 
         for row in rows:
             loaded.checks.setdefault(row.member_id, []).append(row)
         # Purchases of medicines tell of conditions: shown under the same consent.
-        loaded.fills = fills_by_member(session, member_ids, until=local_day(now))
+        loaded.fills = fills_by_member(session, member_ids, until=local_date(now))
     steps = session.scalars(
         select(Checkpoint)
         .where(Checkpoint.plan_id.in_(plan_ids))
@@ -255,7 +256,7 @@ def _sheet(
         staff_phone=staff.phone,
         staff_role=staff.role,
         printed_at=now.astimezone(get_settings().zone),
-        supply=_supply(protocol, loaded.fills.get(member.id, {}), lang, local_day(now))
+        supply=_supply(protocol, loaded.fills.get(member.id, {}), lang, local_date(now))
         if consent
         else (),
     )
@@ -287,10 +288,6 @@ def _supply(
             )
         )
     return tuple(out)
-
-
-def local_day(now: datetime) -> date:
-    return now.astimezone(get_settings().zone).date()
 
 
 def _language(requested: str | None, member: Member) -> str:

@@ -296,6 +296,7 @@ MESSAGES = (
     N_("must be a date between 1900 and today"),
     N_("health data needs the member's consent first"),
     N_("the member has not consented to health-data processing"),
+    N_("the member withdrew consent to health-data processing: nothing new is recorded"),
     N_("start_date must be within a year of today"),
     N_("contacted_on must lie between the plan's start and today"),
     N_("call_back_at must be in the future"),

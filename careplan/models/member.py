@@ -63,6 +63,12 @@ class Member(IdMixin, TimestampMixin, Base):
     health_consent_by_id: Mapped[int | None] = mapped_column(
         IdType, ForeignKey("staff.id"), default=None
     )
+    health_consent_text: Mapped[str | None] = mapped_column(String(16), default=None)  # version
+    # A withdrawal stops processing; the data stays stored (and secured) as it was.
+    health_consent_withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)
+    health_consent_withdrawn_by_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("staff.id"), default=None
+    )
     last_verified_on: Mapped[date | None] = mapped_column(default=None)
 
     home_store: Mapped[Store] = relationship()

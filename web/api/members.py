@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import BaseModel, Field
 
+from careplan import consent as consent_rules
 from careplan import health_records, lectures, members, plans, purchases
 from careplan.access import get_member
 from careplan.access_log import who_looked
@@ -83,6 +84,17 @@ def verified(member_id: int, session: DbSession, actor: CurrentActor, now: Now) 
 def consent(member_id: int, session: DbSession, actor: CurrentActor, now: Now) -> MemberOut:
     return MemberOut.model_validate(
         members.give_health_consent(session, actor, member_id, now=now.now)
+    )
+
+
+@api.post("/{member_id}/health-consent/withdraw", response_model=MemberOut)
+def withdraw_consent(
+    member_id: int, session: DbSession, actor: CurrentActor, now: Now
+) -> MemberOut:
+    """The member withdraws consent: nothing new is recorded, live plans stop, what was
+    recorded stays stored."""
+    return MemberOut.model_validate(
+        consent_rules.withdraw_health_consent(session, actor, member_id, now=now.now)
     )
 
 

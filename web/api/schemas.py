@@ -69,6 +69,8 @@ class MemberOut(Out):
     health_consent: bool
     health_consent_at: datetime | None
     health_consent_by_id: int | None
+    health_consent_text: str | None  # the version of the form signed
+    health_consent_withdrawn_at: datetime | None
     last_verified_on: date | None
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from careplan import adherence, lectures
 from careplan import members as archive
 from careplan.access import MANAGERS, get_member
+from careplan.consent import withdraw_health_consent
 from careplan.errors import CareplanError
 from careplan.health_records import effects_of, health_checks_of
 from careplan.healthchecks import MEASUREMENTS
@@ -218,6 +219,14 @@ def record_consent(
     request: Request, member_id: int, v: User, session: DbSession, now: Now
 ) -> Response:
     archive.give_health_consent(session, v.actor, member_id, now=now.now)
+    return redirect(request, f"/members/{member_id}")
+
+
+@pages.post("/members/{member_id}/consent/withdraw")
+def withdraw_consent(
+    request: Request, member_id: int, v: User, session: DbSession, now: Now
+) -> Response:
+    withdraw_health_consent(session, v.actor, member_id, now=now.now)
     return redirect(request, f"/members/{member_id}")
 
 
