@@ -1,13 +1,13 @@
 """Who looked at which member's health data, when, how and from where.
 
-Each look is written and committed on its own, before the data is shown: a page that
-fails after reading was still read. Entries are chained like the change log
+Entries are chained like the change log
 (careplan/ledger.py) and the database refuses to change or delete them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert, select
@@ -23,38 +23,30 @@ from careplan.models.change_log import ACCESS_FIELDS
 WHAT = ("page", "api", "sheet", "export")
 
 
+@dataclass(frozen=True)
+class Look:
+    """One request's look at some members' health data."""
+
+    what: str  # one of WHAT
+    target: str  # the path asked for
+    address: str  # the client's address
+    now: datetime
+
+
 def record(
-    factory: sessionmaker[Session],
-    actor: Actor,
-    member_ids: Iterable[int],
-    *,
-    what: str,
-    target: str,
-    address: str,
-    now: datetime,
+    factory: sessionmaker[Session], actor: Actor, member_ids: Iterable[int], look: Look
 ) -> None:
-    rows = _rows(actor, member_ids, what, target, address, now)
-    if not rows:
-        return
+    """Committed on its own (a GET): a page that fails after reading was still read."""
     with factory() as session:
         begin_for_writing(session)
-        _insert(session, rows)
+        record_in(session, actor, member_ids, look)
         session.commit()
 
 
-def record_in(
-    session: Session,
-    actor: Actor,
-    member_ids: Iterable[int],
-    *,
-    what: str,
-    target: str,
-    address: str,
-    now: datetime,
-) -> None:
-    """The same, in the caller's transaction: for a request that writes anyway (printing
-    records the print), where a second writer would wait for the first's lock."""
-    _insert(session, _rows(actor, member_ids, what, target, address, now))
+def record_in(session: Session, actor: Actor, member_ids: Iterable[int], look: Look) -> None:
+    """In the caller's transaction: for a request that writes anyway (printing records
+    the print), where a second writer would wait for the first's lock."""
+    _insert(session, _rows(actor, member_ids, look))
 
 
 def _insert(session: Session, rows: list[dict[str, object]]) -> None:
@@ -64,13 +56,11 @@ def _insert(session: Session, rows: list[dict[str, object]]) -> None:
         connection.execute(insert(AccessLog), rows)
 
 
-def _rows(
-    actor: Actor, member_ids: Iterable[int], what: str, target: str, address: str, now: datetime
-) -> list[dict[str, object]]:
-    assert what in WHAT, what
+def _rows(actor: Actor, member_ids: Iterable[int], look: Look) -> list[dict[str, object]]:
+    assert look.what in WHAT, look.what
     return [
-        {"at": now, "actor_id": actor.staff_id, "via": actor.via, "member_id": member_id,
-         "what": what, "target": target[:255], "address": address[:64]}
+        {"at": look.now, "actor_id": actor.staff_id, "via": actor.via, "member_id": member_id,
+         "what": look.what, "target": look.target[:255], "address": look.address[:64]}
         for member_id in sorted(set(member_ids))
     ]  # fmt: skip
 

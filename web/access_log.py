@@ -22,12 +22,12 @@ def looked(
     session: Session | None = None,
 ) -> None:
     """Record the look on its own (a GET), or in `session` when the request writes."""
-    where = {"target": request.url.path, "address": request.client.host if request.client else ""}
+    client = request.client.host if request.client else ""
+    look = access_log.Look(what=what, target=request.url.path, address=client, now=now)
     if session is not None:
-        access_log.record_in(session, actor, member_ids, what=what, now=now, **where)
+        access_log.record_in(session, actor, member_ids, look)
     else:
-        factory = request.app.state.session_factory
-        access_log.record(factory, actor, member_ids, what=what, now=now, **where)
+        access_log.record(request.app.state.session_factory, actor, member_ids, look)
 
 
 def api_look(

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan import import_jobs, purchase_import
-from careplan.models import Purchase
+from careplan.models import Member, Purchase
 from tests.conftest import World, enrolled_steps, make_member
 from tests.web.conftest import TravelClock, api_sign_in, sign_in_page
 
@@ -120,16 +120,24 @@ def _till_lines(world: World, member_card: str, n: int) -> str:
     )
 
 
-def test_a_large_upload_is_imported_by_a_worker_while_the_page_shows_progress(
-    client: TestClient, world: World, session_factory: sessionmaker[Session],
-    clock: TravelClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+def _background_imports(
+    client: TestClient, world: World, work_dir: Path
+) -> tuple[Member, list[str], str]:
+    """Any upload over 100 bytes goes to a worker; here the test is the worker: the
+    jobs started are listed, for the test to run."""
     member = make_member(world)
     world.session.commit()
     started: list[str] = []
     state = client.app.state  # type: ignore[attr-defined]
-    state.work_dir, state.import_inline_bytes, state.import_worker = tmp_path, 100, started.append
-    token = sign_in_page(client, "manager.a")
+    state.work_dir, state.import_inline_bytes, state.import_worker = work_dir, 100, started.append
+    return member, started, sign_in_page(client, "manager.a")
+
+
+def test_a_large_upload_is_imported_by_a_worker_while_the_page_shows_progress(
+    client: TestClient, world: World, session_factory: sessionmaker[Session],
+    clock: TravelClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    member, started, token = _background_imports(client, world, tmp_path)
     files = {"file": ("till.csv", _till_lines(world, member.card_number, 9).encode(), "text/csv")}
     r = client.post("/purchases/import", data={"csrf_token": token}, files=files)
     assert r.status_code == 303 and len(started) == 1
@@ -163,12 +171,7 @@ def test_a_refused_or_stopped_background_import_says_so(
     client: TestClient, world: World, session_factory: sessionmaker[Session],
     clock: TravelClock, tmp_path: Path,
 ) -> None:  # fmt: skip
-    member = make_member(world)
-    world.session.commit()
-    started: list[str] = []
-    state = client.app.state  # type: ignore[attr-defined]
-    state.work_dir, state.import_inline_bytes, state.import_worker = tmp_path, 100, started.append
-    token = sign_in_page(client, "manager.a")
+    member, started, token = _background_imports(client, world, tmp_path)
     text = _till_lines(world, member.card_number, 5).replace("58.00\n", "5.555\n", 1)
     files = {"file": ("till.csv", text.encode(), "text/csv")}
     client.post("/purchases/import", data={"csrf_token": token}, files=files)
