@@ -45,6 +45,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 REQUIRED = ("card_number", "product_code", "product_name", "quantity", "purchased_on",
             "store_code", "amount")  # fmt: skip
 CHUNK = 20000
+Numbered = tuple[int, dict[str, str]]  # a file's line number and its row
 MAX_PROBLEMS = 500  # a report longer than this helps nobody; the count is still given
 
 
@@ -125,7 +126,7 @@ def _header_map(header: Sequence[str]) -> dict[str, int]:
     return found
 
 
-def csv_rows(text: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
+def csv_rows(text: Iterable[str]) -> Iterator[Numbered]:
     """(line number, row by careplan's column names) for each non-empty line of a text
     or of a stream of lines. The row's "" entry is the line as the till wrote it, which
     its key is made from."""
@@ -230,10 +231,10 @@ _VARYING = ("member_id", "store_id", "product_code", "product_name", "drug_class
 # The same on every line; recorded_by_id stays empty: the import's record says who.
 _STAMP = ("import_id", "recorded_at")
 Line = tuple[Any, ...]  # values in _VARYING order
-Numbered = tuple[int, dict[str, str]]  # a file's line number and its row
 
 
-def _line(row: dict[str, str], known: _Known, today: date, key: str) -> Line:
+def _line(row: dict[str, str], known: _Known, today: date) -> Line:
+    """The line's values in _VARYING order, but for its key."""
     card = _text(row, "card_number", 32)
     member_id = known.members.get(card)
     if member_id is None:
@@ -252,7 +253,6 @@ def _line(row: dict[str, str], known: _Known, today: date, key: str) -> Line:
         _whole_of("days_supply", days) if days else None,
         _day(row, today),
         _money_of(row.get("amount", "")),
-        key,
     )
 
 
@@ -291,9 +291,7 @@ class _Checked:
     members: set[int] = field(default_factory=set)
     known: _Known | None = None
 
-    def look_up(
-        self, session: Session, actor: Actor, batch: Sequence[tuple[int, dict[str, str]]]
-    ) -> None:
+    def look_up(self, session: Session, actor: Actor, batch: Sequence[Numbered]) -> None:
         """Learn the members of the cards not asked about yet (those the actor may see):
         the only reads checking needs, made before the chunk is checked."""
         if self.known is None:
@@ -309,19 +307,19 @@ class _Checked:
                 if actor.may_see_store(store_id):
                     known.members[card] = member_id
 
-    def check(self, batch: list[tuple[int, dict[str, str]]], today: date) -> list[Line]:
+    def check(self, batch: list[Numbered], today: date) -> list[Line]:
         assert self.known is not None, "look_up first"
         known, good = self.known, []
         for number, row in batch:
             try:
-                values = _line(row, known, today, "")
+                values = _line(row, known, today)
             except _Bad as bad:
                 self.total += 1
                 if len(self.problems) < MAX_PROBLEMS:
                     self.problems.append(Problem(number, bad.field, bad.message))
                 continue
             self.members.add(values[0])
-            good.append((*values[:-1], _key(row, self.seen)))
+            good.append((*values, _key(row, self.seen)))
         self.lines += len(batch)
         return good
 
@@ -449,9 +447,9 @@ class _Writer:
 
 
 def _chunks(
-    lines: Iterable[tuple[int, dict[str, str]]],
-) -> Iterator[list[tuple[int, dict[str, str]]]]:
-    batch: list[tuple[int, dict[str, str]]] = []
+    lines: Iterable[Numbered],
+) -> Iterator[list[Numbered]]:
+    batch: list[Numbered] = []
     for item in lines:
         batch.append(item)
         if len(batch) >= CHUNK:
@@ -464,7 +462,7 @@ def _chunks(
 def _check_and_write(
     session: Session,
     actor: Actor,
-    lines: Iterable[tuple[int, dict[str, str]]],
+    lines: Iterable[Numbered],
     writer: _Writer,
     today: date,
     progress: Callable[[int], None] | None,
@@ -490,7 +488,7 @@ def _check_and_write(
 def import_lines(
     session: Session,
     actor: Actor,
-    lines: Iterable[tuple[int, dict[str, str]]],
+    lines: Iterable[Numbered],
     *,
     file_name: str,
     sha256: str,
