@@ -66,6 +66,9 @@ def tracked_classes(plans: Iterable[CarePlan]) -> set[str]:
     }
 
 
+MEASURED_DAYS = 180  # the window the member page and the guidance sheet measure over
+
+
 @dataclass(frozen=True)
 class ClassAdherence:
     drug_class: str
@@ -84,12 +87,15 @@ def member_adherence(
     plans = session.scalars(select(CarePlan).where(CarePlan.member_id == member.id))
     classes = tracked_classes(plans)
     fills = fills_by_member(session, [member.id], until=end)[member.id]
-    return [
-        ClassAdherence(
-            key, coverage(fills.get(key, []), start, end), runs_out_on(fills.get(key, []))
-        )
-        for key in sorted(classes)
-    ]
+    return classes_adherence(sorted(classes), fills, start, end)
+
+
+def classes_adherence(
+    classes: Iterable[str], fills: dict[str, list[Fill]], start: date, end: date
+) -> list[ClassAdherence]:
+    """PDC over [start, end] and the run-out date, for each class, from a member's fills."""
+    found = [(key, fills.get(key, [])) for key in classes]
+    return [ClassAdherence(key, coverage(f, start, end), runs_out_on(f)) for key, f in found]
 
 
 # --- Refill steps --------------------------------------------------------------------------

@@ -472,11 +472,6 @@ def serve(
     )
 
 
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as f:
-        return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
-
-
 @app.command("backup")
 def backup_command(
     file: Annotated[Path, typer.Argument(help="the backup file to write (must not exist)")],
@@ -556,14 +551,14 @@ def purchases_import(
     as_user: Annotated[str, typer.Option("--as", help="username of who imports (recorded)")],
 ) -> None:
     """Import a till file: all lines or none; importing the same lines again adds nothing."""
-    from careplan.purchase_import import ImportRefused, import_csv
+    from careplan.purchase_import import ImportRefused, count_lines, import_csv
 
     def body() -> None:
         if not file.is_file():
             raise CareplanError(f"no such file: {file}", field="file")
-        total = max(_count_lines(file), 1)
         try:
             with unit_of_work(Actor.system("cli")) as session, file.open("rb") as data:
+                total = max(count_lines(data), 1)
                 actor = actor_for(session, as_user)
                 with typer.progressbar(length=total, label="importing", file=sys.stderr) as bar:
                     result = import_csv(

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from careplan.access import Actor
 from careplan.errors import CareplanError, InvalidInput, NotFound
 from careplan.models import Staff
-from careplan.purchase_import import ImportRefused, import_csv
+from careplan.purchase_import import ImportRefused, count_lines, import_csv
 
 STALLED_AFTER = timedelta(minutes=2)  # a worker reports at least every chunk
 PROGRESS_EVERY = timedelta(seconds=0.5)
@@ -95,7 +95,7 @@ def queue(
     with data.open("wb") as out:
         shutil.copyfileobj(upload, out, 1 << 20)
     with data.open("rb") as f:
-        lines = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
+        lines = count_lines(f)
     status = JobStatus(
         file_name=file_name, staff_id=actor.staff_id, today=today.isoformat(),
         total=max(lines, 1), updated_at=now.isoformat(),

@@ -80,15 +80,23 @@ class ImportResult:
 
 
 BLOCK = 1 << 20
+# The encoding a file is reported in → the codec that reads it: UTF-8 with or without
+# BOM; GB18030, a superset of GBK and GB2312, what Chinese tills and spreadsheets save.
+_CODECS = {"utf-8": "utf-8-sig", "gbk": "gb18030"}
+
+
+def count_lines(stream: BinaryIO) -> int:
+    """Newlines in a binary file, read in blocks; the stream is left at its start."""
+    lines = sum(block.count(b"\n") for block in iter(lambda: stream.read(BLOCK), b""))
+    stream.seek(0)
+    return lines
 
 
 def sniff(stream: BinaryIO) -> tuple[str, str]:
     """The file's encoding and SHA-256, read once in blocks (the file is never held
-    whole): UTF-8 (with or without BOM), else GB18030 (a superset of GBK and GB2312, what
-    Chinese tills and spreadsheet programs save). The stream is left at its start."""
+    whole): UTF-8 if it reads as UTF-8, else GBK. The stream is left at its start."""
     digest = hashlib.sha256()
-    decoders = {"utf-8": codecs.getincrementaldecoder("utf-8-sig")(),
-                "gbk": codecs.getincrementaldecoder("gb18030")()}  # fmt: skip
+    decoders = {name: codecs.getincrementaldecoder(codec)() for name, codec in _CODECS.items()}
     while block := stream.read(BLOCK):
         digest.update(block)
         for name, decoder in list(decoders.items()):
@@ -555,6 +563,3 @@ def import_csv(
         )  # fmt: skip
     finally:
         text.detach()  # the caller's stream stays open
-
-
-_CODECS = {"utf-8": "utf-8-sig", "gbk": "gb18030"}

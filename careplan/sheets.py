@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import MANAGERS, Actor, get_plan, scope_members
-from careplan.adherence import fills_by_member
+from careplan.adherence import MEASURED_DAYS, ClassAdherence, classes_adherence, fills_by_member
 from careplan.checkpoints import status_clause
 from careplan.clock import local_date
 from careplan.config import get_settings
@@ -34,7 +34,7 @@ from careplan.models import (
     Staff,
     Store,
 )
-from careplan.pdc import Fill, coverage, runs_out_on
+from careplan.pdc import Fill
 from careplan.plans import OPEN_STATES, protocol_of, step_of
 from careplan.protocol_schema import Protocol, StepCommon
 from careplan.vocab import BatchState, Channel, CheckpointState, CheckpointStatus, Paper, Role
@@ -262,32 +262,27 @@ def _sheet(
     )
 
 
-SUPPLY_DAYS = 180  # as on the member page
-
-
 def _supply(
     protocol: Protocol, fills: dict[str, list[Fill]], lang: str, today: date
 ) -> tuple[Supply, ...]:
     """The plan's tracked classes the member has bought: a sheet shows what it knows."""
-    out = []
-    for key in protocol.tracks:
-        bought = fills.get(key, [])
-        if not bought:
-            continue
-        cover = coverage(bought, today - timedelta(days=SUPPLY_DAYS - 1), today)
-        out_on = runs_out_on(bought)
-        pdc = cover.pdc
-        out.append(
-            Supply(
-                title=drug_class_label(key, lang),
-                covered_days=cover.covered_days,
-                days=cover.days_in_period,
-                percent=None if pdc is None else round(100 * pdc),
-                lasts_until=None if out_on is None else out_on - timedelta(days=1),
-                refill_soon=out_on is not None and out_on <= today + timedelta(days=7),
-            )
-        )
-    return tuple(out)
+    start = today - timedelta(days=MEASURED_DAYS - 1)
+    bought = [key for key in protocol.tracks if fills.get(key)]
+    return tuple(
+        _supply_line(a, lang, today) for a in classes_adherence(bought, fills, start, today)
+    )
+
+
+def _supply_line(measured: ClassAdherence, lang: str, today: date) -> Supply:
+    cover, out_on = measured.coverage, measured.runs_out_on
+    return Supply(
+        title=drug_class_label(measured.drug_class, lang),
+        covered_days=cover.covered_days,
+        days=cover.days_in_period,
+        percent=None if cover.pdc is None else round(100 * cover.pdc),
+        lasts_until=None if out_on is None else out_on - timedelta(days=1),
+        refill_soon=out_on is not None and out_on <= today + timedelta(days=7),
+    )
 
 
 def _language(requested: str | None, member: Member) -> str:

@@ -54,6 +54,7 @@ def create_app(
     # So do large till files, with their status in the work directory.
     app.state.import_worker = import_worker or start_import(app.state.session_factory)
     app.state.work_dir = get_settings().work_dir
+    app.state.import_inline_bytes = purchase_pages.INLINE_BYTES
     check_font()
     errors.install(app)
     headers.install(app)

@@ -271,9 +271,6 @@ def _contact_log(session: DbSession, checkpoint_ids: list[int]) -> list[dict[str
     return sorted(log, key=lambda e: e["at"], reverse=True)
 
 
-PDC_DAYS = 180  # the member page's measured-adherence window
-
-
 def _last_answer(log: list[dict[str, Any]]) -> CheckpointResult | None:
     """The newest answer the member gave to "are you taking it?" (log is newest first)."""
     for entry in log:
@@ -336,6 +333,7 @@ def member_view(
     ids = {member.owner_id} | {o.staff_id for o in ownerships}
     ids |= {o.changed_by_id for o in ownerships if o.changed_by_id}
     ids |= {_who(e) for e in log}
+    measured_from = now.today - timedelta(days=adherence.MEASURED_DAYS - 1)
     context = {
         "nav": "members",
         "member": member,
@@ -359,9 +357,9 @@ def member_view(
         "saved": saved,
         "age": _age(member.birthday, now.today),
         "adherence": adherence.member_adherence(
-            session, actor, member.id, start=now.today - timedelta(days=PDC_DAYS - 1), end=now.today
+            session, actor, member.id, start=measured_from, end=now.today
         ),
-        "pdc_days": PDC_DAYS,
+        "pdc_days": adherence.MEASURED_DAYS,
         "last_answer": _last_answer(log),
         "lecture_seats": lectures.member_lectures(session, actor, member.id),
         "open_lectures": lectures.open_for_registration(session, actor, member.id, now=now.now),

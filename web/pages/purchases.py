@@ -73,7 +73,7 @@ def upload(request: Request, form: Form, v: User, session: DbSession, now: Now) 
         if not isinstance(file, UploadFile) or not file.filename:
             raise InvalidInput("choose the till's CSV file", field="file")
         require_manager(v.actor)
-        if (file.size or 0) > getattr(request.app.state, "import_inline_bytes", INLINE_BYTES):
+        if (file.size or 0) > request.app.state.import_inline_bytes:
             session.rollback()  # the worker writes: this request must hold no lock
             job = import_jobs.queue(
                 request.app.state.work_dir, file.file, file_name=file.filename,
