@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from careplan import audit, clock, demo, migrate, plans, protocols, sheets, synthetic
 from careplan.access import Actor, scope_members
 from careplan.config import get_settings
-from careplan.db import make_engine, make_session_factory, transaction
+from careplan.db import begin_for_writing, make_engine, make_session_factory, transaction
 from careplan.errors import CareplanError
 from careplan.models import Member, Store
 from careplan.protocols import ProtocolFileError
@@ -558,6 +558,7 @@ def purchases_import(
             raise CareplanError(f"no such file: {file}", field="file")
         try:
             with unit_of_work(Actor.system("cli")) as session, file.open("rb") as data:
+                begin_for_writing(session)  # reads before it writes (careplan/db.py)
                 total = max(count_lines(data), 1)
                 actor = actor_for(session, as_user)
                 with typer.progressbar(length=total, label="importing", file=sys.stderr) as bar:

@@ -25,6 +25,7 @@ from typing import BinaryIO
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import Actor
+from careplan.db import begin_for_writing
 from careplan.errors import CareplanError, InvalidInput, NotFound
 from careplan.models import Staff
 from careplan.purchase_import import ImportRefused, count_lines, import_csv
@@ -130,6 +131,9 @@ def run(
 
     try:
         with factory() as session, data.open("rb") as stream:
+            # It reads (cards, stores) before it writes: on SQLite it must hold the write
+            # lock from the start, or a commit by the web app in between fails it.
+            begin_for_writing(session)
             actor = Actor.of(session.get_one(Staff, job.staff_id), via="import")
             session.info["actor"] = actor
             result = import_csv(

@@ -293,8 +293,18 @@ def test_the_import_worker_imports_a_queued_upload(
         work, io.BytesIO(lines.encode()), file_name="till.csv", actor=actor,
         today=date(2026, 11, 20), now=datetime(2026, 11, 20, 2, tzinfo=UTC),
     )  # fmt: skip
+    from careplan.db import WRITING
+
+    import_csv, began = import_jobs.import_csv, []
+
+    def watched(session, *args, **kwargs):  # type: ignore[no-untyped-def]
+        began.append(session.connection().get_execution_options().get(WRITING))
+        return import_csv(session, *args, **kwargs)
+
+    monkeypatch.setattr(import_jobs, "import_csv", watched)
     code, out = run("purchases", "run-job", job)
     assert code == 0, out
+    assert began == [True]  # holds SQLite's write lock from its first read
     assert import_jobs.status(work, job, actor).state == "done"
     assert count(cli_db, Purchase) == before + 1
     assert not (work / f"{job}.csv").exists()
