@@ -466,7 +466,7 @@ def serve(
     """Serve the web app and API."""
     import uvicorn
 
-    settings = get_settings()
+    settings = guarded(get_settings)  # a production server will not start on a placeholder
     uvicorn.run(
         "web.app:create_app", factory=True, host=host or settings.host, port=port or settings.port
     )

@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER_SECRET = "change-me"
+PLACEHOLDERS = frozenset({PLACEHOLDER_SECRET, "", "secret", "changeme", "change-this"})
+MIN_SECRET = 32
 
 
 class Settings(BaseSettings):
@@ -35,7 +37,12 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         default=PLACEHOLDER_SECRET, description="Signs sessions; must be set outside development."
     )
-    session_hours: int = Field(default=12, ge=1, le=72, description="API token lifetime (hours).")
+    session_hours: int = Field(
+        default=12, ge=1, le=72, description="Absolute lifetime of a session or API token (hours)."
+    )
+    idle_minutes: int = Field(
+        default=30, ge=5, le=720, description="A web session unused this long ends (minutes)."
+    )
     host: str = Field(default="127.0.0.1", description="Address `careplan serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `careplan serve` binds to.")
 
@@ -50,9 +57,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_placeholder_secret_in_production(self) -> Settings:
-        # A placeholder secret is fine on a laptop and fatal on a chain's server.
-        if self.environment == "production" and self.secret_key == PLACEHOLDER_SECRET:
-            raise ValueError("CAREPLAN_SECRET_KEY is still the placeholder; set a real secret")
+        # A placeholder secret is fine on a laptop and fatal on a chain's server: anyone who
+        # knows it (it is in this file) could forge every CSRF token.
+        if self.environment != "production":
+            return self
+        if self.secret_key.strip() in PLACEHOLDERS:
+            raise ValueError("CAREPLAN_SECRET_KEY is still a placeholder; set a real secret")
+        if len(self.secret_key) < MIN_SECRET:
+            raise ValueError(
+                f"CAREPLAN_SECRET_KEY is too short ({len(self.secret_key)} characters); "
+                f"use at least {MIN_SECRET} random characters"
+            )
         return self
 
     @property

@@ -1,9 +1,8 @@
-"""Staff accounts, passwords (argon2) and sign-in sessions/tokens."""
+"""Staff accounts, passwords (argon2), and sign-in with its lockouts (per account and per
+network address). The sessions a sign-in opens are in careplan/sessions.py."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from careplan.errors import Conflict, InvalidInput, NotFound
-from careplan.models import AuthSession, Staff, Store
+from careplan.models import SignInAddress, Staff, Store
 from careplan.vocab import Role
 
 MIN_PASSWORD = 12
@@ -70,6 +69,9 @@ def create_staff(session: Session, data: StaffIn) -> Staff:
 
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
+# One address (a store's till PC, a shared network) may mistype more than one person, but
+# not 20 times in 15 minutes; an attacker spraying one password over many names does.
+MAX_ADDRESS_FAILURES = 20
 
 
 @dataclass(frozen=True)
@@ -79,16 +81,26 @@ class SignIn:
 
     staff: Staff | None
     locked_until: datetime | None = None
+    by_address: bool = False  # locked for the network address, not the account
 
 
-def authenticate(session: Session, username: str, password: str, *, now: datetime) -> SignIn:
+def authenticate(
+    session: Session, username: str, password: str, *, now: datetime, address: str = ""
+) -> SignIn:
     """Check a password; after MAX_FAILURES wrong ones in a row the account is locked for
-    LOCKOUT, even to the right password, so guessing cannot go on at speed."""
+    LOCKOUT, even to the right password, so guessing cannot go on at speed. Every path
+    verifies exactly one argon2 hash, so an unknown name, a locked account and a wrong
+    password take the same time and timing tells nothing about which names exist."""
     staff = session.scalar(select(Staff).where(Staff.username == username.strip()))
+    spot = _address(session, address, now)
+    if spot is not None and spot.locked_until is not None and spot.locked_until > now:
+        _hasher.verify(password, _dummy_hash())
+        return SignIn(None, locked_until=spot.locked_until, by_address=True)
     if staff is None or not staff.active:
         _hasher.verify(password, _dummy_hash())
-        return SignIn(None)
+        return _failed(session, None, spot, now)
     if staff.locked_until is not None and staff.locked_until > now:
+        _hasher.verify(password, _dummy_hash())
         return SignIn(None, locked_until=staff.locked_until)
     if _hasher.verify(password, staff.password_hash):
         staff.failed_sign_ins, staff.locked_until = 0, None
@@ -97,8 +109,33 @@ def authenticate(session: Session, username: str, password: str, *, now: datetim
     staff.failed_sign_ins += 1
     if staff.failed_sign_ins >= MAX_FAILURES:
         staff.failed_sign_ins, staff.locked_until = 0, now + LOCKOUT
+    return _failed(session, staff, spot, now)
+
+
+def _address(session: Session, address: str, now: datetime) -> SignInAddress | None:
+    if not address:
+        return None
+    spot = session.get(SignInAddress, address[:64])
+    if spot is None:
+        spot = SignInAddress(address=address[:64], failures=0, counting_since=now)
+        session.add(spot)
+    elif spot.counting_since + LOCKOUT <= now:
+        # Failures count within a window, so a busy store's slips do not add up all day.
+        spot.failures, spot.counting_since = 0, now
+    return spot
+
+
+def _failed(
+    session: Session, staff: Staff | None, spot: SignInAddress | None, now: datetime
+) -> SignIn:
+    outcome = SignIn(None, locked_until=staff.locked_until if staff is not None else None)
+    if spot is not None:
+        spot.failures += 1
+        if spot.failures >= MAX_ADDRESS_FAILURES:
+            spot.failures, spot.locked_until = 0, now + LOCKOUT
+            outcome = SignIn(None, locked_until=spot.locked_until, by_address=True)
     session.flush()
-    return SignIn(None, locked_until=staff.locked_until)
+    return outcome
 
 
 def unlock(session: Session, staff_id: int) -> Staff:
@@ -106,42 +143,6 @@ def unlock(session: Session, staff_id: int) -> Staff:
     staff.failed_sign_ins, staff.locked_until = 0, None
     session.flush()
     return staff
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def open_session(session: Session, staff: Staff, *, kind: str, hours: int, now: datetime) -> str:
-    """A new random token; only its hash is stored, so a database leak reveals none."""
-    token = secrets.token_urlsafe(32)
-    session.add(
-        AuthSession(
-            token_hash=_digest(token),
-            staff_id=staff.id,
-            kind=kind,
-            created_at=now,
-            expires_at=now + timedelta(hours=hours),
-        )
-    )
-    session.flush()
-    return token
-
-
-def staff_for_token(
-    session: Session, token: str, *, now: datetime, kind: str = "api"
-) -> Staff | None:
-    """A cookie is not a bearer token and vice versa: each works only where it was issued."""
-    row = session.scalar(select(AuthSession).where(AuthSession.token_hash == _digest(token)))
-    if row is None or row.kind != kind or row.ended_at is not None or row.expires_at <= now:
-        return None
-    return row.staff if row.staff.active else None
-
-
-def end_session(session: Session, token: str, *, now: datetime) -> None:
-    row = session.scalar(select(AuthSession).where(AuthSession.token_hash == _digest(token)))
-    if row is not None and row.ended_at is None:
-        row.ended_at = now
 
 
 def get_staff(session: Session, staff_id: int) -> Staff:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from careplan import access_log
 from careplan.access import Actor, get_member
-from web.deps import CurrentActor, DbSession, Now
+from web.deps import CurrentActor, DbSession, Now, client_address
 
 
 def looked(
@@ -22,8 +22,8 @@ def looked(
     session: Session | None = None,
 ) -> None:
     """Record the look on its own (a GET), or in `session` when the request writes."""
-    client = request.client.host if request.client else ""
-    look = access_log.Look(what=what, target=request.url.path, address=client, now=now)
+    address = client_address(request)
+    look = access_log.Look(what=what, target=request.url.path, address=address, now=now)
     if session is not None:
         access_log.record_in(session, actor, member_ids, look)
     else:

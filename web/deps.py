@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from careplan import clock
 from careplan.access import Actor
 from careplan.db import begin_for_writing
-from careplan.staff import staff_for_token
+from careplan.sessions import staff_for_token
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -36,6 +36,11 @@ class Clock:
 
 def get_clock() -> Clock:
     return Clock(now=clock.now(), today=clock.today())
+
+
+def client_address(request: Request) -> str:
+    """The peer's address (behind a reverse proxy, the proxy's: see docs/security.md)."""
+    return request.client.host if request.client else ""
 
 
 DbSession = Annotated[Session, Depends(get_session)]

@@ -12,15 +12,17 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
 from careplan.access import Actor
 from careplan.config import get_settings
-from careplan.models import Staff
-from careplan.staff import staff_for_token
-from web.deps import DbSession, Now
+from careplan.db import begin_for_writing
+from careplan.models import AuthSession, Staff
+from careplan.sessions import live_session, needs_touch, touch
+from web.deps import SAFE_METHODS, DbSession, Now
 from web.i18n import LANGUAGES, negotiate
 
 SESSION_COOKIE = "careplan_session"
@@ -80,9 +82,33 @@ def _language(request: Request, staff: Staff | None) -> str:
     return negotiate(request.headers.get("accept-language"))
 
 
-def visitor(request: Request, session: DbSession, now: Now) -> Visitor:
+def _signed_in(request: Request, session: DbSession, now: datetime) -> AuthSession | None:
     token = request.cookies.get(SESSION_COOKIE)
-    staff = staff_for_token(session, token, now=now.now, kind="web") if token else None
+    if not token:
+        return None
+    idle = timedelta(minutes=get_settings().idle_minutes)
+    row = live_session(session, token, now=now, kind="web", idle=idle)
+    if row is not None and needs_touch(row, now):
+        _touch(request, session, row.id, now)
+    return row
+
+
+def _touch(request: Request, session: DbSession, session_id: int, now: datetime) -> None:
+    """A page read holds no write lock, so it touches in a short transaction of its own
+    (as the access log does); a form post writes anyway and touches in its own."""
+    if request.method not in SAFE_METHODS:
+        touch(session, session_id, now)
+        return
+    with request.app.state.session_factory() as own:
+        begin_for_writing(own)
+        touch(own, session_id, now)
+        own.commit()
+
+
+def visitor(request: Request, session: DbSession, now: Now) -> Visitor:
+    row = _signed_in(request, session, now.now)
+    staff = row.staff if row is not None else None
+    token = request.cookies.get(SESSION_COOKIE)
     anon = request.cookies.get(ANON_COOKIE)
     new_anon = None
     if staff is None and not anon:

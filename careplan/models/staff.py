@@ -42,5 +42,21 @@ class AuthSession(IdMixin, Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Web sessions end after a while unused; updated at most once a minute, not per request.
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Who ended it when it was not its owner signing out (an admin, say).
+    ended_by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"), default=None)
 
-    staff: Mapped[Staff] = relationship(lazy="joined")
+    staff: Mapped[Staff] = relationship(lazy="joined", foreign_keys=[staff_id])
+
+
+class SignInAddress(Base):
+    """Wrong passwords from one network address, across every username: guessing
+    spread over many accounts is stopped as well as guessing at one."""
+
+    __tablename__ = "sign_in_addresses"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    counting_since: Mapped[datetime]
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from careplan.staff import MAX_FAILURES, authenticate, hash_password, open_session, staff_for_token
+from careplan.sessions import open_session, staff_for_token
+from careplan.staff import MAX_FAILURES, authenticate, hash_password
 from tests.conftest import NOW, World
 
 
@@ -34,3 +35,31 @@ def test_web_and_api_sessions_do_not_stand_in_for_each_other(world: World):
     token = open_session(world.session, world.clerk_a, kind="web", hours=1, now=NOW)
     assert staff_for_token(world.session, token, now=NOW, kind="web") is world.clerk_a
     assert staff_for_token(world.session, token, now=NOW, kind="api") is None
+
+
+def test_every_refusal_verifies_one_hash_so_timing_tells_no_names(world: World, monkeypatch):
+    """An unknown name, an inactive account, a locked account and a wrong password each
+    cost one argon2 verification, as a right password does (benchmarks/sign_in_timing.py
+    measures the times)."""
+    from careplan import staff as staff_module
+
+    world.clerk_a.password_hash = hash_password("right-password-123")
+    world.clerk_a2.active = False
+    world.pharmacist_a.locked_until = NOW + timedelta(minutes=5)
+    calls: list[str] = []
+    real = staff_module._hasher
+
+    class Counting:
+        def verify(self, password: str, hashed: str) -> bool:
+            calls.append(password)
+            return real.verify(password, hashed)
+
+    monkeypatch.setattr(staff_module, "_hasher", Counting())
+    s = world.session
+    for name in ("nobody.x", "clerk.a2", "pharm.a", "clerk.a"):
+        calls.clear()
+        assert authenticate(s, name, "wrong-password", now=NOW).staff is None
+        assert calls == ["wrong-password"], name
+    calls.clear()
+    assert authenticate(s, "clerk.a", "right-password-123", now=NOW).staff is world.clerk_a
+    assert len(calls) == 1

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Header
+from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from careplan.config import get_settings
-from careplan.staff import authenticate, end_session, open_session
+from careplan.sessions import end_session, open_session
+from careplan.staff import authenticate
 from web.api.schemas import TokenOut
-from web.deps import CurrentActor, DbSession, Now
+from web.deps import CurrentActor, DbSession, Now, client_address
 from web.routing import router
 
 api = router(prefix="/auth", tags=["auth"])
@@ -23,12 +24,16 @@ class Credentials(BaseModel):
 
 
 @api.post("/token", response_model=TokenOut, responses={401: {}, 423: {}})
-def sign_in(body: Credentials, session: DbSession, now: Now) -> TokenOut | JSONResponse:
+def sign_in(
+    request: Request, body: Credentials, session: DbSession, now: Now
+) -> TokenOut | JSONResponse:
     # A refusal is returned, not raised, so the route still commits the failure count.
-    outcome = authenticate(session, body.username, body.password, now=now.now)
+    address = client_address(request)
+    outcome = authenticate(session, body.username, body.password, now=now.now, address=address)
     if outcome.staff is None and outcome.locked_until is not None:
         until = outcome.locked_until.isoformat(timespec="minutes")
-        message = f"too many wrong passwords: account locked until {until}"
+        what = "sign-in from this address" if outcome.by_address else "account"
+        message = f"too many wrong passwords: {what} locked until {until}"
         return JSONResponse({"error": {"message": message, "field": "username"}}, 423)
     if outcome.staff is None:
         message = "wrong username or password"

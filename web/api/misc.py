@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 
 from careplan import escalations, members, protocols
 from careplan.change_log import history
+from careplan.sessions import end_sessions_of
+from careplan.staff import get_staff
 from careplan.vocab import EscalationStatus
 from web.api.present import protocol_out
 from web.api.schemas import ChangeOut, EscalationOut, ProtocolOut
@@ -91,6 +93,19 @@ def hand_over(
         now=now.now,
     )
     return HandOverOut(members_moved=moved)
+
+
+class SessionsEndedOut(BaseModel):
+    sessions_ended: int
+
+
+@api.post("/staff/{staff_id}/sessions/end", response_model=SessionsEndedOut)
+def end_staff_sessions(
+    staff_id: int, session: DbSession, actor: CurrentActor, now: Now
+) -> SessionsEndedOut:
+    """An admin signs a person out everywhere: a lost phone, a leaver, a suspected leak."""
+    ended = end_sessions_of(session, actor, get_staff(session, staff_id), now=now.now)
+    return SessionsEndedOut(sessions_ended=ended)
 
 
 @api.get("/change-log", response_model=list[ChangeOut])

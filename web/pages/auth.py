@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from fastapi import Request
 from fastapi.responses import Response
 
 from careplan.config import get_settings
-from careplan.staff import authenticate, end_session, open_session, set_language
-from web.deps import DbSession, Now
+from careplan.sessions import end_session, open_session
+from careplan.staff import SignIn, authenticate, set_language
+from web.deps import DbSession, Now, client_address
 from web.i18n import LANGUAGES, gettext_for
 from web.pages.common import Form, pages_router, redirect, text_of
 from web.session import LANG_COOKIE, SESSION_COOKIE, AnyVisitor, User, set_cookie
@@ -28,23 +32,32 @@ def sign_in_page(request: Request, v: AnyVisitor, next: str = "/") -> Response:
     return render(request, v, "auth/sign_in.html", {"next": _safe_next(next), "username": ""})
 
 
+def _refusal(outcome: SignIn, now: datetime, _: Callable[..., str]) -> str:
+    if outcome.locked_until is None:
+        return _("Wrong username or password.")
+    minutes = max(1, int((outcome.locked_until - now).total_seconds() // 60) + 1)
+    if outcome.by_address:
+        return _(
+            "Too many wrong passwords from this computer. Sign-in from here is paused; "
+            "try again in %(n)s minutes.",
+            n=minutes,
+        )
+    return _(
+        "Too many wrong passwords. The account is locked; try again in %(n)s minutes "
+        "or ask your store manager.",
+        n=minutes,
+    )
+
+
 @pages.post("/sign-in")
 def sign_in(request: Request, form: Form, session: DbSession, now: Now, v: AnyVisitor) -> Response:
     username, password = text_of(form, "username"), str(form.get("password") or "")
     target = _safe_next(text_of(form, "next") or "/")
-    outcome = authenticate(session, username, password, now=now.now)
+    address = client_address(request)
+    outcome = authenticate(session, username, password, now=now.now, address=address)
     if outcome.staff is None:
         # Returned, not raised: the route commits, so the failure counts toward lockout.
-        _ = gettext_for(v.language)
-        if outcome.locked_until is not None:
-            minutes = max(1, int((outcome.locked_until - now.now).total_seconds() // 60) + 1)
-            error = _(
-                "Too many wrong passwords. The account is locked; try again in %(n)s minutes "
-                "or ask your store manager.",
-                n=minutes,
-            )
-        else:
-            error = _("Wrong username or password.")
+        error = _refusal(outcome, now.now, gettext_for(v.language))
         context = {"next": target, "username": username, "error": error}
         return render(request, v, "auth/sign_in.html", context, status=401, fragment=False)
     hours = get_settings().session_hours

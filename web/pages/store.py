@@ -13,8 +13,9 @@ from careplan.access import require_manager
 from careplan.errors import CareplanError, InvalidInput, NotFound
 from careplan.escalations import list_escalations, resolve_escalation
 from careplan.models import Escalation, Member, Store
-from careplan.staff import names_of, store_staff
-from careplan.vocab import EscalationStatus
+from careplan.sessions import end_sessions_of
+from careplan.staff import get_staff, names_of, store_staff
+from careplan.vocab import EscalationStatus, Role
 from web.deps import DbSession, Now
 from web.pages.common import Form, int_of, pages_router, redirect, text_of
 from web.session import User, Visitor
@@ -55,6 +56,8 @@ def _staff_context(
         "handovers": archive.recent_handovers(session, v.actor, store.id),
         "error": None,
         "done": None,
+        "signed_out": None,
+        "may_end_sessions": v.actor.role is Role.admin,
     }
 
 
@@ -66,9 +69,11 @@ def staff_page(
     store: int | None = None,
     owner: int | None = None,
     moved: int | None = None,
+    signed_out: int | None = None,
 ) -> Response:
     require_manager(v.actor)
-    context = _staff_context(session, v, _store_of(session, v, store), owner) | {"done": moved}
+    context = _staff_context(session, v, _store_of(session, v, store), owner)
+    context |= {"done": moved, "signed_out": signed_out}
     return render(request, v, "store/staff.html", context)
 
 
@@ -100,6 +105,15 @@ def reassign(request: Request, form: Form, v: User, session: DbSession, now: Now
         context = _staff_context(session, v, store, int_of(form, "owner")) | {"error": exc}
         return render(request, v, "store/staff.html", context, status=422)
     return redirect(request, f"/store/staff?store={store.id}&moved={moved}")
+
+
+@pages.post("/store/staff/{staff_id}/sessions/end")
+def end_staff_sessions(
+    request: Request, staff_id: int, form: Form, v: User, session: DbSession, now: Now
+) -> Response:
+    ended = end_sessions_of(session, v.actor, get_staff(session, staff_id), now=now.now)
+    store = int_of(form, "store")
+    return redirect(request, f"/store/staff?store={store or ''}&signed_out={ended}")
 
 
 def escalation_names(session: DbSession, rows: list[Escalation]) -> dict[str, dict[int, str]]:
