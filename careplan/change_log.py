@@ -66,7 +66,7 @@ class UnattributedChange(RuntimeError):
     """Health data changed with nobody named as responsible: a programming error."""
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """A JSON-safe copy of a column value."""
     if isinstance(value, Enum):
         return value.value
@@ -75,9 +75,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain_value(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_value(v) for k, v in value.items()}
     return value
 
 
@@ -89,15 +89,15 @@ def _diff(obj: Any, action: str) -> dict[str, list[Any]]:
             continue
         hist = state.attrs[attr.key].history
         if action == "create":
-            changes[attr.key] = [None, _plain(getattr(obj, attr.key))]
+            changes[attr.key] = [None, plain_value(getattr(obj, attr.key))]
         elif action == "delete":
             old = hist.unchanged or hist.deleted
-            changes[attr.key] = [_plain(old[0]) if old else None, None]
+            changes[attr.key] = [plain_value(old[0]) if old else None, None]
         elif hist.has_changes():
             old = hist.deleted[0] if hist.deleted else None
             new = hist.added[0] if hist.added else None
-            if _plain(old) != _plain(new):
-                changes[attr.key] = [_plain(old), _plain(new)]
+            if plain_value(old) != plain_value(new):
+                changes[attr.key] = [plain_value(old), plain_value(new)]
     return changes
 
 
@@ -140,7 +140,21 @@ def _rows(session: Session) -> list[dict[str, Any]]:
 @event.listens_for(Session, "after_flush")
 def _log_changes(session: Session, _flush: UOWTransaction) -> None:
     # after_flush still sees new/dirty/deleted and attribute history, and new rows have ids.
-    rows = _rows(session)
+    _write(session, _rows(session))
+
+
+def log_action(
+    session: Session, entity: str, entity_id: int, action: str, changes: dict[str, Any]
+) -> None:
+    """An entry for a change made by a bulk statement, which the flush does not see
+    (an erasure must not log the values it blanks)."""
+    actor = _actor(session)
+    row = {"at": utcnow(), "actor_id": actor.staff_id, "via": actor.via, "entity": entity,
+           "entity_id": entity_id, "action": action, "changes": changes}  # fmt: skip
+    _write(session, [row])
+
+
+def _write(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
         connection = session.connection()
         seal(connection, ChangeLog.__table__, rows, CHANGE_FIELDS)  # type: ignore[arg-type]

@@ -17,10 +17,11 @@ from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from careplan import audit, clock, demo, migrate, plans, protocols, sheets, synthetic
+from careplan import members as members_rules
 from careplan.access import Actor, scope_members
 from careplan.config import get_settings
 from careplan.db import begin_for_writing, make_engine, make_session_factory, transaction
@@ -78,6 +79,17 @@ def guarded(fn: Callable[[], T]) -> T:
     except ValidationError as exc:
         fail(describe(dict(exc.errors()[0]))[1])
     raise AssertionError("unreachable")
+
+
+@contextmanager
+def progress_to(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A bar at a terminal; in a log (cron, a pipe) one line per report, so whoever
+    watches sees how far a long operation got."""
+    if sys.stderr.isatty():
+        with typer.progressbar(length=total, label=label, file=sys.stderr) as bar:
+            yield lambda n: bar.update(n - bar.pos)
+        return
+    yield lambda n: typer.echo(f"{label}: {n} / {total}", err=True)
 
 
 @contextmanager
@@ -199,6 +211,29 @@ def enroll(
                 now=clock.now(),
             )
             typer.echo(f"enrolled: plan {plan.id}")
+
+    guarded(body)
+
+
+@app.command("enroll-file")
+def enroll_file(
+    file: Annotated[Path, typer.Argument(help="CSV: card_number,protocol,start")],
+    as_user: Annotated[str, typer.Option("--as", help="username of the staff member")],
+) -> None:
+    """Enrol many members from a CSV file: all lines or none."""
+    from careplan import enrolment_file
+
+    def body() -> None:
+        if not file.is_file():
+            raise CareplanError(f"no such file: {file}", field="file")
+        lines = enrolment_file.read_lines(file.read_text(encoding="utf-8-sig"))
+        with unit_of_work(Actor.system("cli")) as session:
+            begin_for_writing(session)
+            actor = actor_for(session, as_user)
+            with progress_to(len(lines), "enrolling") as progress:
+                ids = enrolment_file.enroll_lines(session, actor, lines, today=clock.today(),
+                                                  now=clock.now(), progress=progress)  # fmt: skip
+        typer.echo(f"enrolled {len(ids)} members")
 
     guarded(body)
 
@@ -561,10 +596,10 @@ def purchases_import(
                 begin_for_writing(session)  # reads before it writes (careplan/db.py)
                 total = max(count_lines(data), 1)
                 actor = actor_for(session, as_user)
-                with typer.progressbar(length=total, label="importing", file=sys.stderr) as bar:
+                with progress_to(total, "importing") as progress:
                     result = import_csv(
                         session, actor, data, file_name=file.name, today=clock.today(),
-                        now=clock.now(), progress=lambda n: bar.update(n - bar.pos),
+                        now=clock.now(), progress=progress,
                     )  # fmt: skip
         except ImportRefused as exc:
             for problem in exc.problems:
@@ -576,5 +611,68 @@ def purchases_import(
             f"{result.lines} lines ({result.encoding}): {result.added} added, "
             f"{result.already_there} already imported"
         )
+
+    guarded(body)
+
+
+erasure_app = typer.Typer(
+    help="Erasure when retention ends (members untouched for 3 years).", no_args_is_help=True
+)
+app.add_typer(erasure_app, name="erasure")
+
+
+@erasure_app.command("due")
+def erasure_due() -> None:
+    """List the members whose retention has ended (nothing is changed)."""
+    from careplan import erasure
+
+    with unit_of_work(Actor.system("cli")) as session:
+        due = erasure.due_for_erasure(session, today=clock.today())
+    typer.echo(f"{len(due)} members due for erasure" + (f": {due}" if due else ""))
+
+
+@erasure_app.command("run")
+def erasure_run(
+    yes: Annotated[bool, typer.Option("--yes", help="confirm: this cannot be undone")] = False,
+) -> None:
+    """Anonymise every member whose retention has ended, in one transaction."""
+    from careplan import erasure
+
+    if not yes:
+        fail("erasure cannot be undone: add --yes to go ahead (see `careplan erasure due`)")
+
+    def body() -> None:
+        with unit_of_work(Actor.system("retention")) as session:
+            done = erasure.erase_due(session, Actor.system("retention"), now=clock.now(),
+                                     today=clock.today())  # fmt: skip
+        entries = sum(d.log_entries for d in done)
+        typer.echo(f"erased {len(done)} members; {entries} change-log entries blanked")
+
+    guarded(body)
+
+
+@staff_app.command("hand-over")
+def staff_hand_over(
+    from_user: Annotated[str, typer.Option("--from", help="username whose members move")],
+    to_user: Annotated[str, typer.Option("--to", help="username who takes them over")],
+    as_user: Annotated[str, typer.Option("--as", help="username of the manager doing it")],
+    left: Annotated[bool, typer.Option(help="the first person has left the chain")] = False,
+) -> None:
+    """Hand every member of one staff member to another, with their open steps."""
+
+    def body() -> None:
+        with unit_of_work(Actor.system("cli")) as session:
+            begin_for_writing(session)
+            actor = actor_for(session, as_user)
+            leaving, taking = by_username(session, from_user), by_username(session, to_user)
+            total = session.scalar(
+                select(func.count()).select_from(Member).where(Member.owner_id == leaving.id)
+            )
+            with progress_to(total or 1, "handing over") as progress:
+                moved = members_rules.reassign_all(
+                    session, actor, leaving.id, taking.id, staff_left=left, now=clock.now(),
+                    progress=progress,
+                )  # fmt: skip
+        typer.echo(f"handed over {moved} members from {from_user} to {to_user}")
 
     guarded(body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
@@ -161,8 +162,16 @@ def create_member(session: Session, actor: Actor, data: MemberCreate, *, now: da
     return member
 
 
+def require_not_erased(member: Member) -> None:
+    """An anonymised member is a row that keeps counts right, not a person to record."""
+    if member.erased_at is not None:
+        raise Conflict("the member's personal data was erased: nothing new is recorded",
+                       field="member")  # fmt: skip
+
+
 def update_member(session: Session, actor: Actor, member_id: int, data: MemberFields) -> Member:
     member = get_member(session, actor, member_id)
+    require_not_erased(member)
     values = data.model_dump(exclude_unset=True)
     if "name" in values and not values["name"]:
         raise InvalidInput("name: required", field="name")
@@ -190,12 +199,14 @@ def _consent(member: Member, actor: Actor, now: datetime) -> None:
 
 def give_health_consent(session: Session, actor: Actor, member_id: int, *, now: datetime) -> Member:
     member = get_member(session, actor, member_id)
+    require_not_erased(member)
     _consent(member, actor, now)
     session.flush()
     return member
 
 
 def require_consent(member: Member) -> None:
+    require_not_erased(member)
     if member.health_consent:
         return
     if member.health_consent_withdrawn_at is not None:
@@ -388,8 +399,10 @@ def reassign_all(
     staff_left: bool,
     note: str = "",
     now: datetime,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
-    """All members of one staff member (e.g. a departing clerk) to another, in one go."""
+    """All members of one staff member (e.g. a departing clerk) to another, in one go:
+    one transaction, so a process killed part-way moves nobody."""
     require_manager(actor)
     leaving = session.get(Staff, from_staff_id)
     if leaving is None or (
@@ -400,9 +413,12 @@ def reassign_all(
         raise InvalidInput("choose a different staff member to take over", field="to_staff_id")
     members = list(session.scalars(select(Member).where(Member.owner_id == from_staff_id)))
     reason = OwnershipReason.staff_left if staff_left else OwnershipReason.reassigned
-    for member in members:
+    for n, member in enumerate(members, start=1):
         check_owner(session, to_staff_id, member.home_store_id)
         _move(session, actor, member, to_staff_id, reason, note, now)
+        if progress is not None and n % 100 == 0:
+            session.flush()  # the count shown is of moves made, not only queued
+            progress(n)
     if staff_left:
         leaving.active = False
         leaving.left_on = now

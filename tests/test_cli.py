@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from careplan import migrate
@@ -318,9 +318,64 @@ def test_audit_log_verify_names_the_entry_that_was_edited(cli_db: str):
     assert code == 0 and "change_log:" in out and "entries intact" in out
     db = sqlite3.connect(cli_db.removeprefix("sqlite:///"))
     db.execute("DROP TRIGGER change_log_no_update")  # someone with the file's rights
+    db.execute("DROP TRIGGER change_log_erase_only")
     db.execute("UPDATE change_log SET via = 'web' WHERE seq = 42")
     db.commit()
     db.close()
     code, out = run("audit-log", "verify")
     assert code == 1
     assert "change_log: BROKEN at seq 42" in out and "edited after it was written" in out
+
+
+def test_erasure_run_anonymises_members_past_retention_and_needs_yes(cli_db: str):
+    assert run("protocols", "load")[0] == 0
+    assert run("demo", "seed")[0] == 0
+    engine = make_engine(cli_db)
+    long_ago = datetime(2020, 1, 5, tzinfo=UTC)
+    with engine.begin() as db:  # one member untouched since 2020, nothing live
+        member_id = db.scalar(select(Member.id).order_by(Member.id).limit(1))
+        mine = {"member_id": member_id}
+        db.execute(text("UPDATE care_plans SET status = 'completed', completed_on = '2020-01-05' "
+                        "WHERE member_id = :member_id"), mine)  # fmt: skip
+        old = {"measured_at": long_ago, "recorded_at": long_ago, "updated_at": long_ago,
+               "purchased_on": long_ago.date()}  # fmt: skip
+        for table, column, key in (
+            ("health_checks", "measured_at", "member_id"),
+            ("effect_records", "recorded_at", "member_id"),
+            ("purchases", "purchased_on", "member_id"),
+            ("members", "updated_at", "id"),
+        ):
+            stmt = text(f"UPDATE {table} SET {column} = :t WHERE {key} = :member_id")
+            db.execute(stmt, mine | {"t": old[column]})
+    code, out = run("erasure", "due")
+    assert code == 0 and f"1 members due for erasure: [{member_id}]" in out
+    code, out = run("erasure", "run")
+    assert code == 2 and "--yes" in out
+    code, out = run("erasure", "run", "--yes")
+    assert code == 0 and "erased 1 members" in out, out
+    with make_session_factory(engine)() as s:
+        member = s.get(Member, member_id)
+        assert member is not None and member.name == "已删除" and member.mobile is None
+    engine.dispose()
+    assert run("erasure", "due")[1].startswith("0 members")
+    assert run("audit-log", "verify")[0] == 0
+
+
+def test_enroll_file_names_the_bad_line_and_enrols_nobody(cli_db: str, tmp_path: Path):
+    assert run("protocols", "load")[0] == 0
+    assert run("demo", "seed")[0] == 0
+    today = date.today()
+    file = tmp_path / "enrol.csv"
+    file.write_text(
+        "card_number,protocol,start\n"
+        f"M880001,osteoporosis,{today}\n"
+        f"M880002,osteoporosis,{today.replace(year=today.year - 3)}\n",
+        encoding="utf-8",
+    )
+    plans_before = count(cli_db, CarePlan)
+    code, out = run("enroll-file", str(file), "--as", "xh.clerk1")
+    assert code == 2 and "start_date (line 3): start_date must be within a year" in out, out
+    assert count(cli_db, CarePlan) == plans_before
+    file.write_text("card_number,protocol\nM880001,osteoporosis\n", encoding="utf-8")
+    code, out = run("enroll-file", str(file), "--as", "xh.clerk1")
+    assert code == 2 and "start (line 1): the header lacks start" in out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from fastapi import Depends, Request
@@ -30,13 +30,18 @@ def looked(
         access_log.record(request.app.state.session_factory, actor, member_ids, look)
 
 
-def api_look(
-    request: Request, member_id: int, session: DbSession, actor: CurrentActor, now: Now
-) -> None:
+def _api_look(what: str) -> Callable[..., None]:
     """For API routes that return a member's health data: after the member is found
     visible to the caller (else the route's own 404), the look is recorded."""
-    get_member(session, actor, member_id)
-    looked(request, actor, [member_id], "api", now.now)
+
+    def look(
+        request: Request, member_id: int, session: DbSession, actor: CurrentActor, now: Now
+    ) -> None:
+        get_member(session, actor, member_id)
+        looked(request, actor, [member_id], what, now.now)
+
+    return look
 
 
-LOOK = Depends(api_look)
+LOOK = Depends(_api_look("api"))
+LOOK_EXPORT = Depends(_api_look("export"))

@@ -16,6 +16,7 @@ from web.pages import audit as audit_pages
 from web.pages import auth as auth_pages
 from web.pages import checkpoints as checkpoint_pages
 from web.pages import lectures as lecture_pages
+from web.pages import member_rights as member_rights_pages
 from web.pages import members as member_pages
 from web.pages import plans as plan_pages
 from web.pages import purchases as purchase_pages
@@ -64,6 +65,7 @@ def create_app(
         auth_pages,
         worklist_pages,
         member_pages,
+        member_rights_pages,
         plan_pages,
         checkpoint_pages,
         store_pages,

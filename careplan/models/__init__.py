@@ -7,7 +7,7 @@ from careplan.models.effect import EffectRecord
 from careplan.models.escalation import Escalation
 from careplan.models.health_check import HealthCheck
 from careplan.models.lecture import Lecture, LectureInvitation, LectureSeat
-from careplan.models.member import Member, Ownership
+from careplan.models.member import Erasure, Member, Ownership
 from careplan.models.plan import CarePlan
 from careplan.models.protocol import ProtocolVersion
 from careplan.models.purchase import ProductClass, Purchase, PurchaseImport
@@ -25,6 +25,7 @@ __all__ = [
     "CheckpointResult",
     "ContactAttempt",
     "EffectRecord",
+    "Erasure",
     "Escalation",
     "HealthCheck",
     "Lecture",

@@ -70,6 +70,8 @@ class Member(IdMixin, TimestampMixin, Base):
         IdType, ForeignKey("staff.id"), default=None
     )
     last_verified_on: Mapped[date | None] = mapped_column(default=None)
+    # Set when the member's personal data was anonymised (careplan/erasure.py).
+    erased_at: Mapped[datetime | None] = mapped_column(default=None)
 
     home_store: Mapped[Store] = relationship()
     owner: Mapped[Staff] = relationship(foreign_keys=[owner_id])
@@ -89,3 +91,16 @@ class Ownership(IdMixin, Base):
     changed_by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"))
 
     staff: Mapped[Staff] = relationship(foreign_keys=[staff_id])
+
+
+class Erasure(IdMixin, Base):
+    """A record of processing (PIPL Art. 56): whose data was anonymised, when, by whom, why,
+    and how much. Kept with the logs; it names no personal value."""
+
+    __tablename__ = "erasures"
+
+    member_id: Mapped[int] = mapped_column(IdType, ForeignKey("members.id"), unique=True)
+    at: Mapped[datetime]
+    by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"))  # None: retention
+    reason: Mapped[str] = mapped_column(String(16))  # request | retention
+    log_entries: Mapped[int] = mapped_column(default=0)  # change-log entries blanked

@@ -29,8 +29,8 @@ def _lift_append_only(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("ALTER TABLE change_log DISABLE TRIGGER USER"))
     else:
-        session.execute(text("DROP TRIGGER change_log_no_update"))
-        session.execute(text("DROP TRIGGER change_log_no_delete"))
+        for trigger in ("no_update", "no_delete", "erase_only"):
+            session.execute(text(f"DROP TRIGGER change_log_{trigger}"))
 
 
 def _seqs(session: Session) -> list[int]:

@@ -31,7 +31,7 @@ VOID = {"br", "hr", "img", "input", "link", "meta", "source", "wbr", "col", "are
 TEXT_ATTRS = ("placeholder", "title", "aria-label", "alt")
 # Units, codes and file formats are the same in both languages.
 LATIN_OK = {"mmHg", "mmol", "HbA1c", "kg", "min", "wxy", "YYYY", "MM", "DD"}
-LATIN_OK |= {"CSV", "UTF", "GBK", "DPP"}  # file formats, encodings, DPP-4 inhibitors
+LATIN_OK |= {"CSV", "UTF", "GBK", "DPP", "JSON", "PDF"}  # file formats, encodings, DPP-4
 
 
 class VisibleText(HTMLParser):

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from careplan import consent as consent_rules
-from careplan import health_records, lectures, members, plans, purchases
+from careplan import erasure, health_records, lectures, member_export, members, plans, purchases
 from careplan.access import get_member
 from careplan.access_log import who_looked
 from careplan.health_records import EffectIn, HealthCheckIn
 from careplan.members import MemberCreate, MemberFields
 from careplan.purchases import PurchaseIn
 from careplan.vocab import OwnershipReason
-from web.access_log import LOOK
+from web.access_log import LOOK, LOOK_EXPORT
 from web.api.present import lecture_out, plan_out, seat_out
 from web.api.schemas import (
     AccessOut,
@@ -96,6 +96,33 @@ def withdraw_consent(
     return MemberOut.model_validate(
         consent_rules.withdraw_health_consent(session, actor, member_id, now=now.now)
     )
+
+
+@api.get("/{member_id}/export", dependencies=[LOOK_EXPORT])
+def export(member_id: int, session: DbSession, actor: CurrentActor, now: Now) -> dict[str, Any]:
+    """Everything held about the member (right of access); recorded as an export."""
+    return member_export.export_member(session, actor, member_id, now=now.now)
+
+
+class EraseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Literal["request"] = "request"
+
+
+class ErasedOut(BaseModel):
+    member_id: int
+    log_entries: int
+
+
+@api.post("/{member_id}/erase", response_model=ErasedOut)
+def erase(
+    member_id: int, body: EraseIn, session: DbSession, actor: CurrentActor, now: Now
+) -> ErasedOut:
+    """Anonymise the member's personal data for good (store manager or above); refused
+    while a plan is live. Counts and figures stay as they were."""
+    done = erasure.erase_member(session, actor, member_id, body.reason, now=now.now)
+    return ErasedOut(member_id=done.member_id, log_entries=done.log_entries)
 
 
 class ReassignIn(BaseModel):

@@ -366,6 +366,7 @@ def member_view(
         "lecture_done": lecture_done,
         "error": error,
         "now": now.now,
+        "may_erase": actor.role in MANAGERS,
     }
     return render(request, v, "members/page.html", context, status=422 if error else 200)
 
