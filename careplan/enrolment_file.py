@@ -1,0 +1,104 @@
+"""Bulk enrolment from a CSV file (after a screening day: every member who agreed, at once).
+
+Columns: card_number, protocol, start (YYYY-MM-DD). All lines or none: a bad line is
+named with its number and field, and a process killed part-way leaves no plan behind,
+because the whole file is one transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from careplan import plans
+from careplan.access import Actor, scope_members
+from careplan.errors import CareplanError, InvalidInput
+from careplan.models import Member
+
+COLUMNS = ("card_number", "protocol", "start")
+PROGRESS_EVERY = 50
+
+
+@dataclass(frozen=True)
+class EnrolmentLine:
+    line: int
+    card_number: str
+    protocol: str
+    start: date
+
+
+def read_lines(text: str) -> list[EnrolmentLine]:
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InvalidInput(f"{missing[0]} (line 1): the header lacks {', '.join(missing)}",
+                           field=missing[0])  # fmt: skip
+    lines = [_line(n, row) for n, row in enumerate(reader, start=2)]
+    if not lines:
+        raise InvalidInput("the file has no lines to enrol", field="file")
+    return lines
+
+
+def _line(n: int, row: dict[str, str | None]) -> EnrolmentLine:
+    values = {c: (row.get(c) or "").strip() for c in COLUMNS}
+    for column in COLUMNS:
+        if not values[column]:
+            raise InvalidInput(f"{column} (line {n}): required", field=column)
+    try:
+        start = date.fromisoformat(values["start"])
+    except ValueError:
+        raise InvalidInput(
+            f"start (line {n}): {values['start']!r} is not a date (YYYY-MM-DD)", field="start"
+        ) from None
+    return EnrolmentLine(n, values["card_number"], values["protocol"], start)
+
+
+def enroll_lines(
+    session: Session,
+    actor: Actor,
+    lines: list[EnrolmentLine],
+    *,
+    today: date,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> list[int]:
+    """Enrol every line in the caller's transaction; the new plans' ids."""
+    cards = {line.card_number for line in lines}
+    visible = scope_members(select(Member.card_number, Member.id), actor)
+    found = {card: i for card, i in session.execute(visible.where(Member.card_number.in_(cards)))}
+    plan_ids = []
+    for n, line in enumerate(lines, start=1):
+        plan_ids.append(_enrol(session, actor, line, found, today=today, now=now))
+        if progress is not None and (n % PROGRESS_EVERY == 0 or n == len(lines)):
+            progress(n)
+    return plan_ids
+
+
+def _enrol(
+    session: Session,
+    actor: Actor,
+    line: EnrolmentLine,
+    members: dict[str, int],
+    *,
+    today: date,
+    now: datetime,
+) -> int:
+    member_id = members.get(line.card_number)
+    if member_id is None:
+        raise InvalidInput(
+            f"card_number (line {line.line}): no member with card {line.card_number!r}",
+            field="card_number",
+        )
+    try:
+        plan = plans.enroll(session, actor, member_id=member_id, protocol_id=line.protocol,
+                            start=line.start, today=today, now=now)  # fmt: skip
+    except CareplanError as exc:
+        where = f"{exc.field} (line {line.line})" if exc.field else f"line {line.line}"
+        raise type(exc)(f"{where}: {exc.message}", field=exc.field) from None
+    return plan.id
