@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from careplan.errors import CareplanError, Conflict, Forbidden, InvalidInput, NotFound
@@ -38,6 +39,13 @@ def install(app: FastAPI) -> None:
         if callable(report):
             body["errors"], body["problems_in_all"] = report(), getattr(exc, "total", None)
         return JSONResponse(body, status_code=_status(exc))
+
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, exc: DataError) -> Response:
+        # The last guard: a number the database's column cannot hold (a 32-bit version
+        # or count) that no schema bound caught. Refused as input, nothing written.
+        refused = InvalidInput("a value is out of range for the database", field=None)
+        return await _domain(request, refused)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:

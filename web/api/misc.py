@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Path, Query
 from pydantic import BaseModel, Field
 
 from careplan import escalations, members, protocols
@@ -27,7 +27,10 @@ def list_protocols(session: DbSession, _actor: CurrentActor) -> list[ProtocolOut
 
 @api.get("/protocols/{protocol_id}/{version}", response_model=ProtocolOut)
 def read_protocol(
-    protocol_id: str, version: int, session: DbSession, _actor: CurrentActor
+    protocol_id: str,
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    session: DbSession,
+    _actor: CurrentActor,
 ) -> ProtocolOut:
     return protocol_out(protocols.get_version(session, protocol_id, version))
 
