@@ -845,6 +845,15 @@ def iter_steps(session: Session, actor: Actor, q: AuditQuery, f: StepFilter) -> 
 # --- CSV ------------------------------------------------------------------------------------
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defused(row: Iterable[Any]) -> list[Any]:
+    """A cell a spreadsheet would run as a formula (a member named "=HYPERLINK(...)")
+    is written with a leading apostrophe, which shows it as the text it is (OWASP)."""
+    return [f"'{v}" if type(v) is str and v.startswith(FORMULA_START) else v for v in row]
+
+
 def csv_lines(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
     """CSV text in chunks, led by a byte-order mark so spreadsheet programs read Chinese.
     (The csv module writes None as an empty field.)"""
@@ -854,7 +863,7 @@ def csv_lines(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]
     writer.writerow(header)
     rows = iter(rows)
     while chunk := list(islice(rows, CSV_CHUNK)):
-        writer.writerows(chunk)
+        writer.writerows(map(defused, chunk))
         yield buf.getvalue()
         buf.seek(0)
         buf.truncate()
