@@ -4,6 +4,7 @@ erasure on request. Each export is recorded in the access log as an "export"."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -20,12 +21,18 @@ from web.session import User
 pages = pages_router()
 
 
+def _exported(request: Request, member_id: int, v: User, session: DbSession, now: Now) -> Any:
+    """The export, recorded as one (after the member was found visible: else a 404)."""
+    data = export_member(session, v.actor, member_id, now=now.now)
+    looked(request, v.actor, [member_id], "export", now.now)
+    return data
+
+
 @pages.get("/members/{member_id}/export.json")
 def export_json(
     request: Request, member_id: int, v: User, session: DbSession, now: Now
 ) -> Response:
-    data = export_member(session, v.actor, member_id, now=now.now)
-    looked(request, v.actor, [member_id], "export", now.now)
+    data = _exported(request, member_id, v, session, now)
     body = json.dumps(data, ensure_ascii=False, indent=2)
     return Response(
         body,
@@ -41,8 +48,7 @@ def export_json(
 def export_as_pdf(
     request: Request, member_id: int, v: User, session: DbSession, now: Now
 ) -> Response:
-    data = export_member(session, v.actor, member_id, now=now.now)
-    looked(request, v.actor, [member_id], "export", now.now)
+    data = _exported(request, member_id, v, session, now)
     language = data["member"]["language"] if data["member"]["language"] in ("zh", "en") else "zh"
     return pdf_response(export_pdf(data, language), f"member-{member_id}-export.pdf")
 
