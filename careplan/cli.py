@@ -93,13 +93,23 @@ def progress_to(total: int, label: str) -> Iterator[Callable[[int], None]]:
 
 
 @contextmanager
-def unit_of_work(actor: Actor) -> Iterator[Session]:
+def unit_of_work(actor: Actor, *, writing: bool = False) -> Iterator[Session]:
+    """One transaction. `writing`: a command that reads before it writes takes SQLite's
+    write lock at BEGIN, as web writes do (careplan/db.py), so a commit in between cannot
+    fail it with "database is locked"."""
     engine = make_engine()
     try:
         with transaction(make_session_factory(engine), actor=actor) as session:
+            if writing:
+                begin_for_writing(session)
             yield session
     finally:
         engine.dispose()
+
+
+def require_file(file: Path) -> None:
+    if not file.is_file():
+        raise CareplanError(f"no such file: {file}", field="file")
 
 
 def actor_for(session: Session, username: str) -> Actor:
@@ -224,11 +234,9 @@ def enroll_file(
     from careplan import enrolment_file
 
     def body() -> None:
-        if not file.is_file():
-            raise CareplanError(f"no such file: {file}", field="file")
+        require_file(file)
         lines = enrolment_file.read_lines(file.read_text(encoding="utf-8-sig"))
-        with unit_of_work(Actor.system("cli")) as session:
-            begin_for_writing(session)
+        with unit_of_work(Actor.system("cli"), writing=True) as session:
             actor = actor_for(session, as_user)
             with progress_to(len(lines), "enrolling") as progress:
                 ids = enrolment_file.enroll_lines(session, actor, lines, today=clock.today(),
@@ -589,11 +597,12 @@ def purchases_import(
     from careplan.purchase_import import ImportRefused, count_lines, import_csv
 
     def body() -> None:
-        if not file.is_file():
-            raise CareplanError(f"no such file: {file}", field="file")
+        require_file(file)
         try:
-            with unit_of_work(Actor.system("cli")) as session, file.open("rb") as data:
-                begin_for_writing(session)  # reads before it writes (careplan/db.py)
+            with (
+                unit_of_work(Actor.system("cli"), writing=True) as session,
+                file.open("rb") as data,
+            ):
                 total = max(count_lines(data), 1)
                 actor = actor_for(session, as_user)
                 with progress_to(total, "importing") as progress:
@@ -661,8 +670,7 @@ def staff_hand_over(
     """Hand every member of one staff member to another, with their open steps."""
 
     def body() -> None:
-        with unit_of_work(Actor.system("cli")) as session:
-            begin_for_writing(session)
+        with unit_of_work(Actor.system("cli"), writing=True) as session:
             actor = actor_for(session, as_user)
             leaving, taking = by_username(session, from_user), by_username(session, to_user)
             total = session.scalar(

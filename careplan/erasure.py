@@ -32,6 +32,7 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    or_,
     select,
     update,
 )
@@ -43,6 +44,7 @@ from careplan.change_log import AUDITED, log_action
 from careplan.config import get_settings
 from careplan.errors import Conflict, InvalidInput
 from careplan.ledger import ERASED
+from careplan.member_records import record_ids
 from careplan.models import (
     CarePlan,
     ChangeLog,
@@ -53,12 +55,9 @@ from careplan.models import (
     Erasure,
     Escalation,
     HealthCheck,
-    LectureInvitation,
-    LectureSeat,
     Member,
     Ownership,
     Purchase,
-    SheetPrint,
 )
 
 REASONS = ("request", "retention")
@@ -153,21 +152,7 @@ def _blank(column: Any) -> Any:
 
 
 def _ids_of(member_id: int) -> dict[type, Select[Any]]:
-    """The ids of each kind of record about one member, as subqueries."""
-    plan_ids = select(CarePlan.id).where(CarePlan.member_id == member_id)
-    step_ids = select(Checkpoint.id).where(Checkpoint.plan_id.in_(plan_ids))
-    by_member = {model: select(model.id).where(model.member_id == member_id)  # type: ignore[attr-defined]
-                 for model in (HealthCheck, EffectRecord, Ownership, Escalation, Purchase,
-                               LectureInvitation, LectureSeat, SheetPrint)}  # fmt: skip
-    return by_member | {
-        Member: select(Member.id).where(Member.id == member_id),
-        CarePlan: plan_ids,
-        Checkpoint: step_ids,
-        CheckpointResult: select(CheckpointResult.id).where(
-            CheckpointResult.checkpoint_id.in_(step_ids)
-        ),
-        ContactAttempt: select(ContactAttempt.id).where(ContactAttempt.checkpoint_id.in_(step_ids)),
-    }
+    return record_ids(member_id) | {Member: select(Member.id).where(Member.id == member_id)}
 
 
 def _blank_free_text(session: Session, member_id: int) -> None:
@@ -222,7 +207,7 @@ def _last_activity_before(member_id_col: Any, cutoff: datetime, day: date) -> Co
             Purchase.member_id == member_id_col, Purchase.purchased_on >= cutoff.date()
         ),
     ]
-    return ~exists(recent[0]) & ~exists(recent[1]) & ~exists(recent[2]) & ~exists(recent[3])
+    return ~or_(*(exists(q) for q in recent))
 
 
 def due_for_erasure(session: Session, *, today: date, years: int = RETENTION_YEARS) -> list[int]:

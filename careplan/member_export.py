@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member
 from careplan.change_log import plain_value
+from careplan.member_records import record_ids
 from careplan.models import (
     AccessLog,
     CarePlan,
@@ -49,39 +50,32 @@ def as_row(obj: Any) -> dict[str, Any]:
     }
 
 
+# Each kind of record under its name in the export, in the export's order.
+NAMES: dict[type, str] = {
+    Ownership: "ownerships",
+    CarePlan: "plans",
+    HealthCheck: "health_checks",
+    EffectRecord: "effect_records",
+    Purchase: "purchases",
+    LectureSeat: "lecture_seats",
+    LectureInvitation: "lecture_invitations",
+    SheetPrint: "sheet_prints",
+    Escalation: "escalations",
+    Checkpoint: "checkpoints",
+    CheckpointResult: "checkpoint_results",
+    ContactAttempt: "contact_attempts",
+}
+
+
 def _records(member_id: int) -> dict[str, Select[Any]]:
-    plan_ids = select(CarePlan.id).where(CarePlan.member_id == member_id)
-    step_ids = select(Checkpoint.id).where(Checkpoint.plan_id.in_(plan_ids))
-    by_member = {
-        "ownerships": Ownership,
-        "plans": CarePlan,
-        "health_checks": HealthCheck,
-        "effect_records": EffectRecord,
-        "purchases": Purchase,
-        "lecture_seats": LectureSeat,
-        "lecture_invitations": LectureInvitation,
-        "sheet_prints": SheetPrint,
-        "escalations": Escalation,
-        "access_log": AccessLog,
-    }
-    found: dict[str, Select[Any]] = {
-        name: select(model).where(model.member_id == member_id).order_by(model.id)  # type: ignore[attr-defined]
-        for name, model in by_member.items()
-    }
-    found["checkpoints"] = (
-        select(Checkpoint)
-        .where(Checkpoint.id.in_(step_ids))
-        .order_by(Checkpoint.plan_id, Checkpoint.seq)
-    )
-    found["checkpoint_results"] = (
-        select(CheckpointResult)
-        .where(CheckpointResult.checkpoint_id.in_(step_ids))
-        .order_by(CheckpointResult.id)
-    )
-    found["contact_attempts"] = (
-        select(ContactAttempt)
-        .where(ContactAttempt.checkpoint_id.in_(step_ids))
-        .order_by(ContactAttempt.id)
+    ids = record_ids(member_id)
+    found: dict[str, Select[Any]] = {}
+    for model, name in NAMES.items():
+        order = (Checkpoint.plan_id, Checkpoint.seq) if model is Checkpoint else (model.id,)  # type: ignore[attr-defined]
+        found[name] = select(model).where(model.id.in_(ids[model])).order_by(*order)  # type: ignore[attr-defined]
+    # Who looked at the member's health data: theirs to know, never erased.
+    found["access_log"] = (
+        select(AccessLog).where(AccessLog.member_id == member_id).order_by(AccessLog.id)
     )
     return found
 
