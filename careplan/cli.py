@@ -24,7 +24,7 @@ from careplan import audit, clock, demo, migrate, plans, protocols, sheets, synt
 from careplan import members as members_rules
 from careplan.access import Actor, scope_members
 from careplan.config import get_settings
-from careplan.db import begin_for_writing, make_engine, make_session_factory, transaction
+from careplan.db import make_engine, make_session_factory, transaction
 from careplan.errors import CareplanError
 from careplan.models import Member, Store
 from careplan.protocols import ProtocolFileError
@@ -99,9 +99,7 @@ def unit_of_work(actor: Actor, *, writing: bool = False) -> Iterator[Session]:
     fail it with "database is locked"."""
     engine = make_engine()
     try:
-        with transaction(make_session_factory(engine), actor=actor) as session:
-            if writing:
-                begin_for_writing(session)
+        with transaction(make_session_factory(engine), actor=actor, writing=writing) as session:
             yield session
     finally:
         engine.dispose()

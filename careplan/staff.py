@@ -1,30 +1,22 @@
-"""Staff accounts, passwords (argon2), and sign-in with its lockouts (per account and per
-network address). The sessions a sign-in opens are in careplan/sessions.py."""
+"""Staff accounts. Passwords and sign-in with its lockouts are in careplan/sign_in.py,
+the sessions a sign-in opens in careplan/sessions.py."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import cache
 
-from pwdlib import PasswordHash
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from careplan import sign_in
+from careplan.change_log import log_action
 from careplan.errors import Conflict, InvalidInput, NotFound
-from careplan.models import SignInAddress, Staff, Store
+from careplan.models import Staff, Store
+from careplan.sign_in import hash_password
 from careplan.vocab import Role
 
 MIN_PASSWORD = 12
-_hasher = PasswordHash.recommended()
-
-
-@cache
-def _dummy_hash() -> str:
-    """Verified against when the user is unknown, so both paths take equally long."""
-    return _hasher.hash("careplan-dummy-password")
 
 
 class StaffIn(BaseModel):
@@ -37,10 +29,6 @@ class StaffIn(BaseModel):
     phone: str = Field(default="", max_length=32)
     language: str = Field(default="zh", pattern=r"^(zh|en)$")
     password: str = Field(min_length=MIN_PASSWORD, max_length=256)
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
 
 
 def create_staff(session: Session, data: StaffIn) -> Staff:
@@ -67,81 +55,11 @@ def create_staff(session: Session, data: StaffIn) -> Staff:
     return staff
 
 
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
-# One address (a store's till PC, a shared network) may mistype more than one person, but
-# not 20 times in 15 minutes; an attacker spraying one password over many names does.
-MAX_ADDRESS_FAILURES = 20
-
-
-@dataclass(frozen=True)
-class SignIn:
-    """The outcome of a sign-in attempt; the caller commits it either way, so that
-    failures count even though the attempt is refused."""
-
-    staff: Staff | None
-    locked_until: datetime | None = None
-    by_address: bool = False  # locked for the network address, not the account
-
-
-def authenticate(
-    session: Session, username: str, password: str, *, now: datetime, address: str = ""
-) -> SignIn:
-    """Check a password; after MAX_FAILURES wrong ones in a row the account is locked for
-    LOCKOUT, even to the right password, so guessing cannot go on at speed. Every path
-    verifies exactly one argon2 hash, so an unknown name, a locked account and a wrong
-    password take the same time and timing tells nothing about which names exist."""
-    staff = session.scalar(select(Staff).where(Staff.username == username.strip()))
-    spot = _address(session, address, now)
-    if spot is not None and spot.locked_until is not None and spot.locked_until > now:
-        _hasher.verify(password, _dummy_hash())
-        return SignIn(None, locked_until=spot.locked_until, by_address=True)
-    if staff is None or not staff.active:
-        _hasher.verify(password, _dummy_hash())
-        return _failed(session, None, spot, now)
-    if staff.locked_until is not None and staff.locked_until > now:
-        _hasher.verify(password, _dummy_hash())
-        return SignIn(None, locked_until=staff.locked_until)
-    if _hasher.verify(password, staff.password_hash):
-        staff.failed_sign_ins, staff.locked_until = 0, None
-        session.flush()
-        return SignIn(staff)
-    staff.failed_sign_ins += 1
-    if staff.failed_sign_ins >= MAX_FAILURES:
-        staff.failed_sign_ins, staff.locked_until = 0, now + LOCKOUT
-    return _failed(session, staff, spot, now)
-
-
-def _address(session: Session, address: str, now: datetime) -> SignInAddress | None:
-    if not address:
-        return None
-    spot = session.get(SignInAddress, address[:64])
-    if spot is None:
-        spot = SignInAddress(address=address[:64], failures=0, counting_since=now)
-        session.add(spot)
-    elif spot.counting_since + LOCKOUT <= now:
-        # Failures count within a window, so a busy store's slips do not add up all day.
-        spot.failures, spot.counting_since = 0, now
-    return spot
-
-
-def _failed(
-    session: Session, staff: Staff | None, spot: SignInAddress | None, now: datetime
-) -> SignIn:
-    outcome = SignIn(None, locked_until=staff.locked_until if staff is not None else None)
-    if spot is not None:
-        spot.failures += 1
-        if spot.failures >= MAX_ADDRESS_FAILURES:
-            spot.failures, spot.locked_until = 0, now + LOCKOUT
-            outcome = SignIn(None, locked_until=spot.locked_until, by_address=True)
-    session.flush()
-    return outcome
-
-
 def unlock(session: Session, staff_id: int) -> Staff:
+    """Lift a sign-in lock before it ends by itself; an account change, so logged."""
     staff = get_staff(session, staff_id)
-    staff.failed_sign_ins, staff.locked_until = 0, None
-    session.flush()
+    sign_in.unlock(session, staff.username)
+    log_action(session, "staff", staff.id, "unlock", {})
     return staff
 
 

@@ -109,7 +109,7 @@ class _Batch:
 COLUMNS = {
     "stores": ("id", "code", "name", "region", "address", "phone", "created_at"),
     "staff": ("id", "username", "name", "phone", "role", "store_id", "active", "language",
-              "password_hash", "failed_sign_ins", "created_at"),
+              "password_hash", "created_at"),
     "members": ("id", "card_number", "home_store_id", "owner_id", "language", "name",
                 "name_initials", "sex", "birthday", "mobile", "medical_history",
                 "drug_allergies", "regular_medicines", "chronic_conditions", "hobbies",
@@ -235,14 +235,14 @@ class _Chain:
                 pid = self.w.ids("staff")
                 name = self.person()
                 batch.add("staff", (pid, f"{code.lower()}.{suffix}", name, "", role, sid, 1, "zh",
-                                    password, 0, self.created))  # fmt: skip
+                                    password, self.created))  # fmt: skip
                 if role == "clerk":
                     clerks.append(pid)
             out.append((sid, region, clerks))
         for region in REGIONS[: min(spec.stores, len(REGIONS))]:
             username = f"g{self.prefix}.supervisor.{REGIONS.index(region) + 1}"
             batch.add("staff", (self.w.ids("staff"), username, self.person(), "", "supervisor",
-                                None, 1, "zh", password, 0, self.created))  # fmt: skip
+                                None, 1, "zh", password, self.created))  # fmt: skip
         self.counts.stores = spec.stores
         self.counts.staff = len(batch.rows["staff"])
         self.w.write(batch)

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Engine
 
+from careplan.access import Actor
 from careplan.db import make_engine, make_session_factory
 from careplan.models import (
     CarePlan,
@@ -54,6 +55,7 @@ def chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str,
 def _populate(engine: Engine) -> None:
     now = datetime(2024, 3, 1, 2, tzinfo=UTC)
     with make_session_factory(engine)() as s:
+        s.info["actor"] = Actor.system("test")  # creating staff is an account change: logged
         s.add(Store(code="K001", name="测试店", region="华东"))
         s.flush()
         for username, role in (("k.clerk1", Role.clerk), ("k.clerk2", Role.clerk),

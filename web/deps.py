@@ -14,13 +14,20 @@ from careplan import clock
 from careplan.access import Actor
 from careplan.db import begin_for_writing
 from careplan.sessions import staff_for_token
+from web.routing import READS_FIRST, marked
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def writes_at_once(request: Request) -> bool:
+    """A state-changing request takes SQLite's write lock at BEGIN (careplan/db.py), unless
+    its route reads and does slow work first (web.routing.reads_first)."""
+    return request.method not in SAFE_METHODS and not marked(request, READS_FIRST)
+
+
 def get_session(request: Request) -> Iterator[Session]:
     session = request.app.state.session_factory()
-    if request.method not in SAFE_METHODS:
+    if writes_at_once(request):
         begin_for_writing(session)
     try:
         yield session

@@ -11,7 +11,7 @@ import inspect
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute
@@ -73,6 +73,33 @@ def _walk(value: object, path: str) -> None:
 def _in_range(value: int, field: str) -> None:
     if abs(value) > INT64:
         raise InvalidInput(f"{field}: {str(value)[:30]} is out of range", field=field)
+
+
+# Marks on an endpoint that the request's dependencies read (request.scope["endpoint"] is
+# the routed endpoint, and functools.wraps carries the marks through CommitRoute).
+READS_FIRST = "careplan_reads_first"
+ANONYMOUS_FORM = "careplan_anonymous_form"
+
+E = TypeVar("E", bound=Callable[..., Any])
+
+
+def reads_first(endpoint: E) -> E:
+    """A write that does slow work (laying out a PDF) before it writes: its transaction
+    starts as a read, and takes the write lock only when the slow part is done
+    (careplan.db.begin_writing_after_reads), so SQLite's other writers need not wait."""
+    setattr(endpoint, READS_FIRST, True)
+    return endpoint
+
+
+def anonymous_form(endpoint: E) -> E:
+    """A form posted before sign-in (sign-in, language): its CSRF token is the anonymous
+    cookie's. Every other form must carry the signed-in session's token."""
+    setattr(endpoint, ANONYMOUS_FORM, True)
+    return endpoint
+
+
+def marked(request: Request, mark: str) -> bool:
+    return bool(getattr(request.scope.get("endpoint"), mark, False))
 
 
 def router(**kwargs: Any) -> APIRouter:

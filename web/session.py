@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 
@@ -22,8 +23,9 @@ from careplan.config import get_settings
 from careplan.db import begin_for_writing
 from careplan.models import AuthSession, Staff
 from careplan.sessions import live_session, needs_touch, touch
-from web.deps import SAFE_METHODS, DbSession, Now
+from web.deps import SAFE_METHODS, DbSession, Now, writes_at_once
 from web.i18n import LANGUAGES, negotiate
+from web.routing import ANONYMOUS_FORM, marked
 
 SESSION_COOKIE = "careplan_session"
 ANON_COOKIE = "careplan_anon"  # seeds the CSRF token of the sign-in form
@@ -94,9 +96,10 @@ def _signed_in(request: Request, session: DbSession, now: datetime) -> AuthSessi
 
 
 def _touch(request: Request, session: DbSession, session_id: int, now: datetime) -> None:
-    """A page read holds no write lock, so it touches in a short transaction of its own
-    (as the access log does); a form post writes anyway and touches in its own."""
-    if request.method not in SAFE_METHODS:
+    """A request that holds no write lock (a page read, or a write that reads first)
+    touches in a short transaction of its own, as the access log does; one that holds
+    the lock anyway touches in the request's transaction."""
+    if writes_at_once(request):
         touch(session, session_id, now)
         return
     with request.app.state.session_factory() as own:
@@ -105,35 +108,65 @@ def _touch(request: Request, session: DbSession, session_id: int, now: datetime)
         own.commit()
 
 
-def visitor(request: Request, session: DbSession, now: Now) -> Visitor:
-    row = _signed_in(request, session, now.now)
-    staff = row.staff if row is not None else None
-    token = request.cookies.get(SESSION_COOKIE)
+def _anonymous(request: Request) -> Visitor:
     anon = request.cookies.get(ANON_COOKIE)
     new_anon = None
-    if staff is None and not anon:
+    if not anon:
         anon = new_anon = secrets.token_urlsafe(24)
-    seed = token if staff is not None and token else anon or ""
-    v = Visitor(staff, _language(request, staff), csrf_for(seed), new_anon)
-    if staff is not None:
-        session.info["actor"] = Actor.of(staff, via="web")
+    return Visitor(None, _language(request, None), csrf_for(anon), new_anon)
+
+
+def visitor(request: Request, session: DbSession, now: Now) -> Visitor:
+    row = _signed_in(request, session, now.now)
+    token = request.cookies.get(SESSION_COOKIE)
+    if row is not None and token:
+        v = Visitor(row.staff, _language(request, row.staff), csrf_for(token), None)
+        session.info["actor"] = Actor.of(row.staff, via="web")
+    else:
+        v = _anonymous(request)
+    request.state.visitor = v
+    return v
+
+
+def signed_out_visitor(request: Request) -> Visitor:
+    """The sign-in form's visitor, found without the database: its post must not open a
+    transaction before the password is checked (careplan/sign_in.py)."""
+    v = _anonymous(request)
     request.state.visitor = v
     return v
 
 
 async def check_csrf(request: Request) -> None:
-    """Every POST from a page carries the token: a form field, or htmx's header."""
-    if request.method in ("GET", "HEAD", "OPTIONS"):
+    """Every POST from a page carries the token of the session that got the page (a form
+    field, or htmx's header), and comes from a page of this site."""
+    if request.method in SAFE_METHODS:
         return
+    if not same_origin(request):
+        raise CsrfRefused
     sent = request.headers.get(CSRF_HEADER)
     if not sent:
         form = await request.form()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    # The page was made for the session cookie, or (signed out) for the anonymous one.
-    seeds = [request.cookies.get(SESSION_COOKIE), request.cookies.get(ANON_COOKIE)]
-    if not sent or not any(s and hmac.compare_digest(sent, csrf_for(s)) for s in seeds):
+    # Bound to one cookie: the anonymous one only where no one is signed in yet, so a
+    # token planted from the sign-in page opens no signed-in form.
+    cookie = ANON_COOKIE if marked(request, ANONYMOUS_FORM) else SESSION_COOKIE
+    seed = request.cookies.get(cookie)
+    if not sent or not seed or not hmac.compare_digest(sent, csrf_for(seed)):
         raise CsrfRefused
+
+
+def same_origin(request: Request) -> bool:
+    """The Origin (or, without it, the Referer) names this site's host, as the browser
+    reached it. A request with neither (not from a browser) is judged by its token alone;
+    an opaque origin ("null": a sandboxed frame, a data: page) is refused."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        origin = request.headers.get("referer")
+        if origin is None:
+            return True
+    host = request.headers.get("host", "")
+    return bool(host) and urlsplit(origin).netloc.lower() == host.lower()
 
 
 def signed_in(v: Annotated[Visitor, Depends(visitor)]) -> Visitor:
@@ -143,4 +176,5 @@ def signed_in(v: Annotated[Visitor, Depends(visitor)]) -> Visitor:
 
 
 AnyVisitor = Annotated[Visitor, Depends(visitor)]
+SignedOut = Annotated[Visitor, Depends(signed_out_visitor)]
 User = Annotated[Visitor, Depends(signed_in)]

@@ -12,7 +12,7 @@ from careplan.models.plan import CarePlan
 from careplan.models.protocol import ProtocolVersion
 from careplan.models.purchase import ProductClass, Purchase, PurchaseImport
 from careplan.models.sheet import SheetBatch, SheetPrint
-from careplan.models.staff import AuthSession, SignInAddress, Staff
+from careplan.models.staff import AuthSession, SignInLimit, Staff
 from careplan.models.store import Store
 
 __all__ = [
@@ -39,7 +39,7 @@ __all__ = [
     "PurchaseImport",
     "SheetBatch",
     "SheetPrint",
-    "SignInAddress",
+    "SignInLimit",
     "Staff",
     "Store",
 ]

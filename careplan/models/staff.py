@@ -24,9 +24,6 @@ class Staff(IdMixin, TimestampMixin, Base):
     left_on: Mapped[datetime | None] = mapped_column(default=None)
     language: Mapped[str] = mapped_column(String(8), default="zh")
     password_hash: Mapped[str] = mapped_column(String(255), default="")
-    # Repeated wrong passwords lock the account for a while (guessing protection).
-    failed_sign_ins: Mapped[int] = mapped_column(default=0, server_default="0")
-    locked_until: Mapped[datetime | None] = mapped_column(default=None)
 
     store: Mapped[Store | None] = relationship()
 
@@ -50,13 +47,16 @@ class AuthSession(IdMixin, Base):
     staff: Mapped[Staff] = relationship(lazy="joined", foreign_keys=[staff_id])
 
 
-class SignInAddress(Base):
-    """Wrong passwords from one network address, across every username: guessing
+class SignInLimit(Base):
+    """Wrong passwords counted against one name or one network address (careplan/sign_in.py).
+
+    Names are counted whether or not an account has them, so a locked account and an
+    unknown name answer alike; an address is counted across every name, so guessing
     spread over many accounts is stopped as well as guessing at one."""
 
-    __tablename__ = "sign_in_addresses"
+    __tablename__ = "sign_in_limits"
 
-    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)  # "name:…" or "address:…"
     failures: Mapped[int] = mapped_column(default=0)
     counting_since: Mapped[datetime]
     locked_until: Mapped[datetime | None] = mapped_column(default=None)

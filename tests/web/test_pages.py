@@ -90,6 +90,41 @@ def test_the_sign_in_form_needs_its_csrf_token_too(client: TestClient):
     assert "careplan_session" not in r.headers.get("set-cookie", "")
 
 
+def test_the_sign_in_pages_token_opens_no_signed_in_form(client: TestClient, world: World):
+    """A token minted for the anonymous cookie (anyone can get one from the sign-in page,
+    and plant the cookie) is good for signing in and nothing else."""
+    member = make_member(world)
+    world.session.commit()
+    planted = csrf_of(client)  # the sign-in page's, for this browser's anonymous cookie
+    own = sign_in_page(client, "clerk.a")
+    assert client.cookies.get("careplan_anon")  # still sent alongside the session
+    url = f"/members/{member.id}/verified"
+    assert client.post(url, data={"csrf_token": planted}).status_code == 403
+    assert client.post(url, headers={"X-CSRF-Token": planted} | HX).status_code == 403
+    assert client.post(url, data={"csrf_token": own}).status_code == 303
+
+
+def test_a_form_posted_from_another_site_is_refused(client: TestClient, world: World):
+    member = make_member(world)
+    world.session.commit()
+    token = sign_in_page(client, "clerk.a")
+    url, data = f"/members/{member.id}/verified", {"csrf_token": token}
+    for headers in (
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Referer": "https://evil.example/page"},
+        {"Origin": "http://testserver.evil.example"},
+    ):
+        r = client.post(url, data=data, headers=headers)
+        assert r.status_code == 403, headers
+        assert "表单已过期" in r.text
+    world.session.refresh(member)
+    assert member.last_verified_on == date(2024, 3, 1)  # unchanged
+    assert client.post(url, data=data, headers={"Origin": "http://testserver"}).status_code == 303
+    same_site = {"Referer": "http://testserver/members/1"}
+    assert client.post(url, data=data, headers=same_site).status_code == 303
+
+
 def test_five_wrong_passwords_lock_the_account_for_a_while(client: TestClient, clock: TravelClock):
     token = csrf_of(client)
     data = {"csrf_token": token, "username": "clerk.a", "next": "/"}

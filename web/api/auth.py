@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from careplan.config import get_settings
-from careplan.sessions import end_session, open_session
-from careplan.staff import authenticate
+from careplan.sessions import end_session
+from careplan.sign_in import sign_in as attempt
 from web.api.schemas import TokenOut
 from web.deps import CurrentActor, DbSession, Now, client_address
 from web.routing import router
@@ -24,24 +24,22 @@ class Credentials(BaseModel):
 
 
 @api.post("/token", response_model=TokenOut, responses={401: {}, 423: {}})
-def sign_in(
-    request: Request, body: Credentials, session: DbSession, now: Now
-) -> TokenOut | JSONResponse:
-    # A refusal is returned, not raised, so the route still commits the failure count.
-    address = client_address(request)
-    outcome = authenticate(session, body.username, body.password, now=now.now, address=address)
-    if outcome.staff is None and outcome.locked_until is not None:
-        until = outcome.locked_until.isoformat(timespec="minutes")
-        what = "sign-in from this address" if outcome.by_address else "account"
-        message = f"too many wrong passwords: {what} locked until {until}"
-        return JSONResponse({"error": {"message": message, "field": "username"}}, 423)
-    if outcome.staff is None:
+def sign_in(request: Request, body: Credentials, now: Now) -> TokenOut | JSONResponse:
+    hours = get_settings().session_hours
+    outcome = attempt(
+        request.app.state.session_factory, body.username, body.password,
+        now=now.now, address=client_address(request), kind="api", hours=hours,
+    )  # fmt: skip
+    if outcome.token is None or outcome.staff is None:
+        if outcome.locked_until is not None:
+            until = outcome.locked_until.isoformat(timespec="minutes")
+            what = "sign-in from this address" if outcome.by_address else "sign-in for this name"
+            message = f"too many wrong passwords: {what} locked until {until}"
+            return JSONResponse({"error": {"message": message, "field": "username"}}, 423)
         message = "wrong username or password"
         return JSONResponse({"error": {"message": message, "field": "password"}}, 401)
     staff = outcome.staff
-    hours = get_settings().session_hours
-    token = open_session(session, staff, kind="api", hours=hours, now=now.now)
-    return TokenOut(token=token, expires_in_hours=hours, staff_id=staff.id, role=staff.role)
+    return TokenOut(token=outcome.token, expires_in_hours=hours, staff_id=staff.id, role=staff.role)
 
 
 @api.post("/sign-out", status_code=204)

@@ -9,12 +9,15 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from careplan.config import get_settings
-from careplan.sessions import end_session, open_session
-from careplan.staff import SignIn, authenticate, set_language
+from careplan.sessions import end_session
+from careplan.sign_in import SignIn
+from careplan.sign_in import sign_in as attempt
+from careplan.staff import set_language
 from web.deps import DbSession, Now, client_address
 from web.i18n import LANGUAGES, gettext_for
 from web.pages.common import Form, pages_router, redirect, text_of
-from web.session import LANG_COOKIE, SESSION_COOKIE, AnyVisitor, User, set_cookie
+from web.routing import anonymous_form
+from web.session import LANG_COOKIE, SESSION_COOKIE, AnyVisitor, SignedOut, User, set_cookie
 from web.templating import render
 
 pages = pages_router()
@@ -50,20 +53,21 @@ def _refusal(outcome: SignIn, now: datetime, _: Callable[..., str]) -> str:
 
 
 @pages.post("/sign-in")
-def sign_in(request: Request, form: Form, session: DbSession, now: Now, v: AnyVisitor) -> Response:
+@anonymous_form
+def sign_in(request: Request, form: Form, now: Now, v: SignedOut) -> Response:
     username, password = text_of(form, "username"), str(form.get("password") or "")
     target = _safe_next(text_of(form, "next") or "/")
-    address = client_address(request)
-    outcome = authenticate(session, username, password, now=now.now, address=address)
-    if outcome.staff is None:
-        # Returned, not raised: the route commits, so the failure counts toward lockout.
+    hours = get_settings().session_hours
+    outcome = attempt(
+        request.app.state.session_factory, username, password,
+        now=now.now, address=client_address(request), kind="web", hours=hours,
+    )  # fmt: skip
+    if outcome.token is None:
         error = _refusal(outcome, now.now, gettext_for(v.language))
         context = {"next": target, "username": username, "error": error}
         return render(request, v, "auth/sign_in.html", context, status=401, fragment=False)
-    hours = get_settings().session_hours
-    token = open_session(session, outcome.staff, kind="web", hours=hours, now=now.now)
     response = redirect(request, target)
-    set_cookie(response, SESSION_COOKIE, token, max_age=hours * 3600)
+    set_cookie(response, SESSION_COOKIE, outcome.token, max_age=hours * 3600)
     return response
 
 
@@ -78,6 +82,7 @@ def sign_out(request: Request, session: DbSession, now: Now) -> Response:
 
 
 @pages.post("/language")
+@anonymous_form
 def choose_language(request: Request, form: Form) -> Response:
     """Before sign-in: remember the choice in a cookie (after it, the staff setting rules)."""
     language = text_of(form, "language")

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from careplan import sheets
 from careplan.access import MANAGERS
+from careplan.db import begin_writing_after_reads
 from careplan.errors import CareplanError, InvalidInput, NotFound
 from careplan.models import SheetBatch, Store
 from careplan.staff import names_of, store_staff
@@ -20,6 +21,7 @@ from careplan.vocab import BatchState, Paper
 from web.access_log import looked
 from web.deps import DbSession, Now
 from web.pages.common import Form, date_of, int_of, pages_router, redirect, text_of
+from web.routing import reads_first
 from web.session import User, Visitor
 from web.sheet_pdf import render_pdf
 from web.templating import render
@@ -58,16 +60,20 @@ def _language(form: Form) -> str | None:
 def print_checkpoints(
     request: Request, session: DbSession, v: Visitor, ids: list[int], form: Form, now: Now
 ) -> Response:
+    """Lay the sheets out while only reading, then record the prints and the look in a
+    short write (routes that call this are `reads_first`)."""
     paper = _paper(form)
     found = sheets.build_sheets(session, v.actor, ids, now=now.now, language=_language(form))
-    looked(request, v.actor, [s.member_id for s in found], "sheet", now.now, session)
     pdf = render_pdf(found, paper)
+    begin_writing_after_reads(session)
+    looked(request, v.actor, [s.member_id for s in found], "sheet", now.now, session)
     sheets.record_prints(session, v.actor, found, paper=paper, now=now.now)
     name = f"sheet-{found[0].code}.pdf" if len(found) == 1 else f"sheets-{now.today}.pdf"
     return pdf_response(pdf, name)
 
 
 @pages.post("/checkpoints/{checkpoint_id}/sheet")
+@reads_first
 def print_checkpoint_sheet(
     request: Request, checkpoint_id: int, v: User, session: DbSession, now: Now, form: Form
 ) -> Response:
@@ -75,6 +81,7 @@ def print_checkpoint_sheet(
 
 
 @pages.post("/plans/{plan_id}/sheet")
+@reads_first
 def print_plan_sheet(
     request: Request, plan_id: int, v: User, session: DbSession, now: Now, form: Form
 ) -> Response:
@@ -157,6 +164,7 @@ def _whose(form: Form, v: Visitor) -> int | None:
 
 
 @pages.post("/sheets")
+@reads_first
 def print_day(request: Request, v: User, session: DbSession, now: Now, form: Form) -> Response:
     try:
         store_id = int_of(form, "store") or v.actor.store_id
@@ -170,6 +178,7 @@ def print_day(request: Request, v: User, session: DbSession, now: Now, form: For
             raise InvalidInput("there are no contacts that day", field="on_date")
         if len(ids) <= INLINE_MAX:
             return print_checkpoints(request, session, v, ids, form, now)
+        begin_writing_after_reads(session)
         batch = sheets.create_batch(
             session,
             v.actor,
