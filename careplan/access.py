@@ -19,6 +19,9 @@ from careplan.vocab import Role
 
 CHAIN_WIDE = frozenset({Role.supervisor, Role.admin})
 MANAGERS = frozenset({Role.store_manager, Role.supervisor, Role.admin})
+# Who stands above whom when one person acts on another's account.
+RANK = {Role.clerk: 1, Role.pharmacist: 1, Role.store_manager: 2, Role.supervisor: 3,
+        Role.admin: 4}  # fmt: skip
 
 T = TypeVar("T")
 
@@ -86,3 +89,66 @@ def get_checkpoint(session: Session, actor: Actor, checkpoint_id: int) -> Checkp
 def require_manager(actor: Actor) -> None:
     if actor.role not in MANAGERS:
         raise Forbidden("only a store manager, supervisor or admin may do this", field="role")
+
+
+# --- Acting on staff accounts and chain-wide settings ---------------------------------
+
+
+def may_see_staff(actor: Actor, staff: Staff) -> bool:
+    """A store's people are seen by that store; people of no store (supervisors, admins)
+    and every store's people by the chain-wide roles."""
+    return actor.chain_wide or (staff.store_id is not None and staff.store_id == actor.store_id)
+
+
+def may_manage_staff(actor: Actor, staff: Staff) -> bool:
+    """Whether the actor may act on this person's account (make them leave, end their
+    sessions, change or reset it): someone they see and who stands below them. An admin
+    may act on any other admin too, so that one admin's account can always be mended;
+    nobody acts on their own account this way."""
+    if staff.id == actor.staff_id or not may_see_staff(actor, staff):
+        return False
+    if actor.role is Role.admin:
+        return True
+    return actor.role in MANAGERS and RANK[actor.role] > RANK[staff.role]
+
+
+def may_grant_role(actor: Actor, role: Role, store_id: int | None) -> bool:
+    """Whether the actor may give an account this role at this store: never a role at or
+    above their own (an admin may make admins), never outside what they see."""
+    if actor.role is not Role.admin and RANK[role] >= RANK[actor.role]:
+        return False
+    return actor.role in MANAGERS and (
+        actor.chain_wide or (store_id is not None and store_id == actor.store_id)
+    )
+
+
+def may_hand_over_members_of(actor: Actor, staff: Staff) -> bool:
+    """Moving a person's members: a manager over their own members, or over those of
+    someone whose account they may manage."""
+    if actor.role not in MANAGERS:
+        return False
+    return staff.id == actor.staff_id or may_manage_staff(actor, staff)
+
+
+def may_end_sessions_of(actor: Actor, staff: Staff) -> bool:
+    """Signing a person out everywhere (a lost phone, a leak) is an admin's step."""
+    return actor.role is Role.admin and may_manage_staff(actor, staff)
+
+
+def require_manage_staff(actor: Actor, staff: Staff, *, field: str = "staff_id") -> None:
+    if not may_see_staff(actor, staff):
+        raise NotFound(f"staff {staff.id} not found", field=field)
+    if not may_manage_staff(actor, staff):
+        raise Forbidden("you may not change this person's account", field=field)
+
+
+def may_change_chain_settings(actor: Actor) -> bool:
+    """Settings every store's figures depend on (the product → drug-class mapping, the
+    protocols) are changed from head office, not by one store."""
+    return actor.chain_wide
+
+
+def require_chain_settings(actor: Actor) -> None:
+    if not may_change_chain_settings(actor):
+        raise Forbidden("only a supervisor or admin may change chain-wide settings",
+                        field="role")  # fmt: skip

@@ -36,6 +36,7 @@ from careplan.models import (
     Purchase,
     PurchaseImport,
     SheetPrint,
+    Staff,
 )
 from careplan.models.base import utcnow
 from careplan.models.change_log import CHANGE_FIELDS
@@ -57,9 +58,14 @@ AUDITED: dict[type, str] = {
     LectureInvitation: "lecture_invitation",
     LectureSeat: "lecture_seat",
     SheetPrint: "sheet_print",
+    Staff: "staff",  # every account change: created, role, store, left, password reset
 }
 # Bookkeeping columns whose change says nothing about care.
 IGNORED = frozenset({"created_at", "updated_at", "version"})
+# Columns whose change is logged but never their value: a hash kept in the log would
+# outlive the password's reset.
+REDACTED = frozenset({"password_hash"})
+SECRET = "(changed)"
 
 
 class UnattributedChange(RuntimeError):
@@ -82,6 +88,13 @@ def plain_value(value: Any) -> Any:
 
 
 def _diff(obj: Any, action: str) -> dict[str, list[Any]]:
+    changes = _plain_diff(obj, action)
+    for key in REDACTED.intersection(changes):
+        changes[key] = [None, SECRET]
+    return changes
+
+
+def _plain_diff(obj: Any, action: str) -> dict[str, list[Any]]:
     state = inspect(obj)
     changes: dict[str, list[Any]] = {}
     for attr in state.mapper.column_attrs:

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from careplan.access import Actor, require_manager
+from careplan.access import Actor, require_chain_settings
 from careplan.errors import InvalidInput
 from careplan.models import ProductClass
 from careplan.vocab import DRUG_CLASSES
@@ -42,8 +42,9 @@ def check_mapping(data: MappingIn) -> MappingIn:
 
 
 def set_class(session: Session, actor: Actor, data: MappingIn, *, now: datetime) -> ProductClass:
-    """Map a product to a class (or change its class); every PDC uses the new mapping."""
-    require_manager(actor)
+    """Map a product to a class (or change its class); every PDC uses the new mapping,
+    in every store, so only head office changes it."""
+    require_chain_settings(actor)
     data = check_mapping(data)
     row = session.scalar(select(ProductClass).where(ProductClass.product_code == data.product_code))
     if row is None:
@@ -56,7 +57,7 @@ def set_class(session: Session, actor: Actor, data: MappingIn, *, now: datetime)
 
 
 def remove_class(session: Session, actor: Actor, product_code: str) -> None:
-    require_manager(actor)
+    require_chain_settings(actor)
     row = session.scalar(select(ProductClass).where(ProductClass.product_code == product_code))
     if row is None:
         raise InvalidInput("no mapping for this product", field="product_code")

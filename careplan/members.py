@@ -12,8 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from careplan.access import Actor, get_member, require_manager, scope_members
-from careplan.errors import Conflict, InvalidInput
+from careplan.access import (
+    Actor,
+    get_member,
+    may_hand_over_members_of,
+    may_see_staff,
+    require_manage_staff,
+    require_manager,
+    scope_members,
+)
+from careplan.errors import Conflict, Forbidden, InvalidInput
 from careplan.models import CarePlan, Checkpoint, Member, Ownership, Staff
 from careplan.pinyin import name_initials
 from careplan.vocab import CheckpointState, OwnershipReason, Role, Sex
@@ -115,13 +123,18 @@ def _health_data_given(values: dict[str, object]) -> bool:
     return any(values.get(f) for f in HEALTH_FIELDS)
 
 
+def may_own_members(staff: Staff) -> bool:
+    """Who can be given members: active store staff (not head office)."""
+    return staff.active and staff.role in OWNER_ROLES
+
+
 def check_owner(
     session: Session, owner_id: int, store_id: int, *, field: str = "owner_id"
 ) -> Staff:
     owner = session.get(Staff, owner_id)
     if owner is None or not owner.active:
         raise InvalidInput(f"staff {owner_id} is not an active staff member", field=field)
-    if owner.role not in OWNER_ROLES or owner.store_id != store_id:
+    if not may_own_members(owner) or owner.store_id != store_id:
         raise InvalidInput("must be store staff of the member's home store", field=field)
     return owner
 
@@ -134,8 +147,7 @@ def create_member(session: Session, actor: Actor, data: MemberCreate, *, now: da
     if owner_id is None:
         raise InvalidInput("choose the staff member who owns this member", field="owner_id")
     check_owner(session, owner_id, store_id)
-    if session.scalar(select(Member.id).where(Member.card_number == data.card_number)):
-        raise Conflict(f"card number {data.card_number} is already registered", field="card_number")
+    _card_is_free(session, actor, data.card_number)
     values = data.model_dump(
         exclude={"home_store_id", "owner_id", "health_consent"}, exclude_none=True
     )
@@ -160,6 +172,18 @@ def create_member(session: Session, actor: Actor, data: MemberCreate, *, now: da
     )
     session.flush()
     return member
+
+
+def _card_is_free(session: Session, actor: Actor, card_number: str) -> None:
+    """Card numbers are unique across the chain, but which cards another store has is not
+    this store's business: a card registered elsewhere is refused without saying so."""
+    holder = session.scalar(select(Member).where(Member.card_number == card_number))
+    if holder is None:
+        return
+    if actor.may_see_store(holder.home_store_id):
+        raise Conflict(f"card number {card_number} is already registered", field="card_number")
+    raise Conflict("this card number cannot be registered here: check the card, or ask "
+                   "head office", field="card_number")  # fmt: skip
 
 
 def require_not_erased(member: Member) -> None:
@@ -402,19 +426,24 @@ def reassign_all(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """All members of one staff member (e.g. a departing clerk) to another, in one go:
-    one transaction, so a process killed part-way moves nobody."""
+    one transaction, so a process killed part-way moves nobody. With `staff_left` the
+    person's account is closed too (in the change log, as every account change is)."""
     require_manager(actor)
-    leaving = session.get(Staff, from_staff_id)
-    if leaving is None or (
-        leaving.store_id is not None and not actor.may_see_store(leaving.store_id)
-    ):
-        raise InvalidInput(f"staff {from_staff_id} not found", field="from_staff_id")
+    leaving = _staff_in_sight(session, actor, from_staff_id, "from_staff_id")
+    if staff_left:
+        require_manage_staff(actor, leaving, field="from_staff_id")
+    elif not may_hand_over_members_of(actor, leaving):
+        raise Forbidden("you may not hand over this person's members", field="from_staff_id")
     if from_staff_id == to_staff_id:
         raise InvalidInput("choose a different staff member to take over", field="to_staff_id")
+    taker = _staff_in_sight(session, actor, to_staff_id, "to_staff_id")
+    if leaving.store_id is not None:
+        # Checked before any member moves, so a leaver with no members is refused too.
+        check_owner(session, taker.id, leaving.store_id, field="to_staff_id")
     members = list(session.scalars(select(Member).where(Member.owner_id == from_staff_id)))
     reason = OwnershipReason.staff_left if staff_left else OwnershipReason.reassigned
     for n, member in enumerate(members, start=1):
-        check_owner(session, to_staff_id, member.home_store_id)
+        check_owner(session, to_staff_id, member.home_store_id, field="to_staff_id")
         _move(session, actor, member, to_staff_id, reason, note, now)
         if progress is not None and n % 100 == 0:
             session.flush()  # the count shown is of moves made, not only queued
@@ -424,6 +453,13 @@ def reassign_all(
         leaving.left_on = now
     session.flush()
     return len(members)
+
+
+def _staff_in_sight(session: Session, actor: Actor, staff_id: int, field: str) -> Staff:
+    staff = session.get(Staff, staff_id)
+    if staff is None or not may_see_staff(actor, staff):
+        raise InvalidInput(f"staff {staff_id} not found", field=field)
+    return staff
 
 
 def count_members(session: Session) -> int:

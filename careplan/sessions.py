@@ -14,10 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from careplan.access import Actor
+from careplan.access import Actor, may_end_sessions_of
 from careplan.errors import Forbidden
 from careplan.models import AuthSession, Staff
-from careplan.vocab import Role
 
 # How stale last_seen_at may get before a request writes it again: one write a minute
 # per person instead of one per request, at the cost of a minute's slack in the idle limit.
@@ -82,8 +81,9 @@ def end_session(session: Session, token: str, *, now: datetime) -> None:
 
 
 def end_sessions_of(session: Session, actor: Actor, staff: Staff, *, now: datetime) -> int:
-    """Every live session of one person, web and API alike; returns how many ended."""
-    if actor.role is not Role.admin:
+    """Every live session of one person, web and API alike (a lost phone, a leaver);
+    returns how many ended."""
+    if not may_end_sessions_of(actor, staff):
         raise Forbidden("only an admin may end another person's sessions", field="role")
     result = session.execute(
         update(AuthSession)

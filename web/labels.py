@@ -340,4 +340,8 @@ MESSAGES = (
     N_("choose a lecture"),
     N_("only registered members are reminded"),
     N_("the age band's low end is above its high end"),
+    N_("this card number cannot be registered here: check the card, or ask head office"),
+    N_("only a supervisor or admin may change chain-wide settings"),
+    N_("you may not change this person's account"),
+    N_("you may not hand over this person's members"),
 )

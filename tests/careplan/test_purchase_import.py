@@ -125,7 +125,7 @@ def test_two_classes_for_one_member_each_get_their_own_pdc(world: World) -> None
     member = make_member(world)
     enrolled_steps(world, member, start=date(2024, 1, 1))  # osteoporosis tracks both
     drug_classes.set_class(
-        world.session, world.actor(world.manager_a),
+        world.session, world.actor(world.supervisor),
         MappingIn("CA600", "碳酸钙D3片", "calcium_vitamin_d"), now=NOW,
     )  # fmt: skip
     text = "\n".join(

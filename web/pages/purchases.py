@@ -11,7 +11,7 @@ from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
 from careplan import drug_classes, import_jobs
-from careplan.access import require_manager
+from careplan.access import may_change_chain_settings, require_manager
 from careplan.drug_classes import MappingIn
 from careplan.errors import CareplanError, InvalidInput
 from careplan.models import PurchaseImport, Staff
@@ -129,7 +129,7 @@ def _classes_page(
         "nav": "purchases",
         "mappings": drug_classes.mappings(session),
         "classes": DRUG_CLASSES,
-        "may_edit": v.actor.role.value in ("store_manager", "supervisor", "admin"),
+        "may_edit": may_change_chain_settings(v.actor),
         "error": error,
     }
     return render(request, v, "purchases/classes.html", context, status=422 if error else 200)

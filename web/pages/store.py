@@ -9,13 +9,13 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from careplan import members as archive
-from careplan.access import require_manager
+from careplan.access import may_end_sessions_of, may_hand_over_members_of, require_manager
 from careplan.errors import CareplanError, InvalidInput, NotFound
 from careplan.escalations import list_escalations, resolve_escalation
 from careplan.models import Escalation, Member, Store
 from careplan.sessions import end_sessions_of
 from careplan.staff import get_staff, names_of, store_staff
-from careplan.vocab import EscalationStatus, Role
+from careplan.vocab import EscalationStatus
 from web.deps import DbSession, Now
 from web.pages.common import Form, int_of, pages_router, redirect, text_of
 from web.session import User, Visitor
@@ -48,7 +48,9 @@ def _staff_context(
         if v.actor.chain_wide
         else [],
         "staff": staff,
-        "active_staff": [s for s in staff if s.active and s.role.value != "admin"],
+        "active_staff": [s for s in staff if archive.may_own_members(s)],
+        "handing_over": [s for s in staff if may_hand_over_members_of(v.actor, s)],
+        "may_sign_out": {s.id for s in staff if may_end_sessions_of(v.actor, s)},
         "counts": archive.owner_counts(session, v.actor, store.id),
         "members": shown,
         "owner": owner,
@@ -57,7 +59,6 @@ def _staff_context(
         "error": None,
         "done": None,
         "signed_out": None,
-        "may_end_sessions": v.actor.role is Role.admin,
     }
 
 
