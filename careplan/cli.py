@@ -594,20 +594,22 @@ def purchases_import(
     as_user: Annotated[str, typer.Option("--as", help="username of who imports (recorded)")],
 ) -> None:
     """Import a till file: all lines or none; importing the same lines again adds nothing."""
-    from careplan.purchase_import import ImportRefused, count_lines, import_csv
+    from careplan.purchase_import import ImportRefused, count_lines, import_csv_committed
 
     def body() -> None:
         require_file(file)
+        engine = make_engine()
         try:
-            with (
-                unit_of_work(Actor.system("cli"), writing=True) as session,
-                file.open("rb") as data,
-            ):
-                total = max(count_lines(data), 1)
+            factory = make_session_factory(engine)
+            with factory() as session:
                 actor = actor_for(session, as_user)
+            # Its own transactions: on SQLite the write lock is held for the final step
+            # only, so the web app's writes go on meanwhile (purchase_import.py).
+            with file.open("rb") as data:
+                total = max(count_lines(data), 1)
                 with progress_to(total, "importing") as progress:
-                    result = import_csv(
-                        session, actor, data, file_name=file.name, today=clock.today(),
+                    result = import_csv_committed(
+                        factory, actor, data, file_name=file.name, today=clock.today(),
                         now=clock.now(), progress=progress,
                     )  # fmt: skip
         except ImportRefused as exc:
@@ -616,6 +618,8 @@ def purchases_import(
             if exc.total > len(exc.problems):
                 typer.echo(f"... {exc.total - len(exc.problems)} more problems", err=True)
             fail(f"{exc.total} bad line(s): nothing was imported")
+        finally:
+            engine.dispose()
         typer.echo(
             f"{result.lines} lines ({result.encoding}): {result.added} added, "
             f"{result.already_there} already imported"

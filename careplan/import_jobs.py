@@ -4,8 +4,8 @@ A chain-wide export of a million lines takes about a minute: too long for a requ
 and the import's Python work would hold up the web server's other requests. The upload
 is kept as a job (the file, and a small status file beside it) and
 `careplan purchases run-job ID` imports it, writing its progress to the status. The
-status lives on disk, not in the database: on SQLite the import holds the only write
-lock until it commits, so nothing else could write progress meanwhile.
+status lives on disk, not in the database: progress is reported every half second, and
+the import's own transaction could not show it to anyone before it commits.
 
 The uploaded file is removed once imported or refused: till lines are personal data.
 """
@@ -25,10 +25,9 @@ from typing import BinaryIO
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import Actor
-from careplan.db import begin_for_writing
 from careplan.errors import CareplanError, InvalidInput, NotFound
 from careplan.models import Staff
-from careplan.purchase_import import ImportRefused, count_lines, import_csv
+from careplan.purchase_import import ImportRefused, count_lines, import_csv_committed
 
 STALLED_AFTER = timedelta(minutes=2)  # a worker reports at least every chunk
 PROGRESS_EVERY = timedelta(seconds=0.5)
@@ -130,17 +129,15 @@ def run(
             _write(status_path, job)
 
     try:
-        with factory() as session, data.open("rb") as stream:
-            # It reads (cards, stores) before it writes: on SQLite it must hold the write
-            # lock from the start, or a commit by the web app in between fails it.
-            begin_for_writing(session)
+        with factory() as session:
             actor = Actor.of(session.get_one(Staff, job.staff_id), via="import")
-            session.info["actor"] = actor
-            result = import_csv(
-                session, actor, stream, file_name=job.file_name,
+        with data.open("rb") as stream:
+            # Its own transactions: on SQLite the write lock is held for the final
+            # step only, so the web app's writes go on meanwhile (purchase_import.py).
+            result = import_csv_committed(
+                factory, actor, stream, file_name=job.file_name,
                 today=date.fromisoformat(job.today), now=clock(), progress=report,
             )  # fmt: skip
-            session.commit()
         job.state, job.done = "done", result.lines
         job.result = asdict(result)
     except ImportRefused as exc:

@@ -15,7 +15,7 @@ from careplan.access import require_manager
 from careplan.drug_classes import MappingIn
 from careplan.errors import CareplanError, InvalidInput
 from careplan.models import PurchaseImport, Staff
-from careplan.purchase_import import ImportRefused, ImportResult, import_csv
+from careplan.purchase_import import ImportRefused, ImportResult, import_csv_committed
 from careplan.staff import names_of
 from careplan.vocab import DRUG_CLASSES
 from web.deps import DbSession, Now
@@ -81,9 +81,11 @@ def upload(request: Request, form: Form, v: User, session: DbSession, now: Now) 
             )  # fmt: skip
             request.app.state.import_worker(job)
             return redirect(request, f"/purchases/import/jobs/{job}")
-        result = import_csv(
-            session, v.actor, file.file, file_name=file.filename, today=now.today, now=now.now
-        )
+        session.commit()  # the import commits on its own: this request holds no lock
+        result = import_csv_committed(
+            request.app.state.session_factory, v.actor, file.file, file_name=file.filename,
+            today=now.today, now=now.now,
+        )  # fmt: skip
     except CareplanError as exc:
         session.rollback()
         return _import_page(request, v, session, error=exc)
