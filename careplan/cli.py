@@ -588,6 +588,15 @@ def purchases_run_job(job_id: str) -> None:
         engine.dispose()
 
 
+@purchases_app.command("sweep")
+def purchases_sweep() -> None:
+    """Delete uploaded till files no worker will import (finished, or the worker died)."""
+    from careplan import import_jobs
+
+    deleted = import_jobs.sweep(get_settings().work_dir, clock.now())
+    typer.echo(f"deleted {deleted} uploaded till file(s)")
+
+
 @purchases_app.command("import")
 def purchases_import(
     file: Annotated[Path, typer.Argument(help="the till's CSV export (UTF-8 or GBK)")],

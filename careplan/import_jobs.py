@@ -7,7 +7,9 @@ is kept as a job (the file, and a small status file beside it) and
 status lives on disk, not in the database: progress is reported every half second, and
 the import's own transaction could not show it to anyone before it commits.
 
-The uploaded file is removed once imported or refused: till lines are personal data.
+The uploaded file is removed once imported or refused, and when its worker is found
+dead (a job stalled): till lines are personal data. `sweep` removes what a dead worker
+or a half-made upload left behind.
 """
 
 from __future__ import annotations
@@ -104,12 +106,37 @@ def queue(
     return job_id
 
 
-def status(work_dir: Path, job_id: str, actor: Actor) -> JobStatus:
-    """A job is seen by who uploaded it."""
-    found = _read(_paths(work_dir, job_id)[1])
+def status(work_dir: Path, job_id: str, actor: Actor, *, now: datetime) -> JobStatus:
+    """A job is seen by who uploaded it. A job found stalled has its upload deleted: no
+    worker will read it, and it is members' purchases."""
+    data, status_path = _paths(work_dir, job_id)
+    found = _read(status_path)
     if found.staff_id != actor.staff_id:
         raise NotFound("no such import", field="job_id")
+    if found.stalled(now):
+        data.unlink(missing_ok=True)
     return found
+
+
+def sweep(work_dir: Path, now: datetime) -> int:
+    """Delete the uploads no worker will read: those of jobs finished or stalled, and
+    those without a readable status (an upload cut off before its job was written)
+    untouched for STALLED_AFTER. How many were deleted."""
+    deleted = 0
+    for data in work_dir.glob("*.csv"):
+        try:
+            job: JobStatus | None = _read(data.with_suffix(".json"))
+        except (NotFound, ValueError, TypeError):
+            job = None
+        if job is None:
+            touched = datetime.fromtimestamp(data.stat().st_mtime, tz=now.tzinfo)
+            if now - touched <= STALLED_AFTER:
+                continue  # perhaps still being written by queue()
+        elif job.live and not job.stalled(now):
+            continue
+        data.unlink(missing_ok=True)
+        deleted += 1
+    return deleted
 
 
 def run(

@@ -56,7 +56,8 @@ def _store_staff(session: DbSession, v: Visitor) -> list[int]:
 
 
 @pages.get("/purchases/import")
-def import_page(request: Request, v: User, session: DbSession) -> Response:
+def import_page(request: Request, v: User, session: DbSession, now: Now) -> Response:
+    import_jobs.sweep(request.app.state.work_dir, now.now)  # uploads left by dead workers
     return _import_page(request, v, session)
 
 
@@ -93,7 +94,9 @@ def upload(request: Request, form: Form, v: User, session: DbSession, now: Now) 
 
 
 def _job_context(request: Request, v: Visitor, job_id: str, now: Now) -> dict[str, Any]:
-    job = import_jobs.status(request.app.state.work_dir, job_id, v.actor)
+    work_dir = request.app.state.work_dir
+    job = import_jobs.status(work_dir, job_id, v.actor, now=now.now)
+    import_jobs.sweep(work_dir, now.now)
     refusal = InvalidInput(job.message, field=job.about) if job.state == "refused" else None
     return {
         "nav": "purchases",
