@@ -586,26 +586,37 @@ def purchases_run_job(job_id: str) -> None:
         engine.dispose()
 
 
+@purchases_app.command("sweep")
+def purchases_sweep() -> None:
+    """Delete uploaded till files no worker will import (finished, or the worker died)."""
+    from careplan import import_jobs
+
+    deleted = import_jobs.sweep(get_settings().work_dir, clock.now())
+    typer.echo(f"deleted {deleted} uploaded till file(s)")
+
+
 @purchases_app.command("import")
 def purchases_import(
     file: Annotated[Path, typer.Argument(help="the till's CSV export (UTF-8 or GBK)")],
     as_user: Annotated[str, typer.Option("--as", help="username of who imports (recorded)")],
 ) -> None:
     """Import a till file: all lines or none; importing the same lines again adds nothing."""
-    from careplan.purchase_import import ImportRefused, count_lines, import_csv
+    from careplan.purchase_import import ImportRefused, count_lines, import_csv_committed
 
     def body() -> None:
         require_file(file)
+        engine = make_engine()
         try:
-            with (
-                unit_of_work(Actor.system("cli"), writing=True) as session,
-                file.open("rb") as data,
-            ):
-                total = max(count_lines(data), 1)
+            factory = make_session_factory(engine)
+            with factory() as session:
                 actor = actor_for(session, as_user)
+            # Its own transactions: on SQLite the write lock is held for the final step
+            # only, so the web app's writes go on meanwhile (purchase_import.py).
+            with file.open("rb") as data:
+                total = max(count_lines(data), 1)
                 with progress_to(total, "importing") as progress:
-                    result = import_csv(
-                        session, actor, data, file_name=file.name, today=clock.today(),
+                    result = import_csv_committed(
+                        factory, actor, data, file_name=file.name, today=clock.today(),
                         now=clock.now(), progress=progress,
                     )  # fmt: skip
         except ImportRefused as exc:
@@ -614,6 +625,8 @@ def purchases_import(
             if exc.total > len(exc.problems):
                 typer.echo(f"... {exc.total - len(exc.problems)} more problems", err=True)
             fail(f"{exc.total} bad line(s): nothing was imported")
+        finally:
+            engine.dispose()
         typer.echo(
             f"{result.lines} lines ({result.encoding}): {result.added} added, "
             f"{result.already_there} already imported"

@@ -4,10 +4,12 @@ A chain-wide export of a million lines takes about a minute: too long for a requ
 and the import's Python work would hold up the web server's other requests. The upload
 is kept as a job (the file, and a small status file beside it) and
 `careplan purchases run-job ID` imports it, writing its progress to the status. The
-status lives on disk, not in the database: on SQLite the import holds the only write
-lock until it commits, so nothing else could write progress meanwhile.
+status lives on disk, not in the database: progress is reported every half second, and
+the import's own transaction could not show it to anyone before it commits.
 
-The uploaded file is removed once imported or refused: till lines are personal data.
+The uploaded file is removed once imported or refused, and when its worker is found
+dead (a job stalled): till lines are personal data. `sweep` removes what a dead worker
+or a half-made upload left behind.
 """
 
 from __future__ import annotations
@@ -25,10 +27,9 @@ from typing import BinaryIO
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import Actor
-from careplan.db import begin_for_writing
 from careplan.errors import CareplanError, InvalidInput, NotFound
 from careplan.models import Staff
-from careplan.purchase_import import ImportRefused, count_lines, import_csv
+from careplan.purchase_import import ImportRefused, count_lines, import_csv_committed
 
 STALLED_AFTER = timedelta(minutes=2)  # a worker reports at least every chunk
 PROGRESS_EVERY = timedelta(seconds=0.5)
@@ -105,12 +106,37 @@ def queue(
     return job_id
 
 
-def status(work_dir: Path, job_id: str, actor: Actor) -> JobStatus:
-    """A job is seen by who uploaded it."""
-    found = _read(_paths(work_dir, job_id)[1])
+def status(work_dir: Path, job_id: str, actor: Actor, *, now: datetime) -> JobStatus:
+    """A job is seen by who uploaded it. A job found stalled has its upload deleted: no
+    worker will read it, and it is members' purchases."""
+    data, status_path = _paths(work_dir, job_id)
+    found = _read(status_path)
     if found.staff_id != actor.staff_id:
         raise NotFound("no such import", field="job_id")
+    if found.stalled(now):
+        data.unlink(missing_ok=True)
     return found
+
+
+def sweep(work_dir: Path, now: datetime) -> int:
+    """Delete the uploads no worker will read: those of jobs finished or stalled, and
+    those without a readable status (an upload cut off before its job was written)
+    untouched for STALLED_AFTER. How many were deleted."""
+    deleted = 0
+    for data in work_dir.glob("*.csv"):
+        try:
+            job: JobStatus | None = _read(data.with_suffix(".json"))
+        except (NotFound, ValueError, TypeError):
+            job = None
+        if job is None:
+            touched = datetime.fromtimestamp(data.stat().st_mtime, tz=now.tzinfo)
+            if now - touched <= STALLED_AFTER:
+                continue  # perhaps still being written by queue()
+        elif job.live and not job.stalled(now):
+            continue
+        data.unlink(missing_ok=True)
+        deleted += 1
+    return deleted
 
 
 def run(
@@ -130,17 +156,15 @@ def run(
             _write(status_path, job)
 
     try:
-        with factory() as session, data.open("rb") as stream:
-            # It reads (cards, stores) before it writes: on SQLite it must hold the write
-            # lock from the start, or a commit by the web app in between fails it.
-            begin_for_writing(session)
+        with factory() as session:
             actor = Actor.of(session.get_one(Staff, job.staff_id), via="import")
-            session.info["actor"] = actor
-            result = import_csv(
-                session, actor, stream, file_name=job.file_name,
+        with data.open("rb") as stream:
+            # Its own transactions: on SQLite the write lock is held for the final
+            # step only, so the web app's writes go on meanwhile (purchase_import.py).
+            result = import_csv_committed(
+                factory, actor, stream, file_name=job.file_name,
                 today=date.fromisoformat(job.today), now=clock(), progress=report,
             )  # fmt: skip
-            session.commit()
         job.state, job.done = "done", result.lines
         job.result = asdict(result)
     except ImportRefused as exc:

@@ -293,21 +293,46 @@ def test_the_import_worker_imports_a_queued_upload(
         work, io.BytesIO(lines.encode()), file_name="till.csv", actor=actor,
         today=date(2026, 11, 20), now=datetime(2026, 11, 20, 2, tzinfo=UTC),
     )  # fmt: skip
-    from careplan.db import WRITING
+    import sqlite3
 
-    import_csv, began = import_jobs.import_csv, []
+    write, others = import_jobs._write, []
 
-    def watched(session, *args, **kwargs):  # type: ignore[no-untyped-def]
-        began.append(session.connection().get_execution_options().get(WRITING))
-        return import_csv(session, *args, **kwargs)
+    def reported(path, status):  # type: ignore[no-untyped-def]
+        if status.state == "running":  # the worker has checked lines, not written them
+            other = sqlite3.connect(cli_db.removeprefix("sqlite:///"), timeout=0)
+            other.execute("BEGIN IMMEDIATE")  # at once, or "database is locked"
+            other.rollback()
+            other.close()
+            others.append("wrote")
+        write(path, status)
 
-    monkeypatch.setattr(import_jobs, "import_csv", watched)
+    monkeypatch.setattr(import_jobs, "_write", reported)
     code, out = run("purchases", "run-job", job)
     assert code == 0, out
-    assert began == [True]  # holds SQLite's write lock from its first read
-    assert import_jobs.status(work, job, actor).state == "done"
+    assert others == ["wrote"]  # checking the file holds no write lock
+    done = import_jobs.status(work, job, actor, now=datetime(2026, 11, 20, 2, tzinfo=UTC))
+    assert done.state == "done"
     assert count(cli_db, Purchase) == before + 1
     assert not (work / f"{job}.csv").exists()
+
+
+def test_purchases_sweep_deletes_uploads_no_worker_will_read(
+    cli_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import os
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("CAREPLAN_WORK_DIR", str(work))
+    get_settings.cache_clear()
+    left = work / ("a" * 32 + ".csv")  # no job was ever written for it
+    left.write_bytes(b"card_number\n")
+    os.utime(left, (0, 0))
+    fresh = work / ("b" * 32 + ".csv")  # perhaps still being uploaded
+    fresh.write_bytes(b"card_number\n")
+    code, out = run("purchases", "sweep")
+    assert code == 0 and "deleted 1 uploaded till file(s)" in out
+    assert not left.exists() and fresh.exists()
 
 
 def test_audit_log_verify_names_the_entry_that_was_edited(cli_db: str):

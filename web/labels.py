@@ -283,6 +283,10 @@ MESSAGES = (
     N_("no member has this card number"),
     N_("no store you may import for has this code"),
     N_("the file has no purchase lines"),
+    N_(
+        "a member in the file was erased while it was being imported: nothing was imported; "
+        "import the file again to see which lines"
+    ),
     N_("the file is empty"),
     N_("too long for this field"),
     N_("this column is missing from the header"),

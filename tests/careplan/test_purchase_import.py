@@ -7,12 +7,13 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import adherence, drug_classes
+from careplan import adherence, drug_classes, erasure, purchase_import
 from careplan.drug_classes import MappingIn
 from careplan.errors import Forbidden, InvalidInput
 from careplan.models import Member, Purchase, PurchaseImport
-from careplan.purchase_import import ImportRefused, import_csv
+from careplan.purchase_import import ImportRefused, import_csv, import_csv_committed
 from careplan.purchases import PurchaseIn, record_purchase
 from tests.conftest import NOW, World, enrolled_steps, make_member
 
@@ -175,3 +176,31 @@ def test_a_refill_step_falls_due_before_the_supply_runs_out_and_moves_with_a_pur
     buy(date(2024, 2, 10), 30)  # an early refill, shifted: Feb 21 – Mar 21
     assert refill.due_on == date(2024, 3, 19)  # runs out Mar 22, three days before
     assert (refill.due_on - refill.open_on, refill.overdue_on - refill.due_on) == window
+
+
+def test_a_member_erased_while_the_file_is_checked_refuses_it_whole(
+    world: World, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lines are checked before the final step writes them (on SQLite with no write
+    lock held): a member erased in between must not get the lines checked against
+    their old card."""
+    gone, kept = make_member(world), make_member(world)
+    day = date(2024, 2, 1)
+    lines = [line(gone, world, day), line(kept, world, day), line(kept, world, day, code="B")]
+    manager = world.actor(world.manager_a)
+    erased: list[int] = []
+
+    def meanwhile(_done: int) -> None:  # the first chunk is checked: someone erases
+        if not erased:
+            erasure.erase_member(world.session, manager, gone.id, "request", now=NOW)
+            world.session.flush()
+            erased.append(gone.id)
+
+    monkeypatch.setattr(purchase_import, "CHUNK", 2)  # the erased card is in chunk one
+    with pytest.raises(InvalidInput) as refused:
+        import_csv_committed(
+            session_factory, manager, "\n".join([HEADER, *lines]).encode(),
+            file_name="till.csv", today=TODAY, now=NOW, progress=meanwhile,
+        )  # fmt: skip
+    assert erased and refused.value.field == "card_number" and "erased" in str(refused.value)
+    assert count(world, Purchase) == 0 and count(world, PurchaseImport) == 0

@@ -3,6 +3,7 @@ member page and on the audit."""
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -185,3 +186,48 @@ def test_a_refused_or_stopped_background_import_says_so(
     clock.advance(minutes=3)  # queued, and no worker ever reported
     r = client.get(f"/purchases/import/jobs/{started[1]}/progress")
     assert "导入已中止" in r.text and "hx-trigger" not in r.text
+
+
+def test_a_dead_workers_upload_is_deleted_once_its_job_is_seen_stalled(
+    client: TestClient, world: World, clock: TravelClock, tmp_path: Path
+) -> None:
+    """Till lines are personal data: a job whose worker died (queued, never run) keeps
+    its upload only until the job is found stalled."""
+    member, started, token = _background_imports(client, world, tmp_path)
+    files = {"file": ("till.csv", _till_lines(world, member.card_number, 5).encode(), "text/csv")}
+    client.post("/purchases/import", data={"csrf_token": token}, files=files)
+    upload = tmp_path / f"{started[0]}.csv"
+    client.get(f"/purchases/import/jobs/{started[0]}/progress")
+    assert upload.exists()  # its worker may still start
+    clock.advance(seconds=import_jobs.STALLED_AFTER.total_seconds() + 1)
+    r = client.get(f"/purchases/import/jobs/{started[0]}/progress")
+    assert "导入已中止" in r.text
+    assert not upload.exists()
+
+
+def _as_if(work_dir: Path, job: str, **changes: object) -> None:
+    """The job's status as its worker would have written it."""
+    path = work_dir / f"{job}.json"
+    status = import_jobs._read(path)
+    for name, value in changes.items():
+        setattr(status, name, value)
+    import_jobs._write(path, status)
+
+
+def test_the_import_page_sweeps_uploads_no_worker_will_read(
+    client: TestClient, world: World, clock: TravelClock, tmp_path: Path
+) -> None:
+    member, started, token = _background_imports(client, world, tmp_path)
+    files = {"file": ("till.csv", _till_lines(world, member.card_number, 5).encode(), "text/csv")}
+    for _ in range(3):
+        client.post("/purchases/import", data={"csrf_token": token}, files=files)
+    finished, stalled, running = started
+    _as_if(tmp_path, finished, state="done")  # its worker was killed before the unlink
+    cut_off = tmp_path / ("0" * 32 + ".csv")  # an upload whose job was never written
+    cut_off.write_bytes(b"card_number\n")
+    os.utime(cut_off, (0, 0))
+    clock.advance(seconds=import_jobs.STALLED_AFTER.total_seconds() + 1)
+    _as_if(tmp_path, running, state="running", updated_at=clock.now.isoformat())
+    assert (tmp_path / f"{stalled}.csv").exists()
+    assert client.get("/purchases/import").status_code == 200
+    assert [p.name for p in tmp_path.glob("*.csv")] == [f"{running}.csv"]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from fastapi import UploadFile
+from fastapi import Request, UploadFile
 from pydantic import BaseModel, Field
 
 from careplan import adherence, drug_classes
 from careplan.drug_classes import MappingIn
-from careplan.purchase_import import import_csv, import_lines
+from careplan.purchase_import import import_csv_committed, import_lines_committed
 from web.access_log import LOOK
 from web.deps import CurrentActor, DbSession, Now
 from web.routing import router
@@ -41,15 +41,18 @@ def _out(result: object) -> ImportOut:
     response_model=ImportOut,
     responses={422: {"description": "refused whole: `errors` lists each line and field"}},
 )
-def import_json(body: LinesIn, session: DbSession, actor: CurrentActor, now: Now) -> ImportOut:
+def import_json(
+    request: Request, body: LinesIn, session: DbSession, actor: CurrentActor, now: Now
+) -> ImportOut:
     """Import lines; all or none. A line already imported (same content) is not added."""
     rows = (
         (n, {k: "" if v is None else str(v).strip() for k, v in line.items()})
         for n, line in enumerate(body.lines, start=1)
     )
-    result = import_lines(
-        session, actor, rows, file_name=body.file_name, sha256="", encoding="json",
-        today=now.today, now=now.now,
+    session.commit()  # the import commits on its own: this request holds no lock
+    result = import_lines_committed(
+        request.app.state.session_factory, actor, rows, file_name=body.file_name,
+        sha256="", encoding="json", today=now.today, now=now.now,
     )  # fmt: skip
     return _out(result)
 
@@ -59,11 +62,17 @@ def import_json(body: LinesIn, session: DbSession, actor: CurrentActor, now: Now
     response_model=ImportOut,
     responses={422: {"description": "refused whole: `errors` lists each line and field"}},
 )
-def import_file(file: UploadFile, session: DbSession, actor: CurrentActor, now: Now) -> ImportOut:
+def import_file(
+    request: Request, file: UploadFile, session: DbSession, actor: CurrentActor, now: Now
+) -> ImportOut:
     """The till's CSV export as a multipart upload `file` (UTF-8 or GBK); line numbers
     in the errors are the file's."""
     name = file.filename or "upload.csv"
-    result = import_csv(session, actor, file.file, file_name=name, today=now.today, now=now.now)
+    session.commit()  # the import commits on its own: this request holds no lock
+    result = import_csv_committed(
+        request.app.state.session_factory, actor, file.file, file_name=name,
+        today=now.today, now=now.now,
+    )  # fmt: skip
     return _out(result)
 
 

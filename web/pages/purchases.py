@@ -15,7 +15,7 @@ from careplan.access import may_change_chain_settings, require_manager
 from careplan.drug_classes import MappingIn
 from careplan.errors import CareplanError, InvalidInput
 from careplan.models import PurchaseImport, Staff
-from careplan.purchase_import import ImportRefused, ImportResult, import_csv
+from careplan.purchase_import import ImportRefused, ImportResult, import_csv_committed
 from careplan.staff import names_of
 from careplan.vocab import DRUG_CLASSES
 from web.deps import DbSession, Now
@@ -56,7 +56,8 @@ def _store_staff(session: DbSession, v: Visitor) -> list[int]:
 
 
 @pages.get("/purchases/import")
-def import_page(request: Request, v: User, session: DbSession) -> Response:
+def import_page(request: Request, v: User, session: DbSession, now: Now) -> Response:
+    import_jobs.sweep(request.app.state.work_dir, now.now)  # uploads left by dead workers
     return _import_page(request, v, session)
 
 
@@ -81,9 +82,11 @@ def upload(request: Request, form: Form, v: User, session: DbSession, now: Now) 
             )  # fmt: skip
             request.app.state.import_worker(job)
             return redirect(request, f"/purchases/import/jobs/{job}")
-        result = import_csv(
-            session, v.actor, file.file, file_name=file.filename, today=now.today, now=now.now
-        )
+        session.commit()  # the import commits on its own: this request holds no lock
+        result = import_csv_committed(
+            request.app.state.session_factory, v.actor, file.file, file_name=file.filename,
+            today=now.today, now=now.now,
+        )  # fmt: skip
     except CareplanError as exc:
         session.rollback()
         return _import_page(request, v, session, error=exc)
@@ -91,7 +94,9 @@ def upload(request: Request, form: Form, v: User, session: DbSession, now: Now) 
 
 
 def _job_context(request: Request, v: Visitor, job_id: str, now: Now) -> dict[str, Any]:
-    job = import_jobs.status(request.app.state.work_dir, job_id, v.actor)
+    work_dir = request.app.state.work_dir
+    job = import_jobs.status(work_dir, job_id, v.actor, now=now.now)
+    import_jobs.sweep(work_dir, now.now)
     refusal = InvalidInput(job.message, field=job.about) if job.state == "refused" else None
     return {
         "nav": "purchases",
