@@ -16,6 +16,7 @@ from careplan.access import Actor, get_member, require_manager, scope_members
 from careplan.errors import Conflict, InvalidInput
 from careplan.models import CarePlan, Checkpoint, Member, Ownership, Staff
 from careplan.pinyin import name_initials
+from careplan.validation import left_out
 from careplan.vocab import CheckpointState, OwnershipReason, Role, Sex
 
 # Mainland mobile numbers: 11 digits starting 13-19, optionally with +86.
@@ -52,8 +53,9 @@ class MemberFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=80)
-    language: Literal["zh", "en"] | None = None
+    # Never empty in the archive: may be left out, not sent as null.
+    name: str = left_out(min_length=1, max_length=80)
+    language: Literal["zh", "en"] = left_out()
     sex: Sex | None = None
     birthday: date | None = None
     mobile: str | None = Field(default=None, max_length=20)
@@ -61,10 +63,11 @@ class MemberFields(BaseModel):
     email: str | None = Field(default=None, max_length=254)
     address: str | None = Field(default=None, max_length=255)
     residential_area: str | None = Field(default=None, max_length=80)
-    medical_history: list[Short] | None = Field(default=None, max_length=50)
-    drug_allergies: list[Short] | None = Field(default=None, max_length=50)
-    regular_medicines: list[Medicine] | None = Field(default=None, max_length=50)
-    chronic_conditions: list[Short] | None = Field(default=None, max_length=30)
+    # Lists are never null either: [] empties one.
+    medical_history: list[Short] = left_out(max_length=50)
+    drug_allergies: list[Short] = left_out(max_length=50)
+    regular_medicines: list[Medicine] = left_out(max_length=50)
+    chronic_conditions: list[Short] = left_out(max_length=30)
     consumption_feedback: str | None = Field(default=None, max_length=4000)
     employer: str | None = Field(default=None, max_length=120)
     position: str | None = Field(default=None, max_length=80)
@@ -72,11 +75,11 @@ class MemberFields(BaseModel):
     habits: str | None = Field(default=None, max_length=4000)
     diet: str | None = Field(default=None, max_length=4000)
     exercise: str | None = Field(default=None, max_length=4000)
-    hobbies: list[Short] | None = Field(default=None, max_length=30)
+    hobbies: list[Short] = left_out(max_length=30)
     education: str | None = Field(default=None, max_length=40)
     income_band: str | None = Field(default=None, max_length=40)
     marital_status: str | None = Field(default=None, max_length=40)
-    special_dates: list[SpecialDate] | None = Field(default=None, max_length=20)
+    special_dates: list[SpecialDate] = left_out(max_length=20)
 
     @field_validator("mobile")
     @classmethod
@@ -173,8 +176,6 @@ def update_member(session: Session, actor: Actor, member_id: int, data: MemberFi
     member = get_member(session, actor, member_id)
     require_not_erased(member)
     values = data.model_dump(exclude_unset=True)
-    if "name" in values and not values["name"]:
-        raise InvalidInput("name: required", field="name")
     if _health_data_given(values) and not member.health_consent:
         raise InvalidInput("health data needs the member's consent first", field="health_consent")
     for key, value in values.items():

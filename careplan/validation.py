@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from careplan.errors import InvalidInput
 
@@ -24,8 +24,23 @@ def describe(err: dict[str, Any]) -> tuple[str, str]:
         return field, f"{field}: required"
     if kind == "extra_forbidden":
         return field, f"{field}: unknown field"
+    if "input" in err and err["input"] is None:
+        return field, f"{field}: required"  # null where a value must be: as if left out
     message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
     return field, f"{field}: {message}"
+
+
+def left_out(**constraints: Any) -> Any:
+    """A field of a partial update that may be left out (it stays as it is) but never
+    sent as null, because the record always has a value there: its type has no None, so
+    null is refused naming the field. None is only the marker of "not sent", never
+    validated nor stored (dump with exclude_unset or exclude_none), and the schema shows
+    no default, so clients are not told null is a value."""
+    return Field(default=None, json_schema_extra=_no_default, **constraints)
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
 
 
 def parse(model: type[M], data: Any) -> M:
