@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,11 @@ class SpecialDate(BaseModel):
     kind: Literal["wedding_anniversary", "spouse_birthday", "other"]
     date: date
     note: str = Field(default="", max_length=120)
+
+    @field_serializer("date")
+    def _as_text(self, value: date) -> str:
+        # Kept in a JSON column, which holds no date: as ISO text, as it is read back.
+        return value.isoformat()
 
 
 class MemberFields(BaseModel):

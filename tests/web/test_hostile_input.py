@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from tests.conftest import World, make_member
-from tests.web.conftest import api_sign_in
+from tests.web.conftest import api_sign_in, sign_in_page
 
 
 def test_null_where_the_archive_always_has_a_value_is_refused_naming_the_field(
@@ -31,3 +31,35 @@ def test_null_where_the_archive_always_has_a_value_is_refused_naming_the_field(
     r = client.patch(url, json={"habits": None, "hobbies": []}, headers=headers)
     assert r.status_code == 200 and r.json()["habits"] is None and r.json()["hobbies"] == []
 
+
+def test_special_dates_of_every_kind_are_kept_from_the_api_and_the_form(
+    client: TestClient, world: World
+):
+    member = make_member(world)
+    world.session.commit()
+    headers = api_sign_in(client, "clerk.a")
+    dates = [
+        {"kind": "other", "date": "2019-06-01", "note": "孙子生日"},
+        {"kind": "wedding_anniversary", "date": "1975-03-05", "note": ""},
+    ]
+    r = client.patch(f"/api/v1/members/{member.id}", json={"special_dates": dates},
+                     headers=headers)  # fmt: skip
+    assert r.status_code == 200, r.text
+    stored = client.get(f"/api/v1/members/{member.id}", headers=headers).json()
+    assert stored["special_dates"] == dates
+    r = client.post("/api/v1/members", json={"card_number": "S0001", "name": "李四",
+                    "special_dates": dates[:1]}, headers=headers)  # fmt: skip
+    assert r.status_code == 201 and r.json()["special_dates"] == dates[:1]
+    # The member form's own date fields, and the other dates it does not show, kept.
+    token = sign_in_page(client, "clerk.a")
+    r = client.post(
+        f"/members/{member.id}",
+        data={"csrf_token": token, "name": "王秀英", "spouse_birthday": "1950-10-01"},
+    )
+    assert r.status_code == 303, r.text
+    assert 'value="1950-10-01"' in client.get(f"/members/{member.id}/edit").text
+    world.session.refresh(member)
+    assert {d["kind"]: d["date"] for d in member.special_dates} == {
+        "other": "2019-06-01",
+        "spouse_birthday": "1950-10-01",
+    }
