@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import re
+from datetime import date
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from careplan.errors import InvalidInput
 
@@ -41,6 +43,22 @@ def left_out(**constraints: Any) -> Any:
 
 def _no_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def _iso_date(value: Any) -> Any:
+    # Pydantic also reads a number, or a string of digits, as seconds since 1970: a
+    # period "from 0" was 1970-01-01. A date is asked for as YYYY-MM-DD only.
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError("not a date (YYYY-MM-DD)")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 
 def parse(model: type[M], data: Any) -> M:

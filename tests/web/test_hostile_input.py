@@ -3,9 +3,11 @@ it was valid): what fuzzing the API and the forms found, one test per cause."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi.testclient import TestClient
 
-from tests.conftest import World, make_member
+from tests.conftest import World, enrolled_steps, make_member
 from tests.web.conftest import api_sign_in, sign_in_page
 
 
@@ -63,3 +65,32 @@ def test_special_dates_of_every_kind_are_kept_from_the_api_and_the_form(
         "other": "2019-06-01",
         "spouse_birthday": "1950-10-01",
     }
+
+
+def test_a_period_that_cannot_be_measured_is_refused_naming_the_field(
+    client: TestClient, world: World
+):
+    member = make_member(world)
+    enrolled_steps(world, member, start=date(2024, 2, 20))  # tracks two drug classes
+    world.session.commit()
+    headers = api_sign_in(client, "clerk.a")
+    url = f"/api/v1/purchases/adherence/{member.id}"
+    for query, field in [
+        ("start=2024-03-01&end=2024-01-01", "start"),  # from after to
+        ("end=0001-01-02", "end"),  # the default start would be before year 1
+        ("start=0001-01-01&end=2024-01-01", "start"),
+        ("start=99999999999", "start"),  # a number read as seconds since 1970
+        ("start=0", "start"),
+        ("end=2024-1-5", "end"),
+    ]:
+        r = client.get(f"{url}?{query}", headers=headers)
+        assert r.status_code == 422, (query, r.text)
+        assert r.json()["error"]["field"] == field, query
+    ok = client.get(f"{url}?start=2024-01-01&end=2024-03-01", headers=headers).json()
+    assert {a["drug_class"] for a in ok} == {"bisphosphonates", "calcium_vitamin_d"}
+    assert client.get(url, headers=headers).json()[0]["days_in_period"] == 0  # no fills
+    # The audit's period and day go through the same check.
+    supervisor = api_sign_in(client, "super")
+    for query, field in [("as_of=0001-01-01", "as_of"), ("period_to=0001-01-05", "period_to")]:
+        r = client.get(f"/api/v1/audit/report?{query}", headers=supervisor)
+        assert r.status_code == 422 and r.json()["error"]["field"] == field, (query, r.text)
