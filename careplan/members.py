@@ -16,11 +16,11 @@ from careplan.access import Actor, get_member, require_manager, scope_members
 from careplan.errors import Conflict, InvalidInput
 from careplan.models import CarePlan, Checkpoint, Member, Ownership, Staff
 from careplan.pinyin import name_initials
-from careplan.validation import left_out
+from careplan.validation import is_whole_number, left_out
 from careplan.vocab import CheckpointState, OwnershipReason, Role, Sex
 
 # Mainland mobile numbers: 11 digits starting 13-19, optionally with +86.
-MOBILE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
+MOBILE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$", re.ASCII)  # not "١٣٨…"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 OWNER_ROLES = frozenset({Role.clerk, Role.pharmacist, Role.store_manager})
 HEALTH_FIELDS = (
@@ -238,7 +238,7 @@ def member_matches(q: str) -> ColumnElement[bool]:
     like = f"%{q}%"
     clauses = [Member.name.ilike(like), Member.card_number.ilike(like)]
     digits = re.sub(r"[\s-]", "", q)
-    if digits.isdigit():
+    if is_whole_number(digits, longest=20):
         clauses += [Member.mobile.like(f"%{digits}%"), Member.landline.like(like)]
     if re.fullmatch(r"[A-Za-z]{1,20}", q):
         initials = q.lower()

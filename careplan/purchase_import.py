@@ -29,6 +29,7 @@ from careplan.access import Actor, require_manager
 from careplan.adherence import move_refill_steps
 from careplan.errors import InvalidInput
 from careplan.models import Member, Purchase, PurchaseImport, Store
+from careplan.validation import is_whole_number
 
 # Column names as careplan writes them, and as Chinese till exports commonly head them.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -183,7 +184,7 @@ WHOLE = {
 @lru_cache(maxsize=4096)
 def _whole_of(name: str, value: str) -> int:
     low, high, message = WHOLE[name]
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not is_whole_number(value) or not low <= int(value) <= high:
         raise _Bad(name, message)
     return int(value)
 

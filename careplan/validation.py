@@ -45,6 +45,20 @@ def _no_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
+def is_whole_number(text: str, *, longest: int = 18) -> bool:
+    """ASCII digits only, at most `longest` of them. str.isdigit() also says yes to "²",
+    which int() refuses, and to "٣", which int() reads as 3; and int() refuses more than
+    4,300 digits (the database keeps 64-bit integers anyway)."""
+    return text.isascii() and text.isdigit() and len(text) <= longest
+
+
+def whole_number(text: str, field: str, message: str = "must be a whole number") -> int:
+    """`text` as an int, or refused naming `field`."""
+    if not is_whole_number(text):
+        raise InvalidInput(message, field=field)
+    return int(text)
+
+
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 

@@ -44,12 +44,15 @@ class CommitRoute(APIRoute):
 # The databases keep 64-bit integers; a larger one in a URL would reach the driver and
 # fail there (a server error) instead of being refused as bad input naming its field.
 INT64 = 2**63 - 1
-_INTEGER = re.compile(r"[+-]?\d+")
+_INTEGER = re.compile(r"[+-]?0*([0-9]+)", re.ASCII)
 
 
 async def bounded_numbers(request: Request) -> None:
     for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
-        if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        found = _INTEGER.fullmatch(value.strip()) if isinstance(value, str) else None
+        if found and len(found.group(1)) > 19:  # int() refuses 4,300 digits and more
+            raise InvalidInput(f"{name}: {value.strip()[:30]} is out of range", field=name)
+        if found:
             _in_range(int(value), name)
     if request.headers.get("content-type", "").startswith("application/json"):
         try:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
+from careplan.models import Member, Purchase
 from tests.conftest import World, enrolled_steps, make_member
 from tests.web.conftest import api_sign_in, sign_in_page
 
@@ -94,3 +96,36 @@ def test_a_period_that_cannot_be_measured_is_refused_naming_the_field(
     for query, field in [("as_of=0001-01-01", "as_of"), ("period_to=0001-01-05", "period_to")]:
         r = client.get(f"/api/v1/audit/report?{query}", headers=supervisor)
         assert r.status_code == 422 and r.json()["error"]["field"] == field, (query, r.text)
+
+
+def test_digits_that_are_not_ascii_are_refused_naming_the_field(client: TestClient, world: World):
+    """str.isdigit() says yes to "²" (int() refuses it: a 500) and to "٣" (int() reads 3)."""
+    member = make_member(world)
+    world.session.commit()
+    supervisor = api_sign_in(client, "super")
+    manager = api_sign_in(client, "manager.a")
+    line = {
+        "card_number": member.card_number, "product_code": "A70", "product_name": "阿仑膦酸钠片",
+        "quantity": 1, "purchased_on": "2024-02-01", "store_code": world.store_a.code,
+        "amount": "58.00",
+    }  # fmt: skip
+    for digit in ("²", "٣"):
+        r = client.get(f"/api/v1/audit/report?staff_id={digit}", headers=supervisor)
+        assert r.status_code == 422 and r.json()["error"]["field"] == "staff_id", r.text
+        lines = [line, line | {"quantity": digit}]
+        r = client.post("/api/v1/purchases/import", json={"lines": lines}, headers=manager)
+        assert r.status_code == 422, r.text
+        assert [(e["line"], e["field"]) for e in r.json()["errors"]] == [(2, "quantity")]
+    # A page's form field and query field, and the whole number too long for int().
+    token = sign_in_page(client, "manager.a")
+    for digit in ("²", "٣"):
+        form = {"csrf_token": token, "card_number": "U0001", "name": "孙玉梅", "owner_id": digit}
+        r = client.post("/members", data=form)
+        assert r.status_code == 422 and "负责人: 请从列表中选择" in r.text
+        r = client.get(f"/?staff={digit}")
+        assert r.status_code == 422 and "谁的联系名单: 请从列表中选择" in r.text
+    r = client.get("/api/v1/checkpoints?offset=" + "9" * 5000, headers=supervisor)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "offset"
+    world.session.expire_all()
+    assert world.session.scalar(select(func.count()).select_from(Member)) == 1
+    assert world.session.scalar(select(func.count()).select_from(Purchase)) == 0

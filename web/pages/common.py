@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from careplan.config import get_settings
 from careplan.errors import CareplanError, Forbidden, InvalidInput, NotFound
 from careplan.validation import parse as parse_model
+from careplan.validation import whole_number
 from web.deps import get_clock
 from web.i18n import N_, gettext_for
 from web.routing import router
@@ -47,11 +48,13 @@ def optional(form: FormData, name: str) -> str | None:
 
 def int_of(form: FormData, name: str) -> int | None:
     value = text_of(form, name)
-    if not value:
-        return None
-    if not value.isdigit():
-        raise InvalidInput("choose a value from the list", field=name)
-    return int(value)
+    return whole_number(value, name, "choose a value from the list") if value else None
+
+
+def ints_of(form: FormData, name: str) -> list[int]:
+    """Every value of a repeated field (checkboxes of ids)."""
+    values = form.getlist(name)  # type: ignore[attr-defined]  (Starlette's FormData)
+    return [whole_number(str(v).strip(), name, "choose a value from the list") for v in values]
 
 
 def date_of(form: FormData, name: str) -> date | None:
