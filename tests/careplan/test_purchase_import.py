@@ -175,3 +175,23 @@ def test_a_refill_step_falls_due_before_the_supply_runs_out_and_moves_with_a_pur
     buy(date(2024, 2, 10), 30)  # an early refill, shifted: Feb 21 – Mar 21
     assert refill.due_on == date(2024, 3, 19)  # runs out Mar 22, three days before
     assert (refill.due_on - refill.open_on, refill.overdue_on - refill.due_on) == window
+
+
+def test_a_field_past_the_csv_limit_or_a_nul_refuses_the_file_naming_line_and_field(
+    world: World,
+) -> None:
+    """Each was a server error (csv.Error; PostgreSQL refusing NUL), or on SQLite the NUL
+    was stored."""
+    member = make_member(world)
+    good = line(member, world, date(2024, 2, 1)) + ",备注"
+    name = "阿仑膦酸钠片 70mg×4"
+    for bad, field in [
+        (good.replace(name, "药" * 140_000), "product_name"),  # the limit is 131,072
+        (good.replace(name, '"' + "药" * 140_000 + '"'), "product_name"),
+        (good.replace("bisphosphonates", "bisphos\x00phonates"), "drug_class"),
+        (good.replace("备注", "备\x00注"), "note"),  # a column careplan does not read
+    ]:
+        with pytest.raises(ImportRefused) as refused:
+            run(world, "\n".join([HEADER + ",note", good, good, bad, good]))
+        assert [(p.line, p.field) for p in refused.value.problems] == [(4, field)]
+        assert count(world, Purchase) == 0 and count(world, PurchaseImport) == 0

@@ -185,3 +185,20 @@ def test_a_refused_or_stopped_background_import_says_so(
     clock.advance(minutes=3)  # queued, and no worker ever reported
     r = client.get(f"/purchases/import/jobs/{started[1]}/progress")
     assert "导入已中止" in r.text and "hx-trigger" not in r.text
+
+
+def test_an_upload_with_a_nul_is_refused_in_chinese_on_both_databases(
+    client: TestClient, world: World
+) -> None:
+    """PostgreSQL refused the NUL (a server error); SQLite stored it."""
+    member = make_member(world)
+    world.session.commit()
+    store = world.store_a.code
+    good = f"{member.card_number},A70,阿仑膦酸钠片,bisphosphonates,1,28,2024-02-01,{store},58.00\n"
+    text = HEADER + good + good.replace("阿仑膦酸钠片", "阿仑\x00膦酸钠片")
+    token = sign_in_page(client, "manager.a")
+    files = {"file": ("till.csv", text.encode(), "text/csv")}
+    r = client.post("/purchases/import", data={"csrf_token": token}, files=files)
+    assert r.status_code == 422
+    assert '<td class="num">3</td><td>产品</td><td>含有 NUL 字符（空字符）' in r.text
+    assert count(world) == 0
