@@ -12,8 +12,8 @@ import csv
 import re
 from collections.abc import Iterable, Iterator
 
-NUL = "\x00"
-NUL_MESSAGE = "contains a NUL character, which is never valid text"
+from careplan.validation import NUL, NUL_MESSAGE
+
 TOO_LONG = "longer than a CSV field may be (131,072 characters)"
 UNREADABLE = "not readable as CSV (a stray quote or line break)"
 _MARKS = re.compile(r'[",]')

@@ -12,6 +12,10 @@ from careplan.errors import InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
 
+# Never valid in text: PostgreSQL refuses to store it, SQLite would keep it.
+NUL = "\x00"
+NUL_MESSAGE = "contains a NUL character, which is never valid text"
+
 
 def field_path(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path")]

@@ -129,3 +129,29 @@ def test_digits_that_are_not_ascii_are_refused_naming_the_field(client: TestClie
     world.session.expire_all()
     assert world.session.scalar(select(func.count()).select_from(Member)) == 1
     assert world.session.scalar(select(func.count()).select_from(Purchase)) == 0
+
+
+def test_a_nul_in_any_text_is_refused_naming_the_field(client: TestClient, world: World):
+    """PostgreSQL refuses NUL in text (a server error); SQLite stored it."""
+    member = make_member(world)
+    world.session.commit()
+    headers = api_sign_in(client, "clerk.a")
+    url = f"/api/v1/members/{member.id}"
+    for body, field in [
+        ({"habits": "散\x00步"}, "habits"),
+        ({"regular_medicines": [{"name": "钙\x00片"}]}, "regular_medicines.0.name"),
+        ({"hobbies": ["太极"], "diet\x00": "少盐"}, "diet\x00"),  # a key, too
+    ]:
+        r = client.patch(url, json=body, headers=headers)
+        assert r.status_code == 422 and r.json()["error"]["field"] == field, r.text
+    r = client.get("/api/v1/members?q=王%00", headers=headers)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "q"
+    r = client.get("/api/v1/protocols/osteo%00porosis/1", headers=headers)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "protocol_id"
+    # A page's form and query string.
+    token = sign_in_page(client, "clerk.a")
+    r = client.post(f"/members/{member.id}", data={"csrf_token": token, "name": "王\x00秀英"})
+    assert r.status_code == 422 and "姓名: 含有 NUL 字符" in r.text
+    assert client.get("/members?q=%00").status_code == 422
+    world.session.refresh(member)
+    assert member.name == "王秀英" and member.habits is None and member.hobbies == []
