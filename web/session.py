@@ -76,6 +76,11 @@ class Visitor:
 def _language(request: Request, staff: Staff | None) -> str:
     if staff is not None and staff.language in LANGUAGES:
         return staff.language
+    return language_of(request)
+
+
+def language_of(request: Request) -> str:
+    """The language chosen on this browser (the cookie), else the one it asks for."""
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in LANGUAGES:
         return chosen

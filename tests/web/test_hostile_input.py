@@ -3,8 +3,11 @@ it was valid): what fuzzing the API and the forms found, one test per cause."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from unittest.mock import ANY
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -155,3 +158,36 @@ def test_a_nul_in_any_text_is_refused_naming_the_field(client: TestClient, world
     assert client.get("/members?q=%00").status_code == 422
     world.session.refresh(member)
     assert member.name == "王秀英" and member.habits is None and member.hobbies == []
+
+
+def test_an_unexpected_error_is_a_500_in_the_error_shape_with_its_request_id(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+):
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    client.app.add_api_route("/api/v1/test-broken", broken)  # type: ignore[attr-defined]
+    client.app.add_api_route("/test-broken", broken)  # type: ignore[attr-defined]
+    seen = TestClient(client.app, raise_server_exceptions=False)
+    r = seen.get("/api/v1/test-broken", headers={"X-Request-ID": "req-42.a"})
+    assert r.status_code == 500
+    assert r.json() == {"error": {"message": ANY, "field": None, "request_id": "req-42.a"}}
+    assert r.headers["x-request-id"] == "req-42.a"
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["cache-control"] == "no-store" and r.headers["x-frame-options"]
+    logged = [x for x in caplog.records if "req-42.a" in x.getMessage()]
+    assert logged and logged[0].exc_info and logged[0].exc_info[0] is RuntimeError
+    # A page: the error page in the visitor's language; an id that is not a sane token
+    # is replaced.
+    words = {"zh": ("出错了", "请求编号"), "en": ("Something went wrong", "Request ID")}
+    for language, shown in words.items():
+        headers = {"Accept-Language": language, "X-Request-ID": "no good\tid" * 20}
+        r = seen.get("/test-broken", headers=headers)
+        rid = r.headers["x-request-id"]
+        assert r.status_code == 500 and r.headers["content-type"].startswith("text/html")
+        assert re.fullmatch(r"[0-9a-f]{32}", rid)
+        assert all(w in r.text for w in shown) and f'<code translate="no">{rid}</code>' in r.text
+        assert "script-src 'self'" in r.headers["content-security-policy"]
+    # Every other answer carries an id too.
+    for path in ("/sign-in", "/api/v1/members", "/static/vendor/htmx/htmx.min.js"):
+        assert re.fullmatch(r"[0-9a-f]{32}", client.get(path).headers["x-request-id"]), path
