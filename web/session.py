@@ -135,9 +135,12 @@ async def check_csrf(request: Request) -> None:
         form = await request.form()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
+    # compare_digest takes ASCII text only (a TypeError otherwise): tokens are hex.
+    if not sent or not sent.isascii():
+        raise CsrfRefused
     # The page was made for the session cookie, or (signed out) for the anonymous one.
     seeds = [request.cookies.get(SESSION_COOKIE), request.cookies.get(ANON_COOKIE)]
-    if not sent or not any(s and hmac.compare_digest(sent, csrf_for(s)) for s in seeds):
+    if not any(s and hmac.compare_digest(sent, csrf_for(s)) for s in seeds):
         raise CsrfRefused
 
 

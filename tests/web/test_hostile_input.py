@@ -191,3 +191,11 @@ def test_an_unexpected_error_is_a_500_in_the_error_shape_with_its_request_id(
     # Every other answer carries an id too.
     for path in ("/sign-in", "/api/v1/members", "/static/vendor/htmx/htmx.min.js"):
         assert re.fullmatch(r"[0-9a-f]{32}", client.get(path).headers["x-request-id"]), path
+
+
+def test_a_csrf_token_that_is_not_ascii_is_refused_as_an_expired_form(client: TestClient):
+    """hmac.compare_digest raised TypeError on it: a 500."""
+    header = {"X-CSRF-Token": "é".encode("latin-1")}
+    for sent in ({"data": {"csrf_token": "令牌"}}, {"headers": header}):
+        r = client.post("/sign-in", **sent)  # type: ignore[arg-type]
+        assert r.status_code == 403 and "表单已过期" in r.text, r.text[:300]
