@@ -51,6 +51,7 @@ from careplan.config import get_settings
 from careplan.errors import Forbidden, InvalidInput, NotFound
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion, Staff, Store
 from careplan.models.base import IdType, UTCDateTime
+from careplan.periods import checked_day, period
 from careplan.plans import step_of
 from careplan.protocol_schema import Protocol, Text
 from careplan.protocols import all_steps, definition_of, newest_definitions, published_hashes
@@ -143,13 +144,13 @@ def make_query(
     period_to: date | None = None,
     protocol_id: str | None = None,
 ) -> AuditQuery:
-    as_of = as_of or today
+    as_of = checked_day(as_of or today, "as_of")
     if as_of > today:
         raise InvalidInput("as_of cannot be after today", field="as_of")
-    period_to = period_to or as_of
-    period_from = period_from or period_to - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
-    if period_from > period_to:
-        raise InvalidInput("the period starts after it ends", field="period_from")
+    period_from, period_to = period(
+        period_from, period_to, default_end=as_of, days=DEFAULT_PERIOD_DAYS,
+        fields=("period_from", "period_to"),
+    )  # fmt: skip
     return AuditQuery(scope, as_of, period_from, period_to, protocol_id or None, past=as_of < today)
 
 

@@ -7,7 +7,6 @@ because the whole file is one transaction.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from careplan import plans
 from careplan.access import Actor, scope_members
+from careplan.csv_records import BadRecord, records
 from careplan.errors import CareplanError, InvalidInput
 from careplan.models import Member
 
@@ -34,18 +34,25 @@ class EnrolmentLine:
 
 
 def read_lines(text: str) -> list[EnrolmentLine]:
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise InvalidInput(f"{missing[0]} (line 1): the header lacks {', '.join(missing)}",
-                           field=missing[0])  # fmt: skip
-    lines = [_line(n, row) for n, row in enumerate(reader, start=2)]
+    rows = records(io.StringIO(text.lstrip("\ufeff")))
+    header: list[str] = []
+    try:
+        header = next(rows, (1, []))[1]
+        missing = [c for c in COLUMNS if c not in header]
+        if missing:
+            raise InvalidInput(f"{missing[0]} (line 1): the header lacks {', '.join(missing)}",
+                               field=missing[0])  # fmt: skip
+        # A short line's missing cells are empty, as they are in csv.DictReader.
+        lines = [_line(n, dict(zip(header, row, strict=False))) for n, row in rows if row]
+    except BadRecord as bad:
+        column = header[bad.column].strip() if bad.column < len(header) else "file"
+        raise InvalidInput(f"{column} (line {bad.line}): {bad.message}", field=column) from None
     if not lines:
         raise InvalidInput("the file has no lines to enrol", field="file")
     return lines
 
 
-def _line(n: int, row: dict[str, str | None]) -> EnrolmentLine:
+def _line(n: int, row: dict[str, str]) -> EnrolmentLine:
     values = {c: (row.get(c) or "").strip() for c in COLUMNS}
     for column in COLUMNS:
         if not values[column]:

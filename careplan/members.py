@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -24,10 +24,11 @@ from careplan.access import (
 from careplan.errors import Conflict, Forbidden, InvalidInput
 from careplan.models import CarePlan, Checkpoint, Member, Ownership, Staff
 from careplan.pinyin import name_initials
+from careplan.validation import is_whole_number, left_out
 from careplan.vocab import CheckpointState, OwnershipReason, Role, Sex
 
 # Mainland mobile numbers: 11 digits starting 13-19, optionally with +86.
-MOBILE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
+MOBILE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$", re.ASCII)  # not "١٣٨…"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 OWNER_ROLES = frozenset({Role.clerk, Role.pharmacist, Role.store_manager})
 HEALTH_FIELDS = (
@@ -54,14 +55,20 @@ class SpecialDate(BaseModel):
     date: date
     note: str = Field(default="", max_length=120)
 
+    @field_serializer("date")
+    def _as_text(self, value: date) -> str:
+        # Kept in a JSON column, which holds no date: as ISO text, as it is read back.
+        return value.isoformat()
+
 
 class MemberFields(BaseModel):
     """Every archive field; on an update only the fields sent are changed."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=80)
-    language: Literal["zh", "en"] | None = None
+    # Never empty in the archive: may be left out, not sent as null.
+    name: str = left_out(min_length=1, max_length=80)
+    language: Literal["zh", "en"] = left_out()
     sex: Sex | None = None
     birthday: date | None = None
     mobile: str | None = Field(default=None, max_length=20)
@@ -69,10 +76,11 @@ class MemberFields(BaseModel):
     email: str | None = Field(default=None, max_length=254)
     address: str | None = Field(default=None, max_length=255)
     residential_area: str | None = Field(default=None, max_length=80)
-    medical_history: list[Short] | None = Field(default=None, max_length=50)
-    drug_allergies: list[Short] | None = Field(default=None, max_length=50)
-    regular_medicines: list[Medicine] | None = Field(default=None, max_length=50)
-    chronic_conditions: list[Short] | None = Field(default=None, max_length=30)
+    # Lists are never null either: [] empties one.
+    medical_history: list[Short] = left_out(max_length=50)
+    drug_allergies: list[Short] = left_out(max_length=50)
+    regular_medicines: list[Medicine] = left_out(max_length=50)
+    chronic_conditions: list[Short] = left_out(max_length=30)
     consumption_feedback: str | None = Field(default=None, max_length=4000)
     employer: str | None = Field(default=None, max_length=120)
     position: str | None = Field(default=None, max_length=80)
@@ -80,11 +88,11 @@ class MemberFields(BaseModel):
     habits: str | None = Field(default=None, max_length=4000)
     diet: str | None = Field(default=None, max_length=4000)
     exercise: str | None = Field(default=None, max_length=4000)
-    hobbies: list[Short] | None = Field(default=None, max_length=30)
+    hobbies: list[Short] = left_out(max_length=30)
     education: str | None = Field(default=None, max_length=40)
     income_band: str | None = Field(default=None, max_length=40)
     marital_status: str | None = Field(default=None, max_length=40)
-    special_dates: list[SpecialDate] | None = Field(default=None, max_length=20)
+    special_dates: list[SpecialDate] = left_out(max_length=20)
 
     @field_validator("mobile")
     @classmethod
@@ -197,8 +205,6 @@ def update_member(session: Session, actor: Actor, member_id: int, data: MemberFi
     member = get_member(session, actor, member_id)
     require_not_erased(member)
     values = data.model_dump(exclude_unset=True)
-    if "name" in values and not values["name"]:
-        raise InvalidInput("name: required", field="name")
     if _health_data_given(values) and not member.health_consent:
         raise InvalidInput("health data needs the member's consent first", field="health_consent")
     for key, value in values.items():
@@ -256,7 +262,7 @@ def member_matches(q: str) -> ColumnElement[bool]:
     like = f"%{q}%"
     clauses = [Member.name.ilike(like), Member.card_number.ilike(like)]
     digits = re.sub(r"[\s-]", "", q)
-    if digits.isdigit():
+    if is_whole_number(digits, longest=20):
         clauses += [Member.mobile.like(f"%{digits}%"), Member.landline.like(like)]
     if re.fullmatch(r"[A-Za-z]{1,20}", q):
         initials = q.lower()

@@ -30,9 +30,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from careplan.access import Actor, require_manager
 from careplan.adherence import move_refill_steps
 from careplan.change_log import log_action, plain_value
+from careplan.csv_records import BadRecord, records
 from careplan.db import begin_for_writing
 from careplan.errors import InvalidInput
 from careplan.models import Member, Purchase, PurchaseImport, Store
+from careplan.validation import is_whole_number
 
 # Column names as careplan writes them, and as Chinese till exports commonly head them.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -141,21 +143,34 @@ def _header_map(header: Sequence[str]) -> dict[str, int]:
 def csv_rows(text: Iterable[str]) -> Iterator[Numbered]:
     """(line number, row by careplan's column names) for each non-empty line of a text
     or of a stream of lines. The row's "" entry is the line as the till wrote it, which
-    its key is made from."""
-    reader = csv.reader(io.StringIO(text) if isinstance(text, str) else text)
-    header = next(reader, None)
-    if header is None:
-        raise InvalidInput("the file is empty", field="file")
-    found = _header_map(header)
-    names, pick = (*found, ""), itemgetter(*found.values())
-    width = max(found.values()) + 1
-    for row in reader:
-        said = "\x1f".join(row)
-        if not said.replace("\x1f", "").strip():
-            continue
-        if len(row) < width:
-            row += [""] * (width - len(row))
-        yield reader.line_num, dict(zip(names, (*map(str.strip, pick(row)), said), strict=True))
+    its key is made from. A record the csv module cannot read (a field past its limit)
+    or with a NUL in it refuses the file, naming its line and column."""
+    reader = records(io.StringIO(text) if isinstance(text, str) else text)
+    column_names: dict[int, str] = {}
+    header: list[str] | None = None
+    try:
+        _, header = next(reader, (0, None))
+        if header is None:
+            raise InvalidInput("the file is empty", field="file")
+        found = _header_map(header)
+        column_names = {i: key for key, i in found.items()}
+        names, pick = (*found, ""), itemgetter(*found.values())
+        width = max(found.values()) + 1
+        for line, row in reader:
+            said = "\x1f".join(row)
+            if not said.replace("\x1f", "").strip():
+                continue
+            if len(row) < width:
+                row += [""] * (width - len(row))
+            yield line, dict(zip(names, (*map(str.strip, pick(row)), said), strict=True))
+    except BadRecord as bad:
+        # A column careplan does not read is named as the header names it.
+        field = column_names.get(bad.column) or _cell(header, bad.column) or "file"
+        raise ImportRefused([Problem(bad.line, field, bad.message)], 1) from None
+
+
+def _cell(row: Sequence[str] | None, column: int) -> str:
+    return row[column].strip() if row is not None and column < len(row) else ""
 
 
 # --- Checking a line -------------------------------------------------------------------
@@ -187,7 +202,7 @@ WHOLE = {
 @lru_cache(maxsize=4096)
 def _whole_of(name: str, value: str) -> int:
     low, high, message = WHOLE[name]
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not is_whole_number(value) or not low <= int(value) <= high:
         raise _Bad(name, message)
     return int(value)
 

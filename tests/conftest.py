@@ -175,6 +175,11 @@ def make_staff(
 
 @pytest.fixture
 def world(session: Session) -> World:
+    return make_world(session)
+
+
+def make_world(session: Session) -> World:
+    """The shipped protocols, two stores and the personas (benchmarks/fuzz.py too)."""
     protocols.publish(session, shipped_protocols())
     a = Store(code="A001", name="徐汇店", region="华东", address="漕溪北路88号", phone="021-1")
     b = Store(code="B001", name="浦东店", region="华东", address="张杨路500号", phone="021-2")

@@ -404,3 +404,15 @@ def test_enroll_file_names_the_bad_line_and_enrols_nobody(cli_db: str, tmp_path:
     file.write_text("card_number,protocol\nM880001,osteoporosis\n", encoding="utf-8")
     code, out = run("enroll-file", str(file), "--as", "xh.clerk1")
     assert code == 2 and "start (line 1): the header lacks start" in out
+
+
+def test_enroll_file_names_the_line_and_field_of_a_nul_or_an_overlong_field(
+    cli_db: str, tmp_path: Path
+):
+    file = tmp_path / "enrol.csv"
+    for bad in ("M88\x000001", "x" * 140_000):  # NUL, and past the csv module's limit
+        file.write_text(f"card_number,protocol,start\nM880001,osteoporosis,2024-03-01\n"
+                        f"{bad},osteoporosis,2024-03-01\n", encoding="utf-8")  # fmt: skip
+        code, out = run("enroll-file", str(file), "--as", "xh.clerk1")
+        assert code == 2 and "card_number (line 3)" in out, out[:300]
+    assert count(cli_db, CarePlan) == 0

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.config import get_settings
 from careplan.db import make_engine, make_session_factory
-from web import errors, headers
+from web import errors, headers, request_id
 from web.api import audit, auth, checkpoints, lectures, members, misc, plans, purchases
 from web.pages import audit as audit_pages
 from web.pages import auth as auth_pages
@@ -59,6 +59,7 @@ def create_app(
     check_font()
     errors.install(app)
     headers.install(app)
+    request_id.install(app)  # outermost: every answer carries it
     for module in (auth, members, plans, checkpoints, lectures, purchases, misc, audit):
         app.include_router(module.api, prefix="/api/v1")
     for page in (

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from careplan import audit
 from careplan.access import Actor
 from careplan.errors import InvalidInput
+from careplan.validation import whole_number
 
 PAGE_SIZE = 50
 
@@ -31,9 +32,7 @@ def _int(value: str | None, field: str) -> int | None:
     value = _text(value)
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 18:
-        raise InvalidInput("must be a whole number", field=field)
-    return int(value)
+    return whole_number(value, field)
 
 
 def _date(value: str | None, field: str) -> date | None:

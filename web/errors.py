@@ -1,7 +1,11 @@
 """Every API error leaves as {"error": {"message", "field"}} with a fitting status code;
-pages (anything outside /api/) get an error page in the visitor's language instead."""
+pages (anything outside /api/) get an error page in the visitor's language instead.
+Anything unexpected too: a 500 in the same shape, with the request id that its logged
+traceback carries."""
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,8 +15,11 @@ from starlette.exceptions import HTTPException
 
 from careplan.errors import CareplanError, Conflict, Forbidden, InvalidInput, NotFound
 from careplan.validation import describe
+from web import headers
 from web.pages import common as pages
+from web.request_id import HEADER, request_id
 
+log = logging.getLogger(__name__)
 STATUS = {InvalidInput: 422, NotFound: 404, Forbidden: 403, Conflict: 409}
 
 
@@ -27,8 +34,26 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+def unexpected(request: Request, exc: Exception) -> Response:
+    """The last resort. Starlette runs it in ServerErrorMiddleware, outside every other
+    middleware (and re-raises for the server's own log): the security headers and the
+    request id are set here."""
+    rid = request_id(request)
+    log.error("unexpected error, request %s: %s %s", rid, request.method, request.url.path,
+              exc_info=exc)  # fmt: skip
+    if _is_api(request):
+        message = "an unexpected error stopped this request: report its request_id"
+        error = {"message": message, "field": None, "request_id": rid}
+        response: Response = JSONResponse({"error": error}, status_code=500)
+    else:
+        response = pages.unexpected_error_page(request, rid)
+    response.headers[HEADER] = rid
+    return headers.secure(request, response)
+
+
 def install(app: FastAPI) -> None:
     pages.install(app)
+    app.add_exception_handler(Exception, unexpected)
 
     @app.exception_handler(CareplanError)
     async def _domain(request: Request, exc: CareplanError) -> Response:

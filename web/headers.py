@@ -39,12 +39,15 @@ HEADERS = {
 Next = Callable[[Request], Awaitable[Response]]
 
 
+def secure(request: Request, response: Response) -> Response:
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if not request.url.path.startswith("/static/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
 def install(app: FastAPI) -> None:
     @app.middleware("http")
-    async def secure(request: Request, call_next: Next) -> Response:
-        response = await call_next(request)
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    async def _secure(request: Request, call_next: Next) -> Response:
+        return secure(request, await call_next(request))

@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from careplan.errors import InvalidInput
+from careplan.validation import NUL, NUL_MESSAGE
 
 
 def _committing(endpoint: Callable[..., Any]) -> Callable[..., Any]:
@@ -41,33 +42,61 @@ class CommitRoute(APIRoute):
         super().__init__(path, _committing(endpoint), **kwargs)
 
 
-# The databases keep 64-bit integers; a larger one in a URL would reach the driver and
-# fail there (a server error) instead of being refused as bad input naming its field.
+# What no endpoint can take, refused naming its field before any endpoint runs (checked
+# once here, for every route, rather than in each model):
+# - an integer beyond the databases' 64 bits, which would reach the driver and fail
+#   there, a server error;
+# - a NUL character in text, never valid and refused by PostgreSQL (a server error),
+#   stored by SQLite. Uploaded files are read by the import, which names the bad line.
 INT64 = 2**63 - 1
-_INTEGER = re.compile(r"[+-]?\d+")
+_INTEGER = re.compile(r"[+-]?0*([0-9]+)", re.ASCII)
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-async def bounded_numbers(request: Request) -> None:
+async def checked_input(request: Request) -> None:
     for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
-        if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-            _in_range(int(value), name)
-    if request.headers.get("content-type", "").startswith("application/json"):
+        if isinstance(value, str):
+            _text(value, name)
+            _integer_text(value, name)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
         try:
             body = json.loads(await request.body() or b"null")
         except ValueError:
             return  # FastAPI answers a body that is not JSON itself, naming it
         _walk(body, "")
+    elif content_type.startswith(_FORMS):
+        for name, value in (await request.form()).multi_items():  # read once, kept
+            if isinstance(value, str):
+                _text(value, name)
 
 
 def _walk(value: object, path: str) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
-            _walk(item, f"{path}.{key}" if path else str(key))
+            where = f"{path}.{key}" if path else str(key)
+            _text(str(key), where)
+            _walk(item, where)
     elif isinstance(value, list):
         for n, item in enumerate(value):
             _walk(item, f"{path}.{n}")
+    elif isinstance(value, str):
+        _text(value, path or "body")
     elif isinstance(value, int) and not isinstance(value, bool):
         _in_range(value, path or "body")
+
+
+def _text(value: str, field: str) -> None:
+    if NUL in value:
+        raise InvalidInput(NUL_MESSAGE, field=field)
+
+
+def _integer_text(value: str, field: str) -> None:
+    found = _INTEGER.fullmatch(value.strip())
+    if found and len(found.group(1)) > 19:  # int() refuses 4,300 digits and more
+        raise InvalidInput(f"{field}: {value.strip()[:30]} is out of range", field=field)
+    if found:
+        _in_range(int(value), field)
 
 
 def _in_range(value: int, field: str) -> None:
@@ -103,5 +132,5 @@ def marked(request: Request, mark: str) -> bool:
 
 
 def router(**kwargs: Any) -> APIRouter:
-    dependencies = [Depends(bounded_numbers), *kwargs.pop("dependencies", [])]
+    dependencies = [Depends(checked_input), *kwargs.pop("dependencies", [])]
     return APIRouter(route_class=CommitRoute, dependencies=dependencies, **kwargs)

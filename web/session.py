@@ -78,6 +78,11 @@ class Visitor:
 def _language(request: Request, staff: Staff | None) -> str:
     if staff is not None and staff.language in LANGUAGES:
         return staff.language
+    return language_of(request)
+
+
+def language_of(request: Request) -> str:
+    """The language chosen on this browser (the cookie), else the one it asks for."""
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in LANGUAGES:
         return chosen
@@ -148,11 +153,14 @@ async def check_csrf(request: Request) -> None:
         form = await request.form()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
+    # compare_digest takes ASCII text only (a TypeError otherwise): tokens are hex.
+    if not sent or not sent.isascii():
+        raise CsrfRefused
     # Bound to one cookie: the anonymous one only where no one is signed in yet, so a
     # token planted from the sign-in page opens no signed-in form.
     cookie = ANON_COOKIE if marked(request, ANONYMOUS_FORM) else SESSION_COOKIE
     seed = request.cookies.get(cookie)
-    if not sent or not seed or not hmac.compare_digest(sent, csrf_for(seed)):
+    if not seed or not hmac.compare_digest(sent, csrf_for(seed)):
         raise CsrfRefused
 
 

@@ -204,3 +204,23 @@ def test_a_member_erased_while_the_file_is_checked_refuses_it_whole(
         )  # fmt: skip
     assert erased and refused.value.field == "card_number" and "erased" in str(refused.value)
     assert count(world, Purchase) == 0 and count(world, PurchaseImport) == 0
+
+
+def test_a_field_past_the_csv_limit_or_a_nul_refuses_the_file_naming_line_and_field(
+    world: World,
+) -> None:
+    """Each was a server error (csv.Error; PostgreSQL refusing NUL), or on SQLite the NUL
+    was stored."""
+    member = make_member(world)
+    good = line(member, world, date(2024, 2, 1)) + ",备注"
+    name = "阿仑膦酸钠片 70mg×4"
+    for bad, field in [
+        (good.replace(name, "药" * 140_000), "product_name"),  # the limit is 131,072
+        (good.replace(name, '"' + "药" * 140_000 + '"'), "product_name"),
+        (good.replace("bisphosphonates", "bisphos\x00phonates"), "drug_class"),
+        (good.replace("备注", "备\x00注"), "note"),  # a column careplan does not read
+    ]:
+        with pytest.raises(ImportRefused) as refused:
+            run(world, "\n".join([HEADER + ",note", good, good, bad, good]))
+        assert [(p.line, p.field) for p in refused.value.problems] == [(4, field)]
+        assert count(world, Purchase) == 0 and count(world, PurchaseImport) == 0

@@ -1,63 +1,40 @@
 """Hostile input to the JSON API: schemathesis generates requests from the OpenAPI spec
-(`/api/v1/openapi.json`), valid and invalid, and every answer must be a clear one: no
-server error, and every 4xx the API's error shape naming the field.
+(`/api/v1/openapi.json`), valid and invalid, in every phase it has (examples, coverage,
+fuzzing, and stateful sequences over the links it infers), and every answer must be a
+clear one: no server error, and every 4xx the API's error shape naming the field.
 
-Bounded (EXAMPLES per operation, derandomised) so the run stays a couple of minutes.
+Bounded (EXAMPLES per operation, seeded) so the run stays a couple of minutes;
+benchmarks/fuzz.py runs the same at 100 examples per operation.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import date
-from typing import Any
-
-import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import World, enrolled_steps, make_member
-from tests.web.conftest import api_sign_in
+from tests import api_fuzz
+from tests.conftest import World
+from tests.web.conftest import TravelClock, api_sign_in
 
-EXAMPLES = 10
-
-
-def _something_to_find(world: World) -> None:
-    """A member with a plan and steps, so generated ids 1, 2, ... reach real rows."""
-    member = make_member(world)
-    enrolled_steps(world, member, start=date(2024, 2, 20))
-    world.session.commit()
+EXAMPLES = 5
 
 
-def test_no_request_makes_a_server_error(client: TestClient, world: World) -> None:
-    _something_to_find(world)
-    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", client.app)
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) > 50  # the whole API, not a corner of it
-    failures: list[str] = []
-    statuses: Counter[int] = Counter()
-    for operation in operations:
-        # A token per operation: the sign-out operation ends the one it is sent with.
-        headers = api_sign_in(client, "super")
-
-        @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))  # fmt: skip
-        def answer_clearly(case: Any) -> None:
-            response = case.call(headers=headers)  # noqa: B023 (called in this iteration)
-            statuses[response.status_code] += 1
-            assert response.status_code < 500, (case.method, case.path, response.text[:300])
-            if 400 <= response.status_code < 500 and response.status_code != 405:
-                body = response.json()
-                assert body["error"]["message"], (case.method, case.path, body)
-
-        try:
-            answer_clearly()
-        except AssertionError as exc:
-            failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
-    assert not failures, "\n".join(failures)
-    # Both kinds were sent: accepted requests and refused ones.
+def test_no_request_makes_a_server_error(
+    client: TestClient, world: World, session_factory: sessionmaker[Session], clock: TravelClock
+) -> None:
+    api_fuzz.something_to_find(world, clock.now)
+    found = api_fuzz.run(
+        client.app, session_factory, world.supervisor.id, lambda: clock.now, examples=EXAMPLES
+    )  # type: ignore[arg-type]
+    assert found.operations > 50  # the whole API, not a corner of it
+    problems = found.failures + found.errors + found.problems
+    assert not problems, "\n".join(problems)
+    # Every phase sent requests; both kinds came back, accepted and refused.
+    assert set(found.by_phase) == {"examples", "coverage", "fuzzing", "stateful"}, found.by_phase
+    statuses = found.statuses
     assert sum(statuses[c] for c in (200, 201, 204)) > 20 and statuses[422] > 20, statuses
-    print(f"API fuzz: {sum(statuses.values())} requests, {dict(sorted(statuses.items()))}")
+    print(f"API fuzz: {found.requests} requests in {found.seconds} s, "
+          f"{dict(sorted(statuses.items()))}, by phase {dict(found.by_phase)}")  # fmt: skip
 
 
 def test_numbers_too_large_for_the_database_are_refused_naming_the_field(client: TestClient):

@@ -231,3 +231,20 @@ def test_the_import_page_sweeps_uploads_no_worker_will_read(
     assert (tmp_path / f"{stalled}.csv").exists()
     assert client.get("/purchases/import").status_code == 200
     assert [p.name for p in tmp_path.glob("*.csv")] == [f"{running}.csv"]
+
+
+def test_an_upload_with_a_nul_is_refused_in_chinese_on_both_databases(
+    client: TestClient, world: World
+) -> None:
+    """PostgreSQL refused the NUL (a server error); SQLite stored it."""
+    member = make_member(world)
+    world.session.commit()
+    store = world.store_a.code
+    good = f"{member.card_number},A70,阿仑膦酸钠片,bisphosphonates,1,28,2024-02-01,{store},58.00\n"
+    text = HEADER + good + good.replace("阿仑膦酸钠片", "阿仑\x00膦酸钠片")
+    token = sign_in_page(client, "manager.a")
+    files = {"file": ("till.csv", text.encode(), "text/csv")}
+    r = client.post("/purchases/import", data={"csrf_token": token}, files=files)
+    assert r.status_code == 422
+    assert '<td class="num">3</td><td>产品</td><td>含有 NUL 字符（空字符）' in r.text
+    assert count(world) == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import Query
@@ -13,6 +12,7 @@ from careplan.access import get_checkpoint
 from careplan.checkpoints import AttemptIn, CheckpointFilter, ResultIn
 from careplan.escalations import raised_at_checkpoint
 from careplan.models import Checkpoint
+from careplan.validation import IsoDate
 from careplan.vocab import CheckpointStatus
 from web.api.present import checkpoint_out
 from web.api.schemas import AttemptOut, CheckpointOut, RecordedOut, ResultOut
@@ -32,8 +32,8 @@ def list_(
     store_id: int | None = None,
     protocol_id: str | None = None,
     member_id: int | None = None,
-    due_from: date | None = None,
-    due_to: date | None = None,
+    due_from: IsoDate | None = None,
+    due_to: IsoDate | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[CheckpointOut]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from fastapi import Request, UploadFile
 from pydantic import BaseModel, Field
 
 from careplan import adherence, drug_classes
 from careplan.drug_classes import MappingIn
+from careplan.periods import period
 from careplan.purchase_import import import_csv_committed, import_lines_committed
+from careplan.validation import IsoDate
 from web.access_log import LOOK
 from web.deps import CurrentActor, DbSession, Now
 from web.routing import router
@@ -128,12 +130,11 @@ def member_adherence(
     session: DbSession,
     actor: CurrentActor,
     now: Now,
-    start: date | None = None,
-    end: date | None = None,
+    start: IsoDate | None = None,
+    end: IsoDate | None = None,
 ) -> list[AdherenceOut]:
     """PDC per tracked class over [start, end] (default: the 180 days to today)."""
-    end = end or now.today
-    start = start or end - timedelta(days=179)
+    start, end = period(start, end, default_end=now.today, days=adherence.MEASURED_DAYS)
     found = adherence.member_adherence(session, actor, member_id, start=start, end=end)
     return [_adherence_out(a) for a in found]
 

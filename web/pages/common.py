@@ -9,15 +9,23 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from careplan.config import get_settings
 from careplan.errors import CareplanError, Forbidden, InvalidInput, NotFound
 from careplan.validation import parse as parse_model
+from careplan.validation import whole_number
 from web.deps import get_clock
 from web.i18n import N_, gettext_for
 from web.routing import router
-from web.session import CsrfRefused, SignInRequired, Visitor, check_csrf, visitor
+from web.session import (
+    CsrfRefused,
+    SignInRequired,
+    Visitor,
+    check_csrf,
+    language_of,
+    visitor,
+)
 from web.templating import error_text, is_htmx, render
 
 __all__ = ["FormData", "pages_router", "parse_model", "redirect"]
@@ -47,11 +55,13 @@ def optional(form: FormData, name: str) -> str | None:
 
 def int_of(form: FormData, name: str) -> int | None:
     value = text_of(form, name)
-    if not value:
-        return None
-    if not value.isdigit():
-        raise InvalidInput("choose a value from the list", field=name)
-    return int(value)
+    return whole_number(value, name, "choose a value from the list") if value else None
+
+
+def ints_of(form: FormData, name: str) -> list[int]:
+    """Every value of a repeated field (checkboxes of ids)."""
+    values = form.getlist(name)  # type: ignore[attr-defined]  (Starlette's FormData)
+    return [whole_number(str(v).strip(), name, "choose a value from the list") for v in values]
 
 
 def date_of(form: FormData, name: str) -> date | None:
@@ -76,19 +86,23 @@ def local_datetime_of(form: FormData, name: str) -> datetime | None:
     return naive.replace(tzinfo=get_settings().zone)
 
 
-def _error_page(request: Request, status: int, heading: str, message: str) -> HTMLResponse:
+def _error_page(
+    request: Request,
+    status: int,
+    heading: str,
+    message: str,
+    *,
+    language: str | None = None,
+    request_id: str | None = None,
+) -> HTMLResponse:
     # Error pages are rendered without the session: the request's own session may
     # be mid-failure, and an error page needs only the language.
-    v = getattr(request.state, "visitor", None) or Visitor(None, _language(request), "", None)
-    _ = gettext_for(v.language)
-    return render(
-        request,
-        v,
-        "errors/page.html",
-        {"heading": _(heading), "message": message},
-        status=status,
-        fragment=False,
+    v = getattr(request.state, "visitor", None) or Visitor(
+        None, language or _language(request), "", None
     )
+    _ = gettext_for(v.language)
+    context = {"heading": _(heading), "message": message, "request_id": request_id}
+    return render(request, v, "errors/page.html", context, status=status, fragment=False)
 
 
 def _language(request: Request) -> str:
@@ -118,6 +132,22 @@ def http_error_page(request: Request, status: int) -> Response:
     if status == 405:
         return _error_page(request, 405, N_("Not allowed"), _("Use the buttons on the page."))
     return _error_page(request, status, N_("Something went wrong"), _("Please try again."))
+
+
+def unexpected_error_page(request: Request, request_id: str) -> Response:
+    """A server error's page, showing the request id to report. Nothing may fail here: the
+    language comes from the visitor already known, else the cookie or the browser (no
+    database: it may be what failed), and a page that cannot render falls back to text."""
+    v = getattr(request.state, "visitor", None)
+    language = v.language if v is not None else language_of(request)
+    _ = gettext_for(language)
+    message = _("Something unexpected stopped this request. Please try again; if it "
+                "happens again, tell your administrator the request ID below.")  # fmt: skip
+    try:
+        return _error_page(request, 500, N_("Something went wrong"), message,
+                           language=language, request_id=request_id)  # fmt: skip
+    except Exception:
+        return PlainTextResponse(f"{message}\n{_('Request ID')}: {request_id}", status_code=500)
 
 
 def install(app: FastAPI) -> None:

@@ -16,11 +16,20 @@ from careplan.audit import csv_lines
 from careplan.errors import CareplanError, InvalidInput
 from careplan.models import Store
 from careplan.staff import names_of
+from careplan.validation import whole_number
 from careplan.vocab import Channel
 from web.audit_params import csv_response
 from web.deps import DbSession, Now
 from web.lecture_files import ics_of, sign_in_pdf
-from web.pages.common import Form, int_of, local_datetime_of, pages_router, redirect, text_of
+from web.pages.common import (
+    Form,
+    int_of,
+    ints_of,
+    local_datetime_of,
+    pages_router,
+    redirect,
+    text_of,
+)
 from web.pages.members import member_view
 from web.session import User, Visitor
 from web.templating import render
@@ -68,9 +77,7 @@ def _lecture_in(form: Form) -> lectures.LectureIn:
     def keys(name: str) -> list[str]:
         return [k.strip() for k in text_of(form, name).replace("，", ",").split(",") if k.strip()]
 
-    capacity = text_of(form, "capacity")
-    if not capacity.isdigit():
-        raise InvalidInput("a whole number of seats", field="capacity")
+    capacity = whole_number(text_of(form, "capacity"), "capacity", "a whole number of seats")
     data: dict[str, Any] = {
         "title_zh": text_of(form, "title_zh"),
         "title_en": text_of(form, "title_en"),
@@ -82,7 +89,7 @@ def _lecture_in(form: Form) -> lectures.LectureIn:
         "venue": text_of(form, "venue"),
         "starts_at": local_datetime_of(form, "starts_at"),
         "ends_at": local_datetime_of(form, "ends_at"),
-        "capacity": int(capacity),
+        "capacity": capacity,
         "register_by": local_datetime_of(form, "register_by"),
     }
     return lectures.parse_lecture(data)
@@ -229,20 +236,15 @@ def _audience(request: Request) -> lectures.Audience:
 
     def age(name: str) -> int | None:
         value = p.get(name, "").strip()
-        if not value:
-            return None
-        if not value.isdigit():
-            raise InvalidInput("an age in whole years", field=name)
-        return int(value)
+        return whole_number(value, name, "an age in whole years") if value else None
 
     def keys(name: str) -> tuple[str, ...]:
         return tuple(k.strip() for k in p.get(name, "").replace("，", ",").split(",") if k.strip())
 
-    store = p.get("store_id", "").strip()
     return lectures.Audience(
         conditions=keys("conditions"),
         protocols=keys("protocols"),
-        store_id=int(store) if store.isdigit() else None,
+        store_id=int_of(p, "store_id"),
         min_age=age("min_age"),
         max_age=age("max_age"),
     )
@@ -290,7 +292,7 @@ def invite_csv(request: Request, lecture_id: int, v: User, session: DbSession, n
 def invite(
     request: Request, lecture_id: int, form: Form, v: User, session: DbSession, now: Now
 ) -> Response:
-    ids = [int(x) for x in form.getlist("member_id") if str(x).isdigit()]  # type: ignore[attr-defined]
+    ids = ints_of(form, "member_id")
     channel = text_of(form, "channel") or Channel.phone.value
     if channel not in {c.value for c in Channel}:
         raise InvalidInput("choose a channel from the list", field="channel")

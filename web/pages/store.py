@@ -17,7 +17,7 @@ from careplan.sessions import end_sessions_of
 from careplan.staff import get_staff, names_of, store_staff
 from careplan.vocab import EscalationStatus
 from web.deps import DbSession, Now
-from web.pages.common import Form, int_of, pages_router, redirect, text_of
+from web.pages.common import Form, int_of, ints_of, pages_router, redirect, text_of
 from web.session import User, Visitor
 from web.templating import render
 
@@ -97,7 +97,7 @@ def reassign(request: Request, form: Form, v: User, session: DbSession, now: Now
                 staff_left=form.get("staff_left") == "on", note=note, now=now.now,
             )  # fmt: skip
         else:
-            ids = [int(i) for i in form.getlist("member_ids") if str(i).isdigit()]  # type: ignore[attr-defined]
+            ids = ints_of(form, "member_ids")
             moved = archive.reassign_members(
                 session, v.actor, ids, to_staff, note=note, now=now.now
             )

@@ -11,6 +11,7 @@ from careplan.config import get_settings
 from careplan.protocol_schema import Protocol
 from careplan.protocols import newest_definitions
 from careplan.staff import store_staff
+from careplan.validation import whole_number
 from web.deps import DbSession, Now
 from web.pages.common import pages_router
 from web.pages.store import escalation_names
@@ -46,8 +47,8 @@ def home(
         colleagues = store_staff(session, v.staff.store_id)
     if actor.role in MANAGERS and staff == "all":
         staff_id = None
-    elif actor.role in MANAGERS and staff.isdigit():
-        staff_id = int(staff)
+    elif actor.role in MANAGERS and staff:
+        staff_id = whole_number(staff, "staff", "choose a value from the list")
     query = worklist.WorklistQuery(
         staff_id=staff_id,
         protocol_id=protocol or None,
