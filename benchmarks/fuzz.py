@@ -32,6 +32,8 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+JSON_KEYS = ("db", "examples_per_operation", "operations", "requests", "status_counts",
+             "server_errors", "seconds")  # fmt: skip
 sys.path.insert(0, str(ROOT))  # the seeding and the run are the fuzz test's own
 
 from careplan import clock  # noqa: E402

@@ -29,6 +29,7 @@ import json
 import os
 import random
 import resource
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -62,20 +63,33 @@ PRODUCTS = (
 )
 
 
-def fresh_database(db: str) -> str:
+JSON_KEYS = (
+    "db", "lines", "file_mb", "baseline_rss_mb", "targets_missed",
+    *(f"{run}_{figure}" for run in ("first", "again") for figure in
+      ("max_write_wait_s", "seconds", "lines_per_s", "added", "peak_rss_mb")),
+)  # fmt: skip
+
+
+def fresh_database(db: str, where: Path, name: str) -> str:
     if db == "sqlite":
-        path = ROOT / "var" / "bench-import.db"
+        path = where / f"{name}.db"
         path.parent.mkdir(exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
             path.with_name(path.name + suffix).unlink(missing_ok=True)
         return f"sqlite:///{path}"
-    url = f"{PG_BASE}/careplan_bench_import"
+    _drop_pg(name)
     admin = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text('DROP DATABASE IF EXISTS "careplan_bench_import" WITH (FORCE)'))
-        conn.execute(text('CREATE DATABASE "careplan_bench_import"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return url
+    return f"{PG_BASE}/{name}"
+
+
+def _drop_pg(name: str) -> None:
+    admin = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def till_file(path: Path, cards: list[tuple[str, str]], lines: int, today: date) -> int:
@@ -125,8 +139,8 @@ def other_writer(factory: sessionmaker[Session], actor: Actor) -> Iterator[list[
         thread.join()
 
 
-def run(db: str, lines: int, stores: int, members: int) -> dict[str, Any]:
-    url = fresh_database(db)
+def run(db: str, lines: int, stores: int, members: int, where: Path, name: str) -> dict[str, Any]:
+    url = fresh_database(db, where, name)
     os.environ["CAREPLAN_DATABASE_URL"] = url
     migrate.upgrade(url)
     engine = make_engine(url)
@@ -149,7 +163,7 @@ def run(db: str, lines: int, stores: int, members: int) -> dict[str, Any]:
             )
         ]
         actor = Actor.of(s.get_one(Staff, boss.id), via="benchmark")
-    path = ROOT / "var" / "bench-till.csv"
+    path = where / "bench-till.csv"
     size = till_file(path, cards, lines, today)
     figures: dict[str, Any] = {
         "db": db, "lines": lines, "file_mb": round(size / 1e6, 1),
@@ -178,16 +192,24 @@ def run(db: str, lines: int, stores: int, members: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--db", choices=("sqlite", "postgres", "postgresql"), default="sqlite")
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--smoke", action="store_true", help="a tiny run of the same code")
     args = parser.parse_args()
-    if args.db == "postgresql":
+    db = "postgresql" if args.db.startswith("postgres") else "sqlite"
+    if db == "postgresql":
         make_url(PG_BASE)  # a bad CAREPLAN_BENCH_PG fails here, not after the build
-    if args.smoke:
-        print(json.dumps(run(args.db, 2_000, stores=2, members=200)))
-    else:
-        print(json.dumps(run(args.db, args.lines, stores=20, members=20_000)))
+    if not args.smoke:
+        print(json.dumps(run(db, args.lines, 20, 20_000, ROOT / "var", "careplan_bench_import")))
+        return
+    # A smoke run's database and file are its own, so it never meets a real run.
+    name = f"careplan_bench_import_smoke_{os.getpid()}"
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            print(json.dumps(run(db, 2_000, 2, 200, Path(tmp), name)))
+        finally:
+            if db == "postgresql":
+                _drop_pg(name)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Guidance-sheet speed: one zh sheet end to end, a 100-sheet batch, and the floor.
 
-    .venv/bin/python benchmarks/sheets.py [--runs 15] [--batch-runs 3]
+    .venv/bin/python benchmarks/sheets.py [--runs 15] [--batch-runs 3] [--smoke]
 
 - single_ms: median ms for one Chinese sheet the way the print button makes it: load the
   step, member, readings and next step from the database, render the template, lay out
@@ -11,7 +11,8 @@
 
 It builds its own chain in a temporary SQLite database (migrated, protocols loaded): one
 store, 100 members in the osteoporosis plan with allergies, medicines and readings. The
-last line printed is a JSON object of the figures.
+last line printed is a JSON object of the figures (JSON_KEYS). --smoke runs the same code
+on 5 members, 2 runs and a 5-sheet batch, in seconds (the suite runs it so it never rots).
 """
 
 from __future__ import annotations
@@ -42,12 +43,15 @@ from web.sheet_pdf import render_pdf, sheet_html
 TODAY = date(2024, 3, 1)
 NOW = datetime(2024, 3, 1, 2, tzinfo=UTC)
 MEMBERS = 100
+SMOKE_MEMBERS = 5
+JSON_KEYS = ("single_ms", "floor_ms", "floor_ratio", "batch_ms_per_sheet", "batch_sheets",
+             "runs", "batch_runs")  # fmt: skip
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = ("秀英", "建国", "玉梅", "德华", "桂兰", "志强", "淑珍", "国平", "丽华", "海燕")
 
 
-def build_chain(factory: sessionmaker[Session]) -> tuple[Actor, list[int]]:
-    """100 members whose week-4 step (fall prevention) is due today, each with a
+def build_chain(factory: sessionmaker[Session], members: int) -> tuple[Actor, list[int]]:
+    """`members` (100) members whose week-4 step (fall prevention) is due today, each with a
     bone-density reading from week 1: a sheet with a trend, allergies and medicines."""
     with factory() as s:
         s.info["actor"] = Actor.system("benchmark")
@@ -64,7 +68,7 @@ def build_chain(factory: sessionmaker[Session]) -> tuple[Actor, list[int]]:
         s.info["actor"] = actor
         start = TODAY - timedelta(days=27)
         ids = []
-        for i in range(MEMBERS):
+        for i in range(members):
             member = create_member(
                 s,
                 actor,
@@ -133,13 +137,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--batch-runs", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="tiny and quick: does it run?")
     args = parser.parse_args()
+    members = SMOKE_MEMBERS if args.smoke else MEMBERS
+    if args.smoke:
+        args.runs, args.batch_runs = 2, 1
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         migrate.upgrade(url)
         engine = make_engine(url)
         factory = make_session_factory(engine)
-        actor, ids = build_chain(factory)
+        actor, ids = build_chain(factory, members)
         with factory() as s:
             s.info["actor"] = actor
             html = sheet_html(sheets.build_sheets(s, actor, [ids[0]], now=NOW)[0], Paper.a4)
@@ -157,14 +165,14 @@ def main() -> None:
         "single_ms": round(statistics.median(single), 1),
         "floor_ms": round(statistics.median(floor), 1),
         "floor_ratio": round(statistics.median(single) / statistics.median(floor), 3),
-        "batch_ms_per_sheet": round(statistics.median(batches) / MEMBERS, 1),
-        "batch_sheets": MEMBERS,
+        "batch_ms_per_sheet": round(statistics.median(batches) / members, 1),
+        "batch_sheets": members,
         "runs": args.runs,
         "batch_runs": args.batch_runs,
     }
     print(f"one zh sheet, end to end: median {figures['single_ms']} ms over {args.runs} runs")
     print(f"WeasyPrint alone, same HTML: median {figures['floor_ms']} ms")
-    print(f"100-sheet batch: median {figures['batch_ms_per_sheet']} ms per sheet")
+    print(f"{members}-sheet batch: median {figures['batch_ms_per_sheet']} ms per sheet")
     print(json.dumps(figures))
 
 
