@@ -354,7 +354,9 @@ def demo_seed(
             fail("database: not empty; the demo seeds an empty database only")
         counts = demo.seed(session, today=clock.today(), now=clock.now())
     typer.echo("demo chain: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    typer.echo(f"sign in as xh.clerk1, xh.manager, duzhi or admin; password {demo.DEMO_PASSWORD}")
+    typer.echo(f"demo accounts (password {demo.DEMO_PASSWORD}):")
+    for username, name, role, store_code in demo.STAFF:
+        typer.echo(f"  {username:<14} {role.value:<14} {store_code or 'head office':<12} {name}")
 
 
 @demo_app.command("generate")
