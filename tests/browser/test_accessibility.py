@@ -1,5 +1,6 @@
 """axe-core finds no serious or critical WCAG 2.1 A/AA violation on the main pages, as
-each persona sees them, in Chinese and English, at 1280 and 768 px."""
+each persona sees them, in Chinese and English, at 1280 and 768 px; and at both widths the
+header keeps one row, no page scrolls sideways, no button breaks its words."""
 
 from __future__ import annotations
 
@@ -64,6 +65,34 @@ def _sign_in(page: Page, base: str, username: str) -> None:
     expect(page.locator("h1")).to_be_visible()
 
 
+LAYOUT = """() => {
+  const problems = [];
+  const header = document.querySelector('header.top');
+  // One row: the header is no taller than its tallest child plus its padding.
+  if (header && header.getBoundingClientRect().height > 70) problems.push('header wraps');
+  if (document.documentElement.scrollWidth > window.innerWidth + 1) {
+    problems.push('page wider than window');
+  }
+  for (const b of document.querySelectorAll('button, .button')) {
+    const r = b.getBoundingClientRect();
+    if (!r.width) continue;
+    const line = parseFloat(getComputedStyle(b).lineHeight) || 24;
+    const style = getComputedStyle(b);
+    const pad = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+    if (r.height - pad > line * 1.6) {
+      problems.push('button text on two lines: ' + b.innerText.trim());
+    }
+  }
+  return problems.join('; ');
+}"""
+
+
+def layout_problems(page: Page) -> str:
+    """What a person at this width would see broken: a header on two rows, a page that
+    scrolls sideways, a button whose words break over lines."""
+    return str(page.evaluate(LAYOUT))
+
+
 @pytest.mark.parametrize("width", [1280, 768])
 def test_no_serious_violation_on_any_main_page(
     browser: Browser, demo_server: LiveServer, width: int
@@ -81,6 +110,8 @@ def test_no_serious_violation_on_any_main_page(
                 page.goto(base + path)
                 if bad := violations(page):
                     found[f"{username} {lang} {path}"] = describe(bad)
+                if bad_layout := layout_problems(page):
+                    found[f"{username} {lang} {path} at {width} px"] = bad_layout
             context.close()
     page = browser.new_page(viewport={"width": width, "height": 900})
     page.goto(base + "/sign-in")
