@@ -20,7 +20,7 @@ from careplan import staff as accounts
 from careplan.access import Actor, may_manage_staff, require_administer
 from careplan.change_log import history
 from careplan.config import get_settings
-from careplan.errors import CareplanError, InvalidInput
+from careplan.errors import CareplanError, Forbidden, InvalidInput
 from careplan.protocols import ProtocolFileError
 from careplan.sign_in import locked_names
 from careplan.staff import Account
@@ -188,7 +188,8 @@ def _refused(
 ) -> Response:  # fmt: skip
     session.rollback()
     context = _account(session, v, now, staff_id, error=exc, form=form)
-    return render(request, v, "admin/staff_account.html", context, status=422)
+    status = 403 if isinstance(exc, Forbidden) else 422
+    return render(request, v, "admin/staff_account.html", context, status=status)
 
 
 @pages.post("/admin/staff/{staff_id}")
