@@ -145,7 +145,7 @@ RECORD_FIELDS: dict[tuple[str, str], str] = {
     ("staff", "phone"): N_("Phone"),
     ("staff", "role"): N_("Role"),
     ("staff", "store_id"): N_("Home store"),
-    ("staff", "active"): N_("Active"),
+    ("staff", "active"): N_("In post"),
     ("staff", "left_on"): N_("Left on"),
     ("staff", "language"): N_("Language"),
     ("staff", "password_hash"): N_("Password"),

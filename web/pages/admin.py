@@ -68,16 +68,19 @@ def _changes(
             return _("yes") if value else _("no")
         if column == "store_id":
             return store_names.get(value, str(value))
+        if column == "language":
+            return {"zh": "简体中文", "en": "English"}.get(str(value), str(value))
         found = label_of(str(value), "Role") if column == "role" else None
         return _(found) if found else str(value)
 
     rows = []
     for e in entries:
-        lines = [
+        pairs = [
             (_(RECORD_FIELDS[(entity, column)]), shown(column, old), shown(column, new))
             for column, (old, new) in e.changes.items()
             if (entity, column) in RECORD_FIELDS
         ]
+        lines = [(field, old, new) for field, old, new in pairs if old != new]
         action = label_of(e.action, "ChangeAction")
         rows.append({"at": e.at, "by": names.get(e.actor_id or 0, _("System")),
                      "action": _(action) if action else e.action, "lines": lines})  # fmt: skip
