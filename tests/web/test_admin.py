@@ -18,6 +18,7 @@ from careplan.sign_in import MAX_FAILURES
 from careplan.vocab import Role
 from tests.conftest import ROOT, World, make_member, make_staff
 from tests.web.conftest import HASHED, csrf_of, sign_in_page
+from tests.web.test_languages import chinese_left, english_left, visible
 
 OTP = re.compile(r'id="one-time-password">([a-z2-9-]+)<')
 NEW_PASSWORD = "my-own-password-2026"
@@ -299,6 +300,8 @@ def test_an_upload_is_checked_as_the_cli_checks_and_published_only_after_confirm
         protocols.read_files([bad_file])
     page = _upload(client, token, "bad.yaml", bad)
     assert "未发布：请修正以下问题" in page
+    hostile = _upload(client, token, "<i>x.yaml", bad)  # a name is shown as text
+    assert "&lt;i&gt;x.yaml" in hostile and "<i>x" not in hostile
     for issue in cli.value.issues:  # the CLI's very messages, file and line included
         assert f"bad.yaml:{issue.line}: {issue.message}" in page
 
@@ -346,3 +349,45 @@ def test_a_supervisor_may_not_publish_through_the_console(client: TestClient, wo
     r = client.post("/admin/protocols/publish", data={"csrf_token": token, "file_name": "x",
                                                       "held": "", "signature": "0"})  # fmt: skip
     assert r.status_code == 403
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_every_admin_page_and_refusal_is_wholly_in_the_admins_language(
+    client: TestClient, world: World, admin: Staff, language: str
+):
+    admin.language = language
+    world.session.commit()
+    token = as_admin(client, admin)
+    pages = {
+        url: client.get(url).text
+        for url in (
+            "/admin/staff", "/admin/staff/new", f"/admin/staff/{world.clerk_a.id}",
+            f"/admin/staff/{admin.id}", "/admin/stores", "/admin/stores/new",
+            f"/admin/stores/{world.store_a.id}", "/admin/protocols",
+            "/admin/protocols/osteoporosis/3?start=2024-03-04",
+            "/admin/protocols/osteoporosis/3?start=2030-01-01", "/change-password",
+        )
+    }  # fmt: skip
+    refusals = {
+        "/admin/staff": {"username": "a b", "name": "x", "role": "clerk"},
+        f"/admin/staff/{world.clerk_a.id}": {"name": "", "role": "clerk"},
+        f"/admin/staff/{world.clerk_a.id}/close": {},
+        "/admin/stores": {"store_code": "A001", "store_name": "x", "region": "x"},
+        f"/admin/stores/{world.store_a.id}": {"store_code": "", "store_name": "", "region": ""},
+        "/change-password": {"new_password": "short", "repeat_password": "short"},
+    }
+    for url, form in refusals.items():
+        r = client.post(url, data={"csrf_token": token, **form})
+        assert r.status_code == 422, url
+        pages[f"POST {url}"] = r.text
+    bad = _upload(client, token, "bad.yaml", "id: x\nversion: one\n")
+    pages["POST upload"] = bad
+    good = (ROOT / "protocols" / "osteoporosis.yaml").read_text(encoding="utf-8")
+    pages["POST upload good"] = _upload(
+        client, token, "o.yaml", good.replace("version: 3", "version: 5")
+    )
+    for url, html in pages.items():
+        texts = visible(html)
+        assert texts, url
+        left = english_left(texts) if language == "zh" else chinese_left(texts)
+        assert not set(left) - {"YAML"}, f"{url} ({language}): {left}"
