@@ -13,7 +13,7 @@ from typing import TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from careplan.errors import Forbidden, NotFound
+from careplan.errors import N_, Forbidden, NotFound
 from careplan.models import CarePlan, Checkpoint, Member, Staff
 from careplan.vocab import Role
 
@@ -152,3 +152,27 @@ def require_chain_settings(actor: Actor) -> None:
     if not may_change_chain_settings(actor):
         raise Forbidden("only a supervisor or admin may change chain-wide settings",
                         field="role")  # fmt: skip
+
+
+# --- The admin console: accounts, stores and protocols of the whole chain -------------
+
+
+def may_administer(actor: Actor) -> bool:
+    """The admin console (/admin): every account, every store, publishing protocols.
+    Supervisors audit the chain but do not run its accounts."""
+    return actor.role is Role.admin
+
+
+def require_administer(actor: Actor) -> None:
+    if not may_administer(actor):
+        raise Forbidden(N_("only an administrator may do this"), field="role")
+
+
+def may_manage_stores(actor: Actor) -> bool:
+    """Opening a store or changing its name, code or address is an admin's step."""
+    return may_administer(actor)
+
+
+def require_manage_stores(actor: Actor) -> None:
+    if not may_manage_stores(actor):
+        raise Forbidden(N_("only an administrator may do this"), field="role")

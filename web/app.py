@@ -13,6 +13,7 @@ from careplan.config import get_settings
 from careplan.db import make_engine, make_session_factory
 from web import api_docs, errors, headers, request_id
 from web.api import audit, auth, checkpoints, lectures, members, misc, plans, purchases
+from web.pages import admin as admin_pages
 from web.pages import audit as audit_pages
 from web.pages import auth as auth_pages
 from web.pages import checkpoints as checkpoint_pages
@@ -77,6 +78,7 @@ def create_app(
         audit_pages,
         lecture_pages,
         purchase_pages,
+        admin_pages,
     ):
         app.include_router(page.pages)
     for name, directory in VENDOR.items():

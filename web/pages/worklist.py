@@ -15,7 +15,7 @@ from careplan.validation import whole_number
 from web.deps import DbSession, Now
 from web.pages.common import pages_router
 from web.pages.store import escalation_names
-from web.session import AnyVisitor, SignInRequired
+from web.session import AnyVisitor, signed_in
 from web.templating import render
 
 pages = pages_router()
@@ -38,8 +38,7 @@ def home(
     staff: str = "",
     saved: int | None = None,
 ) -> Response:
-    if v.staff is None:
-        raise SignInRequired
+    signed_in(v)  # AnyVisitor above, so its own check (sign-in, a one-time password)
     actor = v.actor
     staff_id: int | None = v.staff.id
     colleagues = []
