@@ -101,7 +101,7 @@ def error_text(_: Any, exc: CareplanError) -> str:
     for prefix in (f"{exc.field}: ", f"{field}: "):
         message = message.removeprefix(prefix)
     label_ = FIELDS.get(field)
-    shown = _(message)
+    shown = _(message) % exc.params if exc.params else _(message)
     return f"{_(label_)}: {shown}" if label_ else shown
 
 

@@ -237,6 +237,9 @@ def test_invitation_list_by_condition_and_age_and_marking_invited(world: World) 
         ({"register_by": START + timedelta(hours=1)}, "register_by"),
         ({"title_zh": ""}, "title_zh"),
         ({"topic": "Fall Prevention"}, "topic"),
+        ({"topic": "no_protocol_names_this"}, "topic"),
+        ({"conditions": ["脱发"]}, "conditions"),
+        ({"protocols": ["no_such_protocol"]}, "protocols"),
     ],
 )
 def test_bad_lectures_are_refused_naming_the_field_and_nothing_is_written(
@@ -252,6 +255,24 @@ def test_bad_lectures_are_refused_naming_the_field_and_nothing_is_written(
         )
     assert err.value.field == field
     assert world.session.scalar(select(func.count()).select_from(Lecture)) == before
+
+
+def test_the_form_picks_from_what_the_protocols_name_and_keeps_condition_codes(
+    world: World,
+) -> None:
+    choices = lectures.lecture_choices(world.session)
+    topics = {t.key: t.name for t in choices.topics}
+    fall = topics["fall_prevention"]
+    assert fall is not None and "防跌倒" in fall.zh and "骨质疏松" in fall.zh  # step, protocol
+    assert topics[lectures.GENERAL_TOPIC] is None  # words from the catalogue, key made here
+    assert {c.code: c.name.zh for c in choices.conditions}["M81"] == "骨质疏松"
+    assert "osteoporosis" in {p.id for p in choices.protocols}
+    # Any of a condition's names is kept as its code; English is optional.
+    lecture = new_lecture(world, title_en="", conditions=["骨质疏松", "Osteoporosis"])
+    assert lecture.conditions == ["M81"] and lecture.title_en == ""
+    assert lecture.title_in("en") == "防跌倒健康讲座"
+    general = new_lecture(world, topic=lectures.GENERAL_TOPIC)
+    assert general.topic == "general"
 
 
 def test_a_member_of_a_store_the_user_may_not_see_is_not_found(world: World) -> None:

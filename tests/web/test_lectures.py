@@ -75,6 +75,33 @@ def test_schedule_register_past_capacity_sign_in_sheet_and_calendar(
     assert "STATUS:CONFIRMED" in body
 
 
+def test_the_form_asks_for_names_not_keys_and_english_is_optional(
+    client: TestClient, world: World
+) -> None:
+    token = sign_in_page(client, "manager.a")
+    page = client.get("/lectures").text
+    assert "fall_prevention" not in page.replace('value="fall_prevention"', "")  # no key shown
+    assert "防跌倒指导" in page and "骨质疏松" in page  # the topic and condition by name
+    assert 'name="title_en" maxlength="160" value=""' in page  # not required
+    r = schedule(client, world, token, title_en="", conditions="M81")
+    assert r.status_code == 303
+    shown = client.get(r.headers["location"]).text
+    assert "防跌倒健康讲座" in shown and "防跌倒健康讲座 /" not in shown
+    assert "面向患有以下病种的会员" in shown and "骨质疏松" in shown
+
+
+def test_a_topic_no_protocol_names_is_refused_naming_the_field(
+    client: TestClient, world: World
+) -> None:
+    token = sign_in_page(client, "manager.a")
+    r = schedule(client, world, token, topic="made_up")
+    assert r.status_code == 422
+    assert "主题: 请从列表中选择讲座主题" in r.text
+    r = schedule(client, world, token, title_zh="")
+    assert "标题（中文）: 请填写讲座的中文标题" in r.text
+    assert world.session.scalar(select(func.count()).select_from(Lecture)) == 0
+
+
 def test_a_clerk_of_another_store_does_not_see_the_lecture(
     client: TestClient, world: World
 ) -> None:

@@ -9,9 +9,11 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import select
+from starlette.datastructures import QueryParams
 
 from careplan import lectures
 from careplan import members as archive
+from careplan.access import may_manage_lectures
 from careplan.audit import csv_lines
 from careplan.errors import CareplanError, InvalidInput
 from careplan.models import Store
@@ -23,6 +25,7 @@ from web.deps import DbSession, Now
 from web.lecture_files import ics_of, sign_in_pdf
 from web.pages.common import (
     Form,
+    FormData,
     int_of,
     ints_of,
     local_datetime_of,
@@ -56,11 +59,16 @@ def _list_page(
     now: Now,
     entered: dict[str, str],
     error: CareplanError | None,
+    entered_form: FormData | None = None,
 ) -> Response:
+    entered_form = entered_form or QueryParams()
     shown = lectures.list_lectures(session, v.actor, since=now.now - timedelta(days=30))
     per_lecture, per_store = lectures.attendance(session, v.actor, until=now.now)
     context = {
         "nav": "lectures",
+        "choices": lectures.lecture_choices(session),
+        "may_schedule": may_manage_lectures(v.actor),
+        "picked": {k: set(_picked(entered_form, k)) for k in ("conditions", "protocols")},
         "lectures": shown,
         "counts": lectures.seat_counts(session, [x.id for x in shown]),
         "attendance": per_lecture,
@@ -73,9 +81,14 @@ def _list_page(
     return render(request, v, "lectures/list.html", context, status=422 if error else 200)
 
 
+def _picked(form: FormData, name: str) -> list[str]:
+    """Every value ticked in a list of checkboxes (or given in a query string)."""
+    return [str(x).strip() for x in form.getlist(name) if str(x).strip()]  # type: ignore[attr-defined]
+
+
 def _lecture_in(form: Form) -> lectures.LectureIn:
     def keys(name: str) -> list[str]:
-        return [k.strip() for k in text_of(form, name).replace("，", ",").split(",") if k.strip()]
+        return _picked(form, name)
 
     capacity = whole_number(text_of(form, "capacity"), "capacity", "a whole number of seats")
     data: dict[str, Any] = {
@@ -102,7 +115,7 @@ def create(request: Request, form: Form, v: User, session: DbSession, now: Now) 
     except CareplanError as exc:
         session.rollback()
         entered = {k: text_of(form, k) for k in form}
-        return _list_page(request, v, session, now, entered, exc)
+        return _list_page(request, v, session, now, entered, exc, form)
     return redirect(request, f"/lectures/{lecture.id}")
 
 
@@ -137,6 +150,8 @@ def _lecture_page(
     context = {
         "nav": "lectures",
         "lecture": lecture,
+        "choices": lectures.lecture_choices(session),
+        "may_manage": may_manage_lectures(v.actor),
         "seats": seats,
         "counts": lectures.seat_counts(session, [lecture.id])[lecture.id],
         "reminders": lectures.to_remind(seats),
