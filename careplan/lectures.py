@@ -37,6 +37,7 @@ from careplan.validation import parse
 from careplan.vocab import (
     Channel,
     CheckpointState,
+    LecturePhase,
     LectureStatus,
     PlanStatus,
     SeatStatus,
@@ -391,6 +392,20 @@ def cancel_seat(
     return promoted[0] if promoted else None
 
 
+def waitlist_places(session: Session, lecture_id: int) -> dict[int, int]:
+    """Each waitlisted seat's place in the queue (1 is next for a free seat), by seat
+    id: the order seats are given in (_fill_seats), whoever may see the members."""
+    waiting = session.scalars(_seats(lecture_id, SeatStatus.waitlisted))
+    return {seat.id: place for place, seat in enumerate(waiting, start=1)}
+
+
+def waitlist_place(session: Session, seat: LectureSeat) -> int | None:
+    """The seat's place on its lecture's waitlist; None when it is not waiting."""
+    if seat.status is not SeatStatus.waitlisted:
+        return None
+    return waitlist_places(session, seat.lecture_id).get(seat.id)
+
+
 def _seat(session: Session, actor: Actor, lecture_id: int, seat_id: int) -> LectureSeat:
     get_lecture(session, actor, lecture_id)
     seat = session.get(LectureSeat, seat_id)
@@ -401,6 +416,28 @@ def _seat(session: Session, actor: Actor, lecture_id: int, seat_id: int) -> Lect
 
 
 # --- The day -------------------------------------------------------------------------------
+
+
+def check_in_open(lecture: Lecture, now: datetime) -> bool:
+    """Members are checked in on the lecture's day (in the chain's time zone), from
+    the morning for those who come early to the end of the day for a sign-in sheet
+    typed in after the talk; never on another day, when nobody is at the door."""
+    if lecture.status is not LectureStatus.scheduled:
+        return False
+    day = local_date(now)
+    return local_date(lecture.starts_at) <= day <= local_date(lecture.ends_at)
+
+
+def phase(lecture: Lecture, now: datetime) -> LecturePhase:
+    """Where the lecture stands for the people reading about it: still to come, on
+    today, held (it has ended), or cancelled."""
+    if lecture.status is LectureStatus.cancelled:
+        return LecturePhase.cancelled
+    if now >= lecture.ends_at:
+        return LecturePhase.held
+    if check_in_open(lecture, now):
+        return LecturePhase.today
+    return LecturePhase.upcoming
 
 
 def mark_reminded(
@@ -431,6 +468,8 @@ def check_in(
         return seat  # a second tap on the same name changes nothing
     if local_date(now) < local_date(lecture.starts_at):
         raise Conflict("check-in opens on the day of the lecture", field="seat_id")
+    if not check_in_open(lecture, now):
+        raise Conflict(N_("check-in closed at the end of the lecture's day"), field="seat_id")
     seat.checked_in_at, seat.checked_in_by_id = now, actor.staff_id
     _fulfil_steps(session, actor, lecture, seat.member_id, now)
     session.flush()

@@ -12,6 +12,7 @@ from careplan.vocab import (
     CheckpointStatus,
     EscalationStatus,
     HealthCheckSource,
+    LecturePhase,
     LectureStatus,
     OwnershipReason,
     Paper,
@@ -107,6 +108,12 @@ _LABELS_BY_VOCAB: dict[type[StrEnum], dict[StrEnum, str]] = {
         LectureStatus.scheduled: N_("Scheduled"),
         LectureStatus.cancelled: N_("Cancelled"),
     },
+    LecturePhase: {
+        LecturePhase.upcoming: N_("Scheduled"),
+        LecturePhase.today: N_("On today"),
+        LecturePhase.held: N_("Held"),
+        LecturePhase.cancelled: N_("Cancelled"),
+    },
     SeatStatus: {
         SeatStatus.registered: N_("Registered"),
         SeatStatus.waitlisted: N_("Waitlisted"),
@@ -121,7 +128,7 @@ LABELS: dict[tuple[str, str], str] = {}
 for _vocab in (
     Role, Channel, Adherence, StopReason, PlanStatus, CheckpointStatus, AttemptOutcome, Sex,
     HealthCheckSource, EscalationStatus, OwnershipReason, BatchState, Paper, LectureStatus,
-    SeatStatus,
+    SeatStatus, LecturePhase,
 ):  # fmt: skip
     for _member in _vocab:
         LABELS[(_vocab.__name__, _member.value)] = _LABELS_BY_VOCAB[_vocab][_member]

@@ -16,7 +16,14 @@ from careplan.access import Actor
 from careplan.errors import CareplanError, Conflict, InvalidInput, NotFound
 from careplan.members import MemberCreate, create_member
 from careplan.models import ChangeLog, CheckpointResult, Lecture, LectureSeat, Staff, Store
-from careplan.vocab import Channel, CheckpointState, LectureStatus, Role, SeatStatus
+from careplan.vocab import (
+    Channel,
+    CheckpointState,
+    LecturePhase,
+    LectureStatus,
+    Role,
+    SeatStatus,
+)
 from tests.conftest import (
     NOW,
     World,
@@ -69,8 +76,12 @@ def test_seats_fill_then_the_waitlist_and_a_cancellation_promotes_the_first_wait
         SeatStatus.registered, SeatStatus.registered, SeatStatus.waitlisted, SeatStatus.waitlisted,
     ]  # fmt: skip
 
+    assert lectures.waitlist_place(world.session, seats[3]) == 2  # behind 丙
+    assert lectures.waitlist_place(world.session, seats[0]) is None  # has a seat
+
     promoted = lectures.cancel_seat(world.session, actor, lecture.id, seats[0].id, now=NOW)
 
+    assert lectures.waitlist_places(world.session, lecture.id) == {seats[3].id: 1}  # moved up
     assert promoted is seats[2]  # the first to ask, not the last
     assert seats[2].status is SeatStatus.registered and seats[2].promoted_at == NOW
     assert seats[3].status is SeatStatus.waitlisted
@@ -156,6 +167,30 @@ def test_check_in_fulfils_the_open_step_that_names_the_topic(world: World) -> No
     assert result.adherence is None and result.channel is Channel.in_store
     others = [cp for key, cp in steps.items() if key != "fall_prevention"]
     assert all(cp.state is CheckpointState.pending for cp in others)
+
+
+def test_check_in_only_on_the_lectures_day_in_the_chains_time_zone(world: World) -> None:
+    # START is 14:00 in Shanghai on 03-20; 16:30 UTC on 03-19 is already 00:30 on 03-20
+    # there, and 15:59 UTC on 03-20 is 23:59 there: both the lecture's day.
+    lecture = new_lecture(world)
+    actor = world.actor(world.clerk_a)
+    seat = lectures.register(world.session, actor, lecture.id, make_member(world).id, now=NOW)
+    assert lectures.phase(lecture, NOW) is LecturePhase.upcoming
+    early, late = (
+        datetime(2024, 3, 19, 16, 30, tzinfo=UTC),
+        datetime(2024, 3, 20, 15, 59, tzinfo=UTC),
+    )
+    assert not lectures.check_in_open(lecture, datetime(2024, 3, 19, 15, 59, tzinfo=UTC))
+    assert lectures.check_in_open(lecture, early) and lectures.check_in_open(lecture, late)
+    assert lectures.phase(lecture, early) is LecturePhase.today
+    assert lectures.phase(lecture, late) is LecturePhase.held  # over, check-in still open
+    next_day = datetime(2024, 3, 20, 16, 0, tzinfo=UTC)
+    assert not lectures.check_in_open(lecture, next_day)
+    with pytest.raises(Conflict) as err:
+        lectures.check_in(world.session, actor, lecture.id, seat.id, now=next_day)
+    assert err.value.field == "seat_id" and seat.checked_in_at is None
+    lectures.check_in(world.session, actor, lecture.id, seat.id, now=late)
+    assert seat.checked_in_at == late
 
 
 def test_check_in_after_the_grace_period_completes_the_step_late(world: World) -> None:

@@ -10,7 +10,7 @@ from careplan.models import Lecture, LectureSeat
 from careplan.vocab import SeatStatus
 from tests.conftest import World, make_member
 from tests.pdf import flat, text
-from tests.web.conftest import sign_in_page
+from tests.web.conftest import TravelClock, sign_in_page
 
 FORM = {
     "title_zh": "防跌倒健康讲座",
@@ -100,6 +100,40 @@ def test_a_topic_no_protocol_names_is_refused_naming_the_field(
     r = schedule(client, world, token, title_zh="")
     assert "标题（中文）: 请填写讲座的中文标题" in r.text
     assert world.session.scalar(select(func.count()).select_from(Lecture)) == 0
+
+
+def test_the_waitlisted_are_told_their_place_check_in_on_the_day_then_held(
+    client: TestClient, world: World, clock: TravelClock
+) -> None:
+    seated, waiting = make_member(world, name="赵一"), make_member(world, name="钱二")
+    world.session.commit()
+    token = sign_in_page(client, "manager.a")
+    url = schedule(client, world, token).headers["location"]  # type: ignore[attr-defined]
+    client.post(f"{url}/register", data={"csrf_token": token, "member_id": seated.id})
+    r = client.post(f"{url}/register", data={"csrf_token": token, "member_id": waiting.id})
+    told = client.get(r.headers["location"]).text
+    assert "讲座已满：会员正在候补，排第 1 位" in told and "已报名：" not in told
+    assert "候补中，排第 1 位" in told
+    assert "签到: 赵一" not in told  # not the lecture's day: no check-in offered
+    member_page = client.get(f"/members/{waiting.id}").text
+    assert "候补中，排第 1 位" in member_page
+
+    clock.advance(days=14, hours=5)  # 2024-03-20 15:00 in Shanghai, during the lecture
+    token = sign_in_page(client, "manager.a")  # a fortnight later: a new day's sign-in
+    on_the_day = client.get(url).text
+    assert "今天举办" in on_the_day and "签到: 赵一" in on_the_day
+    seat_id = world.session.scalar(
+        select(LectureSeat.id).where(LectureSeat.member_id == seated.id)
+    )
+    r = client.post(f"{url}/seats/{seat_id}/check-in", data={"csrf_token": token})
+    assert r.status_code == 303
+
+    clock.advance(days=1)  # the next day: held, with its attendance; no check-in
+    token = sign_in_page(client, "manager.a")
+    held = client.get(url).text
+    assert "已举办 · 出席 1 人（报名 1 人）" in held and "已安排" not in held
+    assert "签到: " not in held and "取消报名" not in held
+    assert "已举办 · 出席 1 人（报名 1 人）" in client.get("/lectures").text
 
 
 def test_a_clerk_of_another_store_does_not_see_the_lecture(

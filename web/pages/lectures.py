@@ -66,6 +66,7 @@ def _list_page(
     per_lecture, per_store = lectures.attendance(session, v.actor, until=now.now)
     context = {
         "nav": "lectures",
+        "phases": {x.id: lectures.phase(x, now.now) for x in shown},
         "choices": lectures.lecture_choices(session),
         "may_schedule": may_manage_lectures(v.actor),
         "picked": {k: set(_picked(entered_form, k)) for k in ("conditions", "protocols")},
@@ -129,8 +130,11 @@ def lecture_page(
     q: str = "",
     find: str = "",
     done: str = "",
+    place: str = "",
 ) -> Response:
-    return _lecture_page(request, v, session, now, lecture_id, q=q, find=find, done=done)
+    return _lecture_page(
+        request, v, session, now, lecture_id, q=q, find=find, done=done, place=place
+    )
 
 
 def _lecture_page(
@@ -143,10 +147,12 @@ def _lecture_page(
     q: str = "",
     find: str = "",
     done: str = "",
+    place: str = "",
     error: CareplanError | None = None,
 ) -> Response:
     lecture = lectures.get_lecture(session, v.actor, lecture_id)
     seats = lectures.roster(session, v.actor, lecture.id)
+    per_lecture, _ = lectures.attendance(session, v.actor, until=now.now)
     context = {
         "nav": "lectures",
         "lecture": lecture,
@@ -162,6 +168,11 @@ def _lecture_page(
         "found": lectures.find_for_check_in(session, v.actor, lecture.id, find),
         "names": names_of(session, [s.told_by_id for s in seats]),  # the page names only them
         "done": done,
+        "place": place if place.isdigit() else "",
+        "places": lectures.waitlist_places(session, lecture.id),
+        "phase": lectures.phase(lecture, now.now),
+        "check_in_open": lectures.check_in_open(lecture, now.now),
+        "attendance": per_lecture.get(lecture.id),
         "error": error,
         "now": now.now,
     }
@@ -170,15 +181,17 @@ def _lecture_page(
 
 def _act(
     request: Request, v: Visitor, session: DbSession, now: Now, lecture_id: int, action: Any,
-    done: str,
+    done: str | list[str],
 ) -> Response:  # fmt: skip
-    """Run one change; a refusal shows the lecture again with the reason, nothing saved."""
+    """Run one change; a refusal shows the lecture again with the reason, nothing saved.
+    `done` says what to confirm; a list, when the action itself decides it."""
     try:
         action()
     except CareplanError as exc:
         session.rollback()
         return _lecture_page(request, v, session, now, lecture_id, error=exc)
-    return redirect(request, f"/lectures/{lecture_id}?done={done}")
+    said = done[0] if isinstance(done, list) else done
+    return redirect(request, f"/lectures/{lecture_id}?done={said}")
 
 
 @pages.post("/lectures/{lecture_id}/register")
@@ -186,14 +199,20 @@ def register(
     request: Request, lecture_id: int, form: Form, v: User, session: DbSession, now: Now
 ) -> Response:
     walk_in = text_of(form, "walk_in") == "1"
+    done = ["walk_in" if walk_in else "registered"]
 
     def go() -> None:
         member_id = int_of(form, "member_id")
         if member_id is None:
             raise InvalidInput("choose a member", field="member_id")
-        lectures.register(session, v.actor, lecture_id, member_id, now=now.now, walk_in=walk_in)
+        seat = lectures.register(
+            session, v.actor, lecture_id, member_id, now=now.now, walk_in=walk_in
+        )
+        place = lectures.waitlist_place(session, seat)
+        if place is not None:  # full: the member is told where they wait
+            done[0] = f"waitlisted&place={place}"
 
-    return _act(request, v, session, now, lecture_id, go, "walk_in" if walk_in else "registered")
+    return _act(request, v, session, now, lecture_id, go, done)
 
 
 @pages.post("/members/{member_id}/lectures")
@@ -206,10 +225,12 @@ def register_from_member(
         if lecture_id is None:
             raise InvalidInput("choose a lecture", field="lecture_id")
         seat = lectures.register(session, v.actor, lecture_id, member_id, now=now.now)
+        place = lectures.waitlist_place(session, seat)
     except CareplanError as exc:
         session.rollback()
         return member_view(request, v, session, now, member_id, error=exc)
-    return redirect(request, f"/members/{member_id}?lecture={seat.status.value}#h-lectures")
+    said = f"{seat.status.value}&place={place}" if place else seat.status.value
+    return redirect(request, f"/members/{member_id}?lecture={said}#h-lectures")
 
 
 _SEAT_ACTIONS = {
