@@ -681,6 +681,11 @@ def invitation_list(
     return [(m, invited.get(m.id)) for m in members]
 
 
+# Members are invited by phone or SMS (domain.md), or at the counter when they come in:
+# not "visited at home" for a talk.
+INVITATION_CHANNELS = (Channel.phone, Channel.message, Channel.in_store)
+
+
 def mark_invited(
     session: Session,
     actor: Actor,
@@ -695,6 +700,8 @@ def mark_invited(
     _scheduled(lecture)
     if not member_ids:
         raise InvalidInput("choose at least one member", field="member_ids")
+    if channel not in INVITATION_CHANNELS:
+        raise InvalidInput(N_("choose how the members were invited"), field="invitation_channel")
     already = set(
         session.scalars(
             select(LectureInvitation.member_id).where(

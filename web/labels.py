@@ -134,6 +134,17 @@ for _vocab in (
         LABELS[(_vocab.__name__, _member.value)] = _LABELS_BY_VOCAB[_vocab][_member]
 
 
+# How a member was invited to a lecture: the channel's words fit an invitation, not a
+# follow-up call (lectures.INVITATION_CHANNELS).
+LABELS.update(
+    {
+        ("InvitationChannel", Channel.phone.value): N_("Invited by phone"),
+        ("InvitationChannel", Channel.message.value): N_("Invited by SMS / WeChat"),
+        ("InvitationChannel", Channel.in_store.value): N_("Invited in store"),
+        ("InvitationChannel", Channel.home_visit.value): N_("Invited on a home visit"),
+    }
+)
+
 # What became of a step in the audit's lists (careplan.audit.AuditStep.outcome).
 LABELS.update(
     {
@@ -147,8 +158,9 @@ LABELS.update(
 
 
 def label_of(value: StrEnum | str, vocabulary: str | None = None) -> str | None:
-    """The message id for a value; plain strings need their vocabulary's name."""
-    name = type(value).__name__ if isinstance(value, StrEnum) else vocabulary
+    """The message id for a value; plain strings need their vocabulary's name, and a
+    value read in another context names it (a channel as an invitation's)."""
+    name = vocabulary or (type(value).__name__ if isinstance(value, StrEnum) else None)
     return LABELS.get((name or "", str(value)))
 
 
@@ -227,6 +239,7 @@ FIELDS: dict[str, str] = {
     "venue": N_("Venue"),
     "max_age": N_("Age to"),
     "member_ids": N_("Members"),
+    "invitation_channel": N_("How they were invited"),
     "product_code": N_("Product code"),
     "product_name": N_("Product"),
     "drug_class": N_("Drug class"),

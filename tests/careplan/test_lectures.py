@@ -256,6 +256,11 @@ def test_invitation_list_by_condition_and_age_and_marking_invited(world: World) 
     also.chronic_conditions = ["高血压"]
     world.session.flush()
 
+    with pytest.raises(InvalidInput) as err:  # nobody is visited at home for a talk
+        lectures.mark_invited(
+            world.session, actor, lecture.id, [old.id], Channel.home_visit, now=NOW
+        )
+    assert err.value.field == "invitation_channel"
     lectures.mark_invited(world.session, actor, lecture.id, [old.id], Channel.phone, now=NOW)
     listed = lectures.invitation_list(world.session, actor, lecture.id, audience, today=NOW.date())
     assert listed[0][1] is not None and listed[0][1].invited_by_id == world.clerk_a.id

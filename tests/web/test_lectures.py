@@ -3,6 +3,8 @@ capacity, the sign-in sheet read back from its PDF, and the calendar file."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -122,9 +124,7 @@ def test_the_waitlisted_are_told_their_place_check_in_on_the_day_then_held(
     token = sign_in_page(client, "manager.a")  # a fortnight later: a new day's sign-in
     on_the_day = client.get(url).text
     assert "今天举办" in on_the_day and "签到: 赵一" in on_the_day
-    seat_id = world.session.scalar(
-        select(LectureSeat.id).where(LectureSeat.member_id == seated.id)
-    )
+    seat_id = world.session.scalar(select(LectureSeat.id).where(LectureSeat.member_id == seated.id))
     r = client.post(f"{url}/seats/{seat_id}/check-in", data={"csrf_token": token})
     assert r.status_code == 303
 
@@ -134,6 +134,39 @@ def test_the_waitlisted_are_told_their_place_check_in_on_the_day_then_held(
     assert "已举办 · 出席 1 人（报名 1 人）" in held and "已安排" not in held
     assert "签到: " not in held and "取消报名" not in held
     assert "已举办 · 出席 1 人（报名 1 人）" in client.get("/lectures").text
+
+
+def test_inviting_says_what_was_recorded_in_an_invitations_words_and_keeps_the_filters(
+    client: TestClient, world: World
+) -> None:
+    old, older, young = (make_member(world, name=n) for n in ("孙老", "周老", "吴少"))
+    for m, born in ((old, 1950), (older, 1945), (young, 1990)):
+        m.chronic_conditions, m.birthday = ["骨质疏松"], date(born, 5, 1)
+    world.session.commit()
+    token = sign_in_page(client, "manager.a")
+    lecture = schedule(client, world, token, protocols="")  # for anyone with the condition
+    url = lecture.headers["location"]  # type: ignore[attr-defined]
+    first = client.get(f"{url}/invite").text  # the lecture's condition, ticked by name
+    assert 'value="M81" checked> 骨质疏松' in first and "吴少" in first
+    filters = "filtered=1&conditions=M81&min_age=60"
+    listed = client.get(f"{url}/invite?{filters}").text
+    assert "孙老" in listed and "吴少" not in listed
+
+    form = {"csrf_token": token, "query": filters, "member_id": [old.id, older.id]}
+    refused = client.post(f"{url}/invite", data=form)  # no channel picked: none assumed
+    assert refused.status_code == 422
+    assert "邀请方式: 请选择邀请方式" in refused.text and "吴少" not in refused.text
+    r = client.post(f"{url}/invite", data=form | {"channel": "message"})
+    assert r.status_code == 303
+    location = r.headers["location"]
+    assert "conditions=M81" in location and "min_age=60" in location
+    page = client.get(location).text
+    assert "已记录：邀请了 2 位会员（短信/微信邀请）。" in page
+    assert "吴少" not in page and 'value="60"' in page  # the same list, filters kept
+    assert "短信/微信邀请 · " in page and "电话回访" not in page
+    r = client.post(f"{url}/invite", data=form | {"channel": "phone"})
+    again = client.get(r.headers["location"]).text
+    assert "已记录：邀请了 0 位会员（电话邀请）。其中 2 位此前已邀请过" in again
 
 
 def test_a_clerk_of_another_store_does_not_see_the_lecture(
