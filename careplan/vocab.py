@@ -123,6 +123,11 @@ class LectureStatus(StrEnum):
     cancelled = "cancelled"
 
 
+class ImportOutcome(StrEnum):
+    imported = "imported"
+    refused = "refused"  # nothing was imported; the record keeps the report
+
+
 class LecturePhase(StrEnum):
     """Where a lecture stands, as read (computed by lectures.phase, never stored)."""
 

@@ -12,6 +12,7 @@ from careplan.vocab import (
     CheckpointStatus,
     EscalationStatus,
     HealthCheckSource,
+    ImportOutcome,
     LecturePhase,
     LectureStatus,
     OwnershipReason,
@@ -108,6 +109,10 @@ _LABELS_BY_VOCAB: dict[type[StrEnum], dict[StrEnum, str]] = {
         LectureStatus.scheduled: N_("Scheduled"),
         LectureStatus.cancelled: N_("Cancelled"),
     },
+    ImportOutcome: {
+        ImportOutcome.imported: N_("Imported"),
+        ImportOutcome.refused: N_("Refused"),
+    },
     LecturePhase: {
         LecturePhase.upcoming: N_("Scheduled"),
         LecturePhase.today: N_("On today"),
@@ -128,7 +133,7 @@ LABELS: dict[tuple[str, str], str] = {}
 for _vocab in (
     Role, Channel, Adherence, StopReason, PlanStatus, CheckpointStatus, AttemptOutcome, Sex,
     HealthCheckSource, EscalationStatus, OwnershipReason, BatchState, Paper, LectureStatus,
-    SeatStatus, LecturePhase,
+    SeatStatus, LecturePhase, ImportOutcome,
 ):  # fmt: skip
     for _member in _vocab:
         LABELS[(_vocab.__name__, _member.value)] = _LABELS_BY_VOCAB[_vocab][_member]
