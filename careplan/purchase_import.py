@@ -881,17 +881,22 @@ def import_lines_committed(
     BEGIN and does only the final step: re-check the members, insert the record, copy
     the staged lines, move the refill steps, commit. A refused file, or a kill at any
     point, writes nothing: the staged lines live in the connection's temporary
-    database. On PostgreSQL it is import_lines in one transaction."""
+    database. On PostgreSQL it is import_lines in one transaction. A refused file is
+    kept in the import history with its report (record_refusal)."""
     _may_import(actor)
     about = _About(file_name, sha256, encoding, today, now)
-    with _one_connection(factory) as connection:
-        if connection.dialect.name == "sqlite":
-            return _import_sqlite(factory, connection, actor, lines, about, progress)
-        with factory(bind=connection) as session:
-            session.info["actor"] = actor
-            result = _import_postgresql(session, actor, lines, about, progress)
-            session.commit()
-        return result
+    try:
+        with _one_connection(factory) as connection:
+            if connection.dialect.name == "sqlite":
+                return _import_sqlite(factory, connection, actor, lines, about, progress)
+            with factory(bind=connection) as session:
+                session.info["actor"] = actor
+                result = _import_postgresql(session, actor, lines, about, progress)
+                session.commit()
+            return result
+    except InvalidInput as refusal:
+        record_refusal(factory, actor, refusal, about)
+        raise
 
 
 def _import_sqlite(
@@ -979,10 +984,9 @@ def import_csv_committed(
     now: datetime,
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
-    """import_lines_committed for a till's CSV export. A refused file is recorded in
-    the import history with its report (record_refusal), then the refusal raised."""
+    """import_lines_committed for a till's CSV export. A file refused before its lines
+    are read (not text) is recorded in the import history here."""
     _may_import(actor)
-    encoding = sha256 = ""
     try:
         with _csv_lines(data) as (encoding, sha256, rows):
             return import_lines_committed(
@@ -990,8 +994,8 @@ def import_csv_committed(
                 encoding=encoding, today=today, now=now, progress=progress,
             )  # fmt: skip
     except InvalidInput as refusal:
-        about = _About(file_name, sha256, encoding, today, now)
-        record_refusal(factory, actor, refusal, about)
+        if not getattr(refusal, "recorded", False):
+            record_refusal(factory, actor, refusal, _About(file_name, "", "", today, now))
         raise
 
 
@@ -1017,5 +1021,8 @@ def record_refusal(
             outcome=ImportOutcome.refused, report=report,
         )  # fmt: skip
         session.add(record)
+        session.flush()
+        record_id = record.id
         session.commit()
-        return record.id
+    refusal.recorded = True  # type: ignore[attr-defined]  (raised on through callers)
+    return record_id

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan import import_jobs, purchase_import
-from careplan.models import Member, Purchase
+from careplan.models import Member, Purchase, PurchaseImport
+from careplan.vocab import ImportOutcome
 from tests.conftest import World, enrolled_steps, make_member
 from tests.web.conftest import TravelClock, api_sign_in, sign_in_page
 
@@ -89,8 +90,13 @@ def test_the_api_refusal_lists_every_bad_line(client: TestClient, world: World) 
     body = {"lines": [line, line | {"quantity": 0}, line | {"amount": "5.555"}]}
     r = client.post("/api/v1/purchases/import", json=body, headers=headers)
     assert r.status_code == 422
-    assert [(e["line"], e["field"]) for e in r.json()["errors"]] == [(2, "quantity"), (3, "amount")]
+    assert [(e["line"], e["field"], e["value"]) for e in r.json()["errors"]] == [
+        (2, "quantity", "0"), (3, "amount", "5.555"),
+    ]  # fmt: skip
     assert count(world) == 0
+    world.session.expire_all()
+    kept = world.session.scalars(select(PurchaseImport)).one()  # in the history too
+    assert kept.outcome is ImportOutcome.refused and kept.report is not None
     r = client.post("/api/v1/purchases/import", json={"lines": [line]}, headers=headers)
     assert r.status_code == 200 and r.json()["added"] == 1
 
