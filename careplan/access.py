@@ -86,6 +86,11 @@ def get_checkpoint(session: Session, actor: Actor, checkpoint_id: int) -> Checkp
     return checkpoint
 
 
+def may_manage_lectures(actor: Actor) -> bool:
+    """Scheduling and cancelling lectures is a manager's (their store) or head office's."""
+    return actor.role in MANAGERS
+
+
 def require_manager(actor: Actor) -> None:
     if actor.role not in MANAGERS:
         raise Forbidden("only a store manager, supervisor or admin may do this", field="role")
