@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, scope_members
@@ -27,6 +28,16 @@ def _handler(session: Session, member: Member, role: Role) -> int | None:
     )
 
 
+def open_escalation_for(session: Session, member_id: int, reason: StopReason) -> Escalation | None:
+    """The member's open escalation for this reason, if any (there is at most one)."""
+    stmt = select(Escalation).where(
+        Escalation.member_id == member_id,
+        Escalation.reason == reason,
+        Escalation.status == EscalationStatus.open,
+    )
+    return session.scalar(stmt)
+
+
 def raise_escalation(
     session: Session,
     actor: Actor,
@@ -38,8 +49,13 @@ def raise_escalation(
     today: date,
     now: datetime,
 ) -> Escalation:
-    rule = protocol.escalations[reason]
+    """A "stopped" answer: a new escalation, or one more report on the member's open one
+    for the same reason, so the handler has one case to close, not two."""
     member = plan.member
+    existing = open_escalation_for(session, member.id, reason)
+    if existing is not None:
+        return _add_report(session, existing, checkpoint, now)
+    rule = protocol.escalations[reason]
     escalation = Escalation(
         member_id=member.id,
         store_id=member.home_store_id,
@@ -54,7 +70,26 @@ def raise_escalation(
         raised_by_id=actor.staff_id or member.owner_id,
         raised_at=now,
     )
-    session.add(escalation)
+    try:
+        # Two answers saved at once (PostgreSQL lets them overlap): the unique index
+        # refuses the second insert, which then adds to the one the first one made.
+        with session.begin_nested():
+            session.add(escalation)
+    except IntegrityError:
+        existing = open_escalation_for(session, member.id, reason)
+        if existing is None:
+            raise
+        return _add_report(session, existing, checkpoint, now)
+    return escalation
+
+
+def _add_report(
+    session: Session, escalation: Escalation, checkpoint: Checkpoint | None, now: datetime
+) -> Escalation:
+    escalation.reports += 1
+    escalation.last_reported_at = now
+    if checkpoint is not None:
+        escalation.last_checkpoint_id = checkpoint.id
     session.flush()
     return escalation
 
@@ -134,6 +169,10 @@ def resolve_escalation(
 
 
 def raised_at_checkpoint(session: Session, checkpoint_id: int) -> list[Escalation]:
-    """What a step's answer raised (the caller has already checked access to the step)."""
-    stmt = select(Escalation).where(Escalation.checkpoint_id == checkpoint_id)
+    """What a step's answer raised or added to (the caller has already checked access to
+    the step)."""
+    stmt = select(Escalation).where(
+        or_(Escalation.checkpoint_id == checkpoint_id,
+            Escalation.last_checkpoint_id == checkpoint_id)
+    )  # fmt: skip
     return list(session.scalars(stmt.order_by(Escalation.id)))

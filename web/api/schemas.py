@@ -251,8 +251,10 @@ class EscalationOut(Out):
     status: EscalationStatus
     raised_by_id: int
     raised_at: datetime
+    resolved_by_id: int | None
     resolved_at: datetime | None
     resolution: str
+    reports: int  # how many "stopped" answers this one case gathers
 
 
 class ProtocolOut(BaseModel):
