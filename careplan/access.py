@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from careplan.errors import Forbidden, NotFound
-from careplan.models import CarePlan, Checkpoint, Member, Staff
+from careplan.models import CarePlan, Checkpoint, Escalation, Member, Staff
 from careplan.vocab import Role
 
 CHAIN_WIDE = frozenset({Role.supervisor, Role.admin})
@@ -89,6 +89,26 @@ def get_checkpoint(session: Session, actor: Actor, checkpoint_id: int) -> Checkp
 def require_manager(actor: Actor) -> None:
     if actor.role not in MANAGERS:
         raise Forbidden("only a store manager, supervisor or admin may do this", field="role")
+
+
+# --- Escalations -------------------------------------------------------------------------
+
+
+def may_resolve_escalation(actor: Actor, escalation: Escalation) -> bool:
+    """Closing a case is for whom it was raised to: that role in the member's store (a
+    pharmacist for side effects, say), the store's manager, or head office. A clerk who
+    answered "stopped" cannot close the pharmacist's case they raised."""
+    if actor.chain_wide:
+        return True
+    if actor.store_id != escalation.store_id:
+        return False
+    return actor.role in (escalation.role, Role.store_manager)
+
+
+def sees_every_escalation_in_sight(actor: Actor) -> bool:
+    """Managers and head office list every case they may see; store staff the cases that
+    involve them (handled by them, or about a member they own)."""
+    return actor.role in MANAGERS
 
 
 # --- Acting on staff accounts and chain-wide settings ---------------------------------

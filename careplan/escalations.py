@@ -8,8 +8,8 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from careplan.access import Actor, scope_members
-from careplan.errors import Conflict, InvalidInput, NotFound
+from careplan.access import Actor, may_resolve_escalation, scope_members
+from careplan.errors import N_, Conflict, Forbidden, InvalidInput, NotFound
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, Staff
 from careplan.protocol_schema import Protocol
 from careplan.vocab import EscalationStatus, Role, StopReason
@@ -155,6 +155,12 @@ def resolve_escalation(
     escalation = session.scalar(stmt)
     if escalation is None:
         raise NotFound(f"escalation {escalation_id} not found", field="escalation_id")
+    if not may_resolve_escalation(actor, escalation):
+        raise Forbidden(
+            N_("only the role it was raised to, the store manager or a supervisor may "
+               "resolve this escalation"),
+            field="escalation_id",
+        )  # fmt: skip
     if escalation.status is EscalationStatus.resolved:
         raise Conflict("this escalation is already resolved", field="status")
     resolution = resolution.strip()

@@ -8,9 +8,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from careplan import checkpoints, escalations
+from careplan.access import may_resolve_escalation
 from careplan.checkpoints import ResultIn
+from careplan.errors import Forbidden, NotFound
 from careplan.models import Checkpoint, Escalation
-from careplan.vocab import Adherence, Channel, EscalationStatus, StopReason
+from careplan.vocab import Adherence, Channel, EscalationStatus, Role, StopReason
 from tests.careplan.test_plans import START, enroll, steps
 from tests.conftest import NOW, World, make_member
 
@@ -96,3 +98,38 @@ def test_an_insert_that_loses_the_race_adds_to_the_winners_case(
     stopped(world, first_step(world, member.id, "hypertension"))
     [esc] = open_ones(world.session, member.id)
     assert esc.reports == 2
+
+
+def test_a_side_effect_case_is_closed_by_the_pharmacist_manager_or_supervisor_not_a_clerk(
+    world: World,
+):
+    member = make_member(world)
+    stopped(world, first_step(world, member.id, "osteoporosis"), StopReason.side_effects)
+    [esc] = open_ones(world.session, member.id)
+    assert esc.role is Role.pharmacist
+    for clerk in (world.clerk_a, world.clerk_a2):  # the owner who raised it, and a colleague
+        with pytest.raises(Forbidden) as refused:
+            escalations.resolve_escalation(
+                world.session, world.actor(clerk), esc.id, "我打过电话了", now=NOW
+            )
+        assert refused.value.field == "escalation_id"
+    assert esc.status is EscalationStatus.open
+    with pytest.raises(NotFound):  # another store's people do not even see it
+        escalations.resolve_escalation(
+            world.session, world.actor(world.clerk_b), esc.id, "x", now=NOW
+        )
+    allowed = [world.pharmacist_a, world.manager_a, world.supervisor]
+    assert [may_resolve_escalation(world.actor(s), esc) for s in allowed] == [True] * 3
+    escalations.resolve_escalation(
+        world.session, world.actor(world.pharmacist_a), esc.id, "药师已回访，建议就医", now=NOW
+    )
+    assert (esc.status, esc.resolved_by_id) == (EscalationStatus.resolved, world.pharmacist_a.id)
+
+
+def test_a_managers_case_is_not_the_pharmacists_to_close(world: World):
+    member = make_member(world)
+    stopped(world, first_step(world, member.id, "osteoporosis"), StopReason.service)
+    [esc] = open_ones(world.session, member.id)
+    assert esc.role is Role.store_manager
+    assert not may_resolve_escalation(world.actor(world.pharmacist_a), esc)
+    assert may_resolve_escalation(world.actor(world.manager_a), esc)

@@ -8,9 +8,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import Actor
-from tests.careplan.test_escalations import first_step, open_ones
-from tests.conftest import NOW, make_member, make_world
-from tests.web.conftest import HASHED, PASSWORD
+from careplan.models import Escalation
+from careplan.vocab import EscalationStatus, StopReason
+from tests.careplan.test_escalations import first_step, open_ones, stopped
+from tests.conftest import NOW, World, make_member, make_world
+from tests.web.conftest import HASHED, PASSWORD, api_sign_in, sign_in_page
 from web.app import create_app
 from web.deps import Clock, get_clock
 
@@ -59,3 +61,43 @@ def test_two_stopped_answers_posted_at_the_same_moment_make_one_case(
         assert esc.reports == 2
     # Both saves succeeded, and each answer names the one case it went to.
     assert sorted(answers) == [(201, [esc.id]), (201, [esc.id])]
+
+
+def raised_side_effects(world: World) -> int:
+    member = make_member(world)
+    stopped(world, first_step(world, member.id, "osteoporosis"), StopReason.side_effects)
+    world.session.commit()
+    [esc] = open_ones(world.session, member.id)
+    return esc.id
+
+
+def test_a_clerk_is_not_offered_and_cannot_close_a_pharmacists_side_effect_case(
+    client: TestClient, world: World
+):
+    esc_id = raised_side_effects(world)
+    token = sign_in_page(client, "clerk.a")
+    page = client.get("/escalations").text
+    assert f'id="esc-{esc_id}"' in page  # the clerk sees the case about their member
+    assert f"/escalations/{esc_id}/resolve" not in page  # but is offered no button
+    r = client.post(f"/escalations/{esc_id}/resolve",
+                    data={"csrf_token": token, "resolution": "我打过电话了"})  # fmt: skip
+    assert r.status_code == 403
+    assert "只有" in r.text and "上报事项" in r.text  # the refusal in Chinese
+    r = client.post(f"/api/v1/escalations/{esc_id}/resolve", json={"resolution": "x"},
+                    headers=api_sign_in(client, "clerk.a"))  # fmt: skip
+    assert r.status_code == 403 and r.json()["error"]["field"] == "escalation_id"
+    world.session.expire_all()
+    assert world.session.get_one(Escalation, esc_id).status is EscalationStatus.open
+
+
+def test_the_pharmacist_is_offered_the_button_and_closes_the_case(
+    client: TestClient, world: World
+):
+    esc_id = raised_side_effects(world)
+    token = sign_in_page(client, "pharm.a")
+    assert f"/escalations/{esc_id}/resolve" in client.get("/escalations").text
+    r = client.post(f"/escalations/{esc_id}/resolve",
+                    data={"csrf_token": token, "resolution": "药师已回访"})  # fmt: skip
+    assert r.status_code == 303
+    world.session.expire_all()
+    assert world.session.get_one(Escalation, esc_id).status is EscalationStatus.resolved

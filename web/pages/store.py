@@ -9,7 +9,13 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from careplan import members as archive
-from careplan.access import may_end_sessions_of, may_hand_over_members_of, require_manager
+from careplan.access import (
+    may_end_sessions_of,
+    may_hand_over_members_of,
+    may_resolve_escalation,
+    require_manager,
+    sees_every_escalation_in_sight,
+)
 from careplan.errors import CareplanError, InvalidInput, NotFound
 from careplan.escalations import list_escalations, resolve_escalation
 from careplan.models import Escalation, Member, Store
@@ -135,12 +141,12 @@ def escalations_page(
     assert v.staff is not None
     wanted = EscalationStatus.resolved if status == "resolved" else EscalationStatus.open
     # Store staff see what involves them; managers their store; supervisors every store.
-    involving = None if actor.role.value in ("store_manager", "supervisor", "admin") else v.staff.id
+    involving = None if sees_every_escalation_in_sight(actor) else v.staff.id
     rows = list_escalations(session, actor, status=wanted, involving_staff_id=involving, limit=200)
     context = escalation_names(session, rows) | {
         "nav": "escalations",
         "escalations": rows,
-        "can_resolve": True,
+        "resolvable": {e.id for e in rows if may_resolve_escalation(actor, e)},
         "status": wanted,
         "today": now.today,
     }
