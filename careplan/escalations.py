@@ -28,6 +28,12 @@ def _handler(session: Session, member: Member, role: Role) -> int | None:
     )
 
 
+def is_late(escalation: Escalation, today: date) -> bool:
+    """An open case past the day the protocol gave for it (its due day still counts as
+    on time, as a step's does)."""
+    return escalation.status is EscalationStatus.open and escalation.due_on < today
+
+
 def open_escalation_for(session: Session, member_id: int, reason: StopReason) -> Escalation | None:
     """The member's open escalation for this reason, if any (there is at most one)."""
     stmt = select(Escalation).where(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -133,3 +135,15 @@ def test_a_managers_case_is_not_the_pharmacists_to_close(world: World):
     assert esc.role is Role.store_manager
     assert not may_resolve_escalation(world.actor(world.pharmacist_a), esc)
     assert may_resolve_escalation(world.actor(world.manager_a), esc)
+
+
+def test_a_case_is_late_the_day_after_its_due_day_until_it_is_resolved(world: World):
+    member = make_member(world)
+    stopped(world, first_step(world, member.id, "osteoporosis"), StopReason.cost)
+    [esc] = open_ones(world.session, member.id)
+    assert not escalations.is_late(esc, esc.due_on)
+    assert escalations.is_late(esc, esc.due_on + timedelta(days=1))
+    escalations.resolve_escalation(
+        world.session, world.actor(world.pharmacist_a), esc.id, "已调整", now=NOW
+    )
+    assert not escalations.is_late(esc, esc.due_on + timedelta(days=1))

@@ -7,11 +7,12 @@ import threading
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from careplan import escalations
 from careplan.access import Actor
 from careplan.models import Escalation
 from careplan.vocab import EscalationStatus, StopReason
 from tests.careplan.test_escalations import first_step, open_ones, stopped
-from tests.conftest import NOW, World, make_member, make_world
+from tests.conftest import NOW, ROOT, World, make_member, make_world
 from tests.web.conftest import HASHED, PASSWORD, api_sign_in, sign_in_page
 from web.app import create_app
 from web.deps import Clock, get_clock
@@ -101,3 +102,31 @@ def test_the_pharmacist_is_offered_the_button_and_closes_the_case(
     assert r.status_code == 303
     world.session.expire_all()
     assert world.session.get_one(Escalation, esc_id).status is EscalationStatus.resolved
+
+
+def test_head_office_sees_each_cases_store_and_who_resolved_it_when(
+    client: TestClient, world: World
+):
+    esc_id = raised_side_effects(world)
+    world.pharmacist_a.name = "赵药师"
+    world.session.commit()
+    escalations.resolve_escalation(
+        world.session, world.actor(world.pharmacist_a), esc_id, "药师已回访", now=NOW
+    )
+    world.session.commit()
+    sign_in_page(client, "super")
+    page = client.get("/escalations?status=resolved").text
+    row = page[page.index(f'id="esc-{esc_id}"'):]
+    row = row[: row.index("</tr>")]
+    assert "徐汇店" in row  # the store column of the chain-wide list
+    assert "赵药师 于 2024年3月1日 10:00 办结" in row and "药师已回访" in row
+    assert "<th scope=\"col\">门店</th>" in page
+    client.cookies.clear()
+    sign_in_page(client, "pharm.a")  # one store's list has no store column
+    assert "<th scope=\"col\">门店</th>" not in client.get("/escalations?status=resolved").text
+
+
+def test_one_word_for_escalations_in_chinese():
+    catalogue = (ROOT / "web/translations/zh_CN/LC_MESSAGES/messages.po").read_text("utf-8")
+    assert "升级" not in catalogue
+    assert catalogue.count("上报事项") >= 5

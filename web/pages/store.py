@@ -124,13 +124,21 @@ def end_staff_sessions(
 
 
 def escalation_names(session: DbSession, rows: list[Escalation]) -> dict[str, dict[int, str]]:
-    """Member and handler names for a list of escalations, in two queries."""
+    """Member, handler and resolver names for a list of escalations, in two queries."""
     member_ids = {e.member_id for e in rows}
     members = select(Member.id, Member.name).where(Member.id.in_(member_ids))
+    people = [e.assignee_id for e in rows] + [e.resolved_by_id for e in rows]
     return {
         "names": {i: n for i, n in session.execute(members)} if member_ids else {},
-        "staff_names": names_of(session, (e.assignee_id for e in rows)),
+        "staff_names": names_of(session, people),
     }
+
+
+def store_names(session: DbSession, v: Visitor) -> dict[int, str]:
+    """Store names for a list that spans stores (head office's); empty for one store."""
+    if not v.actor.chain_wide:
+        return {}
+    return {i: n for i, n in session.execute(select(Store.id, Store.name))}
 
 
 @pages.get("/escalations")
@@ -147,6 +155,7 @@ def escalations_page(
         "nav": "escalations",
         "escalations": rows,
         "resolvable": {e.id for e in rows if may_resolve_escalation(actor, e)},
+        "store_names": store_names(session, v),
         "status": wanted,
         "today": now.today,
     }
