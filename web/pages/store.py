@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import Request
@@ -22,6 +23,7 @@ from careplan.models import Escalation, Member, Store
 from careplan.sessions import end_sessions_of
 from careplan.staff import get_staff, names_of, store_staff
 from careplan.vocab import EscalationStatus
+from careplan.workload import store_workload
 from web.deps import DbSession, Now
 from web.pages.common import Form, int_of, ints_of, pages_router, redirect, text_of
 from web.session import User, Visitor
@@ -43,7 +45,7 @@ def _store_of(session: DbSession, v: Visitor, store: int | None) -> Store:
 
 
 def _staff_context(
-    session: DbSession, v: Visitor, store: Store, owner: int | None
+    session: DbSession, v: Visitor, store: Store, owner: int | None, today: date
 ) -> dict[str, Any]:
     staff = store_staff(session, store.id, active_only=False)
     shown = archive.search_members(session, v.actor, store_id=store.id, owner_id=owner, limit=500)
@@ -58,6 +60,7 @@ def _staff_context(
         "handing_over": [s for s in staff if may_hand_over_members_of(v.actor, s)],
         "may_sign_out": {s.id for s in staff if may_end_sessions_of(v.actor, s)},
         "counts": archive.owner_counts(session, v.actor, store.id),
+        "workload": store_workload(session, v.actor, store.id, today=today),
         "members": shown,
         "owner": owner,
         "names": {s.id: s.name for s in staff},
@@ -73,13 +76,14 @@ def staff_page(
     request: Request,
     v: User,
     session: DbSession,
+    now: Now,
     store: int | None = None,
     owner: int | None = None,
     moved: int | None = None,
     signed_out: int | None = None,
 ) -> Response:
     require_manager(v.actor)
-    context = _staff_context(session, v, _store_of(session, v, store), owner)
+    context = _staff_context(session, v, _store_of(session, v, store), owner, now.today)
     context |= {"done": moved, "signed_out": signed_out}
     return render(request, v, "store/staff.html", context)
 
@@ -109,7 +113,8 @@ def reassign(request: Request, form: Form, v: User, session: DbSession, now: Now
             )
     except CareplanError as exc:
         session.rollback()
-        context = _staff_context(session, v, store, int_of(form, "owner")) | {"error": exc}
+        owner = int_of(form, "owner")
+        context = _staff_context(session, v, store, owner, now.today) | {"error": exc}
         return render(request, v, "store/staff.html", context, status=422)
     return redirect(request, f"/store/staff?store={store.id}&moved={moved}")
 
