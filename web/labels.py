@@ -102,6 +102,8 @@ _LABELS_BY_VOCAB: dict[type[StrEnum], dict[StrEnum, str]] = {
         OwnershipReason.reassigned: N_("Reassigned by a manager"),
         OwnershipReason.staff_left: N_("Previous owner left"),
         OwnershipReason.escalation: N_("Handed over after a complaint"),
+        OwnershipReason.cover: N_("Holiday cover"),
+        OwnershipReason.cover_ended: N_("Back after a holiday cover"),
     },
     LectureStatus: {
         LectureStatus.scheduled: N_("Scheduled"),

@@ -85,6 +85,8 @@ class OwnershipOut(Out):
     reason: OwnershipReason
     note: str
     changed_by_id: int | None
+    cover_until: date | None = None  # a holiday cover's last day
+    returns_to_id: int | None = None  # whom the member goes back to after it
 
 
 class AccessOut(Out):

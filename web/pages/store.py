@@ -25,7 +25,7 @@ from careplan.staff import get_staff, names_of, store_staff
 from careplan.vocab import EscalationStatus
 from careplan.workload import store_workload
 from web.deps import DbSession, Now
-from web.pages.common import Form, int_of, ints_of, pages_router, redirect, text_of
+from web.pages.common import Form, date_of, int_of, ints_of, pages_router, redirect, text_of
 from web.session import User, Visitor
 from web.templating import render
 
@@ -65,9 +65,12 @@ def _staff_context(
         "owner": owner,
         "names": {s.id: s.name for s in staff},
         "handovers": archive.recent_handovers(session, v.actor, store.id),
+        "covers": archive.covers_in_force(session, v.actor, store.id),
+        "today": today,
         "error": None,
         "done": None,
         "signed_out": None,
+        "returned": None,
     }
 
 
@@ -81,10 +84,11 @@ def staff_page(
     owner: int | None = None,
     moved: int | None = None,
     signed_out: int | None = None,
+    returned: int | None = None,
 ) -> Response:
     require_manager(v.actor)
     context = _staff_context(session, v, _store_of(session, v, store), owner, now.today)
-    context |= {"done": moved, "signed_out": signed_out}
+    context |= {"done": moved, "signed_out": signed_out, "returned": returned}
     return render(request, v, "store/staff.html", context)
 
 
@@ -105,6 +109,7 @@ def reassign(request: Request, form: Form, v: User, session: DbSession, now: Now
             moved = archive.reassign_all(
                 session, v.actor, from_staff, to_staff,
                 staff_left=form.get("staff_left") == "on", note=note, now=now.now,
+                until=date_of(form, "until"),
             )  # fmt: skip
         else:
             ids = ints_of(form, "member_ids")
@@ -117,6 +122,16 @@ def reassign(request: Request, form: Form, v: User, session: DbSession, now: Now
         context = _staff_context(session, v, store, owner, now.today) | {"error": exc}
         return render(request, v, "store/staff.html", context, status=422)
     return redirect(request, f"/store/staff?store={store.id}&moved={moved}")
+
+
+@pages.post("/store/covers/{staff_id}/end")
+def end_cover(
+    request: Request, staff_id: int, form: Form, v: User, session: DbSession, now: Now
+) -> Response:
+    """The person is back before their cover's last day: their members return now."""
+    back = archive.end_covers(session, v.actor, now=now.now, returning_to=staff_id)
+    store = int_of(form, "store")
+    return redirect(request, f"/store/staff?store={store or ''}&returned={back}")
 
 
 @pages.post("/store/staff/{staff_id}/sessions/end")
