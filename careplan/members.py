@@ -421,9 +421,22 @@ def _move(
             Checkpoint.state.in_([CheckpointState.pending, CheckpointState.paused]),
         )
     )
+    today = local_date(now)
     for checkpoint in session.scalars(open_steps):
-        checkpoint.assignee_id = new_owner_id
+        _hand_step_over(checkpoint, new_owner_id, today)
     return ownership
+
+
+def _hand_step_over(checkpoint: Checkpoint, new_owner_id: int, today: date) -> None:
+    """A step already overdue is inherited: the days before today were its previous
+    holder's, and the worklist and the audit say so."""
+    if checkpoint.assignee_id == new_owner_id:
+        return
+    if checkpoint.state is CheckpointState.pending and checkpoint.overdue_on <= today:
+        checkpoint.inherited_from_id, checkpoint.inherited_on = checkpoint.assignee_id, today
+    else:
+        checkpoint.inherited_from_id, checkpoint.inherited_on = None, None
+    checkpoint.assignee_id = new_owner_id
 
 
 def reassign_all(

@@ -267,6 +267,9 @@ AUDIT_COLUMNS: dict[str, str] = {
     "due_on": N_("Due"),
     "days_overdue": N_("Days overdue"),
     "outcome": N_("Outcome"),
+    "inherited_from": N_("Inherited from"),
+    "inherited_on": N_("Handed over on"),
+    "days_overdue_since_hand_over": N_("Days overdue since the hand-over"),
 }
 
 MESSAGES = (

@@ -133,3 +133,45 @@ def test_one_member_cannot_be_given_a_cover_reason_by_hand(world: World):
             reason=OwnershipReason.cover, now=MON,
         )  # fmt: skip
     assert refused.value.field == "reason"
+
+
+def test_steps_already_overdue_at_a_hand_over_are_inherited_with_the_previous_owner(
+    world: World,
+):
+    from careplan import audit, worklist
+
+    world.clerk_a.name = "李娜"
+    member = make_member(world)
+    steps = enrolled_steps(world, member, start=date(2024, 2, 1))  # weeks behind by 03-04
+    today = date(2024, 3, 4)
+    overdue = {k for k, cp in steps.items() if (cp.overdue_on <= today and cp.missed_on is None)
+               or cp.overdue_on <= today < (cp.missed_on or today)}  # fmt: skip
+    later = {k for k, cp in steps.items() if cp.overdue_on > today}
+    assert overdue and later
+    members.reassign_member(
+        world.session, world.actor(world.manager_a), member.id, world.clerk_a2.id, now=MON
+    )
+    for key in overdue:
+        cp = steps[key]
+        assert (cp.inherited_from_id, cp.inherited_on) == (world.clerk_a.id, today)
+    assert all(steps[k].inherited_from_id is None for k in later)
+    # Six days on, the worklist and the audit show whose the first days were.
+    six_on = today + timedelta(days=6)
+    taker = world.actor(world.clerk_a2)
+    wl = worklist.build(world.session, taker,
+                        worklist.WorklistQuery(staff_id=world.clerk_a2.id, tab="overdue"),
+                        today=six_on)  # fmt: skip
+    inherited = [i for i in wl.items if i.inherited_from]
+    assert inherited and all(i.inherited_from == "李娜" for i in inherited)
+    assert {i.days_since_hand_over for i in inherited} == {6}
+    assert all(i.days_overdue > 6 for i in inherited)
+    sup = world.actor(world.supervisor)
+    scope = audit.resolve_scope(world.session, sup, staff_id=world.clerk_a2.id)
+    q = audit.make_query(scope, today=six_on)
+    listed = audit.list_steps(world.session, sup, q, audit.StepFilter(), limit=50, offset=0)
+    mine = [s for s in listed if s.inherited_on]
+    assert mine and {(s.inherited_from, s.inherited_on, s.days_overdue_since_hand_over)
+                     for s in mine} == {("李娜", today, 6)}  # fmt: skip
+    assert all(s.days_overdue > 6 for s in mine)
+    exported = list(audit.iter_steps(world.session, sup, q, audit.StepFilter()))
+    assert [s.inherited_from for s in exported] == [s.inherited_from for s in listed]
