@@ -654,6 +654,25 @@ def by_step(session: Session, q: AuditQuery, params: dict[str, Any] | None = Non
     return sorted(found, key=lambda s: (s.protocol_id, -s.total, s.key))
 
 
+@dataclass(frozen=True)
+class Names:
+    """Protocol and step titles (zh and en) of the newest versions, for pages and CSVs
+    that list ids: a reader sees names, a spreadsheet keeps the ids beside them."""
+
+    definitions: dict[str, Protocol]
+
+    def protocol(self, protocol_id: str) -> Text | None:
+        found = self.definitions.get(protocol_id)
+        return found.title if found is not None else None
+
+    def step(self, protocol_id: str, key: str) -> Text | None:
+        return _step_title(self.definitions.get(protocol_id), key)
+
+
+def names(session: Session) -> Names:
+    return Names(newest_definitions(session))
+
+
 # --- The steps themselves -----------------------------------------------------------------
 
 
