@@ -91,6 +91,17 @@ def require_manager(actor: Actor) -> None:
         raise Forbidden("only a store manager, supervisor or admin may do this", field="role")
 
 
+# --- Where a person starts ------------------------------------------------------------
+
+# Head office's supervisors own no members: their day starts at the chain's audit.
+STARTS_ON_AUDIT = frozenset({Role.supervisor})
+
+
+def starts_on_the_audit(actor: Actor) -> bool:
+    """Whether the person's home page is the audit rather than a worklist of their own."""
+    return actor.role in STARTS_ON_AUDIT
+
+
 # --- Escalations -------------------------------------------------------------------------
 
 

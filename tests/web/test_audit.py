@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.audit_chain import Chain, D
-from tests.web.conftest import HASHED, TravelClock, api_sign_in, sign_in_page
+from tests.web.conftest import HASHED, PASSWORD, TravelClock, api_sign_in, sign_in_page
 
 pytestmark = pytest.mark.usefixtures("chain")
 AS_OF = {"as_of": D.isoformat()}
@@ -146,3 +146,17 @@ def test_zh_audit_pages_name_protocols_steps_and_outcomes_and_show_a_breadcrumb(
         assert "骨质疏松慢病追踪" in table
         crumbs = page[page.index('<nav class="breadcrumb"'):]
         assert '<li aria-current="page"><span>' in crumbs[: crumbs.index("</nav>")]
+
+
+def test_a_supervisor_lands_on_the_chain_audit_after_signing_in(
+    client: TestClient, chain: Chain
+) -> None:
+    token = client.get("/sign-in").text.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"csrf_token": token, "username": "super", "password": PASSWORD, "next": "/"}
+    r = client.post("/sign-in", data=form)
+    assert r.status_code == 303
+    landed = client.get(r.headers["location"], follow_redirects=True)
+    assert landed.url.path == "/audit" and "逾期督导" in landed.text and "全连锁" in landed.text
+    client.cookies.clear()
+    sign_in_page(client, "clerk.a")  # a clerk still starts on their worklist
+    assert client.get("/").status_code == 200
