@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from careplan.errors import N_, Forbidden, NotFound
-from careplan.models import CarePlan, Checkpoint, Member, Staff
+from careplan.models import CarePlan, Checkpoint, Escalation, Member, Staff
 from careplan.vocab import Role
 
 CHAIN_WIDE = frozenset({Role.supervisor, Role.admin})
@@ -94,6 +94,37 @@ def may_manage_lectures(actor: Actor) -> bool:
 def require_manager(actor: Actor) -> None:
     if actor.role not in MANAGERS:
         raise Forbidden("only a store manager, supervisor or admin may do this", field="role")
+
+
+# --- Where a person starts ------------------------------------------------------------
+
+# Head office's supervisors own no members: their day starts at the chain's audit.
+STARTS_ON_AUDIT = frozenset({Role.supervisor})
+
+
+def starts_on_the_audit(actor: Actor) -> bool:
+    """Whether the person's home page is the audit rather than a worklist of their own."""
+    return actor.role in STARTS_ON_AUDIT
+
+
+# --- Escalations -------------------------------------------------------------------------
+
+
+def may_resolve_escalation(actor: Actor, escalation: Escalation) -> bool:
+    """Closing a case is for whom it was raised to: that role in the member's store (a
+    pharmacist for side effects, say), the store's manager, or head office. A clerk who
+    answered "stopped" cannot close the pharmacist's case they raised."""
+    if actor.chain_wide:
+        return True
+    if actor.store_id != escalation.store_id:
+        return False
+    return actor.role in (escalation.role, Role.store_manager)
+
+
+def sees_every_escalation_in_sight(actor: Actor) -> bool:
+    """Managers and head office list every case they may see; store staff the cases that
+    involve them (handled by them, or about a member they own)."""
+    return actor.role in MANAGERS
 
 
 # --- Acting on staff accounts and chain-wide settings ---------------------------------

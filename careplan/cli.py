@@ -673,6 +673,20 @@ def erasure_run(
     guarded(body)
 
 
+@staff_app.command("end-covers")
+def staff_end_covers() -> None:
+    """Give members back to their owners once a holiday cover's last day has passed (run
+    daily from cron, e.g. at 00:10; running it again the same day changes nothing)."""
+
+    def body() -> None:
+        actor = Actor.system("cli")
+        with unit_of_work(actor, writing=True) as session:
+            back = members_rules.end_covers(session, actor, now=clock.now())
+        typer.echo(f"{back} members back with their owners")
+
+    guarded(body)
+
+
 @staff_app.command("hand-over")
 def staff_hand_over(
     from_user: Annotated[str, typer.Option("--from", help="username whose members move")],

@@ -44,6 +44,16 @@ class WorkItem:
     days_overdue: int
     protocol_title: Text
     step_title: Text
+    # Overdue already when its member was handed over: whose it was, and the days overdue
+    # since the present holder got it (theirs, unlike the days before).
+    inherited_from: str | None = None
+    days_since_hand_over: int = 0
+
+
+def days_since_hand_over(cp: Checkpoint, today: date) -> int:
+    if cp.inherited_on is None:
+        return 0
+    return max(0, (today - cp.inherited_on).days)
 
 
 @dataclass(frozen=True)
@@ -81,7 +91,11 @@ def work_item(cp: Checkpoint, member: Member, today: date) -> WorkItem:
     protocol = protocol_of(cp.plan)
     status = status_of(cp, today)
     overdue = (today - cp.due_on).days if status is CheckpointStatus.overdue else 0
-    return WorkItem(cp, member, status, overdue, protocol.title, step_of(protocol, cp.key).title)
+    inherited = cp.inherited_from.name if cp.inherited_from is not None else None
+    return WorkItem(
+        cp, member, status, overdue, protocol.title, step_of(protocol, cp.key).title,
+        inherited, days_since_hand_over(cp, today),
+    )  # fmt: skip
 
 
 def _owned(session: Session, actor: Actor, staff_id: int | None) -> int:

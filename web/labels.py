@@ -104,6 +104,8 @@ _LABELS_BY_VOCAB: dict[type[StrEnum], dict[StrEnum, str]] = {
         OwnershipReason.reassigned: N_("Reassigned by a manager"),
         OwnershipReason.staff_left: N_("Previous owner left"),
         OwnershipReason.escalation: N_("Handed over after a complaint"),
+        OwnershipReason.cover: N_("Holiday cover"),
+        OwnershipReason.cover_ended: N_("Back after a holiday cover"),
     },
     LectureStatus: {
         LectureStatus.scheduled: N_("Scheduled"),
@@ -320,8 +322,10 @@ AUDIT_COLUMNS: dict[str, str] = {
     "completion_rate_pct": N_("Completion rate %"),
     "on_time_rate_pct": N_("On-time rate %"),
     "open_escalations": N_("Open escalations"),
-    "protocol_id": N_("Protocol"),
-    "step_key": N_("Step"),
+    "protocol_id": N_("Protocol id"),
+    "step_key": N_("Step id"),
+    "protocol": N_("Protocol"),
+    "step": N_("Step"),
     "checkpoint_id": N_("Step number"),
     "member_id": N_("Member number"),
     "member_name": N_("Member"),
@@ -333,6 +337,9 @@ AUDIT_COLUMNS: dict[str, str] = {
     "due_on": N_("Due"),
     "days_overdue": N_("Days overdue"),
     "outcome": N_("Outcome"),
+    "inherited_from": N_("Inherited from"),
+    "inherited_on": N_("Handed over on"),
+    "days_overdue_since_hand_over": N_("Days overdue since the hand-over"),
 }
 
 MESSAGES = (
