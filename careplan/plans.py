@@ -22,7 +22,7 @@ from careplan.schedule import (
     plan_end,
     plan_schedule,
 )
-from careplan.vocab import CheckpointState, CheckpointStatus, PlanStatus
+from careplan.vocab import Channel, CheckpointState, CheckpointStatus, PlanStatus
 
 LIVE = (PlanStatus.active, PlanStatus.paused)
 OPEN_STATES = (CheckpointState.pending, CheckpointState.paused)
@@ -49,6 +49,12 @@ def step_of(protocol: Protocol, key: str) -> StepCommon:
     if protocol.routine is not None and key.startswith(protocol.routine.key_prefix + "_"):
         return protocol.routine
     raise KeyError(key)
+
+
+def allowed_channels(protocol: Protocol, step: StepCommon) -> tuple[Channel, ...]:
+    """How a step may be worked: its own channels, else the protocol's defaults. The one
+    answer the form, the save, the sheet's next contact and the demo all ask for."""
+    return step.channels or protocol.defaults.channels
 
 
 def _check_start(start: date, today: date) -> None:

@@ -35,7 +35,7 @@ from careplan.models import (
     Store,
 )
 from careplan.pdc import Fill
-from careplan.plans import OPEN_STATES, protocol_of, step_of
+from careplan.plans import OPEN_STATES, allowed_channels, protocol_of, step_of
 from careplan.protocol_schema import Protocol, StepCommon
 from careplan.vocab import BatchState, Channel, CheckpointState, CheckpointStatus, Paper, Role
 
@@ -219,8 +219,7 @@ def _next_contact(
         return None
     nxt = later[0]
     step = step_of(protocol, nxt.key)
-    channels = step.channels or protocol.defaults.channels
-    return NextContact(nxt.due_on, channels[0], step.title.get(lang))
+    return NextContact(nxt.due_on, allowed_channels(protocol, step)[0], step.title.get(lang))
 
 
 def _sheet(

@@ -19,7 +19,7 @@ from careplan.escalations import raised_at_checkpoint
 from careplan.health_records import HealthCheckIn
 from careplan.healthchecks import MEASUREMENTS
 from careplan.models import Checkpoint, CheckpointResult, ContactAttempt
-from careplan.plans import protocol_of, status_of, step_of
+from careplan.plans import allowed_channels, protocol_of, status_of, step_of
 from careplan.staff import names_of
 from careplan.vocab import Adherence, AttemptOutcome, Channel, StopReason
 from web.deps import DbSession, Now
@@ -40,6 +40,7 @@ from web.templating import is_htmx, render
 pages = pages_router()
 EFFECT_FIELDS = ("before", "after", "side_effects", "member_words")
 OUT_OF_RANGE = N_("a value is outside the plausible range shown next to its box")
+NO_CHANNEL = N_("choose how you reached the member")
 
 
 def _form_context(session: DbSession, cp: Checkpoint, today: date) -> dict[str, Any]:
@@ -60,7 +61,7 @@ def _form_context(session: DbSession, cp: Checkpoint, today: date) -> dict[str, 
         "protocol": protocol,
         "step": step,
         "status": status_of(cp, today),
-        "channels": step.channels or protocol.defaults.channels,
+        "channels": allowed_channels(protocol, step),
         "home_visit_rule": step.home_visit_after_phone,
         "measurements": [MEASUREMENTS[k] for k in step.measurements],
         "adherences": list(Adherence),
@@ -129,6 +130,9 @@ def _effect(form: FormData) -> dict[str, Any] | None:
 def parse_result(form: FormData, cp: Checkpoint) -> ResultIn:
     step = step_of(protocol_of(cp.plan), cp.key)
     checklist = {item.key: form.get(f"checklist.{item.key}") == "on" for item in step.checklist}
+    if not text_of(form, "channel"):
+        # Nothing is preselected, so a phone call is never saved as a visit by default.
+        raise InvalidInput(NO_CHANNEL, field="channel")
     data: dict[str, Any] = {
         "version": text_of(form, "version") or None,
         "channel": text_of(form, "channel") or None,
