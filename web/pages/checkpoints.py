@@ -17,7 +17,7 @@ from careplan.checkpoints import AttemptIn, ResultIn, record_attempt, record_res
 from careplan.errors import CareplanError, Conflict, InvalidInput, StaleVersion
 from careplan.escalations import raised_at_checkpoint
 from careplan.health_records import HealthCheckIn
-from careplan.healthchecks import MEASUREMENTS
+from careplan.healthchecks import MEASUREMENTS, implausible
 from careplan.models import Checkpoint, CheckpointResult, ContactAttempt
 from careplan.plans import allowed_channels, protocol_of, status_of, step_of
 from careplan.staff import names_of
@@ -39,7 +39,7 @@ from web.templating import is_htmx, render
 
 pages = pages_router()
 EFFECT_FIELDS = ("before", "after", "side_effects", "member_words")
-OUT_OF_RANGE = N_("a value is outside the plausible range shown next to its box")
+OUT_OF_RANGE = N_("outside the plausible range shown under the box")
 NO_CHANNEL = N_("choose how you reached the member")
 
 
@@ -63,6 +63,7 @@ def _form_context(session: DbSession, cp: Checkpoint, today: date) -> dict[str, 
         "status": status_of(cp, today),
         "channels": allowed_channels(protocol, step),
         "home_visit_rule": step.home_visit_after_phone,
+        "effect_open": step.effect_record,
         "measurements": [MEASUREMENTS[k] for k in step.measurements],
         "adherences": list(Adherence),
         "stop_reasons": list(StopReason),
@@ -110,12 +111,11 @@ def _measurements(form: FormData, kinds: tuple[str, ...]) -> list[HealthCheckIn]
                 values[key] = float(value)
             except ValueError:
                 raise InvalidInput("enter a number", field=f"m.{kind}.{key}") from None
-        try:
-            found.append(parse_model(HealthCheckIn, {"kind": kind, "values": values}))
-        except InvalidInput:
-            # The domain refused the values (its plausible ranges); say it in words the
-            # page can translate, next to the ranges the form shows.
-            raise InvalidInput(OUT_OF_RANGE, field=f"m.{kind}") from None
+        box = implausible(kind, values)
+        if box is not None:
+            # Marked on the exact box (systolic, diastolic, value), beside its range.
+            raise InvalidInput(OUT_OF_RANGE, field=f"m.{kind}.{box.key}")
+        found.append(parse_model(HealthCheckIn, {"kind": kind, "values": values}))
     return found
 
 
