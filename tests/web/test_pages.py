@@ -369,7 +369,7 @@ def test_the_same_save_works_as_a_plain_post(client: TestClient, world: World, c
     token = sign_in_page(client, "clerk.a")
     r = client.post(f"/checkpoints/{cp.id}/result", data=result_form(token, cp))
     assert r.status_code == 303
-    assert r.headers["location"] == f"/?saved={cp.id}"
+    assert r.headers["location"] == f"/?tab=due&saved={cp.id}"
     assert "该步骤已从您的待办中移除" in client.get(r.headers["location"]).text
     assert count(world, CheckpointResult) == 1
 

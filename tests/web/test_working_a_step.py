@@ -86,3 +86,83 @@ def test_a_refused_measurement_is_marked_on_its_own_box(
         f"/checkpoints/{cp.id}/result", data=data | {"m.blood_pressure.diastolic": "8o"}, headers=HX
     )
     assert "舒张压：请输入数字" in r.text
+
+
+def test_every_main_page_has_exactly_one_h1(client: TestClient, world: World, clock: TravelClock):
+    cp = due_step(world, clock)
+    member_id = cp.plan.member_id
+    pages = [
+        "/", "/?tab=overdue", "/?tab=upcoming", "/?tab=escalations", "/?tab=occasions",
+        "/members", "/members?q=a", "/members/new", f"/members/{member_id}",
+        f"/members/{member_id}/edit", f"/members/{member_id}/enrol", f"/plans/{cp.plan_id}",
+        f"/checkpoints/{cp.id}", "/escalations", "/sheets", "/lectures", "/settings",
+    ]  # fmt: skip
+    sign_in_page(client, "clerk.a")
+    for url in pages:
+        r = client.get(url)
+        assert r.status_code == 200, url
+        assert len(re.findall(r"<h1[\s>]", r.text)) == 1, url
+    client.cookies.clear()
+    sign_in_page(client, "manager.a")
+    for url in ("/?staff=all", "/store/staff", "/audit", "/purchases/import"):
+        r = client.get(url)
+        assert r.status_code == 200, url
+        assert len(re.findall(r"<h1[\s>]", r.text)) == 1, url
+
+
+def test_a_save_with_htmx_hands_the_focus_to_the_saved_notice(
+    client: TestClient, world: World, clock: TravelClock
+):
+    cp = due_step(world, clock)
+    token = sign_in_page(client, "clerk.a")
+    r = client.post(f"/checkpoints/{cp.id}/result", data=result_form(token, cp), headers=HX)
+    assert re.search(r'<p role="status"[^>]*autofocus', r.text)
+
+
+def attempt_form(token: str, cp: Checkpoint, **fields: str) -> dict[str, str]:
+    return {
+        "csrf_token": token,
+        "version": str(cp.version),
+        "outcome": "call_back",
+        "call_back_at": "2024-03-06T16:30",
+    } | fields
+
+
+def test_call_back_at_confirms_what_was_logged_and_the_step_page_keeps_its_layout(
+    client: TestClient, world: World, clock: TravelClock
+):
+    cp = due_step(world, clock)
+    token = sign_in_page(client, "clerk.a")
+    r = client.post(
+        f"/checkpoints/{cp.id}/attempt", data=attempt_form(token, cp, full_page="1"), headers=HX
+    )
+    assert r.status_code == 200
+    assert (
+        "已记录" in r.text and "2024年3月6日 16:30" in r.text and "该步骤仍在您的待办中" in r.text
+    )
+    # The step page's form again (its heading, the result form), not a worklist row.
+    assert "<h1>" in r.text and 'class="result-form"' in r.text and "listitem" not in r.text
+    assert "HX-Retarget" not in r.headers
+    # On the worklist the row says the same.
+    world.session.refresh(cp)
+    r = client.post(f"/checkpoints/{cp.id}/attempt", data=attempt_form(token, cp), headers=HX)
+    assert r.headers["HX-Retarget"] == f"#cp-{cp.id}" and "已记录" in r.text
+    # Without JavaScript: back on the step page, saying what was logged.
+    world.session.refresh(cp)
+    r = client.post(f"/checkpoints/{cp.id}/attempt", data=attempt_form(token, cp, tab="overdue"))
+    assert r.status_code == 303 and r.headers["location"].startswith(f"/checkpoints/{cp.id}?")
+    page = client.get(r.headers["location"]).text
+    assert "已记录" in page and "16:30" in page and 'href="/?tab=overdue"' in page
+
+
+def test_without_javascript_a_save_returns_to_the_tab_it_came_from(
+    client: TestClient, world: World, clock: TravelClock
+):
+    cp = due_step(world, clock)
+    token = sign_in_page(client, "clerk.a")
+    assert f'href="/checkpoints/{cp.id}?tab=due"' in client.get("/?tab=due").text
+    assert 'name="tab" value="overdue"' in client.get(f"/checkpoints/{cp.id}?tab=overdue").text
+    r = client.post(f"/checkpoints/{cp.id}/result", data=result_form(token, cp, tab="overdue"))
+    assert r.headers["location"] == f"/?tab=overdue&saved={cp.id}"
+    page = client.get(r.headers["location"]).text
+    assert re.search(r'tab=overdue[^>]*aria-current="page"', page)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -76,24 +77,37 @@ def _form_context(session: DbSession, cp: Checkpoint, today: date) -> dict[str, 
         "values": {},
         "error": None,
         "stale": None,
+        "notice": None,
+        "step_title": step.title,
     }
 
 
 @pages.get("/checkpoints/{checkpoint_id}")
 def checkpoint_page(
-    request: Request, checkpoint_id: int, v: User, session: DbSession, now: Now
+    request: Request,
+    checkpoint_id: int,
+    v: User,
+    session: DbSession,
+    now: Now,
+    done: str = "",
+    tab: str = "due",
 ) -> Response:
+    """`done`: what a plain (no-JavaScript) save just recorded, said back on the page;
+    `tab`: the worklist tab the person came from, where a save returns them."""
     cp = get_checkpoint(session, v.actor, checkpoint_id)
     context = _form_context(session, cp, now.today) | {"full_page": True, "nav": "worklist"}
+    context["tab"] = tab if tab in worklist.TABS else "due"
+    context["notice"] = done if done in ("attempt", "result") else None
     return render(request, v, "checkpoints/page.html", context, fragment=False)
 
 
 @pages.get("/checkpoints/{checkpoint_id}/form")
 def checkpoint_form(
-    request: Request, checkpoint_id: int, v: User, session: DbSession, now: Now
+    request: Request, checkpoint_id: int, v: User, session: DbSession, now: Now, tab: str = "due"
 ) -> Response:
     cp = get_checkpoint(session, v.actor, checkpoint_id)
     context = _form_context(session, cp, now.today) | {"full_page": False}
+    context["tab"] = tab if tab in worklist.TABS else "due"
     return render(request, v, "checkpoints/_form.html", context, fragment=True)
 
 
@@ -161,6 +175,7 @@ def _form_error(
     session.rollback()  # nothing of a refused save may remain
     context = _form_context(session, cp, today) | {
         "full_page": text_of(form, "full_page") == "1",
+        "tab": _tab(form),
         "values": dict(form),
         "error": exc,
         "stale": exc.current if isinstance(exc, StaleVersion) else None,
@@ -184,22 +199,37 @@ def _after_save(
     notice: str,
     form: FormData,
 ) -> Response:
+    """Say back what was saved, where the person is: in the worklist row, or on the step's
+    own page, which keeps its layout (the form again, with the notice on top)."""
+    full_page = text_of(form, "full_page") == "1"
     if not is_htmx(request):
-        return redirect(request, f"/?saved={cp.id}")
+        if notice == "attempt":
+            back = urlencode({"done": notice, "tab": _tab(form)})
+            return redirect(request, f"/checkpoints/{cp.id}?{back}")
+        return redirect(request, f"/?{urlencode({'tab': _tab(form), 'saved': cp.id})}")
     assert v.staff is not None
     session.refresh(cp)
-    query = worklist.WorklistQuery(staff_id=v.staff.id)
-    # The form sits in a worklist row or alone on its page; the tab counts live on the first.
-    on_worklist = text_of(form, "full_page") != "1"
     context = _form_context(session, cp, today) | {
-        "counts": worklist.counts(session, v.actor, query, today=today) if on_worklist else {},
         "notice": notice,
+        "full_page": full_page,
+        "tab": _tab(form),
+    }
+    if full_page:
+        return render(request, v, "checkpoints/_form.html", context, fragment=True)
+    query = worklist.WorklistQuery(staff_id=v.staff.id)
+    context |= {
+        "counts": worklist.counts(session, v.actor, query, today=today),
         "item": worklist.work_item(cp, cp.plan.member, today),
     }
     response = render(request, v, "checkpoints/_saved.html", context, fragment=True)
     response.headers["HX-Retarget"] = f"#cp-{cp.id}"
     response.headers["HX-Reswap"] = "outerHTML"
     return response
+
+
+def _tab(form: FormData) -> str:
+    tab = text_of(form, "tab")
+    return tab if tab in worklist.TABS else "due"
 
 
 @pages.post("/checkpoints/{checkpoint_id}/result")

@@ -69,6 +69,7 @@ def home(
         "staff_param": staff,
         "good_time": worklist.in_best_call_hours(local_now),
         "saved": saved,
+        "tab": query.tab,
         "filters": {"protocol": protocol, "step": step, "staff": staff},
         **escalation_names(session, wl.escalations),
     }
