@@ -359,5 +359,12 @@ def count_checkpoints(session: Session, actor: Actor, f: CheckpointFilter, *, to
     return session.scalar(stmt) or 0
 
 
+def count_members(session: Session, actor: Actor, f: CheckpointFilter, *, today: date) -> int:
+    """How many members have a step in the list: the worklist's rows (one call each)."""
+    stmt = select(func.count(func.distinct(CarePlan.member_id))).select_from(Checkpoint)
+    stmt = _filtered(stmt, actor, f, today)
+    return session.scalar(stmt) or 0
+
+
 def days_overdue(cp: Checkpoint, today: date) -> int:
     return max(0, (today - cp.due_on).days) if cp.state is Pending else 0

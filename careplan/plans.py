@@ -13,7 +13,7 @@ from careplan.access import Actor, get_member, get_plan, scope_members
 from careplan.errors import Conflict, InvalidInput
 from careplan.members import check_owner, require_consent
 from careplan.models import CarePlan, Checkpoint, Member, ProtocolVersion
-from careplan.protocol_schema import Protocol, StepCommon
+from careplan.protocol_schema import Protocol, StepCommon, Text
 from careplan.protocols import definition_of, get_version
 from careplan.schedule import (
     PlannedStep,
@@ -49,6 +49,24 @@ def step_of(protocol: Protocol, key: str) -> StepCommon:
     if protocol.routine is not None and key.startswith(protocol.routine.key_prefix + "_"):
         return protocol.routine
     raise KeyError(key)
+
+
+@dataclass(frozen=True)
+class StepTitle:
+    """A step's name as staff read it. The routine tail's contacts share one title, so
+    each carries its month and number and two rows never read as one step."""
+
+    title: Text
+    month: int | None = None  # the routine's month (1 = the first after the fixed steps)
+    number: int | None = None  # the contact's number within that month
+
+
+def step_title(protocol: Protocol, key: str) -> StepTitle:
+    step = step_of(protocol, key)
+    if protocol.routine is not None and step is protocol.routine:
+        _, month, number = key.rsplit("_", 2)  # routine keys: <prefix>_<MM>_<n>
+        return StepTitle(step.title, int(month), int(number))
+    return StepTitle(step.title)
 
 
 def allowed_channels(protocol: Protocol, step: StepCommon) -> tuple[Channel, ...]:

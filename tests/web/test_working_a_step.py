@@ -166,3 +166,34 @@ def test_without_javascript_a_save_returns_to_the_tab_it_came_from(
     assert r.headers["location"] == f"/?tab=overdue&saved={cp.id}"
     page = client.get(r.headers["location"]).text
     assert re.search(r'tab=overdue[^>]*aria-current="page"', page)
+
+
+def test_a_member_with_two_open_steps_is_one_row_and_working_one_offers_the_other(
+    client: TestClient, world: World, clock: TravelClock
+):
+    cp = due_step(world, clock)
+    member = cp.plan.member
+    actor = world.actor(world.clerk_a)
+    plans.enroll(
+        world.session, actor, member_id=member.id, protocol_id="hypertension",
+        start=clock.today - timedelta(days=3), today=clock.today, now=clock.now,
+    )  # fmt: skip
+    world.session.commit()
+    token = sign_in_page(client, "clerk.a")
+    page = client.get("/").text
+    assert page.count(f'href="/members/{member.id}"') == 1
+    assert "同时应访：" in page and "高血压" in page
+    assert 'id="count-due">1<' in page
+    form = client.get(f"/checkpoints/{cp.id}/form", headers=HX).text
+    assert "该会员现在还有这些待办步骤" in form and "高血压" in form
+    saved = client.post(f"/checkpoints/{cp.id}/result", data=result_form(token, cp), headers=HX)
+    assert "该会员现在还有这些待办步骤" in saved.text
+
+
+def test_routine_contacts_read_as_distinct_steps(
+    client: TestClient, world: World, clock: TravelClock
+):
+    cp = step_of_protocol(world, clock, "post_purchase", "day3_thanks")
+    sign_in_page(client, "clerk.a")
+    page = client.get(f"/plans/{cp.plan_id}").text
+    assert "常规维护联系 · 第1个月第1次" in page and "常规维护联系 · 第1个月第2次" in page

@@ -13,14 +13,14 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from careplan import worklist
-from careplan.access import get_checkpoint
+from careplan.access import Actor, get_checkpoint
 from careplan.checkpoints import AttemptIn, ResultIn, record_attempt, record_result, snapshot
 from careplan.errors import CareplanError, Conflict, InvalidInput, StaleVersion
 from careplan.escalations import raised_at_checkpoint
 from careplan.health_records import HealthCheckIn
 from careplan.healthchecks import MEASUREMENTS, implausible
 from careplan.models import Checkpoint, CheckpointResult, ContactAttempt
-from careplan.plans import allowed_channels, protocol_of, status_of, step_of
+from careplan.plans import allowed_channels, protocol_of, status_of, step_of, step_title
 from careplan.staff import names_of
 from careplan.vocab import Adherence, AttemptOutcome, Channel, StopReason
 from web.deps import DbSession, Now
@@ -44,7 +44,7 @@ OUT_OF_RANGE = N_("outside the plausible range shown under the box")
 NO_CHANNEL = N_("choose how you reached the member")
 
 
-def _form_context(session: DbSession, cp: Checkpoint, today: date) -> dict[str, Any]:
+def _form_context(session: DbSession, cp: Checkpoint, today: date, actor: Actor) -> dict[str, Any]:
     protocol = protocol_of(cp.plan)
     step = step_of(protocol, cp.key)
     attempts = list(
@@ -78,7 +78,8 @@ def _form_context(session: DbSession, cp: Checkpoint, today: date) -> dict[str, 
         "error": None,
         "stale": None,
         "notice": None,
-        "step_title": step.title,
+        "step_title": step_title(protocol, cp.key),
+        "also": worklist.also_due_with(session, actor, cp, None, today),
     }
 
 
@@ -95,7 +96,8 @@ def checkpoint_page(
     """`done`: what a plain (no-JavaScript) save just recorded, said back on the page;
     `tab`: the worklist tab the person came from, where a save returns them."""
     cp = get_checkpoint(session, v.actor, checkpoint_id)
-    context = _form_context(session, cp, now.today) | {"full_page": True, "nav": "worklist"}
+    context = _form_context(session, cp, now.today, v.actor)
+    context |= {"full_page": True, "nav": "worklist"}
     context["tab"] = tab if tab in worklist.TABS else "due"
     context["notice"] = done if done in ("attempt", "result") else None
     return render(request, v, "checkpoints/page.html", context, fragment=False)
@@ -106,7 +108,7 @@ def checkpoint_form(
     request: Request, checkpoint_id: int, v: User, session: DbSession, now: Now, tab: str = "due"
 ) -> Response:
     cp = get_checkpoint(session, v.actor, checkpoint_id)
-    context = _form_context(session, cp, now.today) | {"full_page": False}
+    context = _form_context(session, cp, now.today, v.actor) | {"full_page": False}
     context["tab"] = tab if tab in worklist.TABS else "due"
     return render(request, v, "checkpoints/_form.html", context, fragment=True)
 
@@ -173,7 +175,7 @@ def _form_error(
     exc: CareplanError,
 ) -> Response:
     session.rollback()  # nothing of a refused save may remain
-    context = _form_context(session, cp, today) | {
+    context = _form_context(session, cp, today, v.actor) | {
         "full_page": text_of(form, "full_page") == "1",
         "tab": _tab(form),
         "values": dict(form),
@@ -209,7 +211,7 @@ def _after_save(
         return redirect(request, f"/?{urlencode({'tab': _tab(form), 'saved': cp.id})}")
     assert v.staff is not None
     session.refresh(cp)
-    context = _form_context(session, cp, today) | {
+    context = _form_context(session, cp, today, v.actor) | {
         "notice": notice,
         "full_page": full_page,
         "tab": _tab(form),

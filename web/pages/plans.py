@@ -19,7 +19,7 @@ from careplan.plans import (
     preview,
     protocol_of,
     status_of,
-    step_of,
+    step_title,
 )
 from careplan.protocols import definition_of
 from careplan.staff import store_staff
@@ -112,7 +112,7 @@ def plan_view(session: DbSession, plan: CarePlan, today: date) -> dict[str, Any]
             {
                 "cp": cp,
                 "status": status,
-                "title": step_of(protocol, cp.key).title,
+                "title": step_title(protocol, cp.key),
                 "overdue": days_overdue(cp, today) if status == "overdue" else 0,
             }
         )
