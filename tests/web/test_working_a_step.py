@@ -3,8 +3,9 @@ preselected; the form follows the call; refusals sit beside the box at fault."""
 
 from __future__ import annotations
 
+import itertools
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 from fastapi.testclient import TestClient
 
@@ -12,7 +13,7 @@ from careplan import plans
 from careplan.models import Checkpoint, CheckpointResult
 from tests.conftest import World, make_member
 from tests.web.conftest import TravelClock, sign_in_page
-from tests.web.test_pages import HX, count, due_step, result_form
+from tests.web.test_pages import HX, count, due_step, enrolled, result_form
 
 
 def test_no_channel_is_preselected_and_a_save_without_one_is_refused_naming_it(
@@ -182,7 +183,7 @@ def test_a_member_with_two_open_steps_is_one_row_and_working_one_offers_the_othe
     token = sign_in_page(client, "clerk.a")
     page = client.get("/").text
     assert page.count(f'href="/members/{member.id}"') == 1
-    assert "同时应访：" in page and "高血压" in page
+    assert "该会员还有：" in page and "高血压" in page
     assert 'id="count-due">1<' in page
     form = client.get(f"/checkpoints/{cp.id}/form", headers=HX).text
     assert "该会员现在还有这些待办步骤" in form and "高血压" in form
@@ -197,3 +198,18 @@ def test_routine_contacts_read_as_distinct_steps(
     sign_in_page(client, "clerk.a")
     page = client.get(f"/plans/{cp.plan_id}").text
     assert "常规维护联系 · 第1个月第1次" in page and "常规维护联系 · 第1个月第2次" in page
+
+
+def test_no_word_is_printed_twice_on_a_worklist_row(
+    client: TestClient, world: World, clock: TravelClock
+):
+    enrolled(world, clock, start=date(2024, 2, 5), name="李桂兰")
+    due_step(world, clock)
+    sign_in_page(client, "clerk.a")
+    for tab in ("due", "overdue"):
+        page = client.get(f"/?tab={tab}").text
+        for row in page.split('role="listitem"')[1:]:
+            words = re.sub(r"<[^>]+>", " ", row.split('class="work-actions"')[0]).split()
+            doubled = [a for a, b in itertools.pairwise(words) if a == b]
+            assert not doubled, (tab, " ".join(words))
+            assert "过敏:" not in row
