@@ -152,3 +152,8 @@ def require_chain_settings(actor: Actor) -> None:
     if not may_change_chain_settings(actor):
         raise Forbidden("only a supervisor or admin may change chain-wide settings",
                         field="role")  # fmt: skip
+
+
+def may_see_colleagues_worklists(actor: Actor) -> bool:
+    """A manager works the whole store's list, or a colleague's (holiday, sick leave)."""
+    return actor.role in MANAGERS

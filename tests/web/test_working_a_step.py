@@ -96,7 +96,7 @@ def test_every_main_page_has_exactly_one_h1(client: TestClient, world: World, cl
         "/", "/?tab=overdue", "/?tab=upcoming", "/?tab=escalations", "/?tab=occasions",
         "/members", "/members?q=a", "/members/new", f"/members/{member_id}",
         f"/members/{member_id}/edit", f"/members/{member_id}/enrol", f"/plans/{cp.plan_id}",
-        f"/checkpoints/{cp.id}", "/escalations", "/sheets", "/lectures", "/settings",
+        f"/checkpoints/{cp.id}", "/escalations", "/sheets", "/lectures", "/settings", "/my-members",
     ]  # fmt: skip
     sign_in_page(client, "clerk.a")
     for url in pages:
@@ -213,3 +213,52 @@ def test_no_word_is_printed_twice_on_a_worklist_row(
             doubled = [a for a, b in itertools.pairwise(words) if a == b]
             assert not doubled, (tab, " ".join(words))
             assert "过敏:" not in row
+
+
+def test_a_managers_whole_store_list_names_whose_each_row_is(
+    client: TestClient, world: World, clock: TravelClock
+):
+    enrolled(world, clock, start=date(2024, 3, 4), name="张建国")
+    enrolled(world, clock, start=date(2024, 3, 4), owner=world.clerk_a2, name="别人的")
+    sign_in_page(client, "manager.a")
+    page = client.get("/?staff=all").text
+    assert "<title>全店工作台" in page and re.search(r"<h1>全店工作台", page)
+    assert "负责人：" in page
+    assert world.clerk_a.name in page and world.clerk_a2.name in page
+    mine = client.get(f"/?staff={world.clerk_a2.id}").text
+    assert f"<h1>{world.clerk_a2.name}的工作台" in mine and "张建国" not in mine
+    client.cookies.clear()
+    sign_in_page(client, "clerk.a")
+    own = client.get("/").text
+    assert "<h1>我的工作台" in own and "负责人：" not in own
+
+
+def test_my_members_lists_live_plans_next_step_and_last_contact_sorted_and_searched(
+    client: TestClient, world: World, clock: TravelClock
+):
+    cp = due_step(world, clock, name="王秀英")
+    enrolled(world, clock, start=date(2024, 2, 5), name="李桂兰")
+    make_member(world, owner=world.clerk_a, name="无方案")
+    enrolled(world, clock, start=date(2024, 3, 4), owner=world.clerk_a2, name="别人的")
+    token = sign_in_page(client, "clerk.a")
+    client.post(f"/checkpoints/{cp.id}/result", data=result_form(token, cp))
+    page = client.get("/my-members").text
+    assert "王秀英" in page and "李桂兰" in page
+    assert "无方案" not in page and "别人的" not in page
+    assert "骨质疏松慢病追踪" in page and "2024年3月6日" in page  # live plan, last contact
+    assert page.index("李桂兰") < page.index("王秀英")  # the sooner next step first
+    by_name = client.get("/my-members?sort=name").text
+    assert 'aria-sort="ascending"' in by_name
+    found = client.get("/my-members?q=王秀英", headers=HX).text
+    assert "王秀英" in found and "李桂兰" not in found
+
+
+def test_search_results_show_owner_age_and_live_plans(
+    client: TestClient, world: World, clock: TravelClock
+):
+    plan = enrolled(world, clock, start=date(2024, 3, 4), name="王秀英")
+    plan.member.birthday = date(1950, 6, 1)
+    world.session.commit()
+    sign_in_page(client, "clerk.a")
+    r = client.get("/members?q=王秀英", headers=HX).text
+    assert "73 岁" in r and world.clerk_a.name in r and "骨质疏松慢病追踪" in r

@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from careplan import adherence, lectures
+from careplan import adherence, caseload, lectures
 from careplan import members as archive
 from careplan.access import MANAGERS, get_member
 from careplan.consent import withdraw_health_consent
@@ -136,12 +136,33 @@ def _refused(
 
 
 @pages.get("/members")
-def search_page(request: Request, v: User, session: DbSession, q: str = "") -> Response:
+def search_page(request: Request, v: User, session: DbSession, now: Now, q: str = "") -> Response:
     found = archive.search_members(session, v.actor, q=q, limit=50) if q.strip() else []
-    context = {"nav": "members", "q": q, "found": found, "searched": bool(q.strip())}
+    lines = caseload.lines_of(session, found, now.today)
+    context = {
+        "nav": "members",
+        "q": q,
+        "found": lines,
+        "names": names_of(session, {m.owner_id for m in found}),
+        "searched": bool(q.strip()),
+    }
     if request.headers.get("HX-Request") == "true":
         return render(request, v, "members/_results.html", context, fragment=True)
     return render(request, v, "members/search.html", context)
+
+
+@pages.get("/my-members")
+def my_members_page(
+    request: Request, v: User, session: DbSession, now: Now, q: str = "", sort: str = "next"
+) -> Response:
+    """The members I own with a live plan: next step, last contact; sortable, searchable."""
+    assert v.staff is not None
+    sort = sort if sort in caseload.SORTS else "next"
+    lines = caseload.my_members(session, v.actor, v.staff.id, today=now.today, q=q, sort=sort)
+    context = {"nav": "my_members", "q": q, "sort": sort, "lines": lines, "today": now.today}
+    if request.headers.get("HX-Request") == "true":
+        return render(request, v, "members/_my_members.html", context, fragment=True)
+    return render(request, v, "members/my_members.html", context)
 
 
 @pages.get("/members/mobile-check")
