@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from careplan.access import Actor, get_member, get_plan, scope_members
 from careplan.errors import Conflict, InvalidInput
 from careplan.members import check_owner, require_consent
-from careplan.models import CarePlan, Checkpoint, Member, ProtocolVersion
+from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion
 from careplan.protocol_schema import Protocol, StepCommon, Text
 from careplan.protocols import definition_of, get_version
 from careplan.schedule import (
@@ -22,7 +22,13 @@ from careplan.schedule import (
     plan_end,
     plan_schedule,
 )
-from careplan.vocab import Channel, CheckpointState, CheckpointStatus, PlanStatus
+from careplan.vocab import (
+    Channel,
+    CheckpointState,
+    CheckpointStatus,
+    EscalationStatus,
+    PlanStatus,
+)
 
 LIVE = (PlanStatus.active, PlanStatus.paused)
 OPEN_STATES = (CheckpointState.pending, CheckpointState.paused)
@@ -250,11 +256,25 @@ def _all_resolved(session: Session, plan: CarePlan, today: date) -> bool:
     return all(status_of(cp, today) in RESOLVED for cp in checkpoints_of(session, plan))
 
 
+def open_escalations(
+    session: Session, *, plan_id: int | None = None, member_id: int | None = None
+) -> list[Escalation]:
+    """The open escalations of a plan, or of a member (read through access already)."""
+    stmt = select(Escalation).where(Escalation.status == EscalationStatus.open)
+    if plan_id is not None:
+        stmt = stmt.where(Escalation.plan_id == plan_id)
+    if member_id is not None:
+        stmt = stmt.where(Escalation.member_id == member_id)
+    return list(session.scalars(stmt.order_by(Escalation.raised_at, Escalation.id)))
+
+
 def complete_if_finished(session: Session, plan: CarePlan, today: date) -> bool:
-    """A plan completes itself once every step is done, skipped or missed."""
+    """A plan completes itself once every step is done, skipped or missed, and no
+    escalation of it is open: a "stopped taking" answer on the last step is not a plan
+    that went well, and it stays live until someone resolves the escalation."""
     if plan.status is not PlanStatus.active:
         return False
-    if _all_resolved(session, plan, today):
+    if _all_resolved(session, plan, today) and not open_escalations(session, plan_id=plan.id):
         plan.status = PlanStatus.completed
         plan.completed_on = today
         return True
@@ -262,7 +282,12 @@ def complete_if_finished(session: Session, plan: CarePlan, today: date) -> bool:
 
 
 def effective_status(session: Session, plan: CarePlan, today: date) -> PlanStatus:
-    """As the member's page shows it: an active plan whose last steps expired is complete."""
+    """As the member's page shows it: an active plan whose last steps expired is complete,
+    unless an escalation of it is still open (then it is not over, whatever the steps)."""
+    if plan.status in (PlanStatus.active, PlanStatus.completed) and open_escalations(
+        session, plan_id=plan.id
+    ):
+        return PlanStatus.active
     if plan.status is PlanStatus.active and _all_resolved(session, plan, today):
         return PlanStatus.completed
     return plan.status

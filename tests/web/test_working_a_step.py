@@ -262,3 +262,18 @@ def test_search_results_show_owner_age_and_live_plans(
     sign_in_page(client, "clerk.a")
     r = client.get("/members?q=王秀英", headers=HX).text
     assert "73 岁" in r and world.clerk_a.name in r and "骨质疏松慢病追踪" in r
+
+
+def test_a_stopped_answer_shows_on_the_plan_and_the_member_page_lists_it_open(
+    client: TestClient, world: World, clock: TravelClock
+):
+    cp = due_step(world, clock)
+    token = sign_in_page(client, "clerk.a")
+    data = result_form(token, cp, adherence="stopped", stop_reason="side_effects")
+    assert client.post(f"/checkpoints/{cp.id}/result", data=data).status_code == 303
+    plan = client.get(f"/plans/{cp.plan_id}").text
+    assert "会员已停服（副作用）" in plan and "上报事项处理中" in plan
+    assert "已完成" not in plan.split("<h1>")[1].split("</h1>")[0]
+    member = client.get(f"/members/{cp.plan.member_id}").text
+    section = member[member.index('id="h-escalations"') :].split("</section>")[0]
+    assert "副作用" in section and "没有未处理的上报事项" not in section

@@ -18,9 +18,7 @@ from careplan.errors import CareplanError
 from careplan.health_records import effects_of, health_checks_of
 from careplan.healthchecks import MEASUREMENTS
 from careplan.models import CheckpointResult, ContactAttempt, Member
-from careplan.plans import (
-    plans_of_member,
-)
+from careplan.plans import open_escalations, plans_of_member
 from careplan.purchases import purchases_of
 from careplan.sheets import prints_of_checkpoints
 from careplan.staff import names_of, store_staff
@@ -354,6 +352,8 @@ def member_view(
     ids = {member.owner_id} | {o.staff_id for o in ownerships}
     ids |= {o.changed_by_id for o in ownerships if o.changed_by_id}
     ids |= {_who(e) for e in log}
+    escalations = open_escalations(session, member_id=member.id)
+    ids |= {e.assignee_id for e in escalations if e.assignee_id}
     measured_from = now.today - timedelta(days=adherence.MEASURED_DAYS - 1)
     context = {
         "nav": "members",
@@ -385,6 +385,7 @@ def member_view(
         "lecture_seats": lectures.member_lectures(session, actor, member.id),
         "open_lectures": lectures.open_for_registration(session, actor, member.id, now=now.now),
         "lecture_done": lecture_done,
+        "open_escalations": escalations,
         "error": error,
         "now": now.now,
         "may_erase": actor.role in MANAGERS,

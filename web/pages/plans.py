@@ -16,6 +16,7 @@ from careplan.plans import (
     checkpoints_of,
     effective_status,
     enroll,
+    open_escalations,
     preview,
     protocol_of,
     status_of,
@@ -121,6 +122,8 @@ def plan_view(session: DbSession, plan: CarePlan, today: date) -> dict[str, Any]
         "protocol": protocol,
         "steps": steps,
         "status": effective_status(session, plan, today),
+        # A "stopped taking" answer shows on the plan until its escalation is resolved.
+        "escalations": open_escalations(session, plan_id=plan.id),
     }
 
 
