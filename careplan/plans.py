@@ -161,6 +161,14 @@ def enroll(
     return plan
 
 
+def check_no_live_plan(session: Session, member_id: int, protocol_id: str) -> None:
+    """One live plan per member and protocol: asked at the preview already, so nobody
+    fills in the dates of a plan that cannot be saved."""
+    if _live_plan(session, member_id, protocol_id) is not None:
+        raise Conflict("the member already has an active plan of this protocol",
+                       field="protocol_id")  # fmt: skip
+
+
 def _live_plan(session: Session, member_id: int, protocol_id: str) -> CarePlan | None:
     return session.scalar(
         select(CarePlan).where(

@@ -277,3 +277,24 @@ def test_a_stopped_answer_shows_on_the_plan_and_the_member_page_lists_it_open(
     member = client.get(f"/members/{cp.plan.member_id}").text
     section = member[member.index('id="h-escalations"') :].split("</section>")[0]
     assert "副作用" in section and "没有未处理的上报事项" not in section
+
+
+def test_the_enrolment_preview_numbers_from_1_refuses_a_duplicate_and_success_says_so(
+    client: TestClient, world: World, clock: TravelClock
+):
+    member = make_member(world)
+    world.session.commit()
+    token = sign_in_page(client, "clerk.a")
+    form = {"csrf_token": token, "protocol_id": "osteoporosis", "start": "2024-03-06"}
+    r = client.post(f"/members/{member.id}/enrol", data=form | {"action": "preview"}, headers=HX)
+    numbers = re.findall(r"<tr><td>(\d+)</td>", r.text)
+    assert numbers == [str(n) for n in range(1, len(numbers) + 1)] and numbers
+    r = client.post(f"/members/{member.id}/enrol", data=form | {"action": "confirm"})
+    page = client.get(r.headers["location"]).text
+    assert "已加入“骨质疏松慢病追踪”" in page and "第一步：" in page
+    again = client.post(
+        f"/members/{member.id}/enrol", data=form | {"action": "preview"}, headers=HX
+    )
+    assert again.status_code == 422
+    assert 'class="error" role="alert"' in again.text and "该会员已在此方案中" in again.text
+    assert "<table" not in again.text  # no dates for a plan that cannot be saved

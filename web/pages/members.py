@@ -317,9 +317,10 @@ def member_page(
     created: bool = False,
     saved: bool = False,
     lecture: str = "",
+    enrolled: int | None = None,
 ) -> Response:
     return member_view(request, v, session, now, member_id, created=created, saved=saved,
-                       lecture_done=lecture)  # fmt: skip
+                       lecture_done=lecture, enrolled=enrolled)  # fmt: skip
 
 
 def member_view(
@@ -333,6 +334,7 @@ def member_view(
     saved: bool = False,
     lecture_done: str = "",
     error: CareplanError | None = None,
+    enrolled: int | None = None,
 ) -> Response:
     """The member's page; `error` is a refused change made from it (shown, nothing saved)."""
     actor = v.actor
@@ -386,6 +388,8 @@ def member_view(
         "open_lectures": lectures.open_for_registration(session, actor, member.id, now=now.now),
         "lecture_done": lecture_done,
         "open_escalations": escalations,
+        # After an enrolment: which plan was just made, to say so.
+        "enrolled": next((p for p in plans if p["plan"].id == enrolled), None),
         "error": error,
         "now": now.now,
         "may_erase": actor.role in MANAGERS,

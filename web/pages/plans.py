@@ -13,6 +13,7 @@ from careplan.checkpoints import days_overdue
 from careplan.errors import CareplanError, InvalidInput
 from careplan.models import CarePlan, Member
 from careplan.plans import (
+    check_no_live_plan,
     checkpoints_of,
     effective_status,
     enroll,
@@ -88,8 +89,13 @@ def enrol(
                 assignee_id=choice["assignee_id"],
             )
             return redirect(request, f"/members/{member.id}?enrolled={plan.id}")
+        check_no_live_plan(session, member.id, choice["protocol_id"])
         row, steps = preview(session, choice["protocol_id"], None, choice["start"], today=now.today)
-        context["planned"] = {"version": row, "steps": steps, "protocol": definition_of(row)}
+        definition = definition_of(row)
+        titles = {s.key: step_title(definition, s.key) for s in steps}
+        context["planned"] = {
+            "version": row, "steps": steps, "protocol": definition, "titles": titles,
+        }  # fmt: skip
     except CareplanError as exc:
         session.rollback()
         context["error"] = exc
