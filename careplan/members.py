@@ -21,6 +21,8 @@ from careplan.access import (
     require_manager,
     scope_members,
 )
+from careplan import clock
+from careplan.clock import local_date
 from careplan.errors import Conflict, Forbidden, InvalidInput
 from careplan.models import CarePlan, Checkpoint, Member, Ownership, Staff
 from careplan.pinyin import name_initials
@@ -114,7 +116,8 @@ class MemberFields(BaseModel):
     @field_validator("birthday")
     @classmethod
     def _birthday(cls, value: date | None) -> date | None:
-        if value is not None and not date(1900, 1, 1) <= value <= date.today():
+        # "Today" is the chain's day (careplan.clock), not the server's.
+        if value is not None and not date(1900, 1, 1) <= value <= clock.today():
             raise ValueError("must be a date between 1900 and today")
         return value
 
@@ -166,7 +169,9 @@ def create_member(session: Session, actor: Actor, data: MemberCreate, *, now: da
     )
     if data.health_consent:
         _consent(member, actor, now)
-    member.last_verified_on = now.date()
+    # Registering is verifying, on the chain's day: 07:30 in Shanghai is 23:30 UTC the
+    # day before, and "last verified yesterday" would be wrong.
+    member.last_verified_on = local_date(now)
     session.add(member)
     session.flush()
     session.add(
