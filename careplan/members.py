@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from careplan import clock
 from careplan.access import (
     Actor,
     get_member,
@@ -21,7 +22,6 @@ from careplan.access import (
     require_manager,
     scope_members,
 )
-from careplan import clock
 from careplan.clock import local_date
 from careplan.errors import Conflict, Forbidden, InvalidInput
 from careplan.models import CarePlan, Checkpoint, Member, Ownership, Staff
