@@ -212,3 +212,8 @@ def may_manage_stores(actor: Actor) -> bool:
 def require_manage_stores(actor: Actor) -> None:
     if not may_manage_stores(actor):
         raise Forbidden(N_("only an administrator may do this"), field="role")
+
+
+def may_see_colleagues_worklists(actor: Actor) -> bool:
+    """A manager works the whole store's list, or a colleague's (holiday, sick leave)."""
+    return actor.role in MANAGERS

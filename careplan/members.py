@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from careplan import clock
 from careplan.access import (
     Actor,
     get_member,
@@ -115,7 +116,8 @@ class MemberFields(BaseModel):
     @field_validator("birthday")
     @classmethod
     def _birthday(cls, value: date | None) -> date | None:
-        if value is not None and not date(1900, 1, 1) <= value <= date.today():
+        # "Today" is the chain's day (careplan.clock), not the server's.
+        if value is not None and not date(1900, 1, 1) <= value <= clock.today():
             raise ValueError("must be a date between 1900 and today")
         return value
 
@@ -167,7 +169,9 @@ def create_member(session: Session, actor: Actor, data: MemberCreate, *, now: da
     )
     if data.health_consent:
         _consent(member, actor, now)
-    member.last_verified_on = now.date()
+    # Registering is verifying, on the chain's day: 07:30 in Shanghai is 23:30 UTC the
+    # day before, and "last verified yesterday" would be wrong.
+    member.last_verified_on = local_date(now)
     session.add(member)
     session.flush()
     session.add(
