@@ -8,7 +8,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, scope_members
-from careplan.errors import Conflict, InvalidInput, NotFound
+from careplan.errors import N_, Conflict, InvalidInput, NotFound
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, Staff
 from careplan.protocol_schema import Protocol
 from careplan.vocab import EscalationStatus, Role, StopReason
@@ -119,12 +119,12 @@ def resolve_escalation(
     ).where(Escalation.id == escalation_id)
     escalation = session.scalar(stmt)
     if escalation is None:
-        raise NotFound(f"escalation {escalation_id} not found", field="escalation_id")
+        raise NotFound(N_("escalation %(id)s not found"), field="escalation_id", id=escalation_id)
     if escalation.status is EscalationStatus.resolved:
-        raise Conflict("this escalation is already resolved", field="status")
+        raise Conflict(N_("this escalation is already resolved"), field="status")
     resolution = resolution.strip()
     if not resolution:
-        raise InvalidInput("say what was done", field="resolution")
+        raise InvalidInput(N_("say what was done"), field="resolution")
     escalation.status = EscalationStatus.resolved
     escalation.resolved_by_id = actor.staff_id
     escalation.resolved_at = now

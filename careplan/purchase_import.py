@@ -32,7 +32,7 @@ from careplan.adherence import move_refill_steps
 from careplan.change_log import log_action, plain_value
 from careplan.csv_records import BadRecord, records
 from careplan.db import begin_for_writing
-from careplan.errors import InvalidInput
+from careplan.errors import N_, InvalidInput
 from careplan.models import Member, Purchase, PurchaseImport, Store
 from careplan.validation import is_whole_number
 
@@ -67,7 +67,7 @@ class ImportRefused(InvalidInput):
 
     def __init__(self, problems: list[Problem], total: int) -> None:
         super().__init__(
-            "the file has bad lines; nothing was imported",
+            N_("the file has bad lines; nothing was imported"),
             field="file",  # each line's own field is in `problems`
         )
         self.problems, self.total = problems, total
@@ -118,7 +118,8 @@ def sniff(stream: BinaryIO) -> tuple[str, str]:
     stream.seek(0)
     if not decoders:
         raise InvalidInput(
-            "the file is neither UTF-8 nor GBK text: save it from the till as CSV in UTF-8 or GBK",
+            N_("the file is neither UTF-8 nor GBK text: save it from the till as CSV in UTF-8 "
+               "or GBK"),
             field="file",
         )
     return next(iter(decoders)), digest.hexdigest()
@@ -134,7 +135,7 @@ def _header_map(header: Sequence[str]) -> dict[str, int]:
     missing = [k for k in REQUIRED if k not in found]
     if missing:
         raise ImportRefused(
-            [Problem(1, k, "this column is missing from the header") for k in missing],
+            [Problem(1, k, N_("this column is missing from the header")) for k in missing],
             len(missing),
         )
     return found
@@ -151,7 +152,7 @@ def csv_rows(text: Iterable[str]) -> Iterator[Numbered]:
     try:
         _, header = next(reader, (0, None))
         if header is None:
-            raise InvalidInput("the file is empty", field="file")
+            raise InvalidInput(N_("the file is empty"), field="file")
         found = _header_map(header)
         column_names = {i: key for key, i in found.items()}
         names, pick = (*found, ""), itemgetter(*found.values())
@@ -184,15 +185,15 @@ class _Bad(Exception):
 def _text(row: dict[str, str], name: str, longest: int, *, required: bool = True) -> str:
     value = row.get(name, "")
     if required and not value:
-        raise _Bad(name, "empty")
+        raise _Bad(name, N_("empty"))
     if len(value) > longest:
-        raise _Bad(name, "too long for this field")
+        raise _Bad(name, N_("too long for this field"))
     return value
 
 
 WHOLE = {
-    "quantity": (1, 10_000, "a whole number from 1 to 10000"),
-    "days_supply": (1, 366, "a whole number of days from 1 to 366"),
+    "quantity": (1, 10_000, N_("a whole number from 1 to 10000")),
+    "days_supply": (1, 366, N_("a whole number of days from 1 to 366")),
 }
 
 # A till file repeats few distinct dates, quantities and amounts over a million lines:
@@ -217,7 +218,7 @@ def _date_of(value: str) -> date:
 
 
 def _no_date() -> date:
-    raise _Bad("purchased_on", "a date like 2026-11-20")
+    raise _Bad("purchased_on", N_("a date like 2026-11-20"))
 
 
 @lru_cache(maxsize=65536)
@@ -225,21 +226,21 @@ def _money_of(text: str) -> Decimal:
     try:
         value = Decimal(text.replace("¥", "").replace(",", ""))
     except InvalidOperation:
-        raise _Bad("amount", "an amount like 58.00") from None
+        raise _Bad("amount", N_("an amount like 58.00")) from None
     if (
         not value.is_finite()
         or value < 0
         or value > 1_000_000
         or value != value.quantize(Decimal("0.01"))
     ):
-        raise _Bad("amount", "an amount from 0 to 1000000 with at most 2 decimals")
+        raise _Bad("amount", N_("an amount from 0 to 1000000 with at most 2 decimals"))
     return value
 
 
 def _day(row: dict[str, str], today: date) -> date:
     day = _date_of(row.get("purchased_on", ""))
     if day > today:
-        raise _Bad("purchased_on", "in the future")
+        raise _Bad("purchased_on", N_("in the future"))
     return day
 
 
@@ -265,10 +266,10 @@ def _line(row: dict[str, str], known: _Known, today: date) -> Line:
     card = _text(row, "card_number", 32)
     member_id = known.members.get(card)
     if member_id is None:
-        raise _Bad("card_number", "no member has this card number")
+        raise _Bad("card_number", N_("no member has this card number"))
     store_id = known.stores.get(_text(row, "store_code", 32))
     if store_id is None:
-        raise _Bad("store_code", "no store you may import for has this code")
+        raise _Bad("store_code", N_("no store you may import for has this code"))
     days = row.get("days_supply", "")
     return (
         member_id,
@@ -621,7 +622,7 @@ def _check_and_write(
     if checked.problems:
         raise ImportRefused(checked.problems, checked.total)
     if not checked.lines:
-        raise InvalidInput("the file has no purchase lines", field="file")
+        raise InvalidInput(N_("the file has no purchase lines"), field="file")
     return checked
 
 
@@ -654,8 +655,8 @@ def _recheck(session: Session, checked: _Checked, members_changed: bool) -> None
     there = session.scalar(select(func.count()).select_from(Store).where(Store.id.in_(stores)))
     if members_changed or there != len(stores):
         raise InvalidInput(
-            "a member in the file was erased while it was being imported: nothing was "
-            "imported; import the file again to see which lines",
+            N_("a member in the file was erased while it was being imported: nothing was "
+            "imported; import the file again to see which lines"),
             field="card_number",
         )
 
@@ -677,7 +678,7 @@ class _About:
 def _may_import(actor: Actor) -> None:
     require_manager(actor)
     if actor.staff_id is None:
-        raise InvalidInput("imports are made by a member of staff (--as)", field="actor")
+        raise InvalidInput(N_("imports are made by a member of staff (--as)"), field="actor")
 
 
 def _record(session: Session, actor: Actor, about: _About) -> int:

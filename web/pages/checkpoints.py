@@ -108,7 +108,7 @@ def _measurements(form: FormData, kinds: tuple[str, ...]) -> list[HealthCheckIn]
             try:
                 values[key] = float(value)
             except ValueError:
-                raise InvalidInput("enter a number", field=f"m.{kind}.{key}") from None
+                raise InvalidInput(N_("enter a number"), field=f"m.{kind}.{key}") from None
         try:
             found.append(parse_model(HealthCheckIn, {"kind": kind, "values": values}))
         except InvalidInput:

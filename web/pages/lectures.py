@@ -13,7 +13,7 @@ from sqlalchemy import select
 from careplan import lectures
 from careplan import members as archive
 from careplan.audit import csv_lines
-from careplan.errors import CareplanError, InvalidInput
+from careplan.errors import N_, CareplanError, InvalidInput
 from careplan.models import Store
 from careplan.staff import names_of
 from careplan.validation import whole_number
@@ -77,7 +77,7 @@ def _lecture_in(form: Form) -> lectures.LectureIn:
     def keys(name: str) -> list[str]:
         return [k.strip() for k in text_of(form, name).replace("，", ",").split(",") if k.strip()]
 
-    capacity = whole_number(text_of(form, "capacity"), "capacity", "a whole number of seats")
+    capacity = whole_number(text_of(form, "capacity"), "capacity", N_("a whole number of seats"))
     data: dict[str, Any] = {
         "title_zh": text_of(form, "title_zh"),
         "title_en": text_of(form, "title_en"),
@@ -175,7 +175,7 @@ def register(
     def go() -> None:
         member_id = int_of(form, "member_id")
         if member_id is None:
-            raise InvalidInput("choose a member", field="member_id")
+            raise InvalidInput(N_("choose a member"), field="member_id")
         lectures.register(session, v.actor, lecture_id, member_id, now=now.now, walk_in=walk_in)
 
     return _act(request, v, session, now, lecture_id, go, "walk_in" if walk_in else "registered")
@@ -189,7 +189,7 @@ def register_from_member(
     try:
         lecture_id = int_of(form, "lecture_id")
         if lecture_id is None:
-            raise InvalidInput("choose a lecture", field="lecture_id")
+            raise InvalidInput(N_("choose a lecture"), field="lecture_id")
         seat = lectures.register(session, v.actor, lecture_id, member_id, now=now.now)
     except CareplanError as exc:
         session.rollback()
@@ -211,7 +211,7 @@ def seat_action(
     now: Now,
 ) -> Response:  # fmt: skip
     if action not in _SEAT_ACTIONS:
-        raise InvalidInput("unknown action", field="action")
+        raise InvalidInput(N_("unknown action"), field="action")
     run, done = _SEAT_ACTIONS[action]
     return _act(
         request, v, session, now, lecture_id,
@@ -236,7 +236,7 @@ def _audience(request: Request) -> lectures.Audience:
 
     def age(name: str) -> int | None:
         value = p.get(name, "").strip()
-        return whole_number(value, name, "an age in whole years") if value else None
+        return whole_number(value, name, N_("an age in whole years")) if value else None
 
     def keys(name: str) -> tuple[str, ...]:
         return tuple(k.strip() for k in p.get(name, "").replace("，", ",").split(",") if k.strip())
@@ -295,7 +295,7 @@ def invite(
     ids = ints_of(form, "member_id")
     channel = text_of(form, "channel") or Channel.phone.value
     if channel not in {c.value for c in Channel}:
-        raise InvalidInput("choose a channel from the list", field="channel")
+        raise InvalidInput(N_("choose a channel from the list"), field="channel")
     lectures.mark_invited(session, v.actor, lecture_id, ids, Channel(channel), now=now.now)
     return redirect(request, f"/lectures/{lecture_id}/invite?{text_of(form, 'query')}")
 

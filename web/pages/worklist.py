@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from careplan import worklist
 from careplan.access import MANAGERS
 from careplan.config import get_settings
+from careplan.errors import N_
 from careplan.protocol_schema import Protocol
 from careplan.protocols import newest_definitions
 from careplan.staff import store_staff
@@ -48,7 +49,7 @@ def home(
     if actor.role in MANAGERS and staff == "all":
         staff_id = None
     elif actor.role in MANAGERS and staff:
-        staff_id = whole_number(staff, "staff", "choose a value from the list")
+        staff_id = whole_number(staff, "staff", N_("choose a value from the list"))
     query = worklist.WorklistQuery(
         staff_id=staff_id,
         protocol_id=protocol or None,
