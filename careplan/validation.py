@@ -68,6 +68,15 @@ _BY_TYPE: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+# What a value of the form asks for, said for the fields that have one (the pattern
+# itself is for programmers).
+_FORM_OF: dict[str, str] = {
+    "card_number": N_("letters, digits and hyphens only"),
+    "landline": N_("digits, spaces and + - ( ) only"),
+    "username": N_("letters, digits and . _ - only"),
+}
+
+
 def refusal(err: dict[str, Any]) -> InvalidInput:
     """One pydantic error as a refusal naming the field, with a catalogue key."""
     field = field_path(tuple(err.get("loc", ())))
@@ -83,6 +92,8 @@ def refusal(err: dict[str, Any]) -> InvalidInput:
             return InvalidInput(N_("required"), field=field)
         return InvalidInput(N_("at least %(min_length)s characters"), field=field,
                             min_length=ctx["min_length"])  # fmt: skip
+    if kind == "string_pattern_mismatch" and field in _FORM_OF:
+        return InvalidInput(_FORM_OF[field], field=field)
     key, names = _BY_TYPE.get(kind, (N_("not valid"), ()))
     return InvalidInput(key, field=field, **{n: ctx[n] for n in names if n in ctx})
 
