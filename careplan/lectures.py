@@ -361,7 +361,8 @@ def _fulfil_steps(
                 adherence=None,
                 notes="",
                 late=late,
-                fulfilled_by=f"lecture {lecture.id}: {lecture.title_zh}"[:120],
+                # The lecture's title only: pages say "attended a health lecture" before it.
+                fulfilled_by=lecture.title_zh[:120],
             )
         )
         cp.state, cp.completed_on, cp.late, cp.call_back_at = (

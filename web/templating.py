@@ -95,6 +95,12 @@ def time_range(ctx: Context, starts: datetime, ends: datetime) -> str:
     return f"{moment(ctx, starts)} – {moment(ctx, ends)}"
 
 
+@pass_context
+def series(ctx: Context, values: Any) -> str:
+    """A list in the reader's language: "青霉素、头孢" in Chinese, "a, b" in English."""
+    return str(ctx["_"](", ")).join(str(v) for v in values or ())
+
+
 def error_text(_: Any, exc: CareplanError) -> Markup:
     """'<field label>: <message>' in the visitor's language: the message's key translated,
     its parameters filled in. A vocabulary value is said in words, a list with the
@@ -119,6 +125,7 @@ def _param(_: Any, value: Any) -> Any:
 env.filters.update(
     label=label,
     field_label=field_label,
+    series=series,
     text=text,
     day=day,
     moment=moment,

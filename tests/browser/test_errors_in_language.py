@@ -1,6 +1,7 @@
 """Refusals in the reader's language, in a real browser: the card-number check runs in
 Chromium (its pattern compiles with the `v` flag browsers use, so it is not silently
-off), and a refusal the server gives reads in Chinese, naming the field."""
+off), a refusal the server gives reads in Chinese, naming the field, and the English
+menu fits one row at 1280 px."""
 
 from __future__ import annotations
 
@@ -26,10 +27,11 @@ def clerk(live_server: LiveServer) -> str:
         shop = Store(code="E001", name="报错测试店", region="华东", address="测试路", phone="1")
         s.add(shop)
         s.flush()
-        s.add(Staff(username="err.clerk", name="周敏", role=Role.clerk, store_id=shop.id,
-                    password_hash=HASHED))  # fmt: skip
+        # A store manager: the longest menu.
+        s.add(Staff(username="err.manager", name="周敏", role=Role.store_manager,
+                    store_id=shop.id, password_hash=HASHED))  # fmt: skip
         s.commit()
-    return "err.clerk"
+    return "err.manager"
 
 
 def test_the_card_number_check_works_and_refusals_read_in_chinese(
@@ -73,4 +75,13 @@ def test_the_card_number_check_works_and_refusals_read_in_chinese(
     page.get_by_role("button", name="保存").click()
     expect(page.locator("#form-error")).to_contain_text("手机号：")  # the page did not change
     assert card.evaluate("el => el.validity.patternMismatch")
+
+    # In English the whole header (menu, name, settings, sign out) is one row at 1280 px.
+    page.goto(base + "/settings")
+    page.locator("input[name=language][value=en]").check()
+    page.locator("button[type=submit].primary").click()
+    page.goto(base + "/")
+    expect(page.get_by_role("link", name="Sheets")).to_be_visible()
+    nav, who = page.locator("header nav").bounding_box(), page.locator("header .who").bounding_box()
+    assert nav and who and abs(nav["y"] - who["y"]) < nav["height"], (nav, who)
     context.close()
