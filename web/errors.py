@@ -87,9 +87,7 @@ def install(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         # Said in our words with a key, never pydantic's (which quote the regular
         # expression a value failed): the API in English, a page in the reader's language.
-        problems = [refusal(dict(e)) for e in exc.errors()] or [
-            InvalidInput(N_("invalid request"))
-        ]
+        problems = [refusal(dict(e)) for e in exc.errors()] or [refusal({})]
         if not _is_api(request):
             return pages.domain_error_page(request, problems[0])
         body = {"error": problems[0].as_dict(), "errors": [p.as_dict() for p in problems]}
