@@ -147,7 +147,7 @@ def make_query(
 ) -> AuditQuery:
     as_of = checked_day(as_of or today, "as_of")
     if as_of > today:
-        raise InvalidInput(N_("as_of cannot be after today"), field="as_of")
+        raise InvalidInput(N_("cannot be after today"), field="as_of")
     period_from, period_to = period(
         period_from, period_to, default_end=as_of, days=DEFAULT_PERIOD_DAYS,
         fields=("period_from", "period_to"),

@@ -175,7 +175,7 @@ def record_result(
     contacted_on = data.contacted_on or today
     if contacted_on > today or contacted_on < cp.plan.start_date:
         raise InvalidInput(
-            N_("contacted_on must lie between the plan's start and today"), field="contacted_on"
+            N_("must lie between the plan's start and today"), field="contacted_on"
         )
     _check_channel(session, cp, step, protocol, data.channel)
     _check_checklist(step, data.checklist)
@@ -240,7 +240,7 @@ def record_attempt(
     if cp.state is not Pending:
         raise Conflict(N_("this step is %(status)s"), field="state", status=status_of(cp, today))
     if data.call_back_at is not None and data.call_back_at <= now:
-        raise InvalidInput(N_("call_back_at must be in the future"), field="call_back_at")
+        raise InvalidInput(N_("must be in the future"), field="call_back_at")
     attempt = ContactAttempt(
         checkpoint_id=cp.id,
         staff_id=actor.staff_id or cp.assignee_id,
@@ -350,7 +350,7 @@ def list_checkpoints(
     session: Session, actor: Actor, f: CheckpointFilter, *, today: date
 ) -> list[tuple[Checkpoint, Member]]:
     if f.due_from and f.due_to and f.due_from > f.due_to:
-        raise InvalidInput(N_("due_from is after due_to"), field="due_from")
+        raise InvalidInput(N_("the first day is after the last"), field="due_from")
     return [(cp, m) for cp, m in session.execute(_list_stmt(actor, f, today)).all()]
 
 

@@ -77,8 +77,8 @@ class EffectIn(BaseModel):
     def _something_said(self) -> EffectIn:
         if not (self.before or self.after or self.side_effects or self.member_words or self.rating):
             raise InvalidValue(
-                N_("an effect record needs at least one of before, after, rating, "
-                   "side_effects or member_words")
+                N_("an effect record needs at least one of: before, after, a rating, side "
+                   "effects or the member's own words")
             )
         if self.testimonial_consent and self.testimonial_consent_on is None:
             raise InvalidValue(N_("the date the agreement was signed"),
@@ -98,7 +98,7 @@ def add_health_check(
     require_consent(member)
     measured_at = data.measured_at or now
     if measured_at > now + CLOCK_SKEW:
-        raise InvalidInput(N_("measured_at is in the future"), field="measured_at")
+        raise InvalidInput(N_("cannot be in the future"), field="measured_at")
     m = MEASUREMENTS[data.kind]
     row = HealthCheck(
         member_id=member.id,

@@ -53,7 +53,7 @@ def step_of(protocol: Protocol, key: str) -> StepCommon:
 
 def _check_start(start: date, today: date) -> None:
     if abs(start - today) > MAX_START_DRIFT:
-        raise InvalidInput(N_("start_date must be within a year of today"), field="start_date")
+        raise InvalidInput(N_("must be within a year of today"), field="start_date")
 
 
 def preview(

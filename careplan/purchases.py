@@ -32,7 +32,7 @@ def record_purchase(
 ) -> Purchase:
     member = get_member(session, actor, member_id)
     if data.purchased_on > today:
-        raise InvalidInput(N_("purchased_on is in the future"), field="purchased_on")
+        raise InvalidInput(N_("cannot be in the future"), field="purchased_on")
     row = Purchase(
         member_id=member.id,
         store_id=member.home_store_id,
