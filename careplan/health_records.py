@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member
 from careplan.errors import N_, InvalidInput, InvalidValue
-from careplan.healthchecks import MEASUREMENTS
+from careplan.healthchecks import MEASUREMENTS, implausible
 from careplan.members import require_consent
 from careplan.models import EffectRecord, HealthCheck, Member
 from careplan.vocab import HealthCheckSource
@@ -50,14 +50,14 @@ class HealthCheckIn(BaseModel):
         if set(self.values) != wanted:
             raise InvalidValue(N_("%(kind)s takes values %(wanted)s"), kind=self.kind,
                                wanted=sorted(wanted))  # fmt: skip
-        for c in m.components:
+        c = implausible(self.kind, self.values)
+        if c is not None:
             v = self.values[c.key]
-            if not c.low <= v <= c.high:
-                raise InvalidValue(
-                    N_("%(value)s %(unit)s is outside the plausible range %(low)s-%(high)s"),
-                    field=f"values.{c.key}", value=f"{v:g}", unit=m.unit, low=f"{c.low:g}",
-                    high=f"{c.high:g}",
-                )
+            raise InvalidValue(
+                N_("%(value)s %(unit)s is outside the plausible range %(low)s-%(high)s"),
+                field=f"values.{c.key}", value=f"{v:g}", unit=m.unit, low=f"{c.low:g}",
+                high=f"{c.high:g}",
+            )
         return self
 
 

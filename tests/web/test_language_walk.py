@@ -82,8 +82,8 @@ def caught(monkeypatch: pytest.MonkeyPatch) -> list[CareplanError]:
         monkeypatch.setattr(cls, "__init__", record)
     problem_init = purchase_import.Problem.__init__
 
-    def problem(self: Any, line: int, field: str, message: str) -> None:
-        problem_init(self, line, field, message)
+    def problem(self: Any, line: int, field: str, message: str, *rest: Any) -> None:
+        problem_init(self, line, field, message, *rest)
         made.append(CareplanError(message, field=field))
 
     monkeypatch.setattr(purchase_import.Problem, "__init__", problem)
