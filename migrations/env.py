@@ -14,15 +14,42 @@ target_metadata = Base.metadata
 
 
 def _run(connection: Connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=target_metadata,
-        compare_type=True,
-        render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters by copying
-        version_table_schema=config.attributes.get("schema"),
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # SQLite alters a table by copying it and dropping the old one; with foreign keys
+        # enforced the drop fails as soon as other tables refer to its rows. Enforcement
+        # is off for the migration (it can only change outside a transaction) and the
+        # whole database is checked before the migration commits.
+        _foreign_keys(connection, on=False)
+    try:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            compare_type=True,
+            render_as_batch=sqlite,  # SQLite alters by copying
+            version_table_schema=config.attributes.get("schema"),
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+            if sqlite:
+                _no_dangling_references(connection)
+    finally:
+        if sqlite:
+            _foreign_keys(connection, on=True)
+
+
+def _foreign_keys(connection: Connection, *, on: bool) -> None:
+    # On the DB-API connection: through SQLAlchemy it would run inside a BEGIN, where
+    # SQLite ignores it.
+    connection.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+        f"PRAGMA foreign_keys={'ON' if on else 'OFF'}"
     )
-    with context.begin_transaction():
-        context.run_migrations()
+
+
+def _no_dangling_references(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"the migration left rows referring to nothing: {broken[:5]}")
 
 
 def run_migrations_online() -> None:

@@ -112,3 +112,39 @@ def test_open_duplicate_escalations_are_merged_before_one_per_reason_is_enforced
         engine.dispose()
     finally:
         drop_database(token)
+
+
+# The revision the previous release shipped: every migration after it must apply to a
+# database a chain has filled (on SQLite a table copy must not trip over the rows that
+# refer to it).
+RELEASED = "153fe634ff79"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_new_migrations_go_down_and_up_on_a_filled_database(kind, tmp_path):
+    from careplan import clock, demo, protocols
+    from careplan.access import Actor
+    from careplan.db import make_session_factory
+    from careplan.models import Checkpoint, Staff
+    from tests.conftest import shipped_protocols
+
+    url, token = new_database(kind, tmp_path)
+    try:
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        with make_session_factory(engine)() as session:
+            session.info["actor"] = Actor.system("test")
+            protocols.publish(session, shipped_protocols())
+            demo.seed(session, today=clock.today(), now=clock.now())
+            session.commit()
+            steps = session.query(Checkpoint).count()
+        engine.dispose()
+        migrate.downgrade(url, RELEASED)
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        with make_session_factory(engine)() as session:
+            assert session.query(Checkpoint).count() == steps
+            assert session.query(Staff).filter_by(must_change_password=False).count() == 10
+        engine.dispose()
+    finally:
+        drop_database(token)
