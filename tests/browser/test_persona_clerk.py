@@ -102,8 +102,6 @@ def test_a_clerks_day(browser: Browser, live_server: LiveServer, clerk_store: di
     expect(form.locator("details.effect-record")).not_to_have_attribute("open", "")
     printing = page.locator(f"#{chen_id}").get_by_role("button", name="打印用药指导单")
     expect(printing).to_have_count(0)
-        0
-    )
     form.get_by_label("已停服").check()
     form.get_by_label("如停服，原因是").select_option("side_effects")
     form.get_by_role("button", name="保存回访结果").click()
