@@ -60,6 +60,16 @@ class WorkItem:
     protocol_title: Text
     step_title: StepTitle
     also: tuple[AlsoDue, ...] = ()
+    # Overdue already when its member was handed over: whose it was, and the days overdue
+    # since the present holder got it (theirs, unlike the days before).
+    inherited_from: str | None = None
+    days_since_hand_over: int = 0
+
+
+def days_since_hand_over(cp: Checkpoint, today: date) -> int:
+    if cp.inherited_on is None:
+        return 0
+    return max(0, (today - cp.inherited_on).days)
 
 
 @dataclass(frozen=True)
@@ -100,7 +110,11 @@ def work_item(
     status = status_of(cp, today)
     overdue = (today - cp.due_on).days if status is CheckpointStatus.overdue else 0
     title = step_title(protocol, cp.key)
-    return WorkItem(cp, member, status, overdue, protocol.title, title, also)
+    inherited = cp.inherited_from.name if cp.inherited_from is not None else None
+    return WorkItem(
+        cp, member, status, overdue, protocol.title, title, also,
+        inherited, days_since_hand_over(cp, today),
+    )  # fmt: skip
 
 
 def _also_due(cp: Checkpoint, today: date) -> AlsoDue:

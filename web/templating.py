@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from careplan import escalations
 from careplan.config import get_settings
 from careplan.drug_classes import label as drug_class_label
 from careplan.errors import CareplanError
@@ -109,9 +110,12 @@ def error_text(_: Any, exc: CareplanError) -> str:
     for prefix in (f"{exc.field}: ", f"{field}: "):
         message = message.removeprefix(prefix)
     label_ = FIELDS.get(field)
-    shown = _(message)
+    shown = _(message, **exc.params) if exc.params else _(message)
     return f"{_(label_)}: {shown}" if label_ else shown
 
+
+# Pages ask the domain whether a case is late; the rule is careplan.escalations.is_late.
+env.globals["escalation_late"] = escalations.is_late
 
 env.filters.update(
     label=label,

@@ -6,16 +6,16 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from careplan import worklist
-from careplan.access import may_see_colleagues_worklists
+from careplan.access import may_see_colleagues_worklists, starts_on_the_audit
 from careplan.config import get_settings
 from careplan.protocol_schema import Protocol
 from careplan.protocols import newest_definitions
 from careplan.staff import names_of, store_staff
 from careplan.validation import whole_number
 from web.deps import DbSession, Now
-from web.pages.common import pages_router
+from web.pages.common import pages_router, redirect
 from web.pages.store import escalation_names
-from web.session import AnyVisitor, SignInRequired
+from web.session import AnyVisitor, signed_in
 from web.templating import render
 
 pages = pages_router()
@@ -38,9 +38,10 @@ def home(
     staff: str = "",
     saved: int | None = None,
 ) -> Response:
-    if v.staff is None:
-        raise SignInRequired
+    signed_in(v)  # AnyVisitor above, so its own check (sign-in, a one-time password)
     actor = v.actor
+    if starts_on_the_audit(actor) and not request.query_params:
+        return redirect(request, "/audit")  # home (and the landing after sign-in)
     staff_id: int | None = v.staff.id
     colleagues = []
     others = may_see_colleagues_worklists(actor)
