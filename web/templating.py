@@ -114,6 +114,15 @@ def error_text(_: Any, exc: CareplanError) -> str:
     return f"{_(label_)}: {shown}" if label_ else shown
 
 
+def error_problem(_: Any, exc: CareplanError) -> str:
+    """The refusal without its field, for showing beside the answer it is about (the
+    box's own label names the field there)."""
+    message = exc.message
+    for prefix in (f"{exc.field}: ", f"{(exc.field or '').split('.')[0]}: "):
+        message = message.removeprefix(prefix)
+    return _(message, **exc.params) if exc.params else _(message)
+
+
 # Pages ask the domain whether a case is late; the rule is careplan.escalations.is_late.
 env.globals["escalation_late"] = escalations.is_late
 
@@ -146,6 +155,7 @@ def render(
         "lang": v.language,
         "layout": "_fragment.html" if partial else "base.html",
         "error_text": lambda exc: error_text(_, exc),
+        "error_problem": lambda exc: error_problem(_, exc),
         **(context or {}),
     }
     response = templates.TemplateResponse(request, template, ctx, status_code=status)
