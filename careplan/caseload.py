@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, scope_members
@@ -55,13 +55,15 @@ def _live_plans(session: Session, ids: list[int]) -> dict[int, list[CarePlan]]:
     return found
 
 
-def _next_steps(session: Session, ids: list[int]) -> dict[int, Checkpoint]:
-    """Each member's earliest open step of a live plan."""
+def _next_steps(session: Session, ids: list[int], today: date) -> dict[int, Checkpoint]:
+    """Each member's earliest open step of a live plan that can still be worked (a
+    missed one is past: it is not what comes next)."""
     stmt = (
         select(Checkpoint, CarePlan.member_id)
         .join(CarePlan, Checkpoint.plan_id == CarePlan.id)
         .where(CarePlan.member_id.in_(ids), CarePlan.status.in_(LIVE))
         .where(Checkpoint.state == CheckpointState.pending)
+        .where(or_(Checkpoint.missed_on.is_(None), Checkpoint.missed_on > today))
         .order_by(Checkpoint.due_on.desc(), Checkpoint.id.desc())
     )
     return {member_id: cp for cp, member_id in session.execute(stmt)}  # the earliest wins
@@ -101,7 +103,7 @@ def lines_of(session: Session, members: Sequence[Member], today: date) -> list[M
         return []
     plans, nexts, contacts = (
         _live_plans(session, ids),
-        _next_steps(session, ids),
+        _next_steps(session, ids, today),
         _last_contacts(session, ids),
     )
     lines = []

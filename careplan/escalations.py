@@ -9,8 +9,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, may_resolve_escalation, scope_members
+from careplan.clock import local_date
 from careplan.errors import N_, Conflict, Forbidden, InvalidInput, NotFound
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, Staff
+from careplan.plans import complete_if_finished
 from careplan.protocol_schema import Protocol
 from careplan.vocab import EscalationStatus, Role, StopReason
 
@@ -177,6 +179,12 @@ def resolve_escalation(
     escalation.resolved_at = now
     escalation.resolution = resolution
     session.flush()
+    if escalation.plan_id is not None:
+        # A plan kept live only by this escalation (issue 21: a "stopped" answer is not a
+        # plan that went well) completes once it is resolved.
+        complete_if_finished(session, session.get_one(CarePlan, escalation.plan_id),
+                             local_date(now))  # fmt: skip
+        session.flush()
     return escalation
 
 

@@ -131,6 +131,15 @@ def _param(_: Any, value: Any) -> Any:
     return Markup('<span translate="no">{}</span>').format(value)
 
 
+def error_problem(_: Any, exc: CareplanError) -> str:
+    """The refusal without its field, for showing beside the answer it is about (the
+    box's own label names the field there)."""
+    message = exc.message
+    for prefix in (f"{exc.field}: ", f"{(exc.field or '').split('.')[0]}: "):
+        message = message.removeprefix(prefix)
+    return _(message, **exc.params) if exc.params else _(message)
+
+
 # Pages ask the domain whether a case is late; the rule is careplan.escalations.is_late.
 env.globals["escalation_late"] = escalations.is_late
 
@@ -164,6 +173,7 @@ def render(
         "lang": v.language,
         "layout": "_fragment.html" if partial else "base.html",
         "error_text": lambda exc: error_text(_, exc),
+        "error_problem": lambda exc: error_problem(_, exc),
         **(context or {}),
     }
     response = templates.TemplateResponse(request, template, ctx, status_code=status)

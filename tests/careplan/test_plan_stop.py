@@ -40,6 +40,7 @@ def test_a_stopped_answer_on_the_last_step_keeps_the_plan_open_until_resolved(wo
                        now=NOW)  # fmt: skip
     assert plans.open_escalations(world.session, plan_id=plan.id) == []
     assert plans.effective_status(world.session, plan, later) is PlanStatus.completed
+    assert plan.status is PlanStatus.completed  # no longer counted among live plans
 
 
 def test_a_plan_without_a_stop_completes_with_its_last_step(world: World):

@@ -221,7 +221,7 @@ def _after_save(
     query = worklist.WorklistQuery(staff_id=v.staff.id)
     context |= {
         "counts": worklist.counts(session, v.actor, query, today=today),
-        "item": worklist.work_item(cp, cp.plan.member, today),
+        "item": worklist.work_item(cp, cp.plan.member, today, context["also"]),
     }
     response = render(request, v, "checkpoints/_saved.html", context, fragment=True)
     response.headers["HX-Retarget"] = f"#cp-{cp.id}"
