@@ -195,7 +195,7 @@ def test_a_store_managers_lectures_and_till_import(
     expect(history.locator("tr", has_text="收银-十一月.csv")).to_contain_text("未导入（有错误）")
     history.get_by_role("link", name="未导入：查看错误报告: 收银-十一月.csv").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("收银-十一月.csv")
-    expect(page.locator("#problems")).to_contain_text("金额格式应为 58.00、¥58.00 或 1,234.50")
+    expect(page.locator("#problems")).to_contain_text("格式应为 58.00、¥58.00 或 1,234.50")
 
     with live_server.session_factory() as s:
         lecture = s.scalars(select(Lecture).where(Lecture.title_zh == TITLE)).one()
