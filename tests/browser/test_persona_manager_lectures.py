@@ -122,7 +122,7 @@ def test_a_store_managers_lectures_and_till_import(
     page.get_by_label("结束", exact=True).fill(_local(1, 13))  # before the start: refused
     page.get_by_label("报名截止").fill(_local(1, 12))
     page.get_by_role("button", name="安排", exact=True).click()
-    expect(page.get_by_role("alert")).to_contain_text("结束: 结束时间必须晚于开始时间")
+    expect(page.get_by_role("alert")).to_contain_text("结束：须晚于开始时间")
     expect(page.get_by_label("标题（中文）")).to_have_value(TITLE)  # nothing typed is lost
     expect(page.get_by_label("骨质疏松", exact=True)).to_be_checked()
     page.get_by_label("结束", exact=True).fill(_local(1, 15))
