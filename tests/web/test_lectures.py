@@ -100,7 +100,7 @@ def test_a_topic_no_protocol_names_is_refused_naming_the_field(
     assert r.status_code == 422
     assert "主题：请从列表中选择讲座主题" in r.text
     r = schedule(client, world, token, title_zh="")
-    assert "标题（中文）: 请填写讲座的中文标题" in r.text
+    assert "标题（中文）：请填写讲座的中文标题" in r.text
     assert world.session.scalar(select(func.count()).select_from(Lecture)) == 0
 
 
