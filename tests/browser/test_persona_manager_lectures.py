@@ -122,7 +122,7 @@ def test_a_store_managers_lectures_and_till_import(
     page.get_by_label("结束", exact=True).fill(_local(1, 13))  # before the start: refused
     page.get_by_label("报名截止").fill(_local(1, 12))
     page.get_by_role("button", name="安排", exact=True).click()
-    expect(page.get_by_role("alert")).to_contain_text("结束: 结束时间必须晚于开始时间")
+    expect(page.get_by_role("alert")).to_contain_text("结束：须晚于开始时间")
     expect(page.get_by_label("标题（中文）")).to_have_value(TITLE)  # nothing typed is lost
     expect(page.get_by_label("骨质疏松", exact=True)).to_be_checked()
     page.get_by_label("结束", exact=True).fill(_local(1, 15))
@@ -147,7 +147,7 @@ def test_a_store_managers_lectures_and_till_import(
     expect(roster.get_by_role("button", name="签到: 孙一")).to_have_count(0)
 
     # Inviting: the lecture's condition ticked, an age filter, kept after marking.
-    page.get_by_role("link", name="邀约名单").click()
+    page.get_by_role("link", name="邀请名单").click()
     expect(page.get_by_label("骨质疏松", exact=True)).to_be_checked()
     expect(page.get_by_role("link", name="郑少")).to_be_visible()
     page.get_by_label("年龄从").fill("60")
@@ -158,7 +158,7 @@ def test_a_store_managers_lectures_and_till_import(
     options = page.get_by_label("邀请方式").locator("option")
     expect(options).to_have_text(["请选择…", "电话邀请", "短信/微信邀请", "到店当面邀请"])
     page.get_by_label("邀请方式").select_option(label="短信/微信邀请")
-    page.get_by_role("button", name="标记为已邀约").click()
+    page.get_by_role("button", name="标记为已邀请").click()
     expect(page.get_by_role("status")).to_have_text("已记录：邀请了 1 位会员（短信/微信邀请）。")
     expect(page.get_by_label("年龄从")).to_have_value("60")
     expect(page.get_by_role("link", name="郑少")).to_have_count(0)
@@ -195,7 +195,7 @@ def test_a_store_managers_lectures_and_till_import(
     expect(history.locator("tr", has_text="收银-十一月.csv")).to_contain_text("未导入（有错误）")
     history.get_by_role("link", name="未导入：查看错误报告: 收银-十一月.csv").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("收银-十一月.csv")
-    expect(page.locator("#problems")).to_contain_text("金额格式应为 58.00、¥58.00 或 1,234.50")
+    expect(page.locator("#problems")).to_contain_text("格式应为 58.00、¥58.00 或 1,234.50")
 
     with live_server.session_factory() as s:
         lecture = s.scalars(select(Lecture).where(Lecture.title_zh == TITLE)).one()

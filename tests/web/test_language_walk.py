@@ -41,6 +41,7 @@ from careplan import (
     sessions,
     sheets,
     staff,
+    stores,
 )
 from careplan.access import Actor, get_checkpoint, require_manage_staff
 from careplan.access_log import who_looked
@@ -49,9 +50,9 @@ from careplan.csv_records import BadRecord, records
 from careplan.errors import CareplanError, InvalidValue
 from careplan.models import Checkpoint
 from careplan.validation import parse
-from careplan.vocab import Channel, Paper, Role
+from careplan.vocab import Channel, OwnershipReason, Paper, Role
 from tests.conftest import ROOT, World, make_member, make_staff
-from tests.web.conftest import TravelClock, api_sign_in, sign_in_page
+from tests.web.conftest import PASSWORD, TravelClock, api_sign_in, sign_in_page
 from tests.web.test_languages import chinese_left, english_left, visible
 from web.i18n import gettext_for
 from web.templating import error_text
@@ -333,8 +334,8 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     walk("tell registered", lectures.mark_told, s, clerk, talk.id, seat.id, now=now)
     walk("no seat", lectures.mark_reminded, s, clerk, talk.id, 999_999, now=now)
     big = lecture(capacity=2)
-    for who in (member, other):
-        lectures.register(s, world.actor(world.clerk_a), big.id, who.id, now=now)
+    big_seat, _ = (lectures.register(s, world.actor(world.clerk_a), big.id, who.id, now=now)
+                   for who in (member, other))  # fmt: skip
     s.commit()
     walk("fewer seats", lectures.update_lecture, s, world.actor(world.manager_a), big.id,
          lectures.parse_lecture(_lecture_data(world, now, capacity=1)), now=now)  # fmt: skip
@@ -495,12 +496,59 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     s.commit()
     manager = world.actor(world.manager_a)
     (raised,) = escalations.list_escalations(s, manager)
+    walk("not theirs to close", escalations.resolve_escalation, s, world.actor(world.clerk_a),
+         raised.id, "好了", now=now)  # fmt: skip
+    manager = world.actor(world.manager_a)
     walk("say what was done", escalations.resolve_escalation, s, manager, raised.id, " ", now=now)
     escalations.resolve_escalation(s, manager, raised.id, "已上门", now=now)
     s.commit()
     manager = world.actor(world.manager_a)
     walk("resolved", escalations.resolve_escalation, s, manager, raised.id, "再次", now=now)
     walk("protocol version", protocols.get_version, s, "osteoporosis", 99)
+
+    # The admin console: accounts and stores.
+    admin = make_staff(s, username="root.a", role=Role.admin, store=None)
+    s.commit()
+    root = world.actor(admin)
+
+    def account(**values: Any) -> staff.Account:
+        data = {"name": "新人", "role": "clerk", "store_id": world.store_a.id,
+                "username": "new.two"} | values  # fmt: skip
+        return staff.Account(**data)
+
+    walk("admin only", stores.create_store, s, manager, stores.StoreForm("S9", "新店", "华东"))
+    walk("username form", staff.create_account, s, root, account(username="新 人"))
+    walk("username taken", staff.create_account, s, root, account(username="clerk.a"))
+    walk("name long", staff.create_account, s, root, account(name="长" * 81))
+    walk("no such store", staff.create_account, s, root, account(store_id=999_999))
+    walk("no role here", staff.create_account, s, manager, account(role="supervisor"))
+    walk("keeps members", staff.close_account, s, root, world.clerk_a.id, now=now)
+    walk("members stay", staff.change_account, s, root, world.clerk_a.id,
+         account(store_id=world.store_b.id))  # fmt: skip
+    walk("closed", staff.reset_password, s, root, left.id, now=now)
+    for new, repeat in (("短", "短"), ("x" * 300, "x" * 300), ("a-new-long-password", "other")):
+        walk("password", staff.choose_password, s, world.clerk_a.id, new, repeat)
+    walk("same password", staff.choose_password, s, world.clerk_a.id, PASSWORD, PASSWORD)
+    for form in (stores.StoreForm("S 9", "新店", "华东"),
+                 stores.StoreForm(world.store_b.code, "新店", "华东"),
+                 stores.StoreForm("S9", "新店", "华东", store_phone="电话")):  # fmt: skip
+        walk("store form", stores.create_store, s, root, form)
+    walk("no store", stores.get_store, s, 999_999)
+
+    # Holiday cover, and the lecture form's lists.
+    walk("cover for one", members.reassign_member, s, manager, member.id, world.clerk_a2.id,
+         reason=OwnershipReason.cover, now=now)  # fmt: skip
+    walk("cover for a leaver", members.reassign_all, s, manager, world.clerk_a.id,
+         world.clerk_a2.id, staff_left=True, until=today + timedelta(days=7), now=now)  # fmt: skip
+    walk("cover in the past", members.reassign_all, s, manager, world.clerk_a.id,
+         world.clerk_a2.id, staff_left=False, until=today - timedelta(days=7), now=now)  # fmt: skip
+    for over in ({"title_zh": ""}, {"topic": "nothing_here"}, {"conditions": ["火星病"]},
+                 {"protocols": ["nope"]}):  # fmt: skip
+        walk("lecture form", lecture, **over)
+    walk("invitation channel", lectures.mark_invited, s, world.actor(world.clerk_a), big.id,
+         [member.id], Channel.home_visit, now=now)  # fmt: skip
+    walk("check-in closed", lectures.check_in, s, world.actor(world.clerk_a), big.id,
+         big_seat.id, now=starts + timedelta(days=1))  # fmt: skip
 
     # Pydantic's own checks, each said as a key.
     for bad in PYDANTIC_BAD:
