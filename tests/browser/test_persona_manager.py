@@ -120,8 +120,7 @@ def test_a_store_manager_covers_a_holiday_resolves_a_case_and_sees_inherited_ste
     case.get_by_role("button", name="办结").click()
     page.get_by_role("link", name="已办结").click()
     done = page.locator("tr", has_text="陈建国")
-    expect(done.locator(".resolved-by")).to_contain_text("周店长 于")
-    expect(done.locator(".resolved-by")).to_contain_text("办结")
+    expect(done.locator(".resolved-by")).to_contain_text("办结，办结人： 周店长")
 
     # 李娜 is back early: her members go back to her, and the history says so.
     page.goto(base + "/store/staff")
