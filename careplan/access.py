@@ -13,7 +13,7 @@ from typing import TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from careplan.errors import Forbidden, NotFound
+from careplan.errors import N_, Forbidden, NotFound
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, Staff
 from careplan.vocab import Role
 
@@ -61,7 +61,7 @@ def scope_members(stmt: Select[tuple[T]], actor: Actor) -> Select[tuple[T]]:
 def get_member(session: Session, actor: Actor, member_id: int) -> Member:
     member = session.scalar(scope_members(select(Member).where(Member.id == member_id), actor))
     if member is None:
-        raise NotFound(f"member {member_id} not found", field="member_id")
+        raise NotFound(N_("member %(id)s not found"), field="member_id", id=member_id)
     return member
 
 
@@ -69,7 +69,7 @@ def get_plan(session: Session, actor: Actor, plan_id: int) -> CarePlan:
     stmt = select(CarePlan).join(Member, CarePlan.member_id == Member.id)
     plan = session.scalar(scope_members(stmt.where(CarePlan.id == plan_id), actor))
     if plan is None:
-        raise NotFound(f"plan {plan_id} not found", field="plan_id")
+        raise NotFound(N_("plan %(id)s not found"), field="plan_id", id=plan_id)
     return plan
 
 
@@ -82,13 +82,18 @@ def get_checkpoint(session: Session, actor: Actor, checkpoint_id: int) -> Checkp
     )
     checkpoint = session.scalar(scope_members(stmt, actor))
     if checkpoint is None:
-        raise NotFound(f"checkpoint {checkpoint_id} not found", field="checkpoint_id")
+        raise NotFound(N_("checkpoint %(id)s not found"), field="checkpoint_id", id=checkpoint_id)
     return checkpoint
+
+
+def may_manage_lectures(actor: Actor) -> bool:
+    """Scheduling and cancelling lectures is a manager's (their store) or head office's."""
+    return actor.role in MANAGERS
 
 
 def require_manager(actor: Actor) -> None:
     if actor.role not in MANAGERS:
-        raise Forbidden("only a store manager, supervisor or admin may do this", field="role")
+        raise Forbidden(N_("only a store manager, supervisor or admin may do this"), field="role")
 
 
 # --- Where a person starts ------------------------------------------------------------
@@ -168,9 +173,9 @@ def may_end_sessions_of(actor: Actor, staff: Staff) -> bool:
 
 def require_manage_staff(actor: Actor, staff: Staff, *, field: str = "staff_id") -> None:
     if not may_see_staff(actor, staff):
-        raise NotFound(f"staff {staff.id} not found", field=field)
+        raise NotFound(N_("staff %(id)s not found"), field=field, id=staff.id)
     if not may_manage_staff(actor, staff):
-        raise Forbidden("you may not change this person's account", field=field)
+        raise Forbidden(N_("you may not change this person's account"), field=field)
 
 
 def may_change_chain_settings(actor: Actor) -> bool:
@@ -181,5 +186,34 @@ def may_change_chain_settings(actor: Actor) -> bool:
 
 def require_chain_settings(actor: Actor) -> None:
     if not may_change_chain_settings(actor):
-        raise Forbidden("only a supervisor or admin may change chain-wide settings",
+        raise Forbidden(N_("only a supervisor or admin may change chain-wide settings"),
                         field="role")  # fmt: skip
+
+
+# --- The admin console: accounts, stores and protocols of the whole chain -------------
+
+
+def may_administer(actor: Actor) -> bool:
+    """The admin console (/admin): every account, every store, publishing protocols.
+    Supervisors audit the chain but do not run its accounts."""
+    return actor.role is Role.admin
+
+
+def require_administer(actor: Actor) -> None:
+    if not may_administer(actor):
+        raise Forbidden(N_("only an administrator may do this"), field="role")
+
+
+def may_manage_stores(actor: Actor) -> bool:
+    """Opening a store or changing its name, code or address is an admin's step."""
+    return may_administer(actor)
+
+
+def require_manage_stores(actor: Actor) -> None:
+    if not may_manage_stores(actor):
+        raise Forbidden(N_("only an administrator may do this"), field="role")
+
+
+def may_see_colleagues_worklists(actor: Actor) -> bool:
+    """A manager works the whole store's list, or a colleague's (holiday, sick leave)."""
+    return actor.role in MANAGERS

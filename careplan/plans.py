@@ -10,10 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member, get_plan, scope_members
-from careplan.errors import Conflict, InvalidInput
+from careplan.errors import N_, Conflict, InvalidInput
 from careplan.members import check_owner, require_consent
-from careplan.models import CarePlan, Checkpoint, Member, ProtocolVersion
-from careplan.protocol_schema import Protocol, StepCommon
+from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion
+from careplan.protocol_schema import Protocol, StepCommon, Text
 from careplan.protocols import definition_of, get_version
 from careplan.schedule import (
     PlannedStep,
@@ -22,7 +22,13 @@ from careplan.schedule import (
     plan_end,
     plan_schedule,
 )
-from careplan.vocab import CheckpointState, CheckpointStatus, PlanStatus
+from careplan.vocab import (
+    Channel,
+    CheckpointState,
+    CheckpointStatus,
+    EscalationStatus,
+    PlanStatus,
+)
 
 LIVE = (PlanStatus.active, PlanStatus.paused)
 OPEN_STATES = (CheckpointState.pending, CheckpointState.paused)
@@ -51,9 +57,33 @@ def step_of(protocol: Protocol, key: str) -> StepCommon:
     raise KeyError(key)
 
 
+@dataclass(frozen=True)
+class StepTitle:
+    """A step's name as staff read it. The routine tail's contacts share one title, so
+    each carries its month and number and two rows never read as one step."""
+
+    title: Text
+    month: int | None = None  # the routine's month (1 = the first after the fixed steps)
+    number: int | None = None  # the contact's number within that month
+
+
+def step_title(protocol: Protocol, key: str) -> StepTitle:
+    step = step_of(protocol, key)
+    if protocol.routine is not None and step is protocol.routine:
+        _, month, number = key.rsplit("_", 2)  # routine keys: <prefix>_<MM>_<n>
+        return StepTitle(step.title, int(month), int(number))
+    return StepTitle(step.title)
+
+
+def allowed_channels(protocol: Protocol, step: StepCommon) -> tuple[Channel, ...]:
+    """How a step may be worked: its own channels, else the protocol's defaults. The one
+    answer the form, the save, the sheet's next contact and the demo all ask for."""
+    return step.channels or protocol.defaults.channels
+
+
 def _check_start(start: date, today: date) -> None:
     if abs(start - today) > MAX_START_DRIFT:
-        raise InvalidInput("start_date must be within a year of today", field="start_date")
+        raise InvalidInput(N_("must be within a year of today"), field="start_date")
 
 
 def preview(
@@ -107,7 +137,8 @@ def enroll(
         check_owner(session, assignee, member.home_store_id, field="assignee_id")
     row, steps = preview(session, protocol_id, version, start, today=today)
     if _live_plan(session, member.id, protocol_id) is not None:
-        raise Conflict(f"the member already has an active {protocol_id} plan", field="protocol_id")
+        raise Conflict(N_("the member already has an active plan of this protocol"),
+                       field="protocol_id", protocol=protocol_id)  # fmt: skip
     plan = CarePlan(
         member=member,
         protocol_id=protocol_id,
@@ -126,9 +157,18 @@ def enroll(
     except IntegrityError:
         # Another enrolment won the race for the unique live-plan index.
         raise Conflict(
-            f"the member already has an active {protocol_id} plan", field="protocol_id"
+            N_("the member already has an active plan of this protocol"), field="protocol_id",
+            protocol=protocol_id,
         ) from None
     return plan
+
+
+def check_no_live_plan(session: Session, member_id: int, protocol_id: str) -> None:
+    """One live plan per member and protocol: asked at the preview already, so nobody
+    fills in the dates of a plan that cannot be saved."""
+    if _live_plan(session, member_id, protocol_id) is not None:
+        raise Conflict(N_("the member already has an active plan of this protocol"),
+                       field="protocol_id")  # fmt: skip
 
 
 def _live_plan(session: Session, member_id: int, protocol_id: str) -> CarePlan | None:
@@ -175,7 +215,8 @@ def pause(session: Session, actor: Actor, plan_id: int, *, today: date) -> CareP
     plan = get_plan(session, actor, plan_id)
     if plan.status is not PlanStatus.active:
         raise Conflict(
-            f"only an active plan can be paused (this one is {plan.status})", field="status"
+            N_("only an active plan can be paused (this one is %(status)s)"), field="status",
+            status=plan.status,
         )
     plan.status = PlanStatus.paused
     plan.paused_on = today
@@ -190,7 +231,7 @@ def resume(session: Session, actor: Actor, plan_id: int, *, today: date) -> Care
     """Open steps move by the length of the pause: the member was away, not late."""
     plan = get_plan(session, actor, plan_id)
     if plan.status is not PlanStatus.paused or plan.paused_on is None:
-        raise Conflict("only a paused plan can be resumed", field="status")
+        raise Conflict(N_("only a paused plan can be resumed"), field="status")
     days = (today - plan.paused_on).days
     for cp in checkpoints_of(session, plan):
         if cp.state is CheckpointState.paused:
@@ -208,10 +249,10 @@ def resume(session: Session, actor: Actor, plan_id: int, *, today: date) -> Care
 def stop(session: Session, actor: Actor, plan_id: int, reason: str, *, today: date) -> CarePlan:
     reason = reason.strip()
     if not reason:
-        raise InvalidInput("say why the plan is stopped", field="reason")
+        raise InvalidInput(N_("say why the plan is stopped"), field="reason")
     plan = get_plan(session, actor, plan_id)
     if plan.status not in LIVE:
-        raise Conflict(f"the plan is already {plan.status}", field="status")
+        raise Conflict(N_("the plan is already %(status)s"), field="status", status=plan.status)
     plan.status = PlanStatus.stopped
     plan.stopped_on = today
     plan.stop_reason = reason[:255]
@@ -226,11 +267,25 @@ def _all_resolved(session: Session, plan: CarePlan, today: date) -> bool:
     return all(status_of(cp, today) in RESOLVED for cp in checkpoints_of(session, plan))
 
 
+def open_escalations(
+    session: Session, *, plan_id: int | None = None, member_id: int | None = None
+) -> list[Escalation]:
+    """The open escalations of a plan, or of a member (read through access already)."""
+    stmt = select(Escalation).where(Escalation.status == EscalationStatus.open)
+    if plan_id is not None:
+        stmt = stmt.where(Escalation.plan_id == plan_id)
+    if member_id is not None:
+        stmt = stmt.where(Escalation.member_id == member_id)
+    return list(session.scalars(stmt.order_by(Escalation.raised_at, Escalation.id)))
+
+
 def complete_if_finished(session: Session, plan: CarePlan, today: date) -> bool:
-    """A plan completes itself once every step is done, skipped or missed."""
+    """A plan completes itself once every step is done, skipped or missed, and no
+    escalation of it is open: a "stopped taking" answer on the last step is not a plan
+    that went well, and it stays live until someone resolves the escalation."""
     if plan.status is not PlanStatus.active:
         return False
-    if _all_resolved(session, plan, today):
+    if _all_resolved(session, plan, today) and not open_escalations(session, plan_id=plan.id):
         plan.status = PlanStatus.completed
         plan.completed_on = today
         return True
@@ -238,7 +293,12 @@ def complete_if_finished(session: Session, plan: CarePlan, today: date) -> bool:
 
 
 def effective_status(session: Session, plan: CarePlan, today: date) -> PlanStatus:
-    """As the member's page shows it: an active plan whose last steps expired is complete."""
+    """As the member's page shows it: an active plan whose last steps expired is complete,
+    unless an escalation of it is still open (then it is not over, whatever the steps)."""
+    if plan.status in (PlanStatus.active, PlanStatus.completed) and open_escalations(
+        session, plan_id=plan.id
+    ):
+        return PlanStatus.active
     if plan.status is PlanStatus.active and _all_resolved(session, plan, today):
         return PlanStatus.completed
     return plan.status
@@ -316,13 +376,13 @@ def _plan_migration(
 
 def _migration_target(session: Session, plan: CarePlan, to_version: int) -> ProtocolVersion:
     if plan.status not in LIVE:
-        raise Conflict(f"plan {plan.id} is {plan.status}; only live plans move", field="plan_ids")
+        raise Conflict(N_("plan %(id)s is %(status)s; only live plans move"), field="plan_ids",
+                       id=plan.id, status=plan.status)  # fmt: skip
     target = get_version(session, plan.protocol_id, to_version)
     if target.version <= plan.protocol_version.version:
         raise InvalidInput(
-            f"plan {plan.id} is already on v{plan.protocol_version.version}; "
-            "migrate only to a newer version",
-            field="to_version",
+            N_("plan %(id)s is already on v%(version)s; migrate only to a newer version"),
+            field="to_version", id=plan.id, version=plan.protocol_version.version,
         )
     return target
 
@@ -391,7 +451,7 @@ def migrate(
 ) -> list[MigrationPreview]:
     """Apply exactly what preview_migration shows; recorded results are never touched."""
     if not plan_ids:
-        raise InvalidInput("choose at least one plan", field="plan_ids")
+        raise InvalidInput(N_("choose at least one plan"), field="plan_ids")
     migrations = _migrations(session, actor, plan_ids, to_version)
     previews = [m.preview for m in migrations]  # before the plans point at the new version
     for m in migrations:

@@ -17,12 +17,18 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import MANAGERS, Actor, get_plan, scope_members
-from careplan.adherence import MEASURED_DAYS, ClassAdherence, classes_adherence, fills_by_member
+from careplan.adherence import (
+    MEASURED_DAYS,
+    ClassAdherence,
+    classes_adherence,
+    fills_by_member,
+    products_by_member,
+)
 from careplan.checkpoints import status_clause
 from careplan.clock import local_date
 from careplan.config import get_settings
 from careplan.drug_classes import label as drug_class_label
-from careplan.errors import Forbidden, InvalidInput, NotFound
+from careplan.errors import N_, Forbidden, InvalidInput, NotFound
 from careplan.healthchecks import MEASUREMENTS, Measurement
 from careplan.models import (
     CarePlan,
@@ -35,7 +41,7 @@ from careplan.models import (
     Store,
 )
 from careplan.pdc import Fill
-from careplan.plans import OPEN_STATES, protocol_of, step_of
+from careplan.plans import OPEN_STATES, allowed_channels, protocol_of, step_of
 from careplan.protocol_schema import Protocol, StepCommon
 from careplan.vocab import BatchState, Channel, CheckpointState, CheckpointStatus, Paper, Role
 
@@ -173,6 +179,7 @@ class _Loaded:
     checkpoints: list[tuple[Checkpoint, Member]]
     checks: dict[int, list[HealthCheck]] = field(default_factory=dict)
     fills: dict[int, dict[str, list[Fill]]] = field(default_factory=dict)  # by member
+    products: dict[int, dict[str, list[str]]] = field(default_factory=dict)  # by member
     plan_steps: dict[int, list[Checkpoint]] = field(default_factory=dict)  # by plan id
 
 
@@ -186,7 +193,7 @@ def _load(session: Session, actor: Actor, ids: Sequence[int], now: datetime) -> 
     found = {cp.id: (cp, m) for cp, m in session.execute(scope_members(stmt, actor))}
     missing = [i for i in ids if i not in found]
     if missing:
-        raise NotFound(f"checkpoint {missing[0]} not found", field="checkpoint_id")
+        raise NotFound(N_("checkpoint %(id)s not found"), field="checkpoint_id", id=missing[0])
     loaded = _Loaded([found[i] for i in ids])
     member_ids = {m.id for _, m in loaded.checkpoints if m.health_consent}
     plan_ids = {cp.plan_id for cp, _ in loaded.checkpoints}
@@ -200,6 +207,7 @@ def _load(session: Session, actor: Actor, ids: Sequence[int], now: datetime) -> 
             loaded.checks.setdefault(row.member_id, []).append(row)
         # Purchases of medicines tell of conditions: shown under the same consent.
         loaded.fills = fills_by_member(session, member_ids, until=local_date(now))
+        loaded.products = products_by_member(session, member_ids, until=local_date(now))
     steps = session.scalars(
         select(Checkpoint)
         .where(Checkpoint.plan_id.in_(plan_ids))
@@ -219,8 +227,7 @@ def _next_contact(
         return None
     nxt = later[0]
     step = step_of(protocol, nxt.key)
-    channels = step.channels or protocol.defaults.channels
-    return NextContact(nxt.due_on, channels[0], step.title.get(lang))
+    return NextContact(nxt.due_on, allowed_channels(protocol, step)[0], step.title.get(lang))
 
 
 def _sheet(
@@ -256,27 +263,40 @@ def _sheet(
         staff_phone=staff.phone,
         staff_role=staff.role,
         printed_at=now.astimezone(get_settings().zone),
-        supply=_supply(protocol, loaded.fills.get(member.id, {}), lang, local_date(now))
+        supply=_supply(
+            protocol,
+            loaded.fills.get(member.id, {}),
+            loaded.products.get(member.id, {}),
+            lang,
+            local_date(now),
+        )
         if consent
         else (),
     )
 
 
 def _supply(
-    protocol: Protocol, fills: dict[str, list[Fill]], lang: str, today: date
+    protocol: Protocol,
+    fills: dict[str, list[Fill]],
+    products: dict[str, list[str]],
+    lang: str,
+    today: date,
 ) -> tuple[Supply, ...]:
     """The plan's tracked classes the member has bought: a sheet shows what it knows."""
     start = today - timedelta(days=MEASURED_DAYS - 1)
     bought = [key for key in protocol.tracks if fills.get(key)]
     return tuple(
-        _supply_line(a, lang, today) for a in classes_adherence(bought, fills, start, today)
+        _supply_line(a, products.get(a.drug_class, []), lang, today)
+        for a in classes_adherence(bought, fills, start, today)
     )
 
 
-def _supply_line(measured: ClassAdherence, lang: str, today: date) -> Supply:
+def _supply_line(measured: ClassAdherence, products: list[str], lang: str, today: date) -> Supply:
     cover, out_on = measured.coverage, measured.runs_out_on
+    # The medicines by the names on their boxes; the class only if the till gave none.
+    names = "、".join(products) if lang == "zh" else ", ".join(products)
     return Supply(
-        title=drug_class_label(measured.drug_class, lang),
+        title=names or drug_class_label(measured.drug_class, lang),
         covered_days=cover.covered_days,
         days=cover.days_in_period,
         percent=None if cover.pdc is None else round(100 * cover.pdc),
@@ -289,7 +309,8 @@ def _language(requested: str | None, member: Member) -> str:
     if requested is None:
         return member.language if member.language in LANGUAGES else "zh"
     if requested not in LANGUAGES:
-        raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}", field="language")
+        raise InvalidInput(N_("language must be one of %(languages)s"), field="language",
+                           languages=LANGUAGES)  # fmt: skip
     return requested
 
 
@@ -306,7 +327,8 @@ def build_sheets(
     if not checkpoint_ids:
         return []
     if len(checkpoint_ids) > MAX_BATCH:
-        raise InvalidInput(f"at most {MAX_BATCH} sheets at a time", field="checkpoint_ids")
+        raise InvalidInput(N_("at most %(most)s sheets at a time"), field="checkpoint_ids",
+                           most=MAX_BATCH)  # fmt: skip
     loaded = _load(session, actor, checkpoint_ids, now)
     return [
         _sheet(session, cp, m, loaded, _language(language, m), now) for cp, m in loaded.checkpoints
@@ -334,7 +356,7 @@ def current_checkpoint(session: Session, actor: Actor, plan_id: int, today: date
     for candidates in (open_now, done[-1:], upcoming):
         if candidates:
             return candidates[0]
-    raise NotFound(f"plan {plan_id} has no step to print", field="plan_id")
+    raise NotFound(N_("plan %(id)s has no step to print"), field="plan_id", id=plan_id)
 
 
 # --- A day's contacts --------------------------------------------------------------------
@@ -343,16 +365,17 @@ def current_checkpoint(session: Session, actor: Actor, plan_id: int, today: date
 def _store_in_scope(session: Session, actor: Actor, store_id: int) -> Store:
     store = session.get(Store, store_id)
     if store is None or not actor.may_see_store(store.id):
-        raise NotFound(f"store {store_id} not found", field="store")
+        raise NotFound(N_("store %(id)s not found"), field="store", id=store_id)
     return store
 
 
 def _staff_in_store(session: Session, actor: Actor, staff_id: int, store: Store) -> Staff:
     staff = session.get(Staff, staff_id)
     if staff is None or staff.store_id != store.id:
-        raise NotFound(f"staff {staff_id} not found in store {store.code}", field="staff")
+        raise NotFound(N_("staff %(id)s not found in store %(store)s"), field="staff", id=staff_id,
+                       store=store.code)  # fmt: skip
     if actor.staff_id != staff.id and actor.role not in MANAGERS:
-        raise Forbidden("only a manager may print a colleague's sheets", field="staff")
+        raise Forbidden(N_("only a manager may print a colleague's sheets"), field="staff")
     return staff
 
 
@@ -366,7 +389,7 @@ def todays_contacts(
     if staff_id is not None:
         _staff_in_store(session, actor, staff_id, store)
     elif actor.role not in MANAGERS:
-        raise Forbidden("only a manager may print the whole store's sheets", field="staff")
+        raise Forbidden(N_("only a manager may print the whole store's sheets"), field="staff")
     stmt = (
         select(Checkpoint.id)
         .join(CarePlan, Checkpoint.plan_id == CarePlan.id)
@@ -387,8 +410,8 @@ def todays_contacts(
     ids = list(session.scalars(scope_members(stmt, actor)))
     if len(ids) > MAX_BATCH:
         raise InvalidInput(
-            f"more than {MAX_BATCH} contacts that day: print one person's at a time",
-            field="staff",
+            N_("more than %(most)s contacts that day: print one person's at a time"),
+            field="staff", most=MAX_BATCH,
         )
     return ids
 
@@ -448,7 +471,7 @@ def find_print(session: Session, actor: Actor, code: str) -> SheetPrint:
     )
     found = session.scalar(scope_members(stmt, actor))
     if found is None:
-        raise NotFound("no sheet has that code", field="code")
+        raise NotFound(N_("no sheet has that code"), field="code")
     return found
 
 
@@ -474,7 +497,7 @@ def create_batch(
         else todays_contacts(session, actor, store_id=store_id, on=on, staff_id=staff_id)
     )
     if not ids:
-        raise InvalidInput("there are no contacts that day", field="on_date")
+        raise InvalidInput(N_("there are no contacts that day"), field="on_date")
     batch = SheetBatch(
         requested_by_id=actor.staff_id,
         requested_at=now,
@@ -500,7 +523,7 @@ def get_batch(session: Session, actor: Actor, batch_id: int) -> SheetBatch:
         or (actor.role in MANAGERS and actor.may_see_store(batch.store_id))
     )
     if batch is None or not visible:
-        raise NotFound(f"batch {batch_id} not found", field="batch_id")
+        raise NotFound(N_("batch %(id)s not found"), field="batch_id", id=batch_id)
     return batch
 
 
@@ -519,7 +542,7 @@ def batch_members(session: Session, batch: SheetBatch) -> list[int]:
 def batch_pdf(session: Session, actor: Actor, batch_id: int) -> bytes:
     batch = get_batch(session, actor, batch_id)
     if batch.state is not BatchState.done or batch.pdf is None:
-        raise InvalidInput("the batch is not ready yet", field="batch_id")
+        raise InvalidInput(N_("the batch is not ready yet"), field="batch_id")
     return batch.pdf
 
 

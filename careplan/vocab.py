@@ -125,6 +125,20 @@ class LectureStatus(StrEnum):
     cancelled = "cancelled"
 
 
+class ImportOutcome(StrEnum):
+    imported = "imported"
+    refused = "refused"  # nothing was imported; the record keeps the report
+
+
+class LecturePhase(StrEnum):
+    """Where a lecture stands, as read (computed by lectures.phase, never stored)."""
+
+    upcoming = "upcoming"
+    today = "today"  # its day: check-in is open
+    held = "held"  # it has ended
+    cancelled = "cancelled"
+
+
 class SeatStatus(StrEnum):
     registered = "registered"  # holds a seat (checked in or not: see checked_in_at)
     waitlisted = "waitlisted"  # waits for a seat, in order of asking

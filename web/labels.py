@@ -12,6 +12,8 @@ from careplan.vocab import (
     CheckpointStatus,
     EscalationStatus,
     HealthCheckSource,
+    ImportOutcome,
+    LecturePhase,
     LectureStatus,
     OwnershipReason,
     Paper,
@@ -109,6 +111,16 @@ _LABELS_BY_VOCAB: dict[type[StrEnum], dict[StrEnum, str]] = {
         LectureStatus.scheduled: N_("Scheduled"),
         LectureStatus.cancelled: N_("Cancelled"),
     },
+    ImportOutcome: {
+        ImportOutcome.imported: N_("Imported"),
+        ImportOutcome.refused: N_("Refused"),
+    },
+    LecturePhase: {
+        LecturePhase.upcoming: N_("Scheduled"),
+        LecturePhase.today: N_("On today"),
+        LecturePhase.held: N_("Held"),
+        LecturePhase.cancelled: N_("Cancelled"),
+    },
     SeatStatus: {
         SeatStatus.registered: N_("Registered"),
         SeatStatus.waitlisted: N_("Waitlisted"),
@@ -123,11 +135,52 @@ LABELS: dict[tuple[str, str], str] = {}
 for _vocab in (
     Role, Channel, Adherence, StopReason, PlanStatus, CheckpointStatus, AttemptOutcome, Sex,
     HealthCheckSource, EscalationStatus, OwnershipReason, BatchState, Paper, LectureStatus,
-    SeatStatus,
+    SeatStatus, LecturePhase, ImportOutcome,
 ):  # fmt: skip
     for _member in _vocab:
         LABELS[(_vocab.__name__, _member.value)] = _LABELS_BY_VOCAB[_vocab][_member]
 
+
+# What the admin console's change log says was done to an account or a store.
+LABELS.update(
+    {
+        ("ChangeAction", "create"): N_("Created"),
+        ("ChangeAction", "update"): N_("Changed"),
+        ("ChangeAction", "delete"): N_("Deleted"),
+        ("ChangeAction", "unlock"): N_("Unlocked"),
+        ("ChangeAction", "publish"): N_("Published"),
+    }
+)
+
+# The columns of staff and store records, as that change log names them.
+RECORD_FIELDS: dict[tuple[str, str], str] = {
+    ("staff", "username"): N_("Username"),
+    ("staff", "name"): N_("Name"),
+    ("staff", "phone"): N_("Phone"),
+    ("staff", "role"): N_("Role"),
+    ("staff", "store_id"): N_("Home store"),
+    ("staff", "active"): N_("In post"),
+    ("staff", "left_on"): N_("Left on"),
+    ("staff", "language"): N_("Language"),
+    ("staff", "password_hash"): N_("Password"),
+    ("staff", "must_change_password"): N_("Must choose a new password"),
+    ("store", "code"): N_("Store code"),
+    ("store", "name"): N_("Store name"),
+    ("store", "region"): N_("Region"),
+    ("store", "address"): N_("Address"),
+    ("store", "phone"): N_("Phone"),
+}
+
+# How a member was invited to a lecture: the channel's words fit an invitation, not a
+# follow-up call (lectures.INVITATION_CHANNELS).
+LABELS.update(
+    {
+        ("InvitationChannel", Channel.phone.value): N_("Invited by phone"),
+        ("InvitationChannel", Channel.message.value): N_("Invited by SMS / WeChat"),
+        ("InvitationChannel", Channel.in_store.value): N_("Invited in store"),
+        ("InvitationChannel", Channel.home_visit.value): N_("Invited on a home visit"),
+    }
+)
 
 # What became of a step in the audit's lists (careplan.audit.AuditStep.outcome).
 LABELS.update(
@@ -142,8 +195,9 @@ LABELS.update(
 
 
 def label_of(value: StrEnum | str, vocabulary: str | None = None) -> str | None:
-    """The message id for a value; plain strings need their vocabulary's name."""
-    name = type(value).__name__ if isinstance(value, StrEnum) else vocabulary
+    """The message id for a value; plain strings need their vocabulary's name, and a
+    value read in another context names it (a channel as an invitation's)."""
+    name = vocabulary or (type(value).__name__ if isinstance(value, StrEnum) else None)
     return LABELS.get((name or "", str(value)))
 
 
@@ -216,6 +270,13 @@ FIELDS: dict[str, str] = {
     "title_zh": N_("Title (Chinese)"),
     "title_en": N_("Title (English)"),
     "topic": N_("Topic"),
+    "conditions": N_("Conditions"),
+    "protocols": N_("Protocols"),
+    "speaker": N_("Speaker"),
+    "venue": N_("Venue"),
+    "max_age": N_("Age to"),
+    "member_ids": N_("Members"),
+    "invitation_channel": N_("How they were invited"),
     "product_code": N_("Product code"),
     "product_name": N_("Product"),
     "drug_class": N_("Drug class"),
@@ -234,9 +295,15 @@ FIELDS: dict[str, str] = {
     "lecture_id": N_("Lecture"),
     "seat_id": N_("Registration"),
     "min_age": N_("Age from"),
+    "role": N_("Role"),
+    "store_name": N_("Store name"),
+    "store_address": N_("Address"),
+    "store_phone": N_("Phone"),
+    "new_password": N_("New password"),
+    "repeat_password": N_("New password again"),
+    "confirm": N_("Confirmation"),
 }
 
-# Domain messages staff meet at the counter, translated; others show as written.
 # Column headings of the audit's CSV files, in the reader's language.
 AUDIT_COLUMNS: dict[str, str] = {
     "key": N_("Code"),
@@ -280,89 +347,3 @@ AUDIT_COLUMNS: dict[str, str] = {
     "inherited_on": N_("Handed over on"),
     "days_overdue_since_hand_over": N_("Days overdue since the hand-over"),
 }
-
-MESSAGES = (
-    N_("a date like 2026-11-20"),
-    N_("a period of 30 to 730 days"),
-    N_("a product code of 1 to 64 characters"),
-    N_("an amount from 0 to 1000000 with at most 2 decimals"),
-    N_("an amount like 58.00"),
-    N_("at most 160 characters"),
-    N_("choose a drug class from the list"),
-    N_("choose the till's CSV file"),
-    N_("empty"),
-    N_("imports are made by a member of staff (--as)"),
-    N_("in the future"),
-    N_("no mapping for this product"),
-    N_("no member has this card number"),
-    N_("no store you may import for has this code"),
-    N_("the file has no purchase lines"),
-    N_(
-        "a member in the file was erased while it was being imported: nothing was imported; "
-        "import the file again to see which lines"
-    ),
-    N_("the file is empty"),
-    N_("too long for this field"),
-    N_("this column is missing from the header"),
-    N_("the file has bad lines; nothing was imported"),
-    N_("the file is neither UTF-8 nor GBK text: save it from the till as CSV in UTF-8 or GBK"),
-    N_("a whole number from 1 to 10000"),
-    N_("contains a NUL character, which is never valid text"),
-    N_("longer than a CSV field may be (131,072 characters)"),
-    N_("not readable as CSV (a stray quote or line break)"),
-    N_("a whole number of days from 1 to 366"),
-    N_("required"),
-    N_("not a mainland mobile number (11 digits starting 13-19)"),
-    N_("not an email address"),
-    N_("must be a date between 1900 and today"),
-    N_("health data needs the member's consent first"),
-    N_("the member has not consented to health-data processing"),
-    N_("the member withdrew consent to health-data processing: nothing new is recorded"),
-    N_("start_date must be within a year of today"),
-    N_("contacted_on must lie between the plan's start and today"),
-    N_("call_back_at must be in the future"),
-    N_("say why the member stopped taking it"),
-    N_("only for a 'stopped' answer"),
-    N_("this step was changed by someone else since you opened it"),
-    N_("must be store staff of the member's home store"),
-    N_("the member already belongs to that staff member"),
-    N_("choose a different staff member to take over"),
-    N_("only a store manager, supervisor or admin may do this"),
-    N_("Input should be a valid date or datetime, input is too short"),
-    N_("Input should be a valid number, unable to parse string as a number"),
-    N_("String should have at least 1 character"),
-    N_("enter a number"),
-    N_("choose a value from the list"),
-    N_("not a date (YYYY-MM-DD)"),
-    N_("there are no contacts that day"),
-    N_("choose A4 or A5"),
-    N_("choose a store"),
-    N_("only a manager may print a colleague's sheets"),
-    N_("only a manager may print the whole store's sheets"),
-    N_("the batch is not ready yet"),
-    N_("no sheet has that code"),
-    N_("not a date and time"),
-    N_("choose at least one member"),
-    N_("say what was done"),
-    N_("the member already has an active plan of this protocol"),
-    N_("this escalation is already resolved"),
-    N_("the lecture must end after it starts"),
-    N_("the registration deadline must not be after the start"),
-    N_("the lecture must start in the future"),
-    N_("the lecture was cancelled"),
-    N_("registration for this lecture has closed"),
-    N_("the lecture is over"),
-    N_("check-in opens on the day of the lecture"),
-    N_("the member has already checked in"),
-    N_("say why the lecture is cancelled (members will be told)"),
-    N_("a whole number of seats"),
-    N_("Input should be greater than or equal to 1"),
-    N_("choose a member"),
-    N_("choose a lecture"),
-    N_("only registered members are reminded"),
-    N_("the age band's low end is above its high end"),
-    N_("this card number cannot be registered here: check the card, or ask head office"),
-    N_("only a supervisor or admin may change chain-wide settings"),
-    N_("you may not change this person's account"),
-    N_("you may not hand over this person's members"),
-)

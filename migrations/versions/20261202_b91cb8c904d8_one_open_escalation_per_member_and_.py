@@ -7,7 +7,7 @@ report and its due date; the others are closed naming the one they were merged i
 Then a partial unique index enforces the rule on SQLite and PostgreSQL alike.
 
 Revision ID: b91cb8c904d8
-Revises: 153fe634ff79
+Revises: 5d1e7c0a9b42
 Create Date: 2026-12-02 02:40:51
 """
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ from alembic import op
 
 
 revision: str = 'b91cb8c904d8'
-down_revision: str | None = '153fe634ff79'
+down_revision: str | None = '5d1e7c0a9b42'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

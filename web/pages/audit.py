@@ -16,7 +16,7 @@ from careplan import audit
 from careplan.access import require_manager
 from careplan.adherence import Lapsed, Share, chain_adherence
 from careplan.drug_classes import label as drug_class_label
-from careplan.errors import InvalidInput
+from careplan.errors import N_, InvalidInput
 from careplan.models import Store
 from careplan.staff import names_of
 from web import audit_params as shared_csv
@@ -189,7 +189,7 @@ def _adherence(
 ) -> tuple[date, dict[tuple[int, str], Share], list[Lapsed]]:
     require_manager(v.actor)
     if not 30 <= days <= 730:
-        raise InvalidInput("a period of 30 to 730 days", field="days")
+        raise InvalidInput(N_("a period of 30 to 730 days"), field="days")
     start = today - timedelta(days=days - 1)
     shares, lapsed = chain_adherence(session, v.actor, start=start, end=today, store_id=store_id)
     return start, shares, lapsed
