@@ -91,6 +91,11 @@ def may_manage_lectures(actor: Actor) -> bool:
     return actor.role in MANAGERS
 
 
+def sees_store_management(actor: Actor) -> bool:
+    """Store managers, head office and admins: the staff page, the audit, till imports."""
+    return actor.role in MANAGERS
+
+
 def require_manager(actor: Actor) -> None:
     if actor.role not in MANAGERS:
         raise Forbidden(N_("only a store manager, supervisor or admin may do this"), field="role")

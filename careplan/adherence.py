@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from itertools import groupby
 
@@ -16,7 +16,14 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member, scope_members
-from careplan.models import CarePlan, Checkpoint, Member, ProductClass, Purchase
+from careplan.models import (
+    CarePlan,
+    Checkpoint,
+    CheckpointResult,
+    Member,
+    ProductClass,
+    Purchase,
+)
 from careplan.pdc import Coverage, Fill, coverage, runs_out_on
 from careplan.plans import protocol_of, shift_checkpoint
 from careplan.protocol_schema import Protocol
@@ -218,6 +225,8 @@ class Lapsed:
     protocol_id: str
     drug_class: str
     runs_out_on: date
+    mobile: str | None = None
+    last_contact_on: date | None = None  # the member's latest worked step, any plan
 
 
 def chain_adherence(
@@ -232,7 +241,7 @@ def chain_adherence(
         return {}, []
     plans_stmt = select(
         CarePlan.member_id, CarePlan.protocol_id, CarePlan.protocol_version_id,
-        Member.home_store_id, Member.name, Member.card_number, Member.owner_id,
+        Member.home_store_id, Member.name, Member.card_number, Member.owner_id, Member.mobile,
     ).join(Member, CarePlan.member_id == Member.id).where(
         CarePlan.status == PlanStatus.active, CarePlan.protocol_version_id.in_(tracks)
     )  # fmt: skip
@@ -244,7 +253,8 @@ def chain_adherence(
     )
     shares: dict[tuple[int, str], Share] = defaultdict(Share)
     lapsed: list[Lapsed] = []
-    for member_id, protocol_id, version_id, home, name, card, owner in on_plans:
+    mobiles = {row.member_id: row.mobile for row in on_plans}
+    for member_id, protocol_id, version_id, home, name, card, owner, _mobile in on_plans:
         fills = by_member[member_id]
         classes = tracks[version_id]
         measured = [
@@ -258,5 +268,28 @@ def chain_adherence(
             out = runs_out_on(fills.get(key, []))
             if out is not None and out <= end:
                 lapsed.append(Lapsed(member_id, name, card, home, owner, protocol_id, key, out))
+    contacts = last_contacts(session, {x.member_id for x in lapsed})
+    lapsed = [
+        replace(x, mobile=mobiles.get(x.member_id), last_contact_on=contacts.get(x.member_id))
+        for x in lapsed
+    ]
     lapsed.sort(key=lambda x: (x.runs_out_on, x.member_id))
     return dict(shares), lapsed
+
+
+def last_contacts(session: Session, member_ids: set[int]) -> dict[int, date]:
+    """Each member's latest contact: the day of the latest step worked for them."""
+    if not member_ids:
+        return {}
+    found: dict[int, date] = {}
+    ids = sorted(member_ids)
+    for i in range(0, len(ids), 500):  # bounded IN lists
+        stmt = (
+            select(CarePlan.member_id, func.max(CheckpointResult.contacted_on))
+            .join(Checkpoint, CheckpointResult.checkpoint_id == Checkpoint.id)
+            .join(CarePlan, Checkpoint.plan_id == CarePlan.id)
+            .where(CarePlan.member_id.in_(ids[i : i + 500]))
+            .group_by(CarePlan.member_id)
+        )
+        found.update({m: d for m, d in session.execute(stmt)})
+    return found

@@ -420,3 +420,35 @@ def test_enroll_file_names_the_line_and_field_of_a_nul_or_an_overlong_field(
         code, out = run("enroll-file", str(file), "--as", "xh.clerk1")
         assert code == 2 and "card_number (line 3)" in out, out[:300]
     assert count(cli_db, CarePlan) == 0
+
+
+def test_end_covers_gives_members_back_once_the_last_day_has_passed(cli_db: str):
+    from datetime import timedelta
+
+    from careplan import clock, members
+    from careplan.access import Actor
+    from careplan.models import Ownership, Staff
+
+    assert run("protocols", "load")[0] == 0 and run("demo", "seed")[0] == 0
+    engine = make_engine(cli_db)
+    with make_session_factory(engine)() as s:
+        manager = s.scalar(select(Staff).where(Staff.username == "xh.manager"))
+        clerk1 = s.scalar(select(Staff).where(Staff.username == "xh.clerk1"))
+        clerk2 = s.scalar(select(Staff).where(Staff.username == "xh.clerk2"))
+        assert manager and clerk1 and clerk2
+        s.info["actor"] = Actor.of(manager, via="test")
+        moved = members.reassign_all(s, s.info["actor"], clerk1.id, clerk2.id, staff_left=False,
+                                     now=clock.now(), until=clock.today())  # fmt: skip
+        s.commit()
+        clerk1_id = clerk1.id
+    assert moved > 0
+    assert run("staff", "end-covers") == (0, "0 members back with their owners\n")  # last day
+    with engine.begin() as conn:  # the last day is now yesterday
+        conn.execute(Ownership.__table__.update().where(Ownership.reason == "cover").values(
+            cover_until=clock.today() - timedelta(days=1)))  # fmt: skip
+    assert run("staff", "end-covers") == (0, f"{moved} members back with their owners\n")
+    with make_session_factory(engine)() as s:
+        mine = select(func.count()).select_from(Member).where(Member.owner_id == clerk1_id)
+        owned = s.scalar(mine)
+    assert owned == moved
+    engine.dispose()

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 
-from careplan.access import Actor, may_administer
+from careplan.access import Actor, may_administer, sees_store_management, starts_on_the_audit
 from careplan.config import get_settings
 from careplan.db import begin_for_writing
 from careplan.models import AuthSession, Staff
@@ -83,6 +83,16 @@ class Visitor:
     def may_administer(self) -> bool:
         """Whether the header offers the admin console."""
         return self.staff is not None and may_administer(self.actor)
+
+    @property
+    def has_worklist(self) -> bool:
+        """Whether the header offers a worklist of their own (head office has none)."""
+        return self.staff is not None and not starts_on_the_audit(self.actor)
+
+    @property
+    def may_manage(self) -> bool:
+        """Whether the header offers the store pages, the audit and the till imports."""
+        return self.staff is not None and sees_store_management(self.actor)
 
 
 def _language(request: Request, staff: Staff | None) -> str:

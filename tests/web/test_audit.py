@@ -157,6 +157,10 @@ def test_a_supervisor_lands_on_the_chain_audit_after_signing_in(
     assert r.status_code == 303
     landed = client.get(r.headers["location"], follow_redirects=True)
     assert landed.url.path == "/audit" and "逾期督导" in landed.text and "全连锁" in landed.text
+    header = landed.text[: landed.text.index("</nav>")]
+    assert "我的工作台" not in header and 'href="/audit"' in header  # no empty list offered
     client.cookies.clear()
     sign_in_page(client, "clerk.a")  # a clerk still starts on their worklist
-    assert client.get("/").status_code == 200
+    home = client.get("/")
+    header = home.text[: home.text.index("</nav>")]
+    assert home.status_code == 200 and "我的工作台" in header and 'href="/audit"' not in header

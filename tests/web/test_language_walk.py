@@ -220,6 +220,13 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     walk("hand over a peer's", members.reassign_all, s, world.actor(world.manager_a), peer.id,
          world.clerk_a.id, staff_left=False, now=now)  # fmt: skip
     manager = world.actor(world.manager_a)
+    walk("cover for a leaver", members.reassign_all, s, manager, world.clerk_a.id,
+         world.clerk_a2.id, staff_left=True, until=now.date(), now=now)  # fmt: skip
+    walk("cover ended before it began", members.reassign_all, s, manager, world.clerk_a.id,
+         world.clerk_a2.id, staff_left=False, until=date(2000, 1, 1), now=now)  # fmt: skip
+    walk("cover of one member", members.reassign_member, s, manager, member.id,
+         world.clerk_a2.id, reason=OwnershipReason.cover, now=now)  # fmt: skip
+    manager = world.actor(world.manager_a)
     walk("choose members", members.reassign_members, s, manager, [], world.clerk_a2.id, now=now)
     walk("no owner", members.create_member, s, Actor.system("test"),
          members.MemberCreate(card_number="Z9003", name="孙丽", home_store_id=world.store_a.id),
@@ -500,6 +507,9 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
          raised.id, "好了", now=now)  # fmt: skip
     manager = world.actor(world.manager_a)
     walk("say what was done", escalations.resolve_escalation, s, manager, raised.id, " ", now=now)
+    walk("a clerk closes a pharmacist's case", escalations.resolve_escalation, s,
+         world.actor(world.clerk_a), raised.id, "我打过电话了", now=now)  # fmt: skip
+    manager = world.actor(world.manager_a)
     escalations.resolve_escalation(s, manager, raised.id, "已上门", now=now)
     s.commit()
     manager = world.actor(world.manager_a)

@@ -8,10 +8,10 @@ from datetime import date
 from fastapi.testclient import TestClient
 
 from careplan.checkpoints import CheckpointFilter, count_checkpoints
-from careplan.models import Member
+from careplan.models import Member, Staff
 from careplan.vocab import CheckpointStatus
 from tests.conftest import World, enrolled_steps, make_member
-from tests.web.conftest import TravelClock, sign_in_page
+from tests.web.conftest import TravelClock, api_sign_in, sign_in_page
 
 
 def staff_row(page: str, name: str) -> list[str]:
@@ -83,3 +83,19 @@ def test_a_cover_whose_last_day_has_passed_is_refused_naming_the_box(
             "until": "2024-03-01"}  # fmt: skip
     r = client.post("/store/reassign", data=form)
     assert r.status_code == 422 and "代管的最后一天不能早于今天。" in r.text
+
+
+def test_the_api_gives_a_holiday_cover_with_a_last_day(client: TestClient, world: World):
+    member = make_member(world, owner=world.clerk_a)
+    world.session.commit()
+    headers = api_sign_in(client, "manager.a")
+    r = client.post(f"/api/v1/staff/{world.clerk_a.id}/hand-over", headers=headers,
+                    json={"to_staff_id": world.clerk_a2.id, "until": "2024-03-20"})  # fmt: skip
+    assert r.status_code == 200 and r.json() == {"members_moved": 1}
+    r = client.get(f"/api/v1/members/{member.id}/ownership", headers=headers)
+    latest = r.json()[-1]
+    assert (latest["reason"], latest["cover_until"], latest["returns_to_id"]) == (
+        "cover", "2024-03-20", world.clerk_a.id
+    )  # fmt: skip
+    world.session.expire_all()
+    assert world.session.get_one(Staff, world.clerk_a.id).active  # a cover closes no account

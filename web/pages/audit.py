@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from careplan import audit
 from careplan.access import require_manager
-from careplan.adherence import chain_adherence
+from careplan.adherence import Lapsed, Share, chain_adherence
+from careplan.drug_classes import label as drug_class_label
 from careplan.errors import N_, InvalidInput
 from careplan.models import Store
 from careplan.staff import names_of
@@ -183,6 +184,17 @@ def steps_csv(
     )
 
 
+def _adherence(
+    session: DbSession, v: User, today: date, days: int, store_id: int | None
+) -> tuple[date, dict[tuple[int, str], Share], list[Lapsed]]:
+    require_manager(v.actor)
+    if not 30 <= days <= 730:
+        raise InvalidInput(N_("a period of 30 to 730 days"), field="days")
+    start = today - timedelta(days=days - 1)
+    shares, lapsed = chain_adherence(session, v.actor, start=start, end=today, store_id=store_id)
+    return start, shares, lapsed
+
+
 @pages.get("/audit/adherence")
 def adherence_page(
     request: Request,
@@ -194,13 +206,7 @@ def adherence_page(
 ) -> Response:
     """Measured adherence across stores: per store and protocol the share of tracked
     members below 80% PDC over the last `days`, and the members whose supply ran out."""
-    require_manager(v.actor)
-    if not 30 <= days <= 730:
-        raise InvalidInput(N_("a period of 30 to 730 days"), field="days")
-    start = now.today - timedelta(days=days - 1)
-    shares, lapsed = chain_adherence(
-        session, v.actor, start=start, end=now.today, store_id=store_id
-    )
+    start, shares, lapsed = _adherence(session, v, now.today, days, store_id)
     stores = {s.id: s for s in session.scalars(select(Store))}
     context = {
         "nav": "audit",
@@ -210,8 +216,43 @@ def adherence_page(
         "lapsed": lapsed[:500],
         "lapsed_total": len(lapsed),
         "stores": stores,
+        "store_choices": sorted(
+            (s for s in stores.values() if v.actor.may_see_store(s.id)), key=lambda s: s.code
+        ),
+        "store_id": store_id,
         "names": names_of(session, {x.owner_id for x in lapsed[:500]}),
         "today": now.today,
         "protocols": dict(protocol_choices(session)),
     }
     return render(request, v, "audit/adherence.html", context)
+
+
+LAPSED_FIELDS = [
+    "runs_out_on", "member_id", "member_name", "card_number", "mobile", "store_code",
+    "store", "owner", "last_contact_on", "protocol_id", "protocol", "drug_class_key",
+    "drug_class",
+]  # fmt: skip
+
+
+@pages.get("/audit/adherence/lapsed.csv")
+def lapsed_csv(
+    v: User, session: DbSession, now: Now, days: int = 180, store_id: int | None = None
+) -> Response:
+    """The lapsed members to call, for a spreadsheet: ids and codes in their own columns,
+    names in the reader's language beside them."""
+    _start, _shares, lapsed = _adherence(session, v, now.today, days, store_id)
+    stores = {s.id: s for s in session.scalars(select(Store))}
+    owners = names_of(session, {x.owner_id for x in lapsed})
+    titles = audit.names(session)
+    lang = v.language
+    rows = (
+        [x.runs_out_on, x.member_id, x.name, x.card_number, x.mobile or "",
+         stores[x.store_id].code, stores[x.store_id].name, owners.get(x.owner_id, ""),
+         x.last_contact_on or "", x.protocol_id,
+         (t.get(lang) if (t := titles.protocol(x.protocol_id)) else ""),
+         x.drug_class, drug_class_label(x.drug_class, lang)]
+        for x in lapsed
+    )  # fmt: skip
+    where = stores[store_id].code if store_id in stores else "chain"
+    name = f"lapsed-{where}-{now.today.isoformat()}.csv"
+    return csv_response(name, audit.csv_lines(_header(v, LAPSED_FIELDS), rows))
