@@ -147,7 +147,7 @@ def test_a_store_managers_lectures_and_till_import(
     expect(roster.get_by_role("button", name="签到: 孙一")).to_have_count(0)
 
     # Inviting: the lecture's condition ticked, an age filter, kept after marking.
-    page.get_by_role("link", name="邀约名单").click()
+    page.get_by_role("link", name="邀请名单").click()
     expect(page.get_by_label("骨质疏松", exact=True)).to_be_checked()
     expect(page.get_by_role("link", name="郑少")).to_be_visible()
     page.get_by_label("年龄从").fill("60")
@@ -158,7 +158,7 @@ def test_a_store_managers_lectures_and_till_import(
     options = page.get_by_label("邀请方式").locator("option")
     expect(options).to_have_text(["请选择…", "电话邀请", "短信/微信邀请", "到店当面邀请"])
     page.get_by_label("邀请方式").select_option(label="短信/微信邀请")
-    page.get_by_role("button", name="标记为已邀约").click()
+    page.get_by_role("button", name="标记为已邀请").click()
     expect(page.get_by_role("status")).to_have_text("已记录：邀请了 1 位会员（短信/微信邀请）。")
     expect(page.get_by_label("年龄从")).to_have_value("60")
     expect(page.get_by_role("link", name="郑少")).to_have_count(0)
