@@ -37,6 +37,7 @@ from careplan.models import (
     PurchaseImport,
     SheetPrint,
     Staff,
+    Store,
 )
 from careplan.models.base import utcnow
 from careplan.models.change_log import CHANGE_FIELDS
@@ -59,6 +60,7 @@ AUDITED: dict[type, str] = {
     LectureSeat: "lecture_seat",
     SheetPrint: "sheet_print",
     Staff: "staff",  # every account change: created, role, store, left, password reset
+    Store: "store",  # opened, renamed, moved: the admin console's changes
 }
 # Bookkeeping columns whose change says nothing about care.
 IGNORED = frozenset({"created_at", "updated_at", "version"})

@@ -20,6 +20,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from careplan.access import Actor, require_chain_settings
+from careplan.change_log import log_action
 from careplan.errors import NotFound
 from careplan.models import ProtocolVersion
 from careplan.protocol_schema import Protocol, Step, StepCommon
@@ -236,6 +238,43 @@ def parse_protocol(text: str, path: str = "<text>") -> LoadedProtocol:
     return LoadedProtocol(definition, path, content_hash(definition), lines)
 
 
+def decode(data: bytes, path: str) -> str:
+    """A file's text, or the issue `careplan protocols check` reports for an unreadable one."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolFileError([ProtocolIssue(path, 1, f"cannot read file: {exc}")]) from None
+
+
+def check_upload(session: Session, data: bytes, path: str) -> LoadedProtocol:
+    """One uploaded file, checked as `careplan protocols check` checks files (the same
+    parse, the same frozen-version rule, so the same messages); nothing is stored."""
+    loaded = parse_protocol(decode(data, path), path)
+    issues = check_published(session, [loaded])
+    if issues:
+        raise ProtocolFileError(issues)
+    return loaded
+
+
+def is_published(session: Session, loaded: LoadedProtocol) -> bool:
+    return _published(session, loaded.definition.id, loaded.definition.version) is not None
+
+
+def publish_upload(session: Session, actor: Actor, data: bytes, path: str) -> LoadedProtocol:
+    """Publish a checked upload (checked again: another version may have been published
+    since), in the change log under the person who confirmed it."""
+    require_chain_settings(actor)
+    loaded = check_upload(session, data, path)
+    for item, new in publish(session, [loaded]):
+        row = _published(session, item.definition.id, item.definition.version)
+        if new and row is not None:
+            log_action(session, "protocol_version", row.id, "publish", {
+                "protocol_id": [None, row.protocol_id], "version": [None, row.version],
+                "content_hash": [None, row.content_hash], "source": [None, row.source],
+            })  # fmt: skip
+    return loaded
+
+
 def protocol_files(target: Path) -> list[Path]:
     if target.is_dir():
         return sorted(p for p in target.iterdir() if p.suffix in (".yaml", ".yml"))
@@ -248,9 +287,12 @@ def read_files(paths: Iterable[Path]) -> list[LoadedProtocol]:
     issues: list[ProtocolIssue] = []
     for p in paths:
         try:
-            text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = decode(p.read_bytes(), str(p))
+        except OSError as exc:
             issues.append(ProtocolIssue(str(p), 1, f"cannot read file: {exc}"))
+            continue
+        except ProtocolFileError as exc:
+            issues.extend(exc.issues)
             continue
         try:
             loaded.append(parse_protocol(text, str(p)))

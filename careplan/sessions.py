@@ -85,13 +85,19 @@ def end_sessions_of(session: Session, actor: Actor, staff: Staff, *, now: dateti
     returns how many ended."""
     if not may_end_sessions_of(actor, staff):
         raise Forbidden("only an admin may end another person's sessions", field="role")
+    return end_all_sessions(session, staff.id, by=actor.staff_id, now=now)
+
+
+def end_all_sessions(session: Session, staff_id: int, *, by: int | None, now: datetime) -> int:
+    """Ends them with no check of its own: for the account changes that imply it (a reset
+    password, a closed account), each decided by its own rule."""
     result = session.execute(
         update(AuthSession)
         .where(
-            AuthSession.staff_id == staff.id,
+            AuthSession.staff_id == staff_id,
             AuthSession.ended_at.is_(None),
             AuthSession.expires_at > now,
         )
-        .values(ended_at=now, ended_by_id=actor.staff_id)
+        .values(ended_at=now, ended_by_id=by)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

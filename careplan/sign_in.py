@@ -220,3 +220,13 @@ def locked_until(session: Session, username: str, now: datetime) -> datetime | N
         select(SignInLimit.locked_until).where(SignInLimit.key == name_key(username))
     )
     return until if until is not None and until > now else None
+
+
+def locked_names(session: Session, now: datetime) -> set[str]:
+    """Every name locked now, in one query (the admin's list of accounts)."""
+    rows = session.scalars(
+        select(SignInLimit.key).where(
+            SignInLimit.key.startswith("name:"), SignInLimit.locked_until > now
+        )
+    )
+    return {key.removeprefix("name:") for key in rows}

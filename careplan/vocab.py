@@ -104,6 +104,8 @@ class OwnershipReason(StrEnum):
     reassigned = "reassigned"  # by a manager
     staff_left = "staff_left"  # the clerk left; members handed over
     escalation = "escalation"  # service complaint: hand the member to another clerk
+    cover = "cover"  # holiday cover: the members go back after the cover's last day
+    cover_ended = "cover_ended"  # back to their owner after a holiday cover
 
 
 class Paper(StrEnum):

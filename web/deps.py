@@ -14,6 +14,7 @@ from careplan import clock
 from careplan.access import Actor
 from careplan.db import begin_for_writing
 from careplan.sessions import staff_for_token
+from careplan.staff import needs_new_password
 from web.routing import READS_FIRST, marked
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -65,6 +66,11 @@ def current_actor(
             detail={"message": "sign in first (Authorization: Bearer <token>)", "field": None},
             headers={"WWW-Authenticate": "Bearer"},
         )
+    if needs_new_password(staff):
+        # A one-time password opens nothing but the page where its owner replaces it.
+        message = "change the one-time password on the sign-in page first"
+        detail = {"message": message, "field": "password", "key": message}
+        raise HTTPException(status_code=403, detail=detail)
     actor = Actor.of(staff, via="api")
     session.info["actor"] = actor
     return actor

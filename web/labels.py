@@ -104,6 +104,8 @@ _LABELS_BY_VOCAB: dict[type[StrEnum], dict[StrEnum, str]] = {
         OwnershipReason.reassigned: N_("Reassigned by a manager"),
         OwnershipReason.staff_left: N_("Previous owner left"),
         OwnershipReason.escalation: N_("Handed over after a complaint"),
+        OwnershipReason.cover: N_("Holiday cover"),
+        OwnershipReason.cover_ended: N_("Back after a holiday cover"),
     },
     LectureStatus: {
         LectureStatus.scheduled: N_("Scheduled"),
@@ -138,6 +140,36 @@ for _vocab in (
     for _member in _vocab:
         LABELS[(_vocab.__name__, _member.value)] = _LABELS_BY_VOCAB[_vocab][_member]
 
+
+# What the admin console's change log says was done to an account or a store.
+LABELS.update(
+    {
+        ("ChangeAction", "create"): N_("Created"),
+        ("ChangeAction", "update"): N_("Changed"),
+        ("ChangeAction", "delete"): N_("Deleted"),
+        ("ChangeAction", "unlock"): N_("Unlocked"),
+        ("ChangeAction", "publish"): N_("Published"),
+    }
+)
+
+# The columns of staff and store records, as that change log names them.
+RECORD_FIELDS: dict[tuple[str, str], str] = {
+    ("staff", "username"): N_("Username"),
+    ("staff", "name"): N_("Name"),
+    ("staff", "phone"): N_("Phone"),
+    ("staff", "role"): N_("Role"),
+    ("staff", "store_id"): N_("Home store"),
+    ("staff", "active"): N_("In post"),
+    ("staff", "left_on"): N_("Left on"),
+    ("staff", "language"): N_("Language"),
+    ("staff", "password_hash"): N_("Password"),
+    ("staff", "must_change_password"): N_("Must choose a new password"),
+    ("store", "code"): N_("Store code"),
+    ("store", "name"): N_("Store name"),
+    ("store", "region"): N_("Region"),
+    ("store", "address"): N_("Address"),
+    ("store", "phone"): N_("Phone"),
+}
 
 # How a member was invited to a lecture: the channel's words fit an invitation, not a
 # follow-up call (lectures.INVITATION_CHANNELS).
@@ -263,6 +295,13 @@ FIELDS: dict[str, str] = {
     "lecture_id": N_("Lecture"),
     "seat_id": N_("Registration"),
     "min_age": N_("Age from"),
+    "role": N_("Role"),
+    "store_name": N_("Store name"),
+    "store_address": N_("Address"),
+    "store_phone": N_("Phone"),
+    "new_password": N_("New password"),
+    "repeat_password": N_("New password again"),
+    "confirm": N_("Confirmation"),
 }
 
 # Domain messages staff meet at the counter, translated; others show as written.
@@ -283,8 +322,10 @@ AUDIT_COLUMNS: dict[str, str] = {
     "completion_rate_pct": N_("Completion rate %"),
     "on_time_rate_pct": N_("On-time rate %"),
     "open_escalations": N_("Open escalations"),
-    "protocol_id": N_("Protocol"),
-    "step_key": N_("Step"),
+    "protocol_id": N_("Protocol id"),
+    "step_key": N_("Step id"),
+    "protocol": N_("Protocol"),
+    "step": N_("Step"),
     "checkpoint_id": N_("Step number"),
     "member_id": N_("Member number"),
     "member_name": N_("Member"),
@@ -296,6 +337,9 @@ AUDIT_COLUMNS: dict[str, str] = {
     "due_on": N_("Due"),
     "days_overdue": N_("Days overdue"),
     "outcome": N_("Outcome"),
+    "inherited_from": N_("Inherited from"),
+    "inherited_on": N_("Handed over on"),
+    "days_overdue_since_hand_over": N_("Days overdue since the hand-over"),
 }
 
 MESSAGES = (
@@ -382,4 +426,24 @@ MESSAGES = (
     N_("only a supervisor or admin may change chain-wide settings"),
     N_("you may not change this person's account"),
     N_("you may not hand over this person's members"),
+    # The admin console (careplan/staff.py, careplan/stores.py, careplan/access.py).
+    N_("only an administrator may do this"),
+    N_("store staff need a home store"),
+    N_("at most %(n)s characters"),
+    N_("at least %(n)s characters"),
+    N_("you may not give this role at this store"),
+    N_("hand over this person's %(n)s members first"),
+    N_("2 to 64 letters, digits, dots, dashes or underscores"),
+    N_("the username %(username)s is taken"),
+    N_("this account is closed"),
+    N_("the two passwords differ"),
+    N_("choose a password different from the old one"),
+    N_("1 to 32 letters, digits, dashes or underscores"),
+    N_("the store code %(code)s is taken"),
+    N_("digits, spaces, dashes and brackets only"),
+    N_("store not found"),
+    N_("tick the box to confirm"),
+    N_("choose a protocol file (YAML)"),
+    N_("the upload has expired: upload the file again"),
+    N_("change the one-time password on the sign-in page first"),
 )

@@ -18,11 +18,12 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 
-from careplan.access import Actor
+from careplan.access import Actor, may_administer
 from careplan.config import get_settings
 from careplan.db import begin_for_writing
 from careplan.models import AuthSession, Staff
 from careplan.sessions import live_session, needs_touch, touch
+from careplan.staff import needs_new_password
 from web.deps import SAFE_METHODS, DbSession, Now, writes_at_once
 from web.i18n import LANGUAGES, negotiate
 from web.routing import ANONYMOUS_FORM, marked
@@ -36,6 +37,10 @@ CSRF_HEADER = "X-CSRF-Token"
 
 class SignInRequired(Exception):
     """Raised by pages that need a signed-in user; answered with a redirect."""
+
+
+class PasswordChangeRequired(Exception):
+    """A signed-in account still on a one-time password: it must choose its own first."""
 
 
 class CsrfRefused(Exception):
@@ -73,6 +78,11 @@ class Visitor:
         if self.staff is None:
             raise SignInRequired
         return Actor.of(self.staff, via="web")
+
+    @property
+    def may_administer(self) -> bool:
+        """Whether the header offers the admin console."""
+        return self.staff is not None and may_administer(self.actor)
 
 
 def _language(request: Request, staff: Staff | None) -> str:
@@ -178,8 +188,12 @@ def same_origin(request: Request) -> bool:
 
 
 def signed_in(v: Annotated[Visitor, Depends(visitor)]) -> Visitor:
+    """Every signed-in page; an account on a one-time password is sent to choose its own
+    password before anything else (the change-password page itself asks for AnyVisitor)."""
     if v.staff is None:
         raise SignInRequired
+    if needs_new_password(v.staff):
+        raise PasswordChangeRequired
     return v
 
 

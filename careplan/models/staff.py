@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from careplan.models.base import Base, IdMixin, IdType, TimestampMixin, enum_column
@@ -24,6 +24,9 @@ class Staff(IdMixin, TimestampMixin, Base):
     left_on: Mapped[datetime | None] = mapped_column(default=None)
     language: Mapped[str] = mapped_column(String(8), default="zh")
     password_hash: Mapped[str] = mapped_column(String(255), default="")
+    # Set by an admin's reset (a one-time password): the account does nothing else until
+    # its owner has chosen a password of their own.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     store: Mapped[Store | None] = relationship()
 

@@ -1,7 +1,7 @@
 """refused till imports kept with their report
 
 Revision ID: 5d1e7c0a9b42
-Revises: 153fe634ff79
+Revises: 4b1e2f7a9c30
 Create Date: 2026-12-02 03:00:00
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 
 
 revision: str = '5d1e7c0a9b42'
-down_revision: str | None = '153fe634ff79'
+down_revision: str | None = '4b1e2f7a9c30'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

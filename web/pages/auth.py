@@ -4,20 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import Response
 
 from careplan.config import get_settings
+from careplan.errors import CareplanError
 from careplan.sessions import end_session
 from careplan.sign_in import SignIn
 from careplan.sign_in import sign_in as attempt
-from careplan.staff import set_language
+from careplan.staff import choose_password, needs_new_password, set_language
 from web.deps import DbSession, Now, client_address
 from web.i18n import LANGUAGES, gettext_for
 from web.pages.common import Form, pages_router, redirect, text_of
 from web.routing import anonymous_form
-from web.session import LANG_COOKIE, SESSION_COOKIE, AnyVisitor, SignedOut, User, set_cookie
+from web.session import (
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    AnyVisitor,
+    SignedOut,
+    SignInRequired,
+    User,
+    set_cookie,
+)
 from web.templating import render
 
 pages = pages_router()
@@ -66,9 +76,35 @@ def sign_in(request: Request, form: Form, now: Now, v: SignedOut) -> Response:
         error = _refusal(outcome, now.now, gettext_for(v.language))
         context = {"next": target, "username": username, "error": error}
         return render(request, v, "auth/sign_in.html", context, status=401, fragment=False)
+    if outcome.staff is not None and needs_new_password(outcome.staff):
+        target = "/change-password?next=" + quote(target)
     response = redirect(request, target)
     set_cookie(response, SESSION_COOKIE, outcome.token, max_age=hours * 3600)
     return response
+
+
+@pages.get("/change-password")
+def change_password_page(request: Request, v: AnyVisitor, next: str = "/") -> Response:
+    """Also for an account on a one-time password, which every other page sends here."""
+    if v.staff is None:
+        raise SignInRequired
+    context = {"next": _safe_next(next), "forced": needs_new_password(v.staff), "error": None}
+    return render(request, v, "auth/change_password.html", context)
+
+
+@pages.post("/change-password")
+def change_password(request: Request, form: Form, v: AnyVisitor, session: DbSession) -> Response:
+    if v.staff is None:
+        raise SignInRequired
+    target = _safe_next(text_of(form, "next") or "/")
+    try:
+        choose_password(session, v.staff.id, str(form.get("new_password") or ""),
+                        str(form.get("repeat_password") or ""))  # fmt: skip
+    except CareplanError as exc:
+        session.rollback()
+        context = {"next": target, "forced": needs_new_password(v.staff), "error": exc}
+        return render(request, v, "auth/change_password.html", context, status=422)
+    return redirect(request, "/" if target.startswith("/change-password") else target)
 
 
 @pages.post("/sign-out")

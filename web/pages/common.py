@@ -20,6 +20,7 @@ from web.i18n import N_, gettext_for
 from web.routing import router
 from web.session import (
     CsrfRefused,
+    PasswordChangeRequired,
     SignInRequired,
     Visitor,
     check_csrf,
@@ -154,6 +155,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, _exc: SignInRequired) -> Response:
         return redirect(request, "/sign-in?next=" + quote(request.url.path))
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def _new_password(request: Request, _exc: PasswordChangeRequired) -> Response:
+        return redirect(request, "/change-password?next=" + quote(request.url.path))
 
     @app.exception_handler(CsrfRefused)
     async def _csrf(request: Request, _exc: CsrfRefused) -> Response:

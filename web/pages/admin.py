@@ -1,0 +1,407 @@
+"""The admin console (/admin): staff accounts, stores and protocols, for admins only.
+
+Every page asks careplan/access.py first (others get 403), every change is made by a
+domain function and lands in the change log, and the pages only parse, call and show.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import UploadFile
+
+from careplan import plans, protocols, stores
+from careplan import staff as accounts
+from careplan.access import Actor, may_manage_staff, require_administer
+from careplan.change_log import history
+from careplan.config import get_settings
+from careplan.errors import CareplanError, Forbidden, InvalidInput
+from careplan.protocols import ProtocolFileError
+from careplan.sign_in import locked_names
+from careplan.staff import Account
+from careplan.stores import StoreForm
+from careplan.vocab import Role
+from web.deps import DbSession, Now
+from web.i18n import gettext_for
+from web.labels import RECORD_FIELDS, label_of
+from web.pages.common import Form, FormData, date_of, int_of, pages_router, redirect, text_of
+from web.session import User, Visitor
+from web.templating import render
+
+pages = pages_router()
+STORE_FIELDS = ("store_code", "store_name", "region", "store_address", "store_phone")
+
+
+def _admin(v: Visitor) -> Actor:
+    actor = v.actor
+    require_administer(actor)
+    return actor
+
+
+def _once(response: HTMLResponse) -> HTMLResponse:
+    """A page showing a one-time password is kept by no cache and no back button."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _changes(
+    session: DbSession, v: Visitor, actor: Actor, entity: str, entity_id: int
+) -> dict[str, Any]:
+    """The record's change-log entries, newest first, in words: who, when, what was done,
+    and each field's old and new value (a password only as "changed")."""
+    _ = gettext_for(v.language)
+    store_names = {s.id: s.name for s in stores.list_stores(session)}
+    entries = list(reversed(history(session, actor, entity, entity_id)))
+    names = accounts.names_of(session, (e.actor_id for e in entries))
+
+    def shown(column: str, value: Any) -> str:
+        if value is None or value == "":
+            return "—"
+        if column == "password_hash":
+            return _("changed")
+        if isinstance(value, bool):
+            return _("yes") if value else _("no")
+        if column == "store_id":
+            return store_names.get(value, str(value))
+        if column == "language":
+            return {"zh": "简体中文", "en": "English"}.get(str(value), str(value))
+        found = label_of(str(value), "Role") if column == "role" else None
+        return _(found) if found else str(value)
+
+    rows = []
+    for e in entries:
+        pairs = [
+            (_(RECORD_FIELDS[(entity, column)]), shown(column, old), shown(column, new))
+            for column, (old, new) in e.changes.items()
+            if (entity, column) in RECORD_FIELDS
+        ]
+        lines = [(field, old, new) for field, old, new in pairs if old != new]
+        action = label_of(e.action, "ChangeAction")
+        rows.append({"at": e.at, "by": names.get(e.actor_id or 0, _("System")),
+                     "action": _(action) if action else e.action, "lines": lines})  # fmt: skip
+    return {"entries": rows}
+
+
+@pages.get("/admin")
+def admin_home(request: Request, v: User) -> Response:
+    _admin(v)
+    return redirect(request, "/admin/staff")
+
+
+# --- Staff -----------------------------------------------------------------------------
+
+
+def _staff_list(session: DbSession, v: Visitor, now: Now, store: int | None) -> dict[str, Any]:
+    actor = _admin(v)
+    return {
+        "nav": "admin",
+        "tab": "staff",
+        "staff": accounts.list_accounts(session, actor, store_id=store),
+        "stores": stores.list_stores(session),
+        "store_names": {s.id: s.name for s in stores.list_stores(session)},
+        "store": store,
+        "locked": locked_names(session, now.now),
+    }
+
+
+@pages.get("/admin/staff")
+def staff_list(
+    request: Request, v: User, session: DbSession, now: Now, store: int | None = None
+) -> Response:
+    return render(request, v, "admin/staff_list.html", _staff_list(session, v, now, store))
+
+
+def _account_form(form: FormData, *, with_username: bool) -> Account:
+    return Account(
+        name=text_of(form, "name"),
+        role=text_of(form, "role"),
+        store_id=int_of(form, "store_id"),
+        username=text_of(form, "username") if with_username else "",
+    )
+
+
+def _new_form(session: DbSession, error: CareplanError | None, form: FormData) -> dict[str, Any]:
+    return {"nav": "admin", "tab": "staff", "stores": stores.list_stores(session),
+            "roles": list(Role), "error": error, "form": form}  # fmt: skip
+
+
+@pages.get("/admin/staff/new")
+def new_staff_page(request: Request, v: User, session: DbSession) -> Response:
+    _admin(v)
+    return render(request, v, "admin/staff_new.html", _new_form(session, None, {}))
+
+
+@pages.post("/admin/staff")
+def create_staff(request: Request, form: Form, v: User, session: DbSession) -> Response:
+    actor = _admin(v)
+    try:
+        created, password = accounts.create_account(
+            session, actor, _account_form(form, with_username=True)
+        )
+    except CareplanError as exc:
+        session.rollback()
+        context = _new_form(session, exc, form)
+        return render(request, v, "admin/staff_new.html", context, status=422)
+    context = {"nav": "admin", "tab": "staff", "person": created, "password": password,
+               "created": True}  # fmt: skip
+    return _once(render(request, v, "admin/one_time_password.html", context))
+
+
+def _account(
+    session: DbSession, v: Visitor, now: Now, staff_id: int, **extra: Any
+) -> dict[str, Any]:
+    actor = _admin(v)
+    person = accounts.get_staff(session, staff_id)
+    return (
+        {
+            "nav": "admin",
+            "tab": "staff",
+            "person": person,
+            "may_manage": may_manage_staff(actor, person),
+            "locked_until": accounts.sign_in.locked_until(session, person.username, now.now),
+            "owned": accounts.owned_members(session, person.id),
+            "stores": stores.list_stores(session),
+            "store_names": {s.id: s.name for s in stores.list_stores(session)},
+            "roles": list(Role),
+            "error": None,
+            "done": None,
+            "form": None,
+        }
+        | _changes(session, v, actor, "staff", person.id)
+        | extra
+    )
+
+
+@pages.get("/admin/staff/{staff_id}")
+def account_page(
+    request: Request, staff_id: int, v: User, session: DbSession, now: Now, done: str = ""
+) -> Response:
+    context = _account(session, v, now, staff_id, done=done or None)
+    return render(request, v, "admin/staff_account.html", context)
+
+
+def _refused(
+    request: Request, v: Visitor, session: DbSession, now: Now, staff_id: int,
+    exc: CareplanError, form: FormData | None = None,
+) -> Response:  # fmt: skip
+    session.rollback()
+    context = _account(session, v, now, staff_id, error=exc, form=form)
+    status = 403 if isinstance(exc, Forbidden) else 422
+    return render(request, v, "admin/staff_account.html", context, status=status)
+
+
+@pages.post("/admin/staff/{staff_id}")
+def change_staff(
+    request: Request, staff_id: int, form: Form, v: User, session: DbSession, now: Now
+) -> Response:
+    actor = _admin(v)
+    try:
+        accounts.change_account(session, actor, staff_id, _account_form(form, with_username=False))
+    except CareplanError as exc:
+        return _refused(request, v, session, now, staff_id, exc, form)
+    return redirect(request, f"/admin/staff/{staff_id}?done=changed")
+
+
+@pages.post("/admin/staff/{staff_id}/password")
+def reset_password(
+    request: Request, staff_id: int, v: User, session: DbSession, now: Now
+) -> Response:
+    actor = _admin(v)
+    try:
+        password = accounts.reset_password(session, actor, staff_id, now=now.now)
+    except CareplanError as exc:
+        return _refused(request, v, session, now, staff_id, exc)
+    context = {"nav": "admin", "tab": "staff", "person": accounts.get_staff(session, staff_id),
+               "password": password, "created": False}  # fmt: skip
+    return _once(render(request, v, "admin/one_time_password.html", context))
+
+
+@pages.post("/admin/staff/{staff_id}/unlock")
+def unlock(request: Request, staff_id: int, v: User, session: DbSession, now: Now) -> Response:
+    actor = _admin(v)
+    try:
+        accounts.unlock_account(session, actor, staff_id)
+    except CareplanError as exc:
+        return _refused(request, v, session, now, staff_id, exc)
+    return redirect(request, f"/admin/staff/{staff_id}?done=unlocked")
+
+
+@pages.post("/admin/staff/{staff_id}/close")
+def close_account(
+    request: Request, staff_id: int, form: Form, v: User, session: DbSession, now: Now
+) -> Response:
+    actor = _admin(v)
+    try:
+        if form.get("confirm") != "on":
+            raise InvalidInput("tick the box to confirm", field="confirm")
+        accounts.close_account(session, actor, staff_id, now=now.now)
+    except CareplanError as exc:
+        return _refused(request, v, session, now, staff_id, exc)
+    return redirect(request, f"/admin/staff/{staff_id}?done=closed")
+
+
+# --- Stores ----------------------------------------------------------------------------
+
+
+@pages.get("/admin/stores")
+def store_list(request: Request, v: User, session: DbSession, done: str = "") -> Response:
+    _admin(v)
+    context = {"nav": "admin", "tab": "stores", "stores": stores.list_stores(session),
+               "counts": stores.active_staff_counts(session), "done": done or None}  # fmt: skip
+    return render(request, v, "admin/store_list.html", context)
+
+
+def _store_form(form: FormData) -> StoreForm:
+    return StoreForm(**{name: text_of(form, name) for name in STORE_FIELDS})
+
+
+def _store_page(
+    session: DbSession, v: Visitor, store_id: int | None, **extra: Any
+) -> dict[str, Any]:
+    actor = _admin(v)
+    store = stores.get_store(session, store_id) if store_id is not None else None
+    context: dict[str, Any] = {"nav": "admin", "tab": "stores", "store": store, "error": None,
+                               "regions": stores.regions(session), "done": None}  # fmt: skip
+    if store is not None:
+        context |= _changes(session, v, actor, "store", store.id)
+        values = (store.code, store.name, store.region, store.address, store.phone)
+        context["form"] = dict(zip(STORE_FIELDS, values, strict=True))
+    else:
+        context |= {"form": {}, "entries": []}
+    return context | extra
+
+
+@pages.get("/admin/stores/new")
+def new_store_page(request: Request, v: User, session: DbSession) -> Response:
+    return render(request, v, "admin/store_form.html", _store_page(session, v, None))
+
+
+@pages.post("/admin/stores")
+def create_store(request: Request, form: Form, v: User, session: DbSession) -> Response:
+    actor = _admin(v)
+    try:
+        store = stores.create_store(session, actor, _store_form(form))
+    except CareplanError as exc:
+        session.rollback()
+        context = _store_page(session, v, None, error=exc, form=form)
+        return render(request, v, "admin/store_form.html", context, status=422)
+    return redirect(request, f"/admin/stores/{store.id}?done=created")
+
+
+@pages.get("/admin/stores/{store_id}")
+def store_page(
+    request: Request, store_id: int, v: User, session: DbSession, done: str = ""
+) -> Response:
+    context = _store_page(session, v, store_id, done=done or None)
+    return render(request, v, "admin/store_form.html", context)
+
+
+@pages.post("/admin/stores/{store_id}")
+def change_store(
+    request: Request, store_id: int, form: Form, v: User, session: DbSession
+) -> Response:
+    actor = _admin(v)
+    try:
+        stores.update_store(session, actor, store_id, _store_form(form))
+    except CareplanError as exc:
+        session.rollback()
+        context = _store_page(session, v, store_id, error=exc, form=form)
+        return render(request, v, "admin/store_form.html", context, status=422)
+    return redirect(request, f"/admin/stores/{store_id}?done=saved")
+
+
+# --- Protocols -------------------------------------------------------------------------
+
+
+def _signature(v: Visitor, file_name: str, data: bytes) -> str:
+    """Binds the held upload to the person who uploaded it: the confirm step publishes
+    exactly the file that was checked and shown, and only for them."""
+    assert v.staff is not None
+    key = get_settings().secret_key.encode()
+    message = f"protocol-upload:{v.staff.id}:{file_name}:".encode() + data
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _protocols_page(session: DbSession, **extra: Any) -> dict[str, Any]:
+    rows = protocols.list_versions(session)
+    context = {"nav": "admin", "tab": "protocols", "versions": rows,
+               "definitions": {r.id: protocols.definition_of(r) for r in rows},
+               "issues": None, "file_name": "", "upload_error": None}  # fmt: skip
+    return context | extra
+
+
+@pages.get("/admin/protocols")
+def protocol_list(request: Request, v: User, session: DbSession) -> Response:
+    _admin(v)
+    context = _protocols_page(session)
+    return render(request, v, "admin/protocols.html", context)
+
+
+@pages.get("/admin/protocols/{protocol_id}/{version}")
+def protocol_page(
+    request: Request, protocol_id: str, version: int, v: User, session: DbSession, now: Now,
+    start: str = "", published: bool = False,
+) -> Response:  # fmt: skip
+    _admin(v)
+    row = protocols.get_version(session, protocol_id, version)
+    context: dict[str, Any] = {"nav": "admin", "tab": "protocols", "row": row,
+                               "definition": protocols.definition_of(row), "start": start,
+                               "planned": None, "error": None, "published": published}  # fmt: skip
+    if start:
+        try:
+            on = date_of({"start_date": start}, "start_date")
+            assert on is not None
+            context["planned"] = plans.preview(session, protocol_id, version, on,
+                                               today=now.today)[1]  # fmt: skip
+        except CareplanError as exc:
+            context["error"] = exc
+    return render(request, v, "admin/protocol.html", context)
+
+
+@pages.post("/admin/protocols/upload")
+def upload_protocol(request: Request, form: Form, v: User, session: DbSession) -> Response:
+    """Checked and shown; nothing is stored until the confirm step posts it back."""
+    _admin(v)
+    file = form.get("file")
+    if not isinstance(file, UploadFile) or not file.filename:
+        error = InvalidInput("choose a protocol file (YAML)", field="file")
+        context = _protocols_page(session, upload_error=error)
+        return render(request, v, "admin/protocols.html", context, status=422)
+    name = file.filename.replace("\\", "/").rsplit("/", 1)[-1][:100]
+    data = file.file.read(protocols.MAX_FILE_BYTES + 1)
+    try:
+        loaded = protocols.check_upload(session, data, name)
+    except ProtocolFileError as exc:
+        context = _protocols_page(session, issues=exc.issues, file_name=name)
+        return render(request, v, "admin/protocols.html", context, status=422)
+    # Held in the confirm form as base64 (a browser would turn its line ends into CRLF),
+    # signed, so what comes back is the very file that was checked.
+    context = {"nav": "admin", "tab": "protocols", "loaded": loaded, "file_name": name,
+               "held": base64.b64encode(data).decode(), "signature": _signature(v, name, data),
+               "already": protocols.is_published(session, loaded)}  # fmt: skip
+    return render(request, v, "admin/protocol_confirm.html", context)
+
+
+@pages.post("/admin/protocols/publish")
+def publish_protocol(request: Request, form: Form, v: User, session: DbSession) -> Response:
+    actor = _admin(v)
+    name, signature = text_of(form, "file_name"), text_of(form, "signature")
+    try:
+        data = base64.b64decode(text_of(form, "held"), validate=True)
+    except ValueError:
+        data = b""
+    if not signature.isascii() or not hmac.compare_digest(signature, _signature(v, name, data)):
+        raise InvalidInput("the upload has expired: upload the file again", field="file")
+    try:
+        loaded = protocols.publish_upload(session, actor, data, name)
+    except ProtocolFileError as exc:
+        session.rollback()
+        context = _protocols_page(session, issues=exc.issues, file_name=name)
+        return render(request, v, "admin/protocols.html", context, status=422)
+    d = loaded.definition
+    return redirect(request, f"/admin/protocols/{d.id}/{d.version}?published=1")
