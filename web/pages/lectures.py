@@ -154,7 +154,8 @@ def _lecture_page(
 ) -> Response:
     lecture = lectures.get_lecture(session, v.actor, lecture_id)
     seats = lectures.roster(session, v.actor, lecture.id)
-    per_lecture, _ = lectures.attendance(session, v.actor, until=now.now)
+    # Only this lecture's figures are shown: the query need not count earlier ones.
+    per_lecture, _ = lectures.attendance(session, v.actor, until=now.now, since=lecture.starts_at)
     context = {
         "nav": "lectures",
         "lecture": lecture,
