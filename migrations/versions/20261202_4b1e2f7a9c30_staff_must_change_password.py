@@ -17,10 +17,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # Existing accounts chose their own passwords: none is made to change it.
-    with op.batch_alter_table('staff') as batch:
-        batch.add_column(sa.Column('must_change_password', sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
+    # Existing accounts chose their own passwords: none is made to change it. A plain
+    # ADD COLUMN, not a batch copy: SQLite cannot drop a table others refer to.
+    op.add_column('staff', sa.Column('must_change_password', sa.Boolean(), nullable=False,
+                                     server_default=sa.false()))
 
 
 def downgrade() -> None:
