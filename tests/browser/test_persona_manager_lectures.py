@@ -128,7 +128,7 @@ def test_a_store_managers_lectures_and_till_import(
     page.get_by_label("结束", exact=True).fill(_local(1, 13))  # before the start: refused
     page.get_by_label("报名截止").fill(_local(1, 12))
     page.get_by_role("button", name="安排", exact=True).click()
-    expect(page.get_by_role("alert")).to_contain_text("结束: 结束时间必须晚于开始时间")
+    expect(page.get_by_role("alert")).to_contain_text("结束：须晚于开始时间")
     expect(page.get_by_label("标题（中文）")).to_have_value(TITLE)  # nothing typed is lost
     expect(page.get_by_label("骨质疏松", exact=True)).to_be_checked()
     _accessible(page)  # the form open, with its refusal
@@ -205,7 +205,7 @@ def test_a_store_managers_lectures_and_till_import(
     _accessible(page)
     history.get_by_role("link", name="未导入：查看错误报告: 收银-十一月.csv").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("收银-十一月.csv")
-    expect(page.locator("#problems")).to_contain_text("金额格式应为 58.00、¥58.00 或 1,234.50")
+    expect(page.locator("#problems")).to_contain_text("格式应为 58.00、¥58.00 或 1,234.50")
     _accessible(page)
 
     with live_server.session_factory() as s:

@@ -371,9 +371,7 @@ def invite(
         ids = list(dict.fromkeys(ints_of(form, "member_id")))
         channel = text_of(form, "channel")
         if channel not in CHANNELS:
-            raise InvalidInput(
-                N_("choose how the members were invited"), field="invitation_channel"
-            )
+            raise InvalidInput(N_("choose a value from the list"), field="invitation_channel")
         added = lectures.mark_invited(session, v.actor, lecture.id, ids, Channel(channel),
                                       now=now.now)  # fmt: skip
     except CareplanError as exc:
