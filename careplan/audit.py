@@ -102,7 +102,8 @@ def bucket_of(label: str) -> Bucket:
         if b.label == label:
             return b
     raise InvalidInput(
-        N_("unknown bucket (one of %(buckets)s)"), field="bucket",
+        N_("unknown bucket (one of %(buckets)s)"),
+        field="bucket",
         buckets=[b.label for b in BUCKETS],
     )
 
@@ -784,8 +785,9 @@ def _detail(ordered: Select[Any] | Subquery, f: StepFilter) -> Select[Any]:
         .where(Checkpoint.id == steps.c.id)
     )
     since = (
-        select(DaysBetween(Checkpoint.inherited_on, _p("as_of")))
-        .where(Checkpoint.id == steps.c.id, Checkpoint.inherited_on.is_not(None))
+        select(DaysBetween(Checkpoint.inherited_on, _p("as_of"))).where(
+            Checkpoint.id == steps.c.id, Checkpoint.inherited_on.is_not(None)
+        )
         if f.status == "overdue"
         else select(literal(None))
     )

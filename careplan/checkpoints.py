@@ -108,7 +108,9 @@ def _check_channel(
     if channel not in allowed:
         raise InvalidInput(
             N_("channel %(channel)s is not allowed at this step (allowed: %(allowed)s)"),
-            field="channel", channel=channel, allowed=list(allowed),
+            field="channel",
+            channel=channel,
+            allowed=list(allowed),
         )
     needed = step.home_visit_after_phone
     if needed and channel is not Channel.home_visit:
@@ -122,7 +124,8 @@ def _check_channel(
         if len(earlier) == needed and all(c is Channel.phone for c in earlier):
             raise InvalidInput(
                 N_("the last %(needed)s contacts were by phone, so this one must be a home visit"),
-                field="channel", needed=needed,
+                field="channel",
+                needed=needed,
             )
 
 
@@ -131,7 +134,8 @@ def _check_checklist(step: StepCommon, answers: dict[str, bool]) -> None:
     for key in answers:
         if key not in known:
             raise InvalidInput(
-                N_("checklist item %(key)s is not part of this step"), field=f"checklist.{key}",
+                N_("checklist item %(key)s is not part of this step"),
+                field=f"checklist.{key}",
                 key=key,
             )
 
@@ -168,16 +172,15 @@ def record_result(
     _check_version(session, cp, data.version, today)
     if cp.state is not Pending:
         raise Conflict(
-            N_("this step is %(status)s; nothing to record"), field="state",
+            N_("this step is %(status)s; nothing to record"),
+            field="state",
             status=status_of(cp, today),
         )
     protocol = protocol_of(cp.plan)
     step = step_of(protocol, cp.key)
     contacted_on = data.contacted_on or today
     if contacted_on > today or contacted_on < cp.plan.start_date:
-        raise InvalidInput(
-            N_("must lie between the plan's start and today"), field="contacted_on"
-        )
+        raise InvalidInput(N_("must lie between the plan's start and today"), field="contacted_on")
     _check_channel(session, cp, step, protocol, data.channel)
     _check_checklist(step, data.checklist)
     # Late is after the grace period: within it the step was never shown as overdue.

@@ -63,8 +63,10 @@ def _line(n: int, row: dict[str, str]) -> EnrolmentLine:
         start = date.fromisoformat(values["start"])
     except ValueError:
         raise InvalidInput(
-            N_("start (line %(line)s): '%(value)s' is not a date (YYYY-MM-DD)"), field="start",
-            line=n, value=values["start"],
+            N_("start (line %(line)s): '%(value)s' is not a date (YYYY-MM-DD)"),
+            field="start",
+            line=n,
+            value=values["start"],
         ) from None
     return EnrolmentLine(n, values["card_number"], values["protocol"], start)
 
@@ -102,13 +104,20 @@ def _enrol(
     member_id = members.get(line.card_number)
     if member_id is None:
         raise InvalidInput(
-            N_("card_number (line %(line)s): no member with card '%(card)s'"), field="card_number",
-            line=line.line, card=line.card_number,
+            N_("card_number (line %(line)s): no member with card '%(card)s'"),
+            field="card_number",
+            line=line.line,
+            card=line.card_number,
         )
     try:
         plan = plans.enroll(session, actor, member_id=member_id, protocol_id=line.protocol,
                             start=line.start, today=today, now=now)  # fmt: skip
     except CareplanError as exc:
-        raise type(exc)(N_("%(column)s (line %(line)s): %(problem)s"), field=exc.field,
-                        column=exc.field or "", line=line.line, problem=exc.english) from None
+        raise type(exc)(
+            N_("%(column)s (line %(line)s): %(problem)s"),
+            field=exc.field,
+            column=exc.field or "",
+            line=line.line,
+            problem=exc.english,
+        ) from None
     return plan.id

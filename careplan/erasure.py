@@ -104,8 +104,10 @@ def erase_member(
         raise Conflict(N_("the member's personal data was already erased"), field="member")
     if _has_live_plan(session, member.id):
         raise Conflict(
-            N_("the member still has a live plan: stop it first (withdrawing the consent stops "
-            "every plan)"),
+            N_(
+                "the member still has a live plan: stop it first (withdrawing the consent stops "
+                "every plan)"
+            ),
             field="plans",
         )
     erasure = Erasure(member_id=member.id, at=now, by_id=actor.staff_id, reason=reason)

@@ -55,7 +55,10 @@ class HealthCheckIn(BaseModel):
             v = self.values[c.key]
             raise InvalidValue(
                 N_("%(value)s %(unit)s is outside the plausible range %(low)s-%(high)s"),
-                field=f"values.{c.key}", value=f"{v:g}", unit=m.unit, low=f"{c.low:g}",
+                field=f"values.{c.key}",
+                value=f"{v:g}",
+                unit=m.unit,
+                low=f"{c.low:g}",
                 high=f"{c.high:g}",
             )
         return self
@@ -77,8 +80,10 @@ class EffectIn(BaseModel):
     def _something_said(self) -> EffectIn:
         if not (self.before or self.after or self.side_effects or self.member_words or self.rating):
             raise InvalidValue(
-                N_("an effect record needs at least one of: before, after, a rating, side "
-                   "effects or the member's own words")
+                N_(
+                    "an effect record needs at least one of: before, after, a rating, side "
+                    "effects or the member's own words"
+                )
             )
         if self.testimonial_consent and self.testimonial_consent_on is None:
             raise InvalidValue(N_("the date the agreement was signed"),

@@ -358,7 +358,8 @@ def register(
     )
     if seat is not None and seat.status in HOLDING and not walk_in:
         raise Conflict(
-            N_("this member is already %(status)s for the lecture"), field="member_id",
+            N_("this member is already %(status)s for the lecture"),
+            field="member_id",
             status=seat.status,
         )
     free = lecture.capacity > _count(session, lecture.id, SeatStatus.registered)
@@ -465,7 +466,8 @@ def check_in(
     if seat.status is not SeatStatus.registered:
         raise Conflict(
             N_("the member is %(status)s, not registered: register them as a walk-in"),
-            field="seat_id", status=seat.status,
+            field="seat_id",
+            status=seat.status,
         )
     if seat.checked_in_at is not None:
         return seat  # a second tap on the same name changes nothing
@@ -705,7 +707,7 @@ def mark_invited(
     if not member_ids:
         raise InvalidInput(N_("choose at least one member"), field="member_ids")
     if channel not in INVITATION_CHANNELS:
-        raise InvalidInput(N_("choose how the members were invited"), field="invitation_channel")
+        raise InvalidInput(N_("choose a value from the list"), field="invitation_channel")
     already = set(
         session.scalars(
             select(LectureInvitation.member_id).where(

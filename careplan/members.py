@@ -568,8 +568,10 @@ def end_covers(
     for ownership, member in session.execute(stmt.order_by(Ownership.id)).all():
         owner_id = ownership.returns_to_id
         returning = session.get(Staff, owner_id) if owner_id is not None else None
-        if returning is None or not may_own_members(returning) or (
-            returning.store_id != member.home_store_id
+        if (
+            returning is None
+            or not may_own_members(returning)
+            or (returning.store_id != member.home_store_id)
         ):
             ownership.cover_until = None
             continue

@@ -157,7 +157,8 @@ def enroll(
     except IntegrityError:
         # Another enrolment won the race for the unique live-plan index.
         raise Conflict(
-            N_("the member already has an active plan of this protocol"), field="protocol_id",
+            N_("the member already has an active plan of this protocol"),
+            field="protocol_id",
             protocol=protocol_id,
         ) from None
     return plan
@@ -215,7 +216,8 @@ def pause(session: Session, actor: Actor, plan_id: int, *, today: date) -> CareP
     plan = get_plan(session, actor, plan_id)
     if plan.status is not PlanStatus.active:
         raise Conflict(
-            N_("only an active plan can be paused (this one is %(status)s)"), field="status",
+            N_("only an active plan can be paused (this one is %(status)s)"),
+            field="status",
             status=plan.status,
         )
     plan.status = PlanStatus.paused
@@ -382,7 +384,9 @@ def _migration_target(session: Session, plan: CarePlan, to_version: int) -> Prot
     if target.version <= plan.protocol_version.version:
         raise InvalidInput(
             N_("plan %(id)s is already on v%(version)s; migrate only to a newer version"),
-            field="to_version", id=plan.id, version=plan.protocol_version.version,
+            field="to_version",
+            id=plan.id,
+            version=plan.protocol_version.version,
         )
     return target
 

@@ -147,8 +147,10 @@ def sniff(stream: BinaryIO) -> tuple[str, str]:
     stream.seek(0)
     if not decoders:
         raise InvalidInput(
-            N_("the file is neither UTF-8 nor GBK text: save it from the till as CSV in UTF-8 "
-               "or GBK"),
+            N_(
+                "the file is neither UTF-8 nor GBK text: save it from the till as CSV in UTF-8 "
+                "or GBK"
+            ),
             field="file",
         )
     return next(iter(decoders)), digest.hexdigest()
@@ -729,8 +731,10 @@ def _recheck(session: Session, checked: _Checked, members_changed: bool) -> None
     there = session.scalar(select(func.count()).select_from(Store).where(Store.id.in_(stores)))
     if members_changed or there != len(stores):
         raise InvalidInput(
-            N_("a member in the file was erased while it was being imported: nothing was "
-            "imported; import the file again to see which lines"),
+            N_(
+                "a member in the file was erased while it was being imported: nothing was "
+                "imported; import the file again to see which lines"
+            ),
             field="card_number",
         )
 

@@ -411,7 +411,8 @@ def todays_contacts(
     if len(ids) > MAX_BATCH:
         raise InvalidInput(
             N_("more than %(most)s contacts that day: print one person's at a time"),
-            field="staff", most=MAX_BATCH,
+            field="staff",
+            most=MAX_BATCH,
         )
     return ids
 

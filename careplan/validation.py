@@ -42,8 +42,10 @@ _BY_TYPE: dict[str, tuple[str, tuple[str, ...]]] = {
     "finite_number": (N_("must be a number"), ()),
     "decimal_max_places": (N_("at most %(decimal_places)s decimals"), ("decimal_places",)),
     "decimal_max_digits": (N_("at most %(max_digits)s digits"), ("max_digits",)),
-    "decimal_whole_digits": (N_("at most %(whole_digits)s digits before the point"),
-                             ("whole_digits",)),
+    "decimal_whole_digits": (
+        N_("at most %(whole_digits)s digits before the point"),
+        ("whole_digits",),
+    ),
     "greater_than_equal": (N_("must be %(ge)s or more"), ("ge",)),
     "greater_than": (N_("must be more than %(gt)s"), ("gt",)),
     "less_than_equal": (N_("must be %(le)s or less"), ("le",)),

@@ -92,9 +92,7 @@ class Ownership(IdMixin, Base):
     # A holiday cover (reason "cover"): its last day, and whom the member goes back to
     # on the day after (careplan.members.end_covers).
     cover_until: Mapped[date | None] = mapped_column(default=None)
-    returns_to_id: Mapped[int | None] = mapped_column(
-        IdType, ForeignKey("staff.id"), default=None
-    )
+    returns_to_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"), default=None)
 
     staff: Mapped[Staff] = relationship(foreign_keys=[staff_id])
 

@@ -17,17 +17,30 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+CHECK = "outcome IN ('imported', 'refused')"
+
+
 def upgrade() -> None:
     # Every import until now was taken in: the default says so for the rows there.
-    with op.batch_alter_table('purchase_imports', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('outcome', sa.Enum('imported', 'refused', name='import_outcome', native_enum=False, create_constraint=True, length=24), server_default='imported', nullable=False))
-        batch_op.add_column(sa.Column('report', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True))
+    # SQLite adds the columns in place: a batch copy of the table would drop it, which
+    # its purchases' foreign keys refuse once there are any.
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute("ALTER TABLE purchase_imports ADD COLUMN outcome VARCHAR(24) "
+                   "DEFAULT 'imported' NOT NULL "
+                   f"CONSTRAINT ck_purchase_imports_import_outcome CHECK ({CHECK})")
+        op.execute("ALTER TABLE purchase_imports ADD COLUMN report JSON")
+        return
+    op.add_column('purchase_imports', sa.Column('outcome', sa.String(length=24), server_default='imported', nullable=False))
+    op.create_check_constraint('import_outcome', 'purchase_imports', CHECK)
+    op.add_column('purchase_imports', sa.Column('report', postgresql.JSONB(astext_type=sa.Text()), nullable=True))
 
 
 def downgrade() -> None:
     # A refused import has no lines; its change-log entries stay (the log is append-only).
     op.execute("DELETE FROM purchase_imports WHERE outcome = 'refused'")
-    with op.batch_alter_table('purchase_imports', schema=None) as batch_op:
-        batch_op.drop_constraint('import_outcome', type_='check')
-        batch_op.drop_column('report')
-        batch_op.drop_column('outcome')
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute("ALTER TABLE purchase_imports DROP COLUMN report")
+        op.execute("ALTER TABLE purchase_imports DROP COLUMN outcome")
+        return
+    op.drop_column('purchase_imports', 'report')
+    op.drop_column('purchase_imports', 'outcome')

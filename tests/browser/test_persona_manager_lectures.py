@@ -19,6 +19,7 @@ from careplan.config import get_settings
 from careplan.members import MemberCreate, create_member
 from careplan.models import Lecture, LectureInvitation, LectureSeat, PurchaseImport, Staff, Store
 from careplan.vocab import Channel, ImportOutcome, Role, SeatStatus
+from tests.browser.axe import describe, violations
 from tests.browser.conftest import LiveServer
 from tests.web.conftest import HASHED, PASSWORD
 
@@ -87,6 +88,11 @@ def _local(days: int, hour: int) -> str:
     return day.replace(hour=hour, minute=0).strftime("%Y-%m-%dT%H:%M")
 
 
+def _accessible(page: Page) -> None:
+    found = violations(page)
+    assert not found, describe(found)
+
+
 def _register(page: Page, card: str, name: str) -> None:
     page.get_by_label("姓名、电话、卡号或拼音首字母").fill(card)
     page.get_by_role("button", name="搜索").click()
@@ -125,6 +131,7 @@ def test_a_store_managers_lectures_and_till_import(
     expect(page.get_by_role("alert")).to_contain_text("结束：须晚于开始时间")
     expect(page.get_by_label("标题（中文）")).to_have_value(TITLE)  # nothing typed is lost
     expect(page.get_by_label("骨质疏松", exact=True)).to_be_checked()
+    _accessible(page)  # the form open, with its refusal
     page.get_by_label("结束", exact=True).fill(_local(1, 15))
     page.get_by_role("button", name="安排", exact=True).click()
 
@@ -145,6 +152,7 @@ def test_a_store_managers_lectures_and_till_import(
     roster = page.locator("#roster")
     expect(roster.locator("tr", has_text="李二")).to_contain_text("候补中，排第 1 位")
     expect(roster.get_by_role("button", name="签到: 孙一")).to_have_count(0)
+    _accessible(page)
 
     # Inviting: the lecture's condition ticked, an age filter, kept after marking.
     page.get_by_role("link", name="邀请名单").click()
@@ -164,6 +172,7 @@ def test_a_store_managers_lectures_and_till_import(
     expect(page.get_by_role("link", name="郑少")).to_have_count(0)
     expect(page.locator("tr", has_text="周三")).to_contain_text("短信/微信邀请")
     expect(page.locator("main")).not_to_contain_text("电话回访")
+    _accessible(page)
 
     # Last week's lecture: held, who came and who did not; no check-in offered.
     page.get_by_role("link", name="健康讲座").click()
@@ -193,9 +202,11 @@ def test_a_store_managers_lectures_and_till_import(
     expect(values).to_have_text(["M7999", "0", "2024-02-30", "五十八"])
     history = page.locator("table", has_text="最近导入")
     expect(history.locator("tr", has_text="收银-十一月.csv")).to_contain_text("未导入（有错误）")
+    _accessible(page)
     history.get_by_role("link", name="未导入：查看错误报告: 收银-十一月.csv").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("收银-十一月.csv")
     expect(page.locator("#problems")).to_contain_text("格式应为 58.00、¥58.00 或 1,234.50")
+    _accessible(page)
 
     with live_server.session_factory() as s:
         lecture = s.scalars(select(Lecture).where(Lecture.title_zh == TITLE)).one()

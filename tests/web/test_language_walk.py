@@ -338,6 +338,8 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     walk("remind waiting", lectures.mark_reminded, s, clerk, talk.id, waiting.id, now=now)
     walk("check in waiting", lectures.check_in, s, clerk, talk.id, waiting.id, now=now)
     walk("check in early", lectures.check_in, s, clerk, talk.id, seat.id, now=now)
+    walk("check in late", lectures.check_in, s, clerk, talk.id, seat.id,
+         now=starts + timedelta(days=2))  # fmt: skip
     walk("tell registered", lectures.mark_told, s, clerk, talk.id, seat.id, now=now)
     walk("no seat", lectures.mark_reminded, s, clerk, talk.id, 999_999, now=now)
     big = lecture(capacity=2)
@@ -353,6 +355,12 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     walk("age band", lectures.invitation_list, s, clerk, talk.id,
          lectures.Audience(min_age=80, max_age=60), today=today)  # fmt: skip
     walk("invite nobody", lectures.mark_invited, s, clerk, talk.id, [], Channel.phone, now=now)
+    walk("invited how", lectures.mark_invited, s, clerk, talk.id, [bare.id], Channel.home_visit,
+         now=now)  # fmt: skip
+    walk("no Chinese title", lecture, title_zh="")
+    walk("topic not listed", lecture, topic="made_up")
+    walk("condition not listed", lecture, conditions=["脱发"])
+    walk("protocol not listed", lecture, protocols=["nope"])
     storeless = make_staff(s, username="nostore", role=Role.clerk, store=None)
     s.commit()
     walk("no store figures", lectures.attendance, s, world.actor(storeless), until=now)

@@ -155,7 +155,7 @@ def test_inviting_says_what_was_recorded_in_an_invitations_words_and_keeps_the_f
     form = {"csrf_token": token, "query": filters, "member_id": [old.id, older.id]}
     refused = client.post(f"{url}/invite", data=form)  # no channel picked: none assumed
     assert refused.status_code == 422
-    assert "邀请方式：请选择邀请方式" in refused.text and "吴少" not in refused.text
+    assert "邀请方式：请从列表中选择" in refused.text and "吴少" not in refused.text
     r = client.post(f"{url}/invite", data=form | {"channel": "message"})
     assert r.status_code == 303
     location = r.headers["location"]

@@ -154,7 +154,8 @@ def _lecture_page(
 ) -> Response:
     lecture = lectures.get_lecture(session, v.actor, lecture_id)
     seats = lectures.roster(session, v.actor, lecture.id)
-    per_lecture, _ = lectures.attendance(session, v.actor, until=now.now)
+    # Only this lecture's figures are shown: the query need not count earlier ones.
+    per_lecture, _ = lectures.attendance(session, v.actor, until=now.now, since=lecture.starts_at)
     context = {
         "nav": "lectures",
         "lecture": lecture,
@@ -370,9 +371,7 @@ def invite(
         ids = list(dict.fromkeys(ints_of(form, "member_id")))
         channel = text_of(form, "channel")
         if channel not in CHANNELS:
-            raise InvalidInput(
-                N_("choose how the members were invited"), field="invitation_channel"
-            )
+            raise InvalidInput(N_("choose a value from the list"), field="invitation_channel")
         added = lectures.mark_invited(session, v.actor, lecture.id, ids, Channel(channel),
                                       now=now.now)  # fmt: skip
     except CareplanError as exc:
