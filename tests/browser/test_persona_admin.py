@@ -76,6 +76,7 @@ def test_an_admin_runs_accounts_stores_and_protocols(
     sign_in(own, base, "web.lina", one_time)
     expect(own.get_by_role("heading", name="修改密码")).to_be_visible()
     expect(own.get_by_text("您使用一次性密码登录")).to_be_visible()
+    expect(own.get_by_role("navigation", name="主导航")).to_have_count(0)  # nowhere else to go
     own.goto(base + "/members")
     expect(own.get_by_role("heading", name="修改密码")).to_be_visible()
     own.get_by_label("新密码", exact=True).fill(NEW_PASSWORD)
