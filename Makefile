@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# htmx and the fonts come from the npm registry, pinned by package-lock.json, and are
-# served from node_modules at /static/vendor: installed, never copied into the repo.
+# htmx, the fonts, Swagger UI (the API page) and axe-core (browser tests) come from the npm registry, pinned by package-lock.json, and are
+# served from node_modules at /static/vendor: installed, never copied into the repo. No
+# install scripts run (swagger-ui-dist's @scarf/scarf would report the install).
 $(ASSETS): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $(ASSETS)
 
 # Guidance sheets: WeasyPrint lays out with Pango and subsets fonts with HarfBuzz; the

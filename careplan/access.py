@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from careplan.errors import N_, Forbidden, NotFound
-from careplan.models import CarePlan, Checkpoint, Member, Staff
+from careplan.models import CarePlan, Checkpoint, Escalation, Member, Staff
 from careplan.vocab import Role
 
 CHAIN_WIDE = frozenset({Role.supervisor, Role.admin})
@@ -86,9 +86,45 @@ def get_checkpoint(session: Session, actor: Actor, checkpoint_id: int) -> Checkp
     return checkpoint
 
 
+def may_manage_lectures(actor: Actor) -> bool:
+    """Scheduling and cancelling lectures is a manager's (their store) or head office's."""
+    return actor.role in MANAGERS
+
+
 def require_manager(actor: Actor) -> None:
     if actor.role not in MANAGERS:
         raise Forbidden("only a store manager, supervisor or admin may do this", field="role")
+
+
+# --- Where a person starts ------------------------------------------------------------
+
+# Head office's supervisors own no members: their day starts at the chain's audit.
+STARTS_ON_AUDIT = frozenset({Role.supervisor})
+
+
+def starts_on_the_audit(actor: Actor) -> bool:
+    """Whether the person's home page is the audit rather than a worklist of their own."""
+    return actor.role in STARTS_ON_AUDIT
+
+
+# --- Escalations -------------------------------------------------------------------------
+
+
+def may_resolve_escalation(actor: Actor, escalation: Escalation) -> bool:
+    """Closing a case is for whom it was raised to: that role in the member's store (a
+    pharmacist for side effects, say), the store's manager, or head office. A clerk who
+    answered "stopped" cannot close the pharmacist's case they raised."""
+    if actor.chain_wide:
+        return True
+    if actor.store_id != escalation.store_id:
+        return False
+    return actor.role in (escalation.role, Role.store_manager)
+
+
+def sees_every_escalation_in_sight(actor: Actor) -> bool:
+    """Managers and head office list every case they may see; store staff the cases that
+    involve them (handled by them, or about a member they own)."""
+    return actor.role in MANAGERS
 
 
 # --- Acting on staff accounts and chain-wide settings ---------------------------------
@@ -176,3 +212,8 @@ def may_manage_stores(actor: Actor) -> bool:
 def require_manage_stores(actor: Actor) -> None:
     if not may_manage_stores(actor):
         raise Forbidden(N_("only an administrator may do this"), field="role")
+
+
+def may_see_colleagues_worklists(actor: Actor) -> bool:
+    """A manager works the whole store's list, or a colleague's (holiday, sick leave)."""
+    return actor.role in MANAGERS

@@ -56,6 +56,29 @@ def fills_by_member(
     return found
 
 
+def products_by_member(
+    session: Session, member_ids: Iterable[int], *, until: date | None = None
+) -> dict[int, dict[str, list[str]]]:
+    """Member → class → the names of the products bought in it, the latest first: what
+    a member reads on their sheet ("氨氯地平片"), not the class ("钙通道阻滞剂")."""
+    found: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    ids = sorted(set(member_ids))
+    for i in range(0, len(ids), 1000):
+        stmt = (
+            select(Purchase.member_id, class_column(), Purchase.product_name)
+            .outerjoin(ProductClass, ProductClass.product_code == Purchase.product_code)
+            .where(Purchase.member_id.in_(ids[i : i + 1000]))
+            .order_by(Purchase.purchased_on.desc(), Purchase.id.desc())
+        )
+        if until is not None:
+            stmt = stmt.where(Purchase.purchased_on <= until)
+        for member_id, drug_class, name in session.execute(stmt):
+            names = found[member_id][drug_class] if drug_class else None
+            if names is not None and name and name not in names:
+                names.append(name)
+    return found
+
+
 def tracked_classes(plans: Iterable[CarePlan]) -> set[str]:
     """The classes the active plans' protocol versions track."""
     return {

@@ -654,6 +654,25 @@ def by_step(session: Session, q: AuditQuery, params: dict[str, Any] | None = Non
     return sorted(found, key=lambda s: (s.protocol_id, -s.total, s.key))
 
 
+@dataclass(frozen=True)
+class Names:
+    """Protocol and step titles (zh and en) of the newest versions, for pages and CSVs
+    that list ids: a reader sees names, a spreadsheet keeps the ids beside them."""
+
+    definitions: dict[str, Protocol]
+
+    def protocol(self, protocol_id: str) -> Text | None:
+        found = self.definitions.get(protocol_id)
+        return found.title if found is not None else None
+
+    def step(self, protocol_id: str, key: str) -> Text | None:
+        return _step_title(self.definitions.get(protocol_id), key)
+
+
+def names(session: Session) -> Names:
+    return Names(newest_definitions(session))
+
+
 # --- The steps themselves -----------------------------------------------------------------
 
 
@@ -679,6 +698,11 @@ class AuditStep:
     due_on: date
     days_overdue: int
     outcome: str  # overdue | missed | done | done_late | not_done
+    # Overdue already when its member was handed over to staff_name: the previous
+    # holder, the day of the hand-over, and the days overdue since (the holder's own).
+    inherited_from: str
+    inherited_on: date | None
+    days_overdue_since_hand_over: int | None
 
 
 def _list_source(shape: Shape, f: StepFilter, with_plan: bool = False) -> Subquery:
@@ -751,6 +775,19 @@ def _detail(ordered: Select[Any] | Subquery, f: StepFilter) -> Select[Any]:
         plan_of = select(Checkpoint.plan_id).where(Checkpoint.id == ordered.c.id)
         found.append(plan_of.scalar_subquery().label("plan_id"))
     steps = select(ordered, *found).subquery("steps")
+    # Looked up by the step's key, as the plan is: only a few steps were ever inherited.
+    inherited_on = select(Checkpoint.inherited_on).where(Checkpoint.id == steps.c.id)
+    previous = (
+        select(Staff.name)
+        .join(Checkpoint, Checkpoint.inherited_from_id == Staff.id)
+        .where(Checkpoint.id == steps.c.id)
+    )
+    since = (
+        select(DaysBetween(Checkpoint.inherited_on, _p("as_of")))
+        .where(Checkpoint.id == steps.c.id, Checkpoint.inherited_on.is_not(None))
+        if f.status == "overdue"
+        else select(literal(None))
+    )
     return (
         select(
             steps.c.id,
@@ -766,6 +803,9 @@ def _detail(ordered: Select[Any] | Subquery, f: StepFilter) -> Select[Any]:
             steps.c.due_on,
             steps.c.days,
             steps.c.outcome,
+            func.coalesce(previous.scalar_subquery(), ""),
+            inherited_on.scalar_subquery(),
+            since.scalar_subquery(),
         )
         .select_from(steps)
         .join(CarePlan, CarePlan.id == steps.c.plan_id)

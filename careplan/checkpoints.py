@@ -18,6 +18,7 @@ from careplan.escalations import raise_escalation
 from careplan.health_records import EffectIn, HealthCheckIn, add_effect, add_health_check
 from careplan.models import CarePlan, Checkpoint, CheckpointResult, ContactAttempt, Member
 from careplan.plans import (
+    allowed_channels,
     checkpoints_of,
     complete_if_finished,
     protocol_of,
@@ -103,7 +104,7 @@ def _check_version(session: Session, cp: Checkpoint, version: int | None, today:
 def _check_channel(
     session: Session, cp: Checkpoint, step: StepCommon, protocol: Protocol, channel: Channel
 ) -> None:
-    allowed = step.channels or protocol.defaults.channels
+    allowed = allowed_channels(protocol, step)
     if channel not in allowed:
         raise InvalidInput(
             f"channel {channel.value} is not allowed at this step "
@@ -355,6 +356,13 @@ def list_checkpoints(
 
 def count_checkpoints(session: Session, actor: Actor, f: CheckpointFilter, *, today: date) -> int:
     stmt = _filtered(select(func.count(Checkpoint.id)), actor, f, today)
+    return session.scalar(stmt) or 0
+
+
+def count_members(session: Session, actor: Actor, f: CheckpointFilter, *, today: date) -> int:
+    """How many members have a step in the list: the worklist's rows (one call each)."""
+    stmt = select(func.count(func.distinct(CarePlan.member_id))).select_from(Checkpoint)
+    stmt = _filtered(stmt, actor, f, today)
     return session.scalar(stmt) or 0
 
 

@@ -354,7 +354,9 @@ def demo_seed(
             fail("database: not empty; the demo seeds an empty database only")
         counts = demo.seed(session, today=clock.today(), now=clock.now())
     typer.echo("demo chain: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    typer.echo(f"sign in as xh.clerk1, xh.manager, duzhi or admin; password {demo.DEMO_PASSWORD}")
+    typer.echo(f"demo accounts (password {demo.DEMO_PASSWORD}):")
+    for username, name, role, store_code in demo.STAFF:
+        typer.echo(f"  {username:<14} {role.value:<14} {store_code or 'head office':<12} {name}")
 
 
 @demo_app.command("generate")
@@ -667,6 +669,20 @@ def erasure_run(
                                      today=clock.today())  # fmt: skip
         entries = sum(d.log_entries for d in done)
         typer.echo(f"erased {len(done)} members; {entries} change-log entries blanked")
+
+    guarded(body)
+
+
+@staff_app.command("end-covers")
+def staff_end_covers() -> None:
+    """Give members back to their owners once a holiday cover's last day has passed (run
+    daily from cron, e.g. at 00:10; running it again the same day changes nothing)."""
+
+    def body() -> None:
+        actor = Actor.system("cli")
+        with unit_of_work(actor, writing=True) as session:
+            back = members_rules.end_covers(session, actor, now=clock.now())
+        typer.echo(f"{back} members back with their owners")
 
     guarded(body)
 

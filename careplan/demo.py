@@ -257,7 +257,7 @@ def _work_past_steps(
         contacted = min(today, cp.due_on + timedelta(days=delay))
         stopped = rng.random() < 0.05
         step = plans.step_of(plans.protocol_of(cp.plan), cp.key)
-        allowed = step.channels or plans.protocol_of(cp.plan).defaults.channels
+        allowed = plans.allowed_channels(plans.protocol_of(cp.plan), step)
         channel = Channel.home_visit if Channel.home_visit in allowed else allowed[0]
         measurements = [_reading(kind, rng, contacted, now) for kind in step.measurements]
         checkpoints.record_result(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from careplan.access import Actor, scope_members
-from careplan.errors import Conflict, InvalidInput, NotFound
+from careplan.access import Actor, may_resolve_escalation, scope_members
+from careplan.errors import N_, Conflict, Forbidden, InvalidInput, NotFound
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, Staff
 from careplan.protocol_schema import Protocol
 from careplan.vocab import EscalationStatus, Role, StopReason
@@ -27,6 +28,22 @@ def _handler(session: Session, member: Member, role: Role) -> int | None:
     )
 
 
+def is_late(escalation: Escalation, today: date) -> bool:
+    """An open case past the day the protocol gave for it (its due day still counts as
+    on time, as a step's does)."""
+    return escalation.status is EscalationStatus.open and escalation.due_on < today
+
+
+def open_escalation_for(session: Session, member_id: int, reason: StopReason) -> Escalation | None:
+    """The member's open escalation for this reason, if any (there is at most one)."""
+    stmt = select(Escalation).where(
+        Escalation.member_id == member_id,
+        Escalation.reason == reason,
+        Escalation.status == EscalationStatus.open,
+    )
+    return session.scalar(stmt)
+
+
 def raise_escalation(
     session: Session,
     actor: Actor,
@@ -38,8 +55,13 @@ def raise_escalation(
     today: date,
     now: datetime,
 ) -> Escalation:
-    rule = protocol.escalations[reason]
+    """A "stopped" answer: a new escalation, or one more report on the member's open one
+    for the same reason, so the handler has one case to close, not two."""
     member = plan.member
+    existing = open_escalation_for(session, member.id, reason)
+    if existing is not None:
+        return _add_report(session, existing, checkpoint, now)
+    rule = protocol.escalations[reason]
     escalation = Escalation(
         member_id=member.id,
         store_id=member.home_store_id,
@@ -54,7 +76,26 @@ def raise_escalation(
         raised_by_id=actor.staff_id or member.owner_id,
         raised_at=now,
     )
-    session.add(escalation)
+    try:
+        # Two answers saved at once (PostgreSQL lets them overlap): the unique index
+        # refuses the second insert, which then adds to the one the first one made.
+        with session.begin_nested():
+            session.add(escalation)
+    except IntegrityError:
+        existing = open_escalation_for(session, member.id, reason)
+        if existing is None:
+            raise
+        return _add_report(session, existing, checkpoint, now)
+    return escalation
+
+
+def _add_report(
+    session: Session, escalation: Escalation, checkpoint: Checkpoint | None, now: datetime
+) -> Escalation:
+    escalation.reports += 1
+    escalation.last_reported_at = now
+    if checkpoint is not None:
+        escalation.last_checkpoint_id = checkpoint.id
     session.flush()
     return escalation
 
@@ -120,6 +161,12 @@ def resolve_escalation(
     escalation = session.scalar(stmt)
     if escalation is None:
         raise NotFound(f"escalation {escalation_id} not found", field="escalation_id")
+    if not may_resolve_escalation(actor, escalation):
+        raise Forbidden(
+            N_("only the role it was raised to, the store manager or a supervisor may "
+               "resolve this escalation"),
+            field="escalation_id",
+        )  # fmt: skip
     if escalation.status is EscalationStatus.resolved:
         raise Conflict("this escalation is already resolved", field="status")
     resolution = resolution.strip()
@@ -134,6 +181,10 @@ def resolve_escalation(
 
 
 def raised_at_checkpoint(session: Session, checkpoint_id: int) -> list[Escalation]:
-    """What a step's answer raised (the caller has already checked access to the step)."""
-    stmt = select(Escalation).where(Escalation.checkpoint_id == checkpoint_id)
+    """What a step's answer raised or added to (the caller has already checked access to
+    the step)."""
+    stmt = select(Escalation).where(
+        or_(Escalation.checkpoint_id == checkpoint_id,
+            Escalation.last_checkpoint_id == checkpoint_id)
+    )  # fmt: skip
     return list(session.scalars(stmt.order_by(Escalation.id)))

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member
 from careplan.errors import InvalidInput
-from careplan.healthchecks import MEASUREMENTS
+from careplan.healthchecks import MEASUREMENTS, implausible
 from careplan.members import require_consent
 from careplan.models import EffectRecord, HealthCheck, Member
 from careplan.vocab import HealthCheckSource
@@ -48,12 +48,12 @@ class HealthCheckIn(BaseModel):
         wanted = {c.key for c in m.components}
         if set(self.values) != wanted:
             raise ValueError(f"{self.kind} takes values {', '.join(sorted(wanted))}")
-        for c in m.components:
+        c = implausible(self.kind, self.values)
+        if c is not None:
             v = self.values[c.key]
-            if not c.low <= v <= c.high:
-                raise ValueError(
-                    f"{c.key} {v:g} {m.unit} is outside the plausible range {c.low:g}-{c.high:g}"
-                )
+            raise ValueError(
+                f"{c.key} {v:g} {m.unit} is outside the plausible range {c.low:g}-{c.high:g}"
+            )
         return self
 
 

@@ -94,3 +94,12 @@ MEASUREMENTS: dict[str, Measurement] = {
         ),
     )
 }
+
+
+def implausible(kind: str, values: dict[str, float]) -> Component | None:
+    """The first box of a measurement whose value is outside its plausible range: the
+    one rule the record's check and the form's marking of the exact box both use."""
+    for c in MEASUREMENTS[kind].components:
+        if c.key in values and not c.low <= values[c.key] <= c.high:
+            return c
+    return None

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from careplan.access import Actor, get_member, require_manager, scope_members
 from careplan.clock import local_date
-from careplan.errors import Conflict, Forbidden, InvalidInput, NotFound
+from careplan.errors import N_, Conflict, Forbidden, InvalidInput, NotFound
 from careplan.members import member_matches
 from careplan.models import (
     CarePlan,
@@ -31,12 +31,13 @@ from careplan.models import (
     Store,
 )
 from careplan.plans import complete_if_finished, protocol_of, step_of
-from careplan.protocol_schema import Key
+from careplan.protocol_schema import Key, Text
 from careplan.protocols import newest_definitions
 from careplan.validation import parse
 from careplan.vocab import (
     Channel,
     CheckpointState,
+    LecturePhase,
     LectureStatus,
     PlanStatus,
     SeatStatus,
@@ -51,9 +52,12 @@ class LectureIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    title_zh: str = Field(min_length=1, max_length=160)
-    title_en: str = Field(min_length=1, max_length=160)
-    topic: Key
+    # Chinese is what staff and members read; English is optional (pages in English
+    # show the Chinese title when there is none). An empty Chinese title is refused in
+    # _checked, with a message of its own.
+    title_zh: str = Field(default="", max_length=160)
+    title_en: str = Field(default="", max_length=160)
+    topic: Key  # a topic the protocols name, or GENERAL_TOPIC (see lecture_choices)
     # As the archive writes them ("骨质疏松", "Osteoporosis", "M81"): see _condition_names.
     conditions: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(
         default_factory=list, max_length=20
@@ -89,6 +93,112 @@ def parse_lecture(data: dict[str, Any]) -> LectureIn:
     return parse(LectureIn, data)
 
 
+# --- What a lecture may be about ----------------------------------------------------------
+
+# A lecture on a topic no protocol step names (a general health talk): its key is made
+# here, never typed by anyone, and no step names it, so attending fulfils no step.
+GENERAL_TOPIC = "general"
+
+
+@dataclass(frozen=True)
+class Topic:
+    key: str
+    # The steps that name the topic ("防跌倒指导（骨质疏松慢病追踪）"); None for the
+    # general topic, whose words are the catalogue's.
+    name: Text | None
+
+
+@dataclass(frozen=True)
+class ConditionChoice:
+    code: str  # ICD-10, what a lecture keeps
+    name: Text
+    synonyms: frozenset[str]  # casefolded: the code, the protocol's id, both names
+
+
+@dataclass(frozen=True)
+class ProtocolChoice:
+    id: str
+    title: Text
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What a lecture may name, as the protocols in force name it: its topic, the
+    conditions it is for and the protocols whose members it is for."""
+
+    topics: tuple[Topic, ...]
+    conditions: tuple[ConditionChoice, ...]
+    protocols: tuple[ProtocolChoice, ...]
+
+    def topic(self, key: str) -> Topic | None:
+        return next((t for t in self.topics if t.key == key), None)
+
+    def condition(self, value: str) -> ConditionChoice | None:
+        """The condition a value names by any of its names ("骨质疏松", "M81")."""
+        folded = value.strip().casefold()
+        return next((c for c in self.conditions if folded in c.synonyms), None)
+
+    def protocol(self, protocol_id: str) -> ProtocolChoice | None:
+        return next((p for p in self.protocols if p.id == protocol_id), None)
+
+
+def lecture_choices(session: Session) -> Choices:
+    """The pick lists of the lecture form, from the newest version of each protocol."""
+    named: dict[str, list[tuple[Text, Text]]] = {}
+    conditions: dict[str, ConditionChoice] = {}
+    protocols = []
+    for protocol_id, definition in newest_definitions(session).items():
+        protocols.append(ProtocolChoice(protocol_id, definition.title))
+        for step in definition.checkpoints:
+            if step.lecture_topic:
+                named.setdefault(step.lecture_topic, []).append((step.title, definition.title))
+        c = definition.condition
+        if c is not None:
+            known = conditions.get(c.icd10)  # two protocols for one condition: one choice
+            names = {n.casefold() for n in (c.icd10, protocol_id, c.name.zh, c.name.en)}
+            synonyms = names | (known.synonyms if known else set())
+            conditions[c.icd10] = ConditionChoice(c.icd10, c.name, frozenset(synonyms))
+    topics = [Topic(key, _topic_name(steps)) for key, steps in sorted(named.items())]
+    topics.append(Topic(GENERAL_TOPIC, None))
+    return Choices(tuple(topics), tuple(conditions.values()), tuple(protocols))
+
+
+def _topic_name(steps: list[tuple[Text, Text]]) -> Text:
+    """A topic in words: the step that names it and its protocol, for each such step."""
+    return Text(
+        zh="；".join(f"{step.zh}（{protocol.zh}）" for step, protocol in steps),
+        en="; ".join(f"{step.en} ({protocol.en})" for step, protocol in steps),
+    )
+
+
+def _checked(session: Session, data: LectureIn) -> LectureIn:
+    """The lecture as it is kept: a Chinese title, a topic from the list, and the
+    conditions (by ICD-10 code) and protocols the protocols in force name. The first
+    problem is refused naming its field."""
+    if not data.title_zh:
+        raise InvalidInput(N_("enter the lecture's title in Chinese"), field="title_zh")
+    choices = lecture_choices(session)
+    if choices.topic(data.topic) is None:
+        raise InvalidInput(N_("choose the lecture's topic from the list"), field="topic")
+    codes = []
+    for value in data.conditions:
+        condition = choices.condition(value)
+        if condition is None:
+            raise InvalidInput(
+                N_("no protocol names the condition %(value)s: choose conditions from the list"),
+                field="conditions", value=value,
+            )  # fmt: skip
+        codes.append(condition.code)
+    for protocol_id in data.protocols:
+        if choices.protocol(protocol_id) is None:
+            raise InvalidInput(
+                N_("there is no protocol %(value)s: choose protocols from the list"),
+                field="protocols", value=protocol_id,
+            )  # fmt: skip
+    return data.model_copy(update={"conditions": list(dict.fromkeys(codes)),
+                                   "protocols": list(dict.fromkeys(data.protocols))})  # fmt: skip
+
+
 def _store_for(session: Session, actor: Actor, store_id: int) -> Store:
     store = session.get(Store, store_id)
     if store is None or not actor.may_see_store(store_id):
@@ -100,6 +210,7 @@ def create_lecture(session: Session, actor: Actor, data: LectureIn, *, now: date
     """Store managers schedule lectures for their store; supervisors for any store."""
     require_manager(actor)
     _store_for(session, actor, data.store_id)
+    data = _checked(session, data)
     if data.starts_at <= now:
         raise InvalidInput("the lecture must start in the future", field="starts_at")
     lecture = Lecture(**data.model_dump(), created_by_id=actor.staff_id)
@@ -128,6 +239,7 @@ def update_lecture(
     lecture = _lock_roster(session, actor, lecture_id)
     _scheduled(lecture)
     _store_for(session, actor, data.store_id)
+    data = _checked(session, data)
     taken = _count(session, lecture.id, SeatStatus.registered)
     if data.capacity < taken:
         raise InvalidInput(f"{taken} members hold seats: capacity cannot be less", field="capacity")
@@ -280,6 +392,20 @@ def cancel_seat(
     return promoted[0] if promoted else None
 
 
+def waitlist_places(session: Session, lecture_id: int) -> dict[int, int]:
+    """Each waitlisted seat's place in the queue (1 is next for a free seat), by seat
+    id: the order seats are given in (_fill_seats), whoever may see the members."""
+    waiting = session.scalars(_seats(lecture_id, SeatStatus.waitlisted))
+    return {seat.id: place for place, seat in enumerate(waiting, start=1)}
+
+
+def waitlist_place(session: Session, seat: LectureSeat) -> int | None:
+    """The seat's place on its lecture's waitlist; None when it is not waiting."""
+    if seat.status is not SeatStatus.waitlisted:
+        return None
+    return waitlist_places(session, seat.lecture_id).get(seat.id)
+
+
 def _seat(session: Session, actor: Actor, lecture_id: int, seat_id: int) -> LectureSeat:
     get_lecture(session, actor, lecture_id)
     seat = session.get(LectureSeat, seat_id)
@@ -290,6 +416,28 @@ def _seat(session: Session, actor: Actor, lecture_id: int, seat_id: int) -> Lect
 
 
 # --- The day -------------------------------------------------------------------------------
+
+
+def check_in_open(lecture: Lecture, now: datetime) -> bool:
+    """Members are checked in on the lecture's day (in the chain's time zone), from
+    the morning for those who come early to the end of the day for a sign-in sheet
+    typed in after the talk; never on another day, when nobody is at the door."""
+    if lecture.status is not LectureStatus.scheduled:
+        return False
+    day = local_date(now)
+    return local_date(lecture.starts_at) <= day <= local_date(lecture.ends_at)
+
+
+def phase(lecture: Lecture, now: datetime) -> LecturePhase:
+    """Where the lecture stands for the people reading about it: still to come, on
+    today, held (it has ended), or cancelled."""
+    if lecture.status is LectureStatus.cancelled:
+        return LecturePhase.cancelled
+    if now >= lecture.ends_at:
+        return LecturePhase.held
+    if check_in_open(lecture, now):
+        return LecturePhase.today
+    return LecturePhase.upcoming
 
 
 def mark_reminded(
@@ -320,6 +468,8 @@ def check_in(
         return seat  # a second tap on the same name changes nothing
     if local_date(now) < local_date(lecture.starts_at):
         raise Conflict("check-in opens on the day of the lecture", field="seat_id")
+    if not check_in_open(lecture, now):
+        raise Conflict(N_("check-in closed at the end of the lecture's day"), field="seat_id")
     seat.checked_in_at, seat.checked_in_by_id = now, actor.staff_id
     _fulfil_steps(session, actor, lecture, seat.member_id, now)
     session.flush()
@@ -531,6 +681,11 @@ def invitation_list(
     return [(m, invited.get(m.id)) for m in members]
 
 
+# Members are invited by phone or SMS (domain.md), or at the counter when they come in:
+# not "visited at home" for a talk.
+INVITATION_CHANNELS = (Channel.phone, Channel.message, Channel.in_store)
+
+
 def mark_invited(
     session: Session,
     actor: Actor,
@@ -545,6 +700,8 @@ def mark_invited(
     _scheduled(lecture)
     if not member_ids:
         raise InvalidInput("choose at least one member", field="member_ids")
+    if channel not in INVITATION_CHANNELS:
+        raise InvalidInput(N_("choose how the members were invited"), field="invitation_channel")
     already = set(
         session.scalars(
             select(LectureInvitation.member_id).where(

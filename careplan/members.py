@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from careplan import clock
 from careplan.access import (
     Actor,
     get_member,
@@ -21,7 +22,8 @@ from careplan.access import (
     require_manager,
     scope_members,
 )
-from careplan.errors import Conflict, Forbidden, InvalidInput
+from careplan.clock import local_date
+from careplan.errors import N_, Conflict, Forbidden, InvalidInput
 from careplan.models import CarePlan, Checkpoint, Member, Ownership, Staff
 from careplan.pinyin import name_initials
 from careplan.validation import is_whole_number, left_out
@@ -114,7 +116,8 @@ class MemberFields(BaseModel):
     @field_validator("birthday")
     @classmethod
     def _birthday(cls, value: date | None) -> date | None:
-        if value is not None and not date(1900, 1, 1) <= value <= date.today():
+        # "Today" is the chain's day (careplan.clock), not the server's.
+        if value is not None and not date(1900, 1, 1) <= value <= clock.today():
             raise ValueError("must be a date between 1900 and today")
         return value
 
@@ -166,7 +169,9 @@ def create_member(session: Session, actor: Actor, data: MemberCreate, *, now: da
     )
     if data.health_consent:
         _consent(member, actor, now)
-    member.last_verified_on = now.date()
+    # Registering is verifying, on the chain's day: 07:30 in Shanghai is 23:30 UTC the
+    # day before, and "last verified yesterday" would be wrong.
+    member.last_verified_on = local_date(now)
     session.add(member)
     session.flush()
     session.add(
@@ -375,6 +380,11 @@ def reassign_member(
     """Hand a member to another staff member; their open steps go along, with history."""
     member = get_member(session, actor, member_id)  # out of sight is 404, before 403
     require_manager(actor)
+    if reason in COVER_REASONS:
+        raise InvalidInput(
+            N_("a holiday cover is given for all of a person's members, with an end date"),
+            field="reason",
+        )
     if new_owner_id == member.owner_id:
         raise InvalidInput("the member already belongs to that staff member", field="owner_id")
     check_owner(session, new_owner_id, member.home_store_id)
@@ -391,22 +401,21 @@ def _move(
     reason: OwnershipReason,
     note: str,
     now: datetime,
-) -> None:
+) -> Ownership:
     current = session.scalar(
         select(Ownership).where(Ownership.member_id == member.id, Ownership.ended_at.is_(None))
     )
     if current is not None:
         current.ended_at = now
-    session.add(
-        Ownership(
-            member_id=member.id,
-            staff_id=new_owner_id,
-            started_at=now,
-            reason=reason,
-            note=note,
-            changed_by_id=actor.staff_id,
-        )
+    ownership = Ownership(
+        member_id=member.id,
+        staff_id=new_owner_id,
+        started_at=now,
+        reason=reason,
+        note=note,
+        changed_by_id=actor.staff_id,
     )
+    session.add(ownership)
     member.owner_id = new_owner_id
     open_steps = (
         select(Checkpoint)
@@ -416,8 +425,22 @@ def _move(
             Checkpoint.state.in_([CheckpointState.pending, CheckpointState.paused]),
         )
     )
+    today = local_date(now)
     for checkpoint in session.scalars(open_steps):
-        checkpoint.assignee_id = new_owner_id
+        _hand_step_over(checkpoint, new_owner_id, today)
+    return ownership
+
+
+def _hand_step_over(checkpoint: Checkpoint, new_owner_id: int, today: date) -> None:
+    """A step already overdue is inherited: the days before today were its previous
+    holder's, and the worklist and the audit say so."""
+    if checkpoint.assignee_id == new_owner_id:
+        return
+    if checkpoint.state is CheckpointState.pending and checkpoint.overdue_on <= today:
+        checkpoint.inherited_from_id, checkpoint.inherited_on = checkpoint.assignee_id, today
+    else:
+        checkpoint.inherited_from_id, checkpoint.inherited_on = None, None
+    checkpoint.assignee_id = new_owner_id
 
 
 def reassign_all(
@@ -429,12 +452,15 @@ def reassign_all(
     staff_left: bool,
     note: str = "",
     now: datetime,
+    until: date | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """All members of one staff member (e.g. a departing clerk) to another, in one go:
     one transaction, so a process killed part-way moves nobody. With `staff_left` the
-    person's account is closed too (in the change log, as every account change is)."""
+    person's account is closed too (in the change log, as every account change is).
+    With `until` it is a holiday cover: the members go back the day after (end_covers)."""
     require_manager(actor)
+    _check_cover(until, staff_left, now)
     leaving = _staff_in_sight(session, actor, from_staff_id, "from_staff_id")
     if staff_left:
         require_manage_staff(actor, leaving, field="from_staff_id")
@@ -448,9 +474,13 @@ def reassign_all(
         check_owner(session, taker.id, leaving.store_id, field="to_staff_id")
     members = list(session.scalars(select(Member).where(Member.owner_id == from_staff_id)))
     reason = OwnershipReason.staff_left if staff_left else OwnershipReason.reassigned
+    if until is not None:
+        reason = OwnershipReason.cover
     for n, member in enumerate(members, start=1):
         check_owner(session, to_staff_id, member.home_store_id, field="to_staff_id")
-        _move(session, actor, member, to_staff_id, reason, note, now)
+        ownership = _move(session, actor, member, to_staff_id, reason, note, now)
+        if until is not None:
+            ownership.cover_until, ownership.returns_to_id = until, from_staff_id
         if progress is not None and n % 100 == 0:
             session.flush()  # the count shown is of moves made, not only queued
             progress(n)
@@ -459,6 +489,90 @@ def reassign_all(
         leaving.left_on = now
     session.flush()
     return len(members)
+
+
+COVER_REASONS = frozenset({OwnershipReason.cover, OwnershipReason.cover_ended})
+
+
+def _check_cover(until: date | None, staff_left: bool, now: datetime) -> None:
+    if until is None:
+        return
+    if staff_left:
+        raise InvalidInput(
+            N_("a holiday cover ends; for someone who left, leave the end date empty"),
+            field="until",
+        )
+    if until < local_date(now):
+        raise InvalidInput(N_("the cover's last day cannot be in the past"), field="until")
+
+
+@dataclass(frozen=True)
+class Cover:
+    """A holiday cover in force: whose members, who has them, the last day, how many."""
+
+    owner_id: int
+    taker_id: int
+    until: date
+    members: int
+
+
+def covers_in_force(session: Session, actor: Actor, store_id: int) -> list[Cover]:
+    stmt = scope_members(
+        select(Ownership.returns_to_id, Ownership.staff_id, Ownership.cover_until,
+               func.count(Ownership.id))
+        .join(Member, Ownership.member_id == Member.id),
+        actor,
+    ).where(*_open_covers(), Member.home_store_id == store_id).group_by(
+        Ownership.returns_to_id, Ownership.staff_id, Ownership.cover_until
+    )  # fmt: skip
+    rows = session.execute(stmt.order_by(Ownership.cover_until)).all()
+    return [Cover(owner, taker, until, n) for owner, taker, until, n in rows]
+
+
+def _open_covers() -> list[ColumnElement[bool]]:
+    return [
+        Ownership.reason == OwnershipReason.cover,
+        Ownership.ended_at.is_(None),
+        Ownership.cover_until.is_not(None),
+    ]
+
+
+def end_covers(
+    session: Session,
+    actor: Actor,
+    *,
+    now: datetime,
+    returning_to: int | None = None,
+) -> int:
+    """Members whose holiday cover is over go back to their owner, with their open steps
+    (their history shows the cover and the return). Run daily (`careplan staff
+    end-covers`, from cron); a manager may end one person's covers early
+    (`returning_to`: they came back sooner). Members an owner can no longer take (they
+    left meanwhile) stay with whoever covered them: the cover then has no end."""
+    if returning_to is None:
+        due = Ownership.cover_until < local_date(now)
+    else:
+        require_manager(actor)
+        owner = _staff_in_sight(session, actor, returning_to, "staff_id")
+        if not may_hand_over_members_of(actor, owner):
+            raise Forbidden("you may not hand over this person's members", field="staff_id")
+        due = Ownership.returns_to_id == returning_to
+    stmt = scope_members(
+        select(Ownership, Member).join(Member, Ownership.member_id == Member.id), actor
+    ).where(*_open_covers(), due)
+    back = 0
+    for ownership, member in session.execute(stmt.order_by(Ownership.id)).all():
+        owner_id = ownership.returns_to_id
+        returning = session.get(Staff, owner_id) if owner_id is not None else None
+        if returning is None or not may_own_members(returning) or (
+            returning.store_id != member.home_store_id
+        ):
+            ownership.cover_until = None
+            continue
+        _move(session, actor, member, returning.id, OwnershipReason.cover_ended, "", now)
+        back += 1
+    session.flush()
+    return back
 
 
 def _staff_in_sight(session: Session, actor: Actor, staff_id: int, field: str) -> Staff:

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from careplan.access import Actor, get_member, get_plan, scope_members
 from careplan.errors import Conflict, InvalidInput
 from careplan.members import check_owner, require_consent
-from careplan.models import CarePlan, Checkpoint, Member, ProtocolVersion
-from careplan.protocol_schema import Protocol, StepCommon
+from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion
+from careplan.protocol_schema import Protocol, StepCommon, Text
 from careplan.protocols import definition_of, get_version
 from careplan.schedule import (
     PlannedStep,
@@ -22,7 +22,13 @@ from careplan.schedule import (
     plan_end,
     plan_schedule,
 )
-from careplan.vocab import CheckpointState, CheckpointStatus, PlanStatus
+from careplan.vocab import (
+    Channel,
+    CheckpointState,
+    CheckpointStatus,
+    EscalationStatus,
+    PlanStatus,
+)
 
 LIVE = (PlanStatus.active, PlanStatus.paused)
 OPEN_STATES = (CheckpointState.pending, CheckpointState.paused)
@@ -49,6 +55,30 @@ def step_of(protocol: Protocol, key: str) -> StepCommon:
     if protocol.routine is not None and key.startswith(protocol.routine.key_prefix + "_"):
         return protocol.routine
     raise KeyError(key)
+
+
+@dataclass(frozen=True)
+class StepTitle:
+    """A step's name as staff read it. The routine tail's contacts share one title, so
+    each carries its month and number and two rows never read as one step."""
+
+    title: Text
+    month: int | None = None  # the routine's month (1 = the first after the fixed steps)
+    number: int | None = None  # the contact's number within that month
+
+
+def step_title(protocol: Protocol, key: str) -> StepTitle:
+    step = step_of(protocol, key)
+    if protocol.routine is not None and step is protocol.routine:
+        _, month, number = key.rsplit("_", 2)  # routine keys: <prefix>_<MM>_<n>
+        return StepTitle(step.title, int(month), int(number))
+    return StepTitle(step.title)
+
+
+def allowed_channels(protocol: Protocol, step: StepCommon) -> tuple[Channel, ...]:
+    """How a step may be worked: its own channels, else the protocol's defaults. The one
+    answer the form, the save, the sheet's next contact and the demo all ask for."""
+    return step.channels or protocol.defaults.channels
 
 
 def _check_start(start: date, today: date) -> None:
@@ -129,6 +159,14 @@ def enroll(
             f"the member already has an active {protocol_id} plan", field="protocol_id"
         ) from None
     return plan
+
+
+def check_no_live_plan(session: Session, member_id: int, protocol_id: str) -> None:
+    """One live plan per member and protocol: asked at the preview already, so nobody
+    fills in the dates of a plan that cannot be saved."""
+    if _live_plan(session, member_id, protocol_id) is not None:
+        raise Conflict("the member already has an active plan of this protocol",
+                       field="protocol_id")  # fmt: skip
 
 
 def _live_plan(session: Session, member_id: int, protocol_id: str) -> CarePlan | None:
@@ -226,11 +264,25 @@ def _all_resolved(session: Session, plan: CarePlan, today: date) -> bool:
     return all(status_of(cp, today) in RESOLVED for cp in checkpoints_of(session, plan))
 
 
+def open_escalations(
+    session: Session, *, plan_id: int | None = None, member_id: int | None = None
+) -> list[Escalation]:
+    """The open escalations of a plan, or of a member (read through access already)."""
+    stmt = select(Escalation).where(Escalation.status == EscalationStatus.open)
+    if plan_id is not None:
+        stmt = stmt.where(Escalation.plan_id == plan_id)
+    if member_id is not None:
+        stmt = stmt.where(Escalation.member_id == member_id)
+    return list(session.scalars(stmt.order_by(Escalation.raised_at, Escalation.id)))
+
+
 def complete_if_finished(session: Session, plan: CarePlan, today: date) -> bool:
-    """A plan completes itself once every step is done, skipped or missed."""
+    """A plan completes itself once every step is done, skipped or missed, and no
+    escalation of it is open: a "stopped taking" answer on the last step is not a plan
+    that went well, and it stays live until someone resolves the escalation."""
     if plan.status is not PlanStatus.active:
         return False
-    if _all_resolved(session, plan, today):
+    if _all_resolved(session, plan, today) and not open_escalations(session, plan_id=plan.id):
         plan.status = PlanStatus.completed
         plan.completed_on = today
         return True
@@ -238,7 +290,12 @@ def complete_if_finished(session: Session, plan: CarePlan, today: date) -> bool:
 
 
 def effective_status(session: Session, plan: CarePlan, today: date) -> PlanStatus:
-    """As the member's page shows it: an active plan whose last steps expired is complete."""
+    """As the member's page shows it: an active plan whose last steps expired is complete,
+    unless an escalation of it is still open (then it is not over, whatever the steps)."""
+    if plan.status in (PlanStatus.active, PlanStatus.completed) and open_escalations(
+        session, plan_id=plan.id
+    ):
+        return PlanStatus.active
     if plan.status is PlanStatus.active and _all_resolved(session, plan, today):
         return PlanStatus.completed
     return plan.status

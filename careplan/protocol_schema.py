@@ -64,6 +64,9 @@ class StepCommon(Frozen):
     home_visit_after_phone: int | None = Field(default=None, ge=1, le=5)
     # Attending a health lecture on this topic fulfils the step (checked in = done).
     lecture_topic: Key | None = None
+    # The step asks for an effect record (before/after, the member's words): the form
+    # opens that part; elsewhere it stays folded, an optional extra (domain.md, 000).
+    effect_record: bool = False
 
     @field_validator("measurements")
     @classmethod

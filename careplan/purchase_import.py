@@ -12,6 +12,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -19,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any, BinaryIO, Protocol
@@ -32,9 +33,10 @@ from careplan.adherence import move_refill_steps
 from careplan.change_log import log_action, plain_value
 from careplan.csv_records import BadRecord, records
 from careplan.db import begin_for_writing
-from careplan.errors import InvalidInput
+from careplan.errors import N_, InvalidInput
 from careplan.models import Member, Purchase, PurchaseImport, Store
 from careplan.validation import is_whole_number
+from careplan.vocab import ImportOutcome
 
 # Column names as careplan writes them, and as Chinese till exports commonly head them.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -48,6 +50,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "store_code": ("门店编码", "门店"),
     "amount": ("金额", "实收金额"),
 }
+# The template a manager fills in when the till cannot export these columns: the first
+# Chinese heading of each, and a line showing how each value is written.
+TEMPLATE_EXAMPLE = ("10000001", "A001", "钙尔奇D 600mg×60片", "钙剂", "2", "30", "2026-11-20",
+                    "SH001", "¥1,158.00")  # fmt: skip
 REQUIRED = ("card_number", "product_code", "product_name", "quantity", "purchased_on",
             "store_code", "amount")  # fmt: skip
 CHUNK = 20000
@@ -60,20 +66,33 @@ class Problem:
     line: int  # the file's line number, the header being line 1
     field: str
     message: str
+    # What the line says there, cut to SHOWN_VALUE characters; None where it cannot be
+    # shown (a record the csv module could not read, a NUL).
+    value: str | None = None
+
+
+SHOWN_VALUE = 40  # a report shows the start of an overlong value, not all of it
+
+
+def shown(value: str) -> str:
+    return value if len(value) <= SHOWN_VALUE else value[:SHOWN_VALUE] + "…"
 
 
 class ImportRefused(InvalidInput):
     """The file is refused whole; `problems` lists each bad line and field."""
 
-    def __init__(self, problems: list[Problem], total: int) -> None:
+    def __init__(self, problems: list[Problem], total: int, lines: int = 0) -> None:
         super().__init__(
             "the file has bad lines; nothing was imported",
             field="file",  # each line's own field is in `problems`
         )
-        self.problems, self.total = problems, total
+        self.problems, self.total, self.lines = problems, total, lines
 
     def report(self) -> list[dict[str, object]]:
-        return [{"line": p.line, "field": p.field, "message": p.message} for p in self.problems]
+        return [
+            {"line": p.line, "field": p.field, "message": p.message, "value": p.value}
+            for p in self.problems
+        ]
 
 
 @dataclass
@@ -89,6 +108,16 @@ BLOCK = 1 << 20
 # The encoding a file is reported in → the codec that reads it: UTF-8 with or without
 # BOM; GB18030, a superset of GBK and GB2312, what Chinese tills and spreadsheets save.
 _CODECS = {"utf-8": "utf-8-sig", "gbk": "gb18030"}
+
+
+def template_csv() -> bytes:
+    """The import's template: UTF-8 with a BOM, which spreadsheets need to show the
+    Chinese headings (the import reads it, BOM and all)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([aliases[0] for aliases in COLUMNS.values()])
+    writer.writerow(TEMPLATE_EXAMPLE)
+    return out.getvalue().encode("utf-8-sig")
 
 
 def count_lines(stream: BinaryIO) -> int:
@@ -177,8 +206,8 @@ def _cell(row: Sequence[str] | None, column: int) -> str:
 
 
 class _Bad(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        self.field, self.message = field, message
+    def __init__(self, field: str, message: str, value: str = "") -> None:
+        self.field, self.message, self.value = field, message, value
 
 
 def _text(row: dict[str, str], name: str, longest: int, *, required: bool = True) -> str:
@@ -186,7 +215,7 @@ def _text(row: dict[str, str], name: str, longest: int, *, required: bool = True
     if required and not value:
         raise _Bad(name, "empty")
     if len(value) > longest:
-        raise _Bad(name, "too long for this field")
+        raise _Bad(name, "too long for this field", value)
     return value
 
 
@@ -203,43 +232,44 @@ WHOLE = {
 def _whole_of(name: str, value: str) -> int:
     low, high, message = WHOLE[name]
     if not is_whole_number(value) or not low <= int(value) <= high:
-        raise _Bad(name, message)
+        raise _Bad(name, message, value)
     return int(value)
 
 
 @lru_cache(maxsize=4096)
 def _date_of(value: str) -> date:
-    value = value.replace("/", "-")
+    text = value.replace("/", "-")
     try:
-        return date.fromisoformat(value[:10]) if len(value) >= 8 else _no_date()
+        return date.fromisoformat(text[:10]) if len(text) >= 8 else _no_date(value)
     except ValueError:
-        return _no_date()
+        return _no_date(value)
 
 
-def _no_date() -> date:
-    raise _Bad("purchased_on", "a date like 2026-11-20")
+def _no_date(value: str) -> date:
+    raise _Bad("purchased_on", "a date like 2026-11-20", value)
+
+
+# Tills and spreadsheets write amounts as "58", "58.00", "¥1,234.50" or "￥1,234.50":
+# a yuan sign (half or full width) first, commas between groups of three digits.
+_AMOUNT = re.compile(r"[¥￥]?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?", re.ASCII)
 
 
 @lru_cache(maxsize=65536)
 def _money_of(text: str) -> Decimal:
-    try:
-        value = Decimal(text.replace("¥", "").replace(",", ""))
-    except InvalidOperation:
-        raise _Bad("amount", "an amount like 58.00") from None
-    if (
-        not value.is_finite()
-        or value < 0
-        or value > 1_000_000
-        or value != value.quantize(Decimal("0.01"))
-    ):
-        raise _Bad("amount", "an amount from 0 to 1000000 with at most 2 decimals")
+    found = _AMOUNT.fullmatch(text)
+    if found is None:
+        raise _Bad("amount", N_("an amount like 58.00, ¥58.00 or 1,234.50"), text)
+    value = Decimal(found.group(1).replace(",", "") + (found.group(2) or ""))
+    if value > 1_000_000 or value != value.quantize(Decimal("0.01")):
+        raise _Bad("amount", "an amount from 0 to 1000000 with at most 2 decimals", text)
     return value
 
 
 def _day(row: dict[str, str], today: date) -> date:
-    day = _date_of(row.get("purchased_on", ""))
+    value = row.get("purchased_on", "")
+    day = _date_of(value)
     if day > today:
-        raise _Bad("purchased_on", "in the future")
+        raise _Bad("purchased_on", "in the future", value)
     return day
 
 
@@ -260,27 +290,71 @@ _STAMP = ("import_id", "recorded_at")
 Line = tuple[Any, ...]  # values in _VARYING order
 
 
-def _line(row: dict[str, str], known: _Known, today: date) -> Line:
-    """The line's values in _VARYING order, but for its key."""
+def _member(row: dict[str, str], known: _Known) -> int:
     card = _text(row, "card_number", 32)
     member_id = known.members.get(card)
     if member_id is None:
-        raise _Bad("card_number", "no member has this card number")
-    store_id = known.stores.get(_text(row, "store_code", 32))
+        raise _Bad("card_number", "no member has this card number", card)
+    return member_id
+
+
+def _store(row: dict[str, str], known: _Known) -> int:
+    code = _text(row, "store_code", 32)
+    store_id = known.stores.get(code)
     if store_id is None:
-        raise _Bad("store_code", "no store you may import for has this code")
+        raise _Bad("store_code", "no store you may import for has this code", code)
+    return store_id
+
+
+def _days(row: dict[str, str]) -> int | None:
     days = row.get("days_supply", "")
+    return _whole_of("days_supply", days) if days else None
+
+
+def _checks(row: dict[str, str], known: _Known, today: date) -> tuple[Callable[[], Any], ...]:
+    """Each value of a line, read by its own check, in _VARYING order."""
     return (
-        member_id,
-        store_id,
-        _text(row, "product_code", 64),
-        _text(row, "product_name", 160),
-        _text(row, "drug_class", 64, required=False) or None,
-        _whole_of("quantity", row.get("quantity", "")),
-        _whole_of("days_supply", days) if days else None,
-        _day(row, today),
-        _money_of(row.get("amount", "")),
+        lambda: _member(row, known),
+        lambda: _store(row, known),
+        lambda: _text(row, "product_code", 64),
+        lambda: _text(row, "product_name", 160),
+        lambda: _text(row, "drug_class", 64, required=False) or None,
+        lambda: _whole_of("quantity", row.get("quantity", "")),
+        lambda: _days(row),
+        lambda: _day(row, today),
+        lambda: _money_of(row.get("amount", "")),
     )
+
+
+class _BadLine(Exception):
+    def __init__(self, problems: list[_Bad]) -> None:
+        self.problems = problems
+
+
+def _line(row: dict[str, str], known: _Known, today: date) -> Line:
+    """The line's values in _VARYING order, but for its key. A bad line is refused
+    with every problem on it (each check run again on its own: only bad lines pay)."""
+    try:
+        return (
+            _member(row, known),
+            _store(row, known),
+            _text(row, "product_code", 64),
+            _text(row, "product_name", 160),
+            _text(row, "drug_class", 64, required=False) or None,
+            _whole_of("quantity", row.get("quantity", "")),
+            _days(row),
+            _day(row, today),
+            _money_of(row.get("amount", "")),
+        )
+    except _Bad:
+        pass
+    problems = []
+    for check in _checks(row, known, today):
+        try:
+            check()
+        except _Bad as bad:
+            problems.append(bad)
+    raise _BadLine(problems)
 
 
 def _key(row: dict[str, str], seen: Counter[str]) -> str:
@@ -340,10 +414,10 @@ class _Checked:
         for number, row in batch:
             try:
                 values = _line(row, known, today)
-            except _Bad as bad:
-                self.total += 1
-                if len(self.problems) < MAX_PROBLEMS:
-                    self.problems.append(Problem(number, bad.field, bad.message))
+            except _BadLine as bad:
+                self.total += len(bad.problems)
+                for p in bad.problems[: MAX_PROBLEMS - len(self.problems)]:
+                    self.problems.append(Problem(number, p.field, p.message, shown(p.value)))
                 continue
             self.members.add(values[0])
             good.append((*values, _key(row, self.seen)))
@@ -619,7 +693,7 @@ def _check_and_write(
         sink.write(held)
     sink.idle()
     if checked.problems:
-        raise ImportRefused(checked.problems, checked.total)
+        raise ImportRefused(checked.problems, checked.total, checked.lines)
     if not checked.lines:
         raise InvalidInput("the file has no purchase lines", field="file")
     return checked
@@ -807,17 +881,22 @@ def import_lines_committed(
     BEGIN and does only the final step: re-check the members, insert the record, copy
     the staged lines, move the refill steps, commit. A refused file, or a kill at any
     point, writes nothing: the staged lines live in the connection's temporary
-    database. On PostgreSQL it is import_lines in one transaction."""
+    database. On PostgreSQL it is import_lines in one transaction. A refused file is
+    kept in the import history with its report (record_refusal)."""
     _may_import(actor)
     about = _About(file_name, sha256, encoding, today, now)
-    with _one_connection(factory) as connection:
-        if connection.dialect.name == "sqlite":
-            return _import_sqlite(factory, connection, actor, lines, about, progress)
-        with factory(bind=connection) as session:
-            session.info["actor"] = actor
-            result = _import_postgresql(session, actor, lines, about, progress)
-            session.commit()
-        return result
+    try:
+        with _one_connection(factory) as connection:
+            if connection.dialect.name == "sqlite":
+                return _import_sqlite(factory, connection, actor, lines, about, progress)
+            with factory(bind=connection) as session:
+                session.info["actor"] = actor
+                result = _import_postgresql(session, actor, lines, about, progress)
+                session.commit()
+            return result
+    except InvalidInput as refusal:
+        record_refusal(factory, actor, refusal, about)
+        raise
 
 
 def _import_sqlite(
@@ -905,9 +984,45 @@ def import_csv_committed(
     now: datetime,
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
-    """import_lines_committed for a till's CSV export."""
-    with _csv_lines(data) as (encoding, sha256, rows):
-        return import_lines_committed(
-            factory, actor, rows, file_name=file_name, sha256=sha256,
-            encoding=encoding, today=today, now=now, progress=progress,
+    """import_lines_committed for a till's CSV export. A file refused before its lines
+    are read (not text) is recorded in the import history here."""
+    _may_import(actor)
+    try:
+        with _csv_lines(data) as (encoding, sha256, rows):
+            return import_lines_committed(
+                factory, actor, rows, file_name=file_name, sha256=sha256,
+                encoding=encoding, today=today, now=now, progress=progress,
+            )  # fmt: skip
+    except InvalidInput as refusal:
+        if not getattr(refusal, "recorded", False):
+            record_refusal(factory, actor, refusal, _About(file_name, "", "", today, now))
+        raise
+
+
+def record_refusal(
+    factory: sessionmaker[Session], actor: Actor, refusal: InvalidInput, about: _About
+) -> int:
+    """Keep a refused file in the import history, with the report its importer saw:
+    nothing of it was imported, but the manager (and whoever helps them) can read
+    again what was wrong. Its own transaction: the import's was rolled back."""
+    bad = refusal if isinstance(refusal, ImportRefused) else None
+    report = {
+        "message": refusal.message, "field": refusal.field,
+        "params": {k: plain_value(v) for k, v in refusal.params.items()},
+        "problems": bad.report() if bad else [], "total": bad.total if bad else 0,
+    }  # fmt: skip
+    with factory() as session:
+        session.info["actor"] = actor
+        begin_for_writing(session)
+        record = PurchaseImport(
+            file_name=about.file_name[:255], sha256=about.sha256, encoding=about.encoding,
+            lines=bad.lines if bad else 0, added=0, already_there=0,
+            imported_by_id=actor.staff_id, imported_at=about.now,
+            outcome=ImportOutcome.refused, report=report,
         )  # fmt: skip
+        session.add(record)
+        session.flush()
+        record_id = record.id
+        session.commit()
+    refusal.recorded = True  # type: ignore[attr-defined]  (raised on through callers)
+    return record_id

@@ -17,7 +17,13 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import MANAGERS, Actor, get_plan, scope_members
-from careplan.adherence import MEASURED_DAYS, ClassAdherence, classes_adherence, fills_by_member
+from careplan.adherence import (
+    MEASURED_DAYS,
+    ClassAdherence,
+    classes_adherence,
+    fills_by_member,
+    products_by_member,
+)
 from careplan.checkpoints import status_clause
 from careplan.clock import local_date
 from careplan.config import get_settings
@@ -35,7 +41,7 @@ from careplan.models import (
     Store,
 )
 from careplan.pdc import Fill
-from careplan.plans import OPEN_STATES, protocol_of, step_of
+from careplan.plans import OPEN_STATES, allowed_channels, protocol_of, step_of
 from careplan.protocol_schema import Protocol, StepCommon
 from careplan.vocab import BatchState, Channel, CheckpointState, CheckpointStatus, Paper, Role
 
@@ -173,6 +179,7 @@ class _Loaded:
     checkpoints: list[tuple[Checkpoint, Member]]
     checks: dict[int, list[HealthCheck]] = field(default_factory=dict)
     fills: dict[int, dict[str, list[Fill]]] = field(default_factory=dict)  # by member
+    products: dict[int, dict[str, list[str]]] = field(default_factory=dict)  # by member
     plan_steps: dict[int, list[Checkpoint]] = field(default_factory=dict)  # by plan id
 
 
@@ -200,6 +207,7 @@ def _load(session: Session, actor: Actor, ids: Sequence[int], now: datetime) -> 
             loaded.checks.setdefault(row.member_id, []).append(row)
         # Purchases of medicines tell of conditions: shown under the same consent.
         loaded.fills = fills_by_member(session, member_ids, until=local_date(now))
+        loaded.products = products_by_member(session, member_ids, until=local_date(now))
     steps = session.scalars(
         select(Checkpoint)
         .where(Checkpoint.plan_id.in_(plan_ids))
@@ -219,8 +227,7 @@ def _next_contact(
         return None
     nxt = later[0]
     step = step_of(protocol, nxt.key)
-    channels = step.channels or protocol.defaults.channels
-    return NextContact(nxt.due_on, channels[0], step.title.get(lang))
+    return NextContact(nxt.due_on, allowed_channels(protocol, step)[0], step.title.get(lang))
 
 
 def _sheet(
@@ -256,27 +263,40 @@ def _sheet(
         staff_phone=staff.phone,
         staff_role=staff.role,
         printed_at=now.astimezone(get_settings().zone),
-        supply=_supply(protocol, loaded.fills.get(member.id, {}), lang, local_date(now))
+        supply=_supply(
+            protocol,
+            loaded.fills.get(member.id, {}),
+            loaded.products.get(member.id, {}),
+            lang,
+            local_date(now),
+        )
         if consent
         else (),
     )
 
 
 def _supply(
-    protocol: Protocol, fills: dict[str, list[Fill]], lang: str, today: date
+    protocol: Protocol,
+    fills: dict[str, list[Fill]],
+    products: dict[str, list[str]],
+    lang: str,
+    today: date,
 ) -> tuple[Supply, ...]:
     """The plan's tracked classes the member has bought: a sheet shows what it knows."""
     start = today - timedelta(days=MEASURED_DAYS - 1)
     bought = [key for key in protocol.tracks if fills.get(key)]
     return tuple(
-        _supply_line(a, lang, today) for a in classes_adherence(bought, fills, start, today)
+        _supply_line(a, products.get(a.drug_class, []), lang, today)
+        for a in classes_adherence(bought, fills, start, today)
     )
 
 
-def _supply_line(measured: ClassAdherence, lang: str, today: date) -> Supply:
+def _supply_line(measured: ClassAdherence, products: list[str], lang: str, today: date) -> Supply:
     cover, out_on = measured.coverage, measured.runs_out_on
+    # The medicines by the names on their boxes; the class only if the till gave none.
+    names = "、".join(products) if lang == "zh" else ", ".join(products)
     return Supply(
-        title=drug_class_label(measured.drug_class, lang),
+        title=names or drug_class_label(measured.drug_class, lang),
         covered_days=cover.covered_days,
         days=cover.days_in_period,
         percent=None if cover.pdc is None else round(100 * cover.pdc),

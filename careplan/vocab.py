@@ -104,6 +104,8 @@ class OwnershipReason(StrEnum):
     reassigned = "reassigned"  # by a manager
     staff_left = "staff_left"  # the clerk left; members handed over
     escalation = "escalation"  # service complaint: hand the member to another clerk
+    cover = "cover"  # holiday cover: the members go back after the cover's last day
+    cover_ended = "cover_ended"  # back to their owner after a holiday cover
 
 
 class Paper(StrEnum):
@@ -120,6 +122,20 @@ class BatchState(StrEnum):
 
 class LectureStatus(StrEnum):
     scheduled = "scheduled"
+    cancelled = "cancelled"
+
+
+class ImportOutcome(StrEnum):
+    imported = "imported"
+    refused = "refused"  # nothing was imported; the record keeps the report
+
+
+class LecturePhase(StrEnum):
+    """Where a lecture stands, as read (computed by lectures.phase, never stored)."""
+
+    upcoming = "upcoming"
+    today = "today"  # its day: check-in is open
+    held = "held"  # it has ended
     cancelled = "cancelled"
 
 

@@ -9,15 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, scope_members
-from careplan.checkpoints import CheckpointFilter, count_checkpoints, list_checkpoints
+from careplan.checkpoints import (
+    CheckpointFilter,
+    count_members,
+    list_checkpoints,
+    status_clause,
+)
 from careplan.escalations import count_escalations, list_escalations
-from careplan.models import Checkpoint, Escalation, Member
+from careplan.models import CarePlan, Checkpoint, Escalation, Member
 from careplan.occasions import Festival, MemberOccasion, festivals_between, member_occasions
-from careplan.plans import protocol_of, status_of, step_of
+from careplan.plans import StepTitle, protocol_of, status_of, step_title
 from careplan.protocol_schema import Text
 from careplan.vocab import CheckpointStatus
 
@@ -37,13 +42,34 @@ def in_best_call_hours(local: datetime) -> bool:
 
 
 @dataclass(frozen=True)
+class AlsoDue:
+    """Another step of the same member open now: worked in the same call."""
+
+    checkpoint: Checkpoint
+    status: CheckpointStatus
+    protocol_title: Text
+    step_title: StepTitle
+
+
+@dataclass(frozen=True)
 class WorkItem:
     checkpoint: Checkpoint
     member: Member
     status: CheckpointStatus
     days_overdue: int
     protocol_title: Text
-    step_title: Text
+    step_title: StepTitle
+    also: tuple[AlsoDue, ...] = ()
+    # Overdue already when its member was handed over: whose it was, and the days overdue
+    # since the present holder got it (theirs, unlike the days before).
+    inherited_from: str | None = None
+    days_since_hand_over: int = 0
+
+
+def days_since_hand_over(cp: Checkpoint, today: date) -> int:
+    if cp.inherited_on is None:
+        return 0
+    return max(0, (today - cp.inherited_on).days)
 
 
 @dataclass(frozen=True)
@@ -77,11 +103,77 @@ def _filter(q: WorklistQuery, tab: str, today: date, limit: int = 200) -> Checkp
     )
 
 
-def work_item(cp: Checkpoint, member: Member, today: date) -> WorkItem:
+def work_item(
+    cp: Checkpoint, member: Member, today: date, also: tuple[AlsoDue, ...] = ()
+) -> WorkItem:
     protocol = protocol_of(cp.plan)
     status = status_of(cp, today)
     overdue = (today - cp.due_on).days if status is CheckpointStatus.overdue else 0
-    return WorkItem(cp, member, status, overdue, protocol.title, step_of(protocol, cp.key).title)
+    title = step_title(protocol, cp.key)
+    inherited = cp.inherited_from.name if cp.inherited_from is not None else None
+    return WorkItem(
+        cp, member, status, overdue, protocol.title, title, also,
+        inherited, days_since_hand_over(cp, today),
+    )  # fmt: skip
+
+
+def _also_due(cp: Checkpoint, today: date) -> AlsoDue:
+    protocol = protocol_of(cp.plan)
+    return AlsoDue(cp, status_of(cp, today), protocol.title, step_title(protocol, cp.key))
+
+
+def open_now(
+    session: Session, actor: Actor, member_ids: list[int], staff_id: int | None, today: date
+) -> dict[int, list[Checkpoint]]:
+    """Each member's steps due or overdue today (of `staff_id`'s list, if given), oldest
+    first: a member with several is one call."""
+    if not member_ids:
+        return {}
+    now_open = or_(
+        status_clause(CheckpointStatus.due, today), status_clause(CheckpointStatus.overdue, today)
+    )
+    stmt = (
+        select(Checkpoint, CarePlan.member_id)
+        .join(CarePlan, Checkpoint.plan_id == CarePlan.id)
+        .join(Member, CarePlan.member_id == Member.id)
+        .where(CarePlan.member_id.in_(member_ids), now_open)
+        .order_by(Checkpoint.due_on, Checkpoint.id)
+    )
+    if staff_id is not None:
+        stmt = stmt.where(Checkpoint.assignee_id == staff_id)
+    found: dict[int, list[Checkpoint]] = {}
+    for cp, member_id in session.execute(scope_members(stmt, actor)):
+        found.setdefault(member_id, []).append(cp)
+    return found
+
+
+def also_due_with(
+    session: Session, actor: Actor, cp: Checkpoint, staff_id: int | None, today: date
+) -> tuple[AlsoDue, ...]:
+    """The member's other steps open now, offered while one of them is worked."""
+    member_id = cp.plan.member_id
+    others = open_now(session, actor, [member_id], staff_id, today).get(member_id, [])
+    return tuple(_also_due(o, today) for o in others if o.id != cp.id)
+
+
+def one_row_per_member(
+    session: Session,
+    actor: Actor,
+    rows: list[tuple[Checkpoint, Member]],
+    staff_id: int | None,
+    today: date,
+) -> list[WorkItem]:
+    """The list's rows, one per member: the member's first step in the list, with the
+    member's other steps open now as "also due"."""
+    others = open_now(session, actor, list({m.id for _, m in rows}), staff_id, today)
+    items, seen = [], set()
+    for cp, member in rows:
+        if member.id in seen:
+            continue
+        seen.add(member.id)
+        also = tuple(_also_due(o, today) for o in others.get(member.id, []) if o.id != cp.id)
+        items.append(work_item(cp, member, today, also))
+    return items
 
 
 def _owned(session: Session, actor: Actor, staff_id: int | None) -> int:
@@ -100,7 +192,7 @@ def build(session: Session, actor: Actor, q: WorklistQuery, *, today: date) -> W
     wl = Worklist(query=q, counts=tab_counts, occasions=occasions, festivals=festivals)
     if q.tab in TAB_STATUS:
         rows = list_checkpoints(session, actor, _filter(q, q.tab, today), today=today)
-        wl.items = [work_item(cp, m, today) for cp, m in rows]
+        wl.items = one_row_per_member(session, actor, rows, q.staff_id, today)
     elif q.tab == "escalations":
         wl.escalations = list_escalations(session, actor, involving_staff_id=q.staff_id)
     elif q.tab == "occasions":
@@ -111,7 +203,7 @@ def build(session: Session, actor: Actor, q: WorklistQuery, *, today: date) -> W
 def counts(session: Session, actor: Actor, q: WorklistQuery, *, today: date) -> dict[str, int]:
     """The tab counts alone, for refreshing them after a save."""
     found = {
-        tab: count_checkpoints(session, actor, _filter(q, tab, today), today=today)
+        tab: count_members(session, actor, _filter(q, tab, today), today=today)
         for tab in TAB_STATUS
     }
     found["escalations"] = count_escalations(session, actor, involving_staff_id=q.staff_id)

@@ -50,6 +50,10 @@ def test_load_seed_and_enroll_with_preview(cli_db: str):
     assert run("protocols", "load")[0] == 0
     code, out = run("demo", "seed")
     assert code == 0 and "48 members" in out
+    # Every demo account is printed, so a new user can sign in as each persona.
+    for username in ("admin", "duzhi", "xh.manager", "xh.pharmacist", "xh.clerk1", "pd.clerk2"):
+        assert f"  {username} " in out, out
+    assert "careplan-demo" in out
     plans_before = count(cli_db, CarePlan)
     code, out = run(
         "enroll",

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.config import get_settings
 from careplan.db import make_engine, make_session_factory
-from web import errors, headers, request_id
+from web import api_docs, errors, headers, request_id
 from web.api import audit, auth, checkpoints, lectures, members, misc, plans, purchases
 from web.pages import admin as admin_pages
 from web.pages import audit as audit_pages
@@ -34,6 +35,7 @@ NODE_MODULES = HERE.parent / "node_modules"
 VENDOR = {
     "htmx": NODE_MODULES / "htmx.org" / "dist",
     "noto-sans-sc": NODE_MODULES / "@fontsource" / "noto-sans-sc",
+    "swagger-ui": NODE_MODULES / "swagger-ui-dist",
 }
 
 
@@ -47,7 +49,7 @@ def create_app(
         version="1",
         summary="Chronic-disease care plans for pharmacy chains",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # served by web.api_docs, offline
         redoc_url=None,
     )
     app.state.session_factory = session_factory or make_session_factory(make_engine())
@@ -61,6 +63,7 @@ def create_app(
     errors.install(app)
     headers.install(app)
     request_id.install(app)  # outermost: every answer carries it
+    api_docs.install(app)
     for module in (auth, members, plans, checkpoints, lectures, purchases, misc, audit):
         app.include_router(module.api, prefix="/api/v1")
     for page in (
@@ -83,4 +86,9 @@ def create_app(
             raise RuntimeError(f"{directory} is missing: run `make install` (npm ci)")
         app.mount(f"/static/vendor/{name}", StaticFiles(directory=directory), name=name)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> RedirectResponse:  # browsers ask for it whatever the page links
+        return RedirectResponse("/static/favicon.svg", status_code=308)
+
     return app

@@ -6,7 +6,7 @@ and a bad one is refused naming its field.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from careplan import audit
 from careplan.access import Actor
 from careplan.errors import InvalidInput
+from careplan.protocol_schema import Text
 from careplan.validation import whole_number
+from web.labels import label_of
 
 PAGE_SIZE = 50
 
@@ -133,19 +135,67 @@ def csv_response(filename: str, lines: Iterator[str]) -> StreamingResponse:
     )
 
 
+Rows = Callable[[Iterable[Iterable[object]]], Iterable[Iterable[object]]]
+
+
 def streamed_steps(
     factory: sessionmaker[Session],
     actor: Actor,
     q: audit.AuditQuery,
     f: audit.StepFilter,
     header: list[str],
+    readable: Rows | None = None,
 ) -> Iterator[str]:
     """Every step as CSV, read by a session of its own: the response outlives the
     request's session, and the rows are fetched in chunks while they are sent."""
     with factory() as session:
         session.info["actor"] = actor
-        rows = audit.step_rows(session, actor, q, f)
-        yield from audit.csv_lines(header, rows)
+        rows: Iterable[Iterable[object]] = audit.step_rows(session, actor, q, f)
+        yield from audit.csv_lines(header, readable(rows) if readable else rows)
+
+
+# The pages' CSVs are for people: each id is followed by its name in the reader's
+# language, and outcomes are words. The API's CSVs keep ids and codes alone.
+READABLE_STEP_FIELDS = [
+    *audit.STEP_FIELDS[: audit.STEP_FIELDS.index("step_key") + 1],
+    "protocol",
+    "step",
+    *audit.STEP_FIELDS[audit.STEP_FIELDS.index("step_key") + 1 :],
+]
+READABLE_BY_STEP_FIELDS = ["protocol_id", "step_key", "protocol", "step",
+                           *audit.BY_STEP_FIELDS[2:]]  # fmt: skip
+
+
+def _in(value: Text | None, language: str) -> str:
+    return value.get(language) if value is not None else ""
+
+
+def readable_steps(names: audit.Names, language: str, _: Callable[..., str]) -> Rows:
+    at = audit.STEP_FIELDS.index
+    at_protocol, at_step, at_outcome = at("protocol_id"), at("step_key"), at("outcome")
+
+    def rows(found: Iterable[Iterable[object]]) -> Iterator[list[object]]:
+        for row in found:
+            r = list(row)
+            pid, key, outcome = str(r[at_protocol]), str(r[at_step]), str(r[at_outcome])
+            r[at_outcome] = _(label_of(outcome, "AuditOutcome") or outcome)
+            r[at_step + 1 : at_step + 1] = [
+                _in(names.protocol(pid), language), _in(names.step(pid, key), language)
+            ]  # fmt: skip
+            yield r
+
+    return rows
+
+
+def readable_by_step_csv(
+    session: Session, q: audit.AuditQuery, header: list[str], language: str
+) -> StreamingResponse:
+    rows = (
+        [x.protocol_id, x.key, _in(x.protocol_title, language), _in(x.step_title, language),
+         *x.overdue, x.total]
+        for x in audit.by_step(session, q)
+    )  # fmt: skip
+    return csv_response(filename(q, "by-step"), audit.csv_lines(header, rows))
 
 
 def report_csv(r: audit.Report, header: list[str]) -> StreamingResponse:

@@ -12,6 +12,8 @@ from careplan.vocab import (
     CheckpointStatus,
     EscalationStatus,
     HealthCheckSource,
+    ImportOutcome,
+    LecturePhase,
     LectureStatus,
     OwnershipReason,
     Paper,
@@ -102,10 +104,22 @@ _LABELS_BY_VOCAB: dict[type[StrEnum], dict[StrEnum, str]] = {
         OwnershipReason.reassigned: N_("Reassigned by a manager"),
         OwnershipReason.staff_left: N_("Previous owner left"),
         OwnershipReason.escalation: N_("Handed over after a complaint"),
+        OwnershipReason.cover: N_("Holiday cover"),
+        OwnershipReason.cover_ended: N_("Back after a holiday cover"),
     },
     LectureStatus: {
         LectureStatus.scheduled: N_("Scheduled"),
         LectureStatus.cancelled: N_("Cancelled"),
+    },
+    ImportOutcome: {
+        ImportOutcome.imported: N_("Imported"),
+        ImportOutcome.refused: N_("Refused"),
+    },
+    LecturePhase: {
+        LecturePhase.upcoming: N_("Scheduled"),
+        LecturePhase.today: N_("On today"),
+        LecturePhase.held: N_("Held"),
+        LecturePhase.cancelled: N_("Cancelled"),
     },
     SeatStatus: {
         SeatStatus.registered: N_("Registered"),
@@ -121,7 +135,7 @@ LABELS: dict[tuple[str, str], str] = {}
 for _vocab in (
     Role, Channel, Adherence, StopReason, PlanStatus, CheckpointStatus, AttemptOutcome, Sex,
     HealthCheckSource, EscalationStatus, OwnershipReason, BatchState, Paper, LectureStatus,
-    SeatStatus,
+    SeatStatus, LecturePhase, ImportOutcome,
 ):  # fmt: skip
     for _member in _vocab:
         LABELS[(_vocab.__name__, _member.value)] = _LABELS_BY_VOCAB[_vocab][_member]
@@ -157,6 +171,17 @@ RECORD_FIELDS: dict[tuple[str, str], str] = {
     ("store", "phone"): N_("Phone"),
 }
 
+# How a member was invited to a lecture: the channel's words fit an invitation, not a
+# follow-up call (lectures.INVITATION_CHANNELS).
+LABELS.update(
+    {
+        ("InvitationChannel", Channel.phone.value): N_("Invited by phone"),
+        ("InvitationChannel", Channel.message.value): N_("Invited by SMS / WeChat"),
+        ("InvitationChannel", Channel.in_store.value): N_("Invited in store"),
+        ("InvitationChannel", Channel.home_visit.value): N_("Invited on a home visit"),
+    }
+)
+
 # What became of a step in the audit's lists (careplan.audit.AuditStep.outcome).
 LABELS.update(
     {
@@ -170,8 +195,9 @@ LABELS.update(
 
 
 def label_of(value: StrEnum | str, vocabulary: str | None = None) -> str | None:
-    """The message id for a value; plain strings need their vocabulary's name."""
-    name = type(value).__name__ if isinstance(value, StrEnum) else vocabulary
+    """The message id for a value; plain strings need their vocabulary's name, and a
+    value read in another context names it (a channel as an invitation's)."""
+    name = vocabulary or (type(value).__name__ if isinstance(value, StrEnum) else None)
     return LABELS.get((name or "", str(value)))
 
 
@@ -244,6 +270,13 @@ FIELDS: dict[str, str] = {
     "title_zh": N_("Title (Chinese)"),
     "title_en": N_("Title (English)"),
     "topic": N_("Topic"),
+    "conditions": N_("Conditions"),
+    "protocols": N_("Protocols"),
+    "speaker": N_("Speaker"),
+    "venue": N_("Venue"),
+    "max_age": N_("Age to"),
+    "member_ids": N_("Members"),
+    "invitation_channel": N_("How they were invited"),
     "product_code": N_("Product code"),
     "product_name": N_("Product"),
     "drug_class": N_("Drug class"),
@@ -289,8 +322,10 @@ AUDIT_COLUMNS: dict[str, str] = {
     "completion_rate_pct": N_("Completion rate %"),
     "on_time_rate_pct": N_("On-time rate %"),
     "open_escalations": N_("Open escalations"),
-    "protocol_id": N_("Protocol"),
-    "step_key": N_("Step"),
+    "protocol_id": N_("Protocol id"),
+    "step_key": N_("Step id"),
+    "protocol": N_("Protocol"),
+    "step": N_("Step"),
     "checkpoint_id": N_("Step number"),
     "member_id": N_("Member number"),
     "member_name": N_("Member"),
@@ -302,6 +337,9 @@ AUDIT_COLUMNS: dict[str, str] = {
     "due_on": N_("Due"),
     "days_overdue": N_("Days overdue"),
     "outcome": N_("Outcome"),
+    "inherited_from": N_("Inherited from"),
+    "inherited_on": N_("Handed over on"),
+    "days_overdue_since_hand_over": N_("Days overdue since the hand-over"),
 }
 
 MESSAGES = (

@@ -66,7 +66,7 @@ def ics_of(lecture: Lecture, now: datetime) -> bytes:
         f"DTSTAMP:{_ics_time(now)}",
         f"DTSTART:{_ics_time(lecture.starts_at)}",
         f"DTEND:{_ics_time(lecture.ends_at)}",
-        f"SUMMARY:{_ics_text(f'{lecture.title_zh} / {lecture.title_en}')}",
+        f"SUMMARY:{_ics_text(' / '.join(filter(None, (lecture.title_zh, lecture.title_en))))}",
         f"LOCATION:{_ics_text(where)}",
         f"DESCRIPTION:{_ics_text(lecture.speaker)}",
         f"STATUS:{'CANCELLED' if lecture.status.value == 'cancelled' else 'CONFIRMED'}",

@@ -14,11 +14,13 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from careplan import escalations
 from careplan.config import get_settings
 from careplan.drug_classes import label as drug_class_label
 from careplan.errors import CareplanError
+from careplan.plans import StepTitle
 from careplan.protocol_schema import Text
-from web.i18n import gettext_for
+from web.i18n import N_, gettext_for
 from web.labels import FIELDS, label_of
 from web.session import ANON_COOKIE, Visitor, set_cookie
 
@@ -26,6 +28,8 @@ HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
 env = templates.env
 WEEKDAYS_ZH = "一二三四五六日"
+# A routine contact's name: "常规维护联系 · 第1个月第2次" (issue 21).
+ROUTINE_TITLE = N_("%(step)s · month %(month)s, contact %(n)s")
 
 
 def is_htmx(request: Request) -> bool:
@@ -48,9 +52,14 @@ def field_label(ctx: Context, name: str) -> str:
 
 
 @pass_context
-def text(ctx: Context, value: Text | dict[str, str] | None) -> str:
+def text(ctx: Context, value: Text | StepTitle | dict[str, str] | None) -> str:
     if value is None:
         return ""
+    if isinstance(value, StepTitle):
+        name = text(ctx, value.title)
+        if value.month is None:
+            return name
+        return ctx["_"](ROUTINE_TITLE, step=name, month=value.month, n=value.number)
     if isinstance(value, dict):
         return value.get(ctx["lang"]) or value.get("zh", "")
     return value.get(ctx["lang"])
@@ -104,6 +113,9 @@ def error_text(_: Any, exc: CareplanError) -> str:
     shown = _(message, **exc.params) if exc.params else _(message)
     return f"{_(label_)}: {shown}" if label_ else shown
 
+
+# Pages ask the domain whether a case is late; the rule is careplan.escalations.is_late.
+env.globals["escalation_late"] = escalations.is_late
 
 env.filters.update(
     label=label,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from careplan.models.base import Base, IdMixin, IdType, JsonType, TimestampMixin, enum_column
 from careplan.models.plan import CarePlan
+from careplan.models.staff import Staff
 from careplan.vocab import Adherence, AttemptOutcome, Channel, CheckpointState, StopReason
 
 
@@ -77,8 +78,15 @@ class Checkpoint(IdMixin, TimestampMixin, Base):
     skip_reason: Mapped[str | None] = mapped_column(String(255), default=None)
     # Optimistic lock: a save must name the version it read (409 otherwise).
     version: Mapped[int] = mapped_column()
+    # Already overdue when its member was handed over: whose it was, and the day the
+    # present holder got it, so they are not blamed for the days before (worklist, audit).
+    inherited_from_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("staff.id"), default=None
+    )
+    inherited_on: Mapped[date | None] = mapped_column(default=None)
 
     plan: Mapped[CarePlan] = relationship(lazy="joined")
+    inherited_from: Mapped[Staff | None] = relationship(foreign_keys=[inherited_from_id])
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -22,6 +22,16 @@ class Escalation(IdMixin, Base):
             sqlite_where=text("status = 'open'"),
             postgresql_where=text("status = 'open'"),
         ),
+        # At most one open escalation per member and reason: a second "stopped" answer
+        # adds to the open one (careplan/escalations.py), and two answers saved at the
+        # same moment cannot both open one.
+        Index(
+            "uq_escalations_open_member_reason",
+            "member_id", "reason",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
     )  # fmt: skip
 
     member_id: Mapped[int] = mapped_column(IdType, ForeignKey("members.id"), index=True)
@@ -44,3 +54,10 @@ class Escalation(IdMixin, Base):
     resolved_by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"))
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
     resolution: Mapped[str] = mapped_column(String(1000), default="")
+    # How many "stopped" answers this escalation gathers, and the latest of them (each
+    # answer is also a checkpoint result, and each addition is in the change log).
+    reports: Mapped[int] = mapped_column(default=1, server_default="1")
+    last_reported_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_checkpoint_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("checkpoints.id"), default=None
+    )

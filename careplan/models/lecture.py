@@ -44,6 +44,10 @@ class Lecture(IdMixin, TimestampMixin, Base):
 
     store: Mapped[Store] = relationship()
 
+    def title_in(self, language: str) -> str:
+        """The title in a language; English is optional, so Chinese stands in for it."""
+        return self.title_en if language == "en" and self.title_en else self.title_zh
+
 
 class LectureInvitation(IdMixin, Base):
     __tablename__ = "lecture_invitations"

@@ -89,6 +89,12 @@ class Ownership(IdMixin, Base):
     reason: Mapped[OwnershipReason] = enum_column(OwnershipReason, "ownership_reason")
     note: Mapped[str] = mapped_column(String(255), default="")
     changed_by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"))
+    # A holiday cover (reason "cover"): its last day, and whom the member goes back to
+    # on the day after (careplan.members.end_covers).
+    cover_until: Mapped[date | None] = mapped_column(default=None)
+    returns_to_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("staff.id"), default=None
+    )
 
     staff: Mapped[Staff] = relationship(foreign_keys=[staff_id])
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from careplan.models.base import Base, IdMixin, IdType, TimestampMixin
+from careplan.models.base import Base, IdMixin, IdType, JsonType, TimestampMixin, enum_column
+from careplan.vocab import ImportOutcome
 
 
 class Purchase(IdMixin, Base):
@@ -47,7 +49,8 @@ class Purchase(IdMixin, Base):
 
 
 class PurchaseImport(IdMixin, Base):
-    """One till file taken in: who, when, which file (by hash), and what it added."""
+    """One till file taken in: who, when, which file (by hash), and what it added; or
+    one refused, with the report the manager was shown (so the history keeps it)."""
 
     __tablename__ = "purchase_imports"
 
@@ -59,6 +62,13 @@ class PurchaseImport(IdMixin, Base):
     already_there: Mapped[int]
     imported_by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"))
     imported_at: Mapped[datetime]
+    outcome: Mapped[ImportOutcome] = enum_column(
+        ImportOutcome, "import_outcome", default=ImportOutcome.imported,
+        server_default=ImportOutcome.imported.value,
+    )  # fmt: skip
+    # A refusal's report: its message key, parameters and field, and the problems of
+    # the bad lines (line, field, message, value), at most MAX_PROBLEMS of them.
+    report: Mapped[dict[str, Any] | None] = mapped_column(JsonType, default=None)
 
 
 class ProductClass(IdMixin, TimestampMixin, Base):

@@ -98,3 +98,22 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
     yield browser
     browser.close()
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The `make run` demo chain (two stores, every persona) on SQLite: for walking pages
+    whose markup does not depend on the database (accessibility, the API page)."""
+    from careplan import clock, demo
+
+    with migrated_database("sqlite", tmp_path_factory.mktemp("demo")) as url:
+        engine = make_engine(url)
+        factory = make_session_factory(engine)
+        with factory() as session:
+            session.info["actor"] = Actor.system("demo")
+            protocols.publish(session, shipped_protocols())
+            demo.seed(session, today=clock.today(), now=clock.now())
+            session.commit()
+        with _serving(factory) as base:
+            yield LiveServer(base, factory)
+        engine.dispose()

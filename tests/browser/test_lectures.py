@@ -60,11 +60,11 @@ def test_register_past_capacity_cancel_promotes_then_check_in(
     page.get_by_role("link", name="健康讲座").click()
     page.get_by_role("link", name="防跌倒讲座").click()
 
-    for name in ("孙一", "李二"):
+    for name, told in (("孙一", "已报名"), ("李二", "候补，排第 1 位")):
         page.get_by_label("姓名、电话、卡号或拼音首字母").fill(name)
         page.get_by_role("button", name="搜索").click()
         page.get_by_role("button", name=f"报名: {name}", exact=True).click()
-        expect(page.get_by_role("status")).to_contain_text("已报名")
+        expect(page.get_by_role("status")).to_contain_text(told)
     expect(page.locator("#seat-count")).to_have_text("1 / 1")
     expect(page.locator("#waitlist-count")).to_have_text("1")
     roster = page.locator("#roster")

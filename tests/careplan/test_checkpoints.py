@@ -193,3 +193,13 @@ def test_a_clerk_of_another_store_sees_none_of_these_steps(world: World):
         world.session, world.actor(world.supervisor), CheckpointFilter(), today=START
     )
     assert len(rows) == 6
+
+
+def test_a_steps_allowed_channels_are_its_own_else_the_protocols_defaults(world: World):
+    s = steps(world, enroll(world, make_member(world).id))
+    protocol = plans.protocol_of(s["medication_guidance"].plan)
+    own = plans.step_of(protocol, "medication_guidance")
+    assert plans.allowed_channels(protocol, own) == own.channels
+    assert Channel.message not in plans.allowed_channels(protocol, own)
+    bare = next(step for step in protocol.checkpoints if step.channels is None)
+    assert plans.allowed_channels(protocol, bare) == protocol.defaults.channels

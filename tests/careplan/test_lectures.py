@@ -16,7 +16,14 @@ from careplan.access import Actor
 from careplan.errors import CareplanError, Conflict, InvalidInput, NotFound
 from careplan.members import MemberCreate, create_member
 from careplan.models import ChangeLog, CheckpointResult, Lecture, LectureSeat, Staff, Store
-from careplan.vocab import Channel, CheckpointState, LectureStatus, Role, SeatStatus
+from careplan.vocab import (
+    Channel,
+    CheckpointState,
+    LecturePhase,
+    LectureStatus,
+    Role,
+    SeatStatus,
+)
 from tests.conftest import (
     NOW,
     World,
@@ -69,8 +76,12 @@ def test_seats_fill_then_the_waitlist_and_a_cancellation_promotes_the_first_wait
         SeatStatus.registered, SeatStatus.registered, SeatStatus.waitlisted, SeatStatus.waitlisted,
     ]  # fmt: skip
 
+    assert lectures.waitlist_place(world.session, seats[3]) == 2  # behind 丙
+    assert lectures.waitlist_place(world.session, seats[0]) is None  # has a seat
+
     promoted = lectures.cancel_seat(world.session, actor, lecture.id, seats[0].id, now=NOW)
 
+    assert lectures.waitlist_places(world.session, lecture.id) == {seats[3].id: 1}  # moved up
     assert promoted is seats[2]  # the first to ask, not the last
     assert seats[2].status is SeatStatus.registered and seats[2].promoted_at == NOW
     assert seats[3].status is SeatStatus.waitlisted
@@ -158,6 +169,30 @@ def test_check_in_fulfils_the_open_step_that_names_the_topic(world: World) -> No
     assert all(cp.state is CheckpointState.pending for cp in others)
 
 
+def test_check_in_only_on_the_lectures_day_in_the_chains_time_zone(world: World) -> None:
+    # START is 14:00 in Shanghai on 03-20; 16:30 UTC on 03-19 is already 00:30 on 03-20
+    # there, and 15:59 UTC on 03-20 is 23:59 there: both the lecture's day.
+    lecture = new_lecture(world)
+    actor = world.actor(world.clerk_a)
+    seat = lectures.register(world.session, actor, lecture.id, make_member(world).id, now=NOW)
+    assert lectures.phase(lecture, NOW) is LecturePhase.upcoming
+    early, late = (
+        datetime(2024, 3, 19, 16, 30, tzinfo=UTC),
+        datetime(2024, 3, 20, 15, 59, tzinfo=UTC),
+    )
+    assert not lectures.check_in_open(lecture, datetime(2024, 3, 19, 15, 59, tzinfo=UTC))
+    assert lectures.check_in_open(lecture, early) and lectures.check_in_open(lecture, late)
+    assert lectures.phase(lecture, early) is LecturePhase.today
+    assert lectures.phase(lecture, late) is LecturePhase.held  # over, check-in still open
+    next_day = datetime(2024, 3, 20, 16, 0, tzinfo=UTC)
+    assert not lectures.check_in_open(lecture, next_day)
+    with pytest.raises(Conflict) as err:
+        lectures.check_in(world.session, actor, lecture.id, seat.id, now=next_day)
+    assert err.value.field == "seat_id" and seat.checked_in_at is None
+    lectures.check_in(world.session, actor, lecture.id, seat.id, now=late)
+    assert seat.checked_in_at == late
+
+
 def test_check_in_after_the_grace_period_completes_the_step_late(world: World) -> None:
     member = make_member(world)
     steps = enrolled_steps(world, member, start=date(2024, 2, 8))  # week 4 due 03-06
@@ -221,6 +256,11 @@ def test_invitation_list_by_condition_and_age_and_marking_invited(world: World) 
     also.chronic_conditions = ["高血压"]
     world.session.flush()
 
+    with pytest.raises(InvalidInput) as err:  # nobody is visited at home for a talk
+        lectures.mark_invited(
+            world.session, actor, lecture.id, [old.id], Channel.home_visit, now=NOW
+        )
+    assert err.value.field == "invitation_channel"
     lectures.mark_invited(world.session, actor, lecture.id, [old.id], Channel.phone, now=NOW)
     listed = lectures.invitation_list(world.session, actor, lecture.id, audience, today=NOW.date())
     assert listed[0][1] is not None and listed[0][1].invited_by_id == world.clerk_a.id
@@ -237,6 +277,9 @@ def test_invitation_list_by_condition_and_age_and_marking_invited(world: World) 
         ({"register_by": START + timedelta(hours=1)}, "register_by"),
         ({"title_zh": ""}, "title_zh"),
         ({"topic": "Fall Prevention"}, "topic"),
+        ({"topic": "no_protocol_names_this"}, "topic"),
+        ({"conditions": ["脱发"]}, "conditions"),
+        ({"protocols": ["no_such_protocol"]}, "protocols"),
     ],
 )
 def test_bad_lectures_are_refused_naming_the_field_and_nothing_is_written(
@@ -252,6 +295,24 @@ def test_bad_lectures_are_refused_naming_the_field_and_nothing_is_written(
         )
     assert err.value.field == field
     assert world.session.scalar(select(func.count()).select_from(Lecture)) == before
+
+
+def test_the_form_picks_from_what_the_protocols_name_and_keeps_condition_codes(
+    world: World,
+) -> None:
+    choices = lectures.lecture_choices(world.session)
+    topics = {t.key: t.name for t in choices.topics}
+    fall = topics["fall_prevention"]
+    assert fall is not None and "防跌倒" in fall.zh and "骨质疏松" in fall.zh  # step, protocol
+    assert topics[lectures.GENERAL_TOPIC] is None  # words from the catalogue, key made here
+    assert {c.code: c.name.zh for c in choices.conditions}["M81"] == "骨质疏松"
+    assert "osteoporosis" in {p.id for p in choices.protocols}
+    # Any of a condition's names is kept as its code; English is optional.
+    lecture = new_lecture(world, title_en="", conditions=["骨质疏松", "Osteoporosis"])
+    assert lecture.conditions == ["M81"] and lecture.title_en == ""
+    assert lecture.title_in("en") == "防跌倒健康讲座"
+    general = new_lecture(world, topic=lectures.GENERAL_TOPIC)
+    assert general.topic == "general"
 
 
 def test_a_member_of_a_store_the_user_may_not_see_is_not_found(world: World) -> None:

@@ -9,13 +9,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import adherence, drug_classes, erasure, purchase_import
+from careplan import adherence, drug_classes, erasure, import_history, purchase_import
 from careplan.drug_classes import MappingIn
-from careplan.errors import Forbidden, InvalidInput
+from careplan.errors import Forbidden, InvalidInput, NotFound
 from careplan.models import Member, Purchase, PurchaseImport
 from careplan.purchase_import import ImportRefused, import_csv, import_csv_committed
 from careplan.purchases import PurchaseIn, record_purchase
-from tests.conftest import NOW, World, enrolled_steps, make_member
+from careplan.vocab import ImportOutcome, Role
+from tests.conftest import NOW, World, enrolled_steps, make_member, make_staff
 
 TODAY = NOW.date()  # 2024-03-01
 HEADER = (
@@ -79,6 +80,93 @@ def test_a_file_with_three_bad_lines_among_a_thousand_writes_nothing_and_names_t
     assert found == [(43, "quantity"), (502, "purchased_on"), (1000, "card_number")]
     assert refused.value.total == 3
     assert count(world, Purchase) == 0 and count(world, PurchaseImport) == 0
+
+
+def test_a_bad_line_lists_every_problem_on_it_with_the_value_it_has(world: World) -> None:
+    member = make_member(world)
+    good = line(member, world, date(2024, 2, 1))
+    bad = (
+        good.replace(member.card_number, "T999", 1)
+        .replace(",1,28,", ",0,28,")
+        .replace("2024-02-01", "2024-02-30")
+        .replace("58.00", "五十八")
+    )
+    with pytest.raises(ImportRefused) as refused:
+        run(world, "\n".join([HEADER, good, bad]))
+    problems = [(p.line, p.field, p.value) for p in refused.value.problems]
+    assert problems == [
+        (3, "card_number", "T999"),
+        (3, "quantity", "0"),
+        (3, "purchased_on", "2024-02-30"),
+        (3, "amount", "五十八"),
+    ]
+    assert refused.value.total == 4 and refused.value.lines == 2
+
+
+@pytest.mark.parametrize(
+    ("written", "amount"),
+    [("¥58.00", "58.00"), ("￥1,234.50", "1234.50"), ("1,234.50", "1234.50"),
+     ("1,234,567", None), ("12,34", None), ("-5", None), ("58.001", None), ("1e3", None)],
+)  # fmt: skip
+def test_amounts_may_carry_a_yuan_sign_and_thousands_separators(
+    world: World, written: str, amount: str | None
+) -> None:
+    member = make_member(world)
+    text = line(member, world, date(2024, 2, 1)).replace(",58.00", f',"{written}"')
+    if amount is None:
+        with pytest.raises(ImportRefused) as refused:
+            run(world, "\n".join([HEADER, text]))
+        assert [(p.field, p.value) for p in refused.value.problems] == [("amount", written)]
+        return
+    run(world, "\n".join([HEADER, text]))
+    assert str(world.session.scalars(select(Purchase.amount)).one()) == amount
+
+
+def test_the_template_has_chinese_headings_and_reads_back_as_the_import_expects(
+    world: World,
+) -> None:
+    template = purchase_import.template_csv()
+    assert template.startswith(b"\xef\xbb\xbf")  # a BOM: spreadsheets show the Chinese
+    heading, example = template.decode("utf-8-sig").splitlines()
+    assert heading == "会员卡号,商品编码,商品名称,药品类别,数量,用药天数,日期,门店编码,金额"
+    rows = list(purchase_import.csv_rows(template.decode("utf-8-sig")))
+    assert rows[0][1]["amount"] == "¥1,158.00" and "¥1,158.00" in example
+
+
+def test_a_refused_file_is_kept_in_the_history_with_its_report(
+    world: World, session_factory: sessionmaker[Session]
+) -> None:
+    member = make_member(world)
+    world.session.commit()
+    bad = line(member, world, date(2024, 2, 1)).replace("58.00", "abc")
+    manager = world.actor(world.manager_a)
+    with pytest.raises(ImportRefused):
+        import_csv_committed(
+            session_factory, manager, "\n".join([HEADER, bad]).encode(),
+            file_name="坏文件.csv", today=TODAY, now=NOW,
+        )  # fmt: skip
+    with pytest.raises(InvalidInput):  # not text at all: kept too, with why
+        import_csv_committed(
+            session_factory, manager, b"\xff\xfe\x00\x81", file_name="x.csv",
+            today=TODAY, now=NOW,
+        )  # fmt: skip
+    world.session.expire_all()
+    history = import_history.recent_imports(world.session, manager)
+    assert [(r.file_name, r.outcome) for r in history] == [
+        ("x.csv", ImportOutcome.refused), ("坏文件.csv", ImportOutcome.refused),
+    ]  # fmt: skip
+    report = history[1].report
+    assert report is not None and report["problems"] == [
+        {"line": 2, "field": "amount", "message": "an amount like 58.00, ¥58.00 or 1,234.50",
+         "value": "abc"},
+    ]  # fmt: skip
+    assert history[0].report is not None and history[0].report["field"] == "file"
+    assert count(world, Purchase) == 0
+    other = make_staff(world.session, username="manager.b", role=Role.store_manager,
+                       store=world.store_b)  # fmt: skip
+    assert import_history.recent_imports(world.session, world.actor(other)) == []
+    with pytest.raises(NotFound):  # another store's history is not theirs
+        import_history.get_import(world.session, world.actor(other), history[0].id)
 
 
 def test_a_gbk_export_with_chinese_headings_is_read_correctly(world: World) -> None:
@@ -203,7 +291,10 @@ def test_a_member_erased_while_the_file_is_checked_refuses_it_whole(
             file_name="till.csv", today=TODAY, now=NOW, progress=meanwhile,
         )  # fmt: skip
     assert erased and refused.value.field == "card_number" and "erased" in str(refused.value)
-    assert count(world, Purchase) == 0 and count(world, PurchaseImport) == 0
+    assert count(world, Purchase) == 0
+    kept_refused = world.session.scalars(select(PurchaseImport)).one()  # in the history
+    assert kept_refused.outcome is ImportOutcome.refused and kept_refused.added == 0
+    assert kept_refused.report is not None and kept_refused.report["field"] == "card_number"
 
 
 def test_a_field_past_the_csv_limit_or_a_nul_refuses_the_file_naming_line_and_field(

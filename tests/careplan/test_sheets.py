@@ -277,8 +277,9 @@ def test_a_sheet_shows_the_tracked_medicine_supply_from_the_till(world: World):
     actor = world.actor(world.clerk_a)
     (sheet,) = sheets.build_sheets(world.session, actor, [steps["fall_prevention"].id], now=NOW)
     (supply,) = sheet.supply
+    # The member reads the medicine they bought, not its pharmacological class (issue 21).
     assert (supply.title, supply.covered_days, supply.days, supply.percent) == (
-        "双膦酸盐类",
+        "阿仑膦酸钠片",
         54,
         61,
         89,

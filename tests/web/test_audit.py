@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.audit_chain import Chain, D
-from tests.web.conftest import HASHED, TravelClock, api_sign_in, sign_in_page
+from tests.web.conftest import HASHED, PASSWORD, TravelClock, api_sign_in, sign_in_page
 
 pytestmark = pytest.mark.usefixtures("chain")
 AS_OF = {"as_of": D.isoformat()}
@@ -78,14 +79,21 @@ def test_steps_csv_streams_every_step_with_localised_headings(
     assert "attachment" in r.headers["content-disposition"]
     rows = _csv(r.text)
     assert rows[0][:3] == ["步骤编号", "会员编号", "会员"]
-    assert [int(x[11]) for x in rows[1:]] == [40, 20, 14, 5, 3]
+    assert [int(x[13]) for x in rows[1:]] == [40, 20, 14, 5, 3]
+    # Ids keep columns of their own; the names beside them and the outcome are in Chinese.
+    assert rows[0][8:12] == ["方案代码", "步骤代码", "慢病方案", "步骤"]
+    assert rows[1][8] == "osteoporosis" and rows[1][10] == "骨质疏松慢病追踪"
+    assert rows[1][11] and rows[1][11] != rows[1][9]  # the step's name, not its key
+    assert {x[14] for x in rows[1:]} == {"已逾期"}
     report = _csv(client.get("/audit/report.csv").text)
     assert [x[1] for x in report[1:]] == ["华东", "华北"]
     assert report[1][2:8] == ["1", "2", "2", "1", "2", "8"]
     by_step = _csv(client.get("/audit/by-step.csv").text)
-    assert len(by_step[0]) == 8 and by_step[0][:2] == ["慢病方案", "步骤"]  # one heading a column
+    assert len(by_step[0]) == 10  # one heading a column
+    assert by_step[0][:4] == ["方案代码", "步骤代码", "慢病方案", "步骤"]
     fall = next(x for x in by_step[1:] if x[1] == "fall_prevention")
-    assert fall == ["osteoporosis", "fall_prevention", "0", "0", "0", "1", "2", "3"]
+    assert fall[:3] == ["osteoporosis", "fall_prevention", "骨质疏松慢病追踪"] and fall[3]
+    assert fall[4:] == ["0", "0", "0", "1", "2", "3"]
 
 
 def test_pages_drill_from_chain_to_a_step(client: TestClient, chain: Chain) -> None:
@@ -111,3 +119,44 @@ def test_a_store_manager_lands_on_their_store(client: TestClient, chain: Chain) 
     page = client.get("/audit")
     assert page.status_code == 200 and "徐汇店" in page.text and "按员工" in page.text
     assert client.get("/audit", params={"store_id": chain.world.store_b.id}).status_code == 404
+
+
+def test_zh_audit_pages_name_protocols_steps_and_outcomes_and_show_a_breadcrumb(
+    client: TestClient, chain: Chain
+) -> None:
+    sign_in_page(client, "super")
+    heading = re.compile(r'<thead><tr>\s*<th scope="col">([^<]+)</th>')
+    chain_page = client.get("/audit").text
+    assert heading.search(chain_page).group(1) == "大区"  # type: ignore[union-attr]
+    region = client.get("/audit", params={"region": "华东"}).text
+    assert heading.search(region).group(1) == "门店"  # type: ignore[union-attr]
+    store = client.get("/audit", params={"store_id": chain.world.store_a.id}).text
+    assert heading.search(store).group(1) == "员工"  # type: ignore[union-attr]
+    assert "姓名" not in chain_page + region + store
+    trail = store[store.index('<nav class="breadcrumb"'):]
+    trail = trail[: trail.index("</nav>")]
+    assert 'aria-label="当前位置"' in trail and "全连锁" in trail
+    assert trail.index("全连锁") < trail.index("华东") < trail.index('aria-current="page"')
+    for status in ("overdue", "missed", "due"):
+        page = client.get("/audit/steps", params={"status": status, "region": "华东"}).text
+        table = page[page.index("<table"):page.index("</table>")]
+        for code in ("osteoporosis", "medication_guidance", "fall_prevention", ">overdue<",
+                     ">missed<", ">done<", ">not_done<"):  # fmt: skip
+            assert code not in table, (status, code)
+        assert "骨质疏松慢病追踪" in table
+        crumbs = page[page.index('<nav class="breadcrumb"'):]
+        assert '<li aria-current="page"><span>' in crumbs[: crumbs.index("</nav>")]
+
+
+def test_a_supervisor_lands_on_the_chain_audit_after_signing_in(
+    client: TestClient, chain: Chain
+) -> None:
+    token = client.get("/sign-in").text.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"csrf_token": token, "username": "super", "password": PASSWORD, "next": "/"}
+    r = client.post("/sign-in", data=form)
+    assert r.status_code == 303
+    landed = client.get(r.headers["location"], follow_redirects=True)
+    assert landed.url.path == "/audit" and "逾期督导" in landed.text and "全连锁" in landed.text
+    client.cookies.clear()
+    sign_in_page(client, "clerk.a")  # a clerk still starts on their worklist
+    assert client.get("/").status_code == 200

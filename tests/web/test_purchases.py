@@ -4,6 +4,7 @@ member page and on the audit."""
 from __future__ import annotations
 
 import os
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan import import_jobs, purchase_import
-from careplan.models import Member, Purchase
+from careplan.models import Member, Purchase, PurchaseImport
+from careplan.vocab import ImportOutcome
 from tests.conftest import World, enrolled_steps, make_member
 from tests.web.conftest import TravelClock, api_sign_in, sign_in_page
 
@@ -41,9 +43,22 @@ def test_an_upload_with_bad_lines_lists_them_in_chinese_and_imports_nothing(
     r = client.post("/purchases/import", data={"csrf_token": token}, files=files)
     assert r.status_code == 422
     assert "未导入任何数据" in r.text
-    assert '<td class="num">3</td><td>购买日期</td><td>日期格式如 2026-11-20</td>' in r.text
-    assert '<td class="num">4</td><td>会员卡号</td><td>没有会员使用此卡号</td>' in r.text
+    assert (
+        '<td class="num">3</td><td>购买日期</td><td translate="no">2024-13-01</td>'
+        "<td>日期格式如 2026-11-20</td>"
+    ) in r.text
+    assert (
+        '<td class="num">4</td><td>会员卡号</td><td translate="no">T999</td>'
+        "<td>没有会员使用此卡号</td>"
+    ) in r.text
     assert count(world) == 0
+    # The refusal is in the history, its report a click away.
+    history = r.text[r.text.index("最近导入") :]
+    assert "未导入（有错误）" in history and "till.csv" in history
+    report_url = re.search(r'href="(/purchases/import/\d+)"', history)
+    assert report_url is not None
+    report = client.get(report_url.group(1)).text
+    assert "没有会员使用此卡号" in report and "T999" in report
 
     good = HEADER + text.splitlines()[1] + "\n"
     files = {"file": ("till.csv", good.encode("gbk"), "text/csv")}
@@ -52,6 +67,15 @@ def test_an_upload_with_bad_lines_lists_them_in_chinese_and_imports_nothing(
     r = client.post("/purchases/import", data={"csrf_token": token}, files=files)
     assert "新增 0 行，1 行此前已导入" in r.text
     assert count(world) == 1
+
+
+def test_the_template_downloads_with_chinese_headings(client: TestClient, world: World) -> None:
+    sign_in_page(client, "manager.a")
+    page = client.get("/purchases/import").text
+    assert 'href="/purchases/import/template.csv"' in page and "下载导入模板" in page
+    r = client.get("/purchases/import/template.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.content.decode("utf-8-sig").startswith("会员卡号,商品编码,商品名称")
 
 
 def test_the_api_refusal_lists_every_bad_line(client: TestClient, world: World) -> None:
@@ -66,8 +90,13 @@ def test_the_api_refusal_lists_every_bad_line(client: TestClient, world: World) 
     body = {"lines": [line, line | {"quantity": 0}, line | {"amount": "5.555"}]}
     r = client.post("/api/v1/purchases/import", json=body, headers=headers)
     assert r.status_code == 422
-    assert [(e["line"], e["field"]) for e in r.json()["errors"]] == [(2, "quantity"), (3, "amount")]
+    assert [(e["line"], e["field"], e["value"]) for e in r.json()["errors"]] == [
+        (2, "quantity", "0"), (3, "amount", "5.555"),
+    ]  # fmt: skip
     assert count(world) == 0
+    world.session.expire_all()
+    kept = world.session.scalars(select(PurchaseImport)).one()  # in the history too
+    assert kept.outcome is ImportOutcome.refused and kept.report is not None
     r = client.post("/api/v1/purchases/import", json={"lines": [line]}, headers=headers)
     assert r.status_code == 200 and r.json()["added"] == 1
 
@@ -246,5 +275,7 @@ def test_an_upload_with_a_nul_is_refused_in_chinese_on_both_databases(
     files = {"file": ("till.csv", text.encode(), "text/csv")}
     r = client.post("/purchases/import", data={"csrf_token": token}, files=files)
     assert r.status_code == 422
-    assert '<td class="num">3</td><td>产品</td><td>含有 NUL 字符（空字符）' in r.text
+    assert (
+        '<td class="num">3</td><td>产品</td><td translate="no">—</td><td>含有 NUL 字符（空字符）'
+    ) in r.text
     assert count(world) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import Path, Query
@@ -73,8 +74,10 @@ def resolve(
 
 class HandOverIn(BaseModel):
     to_staff_id: int
-    staff_left: bool = True
+    # Left the chain (the default), unless the hand-over has a last day (holiday cover).
+    staff_left: bool | None = None
     note: str = Field(default="", max_length=255)
+    until: date | None = None  # a holiday cover's last day; the members go back after it
 
 
 class HandOverOut(BaseModel):
@@ -91,9 +94,10 @@ def hand_over(
         actor,
         staff_id,
         body.to_staff_id,
-        staff_left=body.staff_left,
+        staff_left=body.until is None if body.staff_left is None else body.staff_left,
         note=body.note,
         now=now.now,
+        until=body.until,
     )
     return HandOverOut(members_moved=moved)
 

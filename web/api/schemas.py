@@ -85,6 +85,8 @@ class OwnershipOut(Out):
     reason: OwnershipReason
     note: str
     changed_by_id: int | None
+    cover_until: date | None = None  # a holiday cover's last day
+    returns_to_id: int | None = None  # whom the member goes back to after it
 
 
 class AccessOut(Out):
@@ -251,8 +253,10 @@ class EscalationOut(Out):
     status: EscalationStatus
     raised_by_id: int
     raised_at: datetime
+    resolved_by_id: int | None
     resolved_at: datetime | None
     resolution: str
+    reports: int  # how many "stopped" answers this one case gathers
 
 
 class ProtocolOut(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote_plus
@@ -52,6 +53,34 @@ def _linker(q: audit.AuditQuery) -> Callable[..., str]:
     return link
 
 
+@dataclass(frozen=True)
+class Crumb:
+    href: str
+    text: str
+    data: bool  # a name from the data (a store, a person), not a word to translate
+    current: bool = False
+
+
+def _trail(v: User, q: audit.AuditQuery, link: Callable[..., str], page: str | None) -> list[Crumb]:
+    """The breadcrumb: the levels above and at this scope that the visitor may open, then
+    the page itself when it is a list below the scope's report."""
+    s, _ = q.scope, gettext_for(v.language)
+    crumbs = []
+    if v.actor.chain_wide:
+        crumbs.append(Crumb(link(), _("Whole chain"), data=False))
+        if s.region:
+            crumbs.append(Crumb(link(region=s.region), s.region, data=True))
+    if s.store_id:
+        crumbs.append(Crumb(link(store_id=s.store_id), f"{s.store_code} {s.store_name}", True))
+    if s.staff_id:
+        crumbs.append(Crumb(link(staff_id=s.staff_id), s.staff_name, data=True))
+    if page is not None:
+        crumbs.append(Crumb("", page, data=False))
+    if crumbs:
+        crumbs[-1] = replace(crumbs[-1], current=True)
+    return crumbs
+
+
 def _scope_args(s: audit.Scope) -> dict[str, Any]:
     if s.staff_id is not None:
         return {"staff_id": s.staff_id}
@@ -64,17 +93,22 @@ def _row_args(row: audit.Row) -> dict[str, Any]:
     return {{"region": "region", "store": "store_id"}.get(row.level, "staff_id"): row.key}
 
 
-def _context(session: DbSession, q: audit.AuditQuery) -> dict[str, Any]:
+def _context(
+    session: DbSession, v: User, q: audit.AuditQuery, page: str | None = None
+) -> dict[str, Any]:
+    link = _linker(q)
     return {
         "nav": "audit",
         "q": q,
         "s": q.scope,
         "buckets": audit.BUCKETS,
         "age_buckets": audit.AGE_BUCKETS,
-        "link": _linker(q),
+        "link": link,
+        "trail": _trail(v, q, link, page),
         "here": _scope_args(q.scope),
         "row_args": _row_args,
         "protocols": protocol_choices(session),
+        "titles": audit.names(session),
         "pct": lambda value: "—" if value is None else f"{value * 100:.1f}%",
     }
 
@@ -83,7 +117,7 @@ def _context(session: DbSession, q: audit.AuditQuery) -> dict[str, Any]:
 def audit_page(request: Request, p: Audit, v: User, session: DbSession, now: Now) -> Response:
     q = p.query(session, v.actor, now.today)
     report = audit.report(session, v.actor, q)
-    context = _context(session, q) | {"report": report, "today": now.today}
+    context = _context(session, v, q) | {"report": report, "today": now.today}
     if q.scope.level == "staff":  # the last level: the person's own overdue steps
         f = audit.StepFilter()
         context["steps"] = audit.list_steps(session, v.actor, q, f, limit=PAGE_SIZE, offset=0)
@@ -101,7 +135,12 @@ def steps_page(
     offset = (sp.page - 1) * PAGE_SIZE
     rows = audit.list_steps(session, v.actor, q, f, limit=PAGE_SIZE, offset=offset)
     pages_count = max(1, -(-total // PAGE_SIZE))
-    context = _context(session, q) | {
+    _ = gettext_for(v.language)
+    title = {"missed": _("Missed steps"), "due": _("Steps due in the period")}.get(
+        sp.status, _("Overdue steps")
+    )
+    context = _context(session, v, q, title) | {
+        "title": title,
         "steps": rows,
         "total": total,
         "sp": sp,
@@ -127,7 +166,8 @@ def report_csv(p: Audit, v: User, session: DbSession, now: Now) -> Response:
 @pages.get("/audit/by-step.csv")
 def by_step_csv(p: Audit, v: User, session: DbSession, now: Now) -> Response:
     q = p.query(session, v.actor, now.today)
-    return shared_csv.by_step_csv(session, q, _header(v, audit.BY_STEP_FIELDS))
+    header = _header(v, shared_csv.READABLE_BY_STEP_FIELDS)
+    return shared_csv.readable_by_step_csv(session, q, header, v.language)
 
 
 @pages.get("/audit/steps.csv")
@@ -136,9 +176,10 @@ def steps_csv(
 ) -> Response:
     q = p.query(session, v.actor, now.today)
     factory = request.app.state.session_factory
-    header = _header(v, audit.STEP_FIELDS)
+    header = _header(v, shared_csv.READABLE_STEP_FIELDS)
+    readable = shared_csv.readable_steps(audit.names(session), v.language, gettext_for(v.language))
     return csv_response(
-        filename(q, sp.status), streamed_steps(factory, v.actor, q, sp.filter, header)
+        filename(q, sp.status), streamed_steps(factory, v.actor, q, sp.filter, header, readable)
     )
 
 

@@ -6,20 +6,21 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
 from careplan import worklist
-from careplan.access import get_checkpoint
+from careplan.access import Actor, get_checkpoint
 from careplan.checkpoints import AttemptIn, ResultIn, record_attempt, record_result, snapshot
 from careplan.errors import CareplanError, Conflict, InvalidInput, StaleVersion
 from careplan.escalations import raised_at_checkpoint
 from careplan.health_records import HealthCheckIn
-from careplan.healthchecks import MEASUREMENTS
+from careplan.healthchecks import MEASUREMENTS, implausible
 from careplan.models import Checkpoint, CheckpointResult, ContactAttempt
-from careplan.plans import protocol_of, status_of, step_of
+from careplan.plans import allowed_channels, protocol_of, status_of, step_of, step_title
 from careplan.staff import names_of
 from careplan.vocab import Adherence, AttemptOutcome, Channel, StopReason
 from web.deps import DbSession, Now
@@ -39,10 +40,11 @@ from web.templating import is_htmx, render
 
 pages = pages_router()
 EFFECT_FIELDS = ("before", "after", "side_effects", "member_words")
-OUT_OF_RANGE = N_("a value is outside the plausible range shown next to its box")
+OUT_OF_RANGE = N_("outside the plausible range shown under the box")
+NO_CHANNEL = N_("choose how you reached the member")
 
 
-def _form_context(session: DbSession, cp: Checkpoint, today: date) -> dict[str, Any]:
+def _form_context(session: DbSession, cp: Checkpoint, today: date, actor: Actor) -> dict[str, Any]:
     protocol = protocol_of(cp.plan)
     step = step_of(protocol, cp.key)
     attempts = list(
@@ -60,8 +62,9 @@ def _form_context(session: DbSession, cp: Checkpoint, today: date) -> dict[str, 
         "protocol": protocol,
         "step": step,
         "status": status_of(cp, today),
-        "channels": step.channels or protocol.defaults.channels,
+        "channels": allowed_channels(protocol, step),
         "home_visit_rule": step.home_visit_after_phone,
+        "effect_open": step.effect_record,
         "measurements": [MEASUREMENTS[k] for k in step.measurements],
         "adherences": list(Adherence),
         "stop_reasons": list(StopReason),
@@ -74,24 +77,39 @@ def _form_context(session: DbSession, cp: Checkpoint, today: date) -> dict[str, 
         "values": {},
         "error": None,
         "stale": None,
+        "notice": None,
+        "step_title": step_title(protocol, cp.key),
+        "also": worklist.also_due_with(session, actor, cp, None, today),
     }
 
 
 @pages.get("/checkpoints/{checkpoint_id}")
 def checkpoint_page(
-    request: Request, checkpoint_id: int, v: User, session: DbSession, now: Now
+    request: Request,
+    checkpoint_id: int,
+    v: User,
+    session: DbSession,
+    now: Now,
+    done: str = "",
+    tab: str = "due",
 ) -> Response:
+    """`done`: what a plain (no-JavaScript) save just recorded, said back on the page;
+    `tab`: the worklist tab the person came from, where a save returns them."""
     cp = get_checkpoint(session, v.actor, checkpoint_id)
-    context = _form_context(session, cp, now.today) | {"full_page": True, "nav": "worklist"}
+    context = _form_context(session, cp, now.today, v.actor)
+    context |= {"full_page": True, "nav": "worklist"}
+    context["tab"] = tab if tab in worklist.TABS else "due"
+    context["notice"] = done if done in ("attempt", "result") else None
     return render(request, v, "checkpoints/page.html", context, fragment=False)
 
 
 @pages.get("/checkpoints/{checkpoint_id}/form")
 def checkpoint_form(
-    request: Request, checkpoint_id: int, v: User, session: DbSession, now: Now
+    request: Request, checkpoint_id: int, v: User, session: DbSession, now: Now, tab: str = "due"
 ) -> Response:
     cp = get_checkpoint(session, v.actor, checkpoint_id)
-    context = _form_context(session, cp, now.today) | {"full_page": False}
+    context = _form_context(session, cp, now.today, v.actor) | {"full_page": False}
+    context["tab"] = tab if tab in worklist.TABS else "due"
     return render(request, v, "checkpoints/_form.html", context, fragment=True)
 
 
@@ -109,12 +127,11 @@ def _measurements(form: FormData, kinds: tuple[str, ...]) -> list[HealthCheckIn]
                 values[key] = float(value)
             except ValueError:
                 raise InvalidInput("enter a number", field=f"m.{kind}.{key}") from None
-        try:
-            found.append(parse_model(HealthCheckIn, {"kind": kind, "values": values}))
-        except InvalidInput:
-            # The domain refused the values (its plausible ranges); say it in words the
-            # page can translate, next to the ranges the form shows.
-            raise InvalidInput(OUT_OF_RANGE, field=f"m.{kind}") from None
+        box = implausible(kind, values)
+        if box is not None:
+            # Marked on the exact box (systolic, diastolic, value), beside its range.
+            raise InvalidInput(OUT_OF_RANGE, field=f"m.{kind}.{box.key}")
+        found.append(parse_model(HealthCheckIn, {"kind": kind, "values": values}))
     return found
 
 
@@ -129,6 +146,9 @@ def _effect(form: FormData) -> dict[str, Any] | None:
 def parse_result(form: FormData, cp: Checkpoint) -> ResultIn:
     step = step_of(protocol_of(cp.plan), cp.key)
     checklist = {item.key: form.get(f"checklist.{item.key}") == "on" for item in step.checklist}
+    if not text_of(form, "channel"):
+        # Nothing is preselected, so a phone call is never saved as a visit by default.
+        raise InvalidInput(NO_CHANNEL, field="channel")
     data: dict[str, Any] = {
         "version": text_of(form, "version") or None,
         "channel": text_of(form, "channel") or None,
@@ -155,8 +175,9 @@ def _form_error(
     exc: CareplanError,
 ) -> Response:
     session.rollback()  # nothing of a refused save may remain
-    context = _form_context(session, cp, today) | {
+    context = _form_context(session, cp, today, v.actor) | {
         "full_page": text_of(form, "full_page") == "1",
+        "tab": _tab(form),
         "values": dict(form),
         "error": exc,
         "stale": exc.current if isinstance(exc, StaleVersion) else None,
@@ -180,22 +201,37 @@ def _after_save(
     notice: str,
     form: FormData,
 ) -> Response:
+    """Say back what was saved, where the person is: in the worklist row, or on the step's
+    own page, which keeps its layout (the form again, with the notice on top)."""
+    full_page = text_of(form, "full_page") == "1"
     if not is_htmx(request):
-        return redirect(request, f"/?saved={cp.id}")
+        if notice == "attempt":
+            back = urlencode({"done": notice, "tab": _tab(form)})
+            return redirect(request, f"/checkpoints/{cp.id}?{back}")
+        return redirect(request, f"/?{urlencode({'tab': _tab(form), 'saved': cp.id})}")
     assert v.staff is not None
     session.refresh(cp)
-    query = worklist.WorklistQuery(staff_id=v.staff.id)
-    # The form sits in a worklist row or alone on its page; the tab counts live on the first.
-    on_worklist = text_of(form, "full_page") != "1"
-    context = _form_context(session, cp, today) | {
-        "counts": worklist.counts(session, v.actor, query, today=today) if on_worklist else {},
+    context = _form_context(session, cp, today, v.actor) | {
         "notice": notice,
+        "full_page": full_page,
+        "tab": _tab(form),
+    }
+    if full_page:
+        return render(request, v, "checkpoints/_form.html", context, fragment=True)
+    query = worklist.WorklistQuery(staff_id=v.staff.id)
+    context |= {
+        "counts": worklist.counts(session, v.actor, query, today=today),
         "item": worklist.work_item(cp, cp.plan.member, today),
     }
     response = render(request, v, "checkpoints/_saved.html", context, fragment=True)
     response.headers["HX-Retarget"] = f"#cp-{cp.id}"
     response.headers["HX-Reswap"] = "outerHTML"
     return response
+
+
+def _tab(form: FormData) -> str:
+    tab = text_of(form, "tab")
+    return tab if tab in worklist.TABS else "due"
 
 
 @pages.post("/checkpoints/{checkpoint_id}/result")

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import select
+from starlette.datastructures import QueryParams
 
 from careplan import lectures
 from careplan import members as archive
+from careplan.access import may_manage_lectures
 from careplan.audit import csv_lines
-from careplan.errors import CareplanError, InvalidInput
-from careplan.models import Store
+from careplan.errors import N_, CareplanError, InvalidInput
+from careplan.models import Lecture, Store
 from careplan.staff import names_of
 from careplan.validation import whole_number
 from careplan.vocab import Channel
@@ -23,6 +26,7 @@ from web.deps import DbSession, Now
 from web.lecture_files import ics_of, sign_in_pdf
 from web.pages.common import (
     Form,
+    FormData,
     int_of,
     ints_of,
     local_datetime_of,
@@ -35,6 +39,7 @@ from web.session import User, Visitor
 from web.templating import render
 
 pages = pages_router()
+CHANNELS = frozenset(c.value for c in Channel)
 
 
 def _stores(session: DbSession, v: Visitor) -> list[Store]:
@@ -56,11 +61,17 @@ def _list_page(
     now: Now,
     entered: dict[str, str],
     error: CareplanError | None,
+    entered_form: FormData | None = None,
 ) -> Response:
+    entered_form = entered_form or QueryParams()
     shown = lectures.list_lectures(session, v.actor, since=now.now - timedelta(days=30))
     per_lecture, per_store = lectures.attendance(session, v.actor, until=now.now)
     context = {
         "nav": "lectures",
+        "phases": {x.id: lectures.phase(x, now.now) for x in shown},
+        "choices": lectures.lecture_choices(session),
+        "may_schedule": may_manage_lectures(v.actor),
+        "picked": {k: set(_picked(entered_form, k)) for k in ("conditions", "protocols")},
         "lectures": shown,
         "counts": lectures.seat_counts(session, [x.id for x in shown]),
         "attendance": per_lecture,
@@ -73,9 +84,14 @@ def _list_page(
     return render(request, v, "lectures/list.html", context, status=422 if error else 200)
 
 
+def _picked(form: FormData, name: str) -> list[str]:
+    """Every value ticked in a list of checkboxes (or given in a query string)."""
+    return [str(x).strip() for x in form.getlist(name) if str(x).strip()]  # type: ignore[attr-defined]
+
+
 def _lecture_in(form: Form) -> lectures.LectureIn:
     def keys(name: str) -> list[str]:
-        return [k.strip() for k in text_of(form, name).replace("，", ",").split(",") if k.strip()]
+        return _picked(form, name)
 
     capacity = whole_number(text_of(form, "capacity"), "capacity", "a whole number of seats")
     data: dict[str, Any] = {
@@ -102,7 +118,7 @@ def create(request: Request, form: Form, v: User, session: DbSession, now: Now) 
     except CareplanError as exc:
         session.rollback()
         entered = {k: text_of(form, k) for k in form}
-        return _list_page(request, v, session, now, entered, exc)
+        return _list_page(request, v, session, now, entered, exc, form)
     return redirect(request, f"/lectures/{lecture.id}")
 
 
@@ -116,8 +132,11 @@ def lecture_page(
     q: str = "",
     find: str = "",
     done: str = "",
+    place: str = "",
 ) -> Response:
-    return _lecture_page(request, v, session, now, lecture_id, q=q, find=find, done=done)
+    return _lecture_page(
+        request, v, session, now, lecture_id, q=q, find=find, done=done, place=place
+    )
 
 
 def _lecture_page(
@@ -130,13 +149,17 @@ def _lecture_page(
     q: str = "",
     find: str = "",
     done: str = "",
+    place: str = "",
     error: CareplanError | None = None,
 ) -> Response:
     lecture = lectures.get_lecture(session, v.actor, lecture_id)
     seats = lectures.roster(session, v.actor, lecture.id)
+    per_lecture, _ = lectures.attendance(session, v.actor, until=now.now)
     context = {
         "nav": "lectures",
         "lecture": lecture,
+        "choices": lectures.lecture_choices(session),
+        "may_manage": may_manage_lectures(v.actor),
         "seats": seats,
         "counts": lectures.seat_counts(session, [lecture.id])[lecture.id],
         "reminders": lectures.to_remind(seats),
@@ -147,6 +170,11 @@ def _lecture_page(
         "found": lectures.find_for_check_in(session, v.actor, lecture.id, find),
         "names": names_of(session, [s.told_by_id for s in seats]),  # the page names only them
         "done": done,
+        "place": place if place.isdigit() else "",
+        "places": lectures.waitlist_places(session, lecture.id),
+        "phase": lectures.phase(lecture, now.now),
+        "check_in_open": lectures.check_in_open(lecture, now.now),
+        "attendance": per_lecture.get(lecture.id),
         "error": error,
         "now": now.now,
     }
@@ -155,15 +183,17 @@ def _lecture_page(
 
 def _act(
     request: Request, v: Visitor, session: DbSession, now: Now, lecture_id: int, action: Any,
-    done: str,
+    done: str | list[str],
 ) -> Response:  # fmt: skip
-    """Run one change; a refusal shows the lecture again with the reason, nothing saved."""
+    """Run one change; a refusal shows the lecture again with the reason, nothing saved.
+    `done` says what to confirm; a list, when the action itself decides it."""
     try:
         action()
     except CareplanError as exc:
         session.rollback()
         return _lecture_page(request, v, session, now, lecture_id, error=exc)
-    return redirect(request, f"/lectures/{lecture_id}?done={done}")
+    said = done[0] if isinstance(done, list) else done
+    return redirect(request, f"/lectures/{lecture_id}?done={said}")
 
 
 @pages.post("/lectures/{lecture_id}/register")
@@ -171,14 +201,20 @@ def register(
     request: Request, lecture_id: int, form: Form, v: User, session: DbSession, now: Now
 ) -> Response:
     walk_in = text_of(form, "walk_in") == "1"
+    done = ["walk_in" if walk_in else "registered"]
 
     def go() -> None:
         member_id = int_of(form, "member_id")
         if member_id is None:
             raise InvalidInput("choose a member", field="member_id")
-        lectures.register(session, v.actor, lecture_id, member_id, now=now.now, walk_in=walk_in)
+        seat = lectures.register(
+            session, v.actor, lecture_id, member_id, now=now.now, walk_in=walk_in
+        )
+        place = lectures.waitlist_place(session, seat)
+        if place is not None:  # full: the member is told where they wait
+            done[0] = f"waitlisted&place={place}"
 
-    return _act(request, v, session, now, lecture_id, go, "walk_in" if walk_in else "registered")
+    return _act(request, v, session, now, lecture_id, go, done)
 
 
 @pages.post("/members/{member_id}/lectures")
@@ -191,10 +227,12 @@ def register_from_member(
         if lecture_id is None:
             raise InvalidInput("choose a lecture", field="lecture_id")
         seat = lectures.register(session, v.actor, lecture_id, member_id, now=now.now)
+        place = lectures.waitlist_place(session, seat)
     except CareplanError as exc:
         session.rollback()
         return member_view(request, v, session, now, member_id, error=exc)
-    return redirect(request, f"/members/{member_id}?lecture={seat.status.value}#h-lectures")
+    said = f"{seat.status.value}&place={place}" if place else seat.status.value
+    return redirect(request, f"/members/{member_id}?lecture={said}#h-lectures")
 
 
 _SEAT_ACTIONS = {
@@ -231,23 +269,34 @@ def cancel(
     )  # fmt: skip
 
 
-def _audience(request: Request) -> lectures.Audience:
-    p = request.query_params
+def _audience(params: FormData, lecture: Lecture) -> lectures.Audience:
+    """Whom the list shows: the filters as last chosen, or on a first visit (no
+    `filtered` mark) the lecture's own conditions and protocols."""
+    if "filtered" not in params:
+        return lectures.Audience(tuple(lecture.conditions), tuple(lecture.protocols))
 
     def age(name: str) -> int | None:
-        value = p.get(name, "").strip()
+        value = text_of(params, name)
         return whole_number(value, name, "an age in whole years") if value else None
 
-    def keys(name: str) -> tuple[str, ...]:
-        return tuple(k.strip() for k in p.get(name, "").replace("，", ",").split(",") if k.strip())
-
     return lectures.Audience(
-        conditions=keys("conditions"),
-        protocols=keys("protocols"),
-        store_id=int_of(p, "store_id"),
+        conditions=tuple(_picked(params, "conditions")),
+        protocols=tuple(_picked(params, "protocols")),
+        store_id=int_of(params, "store_id"),
         min_age=age("min_age"),
         max_age=age("max_age"),
     )
+
+
+def _audience_query(audience: lectures.Audience) -> str:
+    """The filters as a query string: the list comes back as it was after inviting."""
+    pairs: list[tuple[str, object]] = [("filtered", 1)]
+    pairs += [("conditions", c) for c in audience.conditions]
+    pairs += [("protocols", p) for p in audience.protocols]
+    for name in ("store_id", "min_age", "max_age"):
+        if (value := getattr(audience, name)) is not None:
+            pairs.append((name, value))
+    return urlencode(pairs)
 
 
 @pages.get("/lectures/{lecture_id}/invite")
@@ -255,30 +304,51 @@ def invite_page(
     request: Request, lecture_id: int, v: User, session: DbSession, now: Now
 ) -> Response:
     lecture = lectures.get_lecture(session, v.actor, lecture_id)
-    params = request.query_params
-    if "conditions" not in params and "protocols" not in params:  # first visit: the lecture's
-        audience = lectures.Audience(tuple(lecture.conditions), tuple(lecture.protocols))
-    else:
-        audience = _audience(request)
-    listed = lectures.invitation_list(session, v.actor, lecture.id, audience, today=now.today)
+    return _invite_page(request, v, session, now, lecture, request.query_params)
+
+
+def _invite_page(
+    request: Request,
+    v: Visitor,
+    session: DbSession,
+    now: Now,
+    lecture: Lecture,
+    params: FormData,
+    error: CareplanError | None = None,
+) -> Response:
+    try:
+        audience = _audience(params, lecture)
+        listed = lectures.invitation_list(session, v.actor, lecture.id, audience, today=now.today)
+    except CareplanError as exc:  # a bad filter: said beside the filters, nobody listed
+        audience, listed, error = lectures.Audience(), [], error or exc
+    query, choices = request.query_params, lectures.lecture_choices(session)
+    known = [choices.condition(c) for c in audience.conditions]
     context = {
         "nav": "lectures",
         "lecture": lecture,
+        "choices": choices,
         "audience": audience,
+        "picked_conditions": {c.code for c in known if c is not None},
+        "entered": {k: text_of(params, k) for k in ("min_age", "max_age")},
         "listed": listed,
         "names": names_of(session, [i.invited_by_id for _, i in listed if i]),
-        "channels": list(Channel),
-        "query": str(params),
+        "channels": lectures.INVITATION_CHANNELS,
+        "query": _audience_query(audience),
+        # What the last "mark as invited" recorded (see invite below).
+        "invited": text_of(query, "invited"),
+        "before": text_of(query, "before"),
+        "invited_by": text_of(query, "channel") if text_of(query, "channel") in CHANNELS else "",
+        "error": error,
     }
-    return render(request, v, "lectures/invite.html", context)
+    return render(request, v, "lectures/invite.html", context, status=422 if error else 200)
 
 
 @pages.get("/lectures/{lecture_id}/invite.csv")
 def invite_csv(request: Request, lecture_id: int, v: User, session: DbSession, now: Now) -> Any:
     """The call list: who to phone, with whether they were invited already."""
-    listed = lectures.invitation_list(
-        session, v.actor, lecture_id, _audience(request), today=now.today
-    )
+    lecture = lectures.get_lecture(session, v.actor, lecture_id)
+    audience = _audience(request.query_params, lecture)
+    listed = lectures.invitation_list(session, v.actor, lecture_id, audience, today=now.today)
     header = ["member_id", "card_number", "name", "mobile", "landline", "invited_at", "channel"]
     rows = [
         (m.id, m.card_number, m.name, m.mobile, m.landline,
@@ -292,12 +362,25 @@ def invite_csv(request: Request, lecture_id: int, v: User, session: DbSession, n
 def invite(
     request: Request, lecture_id: int, form: Form, v: User, session: DbSession, now: Now
 ) -> Response:
-    ids = ints_of(form, "member_id")
-    channel = text_of(form, "channel") or Channel.phone.value
-    if channel not in {c.value for c in Channel}:
-        raise InvalidInput("choose a channel from the list", field="channel")
-    lectures.mark_invited(session, v.actor, lecture_id, ids, Channel(channel), now=now.now)
-    return redirect(request, f"/lectures/{lecture_id}/invite?{text_of(form, 'query')}")
+    """Record the ticked members as invited, then show the same list again (its filters
+    kept) saying what was recorded; a refusal keeps the list and says why."""
+    lecture = lectures.get_lecture(session, v.actor, lecture_id)
+    filters = QueryParams(text_of(form, "query"))
+    try:
+        ids = list(dict.fromkeys(ints_of(form, "member_id")))
+        channel = text_of(form, "channel")
+        if channel not in CHANNELS:
+            raise InvalidInput(
+                N_("choose how the members were invited"), field="invitation_channel"
+            )
+        added = lectures.mark_invited(session, v.actor, lecture.id, ids, Channel(channel),
+                                      now=now.now)  # fmt: skip
+    except CareplanError as exc:
+        session.rollback()
+        return _invite_page(request, v, session, now, lecture, filters, error=exc)
+    said = urlencode({"invited": added, "before": len(ids) - added, "channel": channel})
+    query = _audience_query(_audience(filters, lecture))
+    return redirect(request, f"/lectures/{lecture_id}/invite?{query}&{said}#invited")
 
 
 @pages.get("/lectures/{lecture_id}/sign-in.pdf")

@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from careplan import adherence, lectures
+from careplan import adherence, caseload, lectures
 from careplan import members as archive
 from careplan.access import MANAGERS, get_member
 from careplan.consent import withdraw_health_consent
@@ -18,9 +18,7 @@ from careplan.errors import CareplanError
 from careplan.health_records import effects_of, health_checks_of
 from careplan.healthchecks import MEASUREMENTS
 from careplan.models import CheckpointResult, ContactAttempt, Member
-from careplan.plans import (
-    plans_of_member,
-)
+from careplan.plans import open_escalations, plans_of_member
 from careplan.purchases import purchases_of
 from careplan.sheets import prints_of_checkpoints
 from careplan.staff import names_of, store_staff
@@ -136,12 +134,33 @@ def _refused(
 
 
 @pages.get("/members")
-def search_page(request: Request, v: User, session: DbSession, q: str = "") -> Response:
+def search_page(request: Request, v: User, session: DbSession, now: Now, q: str = "") -> Response:
     found = archive.search_members(session, v.actor, q=q, limit=50) if q.strip() else []
-    context = {"nav": "members", "q": q, "found": found, "searched": bool(q.strip())}
+    lines = caseload.lines_of(session, found, now.today)
+    context = {
+        "nav": "members",
+        "q": q,
+        "found": lines,
+        "names": names_of(session, {m.owner_id for m in found}),
+        "searched": bool(q.strip()),
+    }
     if request.headers.get("HX-Request") == "true":
         return render(request, v, "members/_results.html", context, fragment=True)
     return render(request, v, "members/search.html", context)
+
+
+@pages.get("/my-members")
+def my_members_page(
+    request: Request, v: User, session: DbSession, now: Now, q: str = "", sort: str = "next"
+) -> Response:
+    """The members I own with a live plan: next step, last contact; sortable, searchable."""
+    assert v.staff is not None
+    sort = sort if sort in caseload.SORTS else "next"
+    lines = caseload.my_members(session, v.actor, v.staff.id, today=now.today, q=q, sort=sort)
+    context = {"nav": "my_members", "q": q, "sort": sort, "lines": lines, "today": now.today}
+    if request.headers.get("HX-Request") == "true":
+        return render(request, v, "members/_my_members.html", context, fragment=True)
+    return render(request, v, "members/my_members.html", context)
 
 
 @pages.get("/members/mobile-check")
@@ -298,9 +317,10 @@ def member_page(
     created: bool = False,
     saved: bool = False,
     lecture: str = "",
+    enrolled: int | None = None,
 ) -> Response:
     return member_view(request, v, session, now, member_id, created=created, saved=saved,
-                       lecture_done=lecture)  # fmt: skip
+                       lecture_done=lecture, enrolled=enrolled)  # fmt: skip
 
 
 def member_view(
@@ -314,6 +334,7 @@ def member_view(
     saved: bool = False,
     lecture_done: str = "",
     error: CareplanError | None = None,
+    enrolled: int | None = None,
 ) -> Response:
     """The member's page; `error` is a refused change made from it (shown, nothing saved)."""
     actor = v.actor
@@ -333,6 +354,8 @@ def member_view(
     ids = {member.owner_id} | {o.staff_id for o in ownerships}
     ids |= {o.changed_by_id for o in ownerships if o.changed_by_id}
     ids |= {_who(e) for e in log}
+    escalations = open_escalations(session, member_id=member.id)
+    ids |= {e.assignee_id for e in escalations if e.assignee_id}
     measured_from = now.today - timedelta(days=adherence.MEASURED_DAYS - 1)
     context = {
         "nav": "members",
@@ -361,9 +384,14 @@ def member_view(
         ),
         "pdc_days": adherence.MEASURED_DAYS,
         "last_answer": _last_answer(log),
-        "lecture_seats": lectures.member_lectures(session, actor, member.id),
+        "lecture_seats": (seats := lectures.member_lectures(session, actor, member.id)),
+        "waitlist_places": {s.id: lectures.waitlist_place(session, s) for s in seats},
+        "lecture_place": request.query_params.get("place", ""),
         "open_lectures": lectures.open_for_registration(session, actor, member.id, now=now.now),
         "lecture_done": lecture_done,
+        "open_escalations": escalations,
+        # After an enrolment: which plan was just made, to say so.
+        "enrolled": next((p for p in plans if p["plan"].id == enrolled), None),
         "error": error,
         "now": now.now,
         "may_erase": actor.role in MANAGERS,

@@ -13,13 +13,15 @@ from careplan.checkpoints import days_overdue
 from careplan.errors import CareplanError, InvalidInput
 from careplan.models import CarePlan, Member
 from careplan.plans import (
+    check_no_live_plan,
     checkpoints_of,
     effective_status,
     enroll,
+    open_escalations,
     preview,
     protocol_of,
     status_of,
-    step_of,
+    step_title,
 )
 from careplan.protocols import definition_of
 from careplan.staff import store_staff
@@ -87,8 +89,13 @@ def enrol(
                 assignee_id=choice["assignee_id"],
             )
             return redirect(request, f"/members/{member.id}?enrolled={plan.id}")
+        check_no_live_plan(session, member.id, choice["protocol_id"])
         row, steps = preview(session, choice["protocol_id"], None, choice["start"], today=now.today)
-        context["planned"] = {"version": row, "steps": steps, "protocol": definition_of(row)}
+        definition = definition_of(row)
+        titles = {s.key: step_title(definition, s.key) for s in steps}
+        context["planned"] = {
+            "version": row, "steps": steps, "protocol": definition, "titles": titles,
+        }  # fmt: skip
     except CareplanError as exc:
         session.rollback()
         context["error"] = exc
@@ -112,7 +119,7 @@ def plan_view(session: DbSession, plan: CarePlan, today: date) -> dict[str, Any]
             {
                 "cp": cp,
                 "status": status,
-                "title": step_of(protocol, cp.key).title,
+                "title": step_title(protocol, cp.key),
                 "overdue": days_overdue(cp, today) if status == "overdue" else 0,
             }
         )
@@ -121,6 +128,8 @@ def plan_view(session: DbSession, plan: CarePlan, today: date) -> dict[str, Any]
         "protocol": protocol,
         "steps": steps,
         "status": effective_status(session, plan, today),
+        # A "stopped taking" answer shows on the plan until its escalation is resolved.
+        "escalations": open_escalations(session, plan_id=plan.id),
     }
 
 

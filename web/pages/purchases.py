@@ -7,17 +7,20 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
-from careplan import drug_classes, import_jobs
+from careplan import drug_classes, import_history, import_jobs
 from careplan.access import may_change_chain_settings, require_manager
 from careplan.drug_classes import MappingIn
 from careplan.errors import CareplanError, InvalidInput
-from careplan.models import PurchaseImport, Staff
-from careplan.purchase_import import ImportRefused, ImportResult, import_csv_committed
+from careplan.purchase_import import (
+    ImportRefused,
+    ImportResult,
+    import_csv_committed,
+    template_csv,
+)
 from careplan.staff import names_of
-from careplan.vocab import DRUG_CLASSES
+from careplan.vocab import DRUG_CLASSES, ImportOutcome
 from web.deps import DbSession, Now
 from web.pages.common import Form, pages_router, redirect, text_of
 from web.session import User, Visitor
@@ -34,11 +37,7 @@ def _import_page(
     result: ImportResult | None = None,
     error: CareplanError | None = None,
 ) -> Response:
-    require_manager(v.actor)
-    stmt = select(PurchaseImport).order_by(PurchaseImport.imported_at.desc()).limit(20)
-    if not v.actor.chain_wide:
-        stmt = stmt.where(PurchaseImport.imported_by_id.in_(_store_staff(session, v)))
-    recent = list(session.scalars(stmt))
+    recent = import_history.recent_imports(session, v.actor)
     context = {
         "nav": "purchases",
         "result": result,
@@ -51,8 +50,36 @@ def _import_page(
     return render(request, v, "purchases/import.html", context, status=422 if error else 200)
 
 
-def _store_staff(session: DbSession, v: Visitor) -> list[int]:
-    return list(session.scalars(select(Staff.id).where(Staff.store_id == v.actor.store_id)))
+@pages.get("/purchases/import/template.csv")
+def import_template(v: User) -> Response:
+    """A CSV to fill in, headed as the import reads it, in Chinese."""
+    require_manager(v.actor)
+    return Response(
+        template_csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="till-import-template.csv"'},
+    )
+
+
+@pages.get("/purchases/import/{import_id}")
+def import_report(request: Request, import_id: int, v: User, session: DbSession) -> Response:
+    """One import of the history; a refused one with the report its importer saw."""
+    record = import_history.get_import(session, v.actor, import_id)
+    report = record.report or {}
+    refusal = None
+    if record.outcome is ImportOutcome.refused:
+        refusal = InvalidInput(
+            str(report.get("message", "")), field=report.get("field"), **report.get("params", {})
+        )
+    context = {
+        "nav": "purchases",
+        "record": record,
+        "error": refusal,
+        "problems": report.get("problems", []),
+        "total": report.get("total", 0),
+        "names": names_of(session, [record.imported_by_id]),
+    }
+    return render(request, v, "purchases/report.html", context)
 
 
 @pages.get("/purchases/import")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import Request
@@ -9,15 +10,22 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from careplan import members as archive
-from careplan.access import may_end_sessions_of, may_hand_over_members_of, require_manager
+from careplan.access import (
+    may_end_sessions_of,
+    may_hand_over_members_of,
+    may_resolve_escalation,
+    require_manager,
+    sees_every_escalation_in_sight,
+)
 from careplan.errors import CareplanError, InvalidInput, NotFound
 from careplan.escalations import list_escalations, resolve_escalation
 from careplan.models import Escalation, Member, Store
 from careplan.sessions import end_sessions_of
 from careplan.staff import get_staff, names_of, store_staff
 from careplan.vocab import EscalationStatus
+from careplan.workload import store_workload
 from web.deps import DbSession, Now
-from web.pages.common import Form, int_of, ints_of, pages_router, redirect, text_of
+from web.pages.common import Form, date_of, int_of, ints_of, pages_router, redirect, text_of
 from web.session import User, Visitor
 from web.templating import render
 
@@ -37,7 +45,7 @@ def _store_of(session: DbSession, v: Visitor, store: int | None) -> Store:
 
 
 def _staff_context(
-    session: DbSession, v: Visitor, store: Store, owner: int | None
+    session: DbSession, v: Visitor, store: Store, owner: int | None, today: date
 ) -> dict[str, Any]:
     staff = store_staff(session, store.id, active_only=False)
     shown = archive.search_members(session, v.actor, store_id=store.id, owner_id=owner, limit=500)
@@ -52,13 +60,17 @@ def _staff_context(
         "handing_over": [s for s in staff if may_hand_over_members_of(v.actor, s)],
         "may_sign_out": {s.id for s in staff if may_end_sessions_of(v.actor, s)},
         "counts": archive.owner_counts(session, v.actor, store.id),
+        "workload": store_workload(session, v.actor, store.id, today=today),
         "members": shown,
         "owner": owner,
         "names": {s.id: s.name for s in staff},
         "handovers": archive.recent_handovers(session, v.actor, store.id),
+        "covers": archive.covers_in_force(session, v.actor, store.id),
+        "today": today,
         "error": None,
         "done": None,
         "signed_out": None,
+        "returned": None,
     }
 
 
@@ -67,14 +79,16 @@ def staff_page(
     request: Request,
     v: User,
     session: DbSession,
+    now: Now,
     store: int | None = None,
     owner: int | None = None,
     moved: int | None = None,
     signed_out: int | None = None,
+    returned: int | None = None,
 ) -> Response:
     require_manager(v.actor)
-    context = _staff_context(session, v, _store_of(session, v, store), owner)
-    context |= {"done": moved, "signed_out": signed_out}
+    context = _staff_context(session, v, _store_of(session, v, store), owner, now.today)
+    context |= {"done": moved, "signed_out": signed_out, "returned": returned}
     return render(request, v, "store/staff.html", context)
 
 
@@ -95,6 +109,7 @@ def reassign(request: Request, form: Form, v: User, session: DbSession, now: Now
             moved = archive.reassign_all(
                 session, v.actor, from_staff, to_staff,
                 staff_left=form.get("staff_left") == "on", note=note, now=now.now,
+                until=date_of(form, "until"),
             )  # fmt: skip
         else:
             ids = ints_of(form, "member_ids")
@@ -103,9 +118,20 @@ def reassign(request: Request, form: Form, v: User, session: DbSession, now: Now
             )
     except CareplanError as exc:
         session.rollback()
-        context = _staff_context(session, v, store, int_of(form, "owner")) | {"error": exc}
+        owner = int_of(form, "owner")
+        context = _staff_context(session, v, store, owner, now.today) | {"error": exc}
         return render(request, v, "store/staff.html", context, status=422)
     return redirect(request, f"/store/staff?store={store.id}&moved={moved}")
+
+
+@pages.post("/store/covers/{staff_id}/end")
+def end_cover(
+    request: Request, staff_id: int, form: Form, v: User, session: DbSession, now: Now
+) -> Response:
+    """The person is back before their cover's last day: their members return now."""
+    back = archive.end_covers(session, v.actor, now=now.now, returning_to=staff_id)
+    store = int_of(form, "store")
+    return redirect(request, f"/store/staff?store={store or ''}&returned={back}")
 
 
 @pages.post("/store/staff/{staff_id}/sessions/end")
@@ -118,13 +144,21 @@ def end_staff_sessions(
 
 
 def escalation_names(session: DbSession, rows: list[Escalation]) -> dict[str, dict[int, str]]:
-    """Member and handler names for a list of escalations, in two queries."""
+    """Member, handler and resolver names for a list of escalations, in two queries."""
     member_ids = {e.member_id for e in rows}
     members = select(Member.id, Member.name).where(Member.id.in_(member_ids))
+    people = [e.assignee_id for e in rows] + [e.resolved_by_id for e in rows]
     return {
         "names": {i: n for i, n in session.execute(members)} if member_ids else {},
-        "staff_names": names_of(session, (e.assignee_id for e in rows)),
+        "staff_names": names_of(session, people),
     }
+
+
+def store_names(session: DbSession, v: Visitor) -> dict[int, str]:
+    """Store names for a list that spans stores (head office's); empty for one store."""
+    if not v.actor.chain_wide:
+        return {}
+    return {i: n for i, n in session.execute(select(Store.id, Store.name))}
 
 
 @pages.get("/escalations")
@@ -135,12 +169,13 @@ def escalations_page(
     assert v.staff is not None
     wanted = EscalationStatus.resolved if status == "resolved" else EscalationStatus.open
     # Store staff see what involves them; managers their store; supervisors every store.
-    involving = None if actor.role.value in ("store_manager", "supervisor", "admin") else v.staff.id
+    involving = None if sees_every_escalation_in_sight(actor) else v.staff.id
     rows = list_escalations(session, actor, status=wanted, involving_staff_id=involving, limit=200)
     context = escalation_names(session, rows) | {
         "nav": "escalations",
         "escalations": rows,
-        "can_resolve": True,
+        "resolvable": {e.id for e in rows if may_resolve_escalation(actor, e)},
+        "store_names": store_names(session, v),
         "status": wanted,
         "today": now.today,
     }

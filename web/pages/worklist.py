@@ -6,14 +6,14 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from careplan import worklist
-from careplan.access import MANAGERS
+from careplan.access import may_see_colleagues_worklists, starts_on_the_audit
 from careplan.config import get_settings
 from careplan.protocol_schema import Protocol
 from careplan.protocols import newest_definitions
-from careplan.staff import store_staff
+from careplan.staff import names_of, store_staff
 from careplan.validation import whole_number
 from web.deps import DbSession, Now
-from web.pages.common import pages_router
+from web.pages.common import pages_router, redirect
 from web.pages.store import escalation_names
 from web.session import AnyVisitor, signed_in
 from web.templating import render
@@ -40,13 +40,16 @@ def home(
 ) -> Response:
     signed_in(v)  # AnyVisitor above, so its own check (sign-in, a one-time password)
     actor = v.actor
+    if starts_on_the_audit(actor) and not request.query_params:
+        return redirect(request, "/audit")  # home (and the landing after sign-in)
     staff_id: int | None = v.staff.id
     colleagues = []
-    if actor.role in MANAGERS and v.staff.store_id is not None:
+    others = may_see_colleagues_worklists(actor)
+    if others and v.staff.store_id is not None:
         colleagues = store_staff(session, v.staff.store_id)
-    if actor.role in MANAGERS and staff == "all":
+    if others and staff == "all":
         staff_id = None
-    elif actor.role in MANAGERS and staff:
+    elif others and staff:
         staff_id = whole_number(staff, "staff", "choose a value from the list")
     query = worklist.WorklistQuery(
         staff_id=staff_id,
@@ -55,6 +58,10 @@ def home(
         tab=tab if tab in worklist.TABS else "due",
     )
     wl = worklist.build(session, actor, query, today=now.today)
+    # Whose list this is, for its title; on any list but one's own, each row's owner.
+    owners = names_of(session, {i.checkpoint.assignee_id for i in wl.items})
+    whose = "mine" if staff_id == v.staff.id else "store" if staff_id is None else "colleague"
+    colleague = names_of(session, {staff_id}).get(staff_id, "") if whose == "colleague" else ""
     protocols = protocol_choices(session)
     steps = [s for pid, d in protocols if pid == protocol for s in d.checkpoints]
     local_now = now.now.astimezone(get_settings().zone)
@@ -68,6 +75,10 @@ def home(
         "staff_param": staff,
         "good_time": worklist.in_best_call_hours(local_now),
         "saved": saved,
+        "tab": query.tab,
+        "whose": whose,
+        "colleague": colleague,
+        "owners": owners if whose != "mine" else {},
         "filters": {"protocol": protocol, "step": step, "staff": staff},
         **escalation_names(session, wl.escalations),
     }

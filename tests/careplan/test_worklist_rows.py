@@ -1,0 +1,42 @@
+"""The worklist as calls (issue 21): a member with several open steps is one row, and a
+routine contact reads as a step of its own."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from careplan import plans, worklist
+from careplan.plans import protocol_of, step_title
+from tests.careplan.test_plans import START, enroll, steps
+from tests.conftest import World, make_member
+
+TODAY = START + timedelta(days=3)
+
+
+def test_a_member_with_several_open_steps_is_one_row_with_the_others_also_due(world: World):
+    member, other = make_member(world), make_member(world, name="李四")
+    bones = steps(world, enroll(world, member.id))["medication_guidance"]
+    pressure = steps(world, enroll(world, member.id, "hypertension"))["start_guidance"]
+    enroll(world, other.id)
+    q = worklist.WorklistQuery(staff_id=world.clerk_a.id)
+    wl = worklist.build(world.session, world.actor(world.clerk_a), q, today=TODAY)
+    rows = {item.member.id: item for item in wl.items}
+    assert len(wl.items) == 2 == wl.counts["due"]
+    first = rows[member.id]
+    assert {first.checkpoint.id, *(a.checkpoint.id for a in first.also)} == {bones.id, pressure.id}
+    assert len(first.also) == 1 and rows[other.id].also == ()
+    # Working one offers the other.
+    offered = worklist.also_due_with(world.session, world.actor(world.clerk_a), bones, None, TODAY)
+    assert [a.checkpoint.id for a in offered] == [pressure.id]
+
+
+def test_routine_contacts_carry_their_month_and_number(world: World):
+    plan = enroll(world, make_member(world).id, "post_purchase")
+    protocol = protocol_of(plan)
+    keys = [k for k in steps(world, plan) if k.startswith("routine_")]
+    titles = {step_title(protocol, k) for k in keys}
+    assert len(titles) == len(keys)  # no two rows with one name
+    first = step_title(protocol, "routine_01_2")
+    assert (first.month, first.number) == (1, 2) and first.title.zh == "常规维护联系"
+    assert step_title(protocol, "day3_thanks").month is None
+    assert plans.step_of(protocol, "routine_01_2") is protocol.routine
