@@ -17,12 +17,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # Existing accounts chose their own passwords: none is made to change it.
-    with op.batch_alter_table('staff') as batch:
-        batch.add_column(sa.Column('must_change_password', sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
+    # Existing accounts chose their own passwords: none is made to change it. A plain
+    # ADD COLUMN (no batch copy of the table: on SQLite that would drop `staff`, which
+    # members and steps refer to).
+    op.add_column('staff', sa.Column('must_change_password', sa.Boolean(), nullable=False,
+                                     server_default=sa.false()))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('staff') as batch:
-        batch.drop_column('must_change_password')
+    op.drop_column('staff', 'must_change_password')  # SQLite 3.35+ drops it in place
