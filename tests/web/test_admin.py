@@ -193,6 +193,9 @@ def test_reset_unlock_and_close(client: TestClient, world: World, admin: Staff):
     url = f"/admin/staff/{world.clerk_a2.id}"
     assert "锁定至" in client.get(url).text
     assert "已锁定" in client.get("/admin/staff").text
+    assert "已锁定" in client.get("/admin/staff?store=").text  # "every store"
+    assert "已锁定" in client.get(f"/admin/staff?store={world.store_a.id}").text
+    assert "已锁定" not in client.get(f"/admin/staff?store={world.store_b.id}").text
     r = client.post(url + "/unlock", data={"csrf_token": token})
     assert r.status_code == 303
     assert "已解除锁定" in client.get(r.headers["location"]).text
