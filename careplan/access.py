@@ -61,7 +61,7 @@ def scope_members(stmt: Select[tuple[T]], actor: Actor) -> Select[tuple[T]]:
 def get_member(session: Session, actor: Actor, member_id: int) -> Member:
     member = session.scalar(scope_members(select(Member).where(Member.id == member_id), actor))
     if member is None:
-        raise NotFound(f"member {member_id} not found", field="member_id")
+        raise NotFound(N_("member %(id)s not found"), field="member_id", id=member_id)
     return member
 
 
@@ -69,7 +69,7 @@ def get_plan(session: Session, actor: Actor, plan_id: int) -> CarePlan:
     stmt = select(CarePlan).join(Member, CarePlan.member_id == Member.id)
     plan = session.scalar(scope_members(stmt.where(CarePlan.id == plan_id), actor))
     if plan is None:
-        raise NotFound(f"plan {plan_id} not found", field="plan_id")
+        raise NotFound(N_("plan %(id)s not found"), field="plan_id", id=plan_id)
     return plan
 
 
@@ -82,7 +82,7 @@ def get_checkpoint(session: Session, actor: Actor, checkpoint_id: int) -> Checkp
     )
     checkpoint = session.scalar(scope_members(stmt, actor))
     if checkpoint is None:
-        raise NotFound(f"checkpoint {checkpoint_id} not found", field="checkpoint_id")
+        raise NotFound(N_("checkpoint %(id)s not found"), field="checkpoint_id", id=checkpoint_id)
     return checkpoint
 
 
@@ -93,7 +93,7 @@ def may_manage_lectures(actor: Actor) -> bool:
 
 def require_manager(actor: Actor) -> None:
     if actor.role not in MANAGERS:
-        raise Forbidden("only a store manager, supervisor or admin may do this", field="role")
+        raise Forbidden(N_("only a store manager, supervisor or admin may do this"), field="role")
 
 
 # --- Where a person starts ------------------------------------------------------------
@@ -173,9 +173,9 @@ def may_end_sessions_of(actor: Actor, staff: Staff) -> bool:
 
 def require_manage_staff(actor: Actor, staff: Staff, *, field: str = "staff_id") -> None:
     if not may_see_staff(actor, staff):
-        raise NotFound(f"staff {staff.id} not found", field=field)
+        raise NotFound(N_("staff %(id)s not found"), field=field, id=staff.id)
     if not may_manage_staff(actor, staff):
-        raise Forbidden("you may not change this person's account", field=field)
+        raise Forbidden(N_("you may not change this person's account"), field=field)
 
 
 def may_change_chain_settings(actor: Actor) -> bool:
@@ -186,7 +186,7 @@ def may_change_chain_settings(actor: Actor) -> bool:
 
 def require_chain_settings(actor: Actor) -> None:
     if not may_change_chain_settings(actor):
-        raise Forbidden("only a supervisor or admin may change chain-wide settings",
+        raise Forbidden(N_("only a supervisor or admin may change chain-wide settings"),
                         field="role")  # fmt: skip
 
 

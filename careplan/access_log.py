@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import Actor
 from careplan.db import begin_for_writing
-from careplan.errors import Forbidden
+from careplan.errors import N_, Forbidden
 from careplan.ledger import seal
 from careplan.models import AccessLog
 from careplan.models.change_log import ACCESS_FIELDS
@@ -70,7 +70,7 @@ def who_looked(
 ) -> list[AccessLog]:
     """The looks at one member, newest first; supervisors and admins only."""
     if not actor.chain_wide:
-        raise Forbidden("only supervisors and admins may read the access log", field="role")
+        raise Forbidden(N_("only supervisors and admins may read the access log"), field="role")
     stmt = (
         select(AccessLog)
         .where(AccessLog.member_id == member_id)

@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 
 from careplan.access import Actor, require_manager
 from careplan.config import get_settings
-from careplan.errors import Forbidden, InvalidInput, NotFound
+from careplan.errors import N_, Forbidden, InvalidInput, NotFound
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion, Staff, Store
 from careplan.models.base import IdType, UTCDateTime
 from careplan.periods import checked_day, period
@@ -102,7 +102,8 @@ def bucket_of(label: str) -> Bucket:
         if b.label == label:
             return b
     raise InvalidInput(
-        f"unknown bucket (one of {', '.join(b.label for b in BUCKETS)})", field="bucket"
+        N_("unknown bucket (one of %(buckets)s)"), field="bucket",
+        buckets=[b.label for b in BUCKETS],
     )
 
 
@@ -146,7 +147,7 @@ def make_query(
 ) -> AuditQuery:
     as_of = checked_day(as_of or today, "as_of")
     if as_of > today:
-        raise InvalidInput("as_of cannot be after today", field="as_of")
+        raise InvalidInput(N_("cannot be after today"), field="as_of")
     period_from, period_to = period(
         period_from, period_to, default_end=as_of, days=DEFAULT_PERIOD_DAYS,
         fields=("period_from", "period_to"),
@@ -168,19 +169,19 @@ def resolve_scope(
     if staff_id is not None:
         staff = session.get(Staff, staff_id)
         if staff is None or staff.store_id is None or not actor.may_see_store(staff.store_id):
-            raise NotFound(f"staff {staff_id} not found", field="staff_id")
+            raise NotFound(N_("staff %(id)s not found"), field="staff_id", id=staff_id)
         return _store_scope(session, staff.store_id, "staff", staff_id, staff.name)
     if store_id is None and not actor.chain_wide:
         if region:
-            raise Forbidden("only a supervisor audits a region", field="region")
+            raise Forbidden(N_("only a supervisor audits a region"), field="region")
         store_id = actor.store_id
     if store_id is not None:
         if not actor.may_see_store(store_id):
-            raise NotFound(f"store {store_id} not found", field="store_id")
+            raise NotFound(N_("store %(id)s not found"), field="store_id", id=store_id)
         return _store_scope(session, store_id, "store", None, "")
     if region:
         if session.scalar(select(Store.id).where(Store.region == region).limit(1)) is None:
-            raise NotFound("no store in that region", field="region")
+            raise NotFound(N_("no store in that region"), field="region")
         return Scope("region", region=region)
     return Scope("chain")
 
@@ -190,7 +191,7 @@ def _store_scope(
 ) -> Scope:
     store = session.get(Store, store_id)
     if store is None:
-        raise NotFound(f"store {store_id} not found", field="store_id")
+        raise NotFound(N_("store %(id)s not found"), field="store_id", id=store_id)
     return Scope(level, store.region, store.id, staff_id, store.code, store.name, staff_name)
 
 
@@ -849,7 +850,7 @@ def list_steps(
     a page costs its own rows, not every row in scope."""
     require_manager(actor)
     if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"page size must be 1 to {MAX_PAGE_SIZE}", field="limit")
+        raise InvalidInput(N_("page size must be 1 to %(most)s"), field="limit", most=MAX_PAGE_SIZE)
     params = _list_params(session, q, f) | {"limit": limit, "offset": offset}
     rows = session.execute(_page_statement(shape_of(q), f), params)
     return [AuditStep(*r) for r in rows]

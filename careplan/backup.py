@@ -21,7 +21,7 @@ from sqlalchemy import func, inspect, select, table
 from sqlalchemy.engine import make_url
 
 from careplan.db import make_engine
-from careplan.errors import InvalidInput
+from careplan.errors import N_, InvalidInput
 from careplan.migrate import alembic_config
 
 
@@ -37,7 +37,7 @@ class Checked:
 def _sqlite_path(url: str) -> Path:
     database = make_url(url).database
     if not database or database == ":memory:":
-        raise InvalidInput("backups need a database file", field="database_url")
+        raise InvalidInput(N_("backups need a database file"), field="database_url")
     return Path(database)
 
 
@@ -49,15 +49,15 @@ def _libpq(url: str) -> str:
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
-        raise InvalidInput(f"{name} is not installed (apt-get install postgresql-client)",
-                           field="database_url")  # fmt: skip
+        raise InvalidInput(N_("%(tool)s is not installed (apt-get install postgresql-client)"),
+                           field="database_url", tool=name)  # fmt: skip
     return found
 
 
 def backup(url: str, out: Path) -> None:
     """Write a backup of the running database to `out`."""
     if out.exists():
-        raise InvalidInput(f"{out} exists: choose a new file name", field="file")
+        raise InvalidInput(N_("%(file)s exists: choose a new file name"), field="file", file=out)
     if make_url(url).get_backend_name() == "sqlite":
         source = sqlite3.connect(_sqlite_path(url))
         target = sqlite3.connect(out)
@@ -74,14 +74,15 @@ def backup(url: str, out: Path) -> None:
     )  # fmt: skip
     if done.returncode != 0:
         out.unlink(missing_ok=True)
-        raise InvalidInput(f"pg_dump failed: {done.stderr.strip()}", field="database_url")
+        raise InvalidInput(N_("pg_dump failed: %(error)s"), field="database_url",
+                           error=done.stderr.strip())  # fmt: skip
 
 
 def restore(url: str, source: Path) -> Checked:
     """Replace the database at `url` with the backup in `source` (the app stopped),
     then check it."""
     if not source.is_file():
-        raise InvalidInput(f"no such backup: {source}", field="file")
+        raise InvalidInput(N_("no such backup: %(file)s"), field="file", file=source)
     if make_url(url).get_backend_name() == "sqlite":
         backup_db = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
         target = sqlite3.connect(_sqlite_path(url))
@@ -97,7 +98,8 @@ def restore(url: str, source: Path) -> Checked:
             capture_output=True, text=True,
         )  # fmt: skip
         if done.returncode != 0:
-            raise InvalidInput(f"pg_restore failed: {done.stderr.strip()}", field="file")
+            raise InvalidInput(N_("pg_restore failed: %(error)s"), field="file",
+                               error=done.stderr.strip())  # fmt: skip
     return check(url)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session, UOWTransaction
 
 from careplan.access import Actor
-from careplan.errors import Forbidden
+from careplan.errors import N_, Forbidden
 from careplan.ledger import seal
 from careplan.models import (
     CarePlan,
@@ -181,7 +181,7 @@ def history(
 ) -> list[ChangeLog]:
     """The recorded changes of one record, oldest first; chain-wide roles only."""
     if not actor.chain_wide:
-        raise Forbidden("only supervisors and admins may read the change log", field="role")
+        raise Forbidden(N_("only supervisors and admins may read the change log"), field="role")
     stmt = (
         select(ChangeLog)
         .where(ChangeLog.entity == entity, ChangeLog.entity_id == entity_id)

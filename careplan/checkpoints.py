@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_checkpoint, scope_members
-from careplan.errors import Conflict, InvalidInput, StaleVersion
+from careplan.errors import N_, Conflict, InvalidInput, InvalidValue, StaleVersion
 from careplan.escalations import raise_escalation
 from careplan.health_records import EffectIn, HealthCheckIn, add_effect, add_health_check
 from careplan.models import CarePlan, Checkpoint, CheckpointResult, ContactAttempt, Member
@@ -55,9 +55,9 @@ class ResultIn(BaseModel):
     @model_validator(mode="after")
     def _reason_with_stop(self) -> ResultIn:
         if self.adherence is Adherence.stopped and self.stop_reason is None:
-            raise ValueError("stop_reason: say why the member stopped taking it")
+            raise InvalidValue(N_("say why the member stopped taking it"), field="stop_reason")
         if self.adherence is not Adherence.stopped and self.stop_reason is not None:
-            raise ValueError("stop_reason: only for a 'stopped' answer")
+            raise InvalidValue(N_("only for a 'stopped' answer"), field="stop_reason")
         return self
 
 
@@ -96,7 +96,7 @@ def snapshot(session: Session, cp: Checkpoint, today: date) -> dict[str, Any]:
 def _check_version(session: Session, cp: Checkpoint, version: int | None, today: date) -> None:
     if version is not None and version != cp.version:
         raise StaleVersion(
-            "this step was changed by someone else since you opened it",
+            N_("this step was changed by someone else since you opened it"),
             current=snapshot(session, cp, today),
         )
 
@@ -107,9 +107,8 @@ def _check_channel(
     allowed = allowed_channels(protocol, step)
     if channel not in allowed:
         raise InvalidInput(
-            f"channel {channel.value} is not allowed at this step "
-            f"(allowed: {', '.join(c.value for c in allowed)})",
-            field="channel",
+            N_("channel %(channel)s is not allowed at this step (allowed: %(allowed)s)"),
+            field="channel", channel=channel, allowed=list(allowed),
         )
     needed = step.home_visit_after_phone
     if needed and channel is not Channel.home_visit:
@@ -122,8 +121,8 @@ def _check_channel(
         ).all()
         if len(earlier) == needed and all(c is Channel.phone for c in earlier):
             raise InvalidInput(
-                f"the last {needed} contacts were by phone, so this one must be a home visit",
-                field="channel",
+                N_("the last %(needed)s contacts were by phone, so this one must be a home visit"),
+                field="channel", needed=needed,
             )
 
 
@@ -132,7 +131,8 @@ def _check_checklist(step: StepCommon, answers: dict[str, bool]) -> None:
     for key in answers:
         if key not in known:
             raise InvalidInput(
-                f"checklist item {key!r} is not part of this step", field=f"checklist.{key}"
+                N_("checklist item %(key)s is not part of this step"), field=f"checklist.{key}",
+                key=key,
             )
 
 
@@ -168,14 +168,15 @@ def record_result(
     _check_version(session, cp, data.version, today)
     if cp.state is not Pending:
         raise Conflict(
-            f"this step is {status_of(cp, today).value}; nothing to record", field="state"
+            N_("this step is %(status)s; nothing to record"), field="state",
+            status=status_of(cp, today),
         )
     protocol = protocol_of(cp.plan)
     step = step_of(protocol, cp.key)
     contacted_on = data.contacted_on or today
     if contacted_on > today or contacted_on < cp.plan.start_date:
         raise InvalidInput(
-            "contacted_on must lie between the plan's start and today", field="contacted_on"
+            N_("must lie between the plan's start and today"), field="contacted_on"
         )
     _check_channel(session, cp, step, protocol, data.channel)
     _check_checklist(step, data.checklist)
@@ -238,9 +239,9 @@ def record_attempt(
     cp = get_checkpoint(session, actor, checkpoint_id)
     _check_version(session, cp, data.version, today)
     if cp.state is not Pending:
-        raise Conflict(f"this step is {status_of(cp, today).value}", field="state")
+        raise Conflict(N_("this step is %(status)s"), field="state", status=status_of(cp, today))
     if data.call_back_at is not None and data.call_back_at <= now:
-        raise InvalidInput("call_back_at must be in the future", field="call_back_at")
+        raise InvalidInput(N_("must be in the future"), field="call_back_at")
     attempt = ContactAttempt(
         checkpoint_id=cp.id,
         staff_id=actor.staff_id or cp.assignee_id,
@@ -267,11 +268,11 @@ def skip(
 ) -> Checkpoint:
     reason = reason.strip()
     if not reason:
-        raise InvalidInput("say why the step is skipped", field="reason")
+        raise InvalidInput(N_("say why the step is skipped"), field="reason")
     cp = get_checkpoint(session, actor, checkpoint_id)
     _check_version(session, cp, version, today)
     if cp.state is not Pending:
-        raise Conflict(f"this step is {status_of(cp, today).value}", field="state")
+        raise Conflict(N_("this step is %(status)s"), field="state", status=status_of(cp, today))
     cp.state = CheckpointState.skipped
     cp.skip_reason = reason[:255]
     session.flush()
@@ -350,7 +351,7 @@ def list_checkpoints(
     session: Session, actor: Actor, f: CheckpointFilter, *, today: date
 ) -> list[tuple[Checkpoint, Member]]:
     if f.due_from and f.due_to and f.due_from > f.due_to:
-        raise InvalidInput("due_from is after due_to", field="due_from")
+        raise InvalidInput(N_("the first day is after the last"), field="due_from")
     return [(cp, m) for cp, m in session.execute(_list_stmt(actor, f, today)).all()]
 
 

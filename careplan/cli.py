@@ -25,7 +25,7 @@ from careplan import members as members_rules
 from careplan.access import Actor, scope_members
 from careplan.config import get_settings
 from careplan.db import make_engine, make_session_factory, transaction
-from careplan.errors import CareplanError
+from careplan.errors import N_, CareplanError
 from careplan.models import Member, Store
 from careplan.protocols import ProtocolFileError
 from careplan.staff import StaffIn, by_username, create_staff
@@ -107,7 +107,7 @@ def unit_of_work(actor: Actor, *, writing: bool = False) -> Iterator[Session]:
 
 def require_file(file: Path) -> None:
     if not file.is_file():
-        raise CareplanError(f"no such file: {file}", field="file")
+        raise CareplanError(N_("no such file: %(file)s"), field="file", file=file)
 
 
 def actor_for(session: Session, username: str) -> Actor:
@@ -248,7 +248,8 @@ def _parse_date(value: str, field: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise CareplanError(f"{field}: {value!r} is not a date (YYYY-MM-DD)", field=field) from None
+        raise CareplanError(N_("'%(value)s' is not a date (YYYY-MM-DD)"), field=field,
+                            value=value) from None  # fmt: skip
 
 
 def _member_id(session: Session, actor: Actor, card: str) -> int:
@@ -256,7 +257,7 @@ def _member_id(session: Session, actor: Actor, card: str) -> int:
         scope_members(select(Member.id), actor).where(Member.card_number == card)
     )
     if found is None:
-        raise CareplanError(f"no member with card number {card!r}", field="member")
+        raise CareplanError(N_("no member with card number '%(card)s'"), field="member", card=card)
     return found
 
 
@@ -286,7 +287,7 @@ def staff_add(
 def _store_id(session: Session, code: str) -> int:
     found = session.scalar(select(Store.id).where(Store.code == code))
     if found is None:
-        raise CareplanError(f"no store with code {code!r}", field="store")
+        raise CareplanError(N_("no store with code %(code)s"), field="store", code=code)
     return found
 
 
@@ -317,7 +318,7 @@ def sheets_print(
                 session, actor, store_id=store_id, on=day, staff_id=staff_id
             )
             if not ids:
-                raise CareplanError(f"no contacts on {day}", field="date")
+                raise CareplanError(N_("no contacts on %(day)s"), field="date", day=day)
             found = sheets.build_sheets(session, actor, ids, now=clock.now(), language=language)
             target = out or Path(f"sheets-{store}-{day}.pdf")
             with typer.progressbar(length=len(found), label="laying out sheets") as bar:
@@ -486,7 +487,7 @@ def audit_steps(
 
     def body() -> None:
         if status not in ("overdue", "missed", "due"):
-            raise CareplanError("must be overdue, missed or due", field="status")
+            raise CareplanError(N_("must be overdue, missed or due"), field="status")
         if bucket:
             audit.bucket_of(bucket)
         with unit_of_work(Actor.system("cli")) as session:
@@ -539,7 +540,7 @@ def restore_command(
 
     def body() -> None:
         if not yes:
-            raise CareplanError("restore replaces everything in the database: add --yes",
+            raise CareplanError(N_("restore replaces everything in the database: add --yes"),
                                 field="yes")  # fmt: skip
         checked = backup.restore(get_settings().database_url, file)
         rows, tables = sum(checked.counts.values()), len(checked.counts)

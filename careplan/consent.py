@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from careplan import plans
 from careplan.access import Actor, get_member
 from careplan.clock import local_date
-from careplan.errors import InvalidInput
+from careplan.errors import N_, InvalidInput
 from careplan.models import CarePlan, Member
 
 WITHDRAWN = "consent to health data withdrawn"
@@ -30,7 +30,7 @@ def withdraw_health_consent(
     member = get_member(session, actor, member_id)
     if not member.health_consent:
         raise InvalidInput(
-            "the member has not consented to health-data processing", field="health_consent"
+            N_("the member has not consented to health-data processing"), field="health_consent"
         )
     member.health_consent = False
     member.health_consent_withdrawn_at = now

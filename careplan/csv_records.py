@@ -12,10 +12,11 @@ import csv
 import re
 from collections.abc import Iterable, Iterator
 
+from careplan.errors import N_
 from careplan.validation import NUL, NUL_MESSAGE
 
-TOO_LONG = "longer than a CSV field may be (131,072 characters)"
-UNREADABLE = "not readable as CSV (a stray quote or line break)"
+TOO_LONG = N_("longer than a CSV field may be (131,072 characters)")
+UNREADABLE = N_("not readable as CSV (a stray quote or line break)")
 _MARKS = re.compile(r'[",]')
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, require_chain_settings
-from careplan.errors import InvalidInput
+from careplan.errors import N_, InvalidInput
 from careplan.models import ProductClass
 from careplan.vocab import DRUG_CLASSES
 
@@ -33,11 +33,11 @@ class MappingIn:
 def check_mapping(data: MappingIn) -> MappingIn:
     code, name = data.product_code.strip(), data.product_name.strip()
     if not code or len(code) > 64:
-        raise InvalidInput("a product code of 1 to 64 characters", field="product_code")
+        raise InvalidInput(N_("a product code of 1 to 64 characters"), field="product_code")
     if len(name) > 160:
-        raise InvalidInput("at most 160 characters", field="product_name")
+        raise InvalidInput(N_("at most 160 characters"), field="product_name")
     if data.drug_class not in DRUG_CLASSES:
-        raise InvalidInput("choose a drug class from the list", field="drug_class")
+        raise InvalidInput(N_("choose a drug class from the list"), field="drug_class")
     return MappingIn(code, name, data.drug_class)
 
 
@@ -60,7 +60,7 @@ def remove_class(session: Session, actor: Actor, product_code: str) -> None:
     require_chain_settings(actor)
     row = session.scalar(select(ProductClass).where(ProductClass.product_code == product_code))
     if row is None:
-        raise InvalidInput("no mapping for this product", field="product_code")
+        raise InvalidInput(N_("no mapping for this product"), field="product_code")
     session.delete(row)
     session.flush()
 

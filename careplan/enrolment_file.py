@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from careplan import plans
 from careplan.access import Actor, scope_members
 from careplan.csv_records import BadRecord, records
-from careplan.errors import CareplanError, InvalidInput
+from careplan.errors import N_, CareplanError, InvalidInput
 from careplan.models import Member
 
 COLUMNS = ("card_number", "protocol", "start")
@@ -40,15 +40,16 @@ def read_lines(text: str) -> list[EnrolmentLine]:
         header = next(rows, (1, []))[1]
         missing = [c for c in COLUMNS if c not in header]
         if missing:
-            raise InvalidInput(f"{missing[0]} (line 1): the header lacks {', '.join(missing)}",
-                               field=missing[0])  # fmt: skip
+            raise InvalidInput(N_("%(column)s (line 1): the header lacks %(missing)s"),
+                               field=missing[0], column=missing[0], missing=missing)  # fmt: skip
         # A short line's missing cells are empty, as they are in csv.DictReader.
         lines = [_line(n, dict(zip(header, row, strict=False))) for n, row in rows if row]
     except BadRecord as bad:
         column = header[bad.column].strip() if bad.column < len(header) else "file"
-        raise InvalidInput(f"{column} (line {bad.line}): {bad.message}", field=column) from None
+        raise InvalidInput(N_("%(column)s (line %(line)s): %(problem)s"), field=column,
+                           column=column, line=bad.line, problem=bad.message) from None  # fmt: skip
     if not lines:
-        raise InvalidInput("the file has no lines to enrol", field="file")
+        raise InvalidInput(N_("the file has no lines to enrol"), field="file")
     return lines
 
 
@@ -56,12 +57,14 @@ def _line(n: int, row: dict[str, str]) -> EnrolmentLine:
     values = {c: (row.get(c) or "").strip() for c in COLUMNS}
     for column in COLUMNS:
         if not values[column]:
-            raise InvalidInput(f"{column} (line {n}): required", field=column)
+            raise InvalidInput(N_("%(column)s (line %(line)s): required"), field=column,
+                               column=column, line=n)  # fmt: skip
     try:
         start = date.fromisoformat(values["start"])
     except ValueError:
         raise InvalidInput(
-            f"start (line {n}): {values['start']!r} is not a date (YYYY-MM-DD)", field="start"
+            N_("start (line %(line)s): '%(value)s' is not a date (YYYY-MM-DD)"), field="start",
+            line=n, value=values["start"],
         ) from None
     return EnrolmentLine(n, values["card_number"], values["protocol"], start)
 
@@ -99,13 +102,13 @@ def _enrol(
     member_id = members.get(line.card_number)
     if member_id is None:
         raise InvalidInput(
-            f"card_number (line {line.line}): no member with card {line.card_number!r}",
-            field="card_number",
+            N_("card_number (line %(line)s): no member with card '%(card)s'"), field="card_number",
+            line=line.line, card=line.card_number,
         )
     try:
         plan = plans.enroll(session, actor, member_id=member_id, protocol_id=line.protocol,
                             start=line.start, today=today, now=now)  # fmt: skip
     except CareplanError as exc:
-        where = f"{exc.field} (line {line.line})" if exc.field else f"line {line.line}"
-        raise type(exc)(f"{where}: {exc.message}", field=exc.field) from None
+        raise type(exc)(N_("%(column)s (line %(line)s): %(problem)s"), field=exc.field,
+                        column=exc.field or "", line=line.line, problem=exc.english) from None
     return plan.id

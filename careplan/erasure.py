@@ -42,7 +42,7 @@ from careplan import plans
 from careplan.access import Actor, get_member, require_manager
 from careplan.change_log import AUDITED, log_action
 from careplan.config import get_settings
-from careplan.errors import Conflict, InvalidInput
+from careplan.errors import N_, Conflict, InvalidInput
 from careplan.ledger import ERASED
 from careplan.member_records import record_ids
 from careplan.models import (
@@ -96,16 +96,16 @@ def erase_member(
 ) -> Erased:
     """Anonymise one member; one transaction with the caller's other work (none)."""
     if reason not in REASONS:
-        raise InvalidInput(f"reason must be one of {', '.join(REASONS)}", field="reason")
+        raise InvalidInput(N_("reason must be one of %(reasons)s"), field="reason", reasons=REASONS)
     if reason == "request":
         require_manager(actor)
     member = get_member(session, actor, member_id)
     if member.erased_at is not None:
-        raise Conflict("the member's personal data was already erased", field="member")
+        raise Conflict(N_("the member's personal data was already erased"), field="member")
     if _has_live_plan(session, member.id):
         raise Conflict(
-            "the member still has a live plan: stop it first (withdrawing the consent stops "
-            "every plan)",
+            N_("the member still has a live plan: stop it first (withdrawing the consent stops "
+            "every plan)"),
             field="plans",
         )
     erasure = Erasure(member_id=member.id, at=now, by_id=actor.staff_id, reason=reason)

@@ -9,12 +9,25 @@ fills in the parameters. A message is therefore always a literal, never an f-str
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 
 def N_(message: str) -> str:
-    """Marks a message template for the catalogues where it is not raised directly."""
+    """Marks a message template for the catalogues: every refusal's key is written
+    `N_("...")` where it is raised, so `make messages` finds it."""
     return message
+
+
+class InvalidValue(ValueError):
+    """A pydantic validator's refusal (pydantic wraps only ValueError): a key and its
+    parameters, which validation.parse carries into the InvalidInput it raises. `field`
+    names the field when a model validator, which has no field of its own, refuses."""
+
+    def __init__(self, message: str, *, field: str | None = None, **params: Any) -> None:
+        self.message, self.field, self.params = message, field, params
+        english = message % {k: _said(v) for k, v in params.items()} if params else message
+        super().__init__(f"{field}: {english}" if field else english)
 
 
 class CareplanError(Exception):
@@ -26,9 +39,14 @@ class CareplanError(Exception):
         self.field = field
         self.params = params
 
+    def __str__(self) -> str:
+        return self.english
+
     @property
     def english(self) -> str:
-        return self.message % self.params if self.params else self.message
+        if not self.params:
+            return self.message
+        return self.message % {k: _said(v) for k, v in self.params.items()}
 
     @property
     def text(self) -> str:
@@ -48,7 +66,16 @@ class CareplanError(Exception):
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
+def _said(value: Any) -> Any:
+    """A parameter in an English sentence: a list as "a, b", an enum as its value."""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(_said(v)) for v in value)
+    return str(value) if isinstance(value, StrEnum) else value
 
 
 class InvalidInput(CareplanError):

@@ -160,7 +160,7 @@ def resolve_escalation(
     ).where(Escalation.id == escalation_id)
     escalation = session.scalar(stmt)
     if escalation is None:
-        raise NotFound(f"escalation {escalation_id} not found", field="escalation_id")
+        raise NotFound(N_("escalation %(id)s not found"), field="escalation_id", id=escalation_id)
     if not may_resolve_escalation(actor, escalation):
         raise Forbidden(
             N_("only the role it was raised to, the store manager or a supervisor may "
@@ -168,10 +168,10 @@ def resolve_escalation(
             field="escalation_id",
         )  # fmt: skip
     if escalation.status is EscalationStatus.resolved:
-        raise Conflict("this escalation is already resolved", field="status")
+        raise Conflict(N_("this escalation is already resolved"), field="status")
     resolution = resolution.strip()
     if not resolution:
-        raise InvalidInput("say what was done", field="resolution")
+        raise InvalidInput(N_("say what was done"), field="resolution")
     escalation.status = EscalationStatus.resolved
     escalation.resolved_by_id = actor.staff_id
     escalation.resolved_at = now

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member
-from careplan.errors import InvalidInput
+from careplan.errors import N_, InvalidInput, InvalidValue
 from careplan.healthchecks import MEASUREMENTS, implausible
 from careplan.members import require_consent
 from careplan.models import EffectRecord, HealthCheck, Member
@@ -32,14 +32,15 @@ class HealthCheckIn(BaseModel):
     @classmethod
     def _kind(cls, value: str) -> str:
         if value not in MEASUREMENTS:
-            raise ValueError(f"unknown kind {value!r} (known: {', '.join(sorted(MEASUREMENTS))})")
+            raise InvalidValue(N_("unknown kind %(kind)s (known: %(known)s)"), kind=value,
+                               known=sorted(MEASUREMENTS))  # fmt: skip
         return value
 
     @field_validator("measured_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            raise ValueError("give a time zone (e.g. +08:00)")
+            raise InvalidValue(N_("give a time zone (e.g. +08:00)"))
         return value
 
     @model_validator(mode="after")
@@ -47,12 +48,15 @@ class HealthCheckIn(BaseModel):
         m = MEASUREMENTS[self.kind]
         wanted = {c.key for c in m.components}
         if set(self.values) != wanted:
-            raise ValueError(f"{self.kind} takes values {', '.join(sorted(wanted))}")
+            raise InvalidValue(N_("%(kind)s takes values %(wanted)s"), kind=self.kind,
+                               wanted=sorted(wanted))  # fmt: skip
         c = implausible(self.kind, self.values)
         if c is not None:
             v = self.values[c.key]
-            raise ValueError(
-                f"{c.key} {v:g} {m.unit} is outside the plausible range {c.low:g}-{c.high:g}"
+            raise InvalidValue(
+                N_("%(value)s %(unit)s is outside the plausible range %(low)s-%(high)s"),
+                field=f"values.{c.key}", value=f"{v:g}", unit=m.unit, low=f"{c.low:g}",
+                high=f"{c.high:g}",
             )
         return self
 
@@ -72,12 +76,13 @@ class EffectIn(BaseModel):
     @model_validator(mode="after")
     def _something_said(self) -> EffectIn:
         if not (self.before or self.after or self.side_effects or self.member_words or self.rating):
-            raise ValueError(
-                "an effect record needs at least one of before, after, rating, "
-                "side_effects or member_words"
+            raise InvalidValue(
+                N_("an effect record needs at least one of: before, after, a rating, side "
+                   "effects or the member's own words")
             )
         if self.testimonial_consent and self.testimonial_consent_on is None:
-            raise ValueError("testimonial_consent_on: the date the agreement was signed")
+            raise InvalidValue(N_("the date the agreement was signed"),
+                               field="testimonial_consent_on")  # fmt: skip
         return self
 
 
@@ -93,7 +98,7 @@ def add_health_check(
     require_consent(member)
     measured_at = data.measured_at or now
     if measured_at > now + CLOCK_SKEW:
-        raise InvalidInput("measured_at is in the future", field="measured_at")
+        raise InvalidInput(N_("cannot be in the future"), field="measured_at")
     m = MEASUREMENTS[data.kind]
     row = HealthCheck(
         member_id=member.id,

@@ -7,7 +7,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, require_manager
-from careplan.errors import NotFound
+from careplan.errors import N_, NotFound
 from careplan.models import PurchaseImport, Staff
 
 
@@ -31,5 +31,5 @@ def get_import(session: Session, actor: Actor, import_id: int) -> PurchaseImport
     require_manager(actor)
     found = session.scalar(_visible(actor).where(PurchaseImport.id == import_id))
     if found is None:
-        raise NotFound("no such import", field="import_id")
+        raise NotFound(N_("no such import"), field="import_id")
     return found

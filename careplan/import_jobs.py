@@ -27,7 +27,7 @@ from typing import BinaryIO
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import Actor
-from careplan.errors import CareplanError, InvalidInput, NotFound
+from careplan.errors import N_, CareplanError, InvalidInput, NotFound
 from careplan.models import Staff
 from careplan.purchase_import import ImportRefused, count_lines, import_csv_committed
 
@@ -66,7 +66,7 @@ class JobStatus:
 
 def _paths(work_dir: Path, job_id: str) -> tuple[Path, Path]:
     if not job_id.isalnum():  # ids are made here; anything else names no job
-        raise NotFound("no such import", field="job_id")
+        raise NotFound(N_("no such import"), field="job_id")
     return work_dir / f"{job_id}.csv", work_dir / f"{job_id}.json"
 
 
@@ -81,7 +81,7 @@ def _read(path: Path) -> JobStatus:
     try:
         return JobStatus(**json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
-        raise NotFound("no such import", field="job_id") from None
+        raise NotFound(N_("no such import"), field="job_id") from None
 
 
 def queue(
@@ -90,7 +90,7 @@ def queue(
     """Keep the upload as a job for the worker; its id (unguessable, as it names a file
     of members' purchases)."""
     if actor.staff_id is None:
-        raise InvalidInput("imports are made by a member of staff", field="actor")
+        raise InvalidInput(N_("imports are made by a member of staff"), field="actor")
     work_dir.mkdir(parents=True, exist_ok=True)
     job_id = secrets.token_hex(16)
     data, status_path = _paths(work_dir, job_id)
@@ -112,7 +112,7 @@ def status(work_dir: Path, job_id: str, actor: Actor, *, now: datetime) -> JobSt
     data, status_path = _paths(work_dir, job_id)
     found = _read(status_path)
     if found.staff_id != actor.staff_id:
-        raise NotFound("no such import", field="job_id")
+        raise NotFound(N_("no such import"), field="job_id")
     if found.stalled(now):
         data.unlink(missing_ok=True)
     return found

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from careplan.access import Actor, get_member, require_manager, scope_members
 from careplan.clock import local_date
-from careplan.errors import N_, Conflict, Forbidden, InvalidInput, NotFound
+from careplan.errors import N_, Conflict, Forbidden, InvalidInput, InvalidValue, NotFound
 from careplan.members import member_matches
 from careplan.models import (
     CarePlan,
@@ -76,7 +76,7 @@ class LectureIn(BaseModel):
     def _ends_after_start(cls, value: datetime, info: ValidationInfo) -> datetime:
         starts = info.data.get("starts_at")
         if starts is not None and value <= starts:
-            raise ValueError("the lecture must end after it starts")
+            raise InvalidValue(N_("the lecture must end after it starts"))
         return value
 
     @field_validator("register_by")
@@ -84,7 +84,7 @@ class LectureIn(BaseModel):
     def _deadline_before_start(cls, value: datetime, info: ValidationInfo) -> datetime:
         starts = info.data.get("starts_at")
         if starts is not None and value > starts:
-            raise ValueError("the registration deadline must not be after the start")
+            raise InvalidValue(N_("the registration deadline must not be after the start"))
         return value
 
 
@@ -202,7 +202,7 @@ def _checked(session: Session, data: LectureIn) -> LectureIn:
 def _store_for(session: Session, actor: Actor, store_id: int) -> Store:
     store = session.get(Store, store_id)
     if store is None or not actor.may_see_store(store_id):
-        raise NotFound(f"store {store_id} not found", field="store_id")
+        raise NotFound(N_("store %(id)s not found"), field="store_id", id=store_id)
     return store
 
 
@@ -212,7 +212,7 @@ def create_lecture(session: Session, actor: Actor, data: LectureIn, *, now: date
     _store_for(session, actor, data.store_id)
     data = _checked(session, data)
     if data.starts_at <= now:
-        raise InvalidInput("the lecture must start in the future", field="starts_at")
+        raise InvalidInput(N_("the lecture must start in the future"), field="starts_at")
     lecture = Lecture(**data.model_dump(), created_by_id=actor.staff_id)
     session.add(lecture)
     session.flush()
@@ -223,13 +223,13 @@ def get_lecture(session: Session, actor: Actor, lecture_id: int) -> Lecture:
     """Anyone may see their own store's lectures; supervisors every store's."""
     lecture = session.get(Lecture, lecture_id)
     if lecture is None or not actor.may_see_store(lecture.store_id):
-        raise NotFound(f"lecture {lecture_id} not found", field="lecture_id")
+        raise NotFound(N_("lecture %(id)s not found"), field="lecture_id", id=lecture_id)
     return lecture
 
 
 def _scheduled(lecture: Lecture) -> None:
     if lecture.status is LectureStatus.cancelled:
-        raise Conflict("the lecture was cancelled", field="lecture_id")
+        raise Conflict(N_("the lecture was cancelled"), field="lecture_id")
 
 
 def update_lecture(
@@ -242,7 +242,8 @@ def update_lecture(
     data = _checked(session, data)
     taken = _count(session, lecture.id, SeatStatus.registered)
     if data.capacity < taken:
-        raise InvalidInput(f"{taken} members hold seats: capacity cannot be less", field="capacity")
+        raise InvalidInput(N_("%(taken)s members hold seats: capacity cannot be less"),
+                           field="capacity", taken=taken)  # fmt: skip
     for name, value in data.model_dump().items():
         setattr(lecture, name, value)
     _fill_seats(session, lecture, now)  # more seats: the waitlist moves up
@@ -258,7 +259,7 @@ def cancel_lecture(
     reason = reason.strip()
     if not reason:
         raise InvalidInput(
-            "say why the lecture is cancelled (members will be told)", field="reason"
+            N_("say why the lecture is cancelled (members will be told)"), field="reason"
         )
     lecture = _lock_roster(session, actor, lecture_id)
     _scheduled(lecture)
@@ -278,7 +279,7 @@ def mark_told(
     """A released member was told the lecture is off (by phone or at the counter)."""
     seat = _seat(session, actor, lecture_id, seat_id)
     if seat.status is not SeatStatus.released:
-        raise Conflict("only members of a cancelled lecture are told", field="seat_id")
+        raise Conflict(N_("only members of a cancelled lecture are told"), field="seat_id")
     seat.told_at, seat.told_by_id = now, actor.staff_id
     session.flush()
     return seat
@@ -347,9 +348,9 @@ def register(
     _scheduled(lecture)
     member = get_member(session, actor, member_id)
     if not walk_in and now > lecture.register_by:
-        raise Conflict("registration for this lecture has closed", field="lecture_id")
+        raise Conflict(N_("registration for this lecture has closed"), field="lecture_id")
     if now > lecture.ends_at:
-        raise Conflict("the lecture is over", field="lecture_id")
+        raise Conflict(N_("the lecture is over"), field="lecture_id")
     seat = session.scalar(
         select(LectureSeat).where(
             LectureSeat.lecture_id == lecture.id, LectureSeat.member_id == member.id
@@ -357,7 +358,8 @@ def register(
     )
     if seat is not None and seat.status in HOLDING and not walk_in:
         raise Conflict(
-            f"this member is already {seat.status.value} for the lecture", field="member_id"
+            N_("this member is already %(status)s for the lecture"), field="member_id",
+            status=seat.status,
         )
     free = lecture.capacity > _count(session, lecture.id, SeatStatus.registered)
     status = SeatStatus.registered if free or walk_in else SeatStatus.waitlisted
@@ -382,9 +384,10 @@ def cancel_seat(
     _scheduled(lecture)
     seat = _seat(session, actor, lecture.id, seat_id)
     if seat.status not in HOLDING:
-        raise Conflict(f"this registration is already {seat.status.value}", field="seat_id")
+        raise Conflict(N_("this registration is already %(status)s"), field="seat_id",
+                       status=seat.status)  # fmt: skip
     if seat.checked_in_at is not None:
-        raise Conflict("the member has already checked in", field="seat_id")
+        raise Conflict(N_("the member has already checked in"), field="seat_id")
     seat.status, seat.ended_at, seat.ended_by_id = SeatStatus.cancelled, now, actor.staff_id
     session.flush()
     promoted = _fill_seats(session, lecture, now)
@@ -410,7 +413,7 @@ def _seat(session: Session, actor: Actor, lecture_id: int, seat_id: int) -> Lect
     get_lecture(session, actor, lecture_id)
     seat = session.get(LectureSeat, seat_id)
     if seat is None or seat.lecture_id != lecture_id:
-        raise NotFound(f"registration {seat_id} not found", field="seat_id")
+        raise NotFound(N_("registration %(id)s not found"), field="seat_id", id=seat_id)
     get_member(session, actor, seat.member_id)  # someone else's store's member: not found
     return seat
 
@@ -445,7 +448,7 @@ def mark_reminded(
 ) -> LectureSeat:
     seat = _seat(session, actor, lecture_id, seat_id)
     if seat.status is not SeatStatus.registered:
-        raise Conflict("only registered members are reminded", field="seat_id")
+        raise Conflict(N_("only registered members are reminded"), field="seat_id")
     seat.reminded_at, seat.reminded_by_id = now, actor.staff_id
     session.flush()
     return seat
@@ -461,13 +464,13 @@ def check_in(
     _scheduled(lecture)
     if seat.status is not SeatStatus.registered:
         raise Conflict(
-            f"the member is {seat.status.value}, not registered: register them as a walk-in",
-            field="seat_id",
+            N_("the member is %(status)s, not registered: register them as a walk-in"),
+            field="seat_id", status=seat.status,
         )
     if seat.checked_in_at is not None:
         return seat  # a second tap on the same name changes nothing
     if local_date(now) < local_date(lecture.starts_at):
-        raise Conflict("check-in opens on the day of the lecture", field="seat_id")
+        raise Conflict(N_("check-in opens on the day of the lecture"), field="seat_id")
     if not check_in_open(lecture, now):
         raise Conflict(N_("check-in closed at the end of the lecture's day"), field="seat_id")
     seat.checked_in_at, seat.checked_in_by_id = now, actor.staff_id
@@ -508,7 +511,8 @@ def _fulfil_steps(
                 adherence=None,
                 notes="",
                 late=late,
-                fulfilled_by=f"lecture {lecture.id}: {lecture.title_zh}"[:120],
+                # The lecture's title only: pages say "attended a health lecture" before it.
+                fulfilled_by=lecture.title_zh[:120],
             )
         )
         cp.state, cp.completed_on, cp.late, cp.call_back_at = (
@@ -653,7 +657,7 @@ def invitation_list(
     lecture = get_lecture(session, actor, lecture_id)
     low, high = audience.min_age, audience.max_age
     if low is not None and high is not None and low > high:
-        raise InvalidInput("the age band's low end is above its high end", field="min_age")
+        raise InvalidInput(N_("the age band's low end is above its high end"), field="min_age")
     holding = select(LectureSeat.member_id).where(
         LectureSeat.lecture_id == lecture.id, LectureSeat.status.in_(HOLDING)
     )
@@ -699,7 +703,7 @@ def mark_invited(
     lecture = get_lecture(session, actor, lecture_id)
     _scheduled(lecture)
     if not member_ids:
-        raise InvalidInput("choose at least one member", field="member_ids")
+        raise InvalidInput(N_("choose at least one member"), field="member_ids")
     if channel not in INVITATION_CHANNELS:
         raise InvalidInput(N_("choose how the members were invited"), field="invitation_channel")
     already = set(
@@ -756,7 +760,7 @@ def attendance(
     """Attendance of the lectures that have ended, per lecture and per store: of those
     holding a seat when it began, how many checked in (walk-ins count as both)."""
     if not actor.chain_wide and actor.store_id is None:
-        raise Forbidden("staff without a store see no lecture figures", field="store_id")
+        raise Forbidden(N_("staff without a store see no lecture figures"), field="store_id")
     stmt = (
         select(Lecture.id, Lecture.store_id, func.count(), func.count(LectureSeat.checked_in_at))
         .join(LectureSeat, LectureSeat.lecture_id == Lecture.id)

@@ -23,7 +23,7 @@ from careplan.access import (
     scope_members,
 )
 from careplan.clock import local_date
-from careplan.errors import N_, Conflict, Forbidden, InvalidInput
+from careplan.errors import N_, Conflict, Forbidden, InvalidInput, InvalidValue
 from careplan.models import CarePlan, Checkpoint, Member, Ownership, Staff
 from careplan.pinyin import name_initials
 from careplan.validation import is_whole_number, left_out
@@ -103,14 +103,14 @@ class MemberFields(BaseModel):
             return None
         digits = re.sub(r"[\s-]", "", value)
         if not MOBILE.match(digits):
-            raise ValueError("not a mainland mobile number (11 digits starting 13-19)")
+            raise InvalidValue(N_("not a mainland mobile number (11 digits starting 13-19)"))
         return digits[-11:]
 
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
         if value is not None and not EMAIL.match(value):
-            raise ValueError("not an email address")
+            raise InvalidValue(N_("not an email address"))
         return value
 
     @field_validator("birthday")
@@ -118,7 +118,7 @@ class MemberFields(BaseModel):
     def _birthday(cls, value: date | None) -> date | None:
         # "Today" is the chain's day (careplan.clock), not the server's.
         if value is not None and not date(1900, 1, 1) <= value <= clock.today():
-            raise ValueError("must be a date between 1900 and today")
+            raise InvalidValue(N_("must be a date between 1900 and today"))
         return value
 
 
@@ -144,26 +144,28 @@ def check_owner(
 ) -> Staff:
     owner = session.get(Staff, owner_id)
     if owner is None or not owner.active:
-        raise InvalidInput(f"staff {owner_id} is not an active staff member", field=field)
+        raise InvalidInput(N_("staff %(id)s is not an active staff member"), field=field,
+                           id=owner_id)  # fmt: skip
     if not may_own_members(owner) or owner.store_id != store_id:
-        raise InvalidInput("must be store staff of the member's home store", field=field)
+        raise InvalidInput(N_("must be store staff of the member's home store"), field=field)
     return owner
 
 
 def create_member(session: Session, actor: Actor, data: MemberCreate, *, now: datetime) -> Member:
     store_id = data.home_store_id or actor.store_id
     if store_id is None or not actor.may_see_store(store_id):
-        raise InvalidInput("choose the member's home store", field="home_store_id")
+        raise InvalidInput(N_("choose the member's home store"), field="home_store_id")
     owner_id = data.owner_id or actor.staff_id
     if owner_id is None:
-        raise InvalidInput("choose the staff member who owns this member", field="owner_id")
+        raise InvalidInput(N_("choose the staff member who owns this member"), field="owner_id")
     check_owner(session, owner_id, store_id)
     _card_is_free(session, actor, data.card_number)
     values = data.model_dump(
         exclude={"home_store_id", "owner_id", "health_consent"}, exclude_none=True
     )
     if _health_data_given(values) and not data.health_consent:
-        raise InvalidInput("health data needs the member's consent first", field="health_consent")
+        raise InvalidInput(N_("health data needs the member's consent first"),
+                           field="health_consent")  # fmt: skip
     member = Member(
         home_store_id=store_id, owner_id=owner_id, name_initials=name_initials(data.name), **values
     )
@@ -194,15 +196,16 @@ def _card_is_free(session: Session, actor: Actor, card_number: str) -> None:
     if holder is None:
         return
     if actor.may_see_store(holder.home_store_id):
-        raise Conflict(f"card number {card_number} is already registered", field="card_number")
-    raise Conflict("this card number cannot be registered here: check the card, or ask "
-                   "head office", field="card_number")  # fmt: skip
+        raise Conflict(N_("card number %(card)s is already registered"), field="card_number",
+                       card=card_number)  # fmt: skip
+    raise Conflict(N_("this card number cannot be registered here: check the card, or ask "
+                   "head office"), field="card_number")  # fmt: skip
 
 
 def require_not_erased(member: Member) -> None:
     """An anonymised member is a row that keeps counts right, not a person to record."""
     if member.erased_at is not None:
-        raise Conflict("the member's personal data was erased: nothing new is recorded",
+        raise Conflict(N_("the member's personal data was erased: nothing new is recorded"),
                        field="member")  # fmt: skip
 
 
@@ -211,7 +214,8 @@ def update_member(session: Session, actor: Actor, member_id: int, data: MemberFi
     require_not_erased(member)
     values = data.model_dump(exclude_unset=True)
     if _health_data_given(values) and not member.health_consent:
-        raise InvalidInput("health data needs the member's consent first", field="health_consent")
+        raise InvalidInput(N_("health data needs the member's consent first"),
+                           field="health_consent")  # fmt: skip
     for key, value in values.items():
         setattr(member, key, value)
     if "name" in values:
@@ -246,11 +250,11 @@ def require_consent(member: Member) -> None:
         return
     if member.health_consent_withdrawn_at is not None:
         raise InvalidInput(
-            "the member withdrew consent to health-data processing: nothing new is recorded",
+            N_("the member withdrew consent to health-data processing: nothing new is recorded"),
             field="health_consent",
         )
     raise InvalidInput(
-        "the member has not consented to health-data processing", field="health_consent"
+        N_("the member has not consented to health-data processing"), field="health_consent"
     )
 
 
@@ -386,7 +390,7 @@ def reassign_member(
             field="reason",
         )
     if new_owner_id == member.owner_id:
-        raise InvalidInput("the member already belongs to that staff member", field="owner_id")
+        raise InvalidInput(N_("the member already belongs to that staff member"), field="owner_id")
     check_owner(session, new_owner_id, member.home_store_id)
     _move(session, actor, member, new_owner_id, reason, note, now)
     session.flush()
@@ -465,9 +469,9 @@ def reassign_all(
     if staff_left:
         require_manage_staff(actor, leaving, field="from_staff_id")
     elif not may_hand_over_members_of(actor, leaving):
-        raise Forbidden("you may not hand over this person's members", field="from_staff_id")
+        raise Forbidden(N_("you may not hand over this person's members"), field="from_staff_id")
     if from_staff_id == to_staff_id:
-        raise InvalidInput("choose a different staff member to take over", field="to_staff_id")
+        raise InvalidInput(N_("choose a different staff member to take over"), field="to_staff_id")
     taker = _staff_in_sight(session, actor, to_staff_id, "to_staff_id")
     if leaving.store_id is not None:
         # Checked before any member moves, so a leaver with no members is refused too.
@@ -555,7 +559,7 @@ def end_covers(
         require_manager(actor)
         owner = _staff_in_sight(session, actor, returning_to, "staff_id")
         if not may_hand_over_members_of(actor, owner):
-            raise Forbidden("you may not hand over this person's members", field="staff_id")
+            raise Forbidden(N_("you may not hand over this person's members"), field="staff_id")
         due = Ownership.returns_to_id == returning_to
     stmt = scope_members(
         select(Ownership, Member).join(Member, Ownership.member_id == Member.id), actor
@@ -578,7 +582,7 @@ def end_covers(
 def _staff_in_sight(session: Session, actor: Actor, staff_id: int, field: str) -> Staff:
     staff = session.get(Staff, staff_id)
     if staff is None or not may_see_staff(actor, staff):
-        raise InvalidInput(f"staff {staff_id} not found", field=field)
+        raise InvalidInput(N_("staff %(id)s not found"), field=field, id=staff_id)
     return staff
 
 
@@ -597,7 +601,7 @@ def reassign_members(
 ) -> int:
     """Several members to one staff member, all or none (one transaction)."""
     if not member_ids:
-        raise InvalidInput("choose at least one member", field="members")
+        raise InvalidInput(N_("choose at least one member"), field="members")
     moved = 0
     for member_id in dict.fromkeys(member_ids):
         member = get_member(session, actor, member_id)

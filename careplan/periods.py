@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from careplan.errors import InvalidInput
+from careplan.errors import N_, InvalidInput
 
 EARLIEST = date(1900, 1, 1)
 
 
 def checked_day(day: date, field: str) -> date:
     if day < EARLIEST:
-        raise InvalidInput(f"must be {EARLIEST.isoformat()} or later", field=field)
+        raise InvalidInput(N_("must be %(earliest)s or later"), field=field, earliest=EARLIEST)
     return day
 
 
@@ -34,5 +34,5 @@ def period(
     end = checked_day(end or default_end, end_field)
     start = checked_day(start or end - timedelta(days=days - 1), start_field)
     if start > end:
-        raise InvalidInput("the period starts after it ends", field=start_field)
+        raise InvalidInput(N_("the period starts after it ends"), field=start_field)
     return start, end

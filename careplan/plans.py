@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member, get_plan, scope_members
-from careplan.errors import Conflict, InvalidInput
+from careplan.errors import N_, Conflict, InvalidInput
 from careplan.members import check_owner, require_consent
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion
 from careplan.protocol_schema import Protocol, StepCommon, Text
@@ -83,7 +83,7 @@ def allowed_channels(protocol: Protocol, step: StepCommon) -> tuple[Channel, ...
 
 def _check_start(start: date, today: date) -> None:
     if abs(start - today) > MAX_START_DRIFT:
-        raise InvalidInput("start_date must be within a year of today", field="start_date")
+        raise InvalidInput(N_("must be within a year of today"), field="start_date")
 
 
 def preview(
@@ -137,7 +137,8 @@ def enroll(
         check_owner(session, assignee, member.home_store_id, field="assignee_id")
     row, steps = preview(session, protocol_id, version, start, today=today)
     if _live_plan(session, member.id, protocol_id) is not None:
-        raise Conflict(f"the member already has an active {protocol_id} plan", field="protocol_id")
+        raise Conflict(N_("the member already has an active plan of this protocol"),
+                       field="protocol_id", protocol=protocol_id)  # fmt: skip
     plan = CarePlan(
         member=member,
         protocol_id=protocol_id,
@@ -156,7 +157,8 @@ def enroll(
     except IntegrityError:
         # Another enrolment won the race for the unique live-plan index.
         raise Conflict(
-            f"the member already has an active {protocol_id} plan", field="protocol_id"
+            N_("the member already has an active plan of this protocol"), field="protocol_id",
+            protocol=protocol_id,
         ) from None
     return plan
 
@@ -165,7 +167,7 @@ def check_no_live_plan(session: Session, member_id: int, protocol_id: str) -> No
     """One live plan per member and protocol: asked at the preview already, so nobody
     fills in the dates of a plan that cannot be saved."""
     if _live_plan(session, member_id, protocol_id) is not None:
-        raise Conflict("the member already has an active plan of this protocol",
+        raise Conflict(N_("the member already has an active plan of this protocol"),
                        field="protocol_id")  # fmt: skip
 
 
@@ -213,7 +215,8 @@ def pause(session: Session, actor: Actor, plan_id: int, *, today: date) -> CareP
     plan = get_plan(session, actor, plan_id)
     if plan.status is not PlanStatus.active:
         raise Conflict(
-            f"only an active plan can be paused (this one is {plan.status})", field="status"
+            N_("only an active plan can be paused (this one is %(status)s)"), field="status",
+            status=plan.status,
         )
     plan.status = PlanStatus.paused
     plan.paused_on = today
@@ -228,7 +231,7 @@ def resume(session: Session, actor: Actor, plan_id: int, *, today: date) -> Care
     """Open steps move by the length of the pause: the member was away, not late."""
     plan = get_plan(session, actor, plan_id)
     if plan.status is not PlanStatus.paused or plan.paused_on is None:
-        raise Conflict("only a paused plan can be resumed", field="status")
+        raise Conflict(N_("only a paused plan can be resumed"), field="status")
     days = (today - plan.paused_on).days
     for cp in checkpoints_of(session, plan):
         if cp.state is CheckpointState.paused:
@@ -246,10 +249,10 @@ def resume(session: Session, actor: Actor, plan_id: int, *, today: date) -> Care
 def stop(session: Session, actor: Actor, plan_id: int, reason: str, *, today: date) -> CarePlan:
     reason = reason.strip()
     if not reason:
-        raise InvalidInput("say why the plan is stopped", field="reason")
+        raise InvalidInput(N_("say why the plan is stopped"), field="reason")
     plan = get_plan(session, actor, plan_id)
     if plan.status not in LIVE:
-        raise Conflict(f"the plan is already {plan.status}", field="status")
+        raise Conflict(N_("the plan is already %(status)s"), field="status", status=plan.status)
     plan.status = PlanStatus.stopped
     plan.stopped_on = today
     plan.stop_reason = reason[:255]
@@ -373,13 +376,13 @@ def _plan_migration(
 
 def _migration_target(session: Session, plan: CarePlan, to_version: int) -> ProtocolVersion:
     if plan.status not in LIVE:
-        raise Conflict(f"plan {plan.id} is {plan.status}; only live plans move", field="plan_ids")
+        raise Conflict(N_("plan %(id)s is %(status)s; only live plans move"), field="plan_ids",
+                       id=plan.id, status=plan.status)  # fmt: skip
     target = get_version(session, plan.protocol_id, to_version)
     if target.version <= plan.protocol_version.version:
         raise InvalidInput(
-            f"plan {plan.id} is already on v{plan.protocol_version.version}; "
-            "migrate only to a newer version",
-            field="to_version",
+            N_("plan %(id)s is already on v%(version)s; migrate only to a newer version"),
+            field="to_version", id=plan.id, version=plan.protocol_version.version,
         )
     return target
 
@@ -448,7 +451,7 @@ def migrate(
 ) -> list[MigrationPreview]:
     """Apply exactly what preview_migration shows; recorded results are never touched."""
     if not plan_ids:
-        raise InvalidInput("choose at least one plan", field="plan_ids")
+        raise InvalidInput(N_("choose at least one plan"), field="plan_ids")
     migrations = _migrations(session, actor, plan_ids, to_version)
     previews = [m.preview for m in migrations]  # before the plans point at the new version
     for m in migrations:

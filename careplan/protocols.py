@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from careplan.access import Actor, require_chain_settings
 from careplan.change_log import log_action
-from careplan.errors import NotFound
+from careplan.errors import N_, NotFound
 from careplan.models import ProtocolVersion
 from careplan.protocol_schema import Protocol, Step, StepCommon
 from careplan.schedule import expiry_of, grace_of, nominal_due_day
@@ -397,7 +397,8 @@ def get_version(session: Session, protocol_id: str, version: int | None) -> Prot
     )
     if row is None:
         what = protocol_id if version is None else f"{protocol_id} v{version}"
-        raise NotFound(f"protocol {what} is not published", field="protocol_id")
+        raise NotFound(N_("protocol %(protocol)s is not published"), field="protocol_id",
+                       protocol=what)  # fmt: skip
     return row
 
 

@@ -83,7 +83,7 @@ class ImportRefused(InvalidInput):
 
     def __init__(self, problems: list[Problem], total: int, lines: int = 0) -> None:
         super().__init__(
-            "the file has bad lines; nothing was imported",
+            N_("the file has bad lines; nothing was imported"),
             field="file",  # each line's own field is in `problems`
         )
         self.problems, self.total, self.lines = problems, total, lines
@@ -147,7 +147,8 @@ def sniff(stream: BinaryIO) -> tuple[str, str]:
     stream.seek(0)
     if not decoders:
         raise InvalidInput(
-            "the file is neither UTF-8 nor GBK text: save it from the till as CSV in UTF-8 or GBK",
+            N_("the file is neither UTF-8 nor GBK text: save it from the till as CSV in UTF-8 "
+               "or GBK"),
             field="file",
         )
     return next(iter(decoders)), digest.hexdigest()
@@ -163,7 +164,7 @@ def _header_map(header: Sequence[str]) -> dict[str, int]:
     missing = [k for k in REQUIRED if k not in found]
     if missing:
         raise ImportRefused(
-            [Problem(1, k, "this column is missing from the header") for k in missing],
+            [Problem(1, k, N_("this column is missing from the header")) for k in missing],
             len(missing),
         )
     return found
@@ -180,7 +181,7 @@ def csv_rows(text: Iterable[str]) -> Iterator[Numbered]:
     try:
         _, header = next(reader, (0, None))
         if header is None:
-            raise InvalidInput("the file is empty", field="file")
+            raise InvalidInput(N_("the file is empty"), field="file")
         found = _header_map(header)
         column_names = {i: key for key, i in found.items()}
         names, pick = (*found, ""), itemgetter(*found.values())
@@ -213,15 +214,15 @@ class _Bad(Exception):
 def _text(row: dict[str, str], name: str, longest: int, *, required: bool = True) -> str:
     value = row.get(name, "")
     if required and not value:
-        raise _Bad(name, "empty")
+        raise _Bad(name, N_("empty"))
     if len(value) > longest:
-        raise _Bad(name, "too long for this field", value)
+        raise _Bad(name, N_("too long for this field"), value)
     return value
 
 
 WHOLE = {
-    "quantity": (1, 10_000, "a whole number from 1 to 10000"),
-    "days_supply": (1, 366, "a whole number of days from 1 to 366"),
+    "quantity": (1, 10_000, N_("a whole number from 1 to 10000")),
+    "days_supply": (1, 366, N_("a whole number of days from 1 to 366")),
 }
 
 # A till file repeats few distinct dates, quantities and amounts over a million lines:
@@ -246,7 +247,7 @@ def _date_of(value: str) -> date:
 
 
 def _no_date(value: str) -> date:
-    raise _Bad("purchased_on", "a date like 2026-11-20", value)
+    raise _Bad("purchased_on", N_("a date like 2026-11-20"), value)
 
 
 # Tills and spreadsheets write amounts as "58", "58.00", "¥1,234.50" or "￥1,234.50":
@@ -261,7 +262,7 @@ def _money_of(text: str) -> Decimal:
         raise _Bad("amount", N_("an amount like 58.00, ¥58.00 or 1,234.50"), text)
     value = Decimal(found.group(1).replace(",", "") + (found.group(2) or ""))
     if value > 1_000_000 or value != value.quantize(Decimal("0.01")):
-        raise _Bad("amount", "an amount from 0 to 1000000 with at most 2 decimals", text)
+        raise _Bad("amount", N_("an amount from 0 to 1000000 with at most 2 decimals"), text)
     return value
 
 
@@ -269,7 +270,7 @@ def _day(row: dict[str, str], today: date) -> date:
     value = row.get("purchased_on", "")
     day = _date_of(value)
     if day > today:
-        raise _Bad("purchased_on", "in the future", value)
+        raise _Bad("purchased_on", N_("in the future"), value)
     return day
 
 
@@ -294,7 +295,7 @@ def _member(row: dict[str, str], known: _Known) -> int:
     card = _text(row, "card_number", 32)
     member_id = known.members.get(card)
     if member_id is None:
-        raise _Bad("card_number", "no member has this card number", card)
+        raise _Bad("card_number", N_("no member has this card number"), card)
     return member_id
 
 
@@ -302,7 +303,7 @@ def _store(row: dict[str, str], known: _Known) -> int:
     code = _text(row, "store_code", 32)
     store_id = known.stores.get(code)
     if store_id is None:
-        raise _Bad("store_code", "no store you may import for has this code", code)
+        raise _Bad("store_code", N_("no store you may import for has this code"), code)
     return store_id
 
 
@@ -695,7 +696,7 @@ def _check_and_write(
     if checked.problems:
         raise ImportRefused(checked.problems, checked.total, checked.lines)
     if not checked.lines:
-        raise InvalidInput("the file has no purchase lines", field="file")
+        raise InvalidInput(N_("the file has no purchase lines"), field="file")
     return checked
 
 
@@ -728,8 +729,8 @@ def _recheck(session: Session, checked: _Checked, members_changed: bool) -> None
     there = session.scalar(select(func.count()).select_from(Store).where(Store.id.in_(stores)))
     if members_changed or there != len(stores):
         raise InvalidInput(
-            "a member in the file was erased while it was being imported: nothing was "
-            "imported; import the file again to see which lines",
+            N_("a member in the file was erased while it was being imported: nothing was "
+            "imported; import the file again to see which lines"),
             field="card_number",
         )
 
@@ -751,7 +752,7 @@ class _About:
 def _may_import(actor: Actor) -> None:
     require_manager(actor)
     if actor.staff_id is None:
-        raise InvalidInput("imports are made by a member of staff (--as)", field="actor")
+        raise InvalidInput(N_("imports are made by a member of staff (--as)"), field="actor")
 
 
 def _record(session: Session, actor: Actor, about: _About) -> int:

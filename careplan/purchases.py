@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member
 from careplan.adherence import move_refill_steps
-from careplan.errors import InvalidInput
+from careplan.errors import N_, InvalidInput
 from careplan.models import Purchase
 
 
@@ -32,7 +32,7 @@ def record_purchase(
 ) -> Purchase:
     member = get_member(session, actor, member_id)
     if data.purchased_on > today:
-        raise InvalidInput("purchased_on is in the future", field="purchased_on")
+        raise InvalidInput(N_("cannot be in the future"), field="purchased_on")
     row = Purchase(
         member_id=member.id,
         store_id=member.home_store_id,

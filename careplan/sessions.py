@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, may_end_sessions_of
-from careplan.errors import Forbidden
+from careplan.errors import N_, Forbidden
 from careplan.models import AuthSession, Staff
 
 # How stale last_seen_at may get before a request writes it again: one write a minute
@@ -84,7 +84,7 @@ def end_sessions_of(session: Session, actor: Actor, staff: Staff, *, now: dateti
     """Every live session of one person, web and API alike (a lost phone, a leaver);
     returns how many ended."""
     if not may_end_sessions_of(actor, staff):
-        raise Forbidden("only an admin may end another person's sessions", field="role")
+        raise Forbidden(N_("only an admin may end another person's sessions"), field="role")
     return end_all_sessions(session, staff.id, by=actor.staff_id, now=now)
 
 

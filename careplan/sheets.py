@@ -28,7 +28,7 @@ from careplan.checkpoints import status_clause
 from careplan.clock import local_date
 from careplan.config import get_settings
 from careplan.drug_classes import label as drug_class_label
-from careplan.errors import Forbidden, InvalidInput, NotFound
+from careplan.errors import N_, Forbidden, InvalidInput, NotFound
 from careplan.healthchecks import MEASUREMENTS, Measurement
 from careplan.models import (
     CarePlan,
@@ -193,7 +193,7 @@ def _load(session: Session, actor: Actor, ids: Sequence[int], now: datetime) -> 
     found = {cp.id: (cp, m) for cp, m in session.execute(scope_members(stmt, actor))}
     missing = [i for i in ids if i not in found]
     if missing:
-        raise NotFound(f"checkpoint {missing[0]} not found", field="checkpoint_id")
+        raise NotFound(N_("checkpoint %(id)s not found"), field="checkpoint_id", id=missing[0])
     loaded = _Loaded([found[i] for i in ids])
     member_ids = {m.id for _, m in loaded.checkpoints if m.health_consent}
     plan_ids = {cp.plan_id for cp, _ in loaded.checkpoints}
@@ -309,7 +309,8 @@ def _language(requested: str | None, member: Member) -> str:
     if requested is None:
         return member.language if member.language in LANGUAGES else "zh"
     if requested not in LANGUAGES:
-        raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}", field="language")
+        raise InvalidInput(N_("language must be one of %(languages)s"), field="language",
+                           languages=LANGUAGES)  # fmt: skip
     return requested
 
 
@@ -326,7 +327,8 @@ def build_sheets(
     if not checkpoint_ids:
         return []
     if len(checkpoint_ids) > MAX_BATCH:
-        raise InvalidInput(f"at most {MAX_BATCH} sheets at a time", field="checkpoint_ids")
+        raise InvalidInput(N_("at most %(most)s sheets at a time"), field="checkpoint_ids",
+                           most=MAX_BATCH)  # fmt: skip
     loaded = _load(session, actor, checkpoint_ids, now)
     return [
         _sheet(session, cp, m, loaded, _language(language, m), now) for cp, m in loaded.checkpoints
@@ -354,7 +356,7 @@ def current_checkpoint(session: Session, actor: Actor, plan_id: int, today: date
     for candidates in (open_now, done[-1:], upcoming):
         if candidates:
             return candidates[0]
-    raise NotFound(f"plan {plan_id} has no step to print", field="plan_id")
+    raise NotFound(N_("plan %(id)s has no step to print"), field="plan_id", id=plan_id)
 
 
 # --- A day's contacts --------------------------------------------------------------------
@@ -363,16 +365,17 @@ def current_checkpoint(session: Session, actor: Actor, plan_id: int, today: date
 def _store_in_scope(session: Session, actor: Actor, store_id: int) -> Store:
     store = session.get(Store, store_id)
     if store is None or not actor.may_see_store(store.id):
-        raise NotFound(f"store {store_id} not found", field="store")
+        raise NotFound(N_("store %(id)s not found"), field="store", id=store_id)
     return store
 
 
 def _staff_in_store(session: Session, actor: Actor, staff_id: int, store: Store) -> Staff:
     staff = session.get(Staff, staff_id)
     if staff is None or staff.store_id != store.id:
-        raise NotFound(f"staff {staff_id} not found in store {store.code}", field="staff")
+        raise NotFound(N_("staff %(id)s not found in store %(store)s"), field="staff", id=staff_id,
+                       store=store.code)  # fmt: skip
     if actor.staff_id != staff.id and actor.role not in MANAGERS:
-        raise Forbidden("only a manager may print a colleague's sheets", field="staff")
+        raise Forbidden(N_("only a manager may print a colleague's sheets"), field="staff")
     return staff
 
 
@@ -386,7 +389,7 @@ def todays_contacts(
     if staff_id is not None:
         _staff_in_store(session, actor, staff_id, store)
     elif actor.role not in MANAGERS:
-        raise Forbidden("only a manager may print the whole store's sheets", field="staff")
+        raise Forbidden(N_("only a manager may print the whole store's sheets"), field="staff")
     stmt = (
         select(Checkpoint.id)
         .join(CarePlan, Checkpoint.plan_id == CarePlan.id)
@@ -407,8 +410,8 @@ def todays_contacts(
     ids = list(session.scalars(scope_members(stmt, actor)))
     if len(ids) > MAX_BATCH:
         raise InvalidInput(
-            f"more than {MAX_BATCH} contacts that day: print one person's at a time",
-            field="staff",
+            N_("more than %(most)s contacts that day: print one person's at a time"),
+            field="staff", most=MAX_BATCH,
         )
     return ids
 
@@ -468,7 +471,7 @@ def find_print(session: Session, actor: Actor, code: str) -> SheetPrint:
     )
     found = session.scalar(scope_members(stmt, actor))
     if found is None:
-        raise NotFound("no sheet has that code", field="code")
+        raise NotFound(N_("no sheet has that code"), field="code")
     return found
 
 
@@ -494,7 +497,7 @@ def create_batch(
         else todays_contacts(session, actor, store_id=store_id, on=on, staff_id=staff_id)
     )
     if not ids:
-        raise InvalidInput("there are no contacts that day", field="on_date")
+        raise InvalidInput(N_("there are no contacts that day"), field="on_date")
     batch = SheetBatch(
         requested_by_id=actor.staff_id,
         requested_at=now,
@@ -520,7 +523,7 @@ def get_batch(session: Session, actor: Actor, batch_id: int) -> SheetBatch:
         or (actor.role in MANAGERS and actor.may_see_store(batch.store_id))
     )
     if batch is None or not visible:
-        raise NotFound(f"batch {batch_id} not found", field="batch_id")
+        raise NotFound(N_("batch %(id)s not found"), field="batch_id", id=batch_id)
     return batch
 
 
@@ -539,7 +542,7 @@ def batch_members(session: Session, batch: SheetBatch) -> list[int]:
 def batch_pdf(session: Session, actor: Actor, batch_id: int) -> bytes:
     batch = get_batch(session, actor, batch_id)
     if batch.state is not BatchState.done or batch.pdf is None:
-        raise InvalidInput("the batch is not ready yet", field="batch_id")
+        raise InvalidInput(N_("the batch is not ready yet"), field="batch_id")
     return batch.pdf
 
 

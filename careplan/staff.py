@@ -43,14 +43,16 @@ class StaffIn(BaseModel):
 
 def create_staff(session: Session, data: StaffIn) -> Staff:
     if session.scalar(select(Staff.id).where(Staff.username == data.username)):
-        raise Conflict(f"username {data.username!r} is taken", field="username")
+        raise Conflict(N_("username %(username)s is taken"), field="username",
+                       username=data.username)  # fmt: skip
     store_id = None
     if data.store_code is not None:
         store_id = session.scalar(select(Store.id).where(Store.code == data.store_code))
         if store_id is None:
-            raise InvalidInput(f"no store with code {data.store_code!r}", field="store_code")
+            raise InvalidInput(N_("no store with code %(code)s"), field="store_code",
+                               code=data.store_code)  # fmt: skip
     elif data.role not in (Role.supervisor, Role.admin):
-        raise InvalidInput("store staff need a home store", field="store_code")
+        raise InvalidInput(N_("store staff need a home store"), field="store_code")
     staff = Staff(
         username=data.username,
         name=data.name,
@@ -76,20 +78,21 @@ def unlock(session: Session, staff_id: int) -> Staff:
 def get_staff(session: Session, staff_id: int) -> Staff:
     staff = session.get(Staff, staff_id)
     if staff is None:
-        raise NotFound(f"staff {staff_id} not found", field="staff_id")
+        raise NotFound(N_("staff %(id)s not found"), field="staff_id", id=staff_id)
     return staff
 
 
 def by_username(session: Session, username: str) -> Staff:
     staff = session.scalar(select(Staff).where(Staff.username == username))
     if staff is None:
-        raise NotFound(f"no staff member with username {username!r}", field="username")
+        raise NotFound(N_("no staff member with username '%(username)s'"), field="username",
+                       username=username)  # fmt: skip
     return staff
 
 
 def set_language(session: Session, staff_id: int, language: str) -> Staff:
     if language not in ("zh", "en"):
-        raise InvalidInput("choose zh or en", field="language")
+        raise InvalidInput(N_("choose zh or en"), field="language")
     staff = get_staff(session, staff_id)
     staff.language = language
     session.flush()

@@ -37,7 +37,7 @@ from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from careplan.config import get_settings
 from careplan.demo import DEMO_PASSWORD, GIVEN, SURNAMES
-from careplan.errors import InvalidInput
+from careplan.errors import N_, InvalidInput
 from careplan.models import ProtocolVersion, Store
 from careplan.models.base import Base
 from careplan.pinyin import name_initials
@@ -71,11 +71,11 @@ class ChainSpec:
 
     def check(self) -> None:
         if not 1 <= self.stores <= 100_000:
-            raise InvalidInput("stores must be 1 to 100000", field="stores")
+            raise InvalidInput(N_("stores must be 1 to 100000"), field="stores")
         if not self.stores <= self.members <= 100_000_000:
-            raise InvalidInput("members must be at least one per store", field="members")
+            raise InvalidInput(N_("members must be at least one per store"), field="members")
         if not 0 <= self.seed <= 999:
-            raise InvalidInput("seed must be 0 to 999", field="seed")
+            raise InvalidInput(N_("seed must be 0 to 999"), field="seed")
 
 
 @dataclass
@@ -197,7 +197,7 @@ class _Chain:
         for row in session.scalars(select(ProtocolVersion).order_by(ProtocolVersion.version)):
             latest[row.protocol_id] = row
         if not latest:
-            raise InvalidInput("run `careplan protocols load` first", field="protocols")
+            raise InvalidInput(N_("run `careplan protocols load` first"), field="protocols")
         return latest
 
     def template(self, protocol_id: str, start: date) -> _Template:
@@ -435,7 +435,8 @@ def generate(session: Session, spec: ChainSpec, progress: Progress = lambda n: N
     spec.check()
     taken = select(Store.id).where(Store.code.like(f"G{spec.seed:03d}%")).limit(1)
     if session.scalar(taken) is not None:
-        raise InvalidInput(f"a chain with seed {spec.seed} is already here", field="seed")
+        raise InvalidInput(N_("a chain with seed %(seed)s is already here"), field="seed",
+                           seed=spec.seed)  # fmt: skip
     conn = session.connection()
     writer = _Writer(conn)
     chain = _Chain(session, spec, writer)

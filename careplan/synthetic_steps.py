@@ -39,6 +39,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    update,
 )
 
 from careplan.models.base import Base, UTCDateTime
@@ -57,6 +58,7 @@ DICE = {
     "still_open": (1_597_334_677, 22_695_477, 134_775_813),
     "resolved": (747_796_405, 433_494_437, 1_234_567),
 }
+RESOLUTION = "调整服药时间后好转"  # what the pharmacist wrote on a resolved case
 READINGS = 100  # pre-drawn readings per protocol, picked by a die
 MeasureFn = Callable[[random.Random], dict[str, Any]]
 
@@ -334,11 +336,13 @@ class History:
             "role": literal("pharmacist"), "assignee_id": c.c.assignee_id,
             "action_zh": literal("药师48小时内回访，评估副作用"),
             "action_en": literal("Pharmacist to call back within 48 h"), "due_on": due.c.d,
-            "status": case((still_open, literal("open")), else_=literal("resolved")),
+            # All written resolved, the ones meant to stay open marked by an empty
+            # resolution; _reopen_latest then opens one per member and reason, as the
+            # partial unique index allows.
+            "status": literal("resolved"),
             "raised_by_id": c.c.assignee_id, "raised_at": raised.c.at11,
-            "resolved_by_id": case((~still_open, c.c.assignee_id)),
-            "resolved_at": case((~still_open, done.c.at10)),
-            "resolution": case((still_open, literal("")), else_=literal("调整服药时间后好转")),
+            "resolved_by_id": c.c.assignee_id, "resolved_at": done.c.at10,
+            "resolution": case((still_open, literal("")), else_=literal(RESOLUTION)),
         }  # fmt: skip
         joined = (
             r.join(c, c.c.id == r.c.checkpoint_id)
@@ -349,7 +353,41 @@ class History:
             .join(done, done.c.n == raised.c.n + after)
         )
         stopped = and_(r.c.id >= first_result, r.c.adherence == literal("stopped"))
-        return self._insert("escalations", values, joined, stopped)
+        first = self._next_id("escalations")
+        count = self._insert("escalations", values, joined, stopped)
+        self._reopen_latest(first)
+        return count
+
+    def _reopen_latest(self, first: int) -> None:
+        """Of the new escalations meant to stay open, the latest of each member and
+        reason is open (unless an older one already is); the others were resolved."""
+        e = _table("escalations")
+        older = e.alias("older")
+        already_open = (
+            select(older.c.id)
+            .where(
+                older.c.member_id == e.c.member_id,
+                older.c.reason == e.c.reason,
+                older.c.status == literal("open"),
+                older.c.id < first,
+            )
+            .exists()
+        )
+        latest = (
+            select(func.max(e.c.id))
+            .where(e.c.id >= first, e.c.resolution == literal(""), ~already_open)
+            .group_by(e.c.member_id, e.c.reason)
+        )
+        self.conn.execute(
+            update(e)
+            .where(e.c.id.in_(latest))
+            .values(status=literal("open"), resolved_by_id=None, resolved_at=None)
+        )
+        self.conn.execute(
+            update(e)
+            .where(e.c.id >= first, e.c.status == "resolved", e.c.resolution == "")
+            .values(resolution=literal(RESOLUTION))
+        )
 
     def _insert(
         self,

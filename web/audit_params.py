@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careplan import audit
 from careplan.access import Actor
-from careplan.errors import InvalidInput
+from careplan.errors import N_, InvalidInput
 from careplan.protocol_schema import Text
 from careplan.validation import whole_number
 from web.labels import label_of
@@ -44,7 +44,7 @@ def _date(value: str | None, field: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput("must be a date (YYYY-MM-DD)", field=field) from None
+        raise InvalidInput(N_("must be a date (YYYY-MM-DD)"), field=field) from None
 
 
 @dataclass(frozen=True)
@@ -111,12 +111,12 @@ def step_params(
 ) -> StepParams:
     wanted = _text(status) or "overdue"
     if wanted not in ("overdue", "missed", "due"):
-        raise InvalidInput("must be overdue, missed or due", field="status")
+        raise InvalidInput(N_("must be overdue, missed or due"), field="status")
     if bucket := _text(bucket):
         audit.bucket_of(bucket)
     number = _int(page, "page") or 1
     if not 1 <= number <= 100_000:
-        raise InvalidInput("must be 1 or more", field="page")
+        raise InvalidInput(N_("must be 1 or more"), field="page")
     return StepParams(wanted, bucket, _text(step_key), number)  # type: ignore[arg-type]
 
 

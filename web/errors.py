@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
-from careplan.errors import CareplanError, Conflict, Forbidden, InvalidInput, NotFound
-from careplan.validation import describe
+from careplan.errors import N_, CareplanError, Conflict, Forbidden, InvalidInput, NotFound
+from careplan.validation import refusal
 from web import headers
 from web.pages import common as pages
 from web.request_id import HEADER, request_id
@@ -69,7 +69,7 @@ def install(app: FastAPI) -> None:
     async def _out_of_range(request: Request, exc: DataError) -> Response:
         # The last guard: a number the database's column cannot hold (a 32-bit version
         # or count) that no schema bound caught. Refused as input, nothing written.
-        refused = InvalidInput("a value is out of range for the database", field=None)
+        refused = InvalidInput(N_("a value is out of range for the database"), field=None)
         return await _domain(request, refused)
 
     @app.exception_handler(HTTPException)
@@ -85,14 +85,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        problems = [describe(dict(e)) for e in exc.errors()]
-        field, message = problems[0] if problems else (None, "invalid request")
+        # Said in our words with a key, never pydantic's (which quote the regular
+        # expression a value failed): the API in English, a page in the reader's language.
+        problems = [refusal(dict(e)) for e in exc.errors()] or [refusal({})]
         if not _is_api(request):
-            return pages.domain_error_page(request, InvalidInput(message, field=field))
-        return JSONResponse(
-            {
-                "error": {"message": message, "field": field},
-                "errors": [{"field": f, "message": m} for f, m in problems],
-            },
-            status_code=422,
-        )
+            return pages.domain_error_page(request, problems[0])
+        body = {"error": problems[0].as_dict(), "errors": [p.as_dict() for p in problems]}
+        return JSONResponse(body, status_code=422)

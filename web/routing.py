@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
-from careplan.errors import InvalidInput
+from careplan.errors import N_, InvalidInput
 from careplan.validation import NUL, NUL_MESSAGE
 
 
@@ -94,14 +94,14 @@ def _text(value: str, field: str) -> None:
 def _integer_text(value: str, field: str) -> None:
     found = _INTEGER.fullmatch(value.strip())
     if found and len(found.group(1)) > 19:  # int() refuses 4,300 digits and more
-        raise InvalidInput(f"{field}: {value.strip()[:30]} is out of range", field=field)
+        raise InvalidInput(N_("%(value)s is out of range"), field=field, value=value.strip()[:30])
     if found:
         _in_range(int(value), field)
 
 
 def _in_range(value: int, field: str) -> None:
     if abs(value) > INT64:
-        raise InvalidInput(f"{field}: {str(value)[:30]} is out of range", field=field)
+        raise InvalidInput(N_("%(value)s is out of range"), field=field, value=str(value)[:30])
 
 
 # Marks on an endpoint that the request's dependencies read (request.scope["endpoint"] is

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
+from markupsafe import Markup, escape
 
 from careplan import escalations
 from careplan.config import get_settings
@@ -103,15 +104,31 @@ def time_range(ctx: Context, starts: datetime, ends: datetime) -> str:
     return f"{moment(ctx, starts)} – {moment(ctx, ends)}"
 
 
-def error_text(_: Any, exc: CareplanError) -> str:
-    """'<field label>: <message>' in the visitor's language where the catalogue has it."""
-    field = (exc.field or "").split(".")[0]
-    message = exc.message
-    for prefix in (f"{exc.field}: ", f"{field}: "):
-        message = message.removeprefix(prefix)
-    label_ = FIELDS.get(field)
-    shown = _(message, **exc.params) if exc.params else _(message)
-    return f"{_(label_)}: {shown}" if label_ else shown
+@pass_context
+def series(ctx: Context, values: Any) -> str:
+    """A list in the reader's language: "青霉素、头孢" in Chinese, "a, b" in English."""
+    return str(ctx["_"](", ")).join(str(v) for v in values or ())
+
+
+def error_text(_: Any, exc: CareplanError) -> Markup:
+    """'<field label>: <message>' in the visitor's language: the message's key translated,
+    its parameters filled in. A vocabulary value is said in words, a list with the
+    language's separator, and data (a card number, a name) is marked translate="no"."""
+    label_ = FIELDS.get((exc.field or "").split(".")[0])
+    values = {k: _param(_, v) for k, v in exc.params.items()}
+    shown = Markup(escape(_(exc.message))) % values if values else escape(_(exc.message))
+    named = _(label_) + _(": ") if label_ else ""  # "：" in Chinese
+    return Markup("{}{}").format(named, shown)
+
+
+def _param(_: Any, value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return Markup(escape(_(", "))).join(_param(_, v) for v in value)
+    if isinstance(value, StrEnum) and (msg := label_of(value)):
+        return _(msg)
+    if isinstance(value, int | float):
+        return value
+    return Markup('<span translate="no">{}</span>').format(value)
 
 
 # Pages ask the domain whether a case is late; the rule is careplan.escalations.is_late.
@@ -120,6 +137,7 @@ env.globals["escalation_late"] = escalations.is_late
 env.filters.update(
     label=label,
     field_label=field_label,
+    series=series,
     text=text,
     day=day,
     moment=moment,

@@ -18,8 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     # Existing accounts chose their own passwords: none is made to change it. A plain
-    # ADD COLUMN (no batch copy of the table: on SQLite that would drop `staff`, which
-    # members and steps refer to).
+    # ADD COLUMN, not a batch copy: SQLite cannot drop a table others refer to.
     op.add_column('staff', sa.Column('must_change_password', sa.Boolean(), nullable=False,
                                      server_default=sa.false()))
 

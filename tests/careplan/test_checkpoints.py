@@ -94,7 +94,7 @@ def test_a_checklist_item_from_another_step_is_refused_and_nothing_is_written(wo
 
 def test_an_implausible_reading_is_refused_with_its_range():
     with pytest.raises(
-        ValueError, match="systolic 1300 mmHg is outside the plausible range 50-300"
+        ValueError, match=r"values\.systolic: 1300 mmHg is outside the plausible range 50-300"
     ):
         HealthCheckIn(kind="blood_pressure", values={"systolic": 1300, "diastolic": 80})
 

@@ -163,7 +163,7 @@ def test_check_in_fulfils_the_open_step_that_names_the_topic(world: World) -> No
     result = world.session.scalar(
         select(CheckpointResult).where(CheckpointResult.checkpoint_id == fall.id)
     )
-    assert result is not None and result.fulfilled_by == f"lecture {lecture.id}: 防跌倒健康讲座"
+    assert result is not None and result.fulfilled_by == "防跌倒健康讲座"
     assert result.adherence is None and result.channel is Channel.in_store
     others = [cp for key, cp in steps.items() if key != "fall_prevention"]
     assert all(cp.state is CheckpointState.pending for cp in others)

@@ -64,7 +64,7 @@ def test_enrolment_makes_the_previewed_checkpoints_assigned_to_the_owner(world: 
 def test_a_member_cannot_have_two_active_plans_of_the_same_protocol(world: World):
     member = make_member(world)
     enroll(world, member.id)
-    with pytest.raises(Conflict, match="already has an active osteoporosis plan"):
+    with pytest.raises(Conflict, match="already has an active plan of this protocol"):
         enroll(world, member.id)
     enroll(world, member.id, "hypertension")  # another protocol is fine
     count = world.session.scalar(select(func.count()).select_from(CarePlan))

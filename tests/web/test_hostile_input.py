@@ -124,9 +124,9 @@ def test_digits_that_are_not_ascii_are_refused_naming_the_field(client: TestClie
     for digit in ("²", "٣"):
         form = {"csrf_token": token, "card_number": "U0001", "name": "孙玉梅", "owner_id": digit}
         r = client.post("/members", data=form)
-        assert r.status_code == 422 and "负责人: 请从列表中选择" in r.text
+        assert r.status_code == 422 and "负责人：请从列表中选择" in r.text
         r = client.get(f"/?staff={digit}")
-        assert r.status_code == 422 and "谁的联系名单: 请从列表中选择" in r.text
+        assert r.status_code == 422 and "谁的联系名单：请从列表中选择" in r.text
     r = client.get("/api/v1/checkpoints?offset=" + "9" * 5000, headers=supervisor)
     assert r.status_code == 422 and r.json()["error"]["field"] == "offset"
     world.session.expire_all()
@@ -154,7 +154,7 @@ def test_a_nul_in_any_text_is_refused_naming_the_field(client: TestClient, world
     # A page's form and query string.
     token = sign_in_page(client, "clerk.a")
     r = client.post(f"/members/{member.id}", data={"csrf_token": token, "name": "王\x00秀英"})
-    assert r.status_code == 422 and "姓名: 含有 NUL 字符" in r.text
+    assert r.status_code == 422 and "姓名：含有 NUL 字符" in r.text
     assert client.get("/members?q=%00").status_code == 422
     world.session.refresh(member)
     assert member.name == "王秀英" and member.habits is None and member.hobbies == []

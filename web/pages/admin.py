@@ -20,7 +20,7 @@ from careplan import staff as accounts
 from careplan.access import Actor, may_manage_staff, require_administer
 from careplan.change_log import history
 from careplan.config import get_settings
-from careplan.errors import CareplanError, Forbidden, InvalidInput
+from careplan.errors import N_, CareplanError, Forbidden, InvalidInput
 from careplan.protocols import ProtocolFileError
 from careplan.sign_in import locked_names
 from careplan.staff import Account
@@ -246,7 +246,7 @@ def close_account(
     actor = _admin(v)
     try:
         if form.get("confirm") != "on":
-            raise InvalidInput("tick the box to confirm", field="confirm")
+            raise InvalidInput(N_("tick the box to confirm"), field="confirm")
         accounts.close_account(session, actor, staff_id, now=now.now)
     except CareplanError as exc:
         return _refused(request, v, session, now, staff_id, exc)
@@ -377,7 +377,7 @@ def upload_protocol(request: Request, form: Form, v: User, session: DbSession) -
     _admin(v)
     file = form.get("file")
     if not isinstance(file, UploadFile) or not file.filename:
-        error = InvalidInput("choose a protocol file (YAML)", field="file")
+        error = InvalidInput(N_("choose a protocol file (YAML)"), field="file")
         context = _protocols_page(session, upload_error=error)
         return render(request, v, "admin/protocols.html", context, status=422)
     name = file.filename.replace("\\", "/").rsplit("/", 1)[-1][:100]
@@ -404,7 +404,7 @@ def publish_protocol(request: Request, form: Form, v: User, session: DbSession) 
     except ValueError:
         data = b""
     if not signature.isascii() or not hmac.compare_digest(signature, _signature(v, name, data)):
-        raise InvalidInput("the upload has expired: upload the file again", field="file")
+        raise InvalidInput(N_("the upload has expired: upload the file again"), field="file")
     try:
         loaded = protocols.publish_upload(session, actor, data, name)
     except ProtocolFileError as exc:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from careplan import audit
 from careplan.access import require_manager
 from careplan.adherence import chain_adherence
-from careplan.errors import InvalidInput
+from careplan.errors import N_, InvalidInput
 from careplan.models import Store
 from careplan.staff import names_of
 from web import audit_params as shared_csv
@@ -196,7 +196,7 @@ def adherence_page(
     members below 80% PDC over the last `days`, and the members whose supply ran out."""
     require_manager(v.actor)
     if not 30 <= days <= 730:
-        raise InvalidInput("a period of 30 to 730 days", field="days")
+        raise InvalidInput(N_("a period of 30 to 730 days"), field="days")
     start = now.today - timedelta(days=days - 1)
     shares, lapsed = chain_adherence(
         session, v.actor, start=start, end=now.today, store_id=store_id

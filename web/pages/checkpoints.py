@@ -126,7 +126,7 @@ def _measurements(form: FormData, kinds: tuple[str, ...]) -> list[HealthCheckIn]
             try:
                 values[key] = float(value)
             except ValueError:
-                raise InvalidInput("enter a number", field=f"m.{kind}.{key}") from None
+                raise InvalidInput(N_("enter a number"), field=f"m.{kind}.{key}") from None
         box = implausible(kind, values)
         if box is not None:
             # Marked on the exact box (systolic, diastolic, value), beside its range.

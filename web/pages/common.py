@@ -56,13 +56,13 @@ def optional(form: FormData, name: str) -> str | None:
 
 def int_of(form: FormData, name: str) -> int | None:
     value = text_of(form, name)
-    return whole_number(value, name, "choose a value from the list") if value else None
+    return whole_number(value, name, N_("choose a value from the list")) if value else None
 
 
 def ints_of(form: FormData, name: str) -> list[int]:
     """Every value of a repeated field (checkboxes of ids)."""
     values = form.getlist(name)  # type: ignore[attr-defined]  (Starlette's FormData)
-    return [whole_number(str(v).strip(), name, "choose a value from the list") for v in values]
+    return [whole_number(str(v).strip(), name, N_("choose a value from the list")) for v in values]
 
 
 def date_of(form: FormData, name: str) -> date | None:
@@ -72,7 +72,7 @@ def date_of(form: FormData, name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput("not a date (YYYY-MM-DD)", field=name) from None
+        raise InvalidInput(N_("not a date (YYYY-MM-DD)"), field=name) from None
 
 
 def local_datetime_of(form: FormData, name: str) -> datetime | None:
@@ -83,7 +83,7 @@ def local_datetime_of(form: FormData, name: str) -> datetime | None:
     try:
         naive = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidInput("not a date and time", field=name) from None
+        raise InvalidInput(N_("not a date and time"), field=name) from None
     return naive.replace(tzinfo=get_settings().zone)
 
 
@@ -122,7 +122,7 @@ def domain_error_page(request: Request, exc: CareplanError) -> Response:
     if isinstance(exc, NotFound):
         return _error_page(request, 404, N_("Not found"), _("There is nothing here for you."))
     if isinstance(exc, Forbidden):
-        return _error_page(request, 403, N_("Not allowed"), _(exc.message))
+        return _error_page(request, 403, N_("Not allowed"), error_text(_, exc))
     return _error_page(request, 422, N_("That did not work"), error_text(_, exc))
 
 

@@ -93,7 +93,7 @@ def _lecture_in(form: Form) -> lectures.LectureIn:
     def keys(name: str) -> list[str]:
         return _picked(form, name)
 
-    capacity = whole_number(text_of(form, "capacity"), "capacity", "a whole number of seats")
+    capacity = whole_number(text_of(form, "capacity"), "capacity", N_("a whole number of seats"))
     data: dict[str, Any] = {
         "title_zh": text_of(form, "title_zh"),
         "title_en": text_of(form, "title_en"),
@@ -206,7 +206,7 @@ def register(
     def go() -> None:
         member_id = int_of(form, "member_id")
         if member_id is None:
-            raise InvalidInput("choose a member", field="member_id")
+            raise InvalidInput(N_("choose a member"), field="member_id")
         seat = lectures.register(
             session, v.actor, lecture_id, member_id, now=now.now, walk_in=walk_in
         )
@@ -225,7 +225,7 @@ def register_from_member(
     try:
         lecture_id = int_of(form, "lecture_id")
         if lecture_id is None:
-            raise InvalidInput("choose a lecture", field="lecture_id")
+            raise InvalidInput(N_("choose a lecture"), field="lecture_id")
         seat = lectures.register(session, v.actor, lecture_id, member_id, now=now.now)
         place = lectures.waitlist_place(session, seat)
     except CareplanError as exc:
@@ -249,7 +249,7 @@ def seat_action(
     now: Now,
 ) -> Response:  # fmt: skip
     if action not in _SEAT_ACTIONS:
-        raise InvalidInput("unknown action", field="action")
+        raise InvalidInput(N_("unknown action"), field="action")
     run, done = _SEAT_ACTIONS[action]
     return _act(
         request, v, session, now, lecture_id,
@@ -277,7 +277,7 @@ def _audience(params: FormData, lecture: Lecture) -> lectures.Audience:
 
     def age(name: str) -> int | None:
         value = text_of(params, name)
-        return whole_number(value, name, "an age in whole years") if value else None
+        return whole_number(value, name, N_("an age in whole years")) if value else None
 
     return lectures.Audience(
         conditions=tuple(_picked(params, "conditions")),

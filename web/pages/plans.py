@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from careplan.access import get_member, get_plan
 from careplan.checkpoints import days_overdue
-from careplan.errors import CareplanError, InvalidInput
+from careplan.errors import N_, CareplanError, InvalidInput
 from careplan.models import CarePlan, Member
 from careplan.plans import (
     check_no_live_plan,
@@ -74,9 +74,9 @@ def enrol(
     try:
         choice = _choice(form)
         if not choice["protocol_id"]:
-            raise InvalidInput("required", field="protocol_id")
+            raise InvalidInput(N_("required"), field="protocol_id")
         if choice["start"] is None:
-            raise InvalidInput("required", field="start_date")
+            raise InvalidInput(N_("required"), field="start_date")
         if form.get("action") == "confirm":
             plan = enroll(
                 session,

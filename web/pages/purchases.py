@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 from careplan import drug_classes, import_history, import_jobs
 from careplan.access import may_change_chain_settings, require_manager
 from careplan.drug_classes import MappingIn
-from careplan.errors import CareplanError, InvalidInput
+from careplan.errors import N_, CareplanError, InvalidInput
 from careplan.purchase_import import (
     ImportRefused,
     ImportResult,
@@ -99,7 +99,7 @@ def upload(request: Request, form: Form, v: User, session: DbSession, now: Now) 
     file = form.get("file")
     try:
         if not isinstance(file, UploadFile) or not file.filename:
-            raise InvalidInput("choose the till's CSV file", field="file")
+            raise InvalidInput(N_("choose the till's CSV file"), field="file")
         require_manager(v.actor)
         if (file.size or 0) > request.app.state.import_inline_bytes:
             session.rollback()  # the worker writes: this request must hold no lock

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from careplan import sheets
 from careplan.access import MANAGERS
 from careplan.db import begin_writing_after_reads
-from careplan.errors import CareplanError, InvalidInput, NotFound
+from careplan.errors import N_, CareplanError, InvalidInput, NotFound
 from careplan.models import SheetBatch, Store
 from careplan.staff import names_of, store_staff
 from careplan.vocab import BatchState, Paper
@@ -48,7 +48,7 @@ def pdf_response(pdf: bytes, filename: str, *, inline: bool = True) -> Response:
 def _paper(form: Form) -> Paper:
     value = text_of(form, "paper") or Paper.a4.value
     if value not in Paper.__members__:
-        raise InvalidInput("choose A4 or A5", field="paper")
+        raise InvalidInput(N_("choose A4 or A5"), field="paper")
     return Paper(value)
 
 
@@ -105,7 +105,7 @@ def _batches_context(
     stores = _stores(session, v)
     store = next((s for s in stores if s.id == store_id), stores[0] if stores else None)
     if store is None:
-        raise NotFound("store not found", field="store")
+        raise NotFound(N_("store not found"), field="store")
     manager = v.actor.role in MANAGERS
     recent = list(
         session.scalars(
@@ -172,10 +172,10 @@ def print_day(request: Request, v: User, session: DbSession, now: Now, form: For
         staff_id = _whose(form, v)
         paper = _paper(form)
         if store_id is None:
-            raise InvalidInput("choose a store", field="store")
+            raise InvalidInput(N_("choose a store"), field="store")
         ids = sheets.todays_contacts(session, v.actor, store_id=store_id, on=on, staff_id=staff_id)
         if not ids:
-            raise InvalidInput("there are no contacts that day", field="on_date")
+            raise InvalidInput(N_("there are no contacts that day"), field="on_date")
         if len(ids) <= INLINE_MAX:
             return print_checkpoints(request, session, v, ids, form, now)
         begin_writing_after_reads(session)

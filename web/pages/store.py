@@ -17,7 +17,7 @@ from careplan.access import (
     require_manager,
     sees_every_escalation_in_sight,
 )
-from careplan.errors import CareplanError, InvalidInput, NotFound
+from careplan.errors import N_, CareplanError, InvalidInput, NotFound
 from careplan.escalations import list_escalations, resolve_escalation
 from careplan.models import Escalation, Member, Store
 from careplan.sessions import end_sessions_of
@@ -40,7 +40,7 @@ def _store_of(session: DbSession, v: Visitor, store: int | None) -> Store:
         store_id = session.scalar(select(Store.id).order_by(Store.code).limit(1))
     found = session.get(Store, store_id) if store_id else None
     if found is None or not actor.may_see_store(found.id):
-        raise NotFound("store not found", field="store")
+        raise NotFound(N_("store not found"), field="store")
     return found
 
 
@@ -100,12 +100,12 @@ def reassign(request: Request, form: Form, v: User, session: DbSession, now: Now
     try:
         to_staff = int_of(form, "to_staff_id")
         if to_staff is None:
-            raise InvalidInput("required", field="to_staff_id")
+            raise InvalidInput(N_("required"), field="to_staff_id")
         note = text_of(form, "note")[:255]
         if form.get("mode") == "all":
             from_staff = int_of(form, "from_staff_id")
             if from_staff is None:
-                raise InvalidInput("required", field="from_staff_id")
+                raise InvalidInput(N_("required"), field="from_staff_id")
             moved = archive.reassign_all(
                 session, v.actor, from_staff, to_staff,
                 staff_left=form.get("staff_left") == "on", note=note, now=now.now,

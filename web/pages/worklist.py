@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from careplan import worklist
 from careplan.access import may_see_colleagues_worklists, starts_on_the_audit
 from careplan.config import get_settings
+from careplan.errors import N_
 from careplan.protocol_schema import Protocol
 from careplan.protocols import newest_definitions
 from careplan.staff import names_of, store_staff
@@ -50,7 +51,7 @@ def home(
     if others and staff == "all":
         staff_id = None
     elif others and staff:
-        staff_id = whole_number(staff, "staff", "choose a value from the list")
+        staff_id = whole_number(staff, "staff", N_("choose a value from the list"))
     query = worklist.WorklistQuery(
         staff_id=staff_id,
         protocol_id=protocol or None,

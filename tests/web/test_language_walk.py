@@ -1,0 +1,595 @@
+"""The language walk of refusals: every refusal the domain can give is triggered once,
+and each reads wholly in Chinese for a zh reader and wholly in English for an en one.
+
+The refusals are enumerated from the catalogue's source: every N_("...") key under
+careplan/. A new refusal without a trigger here fails the test by name. Each one caught
+is rendered as a page renders it (web.templating.error_text: the key translated, its
+parameters filled in, data marked translate="no"); the pages' own error areas are walked
+through the TestClient too."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from fastapi.testclient import TestClient
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from careplan import (
+    audit,
+    checkpoints,
+    consent,
+    drug_classes,
+    erasure,
+    escalations,
+    health_records,
+    import_jobs,
+    lectures,
+    members,
+    periods,
+    plans,
+    protocols,
+    purchase_import,
+    purchases,
+    sessions,
+    sheets,
+    staff,
+)
+from careplan.access import Actor, get_checkpoint, require_manage_staff
+from careplan.access_log import who_looked
+from careplan.change_log import history
+from careplan.csv_records import BadRecord, records
+from careplan.errors import CareplanError, InvalidValue
+from careplan.models import Checkpoint
+from careplan.validation import parse
+from careplan.vocab import Channel, Paper, Role
+from tests.conftest import ROOT, World, make_member, make_staff
+from tests.web.conftest import TravelClock, api_sign_in, sign_in_page
+from tests.web.test_languages import chinese_left, english_left, visible
+from web.i18n import gettext_for
+from web.templating import error_text
+
+# Operator commands (careplan db/backup/demo/enroll-file) answer on a terminal, in
+# English; their keys are in the catalogue all the same.
+TERMINAL_ONLY = {"cli.py", "backup.py", "synthetic.py", "enrolment_file.py"}
+
+
+def domain_keys() -> set[str]:
+    found = extract_from_dir(
+        str(ROOT / "careplan"), [("**.py", "python")], keywords={"N_": None}
+    )
+    return {msg for file, _l, msg, _c, _x in found if Path(file).name not in TERMINAL_ONLY}
+
+
+@pytest.fixture
+def caught(monkeypatch: pytest.MonkeyPatch) -> list[CareplanError]:
+    """Every refusal made while the walk runs (and every bad line of a refused file)."""
+    made: list[CareplanError] = []
+    for cls in (CareplanError, InvalidValue):
+        original = cls.__init__
+
+        def record(self: Any, *a: Any, _original: Any = original, **kw: Any) -> None:
+            _original(self, *a, **kw)
+            made.append(self)
+
+        monkeypatch.setattr(cls, "__init__", record)
+    problem_init = purchase_import.Problem.__init__
+
+    def problem(self: Any, line: int, field: str, message: str, *rest: Any) -> None:
+        problem_init(self, line, field, message, *rest)
+        made.append(CareplanError(message, field=field))
+
+    monkeypatch.setattr(purchase_import.Problem, "__init__", problem)
+    bad_record = BadRecord.__init__
+
+    def record_bad(self: Any, line: int, column: int, message: str) -> None:
+        bad_record(self, line, column, message)
+        made.append(CareplanError(message))
+
+    monkeypatch.setattr(BadRecord, "__init__", record_bad)
+    return made
+
+
+class Walk:
+    """Runs each trigger, expecting a refusal, and leaves the database as it was."""
+
+    def __init__(self, world: World) -> None:
+        self.world, self.session = world, world.session
+        self.not_refused: list[str] = []
+        self.said: dict[str, str] = {}  # what each trigger was told: for a failing test
+
+    def __call__(self, what: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> None:
+        try:
+            fn(*args, **kw)
+        except (CareplanError, ValidationError) as exc:
+            self.said[what] = str(exc)[:200]
+        else:
+            self.not_refused.append(what)
+        finally:
+            self.session.rollback()
+
+
+class Every(BaseModel):
+    """One field of each kind pydantic checks, to meet each of its error types."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(default="", min_length=2, max_length=3)
+    one: str = Field(default="x", min_length=1)
+    number: int = Field(default=5, ge=1, le=10)
+    above: int = Field(default=5, gt=0, lt=10)
+    real: float = 1.0
+    money: Decimal = Field(default=Decimal(1), max_digits=4, decimal_places=2)
+    day: date = date(2024, 1, 1)
+    moment: datetime = datetime(2024, 1, 1)
+    aware: AwareDatetime | None = None
+    flag: bool = False
+    items: list[int] = Field(default_factory=lambda: [1], min_length=1, max_length=2)
+    choice: Literal["a", "b"] = "a"
+    channel: Channel = Channel.phone
+    code: str = Field(default="a", pattern=r"^[a-z]+$")
+    card_number: str = Field(default="a", pattern=r"^[a-z]+$")
+    landline: str = Field(default="a", pattern=r"^[a-z]+$")
+    username: str = Field(default="a", pattern=r"^[a-z]+$")
+    nested: dict[str, int] = Field(default_factory=dict)
+
+
+PYDANTIC_BAD: list[dict[str, Any]] = [
+    {"text": "x"}, {"text": "xxxx"}, {"one": ""}, {"text": 5}, {"number": "x"},
+    {"number": 1.5}, {"number": 0}, {"number": 11}, {"above": 0}, {"above": 10},
+    {"real": "x"}, {"money": "x"}, {"money": "1.234"}, {"money": "12345"}, {"money": "123.4"},
+    {"day": "x"}, {"moment": "x"}, {"aware": "2024-01-01T10:00"}, {"flag": "perhaps"},
+    {"items": "x"}, {"items": []}, {"items": [1, 2, 3]}, {"choice": "c"}, {"channel": "fax"},
+    {"code": "A"}, {"card_number": "A B"}, {"landline": "A"}, {"username": "A B"},
+    {"surplus": 1}, {"nested": []}, {"text": None}, {"money": "inf"},
+]  # fmt: skip
+
+
+def _lecture_data(world: World, now: datetime, **over: Any) -> dict[str, Any]:
+    starts = now + timedelta(days=3)
+    data = {"title_zh": "防跌倒讲座", "title_en": "Falls", "topic": "fall_prevention",
+            "store_id": world.store_a.id, "starts_at": starts,
+            "ends_at": starts + timedelta(hours=1), "capacity": 1,
+            "register_by": starts - timedelta(days=1)}  # fmt: skip
+    return data | over
+
+
+def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> None:
+    """Each refusal once, through the domain, as the pages and the API call it."""
+    s, now, today = world.session, clock.now, clock.today
+    clerk, manager = world.actor(world.clerk_a), world.actor(world.manager_a)
+    other_clerk, supervisor = world.actor(world.clerk_b), world.actor(world.supervisor)
+    member = make_member(world, name="赵德华", mobile="13600136000")
+    bare = make_member(world, name="钱芳", consent=False)
+    plan = plans.enroll(s, world.actor(world.clerk_a), member_id=member.id,
+                        protocol_id="osteoporosis", start=today, today=today, now=now)  # fmt: skip
+    first = min(plans.checkpoints_of(s, plan), key=lambda cp: cp.seq)
+    left = make_staff(s, username="left.a", role=Role.clerk, store=world.store_a)
+    left.active = False
+    s.commit()
+    clerk = world.actor(world.clerk_a)
+
+    # Who may see and do what.
+    walk("member", members.get_member, s, other_clerk, member.id)
+    walk("plan", plans.get_plan, s, other_clerk, plan.id)
+    walk("step", get_checkpoint, s, other_clerk, first.id)
+    walk("manager only", audit.resolve_scope, s, clerk)
+    walk("staff unseen", require_manage_staff, world.actor(world.clerk_b), world.manager_a)
+    walk("staff above", require_manage_staff, clerk, world.manager_a)
+    walk("chain settings", drug_classes.remove_class, s, manager, "X")
+    walk("change log", history, s, manager, "member", member.id)
+    walk("access log", who_looked, s, manager, member.id)
+    walk("end sessions", sessions.end_sessions_of, s, manager, world.clerk_a, now=now)
+
+    # The archive.
+    def create(**values: Any) -> Any:
+        data = {"card_number": "Z9001", "name": "孙丽"} | values
+        return members.create_member(s, clerk, members.MemberCreate(**data), now=now)
+
+    walk("mobile", create, mobile="12345")
+    walk("email", create, email="nobody")
+    walk("birthday", create, birthday=date(1850, 1, 1))
+    walk("owner gone", create, owner_id=left.id)
+    walk("owner elsewhere", create, owner_id=world.clerk_b.id)
+    walk("no store", members.create_member, s, supervisor,
+         members.MemberCreate(card_number="Z9002", name="孙丽"), now=now)  # fmt: skip
+    walk("health without consent", create, drug_allergies=["青霉素"], health_consent=False)
+    walk("card taken", create, card_number=member.card_number)
+    walk("card of another store", members.create_member, s, other_clerk,
+         members.MemberCreate(card_number=member.card_number, name="孙丽"), now=now)  # fmt: skip
+    walk("update without consent", members.update_member, s, clerk, bare.id,
+         members.MemberFields(drug_allergies=["青霉素"]))  # fmt: skip
+    walk("not consented", consent.withdraw_health_consent, s, clerk, bare.id, now=now)
+    walk("same owner", members.reassign_member, s, manager, member.id, world.clerk_a.id, now=now)
+    walk("hand over someone's", members.reassign_all, s, clerk, world.clerk_a2.id,
+         world.clerk_a.id, staff_left=False, now=now)  # fmt: skip
+    walk("hand over to self", members.reassign_all, s, manager, world.clerk_a.id,
+         world.clerk_a.id, staff_left=False, now=now)  # fmt: skip
+    walk("hand over to nobody", members.reassign_all, s, manager, world.clerk_a.id, 999_999,
+         staff_left=False, now=now)  # fmt: skip
+    peer = make_staff(s, username="manager.a2", role=Role.store_manager, store=world.store_a)
+    s.commit()
+    walk("hand over a peer's", members.reassign_all, s, world.actor(world.manager_a), peer.id,
+         world.clerk_a.id, staff_left=False, now=now)  # fmt: skip
+    manager = world.actor(world.manager_a)
+    walk("choose members", members.reassign_members, s, manager, [], world.clerk_a2.id, now=now)
+    walk("no owner", members.create_member, s, Actor.system("test"),
+         members.MemberCreate(card_number="Z9003", name="孙丽", home_store_id=world.store_a.id),
+         now=now)  # fmt: skip
+
+    # Health records.
+    def check(**values: Any) -> Any:
+        data = {"kind": "blood_pressure", "values": {"systolic": 130, "diastolic": 80}}
+        return health_records.record_health_check(
+            s, clerk, member.id, health_records.HealthCheckIn(**(data | values)), now=now
+        )
+
+    walk("kind", check, kind="height")
+    walk("values", check, values={"systolic": 130})
+    walk("range", check, values={"systolic": 1300, "diastolic": 80})
+    walk("zone", check, measured_at=datetime(2024, 1, 1, 10))
+    walk("future", check, measured_at=now + timedelta(days=2))
+    walk("effect empty", health_records.EffectIn)
+    walk("testimonial", health_records.EffectIn, before="痛", testimonial_consent=True)
+    reading = health_records.HealthCheckIn(
+        kind="blood_pressure", values={"systolic": 130, "diastolic": 80}
+    )
+    walk("consent first", health_records.record_health_check, s, clerk, bare.id, reading,
+         now=now)  # fmt: skip
+
+    withdrawn = make_member(world, name="李静")
+    consent.withdraw_health_consent(s, world.actor(world.clerk_a), withdrawn.id, now=now)
+    s.commit()
+    clerk = world.actor(world.clerk_a)
+    walk("withdrawn", health_records.record_health_check, s, clerk, withdrawn.id, reading,
+         now=now)  # fmt: skip
+
+    # Working a step.
+    def result(cp: Checkpoint, who: Any = None, **values: Any) -> Any:
+        data = {"version": cp.version, "channel": "phone", "adherence": "as_directed"}
+        return checkpoints.record_result(s, who or clerk, cp.id,
+                                         checkpoints.ResultIn(**(data | values)),
+                                         today=today, now=now)  # fmt: skip
+
+    walk("stop reason", result, first, adherence="stopped")
+    walk("reason only for stop", result, first, stop_reason="cost")
+    walk("stale", result, first, version=first.version + 5)
+    walk("channel", result, first, channel="message")
+    walk("checklist", result, first, checklist={"nonsense": True})
+    walk("contacted on", result, first, contacted_on=today - timedelta(days=400))
+    walk("call back", checkpoints.record_attempt, s, clerk, first.id,
+         checkpoints.AttemptIn(outcome="call_back", call_back_at=now - timedelta(hours=1)),
+         today=today, now=now)  # fmt: skip
+    walk("skip why", checkpoints.skip, s, clerk, first.id, " ", first.version, today=today)
+    walk("due range", checkpoints.list_checkpoints, s, clerk,
+         checkpoints.CheckpointFilter(due_from=today, due_to=today - timedelta(days=1)),
+         today=today)  # fmt: skip
+    result(first)
+    s.commit()
+    walk("done already", result, first)
+    walk("attempt on done", checkpoints.record_attempt, s, clerk, first.id,
+         checkpoints.AttemptIn(), today=today, now=now)  # fmt: skip
+    walk("skip done", checkpoints.skip, s, clerk, first.id, "走了", None, today=today)
+    buyer = make_member(world, name="周强")
+    pp = plans.enroll(s, world.actor(world.clerk_a), member_id=buyer.id,
+                      protocol_id="post_purchase", start=today - timedelta(days=14),
+                      today=today, now=now)  # fmt: skip
+    steps = sorted(plans.checkpoints_of(s, pp), key=lambda cp: cp.seq)
+    for cp in steps[:2]:
+        result(cp, world.actor(world.clerk_a))
+    s.commit()
+    walk("home visit due", result, steps[2], world.actor(world.clerk_a))
+
+    # Plans.
+    walk("start", plans.enroll, s, clerk, member_id=member.id, protocol_id="post_purchase",
+         start=today + timedelta(days=400), today=today, now=now)  # fmt: skip
+    walk("twice", plans.enroll, s, clerk, member_id=member.id, protocol_id="osteoporosis",
+         start=today, today=today, now=now)  # fmt: skip
+    walk("not published", plans.enroll, s, clerk, member_id=member.id, protocol_id="nope",
+         start=today, today=today, now=now)  # fmt: skip
+    walk("resume active", plans.resume, s, clerk, plan.id, today=today)
+    walk("stop why", plans.stop, s, clerk, plan.id, " ", today=today)
+    walk("choose plans", plans.migrate, s, manager, [], 1)
+    walk("migrate older", plans.migrate, s, manager, [plan.id], plan.protocol_version.version)
+    plans.stop(s, clerk, plan.id, "不再需要", today=today)
+    s.commit()
+    walk("pause stopped", plans.pause, s, clerk, plan.id, today=today)
+    walk("stop stopped", plans.stop, s, clerk, plan.id, "再停", today=today)
+    walk("migrate stopped", plans.migrate, s, manager, [plan.id], 1)
+
+    # Lectures.
+    def lecture(**over: Any) -> Any:
+        data = lectures.parse_lecture(_lecture_data(world, now, **over))
+        made = lectures.create_lecture(s, world.actor(world.manager_a), data, now=now)
+        s.commit()
+        return made
+
+    starts = now + timedelta(days=3)
+    walk("ends first", lectures.parse_lecture, _lecture_data(world, now, ends_at=starts))
+    walk("deadline late", lectures.parse_lecture,
+         _lecture_data(world, now, register_by=starts + timedelta(hours=1)))  # fmt: skip
+    walk("store unseen", lecture, store_id=world.store_b.id)
+    walk("past", lecture, starts_at=now - timedelta(days=1), ends_at=now - timedelta(hours=20),
+         register_by=now - timedelta(days=2))  # fmt: skip
+    walk("no lecture", lectures.get_lecture, s, manager, 999_999)
+    walk("cancel why", lectures.cancel_lecture, s, manager, 999_999, " ", now=now)
+    talk = lecture()
+    other = make_member(world, name="孙一")
+    seat = lectures.register(s, world.actor(world.clerk_a), talk.id, member.id, now=now)
+    waiting = lectures.register(s, world.actor(world.clerk_a), talk.id, other.id, now=now)
+    s.commit()
+    clerk = world.actor(world.clerk_a)
+    walk("again", lectures.register, s, clerk, talk.id, member.id, now=now)
+    walk("remind waiting", lectures.mark_reminded, s, clerk, talk.id, waiting.id, now=now)
+    walk("check in waiting", lectures.check_in, s, clerk, talk.id, waiting.id, now=now)
+    walk("check in early", lectures.check_in, s, clerk, talk.id, seat.id, now=now)
+    walk("tell registered", lectures.mark_told, s, clerk, talk.id, seat.id, now=now)
+    walk("no seat", lectures.mark_reminded, s, clerk, talk.id, 999_999, now=now)
+    big = lecture(capacity=2)
+    for who in (member, other):
+        lectures.register(s, world.actor(world.clerk_a), big.id, who.id, now=now)
+    s.commit()
+    walk("fewer seats", lectures.update_lecture, s, world.actor(world.manager_a), big.id,
+         lectures.parse_lecture(_lecture_data(world, now, capacity=1)), now=now)  # fmt: skip
+    clerk = world.actor(world.clerk_a)
+    walk("closed", lectures.register, s, clerk, talk.id, bare.id, now=starts - timedelta(hours=2))
+    walk("over", lectures.register, s, clerk, talk.id, bare.id, now=starts + timedelta(hours=3),
+         walk_in=True)  # fmt: skip
+    walk("age band", lectures.invitation_list, s, clerk, talk.id,
+         lectures.Audience(min_age=80, max_age=60), today=today)  # fmt: skip
+    walk("invite nobody", lectures.mark_invited, s, clerk, talk.id, [], Channel.phone, now=now)
+    storeless = make_staff(s, username="nostore", role=Role.clerk, store=None)
+    s.commit()
+    walk("no store figures", lectures.attendance, s, world.actor(storeless), until=now)
+    clerk = world.actor(world.clerk_a)
+    lectures.cancel_seat(s, clerk, talk.id, waiting.id, now=now)
+    s.commit()
+    clerk = world.actor(world.clerk_a)
+    walk("cancelled seat", lectures.cancel_seat, s, clerk, talk.id, waiting.id, now=now)
+    today_talk = lecture(starts_at=now + timedelta(hours=1), ends_at=now + timedelta(hours=2),
+                         register_by=now + timedelta(minutes=30))  # fmt: skip
+    here = lectures.register(s, world.actor(world.clerk_a), today_talk.id, member.id, now=now,
+                             walk_in=True)  # fmt: skip
+    s.commit()
+    clerk = world.actor(world.clerk_a)
+    walk("checked in", lectures.cancel_seat, s, clerk, today_talk.id, here.id, now=now)
+    lectures.cancel_lecture(s, world.actor(world.manager_a), talk.id, "讲师生病", now=now)
+    s.commit()
+    clerk = world.actor(world.clerk_a)
+    walk("cancelled", lectures.register, s, clerk, talk.id, bare.id, now=now)
+
+    # Guidance sheets.
+    stopped = plans.enroll(s, world.actor(world.clerk_a), member_id=other.id,
+                           protocol_id="osteoporosis", start=today, today=today,
+                           now=now)  # fmt: skip
+    plans.stop(s, world.actor(world.clerk_a), stopped.id, "不需要", today=today)
+    s.commit()
+    clerk, manager = world.actor(world.clerk_a), world.actor(world.manager_a)
+    open_step = steps[2].id
+    walk("too many", sheets.build_sheets, s, clerk, list(range(1, 600)), now=now)
+    walk("no such step", sheets.build_sheets, s, clerk, [999_999], now=now)
+    walk("sheet language", sheets.build_sheets, s, clerk, [open_step], now=now, language="fr")
+    walk("nothing to print", sheets.current_checkpoint, s, clerk, stopped.id, today)
+    walk("store", sheets.todays_contacts, s, manager, store_id=world.store_b.id, on=today)
+    walk("staff of store", sheets.todays_contacts, s, manager, store_id=world.store_a.id,
+         on=today, staff_id=999_999)  # fmt: skip
+    walk("colleague", sheets.todays_contacts, s, clerk, store_id=world.store_a.id, on=today,
+         staff_id=world.clerk_a2.id)  # fmt: skip
+    walk("whole store", sheets.todays_contacts, s, clerk, store_id=world.store_a.id, on=today)
+    most, sheets.MAX_BATCH = sheets.MAX_BATCH, 0
+    walk("a busy day", sheets.todays_contacts, s, manager, store_id=world.store_a.id, on=today)
+    sheets.MAX_BATCH = most
+    walk("no code", sheets.find_print, s, clerk, "NONE0000")
+    walk("no contacts", sheets.create_batch, s, manager, store_id=world.store_a.id,
+         on=today - timedelta(days=300), paper=Paper.a4, now=now)  # fmt: skip
+    walk("no batch", sheets.get_batch, s, manager, 999_999)
+    batch = sheets.create_batch(s, manager, store_id=world.store_a.id, on=today,
+                                paper=Paper.a4, now=now, contacts=[open_step])  # fmt: skip
+    s.commit()
+    manager = world.actor(world.manager_a)
+    walk("not ready", sheets.batch_pdf, s, manager, batch.id)
+
+    # The audit.
+    walk("bucket", audit.bucket_of, "forever")
+    walk("as of", audit.make_query, audit.Scope("chain"), today=today,
+         as_of=today + timedelta(days=1))  # fmt: skip
+    walk("earliest", periods.checked_day, date(1899, 1, 1), "as_of")
+    walk("period", periods.period, today, today - timedelta(days=5), default_end=today, days=30)
+    walk("audit staff", audit.resolve_scope, s, manager, staff_id=999_999)
+    walk("region", audit.resolve_scope, s, manager, region="华东")
+    walk("store", audit.resolve_scope, s, manager, store_id=world.store_b.id)
+    walk("no region", audit.resolve_scope, s, world.actor(world.supervisor), region="火星")
+    walk("store gone", audit._store_scope, s, 999_999, "store", None, "")
+    query = audit.make_query(audit.Scope("chain"), today=today)
+    walk("page size", audit.list_steps, s, world.actor(world.supervisor), query,
+         audit.StepFilter(), limit=10**6, offset=0)  # fmt: skip
+
+    # Purchases and the till's file.
+    def buy(**values: Any) -> Any:
+        data = {"product_code": "P1", "product_name": "钙片", "quantity": 1,
+                "purchased_on": today, "amount": "1.00"} | values  # fmt: skip
+        return purchases.record_purchase(s, clerk, member.id, purchases.PurchaseIn(**data),
+                                         today=today, now=now)  # fmt: skip
+
+    clerk = world.actor(world.clerk_a)
+    walk("bought tomorrow", buy, purchased_on=today + timedelta(days=1))
+    head = ("card_number,store_code,product_code,product_name,quantity,days_supply,"
+            "purchased_on,amount\n")
+    card, code = member.card_number, world.store_a.code
+    bad_lines = (
+        f"{card},{code},,钙片,1,30,2024-03-01,1\n"  # empty
+        f"{card},{code},{'P' * 80},钙片,1,30,2024-03-01,1\n"  # too long
+        f"{card},{code},P1,钙片,0,30,2024-03-01,1\n"  # quantity
+        f"{card},{code},P1,钙片,1,900,2024-03-01,1\n"  # days
+        f"{card},{code},P1,钙片,1,30,someday,1\n"  # date
+        f"{card},{code},P1,钙片,1,30,2024-03-01,much\n"  # amount
+        f"{card},{code},P1,钙片,1,30,2024-03-01,0.001\n"  # decimals
+        f"{card},{code},P1,钙片,1,30,2099-01-01,1\n"  # future
+        f"NOBODY,{code},P1,钙片,1,30,2024-03-01,1\n"  # card
+        f"{card},NOWHERE,P1,钙片,1,30,2024-03-01,1\n"  # store
+    )
+    manager = world.actor(world.manager_a)
+
+    def till(text: str | bytes, who: Any = None) -> Any:
+        data = text.encode() if isinstance(text, str) else text
+        return purchase_import.import_csv(s, who or manager, data, file_name="till.csv",
+                                          today=today, now=now)  # fmt: skip
+
+    walk("bad lines", till, head + bad_lines)
+    walk("header", till, "card_number,amount\n1,2\n")
+    walk("empty file", till, "")
+    walk("no lines", till, head)
+    walk("encoding", till, b"\xff\xfe\xfa\x00\x81")
+    walk("nul", till, head + f"{card},{code},P\x001,钙片,1,30,2024-03-01,1\n")
+    walk("stray line break", till, head + f"{card},{code},P\r1,钙片,1,30,2024-03-01,1\n")
+    with pytest.raises(BadRecord):  # a lone carriage return, from a file read as bytes
+        list(records(["a,b\n", "c,d\re,f\n"]))
+    walk("long field", till, head + f"{card},{code},P1,{'x' * 140_000},1,30,2024-03-01,1\n")
+    walk("no staff", till, head, Actor.system("test"))
+    walk("erased meanwhile", purchase_import._recheck, s,
+         purchase_import._Checked(known=purchase_import._Known({}, {})), True)  # fmt: skip
+    walk("job id", import_jobs.status, tmp, "../x", manager, now=now)
+    walk("no job", import_jobs.status, tmp, "abc123", manager, now=now)
+    walk("job by nobody", import_jobs.queue, tmp, io.BytesIO(b""), file_name="t.csv",
+         actor=Actor.system("test"), today=today, now=now)  # fmt: skip
+    job = import_jobs.queue(tmp, io.BytesIO(head.encode()), file_name="t.csv", actor=manager,
+                            today=today, now=now)  # fmt: skip
+    walk("someone else's job", import_jobs.status, tmp, job, world.actor(world.clerk_a), now=now)
+
+    # Drug classes, staff, erasure, escalations, protocols.
+    chain = world.actor(world.supervisor)
+    for values in ({"product_code": ""}, {"product_name": "x" * 200}, {"drug_class": "magic"}):
+        data = {"product_code": "P1", "product_name": "钙片", "drug_class": "statin"} | values
+        walk("mapping", drug_classes.set_class, s, chain, drug_classes.MappingIn(**data), now=now)
+    walk("no mapping", drug_classes.remove_class, s, chain, "NOPE")
+
+    def hire(**values: Any) -> Any:
+        data = {"username": "new.one", "name": "新人", "role": "clerk", "store_code": code,
+                "password": "a-long-enough-password"}  # fmt: skip
+        return staff.create_staff(s, staff.StaffIn(**(data | values)))
+
+    walk("username", hire, username=world.clerk_a.username)
+    walk("store code", hire, store_code="NOWHERE")
+    walk("home store", hire, store_code=None)
+    walk("staff id", staff.get_staff, s, 999_999)
+    walk("username unknown", staff.by_username, s, "ghost")
+    walk("language", staff.set_language, s, world.clerk_a.id, "fr")
+    walk("erase why", erasure.erase_member, s, manager, bare.id, "whim", now=now)
+    walk("erase live", erasure.erase_member, s, manager, buyer.id, "request", now=now)
+    erasure.erase_member(s, manager, bare.id, "request", now=now)
+    s.commit()
+    manager = world.actor(world.manager_a)
+    walk("erased", erasure.erase_member, s, manager, bare.id, "request", now=now)
+    walk("erased archive", members.update_member, s, manager, bare.id,
+         members.MemberFields(name="某"))  # fmt: skip
+    walk("no escalation", escalations.resolve_escalation, s, manager, 999_999, "好了", now=now)
+    result(steps[2], world.actor(world.clerk_a), channel="home_visit", adherence="stopped",
+           stop_reason="side_effects")  # fmt: skip
+    s.commit()
+    manager = world.actor(world.manager_a)
+    (raised,) = escalations.list_escalations(s, manager)
+    walk("say what was done", escalations.resolve_escalation, s, manager, raised.id, " ", now=now)
+    escalations.resolve_escalation(s, manager, raised.id, "已上门", now=now)
+    s.commit()
+    manager = world.actor(world.manager_a)
+    walk("resolved", escalations.resolve_escalation, s, manager, raised.id, "再次", now=now)
+    walk("protocol version", protocols.get_version, s, "osteoporosis", 99)
+
+    # Pydantic's own checks, each said as a key.
+    for bad in PYDANTIC_BAD:
+        walk(f"pydantic {bad}", parse, Every, bad)
+
+
+# A character's name and the file format of an answer, the same in both languages.
+LATIN_OK = {"NUL", "JSON"}
+
+
+CODE_WORD = re.compile(r"\b[a-z]+_[a-z_]+\b")
+
+
+def said_twice(texts: list[str]) -> list[str]:
+    """"开始日期：开始日期须在…", "lecture lecture": a word printed twice."""
+    twice = re.compile(r"^(\w{2,})[：:] ?\1|\b(\w+) \2\b")
+    return [t for t in texts if twice.search(t)]
+
+
+def shown(language: str, refusal: CareplanError) -> list[str]:
+    return visible(f"<p>{error_text(gettext_for(language), refusal)}</p>")
+
+
+def walk_the_pages(client: TestClient, world: World, language: str) -> dict[str, str]:
+    """Form and API refusals as the reader meets them: the page's own error area."""
+    world.manager_a.language = language
+    world.session.commit()
+    client.cookies.clear()
+    token = sign_in_page(client, "manager.a")
+    pages = {}
+    for name, values in (
+        ("mobile", {"mobile": "12345"}),
+        ("card pattern", {"card_number": "A B"}),
+        ("card length", {"card_number": "A1"}),
+        ("birthday", {"birthday": "1850-01-01"}),
+        ("email", {"email": "nobody"}),
+    ):
+        data = {"csrf_token": token, "name": "孙丽", "card_number": "Z7001"} | values
+        r = client.post("/members", data=data)
+        assert r.status_code == 422, (name, r.status_code)
+        pages[name] = r.text
+    r = client.post("/api/v1/members", content=b"{not json",
+                    headers={"Content-Type": "application/json"} | api_sign_in(client, "manager.a"))
+    assert r.status_code == 422 and r.json()["error"]["key"] == "not valid JSON", r.text
+    pages["lecture"] = client.post(
+        "/lectures", data={"csrf_token": token, "title_zh": "讲座", "capacity": "many"}
+    ).text
+    return pages
+
+
+def test_every_refusal_is_met_and_reads_in_the_readers_language(
+    client: TestClient, world: World, clock: TravelClock, caught: list[CareplanError],
+    tmp_path: Path,
+):  # fmt: skip
+    walk = Walk(world)
+    walk_the_domain(walk, world, clock, tmp_path)
+    assert not walk.not_refused, f"these were not refused: {walk.not_refused}"
+    pages = {lang: walk_the_pages(client, world, lang) for lang in ("zh", "en")}
+
+    met = {refusal.message for refusal in caught}
+    never = sorted(domain_keys() - met)
+    assert not never, f"refusals the walk never met (add a trigger): {never}; {walk.said}"
+
+    one_each = {refusal.message: refusal for refusal in caught}.values()
+    wrong = []
+    for refusal in one_each:
+        zh, en = shown("zh", refusal), shown("en", refusal)
+        if set(english_left(zh)) - LATIN_OK or chinese_left(en) or said_twice(zh + en):
+            wrong.append((refusal.message, zh, en))
+        if any(CODE_WORD.search(t) for t in en):  # "as_of cannot be...": a field's id
+            wrong.append((refusal.message, zh, en))
+    assert not wrong, "\n".join(map(str, wrong))
+    for name, html in pages["zh"].items():
+        assert 'role="alert"' in html and not set(english_left(visible(html))) - LATIN_OK, name
+    for name, html in pages["en"].items():
+        assert not chinese_left(visible(html)), name
+
+
+def test_the_api_keeps_english_and_adds_the_key_without_pydantic_words(
+    client: TestClient, world: World
+):
+    headers = api_sign_in(client, "clerk.a")
+    r = client.post("/api/v1/members", json={"name": "孙丽", "card_number": "AB CD"},
+                    headers=headers)  # fmt: skip
+    error = r.json()["error"]
+    assert r.status_code == 422 and error["field"] == "card_number"
+    assert error["key"] == "letters, digits and hyphens only" and error["params"] == {}
+    assert error["message"] == "card_number: letters, digits and hyphens only"
+    assert "pattern" not in r.text and "String should" not in r.text
+    r = client.post("/api/v1/members", content=b"{not json", headers=headers |
+                    {"Content-Type": "application/json"})  # fmt: skip
+    assert r.status_code == 422 and r.json()["error"]["key"] == "not valid JSON"
