@@ -131,7 +131,7 @@ def test_an_admin_runs_accounts_stores_and_protocols(
     page.get_by_label("地址").fill("南京西路1号")
     page.get_by_label("电话").fill("021-6288 0000")
     page.get_by_role("button", name="创建门店").click()
-    expect(page.get_by_role("alert")).to_contain_text("门店编码 G001 已被使用")
+    expect(page.get_by_role("alert")).to_contain_text("已有门店使用编码 G001")
     page.get_by_label("门店编码").fill("G002")
     page.get_by_role("button", name="创建门店").click()
     expect(page.get_by_role("status")).to_contain_text("门店已创建")

@@ -113,7 +113,7 @@ def test_a_new_account_gets_a_one_time_password_that_must_be_changed_first(
     token = csrf_of(client, "/change-password")
     refused = client.post("/change-password", data={"csrf_token": token, "next": "/",
                           "new_password": password, "repeat_password": password})  # fmt: skip
-    assert refused.status_code == 422 and says("新密码", "新密码不能与原密码相同", refused.text)
+    assert refused.status_code == 422 and says("新密码", "不能与原密码相同", refused.text)
     refused = client.post("/change-password", data={"csrf_token": token, "next": "/",
                           "new_password": NEW_PASSWORD, "repeat_password": "other"})  # fmt: skip
     assert refused.status_code == 422 and "两次输入的密码不一致" in refused.text
@@ -134,7 +134,7 @@ def test_a_new_account_gets_a_one_time_password_that_must_be_changed_first(
     ("change", "shown"),
     [
         ({"username": "王 芳"}, ("用户名", "须为 2 至 64 个字母、数字、点、连字符或下划线")),
-        ({"username": "clerk.a"}, ("用户名", "用户名 clerk.a 已被使用")),
+        ({"username": "clerk.a"}, ("用户名", "clerk.a 已被占用")),
         ({"name": ""}, ("姓名", "必填")),
         ({"role": "boss"}, ("岗位", "请从列表中选择")),
         ({"store_id": ""}, ("门店", "门店员工须有所属门店")),
@@ -252,7 +252,7 @@ def test_stores_are_opened_and_edited_with_every_change_logged(
     assert "静安店" in client.get("/admin/stores").text
 
     refused = client.post("/admin/stores", data=form | {"store_code": "a001"})
-    assert refused.status_code == 422 and says("门店编码", "门店编码 a001 已被使用", refused.text)
+    assert refused.status_code == 422 and says("门店编码", "已有门店使用编码 a001", refused.text)
     refused = client.post("/admin/stores", data=form | {"store_code": "C 10"})
     assert refused.status_code == 422 and says("门店编码", "须为 1 至 32 个字母", refused.text)
     refused = client.post("/admin/stores", data=form | {"store_code": "C10", "store_name": " "})
