@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from careplan import audit, clock, demo, migrate, plans, protocols, sheets, synthetic
 from careplan import members as members_rules
 from careplan.access import Actor, scope_members
-from careplan.config import get_settings
+from careplan.config import Settings, get_settings
 from careplan.db import make_engine, make_session_factory, transaction
 from careplan.errors import N_, CareplanError
 from careplan.models import Member, Store
@@ -79,6 +79,19 @@ def guarded(fn: Callable[[], T]) -> T:
     except ValidationError as exc:
         fail(describe(dict(exc.errors()[0]))[1])
     raise AssertionError("unreachable")
+
+
+def checked_settings() -> Settings:
+    """The settings, or each wrong one named with pydantic's own words: the operator who
+    sets environment variables reads the terminal in English, not the catalogues."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            cause = (err.get("ctx") or {}).get("error")
+            where = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+            typer.echo(f"error: {where}: {cause or err['msg']}", err=True)
+        raise typer.Exit(2) from None
 
 
 @contextmanager
@@ -510,7 +523,7 @@ def serve(
     """Serve the web app and API."""
     import uvicorn
 
-    settings = guarded(get_settings)  # a production server will not start on a placeholder
+    settings = checked_settings()  # a production server will not start on a placeholder
     uvicorn.run(
         "web.app:create_app", factory=True, host=host or settings.host, port=port or settings.port
     )

@@ -51,7 +51,7 @@ def something_to_find(world: World, now: datetime) -> None:
     actor = world.actor(world.supervisor)
     starts = now + timedelta(days=7)
     talk = LectureIn(
-        title_zh="骨质疏松讲座", title_en="Osteoporosis talk", topic="osteoporosis",
+        title_zh="骨质疏松讲座", title_en="Osteoporosis talk", topic=lectures.GENERAL_TOPIC,
         store_id=world.store_a.id, starts_at=starts, ends_at=starts + timedelta(hours=1),
         capacity=20, register_by=starts - timedelta(days=1),
     )  # fmt: skip
