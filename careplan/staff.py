@@ -195,7 +195,7 @@ def create_account(session: Session, actor: Actor, data: Account) -> tuple[Staff
         )
     name, role, store_id = _checked(session, actor, data)
     if session.scalar(select(Staff.id).where(func.lower(Staff.username) == username.lower())):
-        raise Conflict(N_("the username %(username)s is taken"), field="username",
+        raise Conflict(N_("username %(username)s is taken"), field="username",
                        username=username)  # fmt: skip
     password = one_time_password()
     staff = Staff(username=username, name=name, role=role, store_id=store_id,

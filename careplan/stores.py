@@ -45,7 +45,7 @@ def _checked(session: Session, data: StoreForm, store_id: int | None) -> dict[st
         select(Store.id).where(func.lower(Store.code) == code.lower(), Store.id != (store_id or 0))
     )
     if taken is not None:
-        raise Conflict(N_("the store code %(code)s is taken"), field="store_code", code=code)
+        raise Conflict(N_("another store has the code %(code)s"), field="store_code", code=code)
     phone = _text(data.store_phone, "store_phone", 32, required=False)
     if not PHONE.fullmatch(phone):
         raise InvalidInput(N_("digits, spaces, dashes and brackets only"), field="store_phone")

@@ -24,5 +24,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('staff') as batch:
-        batch.drop_column('must_change_password')
+    op.drop_column('staff', 'must_change_password')  # SQLite 3.35+ drops it in place

@@ -76,6 +76,7 @@ def test_an_admin_runs_accounts_stores_and_protocols(
     sign_in(own, base, "web.lina", one_time)
     expect(own.get_by_role("heading", name="修改密码")).to_be_visible()
     expect(own.get_by_text("您使用一次性密码登录")).to_be_visible()
+    expect(own.get_by_role("navigation", name="主导航")).to_have_count(0)  # nowhere else to go
     own.goto(base + "/members")
     expect(own.get_by_role("heading", name="修改密码")).to_be_visible()
     own.get_by_label("新密码", exact=True).fill(NEW_PASSWORD)
@@ -130,7 +131,7 @@ def test_an_admin_runs_accounts_stores_and_protocols(
     page.get_by_label("地址").fill("南京西路1号")
     page.get_by_label("电话").fill("021-6288 0000")
     page.get_by_role("button", name="创建门店").click()
-    expect(page.get_by_role("alert")).to_contain_text("门店编码：G001 已被使用")
+    expect(page.get_by_role("alert")).to_contain_text("已有门店使用编码 G001")
     page.get_by_label("门店编码").fill("G002")
     page.get_by_role("button", name="创建门店").click()
     expect(page.get_by_role("status")).to_contain_text("门店已创建")

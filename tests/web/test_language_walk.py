@@ -48,7 +48,8 @@ from careplan.access_log import who_looked
 from careplan.change_log import history
 from careplan.csv_records import BadRecord, records
 from careplan.errors import CareplanError, InvalidValue
-from careplan.models import Checkpoint
+from careplan.models import Checkpoint, Staff
+from careplan.sign_in import hash_password
 from careplan.validation import parse
 from careplan.vocab import Channel, OwnershipReason, Paper, Role
 from tests.conftest import ROOT, World, make_member, make_staff
@@ -497,6 +498,7 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     walk("staff id", staff.get_staff, s, 999_999)
     walk("username unknown", staff.by_username, s, "ghost")
     walk("language", staff.set_language, s, world.clerk_a.id, "fr")
+    _walk_the_admin_console(walk, world, left, now)
     walk("erase why", erasure.erase_member, s, manager, bare.id, "whim", now=now)
     walk("erase live", erasure.erase_member, s, manager, buyer.id, "request", now=now)
     erasure.erase_member(s, manager, bare.id, "request", now=now)
@@ -571,6 +573,47 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     # Pydantic's own checks, each said as a key.
     for bad in PYDANTIC_BAD:
         walk(f"pydantic {bad}", parse, Every, bad)
+
+
+def _walk_the_admin_console(walk: Walk, world: World, left: Staff, now: datetime) -> None:
+    """Accounts and stores as an admin (and a manager) changes them."""
+    s = world.session
+    admin_staff = make_staff(s, username="admin.walk", role=Role.admin, store=None)
+    admin, manager = world.actor(admin_staff), Actor.of(world.manager_a, via="test")
+
+    def store(**values: str) -> Any:
+        data = {"store_code": "N001", "store_name": "新店", "region": "华东"} | values
+        return stores.create_store(s, admin, stores.StoreForm(**data))
+
+    walk("stores are an admin's", stores.create_store, s, manager,
+         stores.StoreForm("N001", "新店", "华东"))  # fmt: skip
+    walk("store code form", store, store_code="N 1")
+    walk("store code taken", store, store_code=world.store_a.code)
+    walk("store phone", store, store_phone="call us")
+    walk("store name long", store, store_name="店" * 121)
+    walk("store gone", stores.get_store, s, 999_999)
+
+    def account(actor: Actor = admin, **values: Any) -> Any:
+        data = {"name": "新人", "role": "clerk", "store_id": world.store_a.id,
+                "username": "new.two"} | values  # fmt: skip
+        return staff.create_account(s, actor, staff.Account(**data))
+
+    walk("username form", account, username="new two")
+    walk("username taken", account, username=world.clerk_a.username)
+    walk("no such store", account, store_id=999_999)
+    walk("role above", account, manager, role="store_manager")
+    make_member(world, owner=world.clerk_a)
+    walk("members first", staff.close_account, s, admin, world.clerk_a.id, now=now)
+    walk("closed account", staff.reset_password, s, admin, left.id, now=now)
+    walk("password short", staff.choose_password, s, world.clerk_a.id, "short", "short")
+    walk("passwords differ", staff.choose_password, s, world.clerk_a.id,
+         "long-enough-one", "long-enough-two")  # fmt: skip
+
+    def same_again() -> None:
+        world.clerk_a2.password_hash = hash_password("the-same-password")
+        staff.choose_password(s, world.clerk_a2.id, "the-same-password", "the-same-password")
+
+    walk("password unchanged", same_again)
 
 
 # A character's name and the file format of an answer, the same in both languages.

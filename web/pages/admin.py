@@ -49,6 +49,23 @@ def _once(response: HTMLResponse) -> HTMLResponse:
     return response
 
 
+def _value_text(_: Any, store_names: dict[int, str], column: str, value: Any) -> str:
+    """A logged value in words: a role's name, a store's name, yes or no; a password
+    never (the log holds only "changed")."""
+    if value is None or value == "":
+        return "—"
+    if column == "password_hash":
+        return str(_("changed"))
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if column == "store_id":
+        return store_names.get(value, str(value))
+    if column == "language":
+        return {"zh": "简体中文", "en": "English"}.get(str(value), str(value))
+    found = label_of(str(value), "Role") if column == "role" else None
+    return str(_(found)) if found else str(value)
+
+
 def _changes(
     session: DbSession, v: Visitor, actor: Actor, entity: str, entity_id: int
 ) -> dict[str, Any]:
@@ -60,18 +77,7 @@ def _changes(
     names = accounts.names_of(session, (e.actor_id for e in entries))
 
     def shown(column: str, value: Any) -> str:
-        if value is None or value == "":
-            return "—"
-        if column == "password_hash":
-            return _("changed")
-        if isinstance(value, bool):
-            return _("yes") if value else _("no")
-        if column == "store_id":
-            return store_names.get(value, str(value))
-        if column == "language":
-            return {"zh": "简体中文", "en": "English"}.get(str(value), str(value))
-        found = label_of(str(value), "Role") if column == "role" else None
-        return _(found) if found else str(value)
+        return _value_text(_, store_names, column, value)
 
     rows = []
     for e in entries:
@@ -111,9 +117,11 @@ def _staff_list(session: DbSession, v: Visitor, now: Now, store: int | None) -> 
 
 @pages.get("/admin/staff")
 def staff_list(
-    request: Request, v: User, session: DbSession, now: Now, store: int | None = None
+    request: Request, v: User, session: DbSession, now: Now, store: str = ""
 ) -> Response:
-    return render(request, v, "admin/staff_list.html", _staff_list(session, v, now, store))
+    # "Every store" sends store= (empty): text, read as a number only when given.
+    chosen = int_of({"store": store}, "store")
+    return render(request, v, "admin/staff_list.html", _staff_list(session, v, now, chosen))
 
 
 def _account_form(form: FormData, *, with_username: bool) -> Account:
