@@ -79,30 +79,52 @@ def test_open_duplicate_escalations_are_merged_before_one_per_reason_is_enforced
         engine = make_engine(url)
         at = [datetime(2024, 3, d, 2, tzinfo=UTC) for d in (1, 2, 3, 4)]
         with engine.begin() as conn:
-            conn.execute(sa.text(
-                "INSERT INTO stores (id, code, name, region, address, phone, created_at, "
-                "updated_at) VALUES (1, 'A001', '徐汇店', '华东', '', '', :t, :t)"), {"t": at[0]})
-            conn.execute(sa.text(
-                "INSERT INTO staff (id, username, name, phone, role, store_id, active, "
-                "language, password_hash, created_at, updated_at) VALUES (1, 'c', '李', '', "
-                "'clerk', 1, true, 'zh', '', :t, :t)"), {"t": at[0]})
-            conn.execute(sa.text(
-                "INSERT INTO members (id, card_number, home_store_id, owner_id, language, name, "
-                "medical_history, drug_allergies, regular_medicines, chronic_conditions, hobbies, "
-                "special_dates, health_consent, created_at, updated_at) VALUES (1, 'T1', 1, 1, "
-                "'zh', '王', '[]', '[]', '[]', '[]', '[]', '[]', true, :t, :t)"), {"t": at[0]})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO stores (id, code, name, region, address, phone, created_at, "
+                    "updated_at) VALUES (1, 'A001', '徐汇店', '华东', '', '', :t, :t)"
+                ),
+                {"t": at[0]},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO staff (id, username, name, phone, role, store_id, active, "
+                    "language, password_hash, created_at, updated_at) VALUES (1, 'c', '李', '', "
+                    "'clerk', 1, true, 'zh', '', :t, :t)"
+                ),
+                {"t": at[0]},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO members (id, card_number, home_store_id, owner_id, language, name, "
+                    "medical_history, drug_allergies, regular_medicines, chronic_conditions, hobbies, "
+                    "special_dates, health_consent, created_at, updated_at) VALUES (1, 'T1', 1, 1, "
+                    "'zh', '王', '[]', '[]', '[]', '[]', '[]', '[]', true, :t, :t)"
+                ),
+                {"t": at[0]},
+            )
             for i, (reason, status) in enumerate(
-                [("side_effects", "open"), ("side_effects", "open"), ("cost", "open"),
-                 ("side_effects", "open")], start=1):
-                conn.execute(sa.text(
-                    "INSERT INTO escalations (id, member_id, store_id, reason, role, action_zh, "
-                    "action_en, due_on, status, raised_by_id, raised_at, resolution) VALUES "
-                    "(:i, 1, 1, :r, 'pharmacist', '', '', :d, :s, 1, :t, '')"),
-                    {"i": i, "r": reason, "s": status, "d": date(2024, 3, i), "t": at[i - 1]})
+                [
+                    ("side_effects", "open"),
+                    ("side_effects", "open"),
+                    ("cost", "open"),
+                    ("side_effects", "open"),
+                ],
+                start=1,
+            ):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO escalations (id, member_id, store_id, reason, role, action_zh, "
+                        "action_en, due_on, status, raised_by_id, raised_at, resolution) VALUES "
+                        "(:i, 1, 1, :r, 'pharmacist', '', '', :d, :s, 1, :t, '')"
+                    ),
+                    {"i": i, "r": reason, "s": status, "d": date(2024, 3, i), "t": at[i - 1]},
+                )
         migrate.upgrade(url)
         with engine.connect() as conn:
-            rows = conn.execute(sa.text(
-                "SELECT id, status, reports, resolution FROM escalations ORDER BY id")).all()
+            rows = conn.execute(
+                sa.text("SELECT id, status, reports, resolution FROM escalations ORDER BY id")
+            ).all()
         assert [tuple(r) for r in rows] == [
             (1, "open", 3, ""),
             (2, "resolved", 1, "merged into escalation 1"),

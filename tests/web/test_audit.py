@@ -133,18 +133,18 @@ def test_zh_audit_pages_name_protocols_steps_and_outcomes_and_show_a_breadcrumb(
     store = client.get("/audit", params={"store_id": chain.world.store_a.id}).text
     assert heading.search(store).group(1) == "员工"  # type: ignore[union-attr]
     assert "姓名" not in chain_page + region + store
-    trail = store[store.index('<nav class="breadcrumb"'):]
+    trail = store[store.index('<nav class="breadcrumb"') :]
     trail = trail[: trail.index("</nav>")]
     assert 'aria-label="当前位置"' in trail and "全连锁" in trail
     assert trail.index("全连锁") < trail.index("华东") < trail.index('aria-current="page"')
     for status in ("overdue", "missed", "due"):
         page = client.get("/audit/steps", params={"status": status, "region": "华东"}).text
-        table = page[page.index("<table"):page.index("</table>")]
+        table = page[page.index("<table") : page.index("</table>")]
         for code in ("osteoporosis", "medication_guidance", "fall_prevention", ">overdue<",
                      ">missed<", ">done<", ">not_done<"):  # fmt: skip
             assert code not in table, (status, code)
         assert "骨质疏松慢病追踪" in table
-        crumbs = page[page.index('<nav class="breadcrumb"'):]
+        crumbs = page[page.index('<nav class="breadcrumb"') :]
         assert '<li aria-current="page"><span>' in crumbs[: crumbs.index("</nav>")]
 
 

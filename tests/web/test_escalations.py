@@ -91,9 +91,7 @@ def test_a_clerk_is_not_offered_and_cannot_close_a_pharmacists_side_effect_case(
     assert world.session.get_one(Escalation, esc_id).status is EscalationStatus.open
 
 
-def test_the_pharmacist_is_offered_the_button_and_closes_the_case(
-    client: TestClient, world: World
-):
+def test_the_pharmacist_is_offered_the_button_and_closes_the_case(client: TestClient, world: World):
     esc_id = raised_side_effects(world)
     token = sign_in_page(client, "pharm.a")
     assert f"/escalations/{esc_id}/resolve" in client.get("/escalations").text
@@ -116,15 +114,15 @@ def test_head_office_sees_each_cases_store_and_who_resolved_it_when(
     world.session.commit()
     sign_in_page(client, "super")
     page = client.get("/escalations?status=resolved").text
-    row = page[page.index(f'id="esc-{esc_id}"'):]
+    row = page[page.index(f'id="esc-{esc_id}"') :]
     row = row[: row.index("</tr>")]
     assert "徐汇店" in row  # the store column of the chain-wide list
     assert '于 2024年3月1日 10:00 办结，办结人： <span translate="no">赵药师</span>' in row
     assert "药师已回访" in row
-    assert "<th scope=\"col\">门店</th>" in page
+    assert '<th scope="col">门店</th>' in page
     client.cookies.clear()
     sign_in_page(client, "pharm.a")  # one store's list has no store column
-    assert "<th scope=\"col\">门店</th>" not in client.get("/escalations?status=resolved").text
+    assert '<th scope="col">门店</th>' not in client.get("/escalations?status=resolved").text
 
 
 def test_one_word_for_escalations_in_chinese():

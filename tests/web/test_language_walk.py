@@ -64,9 +64,7 @@ TERMINAL_ONLY = {"cli.py", "backup.py", "synthetic.py", "enrolment_file.py"}
 
 
 def domain_keys() -> set[str]:
-    found = extract_from_dir(
-        str(ROOT / "careplan"), [("**.py", "python")], keywords={"N_": None}
-    )
+    found = extract_from_dir(str(ROOT / "careplan"), [("**.py", "python")], keywords={"N_": None})
     return {msg for file, _l, msg, _c, _x in found if Path(file).name not in TERMINAL_ONLY}
 
 
@@ -437,8 +435,10 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
 
     clerk = world.actor(world.clerk_a)
     walk("bought tomorrow", buy, purchased_on=today + timedelta(days=1))
-    head = ("card_number,store_code,product_code,product_name,quantity,days_supply,"
-            "purchased_on,amount\n")
+    head = (
+        "card_number,store_code,product_code,product_name,quantity,days_supply,"
+        "purchased_on,amount\n"
+    )
     card, code = member.card_number, world.store_a.code
     bad_lines = (
         f"{card},{code},,钙片,1,30,2024-03-01,1\n"  # empty
@@ -624,7 +624,7 @@ CODE_WORD = re.compile(r"\b[a-z]+_[a-z_]+\b")
 
 
 def said_twice(texts: list[str]) -> list[str]:
-    """"开始日期：开始日期须在…", "lecture lecture": a word printed twice."""
+    """ "开始日期：开始日期须在…", "lecture lecture": a word printed twice."""
     twice = re.compile(r"^(\w{2,})[：:] ?\1|\b(\w+) \2\b")
     return [t for t in texts if twice.search(t)]
 
@@ -651,8 +651,11 @@ def walk_the_pages(client: TestClient, world: World, language: str) -> dict[str,
         r = client.post("/members", data=data)
         assert r.status_code == 422, (name, r.status_code)
         pages[name] = r.text
-    r = client.post("/api/v1/members", content=b"{not json",
-                    headers={"Content-Type": "application/json"} | api_sign_in(client, "manager.a"))
+    r = client.post(
+        "/api/v1/members",
+        content=b"{not json",
+        headers={"Content-Type": "application/json"} | api_sign_in(client, "manager.a"),
+    )
     assert r.status_code == 422 and r.json()["error"]["key"] == "not valid JSON", r.text
     pages["lecture"] = client.post(
         "/lectures", data={"csrf_token": token, "title_zh": "讲座", "capacity": "many"}

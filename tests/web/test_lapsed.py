@@ -45,13 +45,13 @@ def test_the_lapsed_list_shows_phone_owner_last_contact_filters_by_store_and_exp
     world.session.commit()
     sign_in_page(client, "super")
     page = client.get("/audit/adherence?days=90").text
-    lapsed = page[page.index('id="h-lapsed"'):]
-    row_a = lapsed[lapsed.index("周淑珍"):]
+    lapsed = page[page.index('id="h-lapsed"') :]
+    row_a = lapsed[lapsed.index("周淑珍") :]
     row_a = row_a[: row_a.index("</tr>")]
     assert "13800000001" in row_a and "李娜" in row_a and "2024年1月3日" in row_a
     assert "吴秀梅" in lapsed
     only_a = client.get(f"/audit/adherence?days=90&store_id={world.store_a.id}").text
-    only_a = only_a[only_a.index('id="h-lapsed"'):]
+    only_a = only_a[only_a.index('id="h-lapsed"') :]
     assert "周淑珍" in only_a and "吴秀梅" not in only_a
     assert f"lapsed.csv?days=90&amp;store_id={world.store_a.id}" in only_a
     r = client.get(f"/audit/adherence/lapsed.csv?days=90&store_id={world.store_a.id}")
