@@ -96,8 +96,9 @@ def test_open_duplicate_escalations_are_merged_before_one_per_reason_is_enforced
             )
             conn.execute(
                 sa.text(
-                    "INSERT INTO members (id, card_number, home_store_id, owner_id, language, name, "
-                    "medical_history, drug_allergies, regular_medicines, chronic_conditions, hobbies, "
+                    "INSERT INTO members (id, card_number, home_store_id, owner_id, language, "
+                    "name, medical_history, drug_allergies, regular_medicines, "
+                    "chronic_conditions, hobbies, "
                     "special_dates, health_consent, created_at, updated_at) VALUES (1, 'T1', 1, 1, "
                     "'zh', '王', '[]', '[]', '[]', '[]', '[]', '[]', true, :t, :t)"
                 ),
@@ -114,8 +115,8 @@ def test_open_duplicate_escalations_are_merged_before_one_per_reason_is_enforced
             ):
                 conn.execute(
                     sa.text(
-                        "INSERT INTO escalations (id, member_id, store_id, reason, role, action_zh, "
-                        "action_en, due_on, status, raised_by_id, raised_at, resolution) VALUES "
+                        "INSERT INTO escalations (id, member_id, store_id, reason, role, "
+                        "action_zh, action_en, due_on, status, raised_by_id, raised_at, resolution) VALUES "
                         "(:i, 1, 1, :r, 'pharmacist', '', '', :d, :s, 1, :t, '')"
                     ),
                     {"i": i, "r": reason, "s": status, "d": date(2024, 3, i), "t": at[i - 1]},

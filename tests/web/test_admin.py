@@ -137,7 +137,7 @@ def test_a_new_account_gets_a_one_time_password_that_must_be_changed_first(
         ({"username": "clerk.a"}, ("用户名", "clerk.a 已被占用")),
         ({"name": ""}, ("姓名", "必填")),
         ({"role": "boss"}, ("岗位", "请从列表中选择")),
-        ({"store_id": ""}, ("门店", "门店员工须有所属门店")),
+        ({"store_id": ""}, ("门店", "门店员工须选择所属门店")),
         ({"store_id": "99999"}, ("门店", "请选择门店")),
     ],
 )
