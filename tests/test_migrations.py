@@ -116,7 +116,8 @@ def test_open_duplicate_escalations_are_merged_before_one_per_reason_is_enforced
                 conn.execute(
                     sa.text(
                         "INSERT INTO escalations (id, member_id, store_id, reason, role, "
-                        "action_zh, action_en, due_on, status, raised_by_id, raised_at, resolution) VALUES "
+                        "action_zh, action_en, due_on, status, raised_by_id, raised_at, "
+                        "resolution) VALUES "
                         "(:i, 1, 1, :r, 'pharmacist', '', '', :d, :s, 1, :t, '')"
                     ),
                     {"i": i, "r": reason, "s": status, "d": date(2024, 3, i), "t": at[i - 1]},
