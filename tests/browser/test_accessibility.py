@@ -32,6 +32,7 @@ def _ids(server: LiveServer) -> dict[str, int]:
 def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
     daily = [
         "/",
+        "/my-members",
         "/members",
         f"/members/{ids['member']}",
         f"/members/{ids['member']}/enrol",
@@ -50,7 +51,14 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
         "xh.pharmacist": daily[:8],
         "xh.manager": [*managing, f"/lectures/{ids['lecture']}/invite"],
         "duzhi": ["/audit", "/audit/steps?status=overdue", "/purchases/classes"],
-        "admin": ["/store/staff"],
+        "admin": [
+            "/admin/staff",
+            "/admin/staff/new",
+            "/admin/stores",
+            "/admin/stores/new",
+            "/admin/protocols",
+            "/admin/protocols/osteoporosis/1",
+        ],
     }
 
 
