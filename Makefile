@@ -72,7 +72,7 @@ test: install lint browser
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --project careplan \
 	  -o web/translations/messages.pot .
-	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) node_modules var/*.db var/*.db-wal var/*.db-shm
