@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from careplan.errors import N_, InvalidValue
 from careplan.healthchecks import MEASUREMENTS
 from careplan.vocab import DRUG_CLASSES, Channel, Role, StopReason
 
@@ -73,8 +74,8 @@ class StepCommon(Frozen):
     def _known_measurements(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for kind in value:
             if kind not in MEASUREMENTS:
-                known = ", ".join(sorted(MEASUREMENTS))
-                raise ValueError(f"unknown measurement {kind!r} (known: {known})")
+                raise InvalidValue(N_("unknown measurement '%(kind)s' (known: %(known)s)"),
+                                   kind=kind, known=", ".join(sorted(MEASUREMENTS)))  # fmt: skip
         return value
 
     @field_validator("checklist")
@@ -83,7 +84,7 @@ class StepCommon(Frozen):
         keys = [item.key for item in value]
         dupes = sorted({k for k in keys if keys.count(k) > 1})
         if dupes:
-            raise ValueError(f"checklist item key {dupes[0]!r} is used twice")
+            raise InvalidValue(N_("checklist item key '%(key)s' is used twice"), key=dupes[0])
         return value
 
 
@@ -109,10 +110,10 @@ class Step(StepCommon):
     def _one_offset(self) -> Step:
         given = [n for n in ("day", "week", "month") if getattr(self, n) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of day, week or month")
+            raise InvalidValue(N_("give exactly one of day, week or month"))
         if self.week is not None and self.opens_days_before:
-            raise ValueError(
-                "opens_days_before does not apply to week steps (a week is its window)"
+            raise InvalidValue(
+                N_("opens_days_before does not apply to week steps (a week is its window)")
             )
         return self
 
@@ -143,9 +144,8 @@ class Protocol(Frozen):
     def _known_classes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for key in value:
             if key not in DRUG_CLASSES:
-                raise ValueError(
-                    f"unknown drug class {key!r} (known: {', '.join(sorted(DRUG_CLASSES))})"
-                )
+                raise InvalidValue(N_("unknown drug class '%(key)s' (known: %(known)s)"),
+                                   key=key, known=", ".join(sorted(DRUG_CLASSES)))  # fmt: skip
         return value
 
     @field_validator("escalations")
@@ -153,22 +153,24 @@ class Protocol(Frozen):
     def _every_reason(cls, value: dict[StopReason, Escalation]) -> dict[StopReason, Escalation]:
         missing = [r.value for r in StopReason if r not in value]
         if missing:
-            raise ValueError(f"no escalation for stop reason(s): {', '.join(missing)}")
+            raise InvalidValue(N_("no escalation for stop reason(s): %(missing)s"),
+                               missing=", ".join(missing))  # fmt: skip
         return value
 
     @model_validator(mode="after")
     def _refills_are_tracked(self) -> Protocol:
         for step in self.checkpoints:
             if step.refill is not None and step.refill.drug_class not in self.tracks:
-                raise ValueError(
-                    f"step {step.key!r} refills {step.refill.drug_class!r}: list it in tracks"
-                )
+                raise InvalidValue(
+                    N_("step '%(step)s' refills '%(drug_class)s': list it in tracks"),
+                    step=step.key, drug_class=step.refill.drug_class,
+                )  # fmt: skip
         return self
 
     @model_validator(mode="after")
     def _routine_needs_an_end(self) -> Protocol:
         if self.routine is not None and self.duration_months is None:
-            raise ValueError("a routine tail needs duration_months (when the plan ends)")
+            raise InvalidValue(N_("a routine tail needs duration_months (when the plan ends)"))
         return self
 
     def step(self, key: str) -> Step | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from careplan.errors import N_, NotFound
 from careplan.models import ProtocolVersion
 from careplan.protocol_schema import Protocol, Step, StepCommon
 from careplan.schedule import expiry_of, grace_of, nominal_due_day
+from careplan.validation import refusal
 
 MAX_FILE_BYTES = 256 * 1024
 PLAIN_TAGS = frozenset(
@@ -35,9 +36,20 @@ PLAIN_TAGS = frozenset(
 
 @dataclass(frozen=True)
 class ProtocolIssue:
+    """One problem in a file. The message is a catalogue key with its parameters, so the
+    CLI says it in English and the admin console in the reader's language; `where` is
+    the place in the file (`checkpoints[w3].title`), ids that no language translates."""
+
     path: str
     line: int
-    message: str
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    where: str = ""
+
+    @property
+    def message(self) -> str:
+        english = self.key % dict(self.params) if self.params else self.key
+        return f"{self.where}: {english}" if self.where else english
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.message}"
@@ -71,16 +83,18 @@ class _Loader(yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise _YamlRefused(
                 event.start_mark.line + 1,
-                "YAML anchors and aliases (&name, *name) are not allowed in protocols",
+                N_("YAML anchors and aliases (&name, *name) are not allowed in protocols"),
             )
         return super().compose_node(parent, index)
 
 
 class _YamlRefused(Exception):
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-        self.message = message
+    def __init__(self, line: int, key: str, /, **params: Any) -> None:
+        super().__init__(key)
+        self.line, self.key, self.params = line, key, params
+
+    def issue(self, path: str) -> ProtocolIssue:
+        return ProtocolIssue(path, self.line, self.key, self.params)
 
 
 def content_hash(definition: Protocol) -> str:
@@ -95,15 +109,21 @@ def _to_python(
     lines[path] = node.start_mark.line + 1
     if node.tag not in PLAIN_TAGS:
         tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-        raise _YamlRefused(node.start_mark.line + 1, f"YAML tag {tag!r} is not allowed")
+        raise _YamlRefused(
+            node.start_mark.line + 1, N_("YAML tag '%(tag)s' is not allowed"), tag=tag
+        )
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node)
             if not isinstance(key, str):
-                raise _YamlRefused(key_node.start_mark.line + 1, f"key {key!r} must be text")
+                raise _YamlRefused(
+                    key_node.start_mark.line + 1, N_("key %(key)s must be text"), key=repr(key)
+                )
             if key in out:
-                raise _YamlRefused(key_node.start_mark.line + 1, f"duplicate key {key!r}")
+                raise _YamlRefused(
+                    key_node.start_mark.line + 1, N_("duplicate key '%(key)s'"), key=key
+                )
             out[key] = _to_python(loader, value_node, (*path, key), lines)
         return out
     if isinstance(node, yaml.SequenceNode):
@@ -127,6 +147,8 @@ def _label(data: Any, loc: Sequence[Any]) -> str:
     parts: list[str] = []
     node = data
     for part in loc:
+        if part == "[key]":  # pydantic's mark for a mapping's key: the key is named already
+            continue
         if isinstance(part, int):
             key = (
                 node[part].get("key")
@@ -150,20 +172,48 @@ def _line_for(lines: dict[tuple[Any, ...], int], loc: Sequence[Any]) -> int:
     return 1
 
 
-def _plain_message(data: Any, err: dict[str, Any]) -> str:
+def _pydantic_issue(path: str, line: int, data: Any, err: dict[str, Any]) -> ProtocolIssue:
+    """One schema error as an issue: the place in the file and a catalogue key, never
+    pydantic's own sentence (it names regular expressions and Python types)."""
     loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-    where = _label(data, loc)
-    kind = err["type"]
+    where, kind = _label(data, loc), err["type"]
+    if kind in ("missing", "string_too_short") and loc and loc[-1] in ("zh", "en"):
+        key = (
+            N_("the Chinese (zh) text is missing")
+            if loc[-1] == "zh"
+            else N_("the English (en) text is missing")
+        )
+        return ProtocolIssue(path, line, key, where=_label(data, loc[:-1]))
     if kind == "missing":
-        if loc and loc[-1] in ("zh", "en"):
-            lang = "Chinese (zh)" if loc[-1] == "zh" else "English (en)"
-            return f"{_label(data, loc[:-1])}: the {lang} text is missing"
-        return f"{where}: required field is missing"
+        return ProtocolIssue(path, line, N_("required field is missing"), where=where)
     if kind == "extra_forbidden":
-        parent = _label(data, loc[:-1])
-        return f"{parent}: unknown field {loc[-1]!r}"
-    message = str(err["msg"]).removeprefix("Value error, ")
-    return f"{where}: {message}"
+        return ProtocolIssue(
+            path,
+            line,
+            N_("unknown field '%(field)s'"),
+            {"field": str(loc[-1])},
+            where=_label(data, loc[:-1]),
+        )
+    if kind == "string_pattern_mismatch":
+        key = (
+            N_("not an ICD-10 code (a letter, two digits, then an optional .part: M81.0)")
+            if loc and loc[-1] == "icd10"
+            else N_(
+                "a key is lower-case letters, digits and _, starts with a letter "
+                "and has at most 48 characters"
+            )
+        )
+        return ProtocolIssue(path, line, key, where=where)
+    refused = refusal(err)
+    return ProtocolIssue(path, line, refused.message, _said_params(refused.params), where=where)
+
+
+def _said_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters as a sentence shows them: lists joined, enums as their value."""
+    return {
+        k: ", ".join(str(x) for x in v) if isinstance(v, list | tuple) else str(v)
+        for k, v in params.items()
+    }
 
 
 def _order_issues(
@@ -175,15 +225,22 @@ def _order_issues(
     for i, step in enumerate(definition.checkpoints):
         line = lines.get(("checkpoints", i), 1)
         if step.key in seen:
-            issues.append(ProtocolIssue(path, line, f"checkpoint key {step.key!r} is used twice"))
+            issues.append(
+                ProtocolIssue(
+                    path, line, N_("checkpoint key '%(key)s' is used twice"), {"key": step.key}
+                )
+            )
         seen.add(step.key)
         if previous is not None and nominal_due_day(step) <= nominal_due_day(previous):
             issues.append(
                 ProtocolIssue(
                     path,
                     line,
-                    f"checkpoints[{step.key}] is due no later than the step before it "
-                    f"({previous.key}): offsets must increase",
+                    N_(
+                        "checkpoints[%(key)s] is due no later than the step before it "
+                        "(%(previous)s): offsets must increase"
+                    ),
+                    {"key": step.key, "previous": previous.key},
                 )
             )
         previous = step
@@ -195,8 +252,11 @@ def _order_issues(
                 ProtocolIssue(
                     path,
                     line,
-                    f"expiry_days ({expiry}) must be longer than "
-                    f"grace_days ({grace}): a step cannot be missed before it is overdue",
+                    N_(
+                        "expiry_days (%(expiry)s) must be longer than grace_days (%(grace)s): "
+                        "a step cannot be missed before it is overdue"
+                    ),
+                    {"expiry": expiry, "grace": grace},
                 )
             )
     return issues
@@ -212,24 +272,23 @@ def all_steps(definition: Protocol) -> list[tuple[int, StepCommon]]:
 def parse_protocol(text: str, path: str = "<text>") -> LoadedProtocol:
     """Validate one protocol's YAML text; raise ProtocolFileError naming every issue."""
     if len(text.encode()) > MAX_FILE_BYTES:
-        raise ProtocolFileError([ProtocolIssue(path, 1, "file is larger than 256 KiB")])
+        raise ProtocolFileError([ProtocolIssue(path, 1, N_("file is larger than 256 KiB"))])
     try:
         data, lines = _read_yaml(text)
     except _YamlRefused as exc:
-        raise ProtocolFileError([ProtocolIssue(path, exc.line, exc.message)]) from None
+        raise ProtocolFileError([exc.issue(path)]) from None
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
         raise ProtocolFileError(
-            [ProtocolIssue(path, line, f"not valid YAML: {exc.problem}")]
+            [ProtocolIssue(path, line, N_("not valid YAML: %(problem)s"), {"problem": exc.problem})]
         ) from None
     if not isinstance(data, dict):
-        raise ProtocolFileError([ProtocolIssue(path, 1, "a protocol must be a YAML mapping")])
+        raise ProtocolFileError([ProtocolIssue(path, 1, N_("a protocol must be a YAML mapping"))])
     try:
         definition = Protocol.model_validate(data)
     except ValidationError as exc:
         issues = [
-            ProtocolIssue(path, _line_for(lines, e["loc"]), _plain_message(data, dict(e)))
-            for e in exc.errors()
+            _pydantic_issue(path, _line_for(lines, e["loc"]), data, dict(e)) for e in exc.errors()
         ]
         raise ProtocolFileError(sorted(issues, key=lambda i: i.line)) from None
     issues = _order_issues(definition, lines, path)
@@ -243,7 +302,16 @@ def decode(data: bytes, path: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ProtocolFileError([ProtocolIssue(path, 1, f"cannot read file: {exc}")]) from None
+        raise ProtocolFileError(
+            [
+                ProtocolIssue(
+                    path,
+                    1,
+                    N_("cannot read file: it is not UTF-8 text (byte %(at)s)"),
+                    {"at": exc.start},
+                )
+            ]
+        ) from None
 
 
 def check_upload(session: Session, data: bytes, path: str) -> LoadedProtocol:
@@ -289,7 +357,14 @@ def read_files(paths: Iterable[Path]) -> list[LoadedProtocol]:
         try:
             text = decode(p.read_bytes(), str(p))
         except OSError as exc:
-            issues.append(ProtocolIssue(str(p), 1, f"cannot read file: {exc}"))
+            issues.append(
+                ProtocolIssue(
+                    str(p),
+                    1,
+                    N_("cannot read file: %(reason)s"),
+                    {"reason": exc.strerror or type(exc).__name__},
+                )
+            )
             continue
         except ProtocolFileError as exc:
             issues.extend(exc.issues)
@@ -306,7 +381,8 @@ def read_files(paths: Iterable[Path]) -> list[LoadedProtocol]:
                 ProtocolIssue(
                     item.path,
                     item.lines.get(("version",), 1),
-                    f"{item.ref} is also defined in {by_ref[ref].path}",
+                    N_("%(ref)s is also defined in %(other)s"),
+                    {"ref": item.ref, "other": by_ref[ref].path},
                 )
             )
         by_ref[ref] = item
@@ -327,8 +403,11 @@ def check_published(session: Session, loaded: Sequence[LoadedProtocol]) -> list[
                 ProtocolIssue(
                     item.path,
                     item.lines.get(("version",), 1),
-                    f"{item.ref} is already published with different content; "
-                    f"publish the change as version {item.definition.version + 1}",
+                    N_(
+                        "%(ref)s is already published with different content; "
+                        "publish the change as version %(next)s"
+                    ),
+                    {"ref": item.ref, "next": item.definition.version + 1},
                 )
             )
     return issues

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import re
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from careplan.vocab import Role
 from tests.conftest import ROOT, World, make_member, make_staff
 from tests.web.conftest import HASHED, csrf_of, sign_in_page
 from tests.web.test_languages import chinese_left, english_left, visible
+from web.i18n import gettext_for
 
 OTP = re.compile(r'id="one-time-password">([a-z2-9-]+)<')
 NEW_PASSWORD = "my-own-password-2026"
@@ -306,13 +308,18 @@ def test_an_upload_is_checked_as_the_cli_checks_and_published_only_after_confirm
     assert "未发布：请修正以下问题" in page
     hostile = _upload(client, token, "<i>x.yaml", bad)  # a name is shown as text
     assert "&lt;i&gt;x.yaml" in hostile and "<i>x" not in hostile
-    for issue in cli.value.issues:  # the CLI's very messages, file and line included
-        assert f"bad.yaml:{issue.line}: {issue.message}" in page
+    zh = gettext_for("zh")
+    shown = re.sub(r"<[^>]+>", "", page)
+    for issue in cli.value.issues:  # the CLI's very messages, file and line, in Chinese
+        where = f"{issue.where}: " if issue.where else ""
+        said = zh(issue.key, **issue.params)
+        assert said != issue.key, f"no Chinese for {issue.key!r}"
+        assert escape(f"bad.yaml:{issue.line}: {where}{said}", quote=False) in shown
 
     changed = good.replace("medication guidance", "medication guidance (changed)", 1)
     assert changed != good
     page = _upload(client, token, "osteoporosis.yaml", changed.replace("Medication", "Meds", 1))
-    assert "already published with different content" in page
+    assert "已以不同内容发布" in page
 
     same = _upload(client, token, "osteoporosis.yaml", good)
     assert "无需再次发布" in same and "发布此版本" not in same

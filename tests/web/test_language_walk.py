@@ -633,6 +633,94 @@ def shown(language: str, refusal: CareplanError) -> list[str]:
     return visible(f"<p>{error_text(gettext_for(language), refusal)}</p>")
 
 
+# A protocol file's problems (ProtocolIssue, not refusals): each bad file once.
+def _bad_protocol_texts(good: str) -> dict[str, str]:
+    step = "  - key: medication_guidance\n"
+    assert step in good
+    return {
+        "big": "x" * (protocols.MAX_FILE_BYTES + 1),
+        "alias": "a: &x 1\nb: *x\n",
+        "tag": "a: !!binary aGk=\n",
+        "key not text": "1: x\n",
+        "duplicate key": "id: a\nid: b\n",
+        "not yaml": "a: [1\n",
+        "not a mapping": "- 1\n",
+        "unknown field": good.replace("version: 3", "version: 3\ncolour: red", 1),
+        "missing": good.replace("version: 3\n", "", 1),
+        "no zh": re.sub(r"zh: 骨质疏松慢病追踪", "zh: ''", good, count=1),
+        "no en": good.replace("  en: Osteoporosis care plan\n", "", 1),
+        "bad key": good.replace(step, "  - key: W1 start\n", 1),
+        "icd": good.replace("icd10: M81", "icd10: bone", 1),
+        "bound": good.replace("version: 3", "version: 0", 1),
+        "measurement": good.replace("measurements: [", "measurements: [cholesterol_x, ", 1),
+        "item twice": good.replace("key: upright_30min", "key: dose_explained", 1),
+        "two offsets": good.replace(step, step + "    day: 3\n", 1),
+        "opens early": good.replace(step, step + "    opens_days_before: 2\n", 1),
+        "drug class": good.replace("calcium_vitamin_d]", "nonsense]", 1),
+        "refill": good.replace(step, step + "    refill: {drug_class: statins}\n", 1),
+        "escalation": re.sub(r"\n  cost:\n(    .*\n){3}", "\n", good, count=1),
+        "routine": good.replace(
+            "version: 3",
+            "version: 3\nroutine: {per_month: 1, "
+            "title: {zh: 甲, en: A}, guidance: {zh: 甲, en: A}}",
+            1,
+        ),
+        "key twice": good.replace("key: take_on_time", "key: medication_guidance", 1),
+        "order": good.replace("week: 2", "week: 1", 1),
+        "expiry": good.replace(step, step + "    grace_days: 5\n    expiry_days: 3\n", 1),
+    }
+
+
+def walk_protocol_problems(world: World, tmp: Path) -> list[protocols.ProtocolIssue]:
+    good = (ROOT / "protocols" / "osteoporosis.yaml").read_text(encoding="utf-8")
+    met: list[protocols.ProtocolIssue] = []
+    for name, text in _bad_protocol_texts(good).items():
+        with pytest.raises(protocols.ProtocolFileError) as refused:
+            protocols.parse_protocol(text, f"{name}.yaml")
+        met += refused.value.issues
+    for data, call in (
+        (b"\xff\xfe", lambda d: protocols.check_upload(world.session, d, "gbk.yaml")),
+        (good.replace("medication", "meds", 1).encode(),
+         lambda d: protocols.check_upload(world.session, d, "changed.yaml")),
+    ):  # fmt: skip
+        with pytest.raises(protocols.ProtocolFileError) as refused:
+            call(data)
+        met += refused.value.issues
+    (tmp / "a.yaml").write_text(good, encoding="utf-8")
+    (tmp / "b.yaml").write_text(good, encoding="utf-8")
+    with pytest.raises(protocols.ProtocolFileError) as refused:
+        protocols.read_files([tmp / "a.yaml", tmp / "b.yaml", tmp])  # tmp: a folder
+    return met + refused.value.issues
+
+
+def protocol_problem_reads_wrong(issue: protocols.ProtocolIssue) -> bool:
+    """The Chinese sentence keeps no Latin word but the file's own ids: field names of
+    the schema, the values it quotes, the place in the file, and YAML / UTF-8 / ICD-10."""
+    zh, en = gettext_for("zh"), gettext_for("en")
+    ids = {w for v in (*map(str, issue.params.values()), issue.where)
+           for w in re.findall(r"[A-Za-z]{2,}", v)}  # fmt: skip
+    ids |= {"YAML", "UTF", "ICD", "KiB", "zh", "en", "name"} | protocol_field_names()
+    said_zh, said_en = zh(issue.key, **issue.params), en(issue.key, **issue.params)
+    words = re.sub(r"[A-Za-z]+(_[A-Za-z]+)+", "", said_zh)  # a field's id: opens_days_before
+    return (
+        said_zh == issue.key
+        or bool(set(english_left([words])) - ids)
+        or bool(
+            chinese_left([said_en]) and not chinese_left([str(v) for v in issue.params.values()])
+        )
+    )
+
+
+def protocol_field_names() -> set[str]:
+    from careplan import protocol_schema
+
+    return {
+        name for model in vars(protocol_schema).values()
+        if isinstance(model, type) and issubclass(model, BaseModel)
+        for name in model.model_fields
+    }  # fmt: skip
+
+
 def walk_the_pages(client: TestClient, world: World, language: str) -> dict[str, str]:
     """Form and API refusals as the reader meets them: the page's own error area."""
     world.manager_a.language = language
@@ -672,11 +760,14 @@ def test_every_refusal_is_met_and_reads_in_the_readers_language(
     assert not walk.not_refused, f"these were not refused: {walk.not_refused}"
     pages = {lang: walk_the_pages(client, world, lang) for lang in ("zh", "en")}
 
-    met = {refusal.message for refusal in caught}
+    problems = walk_protocol_problems(world, tmp_path)
+    met = {refusal.message for refusal in caught} | {p.key for p in problems}
     never = sorted(domain_keys() - met)
     assert not never, f"refusals the walk never met (add a trigger): {never}; {walk.said}"
 
-    one_each = {refusal.message: refusal for refusal in caught}.values()
+    # A protocol schema's own refusals are problems of a file, checked as such above.
+    protocol_keys = {p.key for p in problems}
+    one_each = {r.message: r for r in caught if r.message not in protocol_keys}.values()
     wrong = []
     for refusal in one_each:
         zh, en = shown("zh", refusal), shown("en", refusal)
@@ -684,6 +775,7 @@ def test_every_refusal_is_met_and_reads_in_the_readers_language(
             wrong.append((refusal.message, zh, en))
         if any(CODE_WORD.search(t) for t in en):  # "as_of cannot be...": a field's id
             wrong.append((refusal.message, zh, en))
+    wrong += [(p.key, p.params) for p in problems if protocol_problem_reads_wrong(p)]
     assert not wrong, "\n".join(map(str, wrong))
     for name, html in pages["zh"].items():
         assert 'role="alert"' in html and not set(english_left(visible(html))) - LATIN_OK, name
