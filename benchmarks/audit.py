@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/audit.py --db sqlite|postgres --scale small|large [--smoke]
 
 - small: 200 stores, 200,000 members (>= 1M steps); large: 1,000 stores, 1,000,000
-  members (>= 10M steps). The chain is built once by `careplan.synthetic` (the same code
+  members (>= 10M steps). The chain is built once by `careplan.demo.synthetic` (the same code
   as `careplan demo generate`, seed 1) and reused: SQLite in var/bench-audit-<scale>.db,
   PostgreSQL in the database careplan_bench_<scale> on CAREPLAN_BENCH_PG (default
   postgresql+psycopg://postgres@127.0.0.1:5432). The build's figures are kept beside it.
@@ -45,11 +45,14 @@ from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import audit, clock, migrate, protocols, sessions, synthetic
+from careplan import clock, migrate, sessions
 from careplan.access import Actor
+from careplan.audit import audit
 from careplan.config import ROOT, get_settings
 from careplan.db import make_engine, make_session_factory
+from careplan.demo import synthetic
 from careplan.models import Checkpoint, Staff, Store
+from careplan.plans import protocols
 from web.app import create_app
 from web.session import SESSION_COOKIE
 

@@ -3,7 +3,7 @@ chain, then the same file again (idempotent: nothing added).
 
     .venv/bin/python benchmarks/import.py --db sqlite|postgresql [--lines 1000000] [--smoke]
 
-The chain is `careplan.synthetic` (20 stores, 20,000 members with plans, seed 1), built
+The chain is `careplan.demo.synthetic` (20 stores, 20,000 members with plans, seed 1), built
 fresh each run: SQLite in var/bench-import.db, PostgreSQL in the database
 careplan_bench_import on CAREPLAN_BENCH_PG (default postgresql+psycopg://postgres@127.0.0.1:5432).
 The file is UTF-8 CSV, one line per purchase, dates over the year before today; it is
@@ -42,14 +42,16 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import clock, migrate, protocols, synthetic
+from careplan import clock, migrate
 from careplan.access import Actor
-from careplan.change_log import log_action
+from careplan.adherence.till_import import import_csv_committed
 from careplan.config import ROOT
 from careplan.db import begin_for_writing, make_engine, make_session_factory
+from careplan.demo import synthetic
 from careplan.models import Member, Staff, Store
-from careplan.purchase_import import import_csv_committed
+from careplan.plans import protocols
 from careplan.staff import StaffIn, create_staff
+from careplan.trust.change_log import log_action
 from careplan.vocab import Role
 
 PG_BASE = os.environ.get("CAREPLAN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")

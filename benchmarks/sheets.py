@@ -29,14 +29,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from weasyprint import HTML
 
-from careplan import migrate, plans, protocols, sheets
+from careplan import migrate
 from careplan.access import Actor
-from careplan.checkpoints import ResultIn, record_result
 from careplan.config import ROOT
 from careplan.db import make_engine, make_session_factory
-from careplan.health_records import HealthCheckIn
-from careplan.members import Medicine, MemberCreate, create_member
+from careplan.members.archive import Medicine, MemberCreate, create_member
+from careplan.members.health_records import HealthCheckIn
 from careplan.models import Checkpoint, Staff, Store
+from careplan.plans import lifecycle, protocols
+from careplan.plans.checkpoints import ResultIn, record_result
+from careplan.sheets import sheets
 from careplan.vocab import Paper, Role
 from web.sheet_pdf import render_pdf, sheet_html
 
@@ -84,7 +86,7 @@ def build_chain(factory: sessionmaker[Session], members: int) -> tuple[Actor, li
                 ),
                 now=NOW,
             )
-            plan = plans.enroll(s, actor, member_id=member.id, protocol_id="osteoporosis",
+            plan = lifecycle.enroll(s, actor, member_id=member.id, protocol_id="osteoporosis",
                                 start=start, today=start, now=NOW - timedelta(days=27))  # fmt: skip
             steps = {
                 cp.key: cp

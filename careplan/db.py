@@ -13,8 +13,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import change_log  # noqa: F401  (every session logs care-data changes)
 from careplan.config import get_settings
+from careplan.trust import change_log  # noqa: F401  (every session logs care-data changes)
 
 # How long a writer waits for SQLite's write lock before giving up: long enough that a
 # burst queues rather than fails (no transaction holds the lock through slow work).

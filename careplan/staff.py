@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from careplan import sign_in
 from careplan.access import Actor, may_grant_role, may_see_staff, require_manage_staff
-from careplan.change_log import log_action
 from careplan.errors import N_, Conflict, Forbidden, InvalidInput, NotFound
 from careplan.models import Member, Staff, Store
 from careplan.sessions import end_all_sessions
 from careplan.sign_in import hash_password, verify
+from careplan.trust.change_log import log_action
 from careplan.vocab import Role
 
 MIN_PASSWORD = 12

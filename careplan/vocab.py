@@ -146,7 +146,7 @@ class SeatStatus(StrEnum):
     released = "released"  # the lecture was cancelled
 
 
-# Drug classes adherence is measured by (careplan/drug_classes.py, careplan/pdc.py).
+# Drug classes adherence is measured by (careplan/adherence/drug_classes.py and pdc.py).
 # key: (Chinese, English). A key is what protocols and the mapping use.
 DRUG_CLASSES: dict[str, tuple[str, str]] = {
     "bisphosphonates": ("双膦酸盐类", "Bisphosphonates"),

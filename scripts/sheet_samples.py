@@ -12,10 +12,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from careplan import clock, sheets
+from careplan import clock
 from careplan.access import Actor
 from careplan.db import make_engine, make_session_factory
 from careplan.models import HealthCheck
+from careplan.sheets import sheets
 from careplan.vocab import Paper
 from web.sheet_pdf import render_pdf
 

@@ -21,9 +21,9 @@ from schemathesis.config import HealthCheck
 from schemathesis.engine import Status, events, from_schema
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import lectures
 from careplan.config import get_settings
-from careplan.lectures import LectureIn
+from careplan.lectures import lectures
+from careplan.lectures.lectures import LectureIn
 from careplan.models import Staff
 from careplan.sessions import open_session
 from tests.conftest import World, enrolled_steps, make_member

@@ -16,14 +16,15 @@ import pytest
 from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import migrate, plans, protocols
+from careplan import migrate
 from careplan.access import Actor
-from careplan.checkpoints import ResultIn, record_result
 from careplan.db import make_engine, make_session_factory
-from careplan.health_records import HealthCheckIn
-from careplan.members import MemberCreate, create_member
+from careplan.members.archive import MemberCreate, create_member
+from careplan.members.health_records import HealthCheckIn
 from careplan.models import Checkpoint, Member, Staff, Store
-from careplan.protocols import LoadedProtocol
+from careplan.plans import lifecycle, protocols
+from careplan.plans.checkpoints import ResultIn, record_result
+from careplan.plans.protocols import LoadedProtocol
 from careplan.vocab import Role
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -242,7 +243,7 @@ def enrolled_steps(
     assignee: Staff | None = None,
 ) -> dict[str, Checkpoint]:
     """Enrol `member` (by clerk A) starting on `start`; the plan's steps by key."""
-    plan = plans.enroll(
+    plan = lifecycle.enroll(
         world.session,
         world.actor(world.clerk_a),
         member_id=member.id,

@@ -13,13 +13,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from careplan import backup, clock, demo, migrate, protocols
+from careplan import clock, migrate
 from careplan.access import Actor
 from careplan.config import ROOT
 from careplan.db import make_engine, make_session_factory, transaction
-from careplan.ledger import verify_all
-from careplan.members import MemberCreate, create_member
+from careplan.demo import chain
+from careplan.members.archive import MemberCreate, create_member
 from careplan.models import ChangeLog, Member, Staff
+from careplan.plans import protocols
+from careplan.trust import backup
+from careplan.trust.ledger import verify_all
 from tests.conftest import PG_ENV, PG_SKIP
 
 
@@ -49,7 +52,7 @@ def _seeded(url: str) -> None:
     engine = make_engine(url)
     with transaction(make_session_factory(engine), actor=Actor.system("test")) as s:
         protocols.publish(s, protocols.read_files(protocols.protocol_files(ROOT / "protocols")))
-        demo.seed(s, today=clock.today(), now=clock.now())
+        chain.seed(s, today=clock.today(), now=clock.now())
     engine.dispose()
 
 

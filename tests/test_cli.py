@@ -13,12 +13,12 @@ from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from careplan import migrate
-from careplan.cli import app
 from careplan.config import get_settings
 from careplan.db import make_engine, make_session_factory
 from careplan.models import CarePlan, Checkpoint, Member, ProtocolVersion, SheetPrint
 from tests import pdf
 from tests.careplan.test_protocols import GOOD
+from web.cli import app
 
 runner = CliRunner()
 
@@ -271,8 +271,8 @@ def test_the_import_worker_imports_a_queued_upload(
     cli_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """What the upload page starts for a large file: `careplan purchases run-job ID`."""
-    from careplan import import_jobs
     from careplan.access import Actor
+    from careplan.adherence import import_jobs
     from careplan.models import Purchase, Staff, Store
 
     assert run("protocols", "load")[0] == 0 and run("demo", "seed")[0] == 0
@@ -425,8 +425,9 @@ def test_enroll_file_names_the_line_and_field_of_a_nul_or_an_overlong_field(
 def test_end_covers_gives_members_back_once_the_last_day_has_passed(cli_db: str):
     from datetime import timedelta
 
-    from careplan import clock, members
+    from careplan import clock
     from careplan.access import Actor
+    from careplan.members import archive
     from careplan.models import Ownership, Staff
 
     assert run("protocols", "load")[0] == 0 and run("demo", "seed")[0] == 0
@@ -437,7 +438,7 @@ def test_end_covers_gives_members_back_once_the_last_day_has_passed(cli_db: str)
         clerk2 = s.scalar(select(Staff).where(Staff.username == "xh.clerk2"))
         assert manager and clerk1 and clerk2
         s.info["actor"] = Actor.of(manager, via="test")
-        moved = members.reassign_all(s, s.info["actor"], clerk1.id, clerk2.id, staff_left=False,
+        moved = archive.reassign_all(s, s.info["actor"], clerk1.id, clerk2.id, staff_left=False,
                                      now=clock.now(), until=clock.today())  # fmt: skip
         s.commit()
         clerk1_id = clerk1.id

@@ -6,8 +6,8 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from careplan.cli import app
 from careplan.config import PLACEHOLDER_SECRET, Settings, get_settings
+from web.cli import app
 
 STRONG = "k3Jd9sLq0ZxV7mNw2RtY6uPa8EcB4hGf"  # 32 characters
 

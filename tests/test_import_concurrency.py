@@ -28,10 +28,10 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import import_jobs
 from careplan.access import Actor
+from careplan.adherence import import_jobs
 from careplan.db import begin_for_writing, make_engine, make_session_factory
-from careplan.members import MemberCreate, create_member
+from careplan.members.archive import MemberCreate, create_member
 from careplan.models import Member, Purchase, Staff, Store
 from careplan.staff import StaffIn, create_staff
 from careplan.vocab import Role

@@ -35,8 +35,8 @@ def test_change_log_entries_from_before_the_chain_are_sealed_in_order(kind, tmp_
     import sqlalchemy as sa
 
     from careplan.db import make_session_factory
-    from careplan.ledger import verify_all
     from careplan.models.base import JsonType, UTCDateTime
+    from careplan.trust.ledger import verify_all
 
     url, token = new_database(kind, tmp_path)
     try:
@@ -146,10 +146,12 @@ RELEASED = "153fe634ff79"
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_the_new_migrations_go_down_and_up_on_a_filled_database(kind, tmp_path):
-    from careplan import clock, demo, protocols
+    from careplan import clock
     from careplan.access import Actor
     from careplan.db import make_session_factory
+    from careplan.demo import chain
     from careplan.models import Checkpoint, Staff
+    from careplan.plans import protocols
     from tests.conftest import shipped_protocols
 
     url, token = new_database(kind, tmp_path)
@@ -159,7 +161,7 @@ def test_the_new_migrations_go_down_and_up_on_a_filled_database(kind, tmp_path):
         with make_session_factory(engine)() as session:
             session.info["actor"] = Actor.system("test")
             protocols.publish(session, shipped_protocols())
-            demo.seed(session, today=clock.today(), now=clock.now())
+            chain.seed(session, today=clock.today(), now=clock.now())
             session.commit()
             steps = session.query(Checkpoint).count()
         engine.dispose()

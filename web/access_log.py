@@ -1,4 +1,4 @@
-"""Recording a look at members' health data from a request (careplan/access_log.py)."""
+"""Recording a look at members' health data from a request (careplan/trust/access_log.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import datetime
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from careplan import access_log
 from careplan.access import Actor, get_member
+from careplan.trust import access_log
 from web.deps import CurrentActor, DbSession, Now, client_address
 
 

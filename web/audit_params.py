@@ -15,10 +15,10 @@ from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import audit
 from careplan.access import Actor
+from careplan.audit import audit
 from careplan.errors import N_, InvalidInput
-from careplan.protocol_schema import Text
+from careplan.plans.protocol_schema import Text
 from careplan.validation import whole_number
 from web.labels import label_of
 

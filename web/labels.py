@@ -182,7 +182,7 @@ LABELS.update(
     }
 )
 
-# What became of a step in the audit's lists (careplan.audit.AuditStep.outcome).
+# What became of a step in the audit's lists (careplan.audit.audit.AuditStep.outcome).
 LABELS.update(
     {
         ("AuditOutcome", "overdue"): N_("Overdue"),

@@ -141,24 +141,24 @@ def _anonymous(request: Request) -> Visitor:
     return Visitor(None, _language(request, None), csrf_for(anon), new_anon)
 
 
-def visitor(request: Request, session: DbSession, now: Now) -> Visitor:
+def current_visitor(request: Request, session: DbSession, now: Now) -> Visitor:
     row = _signed_in(request, session, now.now)
     token = request.cookies.get(SESSION_COOKIE)
     if row is not None and token:
-        v = Visitor(row.staff, _language(request, row.staff), csrf_for(token), None)
+        visitor = Visitor(row.staff, _language(request, row.staff), csrf_for(token), None)
         session.info["actor"] = Actor.of(row.staff, via="web")
     else:
-        v = _anonymous(request)
-    request.state.visitor = v
-    return v
+        visitor = _anonymous(request)
+    request.state.visitor = visitor
+    return visitor
 
 
 def signed_out_visitor(request: Request) -> Visitor:
     """The sign-in form's visitor, found without the database: its post must not open a
     transaction before the password is checked (careplan/sign_in.py)."""
-    v = _anonymous(request)
-    request.state.visitor = v
-    return v
+    visitor = _anonymous(request)
+    request.state.visitor = visitor
+    return visitor
 
 
 async def check_csrf(request: Request) -> None:
@@ -197,16 +197,16 @@ def same_origin(request: Request) -> bool:
     return bool(host) and urlsplit(origin).netloc.lower() == host.lower()
 
 
-def signed_in(v: Annotated[Visitor, Depends(visitor)]) -> Visitor:
+def signed_in(visitor: Annotated[Visitor, Depends(current_visitor)]) -> Visitor:
     """Every signed-in page; an account on a one-time password is sent to choose its own
     password before anything else (the change-password page itself asks for AnyVisitor)."""
-    if v.staff is None:
+    if visitor.staff is None:
         raise SignInRequired
-    if needs_new_password(v.staff):
+    if needs_new_password(visitor.staff):
         raise PasswordChangeRequired
-    return v
+    return visitor
 
 
-AnyVisitor = Annotated[Visitor, Depends(visitor)]
+AnyVisitor = Annotated[Visitor, Depends(current_visitor)]
 SignedOut = Annotated[Visitor, Depends(signed_out_visitor)]
 User = Annotated[Visitor, Depends(signed_in)]

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from weasyprint import HTML, Document
 from weasyprint.text.fonts import FontConfiguration
 
-from careplan.sheets import Sheet, Trend
+from careplan.sheets.sheets import Sheet, Trend
 from careplan.vocab import Paper
 from web.charts import Series, line_chart
 from web.i18n import gettext_for

@@ -2,10 +2,10 @@
 or importing a million till lines uses its own CPU and never holds up the web server's
 requests.
 
-A batch of sheets is `python -m careplan sheets run-batch ID` against the same database;
+A batch of sheets is `python -m web sheets run-batch ID` against the same database;
 it reports progress in the batch row, which any web process can read. A till file is
-`python -m careplan purchases run-job ID`; it reports progress in the job's status file
-(careplan/import_jobs.py).
+`python -m web purchases run-job ID`; it reports progress in the job's status file
+(careplan/adherence/import_jobs.py).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _command_worker(factory: sessionmaker[Session], *command: str) -> Callable[[
         env = os.environ | {"CAREPLAN_DATABASE_URL": url}
         children.append(
             subprocess.Popen(
-                [sys.executable, "-m", "careplan", *command, str(job)],
+                [sys.executable, "-m", "web", *command, str(job)],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,

@@ -15,12 +15,12 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
-from careplan import escalations
+from careplan.adherence.drug_classes import label as drug_class_label
 from careplan.config import get_settings
-from careplan.drug_classes import label as drug_class_label
 from careplan.errors import CareplanError
-from careplan.plans import StepTitle
-from careplan.protocol_schema import Text
+from careplan.plans import escalations
+from careplan.plans.lifecycle import StepTitle
+from careplan.plans.protocol_schema import Text
 from web.i18n import N_, gettext_for
 from web.labels import FIELDS, label_of
 from web.session import ANON_COOKIE, Visitor, set_cookie
@@ -140,7 +140,7 @@ def error_problem(_: Any, exc: CareplanError) -> str:
     return _(message, **exc.params) if exc.params else _(message)
 
 
-# Pages ask the domain whether a case is late; the rule is careplan.escalations.is_late.
+# Pages ask the domain whether a case is late; the rule is careplan.plans.escalations.is_late.
 env.globals["escalation_late"] = escalations.is_late
 
 env.filters.update(
@@ -157,7 +157,7 @@ env.filters.update(
 
 def render(
     request: Request,
-    v: Visitor,
+    visitor: Visitor,
     template: str,
     context: dict[str, Any] | None = None,
     *,
@@ -165,18 +165,18 @@ def render(
     fragment: bool | None = None,
 ) -> HTMLResponse:
     """`fragment`: render without the layout (default: when htmx asked)."""
-    _ = gettext_for(v.language)
+    _ = gettext_for(visitor.language)
     partial = is_htmx(request) if fragment is None else fragment
     ctx = {
         "_": _,
-        "v": v,
-        "lang": v.language,
+        "visitor": visitor,
+        "lang": visitor.language,
         "layout": "_fragment.html" if partial else "base.html",
         "error_text": lambda exc: error_text(_, exc),
         "error_problem": lambda exc: error_problem(_, exc),
         **(context or {}),
     }
     response = templates.TemplateResponse(request, template, ctx, status_code=status)
-    if v.anon_seed:
-        set_cookie(response, ANON_COOKIE, v.anon_seed, max_age=None)
+    if visitor.anon_seed:
+        set_cookie(response, ANON_COOKIE, visitor.anon_seed, max_age=None)
     return response

@@ -1,6 +1,6 @@
 """Who changed what, when, with old and new values — written in the same transaction —
 and who looked at which member's health data. Both are append-only and hash-chained
-(careplan/ledger.py)."""
+(careplan/trust/ledger.py)."""
 
 from __future__ import annotations
 

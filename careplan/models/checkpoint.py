@@ -20,7 +20,7 @@ class Checkpoint(IdMixin, TimestampMixin, Base):
         UniqueConstraint("plan_id", "key"),
         # The worklist: my pending steps by date. Status is derived from these dates.
         Index("ix_checkpoints_assignee_state_due", "assignee_id", "state", "due_on"),
-        # The audit (careplan/audit.py). Open steps are a small slice of every step ever
+        # The audit (careplan/audit/audit.py). Open steps are a small slice of every step ever
         # made, so they get partial indexes; each covers what the audit counts, so the
         # counts are read from the index alone. A step that can expire is overdue only
         # in a window of bounded length before its missed_on, which the first one serves;

@@ -23,7 +23,7 @@ class Escalation(IdMixin, Base):
             postgresql_where=text("status = 'open'"),
         ),
         # At most one open escalation per member and reason: a second "stopped" answer
-        # adds to the open one (careplan/escalations.py), and two answers saved at the
+        # adds to the open one (careplan/plans/escalations.py), and two answers saved at the
         # same moment cannot both open one.
         Index(
             "uq_escalations_open_member_reason",

@@ -70,7 +70,7 @@ class Member(IdMixin, TimestampMixin, Base):
         IdType, ForeignKey("staff.id"), default=None
     )
     last_verified_on: Mapped[date | None] = mapped_column(default=None)
-    # Set when the member's personal data was anonymised (careplan/erasure.py).
+    # Set when the member's personal data was anonymised (careplan/members/erasure.py).
     erased_at: Mapped[datetime | None] = mapped_column(default=None)
 
     home_store: Mapped[Store] = relationship()
@@ -90,7 +90,7 @@ class Ownership(IdMixin, Base):
     note: Mapped[str] = mapped_column(String(255), default="")
     changed_by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"))
     # A holiday cover (reason "cover"): its last day, and whom the member goes back to
-    # on the day after (careplan.members.end_covers).
+    # on the day after (careplan.members.archive.end_covers).
     cover_until: Mapped[date | None] = mapped_column(default=None)
     returns_to_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"), default=None)
 

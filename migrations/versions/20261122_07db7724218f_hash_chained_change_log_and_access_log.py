@@ -66,7 +66,7 @@ def _seal_existing() -> None:
     """Chain the entries written before chains existed, in the order they were written.
     Read with the model's column types, so each value hashes as the verifier reads it;
     the columns are listed here, so later changes to the model cannot break this step."""
-    from careplan.ledger import GENESIS, content_hash, link
+    from careplan.trust.ledger import GENESIS, content_hash, link
     from careplan.models.base import JsonType, UTCDateTime
     from careplan.models.change_log import CHANGE_FIELDS
 

@@ -17,7 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def _initials(name: str) -> str:
-    # Frozen copy of careplan.pinyin.name_initials as of this revision: migrations must
+    # Frozen copy of careplan.members.pinyin.name_initials as of this revision: migrations must
     # not change when the app's code does.
     name = name.strip()
     if not name:

@@ -16,9 +16,9 @@ import uvicorn
 from playwright.sync_api import Browser, Playwright, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import protocols
 from careplan.access import Actor
 from careplan.db import make_engine, make_session_factory
+from careplan.plans import protocols
 from tests.conftest import migrated_database, shipped_protocols
 from web.app import create_app
 
@@ -104,7 +104,8 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The `make run` demo chain (two stores, every persona) on SQLite: for walking pages
     whose markup does not depend on the database (accessibility, the API page)."""
-    from careplan import clock, demo
+    from careplan import clock
+    from careplan.demo import chain
 
     with migrated_database("sqlite", tmp_path_factory.mktemp("demo")) as url:
         engine = make_engine(url)
@@ -112,7 +113,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         with factory() as session:
             session.info["actor"] = Actor.system("demo")
             protocols.publish(session, shipped_protocols())
-            demo.seed(session, today=clock.today(), now=clock.now())
+            chain.seed(session, today=clock.today(), now=clock.now())
             session.commit()
         with _serving(factory) as base:
             yield LiveServer(base, factory)

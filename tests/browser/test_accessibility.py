@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from careplan.demo import DEMO_PASSWORD
+from careplan.demo.chain import DEMO_PASSWORD
 from careplan.models import CarePlan, Checkpoint, Lecture, Member
 from tests.browser.axe import describe, violations
 from tests.browser.conftest import LiveServer

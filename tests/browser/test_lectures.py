@@ -9,9 +9,10 @@ import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
-from careplan import clock, lectures
+from careplan import clock
 from careplan.access import Actor
-from careplan.members import MemberCreate, create_member
+from careplan.lectures import lectures
+from careplan.members.archive import MemberCreate, create_member
 from careplan.models import LectureSeat, Staff, Store
 from careplan.vocab import Role, SeatStatus
 from tests.browser.conftest import LiveServer

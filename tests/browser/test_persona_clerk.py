@@ -11,11 +11,12 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from careplan import clock, plans
+from careplan import clock
 from careplan.access import Actor
 from careplan.config import get_settings
-from careplan.members import MemberCreate, create_member
+from careplan.members.archive import MemberCreate, create_member
 from careplan.models import Staff, Store
+from careplan.plans import lifecycle
 from careplan.vocab import Role
 from tests.browser.conftest import LiveServer
 from tests.web.conftest import HASHED, PASSWORD
@@ -54,7 +55,7 @@ def clerk_store(live_server: LiveServer) -> dict[str, int]:
             ("王秀英", "hypertension", today - timedelta(days=3)),
             ("陈建国", "osteoporosis", today),
         ):
-            plans.enroll(s, actor, member_id=ids[name], protocol_id=protocol, start=start,
+            lifecycle.enroll(s, actor, member_id=ids[name], protocol_id=protocol, start=start,
                          today=today, now=now)  # fmt: skip
         s.commit()
     return ids

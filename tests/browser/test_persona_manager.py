@@ -9,13 +9,14 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from careplan import clock, plans
+from careplan import clock
 from careplan.access import Actor
-from careplan.checkpoints import ResultIn, record_result
-from careplan.members import MemberCreate, create_member
+from careplan.members.archive import MemberCreate, create_member
 from careplan.models import Staff, Store
+from careplan.plans import lifecycle
+from careplan.plans.checkpoints import ResultIn, record_result
+from careplan.plans.workload import store_workload
 from careplan.vocab import Role
-from careplan.workload import store_workload
 from tests.browser.conftest import LiveServer
 from tests.web.conftest import HASHED, PASSWORD
 
@@ -51,11 +52,11 @@ def shop(live_server: LiveServer) -> dict[str, int]:
                 card_number=f"M{2000 + i}", name=name, mobile=f"1390013{8000 + i}",
                 health_consent=True), now=now)  # fmt: skip
             start = today - timedelta(weeks=weeks_ago)
-            plan = plans.enroll(s, clerk, member_id=member.id, protocol_id="osteoporosis",
+            plan = lifecycle.enroll(s, clerk, member_id=member.id, protocol_id="osteoporosis",
                                 start=start, today=today, now=now)  # fmt: skip
             ids[name] = member.id
             if weeks_ago == 0:
-                first = min(plans.checkpoints_of(s, plan), key=lambda c: c.seq)
+                first = min(lifecycle.checkpoints_of(s, plan), key=lambda c: c.seq)
                 record_result(s, clerk, first.id, ResultIn(
                     version=first.version, channel="phone", adherence="stopped",
                     stop_reason="side_effects"), today=today, now=now)  # fmt: skip

@@ -13,10 +13,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from careplan import clock, lectures
+from careplan import clock
 from careplan.access import Actor
 from careplan.config import get_settings
-from careplan.members import MemberCreate, create_member
+from careplan.lectures import lectures
+from careplan.members.archive import MemberCreate, create_member
 from careplan.models import Lecture, LectureInvitation, LectureSeat, PurchaseImport, Staff, Store
 from careplan.vocab import Channel, ImportOutcome, Role, SeatStatus
 from tests.browser.axe import describe, violations

@@ -11,11 +11,12 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Browser, expect
 
-from careplan import clock, plans
+from careplan import clock
 from careplan.access import Actor
-from careplan.members import MemberCreate, create_member
+from careplan.adherence.purchases import PurchaseIn, record_purchase
+from careplan.members.archive import MemberCreate, create_member
 from careplan.models import EffectRecord, Staff, Store
-from careplan.purchases import PurchaseIn, record_purchase
+from careplan.plans import lifecycle
 from careplan.vocab import Role
 from tests import pdf
 from tests.browser.conftest import LiveServer
@@ -51,7 +52,7 @@ def pharmacy(live_server: LiveServer) -> dict[str, int]:
                 now=now,
             )  # fmt: skip
             ids[name] = member.id
-            plans.enroll(s, actor, member_id=member.id, protocol_id=protocol,
+            lifecycle.enroll(s, actor, member_id=member.id, protocol_id=protocol,
                          start=today - timedelta(days=days_ago), today=today, now=now)  # fmt: skip
         bought = PurchaseIn(
             product_code="AML5", product_name="氨氯地平片", drug_class="calcium_channel_blockers",

@@ -12,10 +12,11 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Browser, expect
 
-from careplan import clock, plans
+from careplan import clock
 from careplan.access import Actor
-from careplan.members import MemberCreate, create_member
+from careplan.members.archive import MemberCreate, create_member
 from careplan.models import Purchase, Staff, Store
+from careplan.plans import lifecycle
 from careplan.vocab import Role
 from tests.browser.conftest import LiveServer
 from tests.web.conftest import HASHED, PASSWORD
@@ -48,7 +49,7 @@ def chain(live_server: LiveServer) -> dict[str, int]:
             member = create_member(s, actor, MemberCreate(
                 card_number=f"{code}-1", name=member_name, mobile=mobile, health_consent=True
             ), now=now)  # fmt: skip
-            plans.enroll(s, actor, member_id=member.id, protocol_id="osteoporosis",
+            lifecycle.enroll(s, actor, member_id=member.id, protocol_id="osteoporosis",
                          start=today - timedelta(days=10), today=today, now=now)  # fmt: skip
             s.add(Purchase(
                 member_id=member.id, store_id=store.id, product_code="A70",

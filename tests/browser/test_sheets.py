@@ -10,10 +10,11 @@ import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
-from careplan import clock, plans
+from careplan import clock
 from careplan.access import Actor
-from careplan.members import MemberCreate, create_member
+from careplan.members.archive import MemberCreate, create_member
 from careplan.models import SheetBatch, SheetPrint, Staff, Store
+from careplan.plans import lifecycle
 from careplan.vocab import BatchState, Role
 from tests import pdf
 from tests.browser.conftest import LiveServer
@@ -54,7 +55,7 @@ def busy_store(live_server: LiveServer) -> int:
                 ),
                 now=now,
             )
-            plans.enroll(
+            lifecycle.enroll(
                 s, actor, member_id=member.id, protocol_id="osteoporosis",
                 start=today - timedelta(days=20), today=today, now=now,
             )  # fmt: skip

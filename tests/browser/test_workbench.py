@@ -11,10 +11,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import func, select
 
-from careplan import clock, plans
+from careplan import clock
 from careplan.access import Actor
-from careplan.members import MemberCreate, create_member
+from careplan.members.archive import MemberCreate, create_member
 from careplan.models import CheckpointResult, Escalation, Staff, Store
+from careplan.plans import lifecycle
 from careplan.vocab import Role
 from tests.browser.conftest import LiveServer
 from tests.web.conftest import HASHED, PASSWORD
@@ -60,7 +61,7 @@ def store(live_server: LiveServer) -> dict[str, int]:
             )
             ids[name] = member.id
             if i < 2:
-                plans.enroll(
+                lifecycle.enroll(
                     s, actor, member_id=member.id, protocol_id="osteoporosis",
                     start=today, today=today, now=now,
                 )  # fmt: skip

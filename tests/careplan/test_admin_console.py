@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from careplan import protocols, stores
+from careplan import stores
 from careplan.access import Actor, may_administer
 from careplan.errors import Conflict, Forbidden, InvalidInput
 from careplan.models import AuthSession, ChangeLog, ProtocolVersion, Staff
+from careplan.plans import protocols
 from careplan.sessions import open_session, staff_for_token
 from careplan.sign_in import verify
 from careplan.staff import (

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from careplan import audit
+from careplan.audit import audit
 from careplan.errors import Forbidden, InvalidInput, NotFound
 from careplan.models import Staff
 from tests.audit_chain import Chain, D, ago

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
 
-from careplan import audit
+from careplan.audit import audit
 from careplan.models import Staff
 from tests.audit_chain import Chain, D
 

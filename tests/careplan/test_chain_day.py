@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from careplan.members import MemberCreate, create_member
+from careplan.members.archive import MemberCreate, create_member
 from tests.conftest import World
 
 

@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from careplan import checkpoints, plans
-from careplan.checkpoints import AttemptIn, CheckpointFilter, ResultIn
 from careplan.errors import InvalidInput, StaleVersion
-from careplan.health_records import HealthCheckIn
+from careplan.members.health_records import HealthCheckIn
 from careplan.models import CheckpointResult, Escalation, HealthCheck
+from careplan.plans import checkpoints, lifecycle
+from careplan.plans.checkpoints import AttemptIn, CheckpointFilter, ResultIn
 from careplan.vocab import Adherence, Channel, CheckpointStatus, Role, StopReason
 from tests.careplan.test_plans import START, enroll, steps
 from tests.conftest import NOW, World, make_member
@@ -72,7 +72,7 @@ def test_the_result_records_checklist_measurements_and_moves_the_step_to_done(wo
             measurements=[HealthCheckIn(kind="bone_density", values={"t_score": -2.7})],
         ),
     )
-    assert plans.status_of(cp, START) is CheckpointStatus.done
+    assert lifecycle.status_of(cp, START) is CheckpointStatus.done
     row = world.session.scalar(select(CheckpointResult))
     assert row.checklist == {"dose_explained": True, "upright_30min": False}
     check = world.session.scalar(select(HealthCheck))
@@ -145,7 +145,7 @@ def test_unreachable_keeps_the_step_open_with_the_call_back_time(world: World):
         today=START,
         now=NOW.replace(day=4),
     )
-    assert plans.status_of(cp, START) is CheckpointStatus.due
+    assert lifecycle.status_of(cp, START) is CheckpointStatus.due
     assert cp.call_back_at == later
 
 
@@ -197,9 +197,9 @@ def test_a_clerk_of_another_store_sees_none_of_these_steps(world: World):
 
 def test_a_steps_allowed_channels_are_its_own_else_the_protocols_defaults(world: World):
     s = steps(world, enroll(world, make_member(world).id))
-    protocol = plans.protocol_of(s["medication_guidance"].plan)
-    own = plans.step_of(protocol, "medication_guidance")
-    assert plans.allowed_channels(protocol, own) == own.channels
-    assert Channel.message not in plans.allowed_channels(protocol, own)
+    protocol = lifecycle.protocol_of(s["medication_guidance"].plan)
+    own = lifecycle.step_of(protocol, "medication_guidance")
+    assert lifecycle.allowed_channels(protocol, own) == own.channels
+    assert Channel.message not in lifecycle.allowed_channels(protocol, own)
     bare = next(step for step in protocol.checkpoints if step.channels is None)
-    assert plans.allowed_channels(protocol, bare) == protocol.defaults.channels
+    assert lifecycle.allowed_channels(protocol, bare) == protocol.defaults.channels

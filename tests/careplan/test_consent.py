@@ -8,10 +8,10 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from careplan import members
-from careplan.consent import WITHDRAWN, withdraw_health_consent
 from careplan.errors import InvalidInput
-from careplan.health_records import HealthCheckIn, record_health_check
+from careplan.members import archive
+from careplan.members.consent import WITHDRAWN, withdraw_health_consent
+from careplan.members.health_records import HealthCheckIn, record_health_check
 from careplan.models import CarePlan, ChangeLog, HealthCheck
 from careplan.vocab import CheckpointState, PlanStatus
 from tests.conftest import NOW, World, enrolled_steps, make_member, record_bone_density
@@ -25,7 +25,7 @@ def test_a_withdrawn_consent_blocks_new_health_records_and_stops_the_plans(world
     record_bone_density(world, steps["medication_guidance"], world.pharmacist_a, now=NOW,
                         t_score=-2.7)  # fmt: skip
     pharmacist = world.actor(world.pharmacist_a)
-    assert member.health_consent_text == members.CONSENT_TEXT
+    assert member.health_consent_text == archive.CONSENT_TEXT
 
     withdraw_health_consent(world.session, pharmacist, member.id, now=NOW)
     with pytest.raises(InvalidInput, match="withdrew consent") as refused:
@@ -52,7 +52,7 @@ def test_consent_given_again_records_its_form_and_resumes_recording(world: World
     withdraw_health_consent(world.session, pharmacist, member.id, now=NOW)
     with pytest.raises(InvalidInput, match="has not consented"):
         withdraw_health_consent(world.session, pharmacist, member.id, now=NOW)
-    members.give_health_consent(world.session, pharmacist, member.id, now=NOW)
+    archive.give_health_consent(world.session, pharmacist, member.id, now=NOW)
     assert member.health_consent and member.health_consent_withdrawn_at is None
-    assert member.health_consent_text == members.CONSENT_TEXT
+    assert member.health_consent_text == archive.CONSENT_TEXT
     record_health_check(world.session, pharmacist, member.id, READING, now=NOW)

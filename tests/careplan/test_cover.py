@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from careplan import members
 from careplan.errors import InvalidInput
+from careplan.members import archive
 from careplan.models import ChangeLog, Checkpoint, Member, Ownership
 from careplan.vocab import CheckpointState, OwnershipReason
 from tests.conftest import World, enrolled_steps, make_member
@@ -23,7 +23,7 @@ def at(day: date) -> datetime:
 
 
 def cover(world: World, until: date | None = UNTIL, **kw) -> int:
-    return members.reassign_all(
+    return archive.reassign_all(
         world.session, world.actor(world.manager_a), world.clerk_a.id, world.clerk_a2.id,
         staff_left=kw.pop("staff_left", False), now=kw.pop("now", MON), until=until, **kw,
     )  # fmt: skip
@@ -55,14 +55,14 @@ def test_a_cover_moves_the_members_and_they_go_back_the_day_after_its_last_day(w
     assert open_assignees(world, a) == {taker}  # the open steps went along
     system = world.actor(world.manager_a)
     # On the last day the cover holds; the day after, the members are back.
-    assert members.end_covers(world.session, system, now=at(UNTIL)) == 0
+    assert archive.end_covers(world.session, system, now=at(UNTIL)) == 0
     assert owners(world, [a, b]) == [taker, taker]
-    assert members.end_covers(world.session, system, now=at(UNTIL + timedelta(days=1))) == 2
+    assert archive.end_covers(world.session, system, now=at(UNTIL + timedelta(days=1))) == 2
     assert owners(world, [a, b]) == [clerk, clerk]
     assert open_assignees(world, a) == {clerk}
     # Running the daily check again changes nothing.
-    assert members.end_covers(world.session, system, now=at(UNTIL + timedelta(days=2))) == 0
-    history = members.ownership_history(world.session, system, a)
+    assert archive.end_covers(world.session, system, now=at(UNTIL + timedelta(days=2))) == 0
+    history = archive.ownership_history(world.session, system, a)
     assert [(o.staff_id, o.reason, o.cover_until) for o in history] == [
         (clerk, OwnershipReason.registered, None),
         (taker, OwnershipReason.cover, UNTIL),
@@ -77,13 +77,13 @@ def test_a_cover_moves_the_members_and_they_go_back_the_day_after_its_last_day(w
 def test_a_manager_gives_the_members_back_early(world: World):
     a = make_member(world).id
     cover(world)
-    back = members.end_covers(
+    back = archive.end_covers(
         world.session, world.actor(world.manager_a), now=MON + timedelta(days=2),
         returning_to=world.clerk_a.id,
     )  # fmt: skip
     assert back == 1 and owners(world, [a]) == [world.clerk_a.id]
     assert (
-        members.covers_in_force(world.session, world.actor(world.manager_a), world.store_a.id) == []
+        archive.covers_in_force(world.session, world.actor(world.manager_a), world.store_a.id) == []
     )
 
 
@@ -93,7 +93,7 @@ def test_a_cover_for_someone_who_left_meanwhile_stays_with_the_taker(world: Worl
     world.clerk_a.active = False
     world.session.flush()
     assert (
-        members.end_covers(world.session, world.actor(world.manager_a), now=at(date(2024, 4, 1)))
+        archive.end_covers(world.session, world.actor(world.manager_a), now=at(date(2024, 4, 1)))
         == 0
     )
     assert owners(world, [a]) == [world.clerk_a2.id]
@@ -104,7 +104,7 @@ def test_a_cover_for_someone_who_left_meanwhile_stays_with_the_taker(world: Worl
 def test_the_covers_in_force_name_owner_taker_last_day_and_count(world: World):
     make_member(world), make_member(world, name="李秀兰")
     cover(world)
-    [c] = members.covers_in_force(world.session, world.actor(world.manager_a), world.store_a.id)
+    [c] = archive.covers_in_force(world.session, world.actor(world.manager_a), world.store_a.id)
     assert (c.owner_id, c.taker_id, c.until, c.members) == (
         world.clerk_a.id, world.clerk_a2.id, UNTIL, 2
     )  # fmt: skip
@@ -128,7 +128,7 @@ def test_a_cover_is_refused_naming_the_field_and_nothing_moves(world: World, kw,
 def test_one_member_cannot_be_given_a_cover_reason_by_hand(world: World):
     a = make_member(world).id
     with pytest.raises(InvalidInput) as refused:
-        members.reassign_member(
+        archive.reassign_member(
             world.session, world.actor(world.manager_a), a, world.clerk_a2.id,
             reason=OwnershipReason.cover, now=MON,
         )  # fmt: skip
@@ -138,7 +138,8 @@ def test_one_member_cannot_be_given_a_cover_reason_by_hand(world: World):
 def test_steps_already_overdue_at_a_hand_over_are_inherited_with_the_previous_owner(
     world: World,
 ):
-    from careplan import audit, worklist
+    from careplan.audit import audit
+    from careplan.plans import worklist
 
     world.clerk_a.name = "李娜"
     member = make_member(world)
@@ -148,7 +149,7 @@ def test_steps_already_overdue_at_a_hand_over_are_inherited_with_the_previous_ow
                or cp.overdue_on <= today < (cp.missed_on or today)}  # fmt: skip
     later = {k for k, cp in steps.items() if cp.overdue_on > today}
     assert overdue and later
-    members.reassign_member(
+    archive.reassign_member(
         world.session, world.actor(world.manager_a), member.id, world.clerk_a2.id, now=MON
     )
     for key in overdue:

@@ -9,12 +9,14 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from careplan import audit, erasure, lectures
-from careplan.consent import withdraw_health_consent
+from careplan.audit import audit
 from careplan.errors import Conflict, Forbidden
-from careplan.health_records import HealthCheckIn, record_health_check
-from careplan.ledger import ERASED, verify_all
+from careplan.lectures import lectures
+from careplan.members import erasure
+from careplan.members.consent import withdraw_health_consent
+from careplan.members.health_records import HealthCheckIn, record_health_check
 from careplan.models import CarePlan, ChangeLog, Checkpoint, Erasure, HealthCheck, Member
+from careplan.trust.ledger import ERASED, verify_all
 from careplan.vocab import PlanStatus
 from tests.audit_chain import Chain, D, ago
 from tests.careplan.test_lectures import START, new_lecture

@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from careplan import checkpoints, escalations
 from careplan.access import may_resolve_escalation
-from careplan.checkpoints import ResultIn
 from careplan.errors import Forbidden, NotFound
 from careplan.models import Checkpoint, Escalation
+from careplan.plans import checkpoints, escalations
+from careplan.plans.checkpoints import ResultIn
 from careplan.vocab import Adherence, Channel, EscalationStatus, Role, StopReason
 from tests.careplan.test_plans import START, enroll, steps
 from tests.conftest import NOW, World, make_member

@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import lectures, protocols
 from careplan.access import Actor
 from careplan.errors import CareplanError, Conflict, InvalidInput, NotFound
-from careplan.members import MemberCreate, create_member
+from careplan.lectures import lectures
+from careplan.members.archive import MemberCreate, create_member
 from careplan.models import ChangeLog, CheckpointResult, Lecture, LectureSeat, Staff, Store
+from careplan.plans import protocols
 from careplan.vocab import (
     Channel,
     CheckpointState,

@@ -10,8 +10,8 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from careplan.ledger import verify_all
 from careplan.models import ChangeLog
+from careplan.trust.ledger import verify_all
 from tests.conftest import NOW, World, enrolled_steps, make_member, record_bone_density
 
 
@@ -74,8 +74,8 @@ def test_a_deleted_entry_is_found_where_the_gap_is(world: World):
 def test_a_resealed_forgery_still_breaks_the_link_to_the_next_entry(world: World):
     """Rewriting an entry with a fresh content hash and seal cannot be hidden without
     resealing every entry after it."""
-    from careplan.ledger import content_hash, link
     from careplan.models.change_log import CHANGE_FIELDS
+    from careplan.trust.ledger import content_hash, link
 
     _history(world)
     _lift_append_only(world.session)

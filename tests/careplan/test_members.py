@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from careplan import change_log, members, plans
 from careplan.access import Actor
-from careplan.change_log import UnattributedChange
 from careplan.errors import Forbidden, InvalidInput, NotFound
-from careplan.members import MemberCreate, MemberFields
+from careplan.members import archive
+from careplan.members.archive import MemberCreate, MemberFields
 from careplan.models import Member
+from careplan.plans import lifecycle
+from careplan.trust import change_log
+from careplan.trust.change_log import UnattributedChange
 from careplan.vocab import OwnershipReason
 from tests.careplan.test_plans import done, enroll, steps
 from tests.conftest import NOW, World, make_member
@@ -27,7 +29,7 @@ def test_a_mobile_number_that_is_not_mainland_is_refused():
 
 def test_health_data_without_consent_is_refused_and_nothing_written(world: World):
     with pytest.raises(InvalidInput) as exc:
-        members.create_member(
+        archive.create_member(
             world.session,
             world.actor(world.clerk_a),
             MemberCreate(card_number="C9999", name="赵六", drug_allergies=["青霉素"]),
@@ -49,7 +51,7 @@ def test_consent_is_recorded_with_who_and_when(world: World):
 def test_members_sharing_a_mobile_are_flagged(world: World):
     first = make_member(world, mobile="13800138000")
     second = make_member(world, name="王秀英", mobile="13800138000")
-    assert members.same_mobile(world.session, world.actor(world.clerk_a), second) == [first.id]
+    assert archive.same_mobile(world.session, world.actor(world.clerk_a), second) == [first.id]
 
 
 def test_reassigning_moves_open_steps_and_keeps_history(world: World):
@@ -57,7 +59,7 @@ def test_reassigning_moves_open_steps_and_keeps_history(world: World):
     plan = enroll(world, member.id)
     first = steps(world, plan)["medication_guidance"]
     done(world, first, first.due_on)
-    members.reassign_member(
+    archive.reassign_member(
         world.session,
         world.actor(world.manager_a),
         member.id,
@@ -70,7 +72,7 @@ def test_reassigning_moves_open_steps_and_keeps_history(world: World):
     assert {c.assignee_id for k, c in s.items() if k != "medication_guidance"} == {
         world.clerk_a2.id
     }
-    history = members.ownership_history(world.session, world.actor(world.manager_a), member.id)
+    history = archive.ownership_history(world.session, world.actor(world.manager_a), member.id)
     assert [(h.staff_id, h.reason, h.ended_at is not None) for h in history] == [
         (world.clerk_a.id, OwnershipReason.registered, True),
         (world.clerk_a2.id, OwnershipReason.reassigned, False),
@@ -80,7 +82,7 @@ def test_reassigning_moves_open_steps_and_keeps_history(world: World):
 def test_a_clerk_may_not_reassign(world: World):
     member = make_member(world)
     with pytest.raises(Forbidden):
-        members.reassign_member(
+        archive.reassign_member(
             world.session, world.actor(world.clerk_a), member.id, world.clerk_a2.id, now=NOW
         )
 
@@ -88,7 +90,7 @@ def test_a_clerk_may_not_reassign(world: World):
 def test_a_member_cannot_go_to_staff_of_another_store(world: World):
     member = make_member(world)
     with pytest.raises(InvalidInput) as exc:
-        members.reassign_member(
+        archive.reassign_member(
             world.session, world.actor(world.supervisor), member.id, world.clerk_b.id, now=NOW
         )
     assert exc.value.field == "owner_id"
@@ -98,7 +100,7 @@ def test_a_departing_clerks_members_all_move_and_the_clerk_is_marked_left(world:
     ids = [make_member(world, name=f"会员{i}").id for i in range(3)]
     for member_id in ids:
         enroll(world, member_id)
-    moved = members.reassign_all(
+    moved = archive.reassign_all(
         world.session,
         world.actor(world.manager_a),
         world.clerk_a.id,
@@ -115,14 +117,14 @@ def test_a_departing_clerks_members_all_move_and_the_clerk_is_marked_left(world:
 def test_another_stores_member_is_not_found_for_a_clerk(world: World):
     member = make_member(world)
     with pytest.raises(NotFound):
-        members.update_member(
+        archive.update_member(
             world.session, world.actor(world.clerk_b), member.id, MemberFields(name="改名")
         )
 
 
 def test_the_change_log_keeps_who_when_and_old_and_new_values(world: World):
     member = make_member(world)
-    members.update_member(
+    archive.update_member(
         world.session,
         world.actor(world.pharmacist_a),
         member.id,
@@ -140,7 +142,7 @@ def test_the_change_log_keeps_who_when_and_old_and_new_values(world: World):
 
 def test_plan_and_checkpoint_changes_are_logged_too(world: World):
     plan = enroll(world, make_member(world).id)
-    plans.pause(world.session, world.actor(world.clerk_a), plan.id, today=plan.start_date)
+    lifecycle.pause(world.session, world.actor(world.clerk_a), plan.id, today=plan.start_date)
     rows = change_log.history(world.session, world.actor(world.supervisor), "plan", plan.id)
     assert rows[-1].changes["status"] == ["active", "paused"]
     cp = steps(world, plan)["take_on_time"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from careplan.members import completeness
+from careplan.members.archive import completeness
+from careplan.members.occasions import anniversary_in, festivals_between, member_occasions
+from careplan.members.pinyin import name_initials
 from careplan.models import Member
-from careplan.occasions import anniversary_in, festivals_between, member_occasions
-from careplan.pinyin import name_initials
-from careplan.worklist import in_best_call_hours
+from careplan.plans.worklist import in_best_call_hours
 from tests.conftest import World, make_member
 
 

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from careplan.pdc import Fill, Gap, coverage, runs_out_on
+from careplan.adherence.pdc import Fill, Gap, coverage, runs_out_on
 
 START, END = date(2024, 1, 1), date(2024, 3, 31)
 

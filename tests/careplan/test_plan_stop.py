@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from careplan import checkpoints, plans
-from careplan.checkpoints import ResultIn
-from careplan.escalations import resolve_escalation
+from careplan.plans import checkpoints, lifecycle
+from careplan.plans.checkpoints import ResultIn
+from careplan.plans.escalations import resolve_escalation
 from careplan.vocab import Adherence, Channel, PlanStatus, StopReason
 from tests.careplan.test_plans import START, enroll, steps
 from tests.conftest import NOW, World, make_member
@@ -33,13 +33,13 @@ def test_a_stopped_answer_on_the_last_step_keeps_the_plan_open_until_resolved(wo
            stop_reason=StopReason.side_effects)  # fmt: skip
     later = last + timedelta(days=30)
     assert plan.status is PlanStatus.active
-    assert plans.effective_status(world.session, plan, later) is PlanStatus.active
-    (open_one,) = plans.open_escalations(world.session, plan_id=plan.id)
+    assert lifecycle.effective_status(world.session, plan, later) is PlanStatus.active
+    (open_one,) = lifecycle.open_escalations(world.session, plan_id=plan.id)
     assert open_one.reason is StopReason.side_effects
     resolve_escalation(world.session, world.actor(world.pharmacist_a), open_one.id, "已电话评估",
                        now=NOW)  # fmt: skip
-    assert plans.open_escalations(world.session, plan_id=plan.id) == []
-    assert plans.effective_status(world.session, plan, later) is PlanStatus.completed
+    assert lifecycle.open_escalations(world.session, plan_id=plan.id) == []
+    assert lifecycle.effective_status(world.session, plan, later) is PlanStatus.completed
     assert plan.status is PlanStatus.completed  # no longer counted among live plans
 
 

@@ -7,11 +7,11 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from careplan import checkpoints, plans, protocols
-from careplan.checkpoints import ResultIn
 from careplan.errors import Conflict, InvalidInput
 from careplan.models import CarePlan, Checkpoint, CheckpointResult
-from careplan.protocols import parse_protocol
+from careplan.plans import checkpoints, lifecycle, protocols
+from careplan.plans.checkpoints import ResultIn
+from careplan.plans.protocols import parse_protocol
 from careplan.vocab import Adherence, Channel, CheckpointStatus, PlanStatus
 from tests.conftest import NOW, ROOT, World, make_member
 
@@ -21,7 +21,7 @@ START = date(2024, 3, 4)
 def enroll(
     world: World, member_id: int, protocol_id: str = "osteoporosis", start: date = START
 ) -> CarePlan:
-    return plans.enroll(
+    return lifecycle.enroll(
         world.session,
         world.actor(world.clerk_a),
         member_id=member_id,
@@ -33,7 +33,7 @@ def enroll(
 
 
 def steps(world: World, plan: CarePlan) -> dict[str, Checkpoint]:
-    return {cp.key: cp for cp in plans.checkpoints_of(world.session, plan)}
+    return {cp.key: cp for cp in lifecycle.checkpoints_of(world.session, plan)}
 
 
 def done(world: World, cp: Checkpoint, on: date, channel: Channel = Channel.phone) -> None:
@@ -51,9 +51,9 @@ def done(world: World, cp: Checkpoint, on: date, channel: Channel = Channel.phon
 
 def test_enrolment_makes_the_previewed_checkpoints_assigned_to_the_owner(world: World):
     member = make_member(world)
-    _, preview = plans.preview(world.session, "osteoporosis", None, START, today=START)
+    _, preview = lifecycle.preview(world.session, "osteoporosis", None, START, today=START)
     plan = enroll(world, member.id)
-    made = plans.checkpoints_of(world.session, plan)
+    made = lifecycle.checkpoints_of(world.session, plan)
     assert [(c.key, c.open_on, c.due_on) for c in made] == [
         (s.key, s.dates.open_on, s.dates.due_on) for s in preview
     ]
@@ -74,8 +74,8 @@ def test_a_member_cannot_have_two_active_plans_of_the_same_protocol(world: World
 def test_after_a_plan_stops_the_member_can_be_enrolled_again(world: World):
     member = make_member(world)
     plan = enroll(world, member.id)
-    plans.stop(world.session, world.actor(world.clerk_a), plan.id, "搬家", today=START)
-    assert {c.state.value for c in plans.checkpoints_of(world.session, plan)} == {"cancelled"}
+    lifecycle.stop(world.session, world.actor(world.clerk_a), plan.id, "搬家", today=START)
+    assert {c.state.value for c in lifecycle.checkpoints_of(world.session, plan)} == {"cancelled"}
     assert enroll(world, member.id).id != plan.id
 
 
@@ -90,15 +90,17 @@ def test_enrolment_needs_health_data_consent(world: World):
 def test_pause_holds_the_steps_and_resume_shifts_them_by_the_pause(world: World):
     plan = enroll(world, make_member(world).id)
     before = steps(world, plan)["diet_guidance"].due_on
-    plans.pause(world.session, world.actor(world.clerk_a), plan.id, today=date(2024, 3, 6))
+    lifecycle.pause(world.session, world.actor(world.clerk_a), plan.id, today=date(2024, 3, 6))
     assert (
-        plans.status_of(steps(world, plan)["diet_guidance"], date(2024, 4, 30))
+        lifecycle.status_of(steps(world, plan)["diet_guidance"], date(2024, 4, 30))
         is CheckpointStatus.paused
     )  # a paused plan never shows as overdue
-    plans.resume(world.session, world.actor(world.clerk_a), plan.id, today=date(2024, 3, 16))
+    lifecycle.resume(world.session, world.actor(world.clerk_a), plan.id, today=date(2024, 3, 16))
     after = steps(world, plan)
     assert after["diet_guidance"].due_on == before + timedelta(days=10)
-    assert plans.status_of(after["diet_guidance"], date(2024, 3, 20)) is CheckpointStatus.upcoming
+    assert (
+        lifecycle.status_of(after["diet_guidance"], date(2024, 3, 20)) is CheckpointStatus.upcoming
+    )
     assert plan.status is PlanStatus.active and plan.shift_days == 10
 
 
@@ -139,22 +141,22 @@ def test_an_expired_step_is_missed_and_a_plan_of_resolved_steps_completes(world:
     for cp in s.values():
         done(world, cp, cp.due_on)
     assert plan.status is PlanStatus.active
-    assert plans.status_of(last, last.due_on + timedelta(days=3)) is CheckpointStatus.overdue
+    assert lifecycle.status_of(last, last.due_on + timedelta(days=3)) is CheckpointStatus.overdue
     missed_day = last.due_on + timedelta(days=15)  # expiry 14 days after due
-    assert plans.status_of(last, missed_day) is CheckpointStatus.missed
-    assert plans.effective_status(world.session, plan, missed_day) is PlanStatus.completed
+    assert lifecycle.status_of(last, missed_day) is CheckpointStatus.missed
+    assert lifecycle.effective_status(world.session, plan, missed_day) is PlanStatus.completed
 
 
 def test_a_result_recorded_after_expiry_is_accepted_and_marked_late(world: World):
     plan = enroll(world, make_member(world).id)
     cp = steps(world, plan)["medication_guidance"]
     done(world, cp, date(2024, 4, 30))
-    assert plans.status_of(cp, date(2024, 5, 1)) is CheckpointStatus.done_late
+    assert lifecycle.status_of(cp, date(2024, 5, 1)) is CheckpointStatus.done_late
 
 
 def test_the_last_step_done_completes_the_plan(world: World):
     plan = enroll(world, make_member(world).id, "follow_up_333")
-    for cp in plans.checkpoints_of(world.session, plan):
+    for cp in lifecycle.checkpoints_of(world.session, plan):
         done(world, cp, cp.due_on)
     assert plan.status is PlanStatus.completed and plan.completed_on == date(2024, 6, 4)
 
@@ -190,7 +192,7 @@ def test_migration_preview_shows_what_changes_and_migrate_keeps_results(world: W
     done(world, s["medication_guidance"], date(2024, 3, 8))
     publish_v2(world)
     actor = world.actor(world.manager_a)
-    [preview] = plans.preview_migration(world.session, actor, [plan.id], NEXT)
+    [preview] = lifecycle.preview_migration(world.session, actor, [plan.id], NEXT)
     actions = {c.key: c.action for c in preview.changes}
     assert actions["medication_guidance"] == "kept"
     assert actions["take_on_time"] == "unchanged"
@@ -198,7 +200,7 @@ def test_migration_preview_shows_what_changes_and_migrate_keeps_results(world: W
     assert actions["medication_review"] == "rescheduled"
     assert world.session.scalar(select(func.count()).select_from(Checkpoint)) == 6  # nothing yet
 
-    [applied] = plans.migrate(world.session, actor, [plan.id], NEXT)
+    [applied] = lifecycle.migrate(world.session, actor, [plan.id], NEXT)
     assert applied == preview and (applied.from_version, applied.to_version) == (SHIPPED, NEXT)
     after = steps(world, plan)
     assert plan.protocol_version.version == NEXT
@@ -216,7 +218,9 @@ def test_migration_preview_shows_what_changes_and_migrate_keeps_results(world: W
 def test_migration_only_moves_forward(world: World):
     plan = enroll(world, make_member(world).id)
     with pytest.raises(InvalidInput) as exc:
-        plans.migrate(world.session, world.actor(world.manager_a), [plan.id], SHIPPED)  # its own
+        lifecycle.migrate(
+            world.session, world.actor(world.manager_a), [plan.id], SHIPPED
+        )  # its own
     assert exc.value.field == "to_version"
 
 

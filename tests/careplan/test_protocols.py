@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from careplan import protocols
 from careplan.models import ProtocolVersion
-from careplan.protocols import ProtocolFileError, parse_protocol
+from careplan.plans import protocols
+from careplan.plans.protocols import ProtocolFileError, parse_protocol
 from tests.conftest import ROOT, shipped_protocols
 
 GOOD = """\

@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import adherence, drug_classes, erasure, import_history, purchase_import
-from careplan.drug_classes import MappingIn
+from careplan.adherence import drug_classes, import_history, measured, till_import
+from careplan.adherence.drug_classes import MappingIn
+from careplan.adherence.purchases import PurchaseIn, record_purchase
+from careplan.adherence.till_import import ImportRefused, import_csv, import_csv_committed
 from careplan.errors import Forbidden, InvalidInput, NotFound
+from careplan.members import erasure
 from careplan.models import Member, Purchase, PurchaseImport
-from careplan.purchase_import import ImportRefused, import_csv, import_csv_committed
-from careplan.purchases import PurchaseIn, record_purchase
 from careplan.vocab import ImportOutcome, Role
 from tests.conftest import NOW, World, enrolled_steps, make_member, make_staff
 
@@ -125,11 +126,11 @@ def test_amounts_may_carry_a_yuan_sign_and_thousands_separators(
 def test_the_template_has_chinese_headings_and_reads_back_as_the_import_expects(
     world: World,
 ) -> None:
-    template = purchase_import.template_csv()
+    template = till_import.template_csv()
     assert template.startswith(b"\xef\xbb\xbf")  # a BOM: spreadsheets show the Chinese
     heading, example = template.decode("utf-8-sig").splitlines()
     assert heading == "会员卡号,商品编码,商品名称,药品类别,数量,用药天数,日期,门店编码,金额"
-    rows = list(purchase_import.csv_rows(template.decode("utf-8-sig")))
+    rows = list(till_import.csv_rows(template.decode("utf-8-sig")))
     assert rows[0][1]["amount"] == "¥1,158.00" and "¥1,158.00" in example
 
 
@@ -226,7 +227,7 @@ def test_two_classes_for_one_member_each_get_their_own_pdc(world: World) -> None
         ]
     )  # fmt: skip  (the till left the class empty: the mapping gives it)
     run(world, text)
-    found = adherence.member_adherence(
+    found = measured.member_adherence(
         world.session, world.actor(world.clerk_a), member.id,
         start=date(2024, 1, 1), end=date(2024, 2, 29),
     )  # fmt: skip
@@ -284,7 +285,7 @@ def test_a_member_erased_while_the_file_is_checked_refuses_it_whole(
             world.session.flush()
             erased.append(gone.id)
 
-    monkeypatch.setattr(purchase_import, "CHUNK", 2)  # the erased card is in chunk one
+    monkeypatch.setattr(till_import, "CHUNK", 2)  # the erased card is in chunk one
     with pytest.raises(InvalidInput) as refused:
         import_csv_committed(
             session_factory, manager, "\n".join([HEADER, *lines]).encode(),

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from careplan.protocol_schema import Protocol
-from careplan.schedule import add_months, checkpoint_status, plan_schedule
+from careplan.plans.protocol_schema import Protocol
+from careplan.plans.schedule import add_months, checkpoint_status, plan_schedule
 from careplan.vocab import CheckpointState, CheckpointStatus
 from tests.conftest import shipped_protocols
 

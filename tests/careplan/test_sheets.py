@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from careplan import sheets
 from careplan.errors import Forbidden, InvalidInput, NotFound
 from careplan.models import ChangeLog, Checkpoint, Member, SheetBatch, SheetPrint
+from careplan.sheets import sheets
 from careplan.vocab import BatchState, Channel, Paper
 from tests.conftest import (
     NOW,
@@ -263,7 +263,7 @@ def test_a_sheet_shows_the_tracked_medicine_supply_from_the_till(world: World):
     are covered (28 + 26 = 54, 89%); the second box lasts to 03-03, within a week."""
     from decimal import Decimal
 
-    from careplan.purchases import PurchaseIn, record_purchase
+    from careplan.adherence.purchases import PurchaseIn, record_purchase
 
     member = make_member(world, name="王秀英")
     steps = _enrolled(world, member)

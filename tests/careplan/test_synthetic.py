@@ -10,10 +10,12 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
-from careplan import migrate, protocols, synthetic
+from careplan import migrate
 from careplan.access import Actor
 from careplan.db import make_engine, make_session_factory
+from careplan.demo import synthetic
 from careplan.models import CarePlan, Checkpoint, CheckpointResult, Escalation, HealthCheck
+from careplan.plans import protocols
 from tests.conftest import shipped_protocols
 
 TODAY = date(2024, 3, 20)

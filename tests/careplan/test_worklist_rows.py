@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from careplan import plans, worklist
-from careplan.plans import protocol_of, step_title
+from careplan.plans import lifecycle, worklist
+from careplan.plans.lifecycle import protocol_of, step_title
 from tests.careplan.test_plans import START, enroll, steps
 from tests.conftest import World, make_member
 
@@ -39,4 +39,4 @@ def test_routine_contacts_carry_their_month_and_number(world: World):
     first = step_title(protocol, "routine_01_2")
     assert (first.month, first.number) == (1, 2) and first.title.zh == "常规维护联系"
     assert step_title(protocol, "day3_thanks").month is None
-    assert plans.step_of(protocol, "routine_01_2") is protocol.routine
+    assert lifecycle.step_of(protocol, "routine_01_2") is protocol.routine

@@ -8,8 +8,8 @@ from datetime import date
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from careplan.ledger import verify_all
 from careplan.models import AccessLog
+from careplan.trust.ledger import verify_all
 from tests.conftest import World, enrolled_steps, make_member
 from tests.web.conftest import api_sign_in, sign_in_page
 

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from careplan import protocols
 from careplan.models import AuthSession, ChangeLog, ProtocolVersion, Staff, Store
+from careplan.plans import protocols
 from careplan.sign_in import MAX_FAILURES
 from careplan.vocab import Role
 from tests.conftest import ROOT, World, make_member, make_staff

@@ -7,9 +7,9 @@ import threading
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import escalations
 from careplan.access import Actor
 from careplan.models import Escalation
+from careplan.plans import escalations
 from careplan.vocab import EscalationStatus, StopReason
 from tests.careplan.test_escalations import first_step, open_ones, stopped
 from tests.conftest import NOW, ROOT, World, make_member, make_world

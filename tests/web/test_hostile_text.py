@@ -12,8 +12,8 @@ from datetime import date
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from careplan.audit import STEP_FIELDS
-from careplan.members import MemberFields
+from careplan.audit.audit import STEP_FIELDS
+from careplan.members.archive import MemberFields
 from careplan.models import Member
 from tests import pdf
 from tests.conftest import World

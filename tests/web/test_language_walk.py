@@ -22,34 +22,20 @@ from babel.messages.extract import extract_from_dir
 from fastapi.testclient import TestClient
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from careplan import (
-    audit,
-    checkpoints,
-    consent,
-    drug_classes,
-    erasure,
-    escalations,
-    health_records,
-    import_jobs,
-    lectures,
-    members,
-    periods,
-    plans,
-    protocols,
-    purchase_import,
-    purchases,
-    sessions,
-    sheets,
-    staff,
-    stores,
-)
+from careplan import periods, sessions, staff, stores
 from careplan.access import Actor, get_checkpoint, require_manage_staff
-from careplan.access_log import who_looked
-from careplan.change_log import history
+from careplan.adherence import drug_classes, import_jobs, purchases, till_import
+from careplan.audit import audit
 from careplan.csv_records import BadRecord, records
 from careplan.errors import CareplanError, InvalidValue
+from careplan.lectures import lectures
+from careplan.members import archive, consent, erasure, health_records
 from careplan.models import Checkpoint, Staff
+from careplan.plans import checkpoints, escalations, lifecycle, protocols
+from careplan.sheets import sheets
 from careplan.sign_in import hash_password
+from careplan.trust.access_log import who_looked
+from careplan.trust.change_log import history
 from careplan.validation import parse
 from careplan.vocab import Channel, OwnershipReason, Paper, Role
 from tests.conftest import ROOT, World, make_member, make_staff
@@ -80,13 +66,13 @@ def caught(monkeypatch: pytest.MonkeyPatch) -> list[CareplanError]:
             made.append(self)
 
         monkeypatch.setattr(cls, "__init__", record)
-    problem_init = purchase_import.Problem.__init__
+    problem_init = till_import.Problem.__init__
 
     def problem(self: Any, line: int, field: str, message: str, *rest: Any) -> None:
         problem_init(self, line, field, message, *rest)
         made.append(CareplanError(message, field=field))
 
-    monkeypatch.setattr(purchase_import.Problem, "__init__", problem)
+    monkeypatch.setattr(till_import.Problem, "__init__", problem)
     bad_record = BadRecord.__init__
 
     def record_bad(self: Any, line: int, column: int, message: str) -> None:
@@ -168,17 +154,17 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     other_clerk, supervisor = world.actor(world.clerk_b), world.actor(world.supervisor)
     member = make_member(world, name="赵德华", mobile="13600136000")
     bare = make_member(world, name="钱芳", consent=False)
-    plan = plans.enroll(s, world.actor(world.clerk_a), member_id=member.id,
+    plan = lifecycle.enroll(s, world.actor(world.clerk_a), member_id=member.id,
                         protocol_id="osteoporosis", start=today, today=today, now=now)  # fmt: skip
-    first = min(plans.checkpoints_of(s, plan), key=lambda cp: cp.seq)
+    first = min(lifecycle.checkpoints_of(s, plan), key=lambda cp: cp.seq)
     left = make_staff(s, username="left.a", role=Role.clerk, store=world.store_a)
     left.active = False
     s.commit()
     clerk = world.actor(world.clerk_a)
 
     # Who may see and do what.
-    walk("member", members.get_member, s, other_clerk, member.id)
-    walk("plan", plans.get_plan, s, other_clerk, plan.id)
+    walk("member", archive.get_member, s, other_clerk, member.id)
+    walk("plan", lifecycle.get_plan, s, other_clerk, plan.id)
     walk("step", get_checkpoint, s, other_clerk, first.id)
     walk("manager only", audit.resolve_scope, s, clerk)
     walk("staff unseen", require_manage_staff, world.actor(world.clerk_b), world.manager_a)
@@ -191,44 +177,44 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     # The archive.
     def create(**values: Any) -> Any:
         data = {"card_number": "Z9001", "name": "孙丽"} | values
-        return members.create_member(s, clerk, members.MemberCreate(**data), now=now)
+        return archive.create_member(s, clerk, archive.MemberCreate(**data), now=now)
 
     walk("mobile", create, mobile="12345")
     walk("email", create, email="nobody")
     walk("birthday", create, birthday=date(1850, 1, 1))
     walk("owner gone", create, owner_id=left.id)
     walk("owner elsewhere", create, owner_id=world.clerk_b.id)
-    walk("no store", members.create_member, s, supervisor,
-         members.MemberCreate(card_number="Z9002", name="孙丽"), now=now)  # fmt: skip
+    walk("no store", archive.create_member, s, supervisor,
+         archive.MemberCreate(card_number="Z9002", name="孙丽"), now=now)  # fmt: skip
     walk("health without consent", create, drug_allergies=["青霉素"], health_consent=False)
     walk("card taken", create, card_number=member.card_number)
-    walk("card of another store", members.create_member, s, other_clerk,
-         members.MemberCreate(card_number=member.card_number, name="孙丽"), now=now)  # fmt: skip
-    walk("update without consent", members.update_member, s, clerk, bare.id,
-         members.MemberFields(drug_allergies=["青霉素"]))  # fmt: skip
+    walk("card of another store", archive.create_member, s, other_clerk,
+         archive.MemberCreate(card_number=member.card_number, name="孙丽"), now=now)  # fmt: skip
+    walk("update without consent", archive.update_member, s, clerk, bare.id,
+         archive.MemberFields(drug_allergies=["青霉素"]))  # fmt: skip
     walk("not consented", consent.withdraw_health_consent, s, clerk, bare.id, now=now)
-    walk("same owner", members.reassign_member, s, manager, member.id, world.clerk_a.id, now=now)
-    walk("hand over someone's", members.reassign_all, s, clerk, world.clerk_a2.id,
+    walk("same owner", archive.reassign_member, s, manager, member.id, world.clerk_a.id, now=now)
+    walk("hand over someone's", archive.reassign_all, s, clerk, world.clerk_a2.id,
          world.clerk_a.id, staff_left=False, now=now)  # fmt: skip
-    walk("hand over to self", members.reassign_all, s, manager, world.clerk_a.id,
+    walk("hand over to self", archive.reassign_all, s, manager, world.clerk_a.id,
          world.clerk_a.id, staff_left=False, now=now)  # fmt: skip
-    walk("hand over to nobody", members.reassign_all, s, manager, world.clerk_a.id, 999_999,
+    walk("hand over to nobody", archive.reassign_all, s, manager, world.clerk_a.id, 999_999,
          staff_left=False, now=now)  # fmt: skip
     peer = make_staff(s, username="manager.a2", role=Role.store_manager, store=world.store_a)
     s.commit()
-    walk("hand over a peer's", members.reassign_all, s, world.actor(world.manager_a), peer.id,
+    walk("hand over a peer's", archive.reassign_all, s, world.actor(world.manager_a), peer.id,
          world.clerk_a.id, staff_left=False, now=now)  # fmt: skip
     manager = world.actor(world.manager_a)
-    walk("cover for a leaver", members.reassign_all, s, manager, world.clerk_a.id,
+    walk("cover for a leaver", archive.reassign_all, s, manager, world.clerk_a.id,
          world.clerk_a2.id, staff_left=True, until=now.date(), now=now)  # fmt: skip
-    walk("cover ended before it began", members.reassign_all, s, manager, world.clerk_a.id,
+    walk("cover ended before it began", archive.reassign_all, s, manager, world.clerk_a.id,
          world.clerk_a2.id, staff_left=False, until=date(2000, 1, 1), now=now)  # fmt: skip
-    walk("cover of one member", members.reassign_member, s, manager, member.id,
+    walk("cover of one member", archive.reassign_member, s, manager, member.id,
          world.clerk_a2.id, reason=OwnershipReason.cover, now=now)  # fmt: skip
     manager = world.actor(world.manager_a)
-    walk("choose members", members.reassign_members, s, manager, [], world.clerk_a2.id, now=now)
-    walk("no owner", members.create_member, s, Actor.system("test"),
-         members.MemberCreate(card_number="Z9003", name="孙丽", home_store_id=world.store_a.id),
+    walk("choose members", archive.reassign_members, s, manager, [], world.clerk_a2.id, now=now)
+    walk("no owner", archive.create_member, s, Actor.system("test"),
+         archive.MemberCreate(card_number="Z9003", name="孙丽", home_store_id=world.store_a.id),
          now=now)  # fmt: skip
 
     # Health records.
@@ -285,31 +271,31 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
          checkpoints.AttemptIn(), today=today, now=now)  # fmt: skip
     walk("skip done", checkpoints.skip, s, clerk, first.id, "走了", None, today=today)
     buyer = make_member(world, name="周强")
-    pp = plans.enroll(s, world.actor(world.clerk_a), member_id=buyer.id,
+    pp = lifecycle.enroll(s, world.actor(world.clerk_a), member_id=buyer.id,
                       protocol_id="post_purchase", start=today - timedelta(days=14),
                       today=today, now=now)  # fmt: skip
-    steps = sorted(plans.checkpoints_of(s, pp), key=lambda cp: cp.seq)
+    steps = sorted(lifecycle.checkpoints_of(s, pp), key=lambda cp: cp.seq)
     for cp in steps[:2]:
         result(cp, world.actor(world.clerk_a))
     s.commit()
     walk("home visit due", result, steps[2], world.actor(world.clerk_a))
 
     # Plans.
-    walk("start", plans.enroll, s, clerk, member_id=member.id, protocol_id="post_purchase",
+    walk("start", lifecycle.enroll, s, clerk, member_id=member.id, protocol_id="post_purchase",
          start=today + timedelta(days=400), today=today, now=now)  # fmt: skip
-    walk("twice", plans.enroll, s, clerk, member_id=member.id, protocol_id="osteoporosis",
+    walk("twice", lifecycle.enroll, s, clerk, member_id=member.id, protocol_id="osteoporosis",
          start=today, today=today, now=now)  # fmt: skip
-    walk("not published", plans.enroll, s, clerk, member_id=member.id, protocol_id="nope",
+    walk("not published", lifecycle.enroll, s, clerk, member_id=member.id, protocol_id="nope",
          start=today, today=today, now=now)  # fmt: skip
-    walk("resume active", plans.resume, s, clerk, plan.id, today=today)
-    walk("stop why", plans.stop, s, clerk, plan.id, " ", today=today)
-    walk("choose plans", plans.migrate, s, manager, [], 1)
-    walk("migrate older", plans.migrate, s, manager, [plan.id], plan.protocol_version.version)
-    plans.stop(s, clerk, plan.id, "不再需要", today=today)
+    walk("resume active", lifecycle.resume, s, clerk, plan.id, today=today)
+    walk("stop why", lifecycle.stop, s, clerk, plan.id, " ", today=today)
+    walk("choose plans", lifecycle.migrate, s, manager, [], 1)
+    walk("migrate older", lifecycle.migrate, s, manager, [plan.id], plan.protocol_version.version)
+    lifecycle.stop(s, clerk, plan.id, "不再需要", today=today)
     s.commit()
-    walk("pause stopped", plans.pause, s, clerk, plan.id, today=today)
-    walk("stop stopped", plans.stop, s, clerk, plan.id, "再停", today=today)
-    walk("migrate stopped", plans.migrate, s, manager, [plan.id], 1)
+    walk("pause stopped", lifecycle.pause, s, clerk, plan.id, today=today)
+    walk("stop stopped", lifecycle.stop, s, clerk, plan.id, "再停", today=today)
+    walk("migrate stopped", lifecycle.migrate, s, manager, [plan.id], 1)
 
     # Lectures.
     def lecture(**over: Any) -> Any:
@@ -381,10 +367,10 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     walk("cancelled", lectures.register, s, clerk, talk.id, bare.id, now=now)
 
     # Guidance sheets.
-    stopped = plans.enroll(s, world.actor(world.clerk_a), member_id=other.id,
+    stopped = lifecycle.enroll(s, world.actor(world.clerk_a), member_id=other.id,
                            protocol_id="osteoporosis", start=today, today=today,
                            now=now)  # fmt: skip
-    plans.stop(s, world.actor(world.clerk_a), stopped.id, "不需要", today=today)
+    lifecycle.stop(s, world.actor(world.clerk_a), stopped.id, "不需要", today=today)
     s.commit()
     clerk, manager = world.actor(world.clerk_a), world.actor(world.manager_a)
     open_step = steps[2].id
@@ -456,7 +442,7 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
 
     def till(text: str | bytes, who: Any = None) -> Any:
         data = text.encode() if isinstance(text, str) else text
-        return purchase_import.import_csv(s, who or manager, data, file_name="till.csv",
+        return till_import.import_csv(s, who or manager, data, file_name="till.csv",
                                           today=today, now=now)  # fmt: skip
 
     walk("bad lines", till, head + bad_lines)
@@ -470,8 +456,8 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
         list(records(["a,b\n", "c,d\re,f\n"]))
     walk("long field", till, head + f"{card},{code},P1,{'x' * 140_000},1,30,2024-03-01,1\n")
     walk("no staff", till, head, Actor.system("test"))
-    walk("erased meanwhile", purchase_import._recheck, s,
-         purchase_import._Checked(known=purchase_import._Known({}, {})), True)  # fmt: skip
+    walk("erased meanwhile", till_import._recheck, s,
+         till_import._Checked(known=till_import._Known({}, {})), True)  # fmt: skip
     walk("job id", import_jobs.status, tmp, "../x", manager, now=now)
     walk("no job", import_jobs.status, tmp, "abc123", manager, now=now)
     walk("job by nobody", import_jobs.queue, tmp, io.BytesIO(b""), file_name="t.csv",
@@ -505,8 +491,8 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     s.commit()
     manager = world.actor(world.manager_a)
     walk("erased", erasure.erase_member, s, manager, bare.id, "request", now=now)
-    walk("erased archive", members.update_member, s, manager, bare.id,
-         members.MemberFields(name="某"))  # fmt: skip
+    walk("erased archive", archive.update_member, s, manager, bare.id,
+         archive.MemberFields(name="某"))  # fmt: skip
     walk("no escalation", escalations.resolve_escalation, s, manager, 999_999, "好了", now=now)
     result(steps[2], world.actor(world.clerk_a), channel="home_visit", adherence="stopped",
            stop_reason="side_effects")  # fmt: skip
@@ -556,11 +542,11 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     walk("no store", stores.get_store, s, 999_999)
 
     # Holiday cover, and the lecture form's lists.
-    walk("cover for one", members.reassign_member, s, manager, member.id, world.clerk_a2.id,
+    walk("cover for one", archive.reassign_member, s, manager, member.id, world.clerk_a2.id,
          reason=OwnershipReason.cover, now=now)  # fmt: skip
-    walk("cover for a leaver", members.reassign_all, s, manager, world.clerk_a.id,
+    walk("cover for a leaver", archive.reassign_all, s, manager, world.clerk_a.id,
          world.clerk_a2.id, staff_left=True, until=today + timedelta(days=7), now=now)  # fmt: skip
-    walk("cover in the past", members.reassign_all, s, manager, world.clerk_a.id,
+    walk("cover in the past", archive.reassign_all, s, manager, world.clerk_a.id,
          world.clerk_a2.id, staff_left=False, until=today - timedelta(days=7), now=now)  # fmt: skip
     for over in ({"title_zh": ""}, {"topic": "nothing_here"}, {"conditions": ["火星病"]},
                  {"protocols": ["nope"]}):  # fmt: skip
@@ -712,7 +698,7 @@ def protocol_problem_reads_wrong(issue: protocols.ProtocolIssue) -> bool:
 
 
 def protocol_field_names() -> set[str]:
-    from careplan import protocol_schema
+    from careplan.plans import protocol_schema
 
     return {
         name for model in vars(protocol_schema).values()

@@ -18,10 +18,11 @@ from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from careplan import plans, sheets
-from careplan.checkpoints import AttemptIn, ResultIn, record_attempt, record_result
-from careplan.health_records import HealthCheckIn
+from careplan.members.health_records import HealthCheckIn
 from careplan.models import Checkpoint
+from careplan.plans import lifecycle
+from careplan.plans.checkpoints import AttemptIn, ResultIn, record_attempt, record_result
+from careplan.sheets import sheets
 from careplan.vocab import Paper
 from tests.conftest import ROOT, World, make_member
 from tests.web.conftest import TravelClock, sign_in_page
@@ -125,7 +126,7 @@ def busy_store(world: World, clock: TravelClock) -> dict[str, Any]:
     member = make_member(world, name="赵德华", mobile="13600136000")
     member.birthday = date(1948, 3, 8)
     actor = world.actor(world.clerk_a)
-    plan = plans.enroll(
+    plan = lifecycle.enroll(
         world.session,
         actor,
         member_id=member.id,

@@ -9,19 +9,19 @@ from decimal import Decimal
 
 from fastapi.testclient import TestClient
 
-from careplan import plans
-from careplan.checkpoints import ResultIn, record_result
 from careplan.models import Member, Purchase
+from careplan.plans import lifecycle
+from careplan.plans.checkpoints import ResultIn, record_result
 from tests.conftest import NOW, World, make_member
 from tests.web.conftest import TravelClock, sign_in_page
 
 
 def lapsed_member(world: World, name: str, mobile: str, owner) -> Member:
     member = make_member(world, owner=owner, name=name, mobile=mobile)
-    plan = plans.enroll(world.session, world.actor(owner), member_id=member.id,
+    plan = lifecycle.enroll(world.session, world.actor(owner), member_id=member.id,
                         protocol_id="osteoporosis", start=date(2024, 1, 1),
                         today=date(2024, 1, 1), now=NOW)  # fmt: skip
-    steps = {cp.key: cp for cp in plans.checkpoints_of(world.session, plan)}
+    steps = {cp.key: cp for cp in lifecycle.checkpoints_of(world.session, plan)}
     world.session.add(Purchase(
         member_id=member.id, store_id=member.home_store_id, product_code="A70",
         product_name="阿仑膦酸钠片", drug_class="bisphosphonates", quantity=1, days_supply=28,

@@ -8,7 +8,7 @@ from datetime import date
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from careplan.consent import withdraw_health_consent
+from careplan.members.consent import withdraw_health_consent
 from careplan.models import AccessLog
 from tests import pdf
 from tests.conftest import NOW, World, enrolled_steps, make_member, record_bone_density

@@ -9,9 +9,9 @@ from datetime import date
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from careplan import plans
 from careplan.models import CarePlan, Checkpoint, CheckpointResult, Escalation, Member, Ownership
-from careplan.plans import status_of
+from careplan.plans import lifecycle
+from careplan.plans.lifecycle import status_of
 from tests.conftest import World, make_member
 from tests.web.conftest import PASSWORD, TravelClock, api_sign_in, csrf_of, sign_in_page
 
@@ -21,7 +21,7 @@ HX = {"HX-Request": "true"}
 def enrolled(world: World, clock: TravelClock, *, start: date, owner=None, **kw) -> CarePlan:
     member = make_member(world, owner=owner or world.clerk_a, **kw)
     actor = world.actor(owner or world.clerk_a)
-    plan = plans.enroll(
+    plan = lifecycle.enroll(
         world.session, actor, member_id=member.id, protocol_id="osteoporosis",
         start=start, today=clock.today, now=clock.now,
     )  # fmt: skip

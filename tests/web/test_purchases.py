@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import import_jobs, purchase_import
+from careplan.adherence import import_jobs, till_import
 from careplan.models import Member, Purchase, PurchaseImport
 from careplan.vocab import ImportOutcome
 from tests.conftest import World, enrolled_steps, make_member
@@ -180,7 +180,7 @@ def test_a_large_upload_is_imported_by_a_worker_while_the_page_shows_progress(
     # The worker reports as it goes (two lines a chunk here): the page's figures rise.
     seen: list[tuple[str, int]] = []
     write = import_jobs._write
-    monkeypatch.setattr(purchase_import, "CHUNK", 2)
+    monkeypatch.setattr(till_import, "CHUNK", 2)
     monkeypatch.setattr(import_jobs, "PROGRESS_EVERY", timedelta(0))
     monkeypatch.setattr(
         import_jobs, "_write", lambda p, s: (seen.append((s.state, s.done)), write(p, s))

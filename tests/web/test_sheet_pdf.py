@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, date, datetime
 
-from careplan.sheets import NextContact, Reading, Sheet, Trend
+from careplan.sheets.sheets import NextContact, Reading, Sheet, Trend
 from careplan.vocab import Channel, Paper, Role
 from tests import pdf
 from web.sheet_pdf import render_pdf, sheet_html
@@ -101,7 +101,7 @@ def test_a_batch_keeps_each_members_language_and_page_count():
 
 
 def test_the_medicine_supply_prints_with_its_days_and_a_refill_prompt():
-    from careplan.sheets import Supply
+    from careplan.sheets.sheets import Supply
 
     supply = (
         Supply("双膦酸盐类", 54, 61, 89, date(2024, 3, 3), refill_soon=True),

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import sheets
 from careplan.models import Checkpoint, Member, SheetBatch, SheetPrint
+from careplan.sheets import sheets
 from careplan.vocab import Paper
 from tests import pdf
 from tests.conftest import (

@@ -9,8 +9,8 @@ from datetime import date, timedelta
 
 from fastapi.testclient import TestClient
 
-from careplan import plans
 from careplan.models import Checkpoint, CheckpointResult
+from careplan.plans import lifecycle
 from tests.conftest import World, make_member
 from tests.web.conftest import TravelClock, sign_in_page
 from tests.web.test_pages import HX, count, due_step, enrolled, result_form
@@ -34,12 +34,12 @@ def test_no_channel_is_preselected_and_a_save_without_one_is_refused_naming_it(
 
 def step_of_protocol(world: World, clock: TravelClock, protocol_id: str, key: str) -> Checkpoint:
     member = make_member(world, owner=world.clerk_a)
-    plan = plans.enroll(
+    plan = lifecycle.enroll(
         world.session, world.actor(world.clerk_a), member_id=member.id, protocol_id=protocol_id,
         start=clock.today - timedelta(days=60), today=clock.today, now=clock.now,
     )  # fmt: skip
     world.session.commit()
-    return next(cp for cp in plans.checkpoints_of(world.session, plan) if cp.key == key)
+    return next(cp for cp in lifecycle.checkpoints_of(world.session, plan) if cp.key == key)
 
 
 def test_the_form_follows_the_call_and_folds_the_effect_record(
@@ -175,7 +175,7 @@ def test_a_member_with_two_open_steps_is_one_row_and_working_one_offers_the_othe
     cp = due_step(world, clock)
     member = cp.plan.member
     actor = world.actor(world.clerk_a)
-    plans.enroll(
+    lifecycle.enroll(
         world.session, actor, member_id=member.id, protocol_id="hypertension",
         start=clock.today - timedelta(days=3), today=clock.today, now=clock.now,
     )  # fmt: skip

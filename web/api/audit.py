@@ -9,7 +9,7 @@ from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from careplan import audit
+from careplan.audit import audit
 from web import audit_params as shared_csv
 from web.audit_params import Audit, Steps, csv_response, filename, streamed_steps
 from web.deps import CurrentActor, DbSession, Now

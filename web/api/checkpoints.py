@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import BaseModel, Field
 
-from careplan import checkpoints
 from careplan.access import get_checkpoint
-from careplan.checkpoints import AttemptIn, CheckpointFilter, ResultIn
-from careplan.escalations import raised_at_checkpoint
 from careplan.models import Checkpoint
+from careplan.plans import checkpoints
+from careplan.plans.checkpoints import AttemptIn, CheckpointFilter, ResultIn
+from careplan.plans.escalations import raised_at_checkpoint
 from careplan.validation import IsoDate
 from careplan.vocab import CheckpointStatus
 from web.api.present import checkpoint_out

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import BaseModel, Field
 
-from careplan import lectures
-from careplan.lectures import Audience, LectureIn
+from careplan.lectures import lectures
+from careplan.lectures.lectures import Audience, LectureIn
 from careplan.models import Lecture, LectureSeat
 from careplan.vocab import Channel
 from web.api.present import lecture_out, seat_out

@@ -7,13 +7,17 @@ from typing import Annotated, Any, Literal
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from careplan import consent as consent_rules
-from careplan import erasure, health_records, lectures, member_export, members, plans, purchases
 from careplan.access import get_member
-from careplan.access_log import who_looked
-from careplan.health_records import EffectIn, HealthCheckIn
-from careplan.members import MemberCreate, MemberFields
-from careplan.purchases import PurchaseIn
+from careplan.adherence import purchases
+from careplan.adherence.purchases import PurchaseIn
+from careplan.lectures import lectures
+from careplan.members import archive, erasure, health_records
+from careplan.members import consent as consent_rules
+from careplan.members import export as member_export
+from careplan.members.archive import MemberCreate, MemberFields
+from careplan.members.health_records import EffectIn, HealthCheckIn
+from careplan.plans import lifecycle
+from careplan.trust.access_log import who_looked
 from careplan.vocab import OwnershipReason
 from web.access_log import LOOK, LOOK_EXPORT
 from web.api.present import lecture_out, plan_out, seat_out
@@ -44,7 +48,7 @@ def search(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[MemberOut]:
-    found = members.search_members(
+    found = archive.search_members(
         session, actor, q=q, store_id=store_id, owner_id=owner_id, limit=limit, offset=offset
     )
     return [MemberOut.model_validate(m) for m in found]
@@ -52,11 +56,11 @@ def search(
 
 @api.post("", response_model=MemberCreated, status_code=201)
 def create(body: MemberCreate, session: DbSession, actor: CurrentActor, now: Now) -> MemberCreated:
-    member = members.create_member(session, actor, body, now=now.now)
+    member = archive.create_member(session, actor, body, now=now.now)
     return MemberCreated.model_validate(
         {
             **MemberOut.model_validate(member).model_dump(),
-            "same_mobile_member_ids": members.same_mobile(session, actor, member),
+            "same_mobile_member_ids": archive.same_mobile(session, actor, member),
         }
     )
 
@@ -70,20 +74,20 @@ def read(member_id: int, session: DbSession, actor: CurrentActor) -> MemberOut:
 def update(
     member_id: int, body: MemberFields, session: DbSession, actor: CurrentActor
 ) -> MemberOut:
-    return MemberOut.model_validate(members.update_member(session, actor, member_id, body))
+    return MemberOut.model_validate(archive.update_member(session, actor, member_id, body))
 
 
 @api.post("/{member_id}/verified", response_model=MemberOut)
 def verified(member_id: int, session: DbSession, actor: CurrentActor, now: Now) -> MemberOut:
     return MemberOut.model_validate(
-        members.mark_verified(session, actor, member_id, today=now.today)
+        archive.mark_verified(session, actor, member_id, today=now.today)
     )
 
 
 @api.post("/{member_id}/health-consent", response_model=MemberOut)
 def consent(member_id: int, session: DbSession, actor: CurrentActor, now: Now) -> MemberOut:
     return MemberOut.model_validate(
-        members.give_health_consent(session, actor, member_id, now=now.now)
+        archive.give_health_consent(session, actor, member_id, now=now.now)
     )
 
 
@@ -135,7 +139,7 @@ class ReassignIn(BaseModel):
 def reassign(
     member_id: int, body: ReassignIn, session: DbSession, actor: CurrentActor, now: Now
 ) -> MemberOut:
-    member = members.reassign_member(
+    member = archive.reassign_member(
         session, actor, member_id, body.owner_id, reason=body.reason, note=body.note, now=now.now
     )
     return MemberOut.model_validate(member)
@@ -150,7 +154,7 @@ def access(member_id: int, session: DbSession, actor: CurrentActor) -> list[Acce
 @api.get("/{member_id}/ownership", response_model=list[OwnershipOut])
 def ownership(member_id: int, session: DbSession, actor: CurrentActor) -> list[OwnershipOut]:
     return [
-        OwnershipOut.model_validate(o) for o in members.ownership_history(session, actor, member_id)
+        OwnershipOut.model_validate(o) for o in archive.ownership_history(session, actor, member_id)
     ]
 
 
@@ -159,8 +163,8 @@ def member_plans(
     member_id: int, session: DbSession, actor: CurrentActor, now: Now
 ) -> list[PlanOut]:
     return [
-        plan_out(p, plans.checkpoints_of(session, p), now.today)
-        for p in plans.plans_of_member(session, actor, member_id)
+        plan_out(p, lifecycle.checkpoints_of(session, p), now.today)
+        for p in lifecycle.plans_of_member(session, actor, member_id)
     ]
 
 

@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import BaseModel, Field
 
-from careplan import escalations, members, protocols
-from careplan.change_log import history
+from careplan.members import archive
+from careplan.plans import escalations, protocols
 from careplan.sessions import end_sessions_of
 from careplan.staff import get_staff
+from careplan.trust.change_log import history
 from careplan.vocab import EscalationStatus
 from web.api.present import protocol_out
 from web.api.schemas import ChangeOut, EscalationOut, ProtocolOut
@@ -89,7 +90,7 @@ def hand_over(
     staff_id: int, body: HandOverIn, session: DbSession, actor: CurrentActor, now: Now
 ) -> HandOverOut:
     """Move every member of one staff member (e.g. a clerk who is leaving) to another."""
-    moved = members.reassign_all(
+    moved = archive.reassign_all(
         session,
         actor,
         staff_id,

@@ -6,8 +6,8 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from careplan import plans
 from careplan.access import get_plan
+from careplan.plans import lifecycle
 from web.api.present import dates_out, plan_out
 from web.api.schemas import MigrationOut, PlanOut, PreviewOut, PreviewStepOut, StepChangeOut
 from web.deps import CurrentActor, DbSession, Now
@@ -39,7 +39,7 @@ class MigrationIn(BaseModel):
 
 @api.post("/preview", response_model=PreviewOut)
 def preview(body: PreviewIn, session: DbSession, _actor: CurrentActor, now: Now) -> PreviewOut:
-    row, steps = plans.preview(
+    row, steps = lifecycle.preview(
         session, body.protocol_id, body.version, body.start_date, today=now.today
     )
     return PreviewOut(
@@ -61,7 +61,7 @@ def preview(body: PreviewIn, session: DbSession, _actor: CurrentActor, now: Now)
 
 @api.post("", response_model=PlanOut, status_code=201)
 def enroll(body: EnrollIn, session: DbSession, actor: CurrentActor, now: Now) -> PlanOut:
-    plan = plans.enroll(
+    plan = lifecycle.enroll(
         session,
         actor,
         member_id=body.member_id,
@@ -71,34 +71,34 @@ def enroll(body: EnrollIn, session: DbSession, actor: CurrentActor, now: Now) ->
         today=now.today,
         now=now.now,
     )
-    return plan_out(plan, plans.checkpoints_of(session, plan), now.today)
+    return plan_out(plan, lifecycle.checkpoints_of(session, plan), now.today)
 
 
 @api.get("/{plan_id}", response_model=PlanOut)
 def read(plan_id: int, session: DbSession, actor: CurrentActor, now: Now) -> PlanOut:
     plan = get_plan(session, actor, plan_id)
-    return plan_out(plan, plans.checkpoints_of(session, plan), now.today)
+    return plan_out(plan, lifecycle.checkpoints_of(session, plan), now.today)
 
 
 @api.post("/{plan_id}/pause", response_model=PlanOut)
 def pause(plan_id: int, session: DbSession, actor: CurrentActor, now: Now) -> PlanOut:
-    plan = plans.pause(session, actor, plan_id, today=now.today)
-    return plan_out(plan, plans.checkpoints_of(session, plan), now.today)
+    plan = lifecycle.pause(session, actor, plan_id, today=now.today)
+    return plan_out(plan, lifecycle.checkpoints_of(session, plan), now.today)
 
 
 @api.post("/{plan_id}/resume", response_model=PlanOut)
 def resume(plan_id: int, session: DbSession, actor: CurrentActor, now: Now) -> PlanOut:
-    plan = plans.resume(session, actor, plan_id, today=now.today)
-    return plan_out(plan, plans.checkpoints_of(session, plan), now.today)
+    plan = lifecycle.resume(session, actor, plan_id, today=now.today)
+    return plan_out(plan, lifecycle.checkpoints_of(session, plan), now.today)
 
 
 @api.post("/{plan_id}/stop", response_model=PlanOut)
 def stop(plan_id: int, body: StopIn, session: DbSession, actor: CurrentActor, now: Now) -> PlanOut:
-    plan = plans.stop(session, actor, plan_id, body.reason, today=now.today)
-    return plan_out(plan, plans.checkpoints_of(session, plan), now.today)
+    plan = lifecycle.stop(session, actor, plan_id, body.reason, today=now.today)
+    return plan_out(plan, lifecycle.checkpoints_of(session, plan), now.today)
 
 
-def _migration_out(items: list[plans.MigrationPreview]) -> list[MigrationOut]:
+def _migration_out(items: list[lifecycle.MigrationPreview]) -> list[MigrationOut]:
     return [
         MigrationOut(
             plan_id=i.plan_id,
@@ -120,9 +120,11 @@ def _migration_out(items: list[plans.MigrationPreview]) -> list[MigrationOut]:
 def migration_preview(
     body: MigrationIn, session: DbSession, actor: CurrentActor
 ) -> list[MigrationOut]:
-    return _migration_out(plans.preview_migration(session, actor, body.plan_ids, body.to_version))
+    return _migration_out(
+        lifecycle.preview_migration(session, actor, body.plan_ids, body.to_version)
+    )
 
 
 @api.post("/migration", response_model=list[MigrationOut])
 def migrate(body: MigrationIn, session: DbSession, actor: CurrentActor) -> list[MigrationOut]:
-    return _migration_out(plans.migrate(session, actor, body.plan_ids, body.to_version))
+    return _migration_out(lifecycle.migrate(session, actor, body.plan_ids, body.to_version))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from careplan.checkpoints import days_overdue
 from careplan.models import CarePlan, Checkpoint, Lecture, LectureSeat, Member, ProtocolVersion
-from careplan.plans import protocol_of, status_of, step_of
-from careplan.protocols import definition_of
-from careplan.schedule import StepDates
+from careplan.plans.checkpoints import days_overdue
+from careplan.plans.lifecycle import protocol_of, status_of, step_of
+from careplan.plans.protocols import definition_of
+from careplan.plans.schedule import StepDates
 from web.api.schemas import (
     CheckpointOut,
     LectureOut,

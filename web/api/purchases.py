@@ -7,10 +7,10 @@ from datetime import date
 from fastapi import Request, UploadFile
 from pydantic import BaseModel, Field
 
-from careplan import adherence, drug_classes
-from careplan.drug_classes import MappingIn
+from careplan.adherence import drug_classes, measured
+from careplan.adherence.drug_classes import MappingIn
+from careplan.adherence.till_import import import_csv_committed, import_lines_committed
 from careplan.periods import period
-from careplan.purchase_import import import_csv_committed, import_lines_committed
 from careplan.validation import IsoDate
 from web.access_log import LOOK
 from web.deps import CurrentActor, DbSession, Now
@@ -134,12 +134,12 @@ def member_adherence(
     end: IsoDate | None = None,
 ) -> list[AdherenceOut]:
     """PDC per tracked class over [start, end] (default: the 180 days to today)."""
-    start, end = period(start, end, default_end=now.today, days=adherence.MEASURED_DAYS)
-    found = adherence.member_adherence(session, actor, member_id, start=start, end=end)
+    start, end = period(start, end, default_end=now.today, days=measured.MEASURED_DAYS)
+    found = measured.member_adherence(session, actor, member_id, start=start, end=end)
     return [_adherence_out(a) for a in found]
 
 
-def _adherence_out(a: adherence.ClassAdherence) -> AdherenceOut:
+def _adherence_out(a: measured.ClassAdherence) -> AdherenceOut:
     c = a.coverage
     return AdherenceOut(
         drug_class=a.drug_class,

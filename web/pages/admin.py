@@ -15,16 +15,17 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
-from careplan import plans, protocols, stores
 from careplan import staff as accounts
+from careplan import stores
 from careplan.access import Actor, may_manage_staff, require_administer
-from careplan.change_log import history
 from careplan.config import get_settings
 from careplan.errors import N_, CareplanError, Forbidden, InvalidInput
-from careplan.protocols import ProtocolFileError
+from careplan.plans import lifecycle, protocols
+from careplan.plans.protocols import ProtocolFileError
 from careplan.sign_in import locked_names
 from careplan.staff import Account
 from careplan.stores import StoreForm
+from careplan.trust.change_log import history
 from careplan.vocab import Role
 from web.deps import DbSession, Now
 from web.i18n import gettext_for
@@ -37,8 +38,8 @@ pages = pages_router()
 STORE_FIELDS = ("store_code", "store_name", "region", "store_address", "store_phone")
 
 
-def _admin(v: Visitor) -> Actor:
-    actor = v.actor
+def _admin(visitor: Visitor) -> Actor:
+    actor = visitor.actor
     require_administer(actor)
     return actor
 
@@ -67,11 +68,11 @@ def _value_text(_: Any, store_names: dict[int, str], column: str, value: Any) ->
 
 
 def _changes(
-    session: DbSession, v: Visitor, actor: Actor, entity: str, entity_id: int
+    session: DbSession, visitor: Visitor, actor: Actor, entity: str, entity_id: int
 ) -> dict[str, Any]:
     """The record's change-log entries, newest first, in words: who, when, what was done,
     and each field's old and new value (a password only as "changed")."""
-    _ = gettext_for(v.language)
+    _ = gettext_for(visitor.language)
     store_names = {s.id: s.name for s in stores.list_stores(session)}
     entries = list(reversed(history(session, actor, entity, entity_id)))
     names = accounts.names_of(session, (e.actor_id for e in entries))
@@ -94,16 +95,18 @@ def _changes(
 
 
 @pages.get("/admin")
-def admin_home(request: Request, v: User) -> Response:
-    _admin(v)
+def admin_home(request: Request, visitor: User) -> Response:
+    _admin(visitor)
     return redirect(request, "/admin/staff")
 
 
 # --- Staff -----------------------------------------------------------------------------
 
 
-def _staff_list(session: DbSession, v: Visitor, now: Now, store: int | None) -> dict[str, Any]:
-    actor = _admin(v)
+def _staff_list(
+    session: DbSession, visitor: Visitor, now: Now, store: int | None
+) -> dict[str, Any]:
+    actor = _admin(visitor)
     return {
         "nav": "admin",
         "tab": "staff",
@@ -117,11 +120,13 @@ def _staff_list(session: DbSession, v: Visitor, now: Now, store: int | None) -> 
 
 @pages.get("/admin/staff")
 def staff_list(
-    request: Request, v: User, session: DbSession, now: Now, store: str = ""
+    request: Request, visitor: User, session: DbSession, now: Now, store: str = ""
 ) -> Response:
     # "Every store" sends store= (empty): text, read as a number only when given.
     chosen = int_of({"store": store}, "store")
-    return render(request, v, "admin/staff_list.html", _staff_list(session, v, now, chosen))
+    return render(
+        request, visitor, "admin/staff_list.html", _staff_list(session, visitor, now, chosen)
+    )
 
 
 def _account_form(form: FormData, *, with_username: bool) -> Account:
@@ -139,14 +144,14 @@ def _new_form(session: DbSession, error: CareplanError | None, form: FormData) -
 
 
 @pages.get("/admin/staff/new")
-def new_staff_page(request: Request, v: User, session: DbSession) -> Response:
-    _admin(v)
-    return render(request, v, "admin/staff_new.html", _new_form(session, None, {}))
+def new_staff_page(request: Request, visitor: User, session: DbSession) -> Response:
+    _admin(visitor)
+    return render(request, visitor, "admin/staff_new.html", _new_form(session, None, {}))
 
 
 @pages.post("/admin/staff")
-def create_staff(request: Request, form: Form, v: User, session: DbSession) -> Response:
-    actor = _admin(v)
+def create_staff(request: Request, form: Form, visitor: User, session: DbSession) -> Response:
+    actor = _admin(visitor)
     try:
         created, password = accounts.create_account(
             session, actor, _account_form(form, with_username=True)
@@ -154,16 +159,16 @@ def create_staff(request: Request, form: Form, v: User, session: DbSession) -> R
     except CareplanError as exc:
         session.rollback()
         context = _new_form(session, exc, form)
-        return render(request, v, "admin/staff_new.html", context, status=422)
+        return render(request, visitor, "admin/staff_new.html", context, status=422)
     context = {"nav": "admin", "tab": "staff", "person": created, "password": password,
                "created": True}  # fmt: skip
-    return _once(render(request, v, "admin/one_time_password.html", context))
+    return _once(render(request, visitor, "admin/one_time_password.html", context))
 
 
 def _account(
-    session: DbSession, v: Visitor, now: Now, staff_id: int, **extra: Any
+    session: DbSession, visitor: Visitor, now: Now, staff_id: int, **extra: Any
 ) -> dict[str, Any]:
-    actor = _admin(v)
+    actor = _admin(visitor)
     person = accounts.get_staff(session, staff_id)
     return (
         {
@@ -180,76 +185,78 @@ def _account(
             "done": None,
             "form": None,
         }
-        | _changes(session, v, actor, "staff", person.id)
+        | _changes(session, visitor, actor, "staff", person.id)
         | extra
     )
 
 
 @pages.get("/admin/staff/{staff_id}")
 def account_page(
-    request: Request, staff_id: int, v: User, session: DbSession, now: Now, done: str = ""
+    request: Request, staff_id: int, visitor: User, session: DbSession, now: Now, done: str = ""
 ) -> Response:
-    context = _account(session, v, now, staff_id, done=done or None)
-    return render(request, v, "admin/staff_account.html", context)
+    context = _account(session, visitor, now, staff_id, done=done or None)
+    return render(request, visitor, "admin/staff_account.html", context)
 
 
 def _refused(
-    request: Request, v: Visitor, session: DbSession, now: Now, staff_id: int,
+    request: Request, visitor: Visitor, session: DbSession, now: Now, staff_id: int,
     exc: CareplanError, form: FormData | None = None,
 ) -> Response:  # fmt: skip
     session.rollback()
-    context = _account(session, v, now, staff_id, error=exc, form=form)
+    context = _account(session, visitor, now, staff_id, error=exc, form=form)
     status = 403 if isinstance(exc, Forbidden) else 422
-    return render(request, v, "admin/staff_account.html", context, status=status)
+    return render(request, visitor, "admin/staff_account.html", context, status=status)
 
 
 @pages.post("/admin/staff/{staff_id}")
 def change_staff(
-    request: Request, staff_id: int, form: Form, v: User, session: DbSession, now: Now
+    request: Request, staff_id: int, form: Form, visitor: User, session: DbSession, now: Now
 ) -> Response:
-    actor = _admin(v)
+    actor = _admin(visitor)
     try:
         accounts.change_account(session, actor, staff_id, _account_form(form, with_username=False))
     except CareplanError as exc:
-        return _refused(request, v, session, now, staff_id, exc, form)
+        return _refused(request, visitor, session, now, staff_id, exc, form)
     return redirect(request, f"/admin/staff/{staff_id}?done=changed")
 
 
 @pages.post("/admin/staff/{staff_id}/password")
 def reset_password(
-    request: Request, staff_id: int, v: User, session: DbSession, now: Now
+    request: Request, staff_id: int, visitor: User, session: DbSession, now: Now
 ) -> Response:
-    actor = _admin(v)
+    actor = _admin(visitor)
     try:
         password = accounts.reset_password(session, actor, staff_id, now=now.now)
     except CareplanError as exc:
-        return _refused(request, v, session, now, staff_id, exc)
+        return _refused(request, visitor, session, now, staff_id, exc)
     context = {"nav": "admin", "tab": "staff", "person": accounts.get_staff(session, staff_id),
                "password": password, "created": False}  # fmt: skip
-    return _once(render(request, v, "admin/one_time_password.html", context))
+    return _once(render(request, visitor, "admin/one_time_password.html", context))
 
 
 @pages.post("/admin/staff/{staff_id}/unlock")
-def unlock(request: Request, staff_id: int, v: User, session: DbSession, now: Now) -> Response:
-    actor = _admin(v)
+def unlock(
+    request: Request, staff_id: int, visitor: User, session: DbSession, now: Now
+) -> Response:
+    actor = _admin(visitor)
     try:
         accounts.unlock_account(session, actor, staff_id)
     except CareplanError as exc:
-        return _refused(request, v, session, now, staff_id, exc)
+        return _refused(request, visitor, session, now, staff_id, exc)
     return redirect(request, f"/admin/staff/{staff_id}?done=unlocked")
 
 
 @pages.post("/admin/staff/{staff_id}/close")
 def close_account(
-    request: Request, staff_id: int, form: Form, v: User, session: DbSession, now: Now
+    request: Request, staff_id: int, form: Form, visitor: User, session: DbSession, now: Now
 ) -> Response:
-    actor = _admin(v)
+    actor = _admin(visitor)
     try:
         if form.get("confirm") != "on":
             raise InvalidInput(N_("tick the box to confirm"), field="confirm")
         accounts.close_account(session, actor, staff_id, now=now.now)
     except CareplanError as exc:
-        return _refused(request, v, session, now, staff_id, exc)
+        return _refused(request, visitor, session, now, staff_id, exc)
     return redirect(request, f"/admin/staff/{staff_id}?done=closed")
 
 
@@ -257,11 +264,11 @@ def close_account(
 
 
 @pages.get("/admin/stores")
-def store_list(request: Request, v: User, session: DbSession, done: str = "") -> Response:
-    _admin(v)
+def store_list(request: Request, visitor: User, session: DbSession, done: str = "") -> Response:
+    _admin(visitor)
     context = {"nav": "admin", "tab": "stores", "stores": stores.list_stores(session),
                "counts": stores.active_staff_counts(session), "done": done or None}  # fmt: skip
-    return render(request, v, "admin/store_list.html", context)
+    return render(request, visitor, "admin/store_list.html", context)
 
 
 def _store_form(form: FormData) -> StoreForm:
@@ -269,14 +276,14 @@ def _store_form(form: FormData) -> StoreForm:
 
 
 def _store_page(
-    session: DbSession, v: Visitor, store_id: int | None, **extra: Any
+    session: DbSession, visitor: Visitor, store_id: int | None, **extra: Any
 ) -> dict[str, Any]:
-    actor = _admin(v)
+    actor = _admin(visitor)
     store = stores.get_store(session, store_id) if store_id is not None else None
     context: dict[str, Any] = {"nav": "admin", "tab": "stores", "store": store, "error": None,
                                "regions": stores.regions(session), "done": None}  # fmt: skip
     if store is not None:
-        context |= _changes(session, v, actor, "store", store.id)
+        context |= _changes(session, visitor, actor, "store", store.id)
         values = (store.code, store.name, store.region, store.address, store.phone)
         context["form"] = dict(zip(STORE_FIELDS, values, strict=True))
     else:
@@ -285,53 +292,53 @@ def _store_page(
 
 
 @pages.get("/admin/stores/new")
-def new_store_page(request: Request, v: User, session: DbSession) -> Response:
-    return render(request, v, "admin/store_form.html", _store_page(session, v, None))
+def new_store_page(request: Request, visitor: User, session: DbSession) -> Response:
+    return render(request, visitor, "admin/store_form.html", _store_page(session, visitor, None))
 
 
 @pages.post("/admin/stores")
-def create_store(request: Request, form: Form, v: User, session: DbSession) -> Response:
-    actor = _admin(v)
+def create_store(request: Request, form: Form, visitor: User, session: DbSession) -> Response:
+    actor = _admin(visitor)
     try:
         store = stores.create_store(session, actor, _store_form(form))
     except CareplanError as exc:
         session.rollback()
-        context = _store_page(session, v, None, error=exc, form=form)
-        return render(request, v, "admin/store_form.html", context, status=422)
+        context = _store_page(session, visitor, None, error=exc, form=form)
+        return render(request, visitor, "admin/store_form.html", context, status=422)
     return redirect(request, f"/admin/stores/{store.id}?done=created")
 
 
 @pages.get("/admin/stores/{store_id}")
 def store_page(
-    request: Request, store_id: int, v: User, session: DbSession, done: str = ""
+    request: Request, store_id: int, visitor: User, session: DbSession, done: str = ""
 ) -> Response:
-    context = _store_page(session, v, store_id, done=done or None)
-    return render(request, v, "admin/store_form.html", context)
+    context = _store_page(session, visitor, store_id, done=done or None)
+    return render(request, visitor, "admin/store_form.html", context)
 
 
 @pages.post("/admin/stores/{store_id}")
 def change_store(
-    request: Request, store_id: int, form: Form, v: User, session: DbSession
+    request: Request, store_id: int, form: Form, visitor: User, session: DbSession
 ) -> Response:
-    actor = _admin(v)
+    actor = _admin(visitor)
     try:
         stores.update_store(session, actor, store_id, _store_form(form))
     except CareplanError as exc:
         session.rollback()
-        context = _store_page(session, v, store_id, error=exc, form=form)
-        return render(request, v, "admin/store_form.html", context, status=422)
+        context = _store_page(session, visitor, store_id, error=exc, form=form)
+        return render(request, visitor, "admin/store_form.html", context, status=422)
     return redirect(request, f"/admin/stores/{store_id}?done=saved")
 
 
 # --- Protocols -------------------------------------------------------------------------
 
 
-def _signature(v: Visitor, file_name: str, data: bytes) -> str:
+def _signature(visitor: Visitor, file_name: str, data: bytes) -> str:
     """Binds the held upload to the person who uploaded it: the confirm step publishes
     exactly the file that was checked and shown, and only for them."""
-    assert v.staff is not None
+    assert visitor.staff is not None
     key = get_settings().secret_key.encode()
-    message = f"protocol-upload:{v.staff.id}:{file_name}:".encode() + data
+    message = f"protocol-upload:{visitor.staff.id}:{file_name}:".encode() + data
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
@@ -344,18 +351,18 @@ def _protocols_page(session: DbSession, **extra: Any) -> dict[str, Any]:
 
 
 @pages.get("/admin/protocols")
-def protocol_list(request: Request, v: User, session: DbSession) -> Response:
-    _admin(v)
+def protocol_list(request: Request, visitor: User, session: DbSession) -> Response:
+    _admin(visitor)
     context = _protocols_page(session)
-    return render(request, v, "admin/protocols.html", context)
+    return render(request, visitor, "admin/protocols.html", context)
 
 
 @pages.get("/admin/protocols/{protocol_id}/{version}")
 def protocol_page(
-    request: Request, protocol_id: str, version: int, v: User, session: DbSession, now: Now,
+    request: Request, protocol_id: str, version: int, visitor: User, session: DbSession, now: Now,
     start: str = "", published: bool = False,
 ) -> Response:  # fmt: skip
-    _admin(v)
+    _admin(visitor)
     row = protocols.get_version(session, protocol_id, version)
     context: dict[str, Any] = {"nav": "admin", "tab": "protocols", "row": row,
                                "definition": protocols.definition_of(row), "start": start,
@@ -364,52 +371,55 @@ def protocol_page(
         try:
             on = date_of({"start_date": start}, "start_date")
             assert on is not None
-            context["planned"] = plans.preview(session, protocol_id, version, on,
+            context["planned"] = lifecycle.preview(session, protocol_id, version, on,
                                                today=now.today)[1]  # fmt: skip
         except CareplanError as exc:
             context["error"] = exc
-    return render(request, v, "admin/protocol.html", context)
+    return render(request, visitor, "admin/protocol.html", context)
 
 
 @pages.post("/admin/protocols/upload")
-def upload_protocol(request: Request, form: Form, v: User, session: DbSession) -> Response:
+def upload_protocol(request: Request, form: Form, visitor: User, session: DbSession) -> Response:
     """Checked and shown; nothing is stored until the confirm step posts it back."""
-    _admin(v)
+    _admin(visitor)
     file = form.get("file")
     if not isinstance(file, UploadFile) or not file.filename:
         error = InvalidInput(N_("choose a protocol file (YAML)"), field="file")
         context = _protocols_page(session, upload_error=error)
-        return render(request, v, "admin/protocols.html", context, status=422)
+        return render(request, visitor, "admin/protocols.html", context, status=422)
     name = file.filename.replace("\\", "/").rsplit("/", 1)[-1][:100]
     data = file.file.read(protocols.MAX_FILE_BYTES + 1)
     try:
         loaded = protocols.check_upload(session, data, name)
     except ProtocolFileError as exc:
         context = _protocols_page(session, issues=exc.issues, file_name=name)
-        return render(request, v, "admin/protocols.html", context, status=422)
+        return render(request, visitor, "admin/protocols.html", context, status=422)
     # Held in the confirm form as base64 (a browser would turn its line ends into CRLF),
     # signed, so what comes back is the very file that was checked.
     context = {"nav": "admin", "tab": "protocols", "loaded": loaded, "file_name": name,
-               "held": base64.b64encode(data).decode(), "signature": _signature(v, name, data),
+               "held": base64.b64encode(data).decode(),
+               "signature": _signature(visitor, name, data),
                "already": protocols.is_published(session, loaded)}  # fmt: skip
-    return render(request, v, "admin/protocol_confirm.html", context)
+    return render(request, visitor, "admin/protocol_confirm.html", context)
 
 
 @pages.post("/admin/protocols/publish")
-def publish_protocol(request: Request, form: Form, v: User, session: DbSession) -> Response:
-    actor = _admin(v)
+def publish_protocol(request: Request, form: Form, visitor: User, session: DbSession) -> Response:
+    actor = _admin(visitor)
     name, signature = text_of(form, "file_name"), text_of(form, "signature")
     try:
         data = base64.b64decode(text_of(form, "held"), validate=True)
     except ValueError:
         data = b""
-    if not signature.isascii() or not hmac.compare_digest(signature, _signature(v, name, data)):
+    if not signature.isascii() or not hmac.compare_digest(
+        signature, _signature(visitor, name, data)
+    ):
         raise InvalidInput(N_("the upload has expired: upload the file again"), field="file")
     try:
         loaded = protocols.publish_upload(session, actor, data, name)
     except ProtocolFileError as exc:
         session.rollback()
         context = _protocols_page(session, issues=exc.issues, file_name=name)
-        return render(request, v, "admin/protocols.html", context, status=422)
+        return render(request, visitor, "admin/protocols.html", context, status=422)
     d = loaded.definition
     return redirect(request, f"/admin/protocols/{d.id}/{d.version}?published=1")

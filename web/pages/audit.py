@@ -12,10 +12,10 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from careplan import audit
 from careplan.access import require_manager
-from careplan.adherence import Lapsed, Share, chain_adherence
-from careplan.drug_classes import label as drug_class_label
+from careplan.adherence.drug_classes import label as drug_class_label
+from careplan.adherence.measured import Lapsed, Share, chain_adherence
+from careplan.audit import audit
 from careplan.errors import N_, InvalidInput
 from careplan.models import Store
 from careplan.staff import names_of
@@ -62,12 +62,14 @@ class Crumb:
     current: bool = False
 
 
-def _trail(v: User, q: audit.AuditQuery, link: Callable[..., str], page: str | None) -> list[Crumb]:
+def _trail(
+    visitor: User, q: audit.AuditQuery, link: Callable[..., str], page: str | None
+) -> list[Crumb]:
     """The breadcrumb: the levels above and at this scope that the visitor may open, then
     the page itself when it is a list below the scope's report."""
-    s, _ = q.scope, gettext_for(v.language)
+    s, _ = q.scope, gettext_for(visitor.language)
     crumbs = []
-    if v.actor.chain_wide:
+    if visitor.actor.chain_wide:
         crumbs.append(Crumb(link(), _("Whole chain"), data=False))
         if s.region:
             crumbs.append(Crumb(link(region=s.region), s.region, data=True))
@@ -95,7 +97,7 @@ def _row_args(row: audit.Row) -> dict[str, Any]:
 
 
 def _context(
-    session: DbSession, v: User, q: audit.AuditQuery, page: str | None = None
+    session: DbSession, visitor: User, q: audit.AuditQuery, page: str | None = None
 ) -> dict[str, Any]:
     link = _linker(q)
     return {
@@ -105,7 +107,7 @@ def _context(
         "buckets": audit.BUCKETS,
         "age_buckets": audit.AGE_BUCKETS,
         "link": link,
-        "trail": _trail(v, q, link, page),
+        "trail": _trail(visitor, q, link, page),
         "here": _scope_args(q.scope),
         "row_args": _row_args,
         "protocols": protocol_choices(session),
@@ -115,32 +117,32 @@ def _context(
 
 
 @pages.get("/audit")
-def audit_page(request: Request, p: Audit, v: User, session: DbSession, now: Now) -> Response:
-    q = p.query(session, v.actor, now.today)
-    report = audit.report(session, v.actor, q)
-    context = _context(session, v, q) | {"report": report, "today": now.today}
+def audit_page(request: Request, p: Audit, visitor: User, session: DbSession, now: Now) -> Response:
+    q = p.query(session, visitor.actor, now.today)
+    report = audit.report(session, visitor.actor, q)
+    context = _context(session, visitor, q) | {"report": report, "today": now.today}
     if q.scope.level == "staff":  # the last level: the person's own overdue steps
         f = audit.StepFilter()
-        context["steps"] = audit.list_steps(session, v.actor, q, f, limit=PAGE_SIZE, offset=0)
+        context["steps"] = audit.list_steps(session, visitor.actor, q, f, limit=PAGE_SIZE, offset=0)
         context["steps_total"] = report.total.overdue_total
-    return render(request, v, "audit/report.html", context)
+    return render(request, visitor, "audit/report.html", context)
 
 
 @pages.get("/audit/steps")
 def steps_page(
-    request: Request, p: Audit, sp: Steps, v: User, session: DbSession, now: Now
+    request: Request, p: Audit, sp: Steps, visitor: User, session: DbSession, now: Now
 ) -> Response:
-    q = p.query(session, v.actor, now.today)
+    q = p.query(session, visitor.actor, now.today)
     f = sp.filter
-    total = audit.count_steps(session, v.actor, q, f)
+    total = audit.count_steps(session, visitor.actor, q, f)
     offset = (sp.page - 1) * PAGE_SIZE
-    rows = audit.list_steps(session, v.actor, q, f, limit=PAGE_SIZE, offset=offset)
+    rows = audit.list_steps(session, visitor.actor, q, f, limit=PAGE_SIZE, offset=offset)
     pages_count = max(1, -(-total // PAGE_SIZE))
-    _ = gettext_for(v.language)
+    _ = gettext_for(visitor.language)
     title = {"missed": _("Missed steps"), "due": _("Steps due in the period")}.get(
         sp.status, _("Overdue steps")
     )
-    context = _context(session, v, q, title) | {
+    context = _context(session, visitor, q, title) | {
         "title": title,
         "steps": rows,
         "total": total,
@@ -150,55 +152,60 @@ def steps_page(
         "filter_args": {"status": sp.status, "bucket": sp.bucket, "step_key": sp.step_key},
     }
     context["steps_args"] = context["filter_args"] | context["here"]
-    return render(request, v, "audit/steps.html", context)
+    return render(request, visitor, "audit/steps.html", context)
 
 
-def _header(v: User, names: list[str]) -> list[str]:
-    _ = gettext_for(v.language)
+def _header(visitor: User, names: list[str]) -> list[str]:
+    _ = gettext_for(visitor.language)
     return [_(AUDIT_COLUMNS.get(n, n)) for n in names]
 
 
 @pages.get("/audit/report.csv")
-def report_csv(p: Audit, v: User, session: DbSession, now: Now) -> Response:
-    r = audit.report(session, v.actor, p.query(session, v.actor, now.today))
-    return shared_csv.report_csv(r, _header(v, audit.ROW_FIELDS))
+def report_csv(p: Audit, visitor: User, session: DbSession, now: Now) -> Response:
+    r = audit.report(session, visitor.actor, p.query(session, visitor.actor, now.today))
+    return shared_csv.report_csv(r, _header(visitor, audit.ROW_FIELDS))
 
 
 @pages.get("/audit/by-step.csv")
-def by_step_csv(p: Audit, v: User, session: DbSession, now: Now) -> Response:
-    q = p.query(session, v.actor, now.today)
-    header = _header(v, shared_csv.READABLE_BY_STEP_FIELDS)
-    return shared_csv.readable_by_step_csv(session, q, header, v.language)
+def by_step_csv(p: Audit, visitor: User, session: DbSession, now: Now) -> Response:
+    q = p.query(session, visitor.actor, now.today)
+    header = _header(visitor, shared_csv.READABLE_BY_STEP_FIELDS)
+    return shared_csv.readable_by_step_csv(session, q, header, visitor.language)
 
 
 @pages.get("/audit/steps.csv")
 def steps_csv(
-    request: Request, p: Audit, sp: Steps, v: User, session: DbSession, now: Now
+    request: Request, p: Audit, sp: Steps, visitor: User, session: DbSession, now: Now
 ) -> Response:
-    q = p.query(session, v.actor, now.today)
+    q = p.query(session, visitor.actor, now.today)
     factory = request.app.state.session_factory
-    header = _header(v, shared_csv.READABLE_STEP_FIELDS)
-    readable = shared_csv.readable_steps(audit.names(session), v.language, gettext_for(v.language))
+    header = _header(visitor, shared_csv.READABLE_STEP_FIELDS)
+    readable = shared_csv.readable_steps(
+        audit.names(session), visitor.language, gettext_for(visitor.language)
+    )
     return csv_response(
-        filename(q, sp.status), streamed_steps(factory, v.actor, q, sp.filter, header, readable)
+        filename(q, sp.status),
+        streamed_steps(factory, visitor.actor, q, sp.filter, header, readable),
     )
 
 
 def _adherence(
-    session: DbSession, v: User, today: date, days: int, store_id: int | None
+    session: DbSession, visitor: User, today: date, days: int, store_id: int | None
 ) -> tuple[date, dict[tuple[int, str], Share], list[Lapsed]]:
-    require_manager(v.actor)
+    require_manager(visitor.actor)
     if not 30 <= days <= 730:
         raise InvalidInput(N_("a period of 30 to 730 days"), field="days")
     start = today - timedelta(days=days - 1)
-    shares, lapsed = chain_adherence(session, v.actor, start=start, end=today, store_id=store_id)
+    shares, lapsed = chain_adherence(
+        session, visitor.actor, start=start, end=today, store_id=store_id
+    )
     return start, shares, lapsed
 
 
 @pages.get("/audit/adherence")
 def adherence_page(
     request: Request,
-    v: User,
+    visitor: User,
     session: DbSession,
     now: Now,
     days: int = 180,
@@ -206,7 +213,7 @@ def adherence_page(
 ) -> Response:
     """Measured adherence across stores: per store and protocol the share of tracked
     members below 80% PDC over the last `days`, and the members whose supply ran out."""
-    start, shares, lapsed = _adherence(session, v, now.today, days, store_id)
+    start, shares, lapsed = _adherence(session, visitor, now.today, days, store_id)
     stores = {s.id: s for s in session.scalars(select(Store))}
     context = {
         "nav": "audit",
@@ -217,14 +224,14 @@ def adherence_page(
         "lapsed_total": len(lapsed),
         "stores": stores,
         "store_choices": sorted(
-            (s for s in stores.values() if v.actor.may_see_store(s.id)), key=lambda s: s.code
+            (s for s in stores.values() if visitor.actor.may_see_store(s.id)), key=lambda s: s.code
         ),
         "store_id": store_id,
         "names": names_of(session, {x.owner_id for x in lapsed[:500]}),
         "today": now.today,
         "protocols": dict(protocol_choices(session)),
     }
-    return render(request, v, "audit/adherence.html", context)
+    return render(request, visitor, "audit/adherence.html", context)
 
 
 LAPSED_FIELDS = [
@@ -236,15 +243,15 @@ LAPSED_FIELDS = [
 
 @pages.get("/audit/adherence/lapsed.csv")
 def lapsed_csv(
-    v: User, session: DbSession, now: Now, days: int = 180, store_id: int | None = None
+    visitor: User, session: DbSession, now: Now, days: int = 180, store_id: int | None = None
 ) -> Response:
     """The lapsed members to call, for a spreadsheet: ids and codes in their own columns,
     names in the reader's language beside them."""
-    _start, _shares, lapsed = _adherence(session, v, now.today, days, store_id)
+    _start, _shares, lapsed = _adherence(session, visitor, now.today, days, store_id)
     stores = {s.id: s for s in session.scalars(select(Store))}
     owners = names_of(session, {x.owner_id for x in lapsed})
     titles = audit.names(session)
-    lang = v.language
+    lang = visitor.language
     rows = (
         [x.runs_out_on, x.member_id, x.name, x.card_number, x.mobile or "",
          stores[x.store_id].code, stores[x.store_id].name, owners.get(x.owner_id, ""),
@@ -255,4 +262,4 @@ def lapsed_csv(
     )  # fmt: skip
     where = stores[store_id].code if store_id in stores else "chain"
     name = f"lapsed-{where}-{now.today.isoformat()}.csv"
-    return csv_response(name, audit.csv_lines(_header(v, LAPSED_FIELDS), rows))
+    return csv_response(name, audit.csv_lines(_header(visitor, LAPSED_FIELDS), rows))

@@ -39,10 +39,10 @@ def _safe_next(target: str) -> str:
 
 
 @pages.get("/sign-in")
-def sign_in_page(request: Request, v: AnyVisitor, next: str = "/") -> Response:
-    if v.staff is not None:
+def sign_in_page(request: Request, visitor: AnyVisitor, next: str = "/") -> Response:
+    if visitor.staff is not None:
         return redirect(request, _safe_next(next))
-    return render(request, v, "auth/sign_in.html", {"next": _safe_next(next), "username": ""})
+    return render(request, visitor, "auth/sign_in.html", {"next": _safe_next(next), "username": ""})
 
 
 def _refusal(outcome: SignIn, now: datetime, _: Callable[..., str]) -> str:
@@ -64,7 +64,7 @@ def _refusal(outcome: SignIn, now: datetime, _: Callable[..., str]) -> str:
 
 @pages.post("/sign-in")
 @anonymous_form
-def sign_in(request: Request, form: Form, now: Now, v: SignedOut) -> Response:
+def sign_in(request: Request, form: Form, now: Now, visitor: SignedOut) -> Response:
     username, password = text_of(form, "username"), str(form.get("password") or "")
     target = _safe_next(text_of(form, "next") or "/")
     hours = get_settings().session_hours
@@ -73,9 +73,9 @@ def sign_in(request: Request, form: Form, now: Now, v: SignedOut) -> Response:
         now=now.now, address=client_address(request), kind="web", hours=hours,
     )  # fmt: skip
     if outcome.token is None:
-        error = _refusal(outcome, now.now, gettext_for(v.language))
+        error = _refusal(outcome, now.now, gettext_for(visitor.language))
         context = {"next": target, "username": username, "error": error}
-        return render(request, v, "auth/sign_in.html", context, status=401, fragment=False)
+        return render(request, visitor, "auth/sign_in.html", context, status=401, fragment=False)
     if outcome.staff is not None and needs_new_password(outcome.staff):
         target = "/change-password?next=" + quote(target)
     response = redirect(request, target)
@@ -84,26 +84,28 @@ def sign_in(request: Request, form: Form, now: Now, v: SignedOut) -> Response:
 
 
 @pages.get("/change-password")
-def change_password_page(request: Request, v: AnyVisitor, next: str = "/") -> Response:
+def change_password_page(request: Request, visitor: AnyVisitor, next: str = "/") -> Response:
     """Also for an account on a one-time password, which every other page sends here."""
-    if v.staff is None:
+    if visitor.staff is None:
         raise SignInRequired
-    context = {"next": _safe_next(next), "forced": needs_new_password(v.staff), "error": None}
-    return render(request, v, "auth/change_password.html", context)
+    context = {"next": _safe_next(next), "forced": needs_new_password(visitor.staff), "error": None}
+    return render(request, visitor, "auth/change_password.html", context)
 
 
 @pages.post("/change-password")
-def change_password(request: Request, form: Form, v: AnyVisitor, session: DbSession) -> Response:
-    if v.staff is None:
+def change_password(
+    request: Request, form: Form, visitor: AnyVisitor, session: DbSession
+) -> Response:
+    if visitor.staff is None:
         raise SignInRequired
     target = _safe_next(text_of(form, "next") or "/")
     try:
-        choose_password(session, v.staff.id, str(form.get("new_password") or ""),
+        choose_password(session, visitor.staff.id, str(form.get("new_password") or ""),
                         str(form.get("repeat_password") or ""))  # fmt: skip
     except CareplanError as exc:
         session.rollback()
-        context = {"next": target, "forced": needs_new_password(v.staff), "error": exc}
-        return render(request, v, "auth/change_password.html", context, status=422)
+        context = {"next": target, "forced": needs_new_password(visitor.staff), "error": exc}
+        return render(request, visitor, "auth/change_password.html", context, status=422)
     return redirect(request, "/" if target.startswith("/change-password") else target)
 
 
@@ -129,12 +131,12 @@ def choose_language(request: Request, form: Form) -> Response:
 
 
 @pages.get("/settings")
-def settings_page(request: Request, v: User, saved: bool = False) -> Response:
-    return render(request, v, "settings/index.html", {"saved": saved})
+def settings_page(request: Request, visitor: User, saved: bool = False) -> Response:
+    return render(request, visitor, "settings/index.html", {"saved": saved})
 
 
 @pages.post("/settings")
-def save_settings(request: Request, form: Form, session: DbSession, v: User) -> Response:
-    assert v.staff is not None
-    set_language(session, v.staff.id, text_of(form, "language"))
+def save_settings(request: Request, form: Form, session: DbSession, visitor: User) -> Response:
+    assert visitor.staff is not None
+    set_language(session, visitor.staff.id, text_of(form, "language"))
     return redirect(request, "/settings?saved=1")

@@ -12,15 +12,21 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from careplan import worklist
 from careplan.access import Actor, get_checkpoint
-from careplan.checkpoints import AttemptIn, ResultIn, record_attempt, record_result, snapshot
 from careplan.errors import CareplanError, Conflict, InvalidInput, StaleVersion
-from careplan.escalations import raised_at_checkpoint
-from careplan.health_records import HealthCheckIn
-from careplan.healthchecks import MEASUREMENTS, implausible
+from careplan.members.health_records import HealthCheckIn
 from careplan.models import Checkpoint, CheckpointResult, ContactAttempt
-from careplan.plans import allowed_channels, protocol_of, status_of, step_of, step_title
+from careplan.plans import worklist
+from careplan.plans.checkpoints import (
+    AttemptIn,
+    ResultIn,
+    record_attempt,
+    record_result,
+    snapshot,
+)
+from careplan.plans.escalations import raised_at_checkpoint
+from careplan.plans.lifecycle import allowed_channels, protocol_of, status_of, step_of, step_title
+from careplan.plans.measurements import MEASUREMENTS, implausible
 from careplan.staff import names_of
 from careplan.vocab import Adherence, AttemptOutcome, Channel, StopReason
 from web.deps import DbSession, Now
@@ -87,7 +93,7 @@ def _form_context(session: DbSession, cp: Checkpoint, today: date, actor: Actor)
 def checkpoint_page(
     request: Request,
     checkpoint_id: int,
-    v: User,
+    visitor: User,
     session: DbSession,
     now: Now,
     done: str = "",
@@ -95,22 +101,27 @@ def checkpoint_page(
 ) -> Response:
     """`done`: what a plain (no-JavaScript) save just recorded, said back on the page;
     `tab`: the worklist tab the person came from, where a save returns them."""
-    cp = get_checkpoint(session, v.actor, checkpoint_id)
-    context = _form_context(session, cp, now.today, v.actor)
+    cp = get_checkpoint(session, visitor.actor, checkpoint_id)
+    context = _form_context(session, cp, now.today, visitor.actor)
     context |= {"full_page": True, "nav": "worklist"}
     context["tab"] = tab if tab in worklist.TABS else "due"
     context["notice"] = done if done in ("attempt", "result") else None
-    return render(request, v, "checkpoints/page.html", context, fragment=False)
+    return render(request, visitor, "checkpoints/page.html", context, fragment=False)
 
 
 @pages.get("/checkpoints/{checkpoint_id}/form")
 def checkpoint_form(
-    request: Request, checkpoint_id: int, v: User, session: DbSession, now: Now, tab: str = "due"
+    request: Request,
+    checkpoint_id: int,
+    visitor: User,
+    session: DbSession,
+    now: Now,
+    tab: str = "due",
 ) -> Response:
-    cp = get_checkpoint(session, v.actor, checkpoint_id)
-    context = _form_context(session, cp, now.today, v.actor) | {"full_page": False}
+    cp = get_checkpoint(session, visitor.actor, checkpoint_id)
+    context = _form_context(session, cp, now.today, visitor.actor) | {"full_page": False}
     context["tab"] = tab if tab in worklist.TABS else "due"
-    return render(request, v, "checkpoints/_form.html", context, fragment=True)
+    return render(request, visitor, "checkpoints/_form.html", context, fragment=True)
 
 
 def _measurements(form: FormData, kinds: tuple[str, ...]) -> list[HealthCheckIn]:
@@ -167,7 +178,7 @@ def parse_result(form: FormData, cp: Checkpoint) -> ResultIn:
 
 def _form_error(
     request: Request,
-    v: Visitor,
+    visitor: Visitor,
     session: DbSession,
     cp: Checkpoint,
     today: date,
@@ -175,7 +186,7 @@ def _form_error(
     exc: CareplanError,
 ) -> Response:
     session.rollback()  # nothing of a refused save may remain
-    context = _form_context(session, cp, today, v.actor) | {
+    context = _form_context(session, cp, today, visitor.actor) | {
         "full_page": text_of(form, "full_page") == "1",
         "tab": _tab(form),
         "values": dict(form),
@@ -189,12 +200,12 @@ def _form_error(
         context["staff_names"] |= names_of(session, {who})
     status = 409 if isinstance(exc, Conflict) else 422
     template = "checkpoints/page.html" if not is_htmx(request) else "checkpoints/_form.html"
-    return render(request, v, template, context, status=status, fragment=is_htmx(request))
+    return render(request, visitor, template, context, status=status, fragment=is_htmx(request))
 
 
 def _after_save(
     request: Request,
-    v: Visitor,
+    visitor: Visitor,
     session: DbSession,
     cp: Checkpoint,
     today: date,
@@ -209,21 +220,21 @@ def _after_save(
             back = urlencode({"done": notice, "tab": _tab(form)})
             return redirect(request, f"/checkpoints/{cp.id}?{back}")
         return redirect(request, f"/?{urlencode({'tab': _tab(form), 'saved': cp.id})}")
-    assert v.staff is not None
+    assert visitor.staff is not None
     session.refresh(cp)
-    context = _form_context(session, cp, today, v.actor) | {
+    context = _form_context(session, cp, today, visitor.actor) | {
         "notice": notice,
         "full_page": full_page,
         "tab": _tab(form),
     }
     if full_page:
-        return render(request, v, "checkpoints/_form.html", context, fragment=True)
-    query = worklist.WorklistQuery(staff_id=v.staff.id)
+        return render(request, visitor, "checkpoints/_form.html", context, fragment=True)
+    query = worklist.WorklistQuery(staff_id=visitor.staff.id)
     context |= {
-        "counts": worklist.counts(session, v.actor, query, today=today),
+        "counts": worklist.counts(session, visitor.actor, query, today=today),
         "item": worklist.work_item(cp, cp.plan.member, today, context["also"]),
     }
-    response = render(request, v, "checkpoints/_saved.html", context, fragment=True)
+    response = render(request, visitor, "checkpoints/_saved.html", context, fragment=True)
     response.headers["HX-Retarget"] = f"#cp-{cp.id}"
     response.headers["HX-Reswap"] = "outerHTML"
     return response
@@ -236,22 +247,22 @@ def _tab(form: FormData) -> str:
 
 @pages.post("/checkpoints/{checkpoint_id}/result")
 def save_result(
-    request: Request, checkpoint_id: int, form: Form, v: User, session: DbSession, now: Now
+    request: Request, checkpoint_id: int, form: Form, visitor: User, session: DbSession, now: Now
 ) -> Response:
-    cp = get_checkpoint(session, v.actor, checkpoint_id)
+    cp = get_checkpoint(session, visitor.actor, checkpoint_id)
     try:
         data = parse_result(form, cp)
-        record_result(session, v.actor, cp.id, data, today=now.today, now=now.now)
+        record_result(session, visitor.actor, cp.id, data, today=now.today, now=now.now)
     except CareplanError as exc:
-        return _form_error(request, v, session, cp, now.today, form, exc)
-    return _after_save(request, v, session, cp, now.today, "result", form)
+        return _form_error(request, visitor, session, cp, now.today, form, exc)
+    return _after_save(request, visitor, session, cp, now.today, "result", form)
 
 
 @pages.post("/checkpoints/{checkpoint_id}/attempt")
 def save_attempt(
-    request: Request, checkpoint_id: int, form: Form, v: User, session: DbSession, now: Now
+    request: Request, checkpoint_id: int, form: Form, visitor: User, session: DbSession, now: Now
 ) -> Response:
-    cp = get_checkpoint(session, v.actor, checkpoint_id)
+    cp = get_checkpoint(session, visitor.actor, checkpoint_id)
     try:
         data = parse_model(
             AttemptIn,
@@ -263,7 +274,7 @@ def save_attempt(
                 "version": text_of(form, "version") or None,
             },
         )
-        record_attempt(session, v.actor, cp.id, data, today=now.today, now=now.now)
+        record_attempt(session, visitor.actor, cp.id, data, today=now.today, now=now.now)
     except CareplanError as exc:
-        return _form_error(request, v, session, cp, now.today, form, exc)
-    return _after_save(request, v, session, cp, now.today, "attempt", form)
+        return _form_error(request, visitor, session, cp, now.today, form, exc)
+    return _after_save(request, visitor, session, cp, now.today, "attempt", form)

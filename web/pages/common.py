@@ -24,8 +24,8 @@ from web.session import (
     SignInRequired,
     Visitor,
     check_csrf,
+    current_visitor,
     language_of,
-    visitor,
 )
 from web.templating import error_text, is_htmx, render
 
@@ -98,23 +98,23 @@ def _error_page(
 ) -> HTMLResponse:
     # Error pages are rendered without the session: the request's own session may
     # be mid-failure, and an error page needs only the language.
-    v = getattr(request.state, "visitor", None) or Visitor(
+    visitor = getattr(request.state, "visitor", None) or Visitor(
         None, language or _language(request), "", None
     )
-    _ = gettext_for(v.language)
+    _ = gettext_for(visitor.language)
     context = {"heading": _(heading), "message": message, "request_id": request_id}
-    return render(request, v, "errors/page.html", context, status=status, fragment=False)
+    return render(request, visitor, "errors/page.html", context, status=status, fragment=False)
 
 
 def _language(request: Request) -> str:
     """The visitor's language, also for errors raised before any page dependency ran
     (an unknown URL): then the session cookie is looked up here."""
-    v = getattr(request.state, "visitor", None)
-    if v is not None:
-        return v.language
+    visitor = getattr(request.state, "visitor", None)
+    if visitor is not None:
+        return visitor.language
     clock = request.app.dependency_overrides.get(get_clock, get_clock)()
     with request.app.state.session_factory() as session:
-        return visitor(request, session, clock).language
+        return current_visitor(request, session, clock).language
 
 
 def domain_error_page(request: Request, exc: CareplanError) -> Response:
@@ -139,8 +139,8 @@ def unexpected_error_page(request: Request, request_id: str) -> Response:
     """A server error's page, showing the request id to report. Nothing may fail here: the
     language comes from the visitor already known, else the cookie or the browser (no
     database: it may be what failed), and a page that cannot render falls back to text."""
-    v = getattr(request.state, "visitor", None)
-    language = v.language if v is not None else language_of(request)
+    visitor = getattr(request.state, "visitor", None)
+    language = visitor.language if visitor is not None else language_of(request)
     _ = gettext_for(language)
     message = _("Something unexpected stopped this request. Please try again; if it "
                 "happens again, tell your administrator the request ID below.")  # fmt: skip

@@ -12,11 +12,11 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from starlette.datastructures import QueryParams
 
-from careplan import lectures
-from careplan import members as archive
 from careplan.access import may_manage_lectures
-from careplan.audit import csv_lines
+from careplan.audit.audit import csv_lines
 from careplan.errors import N_, CareplanError, InvalidInput
+from careplan.lectures import lectures
+from careplan.members import archive
 from careplan.models import Lecture, Store
 from careplan.staff import names_of
 from careplan.validation import whole_number
@@ -42,21 +42,21 @@ pages = pages_router()
 CHANNELS = frozenset(c.value for c in Channel)
 
 
-def _stores(session: DbSession, v: Visitor) -> list[Store]:
+def _stores(session: DbSession, visitor: Visitor) -> list[Store]:
     stmt = select(Store).order_by(Store.code)
-    if not v.actor.chain_wide:
-        stmt = stmt.where(Store.id == v.actor.store_id)
+    if not visitor.actor.chain_wide:
+        stmt = stmt.where(Store.id == visitor.actor.store_id)
     return list(session.scalars(stmt))
 
 
 @pages.get("/lectures")
-def lecture_list(request: Request, v: User, session: DbSession, now: Now) -> Response:
-    return _list_page(request, v, session, now, {}, None)
+def lecture_list(request: Request, visitor: User, session: DbSession, now: Now) -> Response:
+    return _list_page(request, visitor, session, now, {}, None)
 
 
 def _list_page(
     request: Request,
-    v: Visitor,
+    visitor: Visitor,
     session: DbSession,
     now: Now,
     entered: dict[str, str],
@@ -64,24 +64,24 @@ def _list_page(
     entered_form: FormData | None = None,
 ) -> Response:
     entered_form = entered_form or QueryParams()
-    shown = lectures.list_lectures(session, v.actor, since=now.now - timedelta(days=30))
-    per_lecture, per_store = lectures.attendance(session, v.actor, until=now.now)
+    shown = lectures.list_lectures(session, visitor.actor, since=now.now - timedelta(days=30))
+    per_lecture, per_store = lectures.attendance(session, visitor.actor, until=now.now)
     context = {
         "nav": "lectures",
         "phases": {x.id: lectures.phase(x, now.now) for x in shown},
         "choices": lectures.lecture_choices(session),
-        "may_schedule": may_manage_lectures(v.actor),
+        "may_schedule": may_manage_lectures(visitor.actor),
         "picked": {k: set(_picked(entered_form, k)) for k in ("conditions", "protocols")},
         "lectures": shown,
         "counts": lectures.seat_counts(session, [x.id for x in shown]),
         "attendance": per_lecture,
         "per_store": per_store,
-        "stores": _stores(session, v),
+        "stores": _stores(session, visitor),
         "entered": entered,
         "error": error,
         "now": now.now,
     }
-    return render(request, v, "lectures/list.html", context, status=422 if error else 200)
+    return render(request, visitor, "lectures/list.html", context, status=422 if error else 200)
 
 
 def _picked(form: FormData, name: str) -> list[str]:
@@ -112,13 +112,13 @@ def _lecture_in(form: Form) -> lectures.LectureIn:
 
 
 @pages.post("/lectures")
-def create(request: Request, form: Form, v: User, session: DbSession, now: Now) -> Response:
+def create(request: Request, form: Form, visitor: User, session: DbSession, now: Now) -> Response:
     try:
-        lecture = lectures.create_lecture(session, v.actor, _lecture_in(form), now=now.now)
+        lecture = lectures.create_lecture(session, visitor.actor, _lecture_in(form), now=now.now)
     except CareplanError as exc:
         session.rollback()
         entered = {k: text_of(form, k) for k in form}
-        return _list_page(request, v, session, now, entered, exc, form)
+        return _list_page(request, visitor, session, now, entered, exc, form)
     return redirect(request, f"/lectures/{lecture.id}")
 
 
@@ -126,7 +126,7 @@ def create(request: Request, form: Form, v: User, session: DbSession, now: Now) 
 def lecture_page(
     request: Request,
     lecture_id: int,
-    v: User,
+    visitor: User,
     session: DbSession,
     now: Now,
     q: str = "",
@@ -135,13 +135,13 @@ def lecture_page(
     place: str = "",
 ) -> Response:
     return _lecture_page(
-        request, v, session, now, lecture_id, q=q, find=find, done=done, place=place
+        request, visitor, session, now, lecture_id, q=q, find=find, done=done, place=place
     )
 
 
 def _lecture_page(
     request: Request,
-    v: Visitor,
+    visitor: Visitor,
     session: DbSession,
     now: Now,
     lecture_id: int,
@@ -152,23 +152,25 @@ def _lecture_page(
     place: str = "",
     error: CareplanError | None = None,
 ) -> Response:
-    lecture = lectures.get_lecture(session, v.actor, lecture_id)
-    seats = lectures.roster(session, v.actor, lecture.id)
+    lecture = lectures.get_lecture(session, visitor.actor, lecture_id)
+    seats = lectures.roster(session, visitor.actor, lecture.id)
     # Only this lecture's figures are shown: the query need not count earlier ones.
-    per_lecture, _ = lectures.attendance(session, v.actor, until=now.now, since=lecture.starts_at)
+    per_lecture, _ = lectures.attendance(
+        session, visitor.actor, until=now.now, since=lecture.starts_at
+    )
     context = {
         "nav": "lectures",
         "lecture": lecture,
         "choices": lectures.lecture_choices(session),
-        "may_manage": may_manage_lectures(v.actor),
+        "may_manage": may_manage_lectures(visitor.actor),
         "seats": seats,
         "counts": lectures.seat_counts(session, [lecture.id])[lecture.id],
         "reminders": lectures.to_remind(seats),
         "reminder_due": lectures.reminder_due(lecture, now.now),
         "q": q,
-        "candidates": archive.search_members(session, v.actor, q=q, limit=20) if q else [],
+        "candidates": archive.search_members(session, visitor.actor, q=q, limit=20) if q else [],
         "find": find,
-        "found": lectures.find_for_check_in(session, v.actor, lecture.id, find),
+        "found": lectures.find_for_check_in(session, visitor.actor, lecture.id, find),
         "names": names_of(session, [s.told_by_id for s in seats]),  # the page names only them
         "done": done,
         "place": place if place.isdigit() else "",
@@ -179,11 +181,11 @@ def _lecture_page(
         "error": error,
         "now": now.now,
     }
-    return render(request, v, "lectures/page.html", context, status=422 if error else 200)
+    return render(request, visitor, "lectures/page.html", context, status=422 if error else 200)
 
 
 def _act(
-    request: Request, v: Visitor, session: DbSession, now: Now, lecture_id: int, action: Any,
+    request: Request, visitor: Visitor, session: DbSession, now: Now, lecture_id: int, action: Any,
     done: str | list[str],
 ) -> Response:  # fmt: skip
     """Run one change; a refusal shows the lecture again with the reason, nothing saved.
@@ -192,14 +194,14 @@ def _act(
         action()
     except CareplanError as exc:
         session.rollback()
-        return _lecture_page(request, v, session, now, lecture_id, error=exc)
+        return _lecture_page(request, visitor, session, now, lecture_id, error=exc)
     said = done[0] if isinstance(done, list) else done
     return redirect(request, f"/lectures/{lecture_id}?done={said}")
 
 
 @pages.post("/lectures/{lecture_id}/register")
 def register(
-    request: Request, lecture_id: int, form: Form, v: User, session: DbSession, now: Now
+    request: Request, lecture_id: int, form: Form, visitor: User, session: DbSession, now: Now
 ) -> Response:
     walk_in = text_of(form, "walk_in") == "1"
     done = ["walk_in" if walk_in else "registered"]
@@ -209,29 +211,29 @@ def register(
         if member_id is None:
             raise InvalidInput(N_("choose a member"), field="member_id")
         seat = lectures.register(
-            session, v.actor, lecture_id, member_id, now=now.now, walk_in=walk_in
+            session, visitor.actor, lecture_id, member_id, now=now.now, walk_in=walk_in
         )
         place = lectures.waitlist_place(session, seat)
         if place is not None:  # full: the member is told where they wait
             done[0] = f"waitlisted&place={place}"
 
-    return _act(request, v, session, now, lecture_id, go, done)
+    return _act(request, visitor, session, now, lecture_id, go, done)
 
 
 @pages.post("/members/{member_id}/lectures")
 def register_from_member(
-    request: Request, member_id: int, form: Form, v: User, session: DbSession, now: Now
+    request: Request, member_id: int, form: Form, visitor: User, session: DbSession, now: Now
 ) -> Response:
     """Registering from the member's page: back to it, with a seat or a waitlist place."""
     try:
         lecture_id = int_of(form, "lecture_id")
         if lecture_id is None:
             raise InvalidInput(N_("choose a lecture"), field="lecture_id")
-        seat = lectures.register(session, v.actor, lecture_id, member_id, now=now.now)
+        seat = lectures.register(session, visitor.actor, lecture_id, member_id, now=now.now)
         place = lectures.waitlist_place(session, seat)
     except CareplanError as exc:
         session.rollback()
-        return member_view(request, v, session, now, member_id, error=exc)
+        return member_view(request, visitor, session, now, member_id, error=exc)
     said = f"{seat.status.value}&place={place}" if place else seat.status.value
     return redirect(request, f"/members/{member_id}?lecture={said}#h-lectures")
 
@@ -246,26 +248,26 @@ _SEAT_ACTIONS = {
 
 @pages.post("/lectures/{lecture_id}/seats/{seat_id}/{action}")
 def seat_action(
-    request: Request, lecture_id: int, seat_id: int, action: str, v: User, session: DbSession,
+    request: Request, lecture_id: int, seat_id: int, action: str, visitor: User, session: DbSession,
     now: Now,
 ) -> Response:  # fmt: skip
     if action not in _SEAT_ACTIONS:
         raise InvalidInput(N_("unknown action"), field="action")
     run, done = _SEAT_ACTIONS[action]
     return _act(
-        request, v, session, now, lecture_id,
-        lambda: run(session, v.actor, lecture_id, seat_id, now=now.now), done,
+        request, visitor, session, now, lecture_id,
+        lambda: run(session, visitor.actor, lecture_id, seat_id, now=now.now), done,
     )  # fmt: skip
 
 
 @pages.post("/lectures/{lecture_id}/cancel")
 def cancel(
-    request: Request, lecture_id: int, form: Form, v: User, session: DbSession, now: Now
+    request: Request, lecture_id: int, form: Form, visitor: User, session: DbSession, now: Now
 ) -> Response:
     reason = text_of(form, "reason")
     return _act(
-        request, v, session, now, lecture_id,
-        lambda: lectures.cancel_lecture(session, v.actor, lecture_id, reason, now=now.now),
+        request, visitor, session, now, lecture_id,
+        lambda: lectures.cancel_lecture(session, visitor.actor, lecture_id, reason, now=now.now),
         "lecture_cancelled",
     )  # fmt: skip
 
@@ -302,15 +304,15 @@ def _audience_query(audience: lectures.Audience) -> str:
 
 @pages.get("/lectures/{lecture_id}/invite")
 def invite_page(
-    request: Request, lecture_id: int, v: User, session: DbSession, now: Now
+    request: Request, lecture_id: int, visitor: User, session: DbSession, now: Now
 ) -> Response:
-    lecture = lectures.get_lecture(session, v.actor, lecture_id)
-    return _invite_page(request, v, session, now, lecture, request.query_params)
+    lecture = lectures.get_lecture(session, visitor.actor, lecture_id)
+    return _invite_page(request, visitor, session, now, lecture, request.query_params)
 
 
 def _invite_page(
     request: Request,
-    v: Visitor,
+    visitor: Visitor,
     session: DbSession,
     now: Now,
     lecture: Lecture,
@@ -319,7 +321,9 @@ def _invite_page(
 ) -> Response:
     try:
         audience = _audience(params, lecture)
-        listed = lectures.invitation_list(session, v.actor, lecture.id, audience, today=now.today)
+        listed = lectures.invitation_list(
+            session, visitor.actor, lecture.id, audience, today=now.today
+        )
     except CareplanError as exc:  # a bad filter: said beside the filters, nobody listed
         audience, listed, error = lectures.Audience(), [], error or exc
     query, choices = request.query_params, lectures.lecture_choices(session)
@@ -341,15 +345,17 @@ def _invite_page(
         "invited_by": text_of(query, "channel") if text_of(query, "channel") in CHANNELS else "",
         "error": error,
     }
-    return render(request, v, "lectures/invite.html", context, status=422 if error else 200)
+    return render(request, visitor, "lectures/invite.html", context, status=422 if error else 200)
 
 
 @pages.get("/lectures/{lecture_id}/invite.csv")
-def invite_csv(request: Request, lecture_id: int, v: User, session: DbSession, now: Now) -> Any:
+def invite_csv(
+    request: Request, lecture_id: int, visitor: User, session: DbSession, now: Now
+) -> Any:
     """The call list: who to phone, with whether they were invited already."""
-    lecture = lectures.get_lecture(session, v.actor, lecture_id)
+    lecture = lectures.get_lecture(session, visitor.actor, lecture_id)
     audience = _audience(request.query_params, lecture)
-    listed = lectures.invitation_list(session, v.actor, lecture_id, audience, today=now.today)
+    listed = lectures.invitation_list(session, visitor.actor, lecture_id, audience, today=now.today)
     header = ["member_id", "card_number", "name", "mobile", "landline", "invited_at", "channel"]
     rows = [
         (m.id, m.card_number, m.name, m.mobile, m.landline,
@@ -361,32 +367,32 @@ def invite_csv(request: Request, lecture_id: int, v: User, session: DbSession, n
 
 @pages.post("/lectures/{lecture_id}/invite")
 def invite(
-    request: Request, lecture_id: int, form: Form, v: User, session: DbSession, now: Now
+    request: Request, lecture_id: int, form: Form, visitor: User, session: DbSession, now: Now
 ) -> Response:
     """Record the ticked members as invited, then show the same list again (its filters
     kept) saying what was recorded; a refusal keeps the list and says why."""
-    lecture = lectures.get_lecture(session, v.actor, lecture_id)
+    lecture = lectures.get_lecture(session, visitor.actor, lecture_id)
     filters = QueryParams(text_of(form, "query"))
     try:
         ids = list(dict.fromkeys(ints_of(form, "member_id")))
         channel = text_of(form, "channel")
         if channel not in CHANNELS:
             raise InvalidInput(N_("choose a value from the list"), field="invitation_channel")
-        added = lectures.mark_invited(session, v.actor, lecture.id, ids, Channel(channel),
+        added = lectures.mark_invited(session, visitor.actor, lecture.id, ids, Channel(channel),
                                       now=now.now)  # fmt: skip
     except CareplanError as exc:
         session.rollback()
-        return _invite_page(request, v, session, now, lecture, filters, error=exc)
+        return _invite_page(request, visitor, session, now, lecture, filters, error=exc)
     said = urlencode({"invited": added, "before": len(ids) - added, "channel": channel})
     query = _audience_query(_audience(filters, lecture))
     return redirect(request, f"/lectures/{lecture_id}/invite?{query}&{said}#invited")
 
 
 @pages.get("/lectures/{lecture_id}/sign-in.pdf")
-def sign_in_sheet(lecture_id: int, v: User, session: DbSession) -> Response:
-    lecture = lectures.get_lecture(session, v.actor, lecture_id)
-    seats = lectures.roster(session, v.actor, lecture.id)
-    pdf = sign_in_pdf(lecture, seats, v.language)
+def sign_in_sheet(lecture_id: int, visitor: User, session: DbSession) -> Response:
+    lecture = lectures.get_lecture(session, visitor.actor, lecture_id)
+    seats = lectures.roster(session, visitor.actor, lecture.id)
+    pdf = sign_in_pdf(lecture, seats, visitor.language)
     return Response(
         pdf,
         media_type="application/pdf",
@@ -395,8 +401,8 @@ def sign_in_sheet(lecture_id: int, v: User, session: DbSession) -> Response:
 
 
 @pages.get("/lectures/{lecture_id}/lecture.ics")
-def lecture_ics(lecture_id: int, v: User, session: DbSession, now: Now) -> Response:
-    lecture = lectures.get_lecture(session, v.actor, lecture_id)
+def lecture_ics(lecture_id: int, visitor: User, session: DbSession, now: Now) -> Response:
+    lecture = lectures.get_lecture(session, visitor.actor, lecture_id)
     return Response(
         ics_of(lecture, now.now),
         media_type="text/calendar; charset=utf-8",

@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from careplan.erasure import erase_member
-from careplan.member_export import export_member
+from careplan.members.erasure import erase_member
+from careplan.members.export import export_member
 from web.access_log import looked
 from web.deps import DbSession, Now
 from web.member_export_pdf import export_pdf
@@ -21,18 +21,18 @@ from web.session import User
 pages = pages_router()
 
 
-def _exported(request: Request, member_id: int, v: User, session: DbSession, now: Now) -> Any:
+def _exported(request: Request, member_id: int, visitor: User, session: DbSession, now: Now) -> Any:
     """The export, recorded as one (after the member was found visible: else a 404)."""
-    data = export_member(session, v.actor, member_id, now=now.now)
-    looked(request, v.actor, [member_id], "export", now.now)
+    data = export_member(session, visitor.actor, member_id, now=now.now)
+    looked(request, visitor.actor, [member_id], "export", now.now)
     return data
 
 
 @pages.get("/members/{member_id}/export.json")
 def export_json(
-    request: Request, member_id: int, v: User, session: DbSession, now: Now
+    request: Request, member_id: int, visitor: User, session: DbSession, now: Now
 ) -> Response:
-    data = _exported(request, member_id, v, session, now)
+    data = _exported(request, member_id, visitor, session, now)
     body = json.dumps(data, ensure_ascii=False, indent=2)
     return Response(
         body,
@@ -46,16 +46,18 @@ def export_json(
 
 @pages.get("/members/{member_id}/export.pdf")
 def export_as_pdf(
-    request: Request, member_id: int, v: User, session: DbSession, now: Now
+    request: Request, member_id: int, visitor: User, session: DbSession, now: Now
 ) -> Response:
-    data = _exported(request, member_id, v, session, now)
+    data = _exported(request, member_id, visitor, session, now)
     language = data["member"]["language"] if data["member"]["language"] in ("zh", "en") else "zh"
     return pdf_response(export_pdf(data, language), f"member-{member_id}-export.pdf")
 
 
 @pages.post("/members/{member_id}/erase")
-def erase(request: Request, member_id: int, v: User, session: DbSession, now: Now) -> Response:
+def erase(
+    request: Request, member_id: int, visitor: User, session: DbSession, now: Now
+) -> Response:
     """Erasure at the member's request (a store manager or above; refused while a plan
     is live). The button asks for confirmation first: it cannot be undone."""
-    erase_member(session, v.actor, member_id, "request", now=now.now)
+    erase_member(session, visitor.actor, member_id, "request", now=now.now)
     return redirect(request, f"/members/{member_id}")

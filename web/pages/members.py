@@ -10,17 +10,19 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from careplan import adherence, caseload, lectures
-from careplan import members as archive
 from careplan.access import MANAGERS, get_member
-from careplan.consent import withdraw_health_consent
+from careplan.adherence import measured
+from careplan.adherence.purchases import purchases_of
 from careplan.errors import CareplanError
-from careplan.health_records import effects_of, health_checks_of
-from careplan.healthchecks import MEASUREMENTS
+from careplan.lectures import lectures
+from careplan.members import archive
+from careplan.members.consent import withdraw_health_consent
+from careplan.members.health_records import effects_of, health_checks_of
 from careplan.models import CheckpointResult, ContactAttempt, Member
-from careplan.plans import open_escalations, plans_of_member
-from careplan.purchases import purchases_of
-from careplan.sheets import prints_of_checkpoints
+from careplan.plans import caseload
+from careplan.plans.lifecycle import open_escalations, plans_of_member
+from careplan.plans.measurements import MEASUREMENTS
+from careplan.sheets.sheets import prints_of_checkpoints
 from careplan.staff import names_of, store_staff
 from careplan.vocab import Sex
 from web.access_log import looked
@@ -88,9 +90,9 @@ def archive_values(form: FormData, member: Member | None, consent: bool) -> dict
     return values
 
 
-def _form_context(session: DbSession, v: Visitor, member: Member | None) -> dict[str, Any]:
-    assert v.staff is not None
-    store_id = member.home_store_id if member else v.staff.store_id
+def _form_context(session: DbSession, visitor: Visitor, member: Member | None) -> dict[str, Any]:
+    assert visitor.staff is not None
+    store_id = member.home_store_id if member else visitor.staff.store_id
     owners = [s for s in store_staff(session, store_id) if s.role.value in
               ("clerk", "pharmacist", "store_manager")] if store_id else []  # fmt: skip
     return {
@@ -98,7 +100,7 @@ def _form_context(session: DbSession, v: Visitor, member: Member | None) -> dict
         "member": member,
         "sexes": list(Sex),
         "owners": owners,
-        "may_choose_owner": v.actor.role in MANAGERS,
+        "may_choose_owner": visitor.actor.role in MANAGERS,
         "values": {},
         "error": None,
     }
@@ -121,7 +123,7 @@ def form_values_of(member: Member) -> dict[str, str]:
 
 def _refused(
     request: Request,
-    v: Visitor,
+    visitor: Visitor,
     session: DbSession,
     member: Member | None,
     form: FormData,
@@ -129,13 +131,15 @@ def _refused(
 ) -> Response:
     """The archive form again, with what was typed and why it was refused; nothing kept."""
     session.rollback()
-    context = _form_context(session, v, member) | {"values": dict(form), "error": exc}
-    return render(request, v, "members/form.html", context, status=422)
+    context = _form_context(session, visitor, member) | {"values": dict(form), "error": exc}
+    return render(request, visitor, "members/form.html", context, status=422)
 
 
 @pages.get("/members")
-def search_page(request: Request, v: User, session: DbSession, now: Now, q: str = "") -> Response:
-    found = archive.search_members(session, v.actor, q=q, limit=50) if q.strip() else []
+def search_page(
+    request: Request, visitor: User, session: DbSession, now: Now, q: str = ""
+) -> Response:
+    found = archive.search_members(session, visitor.actor, q=q, limit=50) if q.strip() else []
     lines = caseload.lines_of(session, found, now.today)
     context = {
         "nav": "members",
@@ -145,43 +149,51 @@ def search_page(request: Request, v: User, session: DbSession, now: Now, q: str 
         "searched": bool(q.strip()),
     }
     if request.headers.get("HX-Request") == "true":
-        return render(request, v, "members/_results.html", context, fragment=True)
-    return render(request, v, "members/search.html", context)
+        return render(request, visitor, "members/_results.html", context, fragment=True)
+    return render(request, visitor, "members/search.html", context)
 
 
 @pages.get("/my-members")
 def my_members_page(
-    request: Request, v: User, session: DbSession, now: Now, q: str = "", sort: str = "next"
+    request: Request, visitor: User, session: DbSession, now: Now, q: str = "", sort: str = "next"
 ) -> Response:
     """The members I own with a live plan: next step, last contact; sortable, searchable."""
-    assert v.staff is not None
+    assert visitor.staff is not None
     sort = sort if sort in caseload.SORTS else "next"
-    lines = caseload.my_members(session, v.actor, v.staff.id, today=now.today, q=q, sort=sort)
+    lines = caseload.my_members(
+        session, visitor.actor, visitor.staff.id, today=now.today, q=q, sort=sort
+    )
     context = {"nav": "my_members", "q": q, "sort": sort, "lines": lines, "today": now.today}
     if request.headers.get("HX-Request") == "true":
-        return render(request, v, "members/_my_members.html", context, fragment=True)
-    return render(request, v, "members/my_members.html", context)
+        return render(request, visitor, "members/_my_members.html", context, fragment=True)
+    return render(request, visitor, "members/my_members.html", context)
 
 
 @pages.get("/members/mobile-check")
 def mobile_check(
-    request: Request, v: User, session: DbSession, mobile: str = "", member_id: int | None = None
+    request: Request,
+    visitor: User,
+    session: DbSession,
+    mobile: str = "",
+    member_id: int | None = None,
 ) -> Response:
     """As the mobile is typed: is it already someone's? (likely a double registration)"""
     digits = re.sub(r"[\s-]", "", mobile)[-11:]
     others = []
     if len(digits) == 11:
-        others = archive.members_with_mobile(session, v.actor, digits, exclude_id=member_id)
-    return render(request, v, "members/_duplicates.html", {"others": others}, fragment=True)
+        others = archive.members_with_mobile(session, visitor.actor, digits, exclude_id=member_id)
+    return render(request, visitor, "members/_duplicates.html", {"others": others}, fragment=True)
 
 
 @pages.get("/members/new")
-def new_member_page(request: Request, v: User, session: DbSession) -> Response:
-    return render(request, v, "members/form.html", _form_context(session, v, None))
+def new_member_page(request: Request, visitor: User, session: DbSession) -> Response:
+    return render(request, visitor, "members/form.html", _form_context(session, visitor, None))
 
 
 @pages.post("/members")
-def create_member(request: Request, form: Form, v: User, session: DbSession, now: Now) -> Response:
+def create_member(
+    request: Request, form: Form, visitor: User, session: DbSession, now: Now
+) -> Response:
     consent = form.get("health_consent") == "on"
     try:
         values = archive_values(form, None, consent=True)
@@ -192,60 +204,62 @@ def create_member(request: Request, form: Form, v: User, session: DbSession, now
         }
         given = {k: v_ for k, v_ in values.items() if v_ not in ([], None, "")}
         data = parse_model(archive.MemberCreate, given)
-        member = archive.create_member(session, v.actor, data, now=now.now)
+        member = archive.create_member(session, visitor.actor, data, now=now.now)
     except CareplanError as exc:
-        return _refused(request, v, session, None, form, exc)
+        return _refused(request, visitor, session, None, form, exc)
     return redirect(request, f"/members/{member.id}?created=1")
 
 
 @pages.get("/members/{member_id}/edit")
-def edit_member_page(request: Request, member_id: int, v: User, session: DbSession) -> Response:
-    member = get_member(session, v.actor, member_id)
-    context = _form_context(session, v, member) | {"values": form_values_of(member)}
-    return render(request, v, "members/form.html", context)
+def edit_member_page(
+    request: Request, member_id: int, visitor: User, session: DbSession
+) -> Response:
+    member = get_member(session, visitor.actor, member_id)
+    context = _form_context(session, visitor, member) | {"values": form_values_of(member)}
+    return render(request, visitor, "members/form.html", context)
 
 
 @pages.post("/members/{member_id}")
 def update_member(
-    request: Request, member_id: int, form: Form, v: User, session: DbSession, now: Now
+    request: Request, member_id: int, form: Form, visitor: User, session: DbSession, now: Now
 ) -> Response:
-    member = get_member(session, v.actor, member_id)
+    member = get_member(session, visitor.actor, member_id)
     try:
         if form.get("health_consent") == "on" and not member.health_consent:
-            archive.give_health_consent(session, v.actor, member.id, now=now.now)
+            archive.give_health_consent(session, visitor.actor, member.id, now=now.now)
         values = archive_values(form, member, consent=member.health_consent)
         data = parse_model(archive.MemberFields, values)
-        archive.update_member(session, v.actor, member.id, data)
+        archive.update_member(session, visitor.actor, member.id, data)
     except CareplanError as exc:
-        return _refused(request, v, session, member, form, exc)
+        return _refused(request, visitor, session, member, form, exc)
     return redirect(request, f"/members/{member.id}?saved=1")
 
 
 @pages.post("/members/{member_id}/verified")
 def confirm_today(
-    request: Request, member_id: int, v: User, session: DbSession, now: Now
+    request: Request, member_id: int, visitor: User, session: DbSession, now: Now
 ) -> Response:
     """'Is your phone still ...?' confirmed with the member: one click."""
-    member = archive.mark_verified(session, v.actor, member_id, today=now.today)
+    member = archive.mark_verified(session, visitor.actor, member_id, today=now.today)
     if request.headers.get("HX-Request") == "true":
         context = {"member": member, "today": now.today, "stale": False}
-        return render(request, v, "members/_verified.html", context, fragment=True)
+        return render(request, visitor, "members/_verified.html", context, fragment=True)
     return redirect(request, f"/members/{member.id}")
 
 
 @pages.post("/members/{member_id}/consent")
 def record_consent(
-    request: Request, member_id: int, v: User, session: DbSession, now: Now
+    request: Request, member_id: int, visitor: User, session: DbSession, now: Now
 ) -> Response:
-    archive.give_health_consent(session, v.actor, member_id, now=now.now)
+    archive.give_health_consent(session, visitor.actor, member_id, now=now.now)
     return redirect(request, f"/members/{member_id}")
 
 
 @pages.post("/members/{member_id}/consent/withdraw")
 def withdraw_consent(
-    request: Request, member_id: int, v: User, session: DbSession, now: Now
+    request: Request, member_id: int, visitor: User, session: DbSession, now: Now
 ) -> Response:
-    withdraw_health_consent(session, v.actor, member_id, now=now.now)
+    withdraw_health_consent(session, visitor.actor, member_id, now=now.now)
     return redirect(request, f"/members/{member_id}")
 
 
@@ -311,7 +325,7 @@ def _who(entry: dict[str, Any]) -> int | None:
 def member_page(
     request: Request,
     member_id: int,
-    v: User,
+    visitor: User,
     session: DbSession,
     now: Now,
     created: bool = False,
@@ -319,13 +333,13 @@ def member_page(
     lecture: str = "",
     enrolled: int | None = None,
 ) -> Response:
-    return member_view(request, v, session, now, member_id, created=created, saved=saved,
+    return member_view(request, visitor, session, now, member_id, created=created, saved=saved,
                        lecture_done=lecture, enrolled=enrolled)  # fmt: skip
 
 
 def member_view(
     request: Request,
-    v: Visitor,
+    visitor: Visitor,
     session: DbSession,
     now: Now,
     member_id: int,
@@ -337,7 +351,7 @@ def member_view(
     enrolled: int | None = None,
 ) -> Response:
     """The member's page; `error` is a refused change made from it (shown, nothing saved)."""
-    actor = v.actor
+    actor = visitor.actor
     member = get_member(session, actor, member_id)
     # A page answering a write (its refusal) records in that write's transaction.
     writing = session if request.method != "GET" else None
@@ -356,14 +370,14 @@ def member_view(
     ids |= {_who(e) for e in log}
     escalations = open_escalations(session, member_id=member.id)
     ids |= {e.assignee_id for e in escalations if e.assignee_id}
-    measured_from = now.today - timedelta(days=adherence.MEASURED_DAYS - 1)
+    measured_from = now.today - timedelta(days=measured.MEASURED_DAYS - 1)
     context = {
         "nav": "members",
         "member": member,
         "today": now.today,
         "plans": plans,
         "live": any(p["status"] in ("active", "paused") for p in plans),
-        "charts": _charts(checks, v.language),
+        "charts": _charts(checks, visitor.language),
         "effects": effects_of(session, actor, member.id) if member.health_consent else [],
         "purchases": purchases_of(session, actor, member.id),
         "log": log,
@@ -379,10 +393,10 @@ def member_view(
         "created": created,
         "saved": saved,
         "age": _age(member.birthday, now.today),
-        "adherence": adherence.member_adherence(
+        "adherence": measured.member_adherence(
             session, actor, member.id, start=measured_from, end=now.today
         ),
-        "pdc_days": adherence.MEASURED_DAYS,
+        "pdc_days": measured.MEASURED_DAYS,
         "last_answer": _last_answer(log),
         "lecture_seats": (seats := lectures.member_lectures(session, actor, member.id)),
         "waitlist_places": {s.id: lectures.waitlist_place(session, s) for s in seats},
@@ -396,7 +410,7 @@ def member_view(
         "now": now.now,
         "may_erase": actor.role in MANAGERS,
     }
-    return render(request, v, "members/page.html", context, status=422 if error else 200)
+    return render(request, visitor, "members/page.html", context, status=422 if error else 200)
 
 
 def _age(birthday: date | None, today: date) -> int | None:

@@ -9,10 +9,10 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from careplan.access import get_member, get_plan
-from careplan.checkpoints import days_overdue
 from careplan.errors import N_, CareplanError, InvalidInput
 from careplan.models import CarePlan, Member
-from careplan.plans import (
+from careplan.plans.checkpoints import days_overdue
+from careplan.plans.lifecycle import (
     check_no_live_plan,
     checkpoints_of,
     effective_status,
@@ -23,7 +23,7 @@ from careplan.plans import (
     status_of,
     step_title,
 )
-from careplan.protocols import definition_of
+from careplan.plans.protocols import definition_of
 from careplan.staff import store_staff
 from web.deps import DbSession, Now
 from web.pages.common import Form, FormData, date_of, int_of, pages_router, redirect, text_of
@@ -51,9 +51,11 @@ def _enrol_context(session: DbSession, member: Member, today: Any) -> dict[str, 
 
 
 @pages.get("/members/{member_id}/enrol")
-def enrol_page(request: Request, member_id: int, v: User, session: DbSession, now: Now) -> Response:
-    member = get_member(session, v.actor, member_id)
-    return render(request, v, "plans/enrol.html", _enrol_context(session, member, now.today))
+def enrol_page(
+    request: Request, member_id: int, visitor: User, session: DbSession, now: Now
+) -> Response:
+    member = get_member(session, visitor.actor, member_id)
+    return render(request, visitor, "plans/enrol.html", _enrol_context(session, member, now.today))
 
 
 def _choice(form: FormData) -> dict[str, Any]:
@@ -66,10 +68,10 @@ def _choice(form: FormData) -> dict[str, Any]:
 
 @pages.post("/members/{member_id}/enrol")
 def enrol(
-    request: Request, member_id: int, form: Form, v: User, session: DbSession, now: Now
+    request: Request, member_id: int, form: Form, visitor: User, session: DbSession, now: Now
 ) -> Response:
     """'Preview' shows the dates; 'Confirm' enrols. Both post the same form."""
-    member = get_member(session, v.actor, member_id)
+    member = get_member(session, visitor.actor, member_id)
     context = _enrol_context(session, member, now.today) | {"values": dict(form)}
     try:
         choice = _choice(form)
@@ -80,7 +82,7 @@ def enrol(
         if form.get("action") == "confirm":
             plan = enroll(
                 session,
-                v.actor,
+                visitor.actor,
                 member_id=member.id,
                 protocol_id=choice["protocol_id"],
                 start=choice["start"],
@@ -99,14 +101,16 @@ def enrol(
     except CareplanError as exc:
         session.rollback()
         context["error"] = exc
-        return _respond(request, v, context, 422)
-    return _respond(request, v, context, 200)
+        return _respond(request, visitor, context, 422)
+    return _respond(request, visitor, context, 200)
 
 
-def _respond(request: Request, v: Visitor, context: dict[str, Any], status: int) -> Response:
+def _respond(request: Request, visitor: Visitor, context: dict[str, Any], status: int) -> Response:
     if is_htmx(request):
-        return render(request, v, "plans/_preview.html", context, status=status, fragment=True)
-    return render(request, v, "plans/enrol.html", context, status=status, fragment=False)
+        return render(
+            request, visitor, "plans/_preview.html", context, status=status, fragment=True
+        )
+    return render(request, visitor, "plans/enrol.html", context, status=status, fragment=False)
 
 
 def plan_view(session: DbSession, plan: CarePlan, today: date) -> dict[str, Any]:
@@ -134,12 +138,14 @@ def plan_view(session: DbSession, plan: CarePlan, today: date) -> dict[str, Any]
 
 
 @pages.get("/plans/{plan_id}")
-def plan_page(request: Request, plan_id: int, v: User, session: DbSession, now: Now) -> Response:
-    plan = get_plan(session, v.actor, plan_id)
+def plan_page(
+    request: Request, plan_id: int, visitor: User, session: DbSession, now: Now
+) -> Response:
+    plan = get_plan(session, visitor.actor, plan_id)
     context = {
         "nav": "members",
         "member": plan.member,
         "p": plan_view(session, plan, now.today),
         "today": now.today,
     }
-    return render(request, v, "plans/page.html", context)
+    return render(request, visitor, "plans/page.html", context)

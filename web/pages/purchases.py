@@ -9,16 +9,16 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
-from careplan import drug_classes, import_history, import_jobs
 from careplan.access import may_change_chain_settings, require_manager
-from careplan.drug_classes import MappingIn
-from careplan.errors import N_, CareplanError, InvalidInput
-from careplan.purchase_import import (
+from careplan.adherence import drug_classes, import_history, import_jobs
+from careplan.adherence.drug_classes import MappingIn
+from careplan.adherence.till_import import (
     ImportRefused,
     ImportResult,
     import_csv_committed,
     template_csv,
 )
+from careplan.errors import N_, CareplanError, InvalidInput
 from careplan.staff import names_of
 from careplan.vocab import DRUG_CLASSES, ImportOutcome
 from web.deps import DbSession, Now
@@ -31,13 +31,13 @@ pages = pages_router()
 
 def _import_page(
     request: Request,
-    v: Visitor,
+    visitor: Visitor,
     session: DbSession,
     *,
     result: ImportResult | None = None,
     error: CareplanError | None = None,
 ) -> Response:
-    recent = import_history.recent_imports(session, v.actor)
+    recent = import_history.recent_imports(session, visitor.actor)
     context = {
         "nav": "purchases",
         "result": result,
@@ -47,13 +47,13 @@ def _import_page(
         "recent": recent,
         "names": names_of(session, [r.imported_by_id for r in recent]),
     }
-    return render(request, v, "purchases/import.html", context, status=422 if error else 200)
+    return render(request, visitor, "purchases/import.html", context, status=422 if error else 200)
 
 
 @pages.get("/purchases/import/template.csv")
-def import_template(v: User) -> Response:
+def import_template(visitor: User) -> Response:
     """A CSV to fill in, headed as the import reads it, in Chinese."""
-    require_manager(v.actor)
+    require_manager(visitor.actor)
     return Response(
         template_csv(),
         media_type="text/csv; charset=utf-8",
@@ -62,9 +62,9 @@ def import_template(v: User) -> Response:
 
 
 @pages.get("/purchases/import/{import_id}")
-def import_report(request: Request, import_id: int, v: User, session: DbSession) -> Response:
+def import_report(request: Request, import_id: int, visitor: User, session: DbSession) -> Response:
     """One import of the history; a refused one with the report its importer saw."""
-    record = import_history.get_import(session, v.actor, import_id)
+    record = import_history.get_import(session, visitor.actor, import_id)
     report = record.report or {}
     refusal = None
     if record.outcome is ImportOutcome.refused:
@@ -79,13 +79,13 @@ def import_report(request: Request, import_id: int, v: User, session: DbSession)
         "total": report.get("total", 0),
         "names": names_of(session, [record.imported_by_id]),
     }
-    return render(request, v, "purchases/report.html", context)
+    return render(request, visitor, "purchases/report.html", context)
 
 
 @pages.get("/purchases/import")
-def import_page(request: Request, v: User, session: DbSession, now: Now) -> Response:
+def import_page(request: Request, visitor: User, session: DbSession, now: Now) -> Response:
     import_jobs.sweep(request.app.state.work_dir, now.now)  # uploads left by dead workers
-    return _import_page(request, v, session)
+    return _import_page(request, visitor, session)
 
 
 # A file this size imports in a few seconds while the manager waits; a larger one goes
@@ -94,35 +94,35 @@ INLINE_BYTES = 2_000_000
 
 
 @pages.post("/purchases/import")
-def upload(request: Request, form: Form, v: User, session: DbSession, now: Now) -> Response:
+def upload(request: Request, form: Form, visitor: User, session: DbSession, now: Now) -> Response:
     """The file is checked whole before anything is kept; a refusal lists every bad line."""
     file = form.get("file")
     try:
         if not isinstance(file, UploadFile) or not file.filename:
             raise InvalidInput(N_("choose the till's CSV file"), field="file")
-        require_manager(v.actor)
+        require_manager(visitor.actor)
         if (file.size or 0) > request.app.state.import_inline_bytes:
             session.rollback()  # the worker writes: this request must hold no lock
             job = import_jobs.queue(
                 request.app.state.work_dir, file.file, file_name=file.filename,
-                actor=v.actor, today=now.today, now=now.now,
+                actor=visitor.actor, today=now.today, now=now.now,
             )  # fmt: skip
             request.app.state.import_worker(job)
             return redirect(request, f"/purchases/import/jobs/{job}")
         session.commit()  # the import commits on its own: this request holds no lock
         result = import_csv_committed(
-            request.app.state.session_factory, v.actor, file.file, file_name=file.filename,
+            request.app.state.session_factory, visitor.actor, file.file, file_name=file.filename,
             today=now.today, now=now.now,
         )  # fmt: skip
     except CareplanError as exc:
         session.rollback()
-        return _import_page(request, v, session, error=exc)
-    return _import_page(request, v, session, result=result)
+        return _import_page(request, visitor, session, error=exc)
+    return _import_page(request, visitor, session, result=result)
 
 
-def _job_context(request: Request, v: Visitor, job_id: str, now: Now) -> dict[str, Any]:
+def _job_context(request: Request, visitor: Visitor, job_id: str, now: Now) -> dict[str, Any]:
     work_dir = request.app.state.work_dir
-    job = import_jobs.status(work_dir, job_id, v.actor, now=now.now)
+    job = import_jobs.status(work_dir, job_id, visitor.actor, now=now.now)
     import_jobs.sweep(work_dir, now.now)
     refusal = InvalidInput(job.message, field=job.about) if job.state == "refused" else None
     return {
@@ -137,50 +137,52 @@ def _job_context(request: Request, v: Visitor, job_id: str, now: Now) -> dict[st
 
 
 @pages.get("/purchases/import/jobs/{job_id}")
-def job_page(request: Request, job_id: str, v: User, now: Now) -> Response:
-    context = _job_context(request, v, job_id, now)
+def job_page(request: Request, job_id: str, visitor: User, now: Now) -> Response:
+    context = _job_context(request, visitor, job_id, now)
     status = 422 if context["error"] else 200
-    return render(request, v, "purchases/job.html", context, status=status)
+    return render(request, visitor, "purchases/job.html", context, status=status)
 
 
 @pages.get("/purchases/import/jobs/{job_id}/progress")
-def job_progress(request: Request, job_id: str, v: User, now: Now) -> Response:
-    context = _job_context(request, v, job_id, now)
-    return render(request, v, "purchases/_job.html", context, fragment=True)
+def job_progress(request: Request, job_id: str, visitor: User, now: Now) -> Response:
+    context = _job_context(request, visitor, job_id, now)
+    return render(request, visitor, "purchases/_job.html", context, fragment=True)
 
 
 @pages.get("/purchases/classes")
-def classes_page(request: Request, v: User, session: DbSession) -> Response:
-    return _classes_page(request, v, session)
+def classes_page(request: Request, visitor: User, session: DbSession) -> Response:
+    return _classes_page(request, visitor, session)
 
 
 def _classes_page(
-    request: Request, v: Visitor, session: DbSession, error: CareplanError | None = None
+    request: Request, visitor: Visitor, session: DbSession, error: CareplanError | None = None
 ) -> Response:
     context = {
         "nav": "purchases",
         "mappings": drug_classes.mappings(session),
         "classes": DRUG_CLASSES,
-        "may_edit": may_change_chain_settings(v.actor),
+        "may_edit": may_change_chain_settings(visitor.actor),
         "error": error,
     }
-    return render(request, v, "purchases/classes.html", context, status=422 if error else 200)
+    return render(request, visitor, "purchases/classes.html", context, status=422 if error else 200)
 
 
 @pages.post("/purchases/classes")
-def set_class(request: Request, form: Form, v: User, session: DbSession, now: Now) -> Response:
+def set_class(
+    request: Request, form: Form, visitor: User, session: DbSession, now: Now
+) -> Response:
     data = MappingIn(
         text_of(form, "product_code"), text_of(form, "product_name"), text_of(form, "drug_class")
     )
     try:
-        drug_classes.set_class(session, v.actor, data, now=now.now)
+        drug_classes.set_class(session, visitor.actor, data, now=now.now)
     except CareplanError as exc:
         session.rollback()
-        return _classes_page(request, v, session, exc)
+        return _classes_page(request, visitor, session, exc)
     return redirect(request, "/purchases/classes")
 
 
 @pages.post("/purchases/classes/remove")
-def remove_class(request: Request, form: Form, v: User, session: DbSession) -> Response:
-    drug_classes.remove_class(session, v.actor, text_of(form, "product_code"))
+def remove_class(request: Request, form: Form, visitor: User, session: DbSession) -> Response:
+    drug_classes.remove_class(session, visitor.actor, text_of(form, "product_code"))
     return redirect(request, "/purchases/classes")

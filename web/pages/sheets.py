@@ -11,11 +11,11 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from careplan import sheets
 from careplan.access import MANAGERS
 from careplan.db import begin_writing_after_reads
 from careplan.errors import N_, CareplanError, InvalidInput, NotFound
 from careplan.models import SheetBatch, Store
+from careplan.sheets import sheets
 from careplan.staff import names_of, store_staff
 from careplan.vocab import BatchState, Paper
 from web.access_log import looked
@@ -58,16 +58,16 @@ def _language(form: Form) -> str | None:
 
 
 def print_checkpoints(
-    request: Request, session: DbSession, v: Visitor, ids: list[int], form: Form, now: Now
+    request: Request, session: DbSession, visitor: Visitor, ids: list[int], form: Form, now: Now
 ) -> Response:
     """Lay the sheets out while only reading, then record the prints and the look in a
     short write (routes that call this are `reads_first`)."""
     paper = _paper(form)
-    found = sheets.build_sheets(session, v.actor, ids, now=now.now, language=_language(form))
+    found = sheets.build_sheets(session, visitor.actor, ids, now=now.now, language=_language(form))
     pdf = render_pdf(found, paper)
     begin_writing_after_reads(session)
-    looked(request, v.actor, [s.member_id for s in found], "sheet", now.now, session)
-    sheets.record_prints(session, v.actor, found, paper=paper, now=now.now)
+    looked(request, visitor.actor, [s.member_id for s in found], "sheet", now.now, session)
+    sheets.record_prints(session, visitor.actor, found, paper=paper, now=now.now)
     name = f"sheet-{found[0].code}.pdf" if len(found) == 1 else f"sheets-{now.today}.pdf"
     return pdf_response(pdf, name)
 
@@ -75,42 +75,42 @@ def print_checkpoints(
 @pages.post("/checkpoints/{checkpoint_id}/sheet")
 @reads_first
 def print_checkpoint_sheet(
-    request: Request, checkpoint_id: int, v: User, session: DbSession, now: Now, form: Form
+    request: Request, checkpoint_id: int, visitor: User, session: DbSession, now: Now, form: Form
 ) -> Response:
-    return print_checkpoints(request, session, v, [checkpoint_id], form, now)
+    return print_checkpoints(request, session, visitor, [checkpoint_id], form, now)
 
 
 @pages.post("/plans/{plan_id}/sheet")
 @reads_first
 def print_plan_sheet(
-    request: Request, plan_id: int, v: User, session: DbSession, now: Now, form: Form
+    request: Request, plan_id: int, visitor: User, session: DbSession, now: Now, form: Form
 ) -> Response:
-    cp = sheets.current_checkpoint(session, v.actor, plan_id, now.today)
-    return print_checkpoints(request, session, v, [cp.id], form, now)
+    cp = sheets.current_checkpoint(session, visitor.actor, plan_id, now.today)
+    return print_checkpoints(request, session, visitor, [cp.id], form, now)
 
 
 # --- A day's contacts --------------------------------------------------------------------
 
 
-def _stores(session: DbSession, v: Visitor) -> list[Store]:
+def _stores(session: DbSession, visitor: Visitor) -> list[Store]:
     stmt = select(Store).order_by(Store.code)
-    if not v.actor.chain_wide:
-        stmt = stmt.where(Store.id == v.actor.store_id)
+    if not visitor.actor.chain_wide:
+        stmt = stmt.where(Store.id == visitor.actor.store_id)
     return list(session.scalars(stmt))
 
 
 def _batches_context(
-    session: DbSession, v: Visitor, now: Now, store_id: int | None
+    session: DbSession, visitor: Visitor, now: Now, store_id: int | None
 ) -> dict[str, Any]:
-    stores = _stores(session, v)
+    stores = _stores(session, visitor)
     store = next((s for s in stores if s.id == store_id), stores[0] if stores else None)
     if store is None:
         raise NotFound(N_("store not found"), field="store")
-    manager = v.actor.role in MANAGERS
+    manager = visitor.actor.role in MANAGERS
     recent = list(
         session.scalars(
             select(SheetBatch)
-            .where(SheetBatch.requested_by_id == v.actor.staff_id)
+            .where(SheetBatch.requested_by_id == visitor.actor.staff_id)
             .order_by(SheetBatch.requested_at.desc())
             .limit(10)
         )
@@ -135,29 +135,29 @@ def _batches_context(
 @pages.get("/sheets")
 def sheets_page(
     request: Request,
-    v: User,
+    visitor: User,
     session: DbSession,
     now: Now,
     store: int | None = None,
     code: str | None = None,
 ) -> Response:
-    context = _batches_context(session, v, now, store)
+    context = _batches_context(session, visitor, now, store)
     if code:
         try:
-            found = sheets.find_print(session, v.actor, code)
+            found = sheets.find_print(session, visitor.actor, code)
             context["found"] = found
             context["names"] |= names_of(session, [found.printed_by_id])
         except CareplanError as exc:
             context["error"] = exc
         context["values"] = {"code": code}
-    return render(request, v, "sheets/index.html", context)
+    return render(request, visitor, "sheets/index.html", context)
 
 
-def _whose(form: Form, v: Visitor) -> int | None:
+def _whose(form: Form, visitor: Visitor) -> int | None:
     """'me', 'store', or a colleague's id; a clerk or pharmacist prints their own."""
     value = text_of(form, "staff") or "me"
     if value == "me":
-        return v.actor.staff_id
+        return visitor.actor.staff_id
     if value == "store":
         return None
     return int_of(form, "staff")
@@ -165,23 +165,27 @@ def _whose(form: Form, v: Visitor) -> int | None:
 
 @pages.post("/sheets")
 @reads_first
-def print_day(request: Request, v: User, session: DbSession, now: Now, form: Form) -> Response:
+def print_day(
+    request: Request, visitor: User, session: DbSession, now: Now, form: Form
+) -> Response:
     try:
-        store_id = int_of(form, "store") or v.actor.store_id
+        store_id = int_of(form, "store") or visitor.actor.store_id
         on = date_of(form, "on_date") or now.today
-        staff_id = _whose(form, v)
+        staff_id = _whose(form, visitor)
         paper = _paper(form)
         if store_id is None:
             raise InvalidInput(N_("choose a store"), field="store")
-        ids = sheets.todays_contacts(session, v.actor, store_id=store_id, on=on, staff_id=staff_id)
+        ids = sheets.todays_contacts(
+            session, visitor.actor, store_id=store_id, on=on, staff_id=staff_id
+        )
         if not ids:
             raise InvalidInput(N_("there are no contacts that day"), field="on_date")
         if len(ids) <= INLINE_MAX:
-            return print_checkpoints(request, session, v, ids, form, now)
+            return print_checkpoints(request, session, visitor, ids, form, now)
         begin_writing_after_reads(session)
         batch = sheets.create_batch(
             session,
-            v.actor,
+            visitor.actor,
             store_id=store_id,
             on=on,
             paper=paper,
@@ -191,16 +195,18 @@ def print_day(request: Request, v: User, session: DbSession, now: Now, form: For
         )
     except CareplanError as exc:
         session.rollback()
-        context = _batches_context(session, v, now, int_of(form, "store"))
+        context = _batches_context(session, visitor, now, int_of(form, "store"))
         context |= {"error": exc, "values": dict(form)}
-        return render(request, v, "sheets/index.html", context, status=422)
+        return render(request, visitor, "sheets/index.html", context, status=422)
     # The worker must see the batch: commit first, then start it.
     session.commit()
     request.app.state.sheet_worker(batch.id)
     return redirect(request, f"/sheets/batches/{batch.id}")
 
 
-def _batch_context(session: DbSession, v: Visitor, batch: SheetBatch, now: Now) -> dict[str, Any]:
+def _batch_context(
+    session: DbSession, visitor: Visitor, batch: SheetBatch, now: Now
+) -> dict[str, Any]:
     store = session.get_one(Store, batch.store_id)
     return {
         "nav": "sheets",
@@ -214,25 +220,29 @@ def _batch_context(session: DbSession, v: Visitor, batch: SheetBatch, now: Now) 
 
 
 @pages.get("/sheets/batches/{batch_id}")
-def batch_page(request: Request, batch_id: int, v: User, session: DbSession, now: Now) -> Response:
-    batch = sheets.get_batch(session, v.actor, batch_id)
-    return render(request, v, "sheets/batch.html", _batch_context(session, v, batch, now))
+def batch_page(
+    request: Request, batch_id: int, visitor: User, session: DbSession, now: Now
+) -> Response:
+    batch = sheets.get_batch(session, visitor.actor, batch_id)
+    return render(
+        request, visitor, "sheets/batch.html", _batch_context(session, visitor, batch, now)
+    )
 
 
 @pages.get("/sheets/batches/{batch_id}/progress")
 def batch_progress(
-    request: Request, batch_id: int, v: User, session: DbSession, now: Now
+    request: Request, batch_id: int, visitor: User, session: DbSession, now: Now
 ) -> Response:
-    batch = sheets.get_batch(session, v.actor, batch_id)
-    context = _batch_context(session, v, batch, now)
-    return render(request, v, "sheets/_progress.html", context, fragment=True)
+    batch = sheets.get_batch(session, visitor.actor, batch_id)
+    context = _batch_context(session, visitor, batch, now)
+    return render(request, visitor, "sheets/_progress.html", context, fragment=True)
 
 
 @pages.get("/sheets/batches/{batch_id}/pdf")
 def batch_download(
-    request: Request, batch_id: int, v: User, session: DbSession, now: Now
+    request: Request, batch_id: int, visitor: User, session: DbSession, now: Now
 ) -> Response:
-    batch = sheets.get_batch(session, v.actor, batch_id)
-    pdf = sheets.batch_pdf(session, v.actor, batch_id)
-    looked(request, v.actor, sheets.batch_members(session, batch), "sheet", now.now)
+    batch = sheets.get_batch(session, visitor.actor, batch_id)
+    pdf = sheets.batch_pdf(session, visitor.actor, batch_id)
+    looked(request, visitor.actor, sheets.batch_members(session, batch), "sheet", now.now)
     return pdf_response(pdf, f"sheets-{batch.on_date}-{batch.id}.pdf", inline=False)

@@ -9,7 +9,6 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from careplan import members as archive
 from careplan.access import (
     may_end_sessions_of,
     may_hand_over_members_of,
@@ -18,12 +17,13 @@ from careplan.access import (
     sees_every_escalation_in_sight,
 )
 from careplan.errors import N_, CareplanError, InvalidInput, NotFound
-from careplan.escalations import list_escalations, resolve_escalation
+from careplan.members import archive
 from careplan.models import Escalation, Member, Store
+from careplan.plans.escalations import list_escalations, resolve_escalation
+from careplan.plans.workload import store_workload
 from careplan.sessions import end_sessions_of
 from careplan.staff import get_staff, names_of, store_staff
 from careplan.vocab import EscalationStatus
-from careplan.workload import store_workload
 from web.deps import DbSession, Now
 from web.pages.common import Form, date_of, int_of, ints_of, pages_router, redirect, text_of
 from web.session import User, Visitor
@@ -32,9 +32,9 @@ from web.templating import render
 pages = pages_router()
 
 
-def _store_of(session: DbSession, v: Visitor, store: int | None) -> Store:
+def _store_of(session: DbSession, visitor: Visitor, store: int | None) -> Store:
     """A manager's own store; a supervisor picks any."""
-    actor = v.actor
+    actor = visitor.actor
     store_id = store if actor.chain_wide and store else actor.store_id
     if store_id is None:
         store_id = session.scalar(select(Store.id).order_by(Store.code).limit(1))
@@ -45,27 +45,29 @@ def _store_of(session: DbSession, v: Visitor, store: int | None) -> Store:
 
 
 def _staff_context(
-    session: DbSession, v: Visitor, store: Store, owner: int | None, today: date
+    session: DbSession, visitor: Visitor, store: Store, owner: int | None, today: date
 ) -> dict[str, Any]:
     staff = store_staff(session, store.id, active_only=False)
-    shown = archive.search_members(session, v.actor, store_id=store.id, owner_id=owner, limit=500)
+    shown = archive.search_members(
+        session, visitor.actor, store_id=store.id, owner_id=owner, limit=500
+    )
     return {
         "nav": "store",
         "store": store,
         "stores": list(session.scalars(select(Store).order_by(Store.code)))
-        if v.actor.chain_wide
+        if visitor.actor.chain_wide
         else [],
         "staff": staff,
         "active_staff": [s for s in staff if archive.may_own_members(s)],
-        "handing_over": [s for s in staff if may_hand_over_members_of(v.actor, s)],
-        "may_sign_out": {s.id for s in staff if may_end_sessions_of(v.actor, s)},
-        "counts": archive.owner_counts(session, v.actor, store.id),
-        "workload": store_workload(session, v.actor, store.id, today=today),
+        "handing_over": [s for s in staff if may_hand_over_members_of(visitor.actor, s)],
+        "may_sign_out": {s.id for s in staff if may_end_sessions_of(visitor.actor, s)},
+        "counts": archive.owner_counts(session, visitor.actor, store.id),
+        "workload": store_workload(session, visitor.actor, store.id, today=today),
         "members": shown,
         "owner": owner,
         "names": {s.id: s.name for s in staff},
-        "handovers": archive.recent_handovers(session, v.actor, store.id),
-        "covers": archive.covers_in_force(session, v.actor, store.id),
+        "handovers": archive.recent_handovers(session, visitor.actor, store.id),
+        "covers": archive.covers_in_force(session, visitor.actor, store.id),
         "today": today,
         "error": None,
         "done": None,
@@ -77,7 +79,7 @@ def _staff_context(
 @pages.get("/store/staff")
 def staff_page(
     request: Request,
-    v: User,
+    visitor: User,
     session: DbSession,
     now: Now,
     store: int | None = None,
@@ -86,17 +88,17 @@ def staff_page(
     signed_out: int | None = None,
     returned: int | None = None,
 ) -> Response:
-    require_manager(v.actor)
-    context = _staff_context(session, v, _store_of(session, v, store), owner, now.today)
+    require_manager(visitor.actor)
+    context = _staff_context(session, visitor, _store_of(session, visitor, store), owner, now.today)
     context |= {"done": moved, "signed_out": signed_out, "returned": returned}
-    return render(request, v, "store/staff.html", context)
+    return render(request, visitor, "store/staff.html", context)
 
 
 @pages.post("/store/reassign")
-def reassign(request: Request, form: Form, v: User, session: DbSession, now: Now) -> Response:
+def reassign(request: Request, form: Form, visitor: User, session: DbSession, now: Now) -> Response:
     """Selected members, or every member of one staff member (e.g. who is leaving)."""
-    require_manager(v.actor)
-    store = _store_of(session, v, int_of(form, "store"))
+    require_manager(visitor.actor)
+    store = _store_of(session, visitor, int_of(form, "store"))
     try:
         to_staff = int_of(form, "to_staff_id")
         if to_staff is None:
@@ -107,38 +109,38 @@ def reassign(request: Request, form: Form, v: User, session: DbSession, now: Now
             if from_staff is None:
                 raise InvalidInput(N_("required"), field="from_staff_id")
             moved = archive.reassign_all(
-                session, v.actor, from_staff, to_staff,
+                session, visitor.actor, from_staff, to_staff,
                 staff_left=form.get("staff_left") == "on", note=note, now=now.now,
                 until=date_of(form, "until"),
             )  # fmt: skip
         else:
             ids = ints_of(form, "member_ids")
             moved = archive.reassign_members(
-                session, v.actor, ids, to_staff, note=note, now=now.now
+                session, visitor.actor, ids, to_staff, note=note, now=now.now
             )
     except CareplanError as exc:
         session.rollback()
         owner = int_of(form, "owner")
-        context = _staff_context(session, v, store, owner, now.today) | {"error": exc}
-        return render(request, v, "store/staff.html", context, status=422)
+        context = _staff_context(session, visitor, store, owner, now.today) | {"error": exc}
+        return render(request, visitor, "store/staff.html", context, status=422)
     return redirect(request, f"/store/staff?store={store.id}&moved={moved}")
 
 
 @pages.post("/store/covers/{staff_id}/end")
 def end_cover(
-    request: Request, staff_id: int, form: Form, v: User, session: DbSession, now: Now
+    request: Request, staff_id: int, form: Form, visitor: User, session: DbSession, now: Now
 ) -> Response:
     """The person is back before their cover's last day: their members return now."""
-    back = archive.end_covers(session, v.actor, now=now.now, returning_to=staff_id)
+    back = archive.end_covers(session, visitor.actor, now=now.now, returning_to=staff_id)
     store = int_of(form, "store")
     return redirect(request, f"/store/staff?store={store or ''}&returned={back}")
 
 
 @pages.post("/store/staff/{staff_id}/sessions/end")
 def end_staff_sessions(
-    request: Request, staff_id: int, form: Form, v: User, session: DbSession, now: Now
+    request: Request, staff_id: int, form: Form, visitor: User, session: DbSession, now: Now
 ) -> Response:
-    ended = end_sessions_of(session, v.actor, get_staff(session, staff_id), now=now.now)
+    ended = end_sessions_of(session, visitor.actor, get_staff(session, staff_id), now=now.now)
     store = int_of(form, "store")
     return redirect(request, f"/store/staff?store={store or ''}&signed_out={ended}")
 
@@ -154,38 +156,38 @@ def escalation_names(session: DbSession, rows: list[Escalation]) -> dict[str, di
     }
 
 
-def store_names(session: DbSession, v: Visitor) -> dict[int, str]:
+def store_names(session: DbSession, visitor: Visitor) -> dict[int, str]:
     """Store names for a list that spans stores (head office's); empty for one store."""
-    if not v.actor.chain_wide:
+    if not visitor.actor.chain_wide:
         return {}
     return {i: n for i, n in session.execute(select(Store.id, Store.name))}
 
 
 @pages.get("/escalations")
 def escalations_page(
-    request: Request, v: User, session: DbSession, now: Now, status: str = "open"
+    request: Request, visitor: User, session: DbSession, now: Now, status: str = "open"
 ) -> Response:
-    actor = v.actor
-    assert v.staff is not None
+    actor = visitor.actor
+    assert visitor.staff is not None
     wanted = EscalationStatus.resolved if status == "resolved" else EscalationStatus.open
     # Store staff see what involves them; managers their store; supervisors every store.
-    involving = None if sees_every_escalation_in_sight(actor) else v.staff.id
+    involving = None if sees_every_escalation_in_sight(actor) else visitor.staff.id
     rows = list_escalations(session, actor, status=wanted, involving_staff_id=involving, limit=200)
     context = escalation_names(session, rows) | {
         "nav": "escalations",
         "escalations": rows,
         "resolvable": {e.id for e in rows if may_resolve_escalation(actor, e)},
-        "store_names": store_names(session, v),
+        "store_names": store_names(session, visitor),
         "status": wanted,
         "today": now.today,
     }
-    return render(request, v, "store/escalations.html", context)
+    return render(request, visitor, "store/escalations.html", context)
 
 
 @pages.post("/escalations/{escalation_id}/resolve")
 def resolve(
-    request: Request, escalation_id: int, form: Form, v: User, session: DbSession, now: Now
+    request: Request, escalation_id: int, form: Form, visitor: User, session: DbSession, now: Now
 ) -> Response:
     resolution = text_of(form, "resolution")[:1000]
-    resolve_escalation(session, v.actor, escalation_id, resolution, now=now.now)
+    resolve_escalation(session, visitor.actor, escalation_id, resolution, now=now.now)
     return redirect(request, "/escalations")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import Response
 
-from careplan import worklist
 from careplan.access import may_see_colleagues_worklists, starts_on_the_audit
 from careplan.config import get_settings
 from careplan.errors import N_
-from careplan.protocol_schema import Protocol
-from careplan.protocols import newest_definitions
+from careplan.plans import worklist
+from careplan.plans.protocol_schema import Protocol
+from careplan.plans.protocols import newest_definitions
 from careplan.staff import names_of, store_staff
 from careplan.validation import whole_number
 from web.deps import DbSession, Now
@@ -30,7 +30,7 @@ def protocol_choices(session: DbSession) -> list[tuple[str, Protocol]]:
 @pages.get("/")
 def home(
     request: Request,
-    v: AnyVisitor,
+    visitor: AnyVisitor,
     session: DbSession,
     now: Now,
     tab: str = "due",
@@ -39,15 +39,15 @@ def home(
     staff: str = "",
     saved: int | None = None,
 ) -> Response:
-    signed_in(v)  # AnyVisitor above, so its own check (sign-in, a one-time password)
-    actor = v.actor
+    signed_in(visitor)  # AnyVisitor above, so its own check (sign-in, a one-time password)
+    actor = visitor.actor
     if starts_on_the_audit(actor) and not request.query_params:
         return redirect(request, "/audit")  # home (and the landing after sign-in)
-    staff_id: int | None = v.staff.id
+    staff_id: int | None = visitor.staff.id
     colleagues = []
     others = may_see_colleagues_worklists(actor)
-    if others and v.staff.store_id is not None:
-        colleagues = store_staff(session, v.staff.store_id)
+    if others and visitor.staff.store_id is not None:
+        colleagues = store_staff(session, visitor.staff.store_id)
     if others and staff == "all":
         staff_id = None
     elif others and staff:
@@ -61,7 +61,7 @@ def home(
     wl = worklist.build(session, actor, query, today=now.today)
     # Whose list this is, for its title; on any list but one's own, each row's owner.
     owners = names_of(session, {i.checkpoint.assignee_id for i in wl.items})
-    whose = "mine" if staff_id == v.staff.id else "store" if staff_id is None else "colleague"
+    whose = "mine" if staff_id == visitor.staff.id else "store" if staff_id is None else "colleague"
     colleague = names_of(session, {staff_id}).get(staff_id, "") if whose == "colleague" else ""
     protocols = protocol_choices(session)
     steps = [s for pid, d in protocols if pid == protocol for s in d.checkpoints]
@@ -83,4 +83,4 @@ def home(
         "filters": {"protocol": protocol, "step": step, "staff": staff},
         **escalation_names(session, wl.escalations),
     }
-    return render(request, v, "worklist/index.html", context)
+    return render(request, visitor, "worklist/index.html", context)

@@ -1,0 +1,57 @@
+"""Purchases and dispensings entered by staff (till imports come later, same table)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from careplan.access import Actor, get_member
+from careplan.adherence.measured import move_refill_steps
+from careplan.errors import N_, InvalidInput
+from careplan.models import Purchase
+
+
+class PurchaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    product_code: str = Field(min_length=1, max_length=64)
+    product_name: str = Field(min_length=1, max_length=160)
+    drug_class: str | None = Field(default=None, max_length=64)
+    quantity: int = Field(ge=1, le=10_000)
+    days_supply: int | None = Field(default=None, ge=1, le=366)
+    purchased_on: date
+    amount: Decimal = Field(ge=0, le=Decimal("1000000"), decimal_places=2)
+
+
+def record_purchase(
+    session: Session, actor: Actor, member_id: int, data: PurchaseIn, *, today: date, now: datetime
+) -> Purchase:
+    member = get_member(session, actor, member_id)
+    if data.purchased_on > today:
+        raise InvalidInput(N_("cannot be in the future"), field="purchased_on")
+    row = Purchase(
+        member_id=member.id,
+        store_id=member.home_store_id,
+        recorded_by_id=actor.staff_id or member.owner_id,
+        recorded_at=now,
+        **data.model_dump(),
+    )
+    session.add(row)
+    session.flush()
+    move_refill_steps(session, [member.id])  # the supply changed: so do refill dates
+    return row
+
+
+def purchases_of(session: Session, actor: Actor, member_id: int) -> list[Purchase]:
+    get_member(session, actor, member_id)
+    return list(
+        session.scalars(
+            select(Purchase)
+            .where(Purchase.member_id == member_id)
+            .order_by(Purchase.purchased_on.desc(), Purchase.id.desc())
+        )
+    )

@@ -1,0 +1,379 @@
+"""Working a checkpoint: record the result, an unanswered attempt, or a skip; and the
+filtered lists (due, overdue, by staff, store, protocol, dates) behind the worklist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from careplan.access import Actor, get_checkpoint, scope_members
+from careplan.errors import N_, Conflict, InvalidInput, InvalidValue, StaleVersion
+from careplan.members.health_records import (
+    EffectIn,
+    HealthCheckIn,
+    add_effect,
+    add_health_check,
+)
+from careplan.models import CarePlan, Checkpoint, CheckpointResult, ContactAttempt, Member
+from careplan.plans.escalations import raise_escalation
+from careplan.plans.lifecycle import (
+    allowed_channels,
+    checkpoints_of,
+    complete_if_finished,
+    protocol_of,
+    shift_checkpoint,
+    status_of,
+    step_of,
+)
+from careplan.plans.protocol_schema import Protocol, Step, StepCommon
+from careplan.vocab import (
+    Adherence,
+    AttemptOutcome,
+    Channel,
+    CheckpointState,
+    CheckpointStatus,
+    StopReason,
+)
+
+Pending = CheckpointState.pending
+
+
+class ResultIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    version: int = Field(description="the checkpoint version you read; a stale one gets 409")
+    channel: Channel
+    adherence: Adherence
+    stop_reason: StopReason | None = None
+    checklist: dict[str, bool] = Field(default_factory=dict)
+    notes: str = Field(default="", max_length=10_000)
+    contacted_on: date | None = None  # default: today
+    measurements: list[HealthCheckIn] = Field(default_factory=list, max_length=10)
+    effect: EffectIn | None = None
+
+    @model_validator(mode="after")
+    def _reason_with_stop(self) -> ResultIn:
+        if self.adherence is Adherence.stopped and self.stop_reason is None:
+            raise InvalidValue(N_("say why the member stopped taking it"), field="stop_reason")
+        if self.adherence is not Adherence.stopped and self.stop_reason is not None:
+            raise InvalidValue(N_("only for a 'stopped' answer"), field="stop_reason")
+        return self
+
+
+class AttemptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    channel: Channel = Channel.phone
+    outcome: AttemptOutcome = AttemptOutcome.unreachable
+    call_back_at: datetime | None = None
+    note: str = Field(default="", max_length=500)
+    version: int | None = None
+
+
+def snapshot(session: Session, cp: Checkpoint, today: date) -> dict[str, Any]:
+    """What a checkpoint is now: sent back with a 409 so nobody overwrites blindly."""
+    result = session.scalar(select(CheckpointResult).where(CheckpointResult.checkpoint_id == cp.id))
+    return {
+        "id": cp.id,
+        "version": cp.version,
+        "status": status_of(cp, today).value,
+        "assignee_id": cp.assignee_id,
+        "result": None
+        if result is None
+        else {
+            "recorded_by_id": result.recorded_by_id,
+            "recorded_at": result.recorded_at.isoformat(),
+            "channel": result.channel.value,
+            "adherence": result.adherence.value if result.adherence else None,
+            "fulfilled_by": result.fulfilled_by,
+            "stop_reason": result.stop_reason.value if result.stop_reason else None,
+            "notes": result.notes,
+        },
+    }
+
+
+def _check_version(session: Session, cp: Checkpoint, version: int | None, today: date) -> None:
+    if version is not None and version != cp.version:
+        raise StaleVersion(
+            N_("this step was changed by someone else since you opened it"),
+            current=snapshot(session, cp, today),
+        )
+
+
+def _check_channel(
+    session: Session, cp: Checkpoint, step: StepCommon, protocol: Protocol, channel: Channel
+) -> None:
+    allowed = allowed_channels(protocol, step)
+    if channel not in allowed:
+        raise InvalidInput(
+            N_("channel %(channel)s is not allowed at this step (allowed: %(allowed)s)"),
+            field="channel",
+            channel=channel,
+            allowed=list(allowed),
+        )
+    needed = step.home_visit_after_phone
+    if needed and channel is not Channel.home_visit:
+        earlier = session.scalars(
+            select(CheckpointResult.channel)
+            .join(Checkpoint, CheckpointResult.checkpoint_id == Checkpoint.id)
+            .where(Checkpoint.plan_id == cp.plan_id, Checkpoint.seq < cp.seq)
+            .order_by(Checkpoint.seq.desc())
+            .limit(needed)
+        ).all()
+        if len(earlier) == needed and all(c is Channel.phone for c in earlier):
+            raise InvalidInput(
+                N_("the last %(needed)s contacts were by phone, so this one must be a home visit"),
+                field="channel",
+                needed=needed,
+            )
+
+
+def _check_checklist(step: StepCommon, answers: dict[str, bool]) -> None:
+    known = {item.key for item in step.checklist}
+    for key in answers:
+        if key not in known:
+            raise InvalidInput(
+                N_("checklist item %(key)s is not part of this step"),
+                field=f"checklist.{key}",
+                key=key,
+            )
+
+
+def _reanchor(
+    session: Session, cp: Checkpoint, step: StepCommon, protocol: Protocol, delay: int
+) -> None:
+    """A late step that re-anchors moves every later open step by the same delay."""
+    reanchors = (
+        step.reanchor
+        if isinstance(step, Step) and step.reanchor is not None
+        else protocol.defaults.reanchor
+    )
+    if not reanchors or delay <= 0:
+        return
+    for later in checkpoints_of(session, cp.plan):
+        if later.seq > cp.seq and later.state is Pending:
+            shift_checkpoint(later, delay)
+    cp.plan.shift_days += delay
+    if cp.plan.end_date is not None:
+        cp.plan.end_date += timedelta(days=delay)
+
+
+def record_result(
+    session: Session,
+    actor: Actor,
+    checkpoint_id: int,
+    data: ResultIn,
+    *,
+    today: date,
+    now: datetime,
+) -> CheckpointResult:
+    cp = get_checkpoint(session, actor, checkpoint_id)
+    _check_version(session, cp, data.version, today)
+    if cp.state is not Pending:
+        raise Conflict(
+            N_("this step is %(status)s; nothing to record"),
+            field="state",
+            status=status_of(cp, today),
+        )
+    protocol = protocol_of(cp.plan)
+    step = step_of(protocol, cp.key)
+    contacted_on = data.contacted_on or today
+    if contacted_on > today or contacted_on < cp.plan.start_date:
+        raise InvalidInput(N_("must lie between the plan's start and today"), field="contacted_on")
+    _check_channel(session, cp, step, protocol, data.channel)
+    _check_checklist(step, data.checklist)
+    # Late is after the grace period: within it the step was never shown as overdue.
+    late = contacted_on >= cp.overdue_on
+    result = CheckpointResult(
+        checkpoint_id=cp.id,
+        recorded_by_id=actor.staff_id or cp.assignee_id,
+        recorded_at=now,
+        contacted_on=contacted_on,
+        channel=data.channel,
+        checklist=dict(data.checklist),
+        adherence=data.adherence,
+        stop_reason=data.stop_reason,
+        notes=data.notes,
+        late=late,
+    )
+    session.add(result)
+    cp.state, cp.completed_on, cp.late, cp.call_back_at = (
+        CheckpointState.done,
+        contacted_on,
+        late,
+        None,
+    )
+    member = cp.plan.member
+    for m in data.measurements:
+        add_health_check(session, actor, member, m, now=now, checkpoint_id=cp.id)
+    if data.effect is not None:
+        add_effect(
+            session, actor, member, data.effect, now=now, plan_id=cp.plan_id, checkpoint_id=cp.id
+        )
+    if data.stop_reason is not None:
+        raise_escalation(
+            session,
+            actor,
+            protocol=protocol,
+            plan=cp.plan,
+            checkpoint=cp,
+            reason=data.stop_reason,
+            today=today,
+            now=now,
+        )
+    if late:
+        _reanchor(session, cp, step, protocol, (contacted_on - cp.due_on).days)
+    complete_if_finished(session, cp.plan, today)
+    session.flush()
+    return result
+
+
+def record_attempt(
+    session: Session,
+    actor: Actor,
+    checkpoint_id: int,
+    data: AttemptIn,
+    *,
+    today: date,
+    now: datetime,
+) -> ContactAttempt:
+    """Unreachable, or 'call back at ...': logged, and the step stays open."""
+    cp = get_checkpoint(session, actor, checkpoint_id)
+    _check_version(session, cp, data.version, today)
+    if cp.state is not Pending:
+        raise Conflict(N_("this step is %(status)s"), field="state", status=status_of(cp, today))
+    if data.call_back_at is not None and data.call_back_at <= now:
+        raise InvalidInput(N_("must be in the future"), field="call_back_at")
+    attempt = ContactAttempt(
+        checkpoint_id=cp.id,
+        staff_id=actor.staff_id or cp.assignee_id,
+        attempted_at=now,
+        channel=data.channel,
+        outcome=data.outcome,
+        call_back_at=data.call_back_at,
+        note=data.note,
+    )
+    session.add(attempt)
+    cp.call_back_at = data.call_back_at
+    session.flush()
+    return attempt
+
+
+def skip(
+    session: Session,
+    actor: Actor,
+    checkpoint_id: int,
+    reason: str,
+    version: int | None,
+    *,
+    today: date,
+) -> Checkpoint:
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput(N_("say why the step is skipped"), field="reason")
+    cp = get_checkpoint(session, actor, checkpoint_id)
+    _check_version(session, cp, version, today)
+    if cp.state is not Pending:
+        raise Conflict(N_("this step is %(status)s"), field="state", status=status_of(cp, today))
+    cp.state = CheckpointState.skipped
+    cp.skip_reason = reason[:255]
+    session.flush()
+    complete_if_finished(session, cp.plan, today)
+    session.flush()
+    return cp
+
+
+# --- Lists ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckpointFilter:
+    status: CheckpointStatus | None = None
+    staff_id: int | None = None
+    store_id: int | None = None
+    protocol_id: str | None = None
+    step_key: str | None = None
+    member_id: int | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+def status_clause(status: CheckpointStatus, today: date) -> ColumnElement[bool]:
+    """The SQL twin of schedule.checkpoint_status, so lists filter in the database."""
+    not_missed = or_(Checkpoint.missed_on.is_(None), Checkpoint.missed_on > today)
+    pending = Checkpoint.state == Pending
+    clauses: dict[CheckpointStatus, ColumnElement[bool]] = {
+        CheckpointStatus.upcoming: and_(pending, Checkpoint.open_on > today),
+        CheckpointStatus.due: and_(
+            pending, Checkpoint.open_on <= today, Checkpoint.overdue_on > today
+        ),
+        CheckpointStatus.overdue: and_(pending, Checkpoint.overdue_on <= today, not_missed),
+        CheckpointStatus.missed: and_(pending, Checkpoint.missed_on <= today),
+        CheckpointStatus.done: and_(Checkpoint.state == CheckpointState.done, ~Checkpoint.late),
+        CheckpointStatus.done_late: and_(Checkpoint.state == CheckpointState.done, Checkpoint.late),
+    }
+    if status in clauses:
+        return clauses[status]
+    return Checkpoint.state == CheckpointState(status.value)
+
+
+def _filtered(stmt: Select[Any], actor: Actor, f: CheckpointFilter, today: date) -> Select[Any]:
+    stmt = stmt.join(CarePlan, Checkpoint.plan_id == CarePlan.id).join(
+        Member, CarePlan.member_id == Member.id
+    )
+    stmt = scope_members(stmt, actor)
+    if f.status is not None:
+        stmt = stmt.where(status_clause(f.status, today))
+    if f.staff_id is not None:
+        stmt = stmt.where(Checkpoint.assignee_id == f.staff_id)
+    if f.store_id is not None:
+        stmt = stmt.where(Member.home_store_id == f.store_id)
+    if f.protocol_id is not None:
+        stmt = stmt.where(CarePlan.protocol_id == f.protocol_id)
+    if f.step_key is not None:
+        stmt = stmt.where(Checkpoint.key == f.step_key)
+    if f.member_id is not None:
+        stmt = stmt.where(Member.id == f.member_id)
+    if f.due_from is not None:
+        stmt = stmt.where(Checkpoint.due_on >= f.due_from)
+    if f.due_to is not None:
+        stmt = stmt.where(Checkpoint.due_on <= f.due_to)
+    return stmt
+
+
+def _list_stmt(actor: Actor, f: CheckpointFilter, today: date) -> Select[Any]:
+    stmt = _filtered(select(Checkpoint, Member), actor, f, today)
+    # Oldest first: the member waiting longest is called first.
+    return stmt.order_by(Checkpoint.due_on, Checkpoint.id).limit(f.limit).offset(f.offset)
+
+
+def list_checkpoints(
+    session: Session, actor: Actor, f: CheckpointFilter, *, today: date
+) -> list[tuple[Checkpoint, Member]]:
+    if f.due_from and f.due_to and f.due_from > f.due_to:
+        raise InvalidInput(N_("the first day is after the last"), field="due_from")
+    return [(cp, m) for cp, m in session.execute(_list_stmt(actor, f, today)).all()]
+
+
+def count_checkpoints(session: Session, actor: Actor, f: CheckpointFilter, *, today: date) -> int:
+    stmt = _filtered(select(func.count(Checkpoint.id)), actor, f, today)
+    return session.scalar(stmt) or 0
+
+
+def count_members(session: Session, actor: Actor, f: CheckpointFilter, *, today: date) -> int:
+    """How many members have a step in the list: the worklist's rows (one call each)."""
+    stmt = select(func.count(func.distinct(CarePlan.member_id))).select_from(Checkpoint)
+    stmt = _filtered(stmt, actor, f, today)
+    return session.scalar(stmt) or 0
+
+
+def days_overdue(cp: Checkpoint, today: date) -> int:
+    return max(0, (today - cp.due_on).days) if cp.state is Pending else 0

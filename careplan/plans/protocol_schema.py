@@ -1,0 +1,177 @@
+"""The shape of a care protocol (what protocols/*.yaml may say), as frozen pydantic models.
+
+protocols/README.md documents every field; `careplan.plans.protocols` reads the files.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from careplan.errors import N_, InvalidValue
+from careplan.plans.measurements import MEASUREMENTS
+from careplan.vocab import DRUG_CLASSES, Channel, Role, StopReason
+
+Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(Frozen):
+    """Every text a pharmacist or member reads exists in Chinese and English."""
+
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    def get(self, language: str) -> str:
+        return self.en if language == "en" else self.zh
+
+
+class Condition(Frozen):
+    icd10: str = Field(pattern=r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")
+    name: Text
+
+
+class ChecklistItem(Frozen):
+    key: Key
+    text: Text
+
+
+class Escalation(Frozen):
+    role: Role
+    due_days: int = Field(ge=0, le=60)
+    action: Text
+
+
+class Defaults(Frozen):
+    grace_days: int = Field(default=3, ge=0, le=60)
+    expiry_days: int | None = Field(default=None, ge=0, le=365)
+    channels: tuple[Channel, ...] = tuple(Channel)
+    reanchor: bool = False
+
+
+class StepCommon(Frozen):
+    title: Text
+    guidance: Text
+    checklist: tuple[ChecklistItem, ...] = ()
+    measurements: tuple[str, ...] = ()
+    channels: tuple[Channel, ...] | None = None
+    grace_days: int | None = Field(default=None, ge=0, le=60)
+    expiry_days: int | None = Field(default=None, ge=0, le=365)
+    # "If the N contacts before this one were all by phone, this one must be a home visit."
+    home_visit_after_phone: int | None = Field(default=None, ge=1, le=5)
+    # Attending a health lecture on this topic fulfils the step (checked in = done).
+    lecture_topic: Key | None = None
+    # The step asks for an effect record (before/after, the member's words): the form
+    # opens that part; elsewhere it stays folded, an optional extra (domain.md, 000).
+    effect_record: bool = False
+
+    @field_validator("measurements")
+    @classmethod
+    def _known_measurements(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for kind in value:
+            if kind not in MEASUREMENTS:
+                raise InvalidValue(N_("unknown measurement '%(kind)s' (known: %(known)s)"),
+                                   kind=kind, known=", ".join(sorted(MEASUREMENTS)))  # fmt: skip
+        return value
+
+    @field_validator("checklist")
+    @classmethod
+    def _unique_items(cls, value: tuple[ChecklistItem, ...]) -> tuple[ChecklistItem, ...]:
+        keys = [item.key for item in value]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise InvalidValue(N_("checklist item key '%(key)s' is used twice"), key=dupes[0])
+        return value
+
+
+class Refill(Frozen):
+    """Anchor a step to the day the member's supply of a class runs out."""
+
+    drug_class: Key
+    days_before: int = Field(default=3, ge=0, le=60)
+
+
+class Step(StepCommon):
+    key: Key
+    day: int | None = Field(default=None, ge=0, le=3660)
+    week: int | None = Field(default=None, ge=1, le=520)
+    month: int | None = Field(default=None, ge=1, le=120)
+    opens_days_before: int = Field(default=0, ge=0, le=60)
+    reanchor: bool | None = None
+    # Until the member has bought the class, day/week/month gives the date; then the
+    # step falls due `days_before` the supply runs out, and each purchase moves it.
+    refill: Refill | None = None
+
+    @model_validator(mode="after")
+    def _one_offset(self) -> Step:
+        given = [n for n in ("day", "week", "month") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise InvalidValue(N_("give exactly one of day, week or month"))
+        if self.week is not None and self.opens_days_before:
+            raise InvalidValue(
+                N_("opens_days_before does not apply to week steps (a week is its window)")
+            )
+        return self
+
+
+class Routine(StepCommon):
+    """The repeating tail: `per_month` contacts each month after the last fixed step."""
+
+    key_prefix: Key = "routine"
+    per_month: int = Field(ge=1, le=8)
+
+
+class Protocol(Frozen):
+    id: Key
+    version: int = Field(ge=1)
+    title: Text
+    summary: Text | None = None
+    condition: Condition | None = None  # omitted by schedules that follow any purchase
+    duration_months: int | None = Field(default=None, ge=1, le=120)
+    defaults: Defaults = Defaults()
+    escalations: dict[StopReason, Escalation]
+    checkpoints: tuple[Step, ...] = Field(min_length=1)
+    routine: Routine | None = None
+    # Drug classes whose PDC the plan tracks (careplan/adherence/drug_classes.py).
+    tracks: tuple[Key, ...] = ()
+
+    @field_validator("tracks")
+    @classmethod
+    def _known_classes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for key in value:
+            if key not in DRUG_CLASSES:
+                raise InvalidValue(N_("unknown drug class '%(key)s' (known: %(known)s)"),
+                                   key=key, known=", ".join(sorted(DRUG_CLASSES)))  # fmt: skip
+        return value
+
+    @field_validator("escalations")
+    @classmethod
+    def _every_reason(cls, value: dict[StopReason, Escalation]) -> dict[StopReason, Escalation]:
+        missing = [r.value for r in StopReason if r not in value]
+        if missing:
+            raise InvalidValue(N_("no escalation for stop reason(s): %(missing)s"),
+                               missing=", ".join(missing))  # fmt: skip
+        return value
+
+    @model_validator(mode="after")
+    def _refills_are_tracked(self) -> Protocol:
+        for step in self.checkpoints:
+            if step.refill is not None and step.refill.drug_class not in self.tracks:
+                raise InvalidValue(
+                    N_("step '%(step)s' refills '%(drug_class)s': list it in tracks"),
+                    step=step.key, drug_class=step.refill.drug_class,
+                )  # fmt: skip
+        return self
+
+    @model_validator(mode="after")
+    def _routine_needs_an_end(self) -> Protocol:
+        if self.routine is not None and self.duration_months is None:
+            raise InvalidValue(N_("a routine tail needs duration_months (when the plan ends)"))
+        return self
+
+    def step(self, key: str) -> Step | None:
+        return next((s for s in self.checkpoints if s.key == key), None)
