@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from careplan.errors import N_, Forbidden, NotFound
-from careplan.models import CarePlan, Checkpoint, Escalation, Member, Staff
+from careplan.models import CarePlan, Checkpoint, Escalation, Member, Staff, Store
 from careplan.vocab import Role
 
 CHAIN_WIDE = frozenset({Role.supervisor, Role.admin})
@@ -49,6 +49,14 @@ class Actor:
 
     def may_see_store(self, store_id: int) -> bool:
         return self.chain_wide or store_id == self.store_id
+
+
+def scope_stores(stmt: Select[tuple[T]], actor: Actor) -> Select[tuple[T]]:
+    """The stores a person may see: every store for head office, else their own (the
+    SQL twin of Actor.may_see_store; tests/careplan/test_access.py ties the two)."""
+    if actor.chain_wide:
+        return stmt
+    return stmt.where(Store.id == actor.store_id)
 
 
 def scope_members(stmt: Select[tuple[T]], actor: Actor) -> Select[tuple[T]]:
@@ -93,6 +101,21 @@ def may_manage_lectures(actor: Actor) -> bool:
 
 def sees_store_management(actor: Actor) -> bool:
     """Store managers, head office and admins: the staff page, the audit, till imports."""
+    return actor.role in MANAGERS
+
+
+def may_choose_owner(actor: Actor) -> bool:
+    """A manager gives a new member to any member of staff; others own who they enrol."""
+    return actor.role in MANAGERS
+
+
+def may_erase_members(actor: Actor) -> bool:
+    """Erasing a member's personal data (on request, or when retention ends)."""
+    return actor.role in MANAGERS
+
+
+def may_print_for_others(actor: Actor) -> bool:
+    """Printing a colleague's or the whole store's sheets; staff print their own."""
     return actor.role in MANAGERS
 
 

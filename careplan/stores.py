@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from careplan.access import Actor, require_manage_stores
+from careplan.access import Actor, require_manage_stores, scope_stores
 from careplan.errors import N_, Conflict, InvalidInput, NotFound
 from careplan.models import Staff, Store
 
@@ -82,6 +82,15 @@ def get_store(session: Session, store_id: int) -> Store:
     if store is None:
         raise NotFound(N_("store not found"), field="store_id")
     return store
+
+
+def visible_stores(session: Session, actor: Actor) -> list[Store]:
+    """The stores this person may see, by code (access.scope_stores decides which)."""
+    return list(session.scalars(scope_stores(select(Store), actor).order_by(Store.code)))
+
+
+def store_names(session: Session, actor: Actor) -> dict[int, str]:
+    return {s.id: s.name for s in visible_stores(session, actor)}
 
 
 def list_stores(session: Session) -> list[Store]:

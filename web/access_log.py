@@ -35,10 +35,10 @@ def _api_look(what: str) -> Callable[..., None]:
     visible to the caller (else the route's own 404), the look is recorded."""
 
     def look(
-        request: Request, member_id: int, session: DbSession, actor: CurrentActor, now: Now
+        request: Request, member_id: int, session: DbSession, actor: CurrentActor, clock: Now
     ) -> None:
         get_member(session, actor, member_id)
-        looked(request, actor, [member_id], what, now.now)
+        looked(request, actor, [member_id], what, clock.now)
 
     return look
 

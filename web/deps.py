@@ -56,10 +56,10 @@ Now = Annotated[Clock, Depends(get_clock)]
 
 
 def current_actor(
-    session: DbSession, now: Now, authorization: Annotated[str | None, Header()] = None
+    session: DbSession, clock: Now, authorization: Annotated[str | None, Header()] = None
 ) -> Actor:
     scheme, _, token = (authorization or "").partition(" ")
-    staff = staff_for_token(session, token, now=now.now) if scheme.lower() == "bearer" else None
+    staff = staff_for_token(session, token, now=clock.now) if scheme.lower() == "bearer" else None
     if staff is None:
         raise HTTPException(
             status_code=401,

@@ -141,8 +141,8 @@ def _anonymous(request: Request) -> Visitor:
     return Visitor(None, _language(request, None), csrf_for(anon), new_anon)
 
 
-def current_visitor(request: Request, session: DbSession, now: Now) -> Visitor:
-    row = _signed_in(request, session, now.now)
+def current_visitor(request: Request, session: DbSession, clock: Now) -> Visitor:
+    row = _signed_in(request, session, clock.now)
     token = request.cookies.get(SESSION_COOKIE)
     if row is not None and token:
         visitor = Visitor(row.staff, _language(request, row.staff), csrf_for(token), None)

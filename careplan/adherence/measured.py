@@ -20,11 +20,11 @@ from careplan.adherence.pdc import Coverage, Fill, coverage, runs_out_on
 from careplan.models import (
     CarePlan,
     Checkpoint,
-    CheckpointResult,
     Member,
     ProductClass,
     Purchase,
 )
+from careplan.plans.contacts import last_contacts
 from careplan.plans.lifecycle import protocol_of, shift_checkpoint
 from careplan.plans.protocol_schema import Protocol
 from careplan.plans.protocols import definitions_by_version
@@ -275,21 +275,3 @@ def chain_adherence(
     ]
     lapsed.sort(key=lambda x: (x.runs_out_on, x.member_id))
     return dict(shares), lapsed
-
-
-def last_contacts(session: Session, member_ids: set[int]) -> dict[int, date]:
-    """Each member's latest contact: the day of the latest step worked for them."""
-    if not member_ids:
-        return {}
-    found: dict[int, date] = {}
-    ids = sorted(member_ids)
-    for i in range(0, len(ids), 500):  # bounded IN lists
-        stmt = (
-            select(CarePlan.member_id, func.max(CheckpointResult.contacted_on))
-            .join(Checkpoint, CheckpointResult.checkpoint_id == Checkpoint.id)
-            .join(CarePlan, Checkpoint.plan_id == CarePlan.id)
-            .where(CarePlan.member_id.in_(ids[i : i + 500]))
-            .group_by(CarePlan.member_id)
-        )
-        found.update({m: d for m, d in session.execute(stmt)})
-    return found

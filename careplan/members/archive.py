@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
@@ -280,6 +280,15 @@ def member_matches(q: str) -> ColumnElement[bool]:
             Member.name_initials.like(f"% {initials}%"),
         ]
     return or_(*clauses)
+
+
+def member_names(session: Session, member_ids: Iterable[int]) -> dict[int, str]:
+    """Member names for a page's list, in one query (the caller already saw the rows)."""
+    ids = set(member_ids)
+    if not ids:
+        return {}
+    stmt = select(Member.id, Member.name).where(Member.id.in_(ids))
+    return {i: n for i, n in session.execute(stmt)}
 
 
 def search_members(

@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, scope_members
-from careplan.clock import local_date
 from careplan.members.archive import member_matches
-from careplan.models import CarePlan, Checkpoint, CheckpointResult, ContactAttempt, Member
+from careplan.models import CarePlan, Checkpoint, Member
+from careplan.plans.contacts import last_contacts
 from careplan.plans.lifecycle import LIVE, StepTitle, protocol_of, step_title
 from careplan.plans.protocol_schema import Text
 from careplan.vocab import CheckpointState
@@ -69,33 +69,6 @@ def _next_steps(session: Session, ids: list[int], today: date) -> dict[int, Chec
     return {member_id: cp for cp, member_id in session.execute(stmt)}  # the earliest wins
 
 
-def _last_contacts(session: Session, ids: list[int]) -> dict[int, date]:
-    """The last day anyone reached, or tried to reach, the member about a step."""
-    found: dict[int, date] = {}
-    results = (
-        select(CarePlan.member_id, func.max(CheckpointResult.contacted_on))
-        .join(Checkpoint, CheckpointResult.checkpoint_id == Checkpoint.id)
-        .join(CarePlan, Checkpoint.plan_id == CarePlan.id)
-        .where(CarePlan.member_id.in_(ids))
-        .group_by(CarePlan.member_id)
-    )
-    for member_id, on in session.execute(results):
-        if on is not None:
-            found[member_id] = on
-    attempts = (
-        select(CarePlan.member_id, func.max(ContactAttempt.attempted_at))
-        .join(Checkpoint, ContactAttempt.checkpoint_id == Checkpoint.id)
-        .join(CarePlan, Checkpoint.plan_id == CarePlan.id)
-        .where(CarePlan.member_id.in_(ids))
-        .group_by(CarePlan.member_id)
-    )
-    for member_id, at in session.execute(attempts):
-        if at is not None:
-            on = local_date(at)
-            found[member_id] = max(found.get(member_id, on), on)
-    return found
-
-
 def lines_of(session: Session, members: Sequence[Member], today: date) -> list[MemberLine]:
     """The members (already read through access), each with what their line shows."""
     ids = [m.id for m in members]
@@ -104,7 +77,7 @@ def lines_of(session: Session, members: Sequence[Member], today: date) -> list[M
     plans, nexts, contacts = (
         _live_plans(session, ids),
         _next_steps(session, ids, today),
-        _last_contacts(session, ids),
+        last_contacts(session, ids),
     )
     lines = []
     for m in members:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan.access import MANAGERS, Actor, get_plan, scope_members
+from careplan.access import Actor, get_plan, may_print_for_others, scope_members
 from careplan.adherence.drug_classes import label as drug_class_label
 from careplan.adherence.measured import (
     MEASURED_DAYS,
@@ -374,7 +374,7 @@ def _staff_in_store(session: Session, actor: Actor, staff_id: int, store: Store)
     if staff is None or staff.store_id != store.id:
         raise NotFound(N_("staff %(id)s not found in store %(store)s"), field="staff", id=staff_id,
                        store=store.code)  # fmt: skip
-    if actor.staff_id != staff.id and actor.role not in MANAGERS:
+    if actor.staff_id != staff.id and not may_print_for_others(actor):
         raise Forbidden(N_("only a manager may print a colleague's sheets"), field="staff")
     return staff
 
@@ -388,7 +388,7 @@ def todays_contacts(
     store = _store_in_scope(session, actor, store_id)
     if staff_id is not None:
         _staff_in_store(session, actor, staff_id, store)
-    elif actor.role not in MANAGERS:
+    elif not may_print_for_others(actor):
         raise Forbidden(N_("only a manager may print the whole store's sheets"), field="staff")
     stmt = (
         select(Checkpoint.id)
@@ -448,18 +448,6 @@ def record_prints(
     return rows
 
 
-def prints_of_checkpoints(session: Session, checkpoint_ids: Sequence[int]) -> list[SheetPrint]:
-    if not checkpoint_ids:
-        return []
-    return list(
-        session.scalars(
-            select(SheetPrint)
-            .where(SheetPrint.checkpoint_id.in_(checkpoint_ids))
-            .order_by(SheetPrint.printed_at, SheetPrint.id)
-        )
-    )
-
-
 def find_print(session: Session, actor: Actor, code: str) -> SheetPrint:
     """The print behind the code on a sheet a member brings back."""
     wanted = code.strip().upper().replace(" ", "")
@@ -516,12 +504,23 @@ def create_batch(
     return batch
 
 
+def recent_batches(session: Session, actor: Actor, limit: int = 10) -> list[SheetBatch]:
+    """The batches this person asked for, newest first."""
+    stmt = (
+        select(SheetBatch)
+        .where(SheetBatch.requested_by_id == actor.staff_id)
+        .order_by(SheetBatch.requested_at.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
 def get_batch(session: Session, actor: Actor, batch_id: int) -> SheetBatch:
     """A batch is seen by who asked for it and by those who may see its store's staff."""
     batch = session.get(SheetBatch, batch_id)
     visible = batch is not None and (
         batch.requested_by_id == actor.staff_id
-        or (actor.role in MANAGERS and actor.may_see_store(batch.store_id))
+        or (may_print_for_others(actor) and actor.may_see_store(batch.store_id))
     )
     if batch is None or not visible:
         raise NotFound(N_("batch %(id)s not found"), field="batch_id", id=batch_id)

@@ -96,21 +96,21 @@ def report_out(r: audit.Report) -> ReportOut:
 
 
 @api.get("/audit/report", response_model=ReportOut)
-def report(p: Audit, session: DbSession, actor: CurrentActor, now: Now) -> ReportOut:
+def report(p: Audit, session: DbSession, actor: CurrentActor, clock: Now) -> ReportOut:
     """Overdue steps by aging bucket, missed steps, completion and on-time rates and
     open escalations, for the scope (chain, region, store or staff) and one level down."""
-    return report_out(audit.report(session, actor, p.query(session, actor, now.today)))
+    return report_out(audit.report(session, actor, p.query(session, actor, clock.today)))
 
 
 @api.get("/audit/report.csv", response_class=StreamingResponse)
-def report_csv(p: Audit, session: DbSession, actor: CurrentActor, now: Now) -> Any:
-    r = audit.report(session, actor, p.query(session, actor, now.today))
+def report_csv(p: Audit, session: DbSession, actor: CurrentActor, clock: Now) -> Any:
+    r = audit.report(session, actor, p.query(session, actor, clock.today))
     return shared_csv.report_csv(r, audit.ROW_FIELDS)
 
 
 @api.get("/audit/by-step.csv", response_class=StreamingResponse)
-def by_step_csv(p: Audit, session: DbSession, actor: CurrentActor, now: Now) -> Any:
-    q = p.query(session, actor, now.today)
+def by_step_csv(p: Audit, session: DbSession, actor: CurrentActor, clock: Now) -> Any:
+    q = p.query(session, actor, clock.today)
     return shared_csv.by_step_csv(session, q, audit.BY_STEP_FIELDS)
 
 
@@ -120,12 +120,12 @@ def steps(
     sp: Steps,
     session: DbSession,
     actor: CurrentActor,
-    now: Now,
+    clock: Now,
     limit: Annotated[int, Query(ge=1, le=audit.MAX_PAGE_SIZE)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> StepPageOut:
     """The steps themselves (overdue, missed in the period, or due in it), oldest first."""
-    q = p.query(session, actor, now.today)
+    q = p.query(session, actor, clock.today)
     found = audit.list_steps(session, actor, q, sp.filter, limit=limit, offset=offset)
     return StepPageOut(
         total=audit.count_steps(session, actor, q, sp.filter), limit=limit, offset=offset,
@@ -135,9 +135,9 @@ def steps(
 
 @api.get("/audit/steps.csv", response_class=StreamingResponse)
 def steps_csv(
-    p: Audit, sp: Steps, request: Request, session: DbSession, actor: CurrentActor, now: Now
+    p: Audit, sp: Steps, request: Request, session: DbSession, actor: CurrentActor, clock: Now
 ) -> Any:
-    q = p.query(session, actor, now.today)
+    q = p.query(session, actor, clock.today)
     factory = request.app.state.session_factory
     lines = streamed_steps(factory, actor, q, sp.filter, audit.STEP_FIELDS)
     return csv_response(filename(q, sp.status), lines)

@@ -24,11 +24,11 @@ class Credentials(BaseModel):
 
 
 @api.post("/token", response_model=TokenOut, responses={401: {}, 423: {}})
-def sign_in(request: Request, body: Credentials, now: Now) -> TokenOut | JSONResponse:
+def sign_in(request: Request, body: Credentials, clock: Now) -> TokenOut | JSONResponse:
     hours = get_settings().session_hours
     outcome = attempt(
         request.app.state.session_factory, body.username, body.password,
-        now=now.now, address=client_address(request), kind="api", hours=hours,
+        now=clock.now, address=client_address(request), kind="api", hours=hours,
     )  # fmt: skip
     if outcome.token is None or outcome.staff is None:
         if outcome.locked_until is not None:
@@ -44,6 +44,6 @@ def sign_in(request: Request, body: Credentials, now: Now) -> TokenOut | JSONRes
 
 @api.post("/sign-out", status_code=204)
 def sign_out(
-    _actor: CurrentActor, session: DbSession, now: Now, authorization: Annotated[str, Header()]
+    _actor: CurrentActor, session: DbSession, clock: Now, authorization: Annotated[str, Header()]
 ) -> None:
-    end_session(session, authorization.partition(" ")[2], now=now.now)
+    end_session(session, authorization.partition(" ")[2], now=clock.now)

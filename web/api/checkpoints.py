@@ -26,7 +26,7 @@ api = router(prefix="/checkpoints", tags=["checkpoints"])
 def list_(
     session: DbSession,
     actor: CurrentActor,
-    now: Now,
+    clock: Now,
     status: CheckpointStatus | None = None,
     staff_id: int | None = None,
     store_id: int | None = None,
@@ -48,14 +48,14 @@ def list_(
         limit=limit,
         offset=offset,
     )
-    rows = checkpoints.list_checkpoints(session, actor, f, today=now.today)
-    return [checkpoint_out(cp, m, now.today) for cp, m in rows]
+    rows = checkpoints.list_checkpoints(session, actor, f, today=clock.today)
+    return [checkpoint_out(cp, m, clock.today) for cp, m in rows]
 
 
 @api.get("/{checkpoint_id}", response_model=CheckpointOut)
-def read(checkpoint_id: int, session: DbSession, actor: CurrentActor, now: Now) -> CheckpointOut:
+def read(checkpoint_id: int, session: DbSession, actor: CurrentActor, clock: Now) -> CheckpointOut:
     cp = get_checkpoint(session, actor, checkpoint_id)
-    return checkpoint_out(cp, cp.plan.member, now.today)
+    return checkpoint_out(cp, cp.plan.member, clock.today)
 
 
 @api.post(
@@ -65,16 +65,16 @@ def read(checkpoint_id: int, session: DbSession, actor: CurrentActor, now: Now) 
     responses={409: {"description": "changed since read; body carries the current state"}},
 )
 def record(
-    checkpoint_id: int, body: ResultIn, session: DbSession, actor: CurrentActor, now: Now
+    checkpoint_id: int, body: ResultIn, session: DbSession, actor: CurrentActor, clock: Now
 ) -> RecordedOut:
     result = checkpoints.record_result(
-        session, actor, checkpoint_id, body, today=now.today, now=now.now
+        session, actor, checkpoint_id, body, today=clock.today, now=clock.now
     )
     cp = session.get_one(Checkpoint, result.checkpoint_id)  # access checked by record_result
     raised = [e.id for e in raised_at_checkpoint(session, cp.id)]
     return RecordedOut(
         result=ResultOut.model_validate(result),
-        checkpoint=checkpoint_out(cp, cp.plan.member, now.today),
+        checkpoint=checkpoint_out(cp, cp.plan.member, clock.today),
         escalation_ids=raised,
         plan_status=cp.plan.status,
     )
@@ -82,10 +82,10 @@ def record(
 
 @api.post("/{checkpoint_id}/attempts", response_model=AttemptOut, status_code=201)
 def attempt(
-    checkpoint_id: int, body: AttemptIn, session: DbSession, actor: CurrentActor, now: Now
+    checkpoint_id: int, body: AttemptIn, session: DbSession, actor: CurrentActor, clock: Now
 ) -> AttemptOut:
     row = checkpoints.record_attempt(
-        session, actor, checkpoint_id, body, today=now.today, now=now.now
+        session, actor, checkpoint_id, body, today=clock.today, now=clock.now
     )
     return AttemptOut.model_validate(row)
 
@@ -97,7 +97,9 @@ class SkipIn(BaseModel):
 
 @api.post("/{checkpoint_id}/skip", response_model=CheckpointOut)
 def skip(
-    checkpoint_id: int, body: SkipIn, session: DbSession, actor: CurrentActor, now: Now
+    checkpoint_id: int, body: SkipIn, session: DbSession, actor: CurrentActor, clock: Now
 ) -> CheckpointOut:
-    cp = checkpoints.skip(session, actor, checkpoint_id, body.reason, body.version, today=now.today)
-    return checkpoint_out(cp, cp.plan.member, now.today)
+    cp = checkpoints.skip(
+        session, actor, checkpoint_id, body.reason, body.version, today=clock.today
+    )
+    return checkpoint_out(cp, cp.plan.member, clock.today)

@@ -35,29 +35,29 @@ def counted(session: DbSession, lecture: Lecture) -> LectureOut:
 def list_(
     session: DbSession,
     actor: CurrentActor,
-    now: Now,
+    clock: Now,
     store_id: int | None = None,
     since: datetime | None = None,
 ) -> list[LectureOut]:
     """Lectures ending after `since` (default: 30 days ago), soonest first."""
     shown = lectures.list_lectures(
-        session, actor, since=since or now.now - timedelta(days=30), store_id=store_id
+        session, actor, since=since or clock.now - timedelta(days=30), store_id=store_id
     )
     counts = lectures.seat_counts(session, [x.id for x in shown])
     return [lecture_out(x, counts[x.id]) for x in shown]
 
 
 @api.post("", response_model=LectureOut, status_code=201)
-def create(body: LectureIn, session: DbSession, actor: CurrentActor, now: Now) -> LectureOut:
-    return counted(session, lectures.create_lecture(session, actor, body, now=now.now))
+def create(body: LectureIn, session: DbSession, actor: CurrentActor, clock: Now) -> LectureOut:
+    return counted(session, lectures.create_lecture(session, actor, body, now=clock.now))
 
 
 @api.get("/attendance", response_model=AttendanceOut)
 def attendance(
-    session: DbSession, actor: CurrentActor, now: Now, since: datetime | None = None
+    session: DbSession, actor: CurrentActor, clock: Now, since: datetime | None = None
 ) -> AttendanceOut:
     """Attendance and no-show rates of the lectures held, per lecture and per store."""
-    per_lecture, per_store = lectures.attendance(session, actor, until=now.now, since=since)
+    per_lecture, per_store = lectures.attendance(session, actor, until=clock.now, since=since)
     return AttendanceOut.of(per_lecture, per_store)
 
 
@@ -68,10 +68,10 @@ def read(lecture_id: int, session: DbSession, actor: CurrentActor) -> LectureOut
 
 @api.put("/{lecture_id}", response_model=LectureOut)
 def update(
-    lecture_id: int, body: LectureIn, session: DbSession, actor: CurrentActor, now: Now
+    lecture_id: int, body: LectureIn, session: DbSession, actor: CurrentActor, clock: Now
 ) -> LectureOut:
     """Change a lecture; more seats move the waitlist up."""
-    lecture = lectures.update_lecture(session, actor, lecture_id, body, now=now.now)
+    lecture = lectures.update_lecture(session, actor, lecture_id, body, now=clock.now)
     return counted(session, lecture)
 
 
@@ -81,11 +81,11 @@ class CancelIn(BaseModel):
 
 @api.post("/{lecture_id}/cancel", response_model=CancelledLectureOut)
 def cancel(
-    lecture_id: int, body: CancelIn, session: DbSession, actor: CurrentActor, now: Now
+    lecture_id: int, body: CancelIn, session: DbSession, actor: CurrentActor, clock: Now
 ) -> CancelledLectureOut:
     """Cancel the lecture; everyone holding a seat or a waitlist place is released and
     listed, to be told (POST …/seats/{id}/told when they are)."""
-    released = lectures.cancel_lecture(session, actor, lecture_id, body.reason, now=now.now)
+    released = lectures.cancel_lecture(session, actor, lecture_id, body.reason, now=clock.now)
     lecture = lectures.get_lecture(session, actor, lecture_id)
     return CancelledLectureOut(
         lecture=counted(session, lecture), released=[seat_out(s) for s in released]
@@ -116,45 +116,45 @@ class RegisterIn(BaseModel):
     responses={409: {"description": "already registered or waiting, closed, or cancelled"}},
 )
 def register(
-    lecture_id: int, body: RegisterIn, session: DbSession, actor: CurrentActor, now: Now
+    lecture_id: int, body: RegisterIn, session: DbSession, actor: CurrentActor, clock: Now
 ) -> SeatOut:
     """A seat if one is free, else a waitlist place (see `status`). A walk-in is seated
     and checked in at once."""
     seat = lectures.register(
-        session, actor, lecture_id, body.member_id, now=now.now, walk_in=body.walk_in
+        session, actor, lecture_id, body.member_id, now=clock.now, walk_in=body.walk_in
     )
     return seat_out(seat)
 
 
 @api.post("/{lecture_id}/seats/{seat_id}/cancel", response_model=SeatCancelledOut)
 def cancel_seat(
-    lecture_id: int, seat_id: int, session: DbSession, actor: CurrentActor, now: Now
+    lecture_id: int, seat_id: int, session: DbSession, actor: CurrentActor, clock: Now
 ) -> SeatCancelledOut:
-    promoted = lectures.cancel_seat(session, actor, lecture_id, seat_id, now=now.now)
+    promoted = lectures.cancel_seat(session, actor, lecture_id, seat_id, now=clock.now)
     seat = session.get_one(LectureSeat, seat_id)  # access checked by cancel_seat
     return SeatCancelledOut(seat=seat_out(seat), promoted=seat_out(promoted) if promoted else None)
 
 
 @api.post("/{lecture_id}/seats/{seat_id}/remind", response_model=SeatOut)
 def remind(
-    lecture_id: int, seat_id: int, session: DbSession, actor: CurrentActor, now: Now
+    lecture_id: int, seat_id: int, session: DbSession, actor: CurrentActor, clock: Now
 ) -> SeatOut:
-    return seat_out(lectures.mark_reminded(session, actor, lecture_id, seat_id, now=now.now))
+    return seat_out(lectures.mark_reminded(session, actor, lecture_id, seat_id, now=clock.now))
 
 
 @api.post("/{lecture_id}/seats/{seat_id}/check-in", response_model=SeatOut)
 def check_in(
-    lecture_id: int, seat_id: int, session: DbSession, actor: CurrentActor, now: Now
+    lecture_id: int, seat_id: int, session: DbSession, actor: CurrentActor, clock: Now
 ) -> SeatOut:
     """The member is here; an open plan step naming the lecture's topic is completed."""
-    return seat_out(lectures.check_in(session, actor, lecture_id, seat_id, now=now.now))
+    return seat_out(lectures.check_in(session, actor, lecture_id, seat_id, now=clock.now))
 
 
 @api.post("/{lecture_id}/seats/{seat_id}/told", response_model=SeatOut)
 def told(
-    lecture_id: int, seat_id: int, session: DbSession, actor: CurrentActor, now: Now
+    lecture_id: int, seat_id: int, session: DbSession, actor: CurrentActor, clock: Now
 ) -> SeatOut:
-    return seat_out(lectures.mark_told(session, actor, lecture_id, seat_id, now=now.now))
+    return seat_out(lectures.mark_told(session, actor, lecture_id, seat_id, now=clock.now))
 
 
 @api.get("/{lecture_id}/invitations", response_model=list[InvitationOut])
@@ -162,7 +162,7 @@ def invitation_list(
     lecture_id: int,
     session: DbSession,
     actor: CurrentActor,
-    now: Now,
+    clock: Now,
     conditions: Annotated[list[str] | None, Query()] = None,
     protocols: Annotated[list[str] | None, Query()] = None,
     store_id: int | None = None,
@@ -171,7 +171,7 @@ def invitation_list(
 ) -> list[InvitationOut]:
     """Members matching the audience who hold no seat, with any invitation already made."""
     audience = Audience(tuple(conditions or ()), tuple(protocols or ()), store_id, min_age, max_age)
-    listed = lectures.invitation_list(session, actor, lecture_id, audience, today=now.today)
+    listed = lectures.invitation_list(session, actor, lecture_id, audience, today=clock.today)
     return [
         InvitationOut(
             member_id=m.id,
@@ -196,10 +196,10 @@ class InvitedOut(BaseModel):
 
 @api.post("/{lecture_id}/invitations", response_model=InvitedOut)
 def invite(
-    lecture_id: int, body: InviteIn, session: DbSession, actor: CurrentActor, now: Now
+    lecture_id: int, body: InviteIn, session: DbSession, actor: CurrentActor, clock: Now
 ) -> InvitedOut:
     """Record invitations; a member invited already keeps the first."""
     added = lectures.mark_invited(
-        session, actor, lecture_id, body.member_ids, body.channel, now=now.now
+        session, actor, lecture_id, body.member_ids, body.channel, now=clock.now
     )
     return InvitedOut(added=added)

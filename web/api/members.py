@@ -55,8 +55,10 @@ def search(
 
 
 @api.post("", response_model=MemberCreated, status_code=201)
-def create(body: MemberCreate, session: DbSession, actor: CurrentActor, now: Now) -> MemberCreated:
-    member = archive.create_member(session, actor, body, now=now.now)
+def create(
+    body: MemberCreate, session: DbSession, actor: CurrentActor, clock: Now
+) -> MemberCreated:
+    member = archive.create_member(session, actor, body, now=clock.now)
     return MemberCreated.model_validate(
         {
             **MemberOut.model_validate(member).model_dump(),
@@ -78,34 +80,34 @@ def update(
 
 
 @api.post("/{member_id}/verified", response_model=MemberOut)
-def verified(member_id: int, session: DbSession, actor: CurrentActor, now: Now) -> MemberOut:
+def verified(member_id: int, session: DbSession, actor: CurrentActor, clock: Now) -> MemberOut:
     return MemberOut.model_validate(
-        archive.mark_verified(session, actor, member_id, today=now.today)
+        archive.mark_verified(session, actor, member_id, today=clock.today)
     )
 
 
 @api.post("/{member_id}/health-consent", response_model=MemberOut)
-def consent(member_id: int, session: DbSession, actor: CurrentActor, now: Now) -> MemberOut:
+def consent(member_id: int, session: DbSession, actor: CurrentActor, clock: Now) -> MemberOut:
     return MemberOut.model_validate(
-        archive.give_health_consent(session, actor, member_id, now=now.now)
+        archive.give_health_consent(session, actor, member_id, now=clock.now)
     )
 
 
 @api.post("/{member_id}/health-consent/withdraw", response_model=MemberOut)
 def withdraw_consent(
-    member_id: int, session: DbSession, actor: CurrentActor, now: Now
+    member_id: int, session: DbSession, actor: CurrentActor, clock: Now
 ) -> MemberOut:
     """The member withdraws consent: nothing new is recorded, live plans stop, what was
     recorded stays stored."""
     return MemberOut.model_validate(
-        consent_rules.withdraw_health_consent(session, actor, member_id, now=now.now)
+        consent_rules.withdraw_health_consent(session, actor, member_id, now=clock.now)
     )
 
 
 @api.get("/{member_id}/export", dependencies=[LOOK_EXPORT])
-def export(member_id: int, session: DbSession, actor: CurrentActor, now: Now) -> dict[str, Any]:
+def export(member_id: int, session: DbSession, actor: CurrentActor, clock: Now) -> dict[str, Any]:
     """Everything held about the member (right of access); recorded as an export."""
-    return member_export.export_member(session, actor, member_id, now=now.now)
+    return member_export.export_member(session, actor, member_id, now=clock.now)
 
 
 class EraseIn(BaseModel):
@@ -121,11 +123,11 @@ class ErasedOut(BaseModel):
 
 @api.post("/{member_id}/erase", response_model=ErasedOut)
 def erase(
-    member_id: int, body: EraseIn, session: DbSession, actor: CurrentActor, now: Now
+    member_id: int, body: EraseIn, session: DbSession, actor: CurrentActor, clock: Now
 ) -> ErasedOut:
     """Anonymise the member's personal data for good (store manager or above); refused
     while a plan is live. Counts and figures stay as they were."""
-    done = erasure.erase_member(session, actor, member_id, body.reason, now=now.now)
+    done = erasure.erase_member(session, actor, member_id, body.reason, now=clock.now)
     return ErasedOut(member_id=done.member_id, log_entries=done.log_entries)
 
 
@@ -137,10 +139,10 @@ class ReassignIn(BaseModel):
 
 @api.post("/{member_id}/reassign", response_model=MemberOut)
 def reassign(
-    member_id: int, body: ReassignIn, session: DbSession, actor: CurrentActor, now: Now
+    member_id: int, body: ReassignIn, session: DbSession, actor: CurrentActor, clock: Now
 ) -> MemberOut:
     member = archive.reassign_member(
-        session, actor, member_id, body.owner_id, reason=body.reason, note=body.note, now=now.now
+        session, actor, member_id, body.owner_id, reason=body.reason, note=body.note, now=clock.now
     )
     return MemberOut.model_validate(member)
 
@@ -160,10 +162,10 @@ def ownership(member_id: int, session: DbSession, actor: CurrentActor) -> list[O
 
 @api.get("/{member_id}/plans", response_model=list[PlanOut], dependencies=[LOOK])
 def member_plans(
-    member_id: int, session: DbSession, actor: CurrentActor, now: Now
+    member_id: int, session: DbSession, actor: CurrentActor, clock: Now
 ) -> list[PlanOut]:
     return [
-        plan_out(p, lifecycle.checkpoints_of(session, p), now.today)
+        plan_out(p, lifecycle.checkpoints_of(session, p), clock.today)
         for p in lifecycle.plans_of_member(session, actor, member_id)
     ]
 
@@ -178,9 +180,9 @@ def health_checks(
 
 @api.post("/{member_id}/health-checks", response_model=HealthCheckOut, status_code=201)
 def add_health_check(
-    member_id: int, body: HealthCheckIn, session: DbSession, actor: CurrentActor, now: Now
+    member_id: int, body: HealthCheckIn, session: DbSession, actor: CurrentActor, clock: Now
 ) -> HealthCheckOut:
-    row = health_records.record_health_check(session, actor, member_id, body, now=now.now)
+    row = health_records.record_health_check(session, actor, member_id, body, now=clock.now)
     return HealthCheckOut.model_validate(row)
 
 
@@ -193,9 +195,9 @@ def effects(member_id: int, session: DbSession, actor: CurrentActor) -> list[Eff
 
 @api.post("/{member_id}/effects", response_model=EffectOut, status_code=201)
 def add_effect(
-    member_id: int, body: EffectIn, session: DbSession, actor: CurrentActor, now: Now
+    member_id: int, body: EffectIn, session: DbSession, actor: CurrentActor, clock: Now
 ) -> EffectOut:
-    row = health_records.record_effect(session, actor, member_id, body, now=now.now)
+    row = health_records.record_effect(session, actor, member_id, body, now=clock.now)
     return EffectOut.model_validate(row)
 
 
@@ -208,9 +210,11 @@ def member_purchases(member_id: int, session: DbSession, actor: CurrentActor) ->
 
 @api.post("/{member_id}/purchases", response_model=PurchaseOut, status_code=201)
 def add_purchase(
-    member_id: int, body: PurchaseIn, session: DbSession, actor: CurrentActor, now: Now
+    member_id: int, body: PurchaseIn, session: DbSession, actor: CurrentActor, clock: Now
 ) -> PurchaseOut:
-    row = purchases.record_purchase(session, actor, member_id, body, today=now.today, now=now.now)
+    row = purchases.record_purchase(
+        session, actor, member_id, body, today=clock.today, now=clock.now
+    )
     return PurchaseOut.model_validate(row)
 
 

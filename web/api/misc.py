@@ -65,10 +65,10 @@ class ResolveIn(BaseModel):
 
 @api.post("/escalations/{escalation_id}/resolve", response_model=EscalationOut)
 def resolve(
-    escalation_id: int, body: ResolveIn, session: DbSession, actor: CurrentActor, now: Now
+    escalation_id: int, body: ResolveIn, session: DbSession, actor: CurrentActor, clock: Now
 ) -> EscalationOut:
     row = escalations.resolve_escalation(
-        session, actor, escalation_id, body.resolution, now=now.now
+        session, actor, escalation_id, body.resolution, now=clock.now
     )
     return EscalationOut.model_validate(row)
 
@@ -87,7 +87,7 @@ class HandOverOut(BaseModel):
 
 @api.post("/staff/{staff_id}/hand-over", response_model=HandOverOut)
 def hand_over(
-    staff_id: int, body: HandOverIn, session: DbSession, actor: CurrentActor, now: Now
+    staff_id: int, body: HandOverIn, session: DbSession, actor: CurrentActor, clock: Now
 ) -> HandOverOut:
     """Move every member of one staff member (e.g. a clerk who is leaving) to another."""
     moved = archive.reassign_all(
@@ -97,7 +97,7 @@ def hand_over(
         body.to_staff_id,
         staff_left=body.until is None if body.staff_left is None else body.staff_left,
         note=body.note,
-        now=now.now,
+        now=clock.now,
         until=body.until,
     )
     return HandOverOut(members_moved=moved)
@@ -109,10 +109,10 @@ class SessionsEndedOut(BaseModel):
 
 @api.post("/staff/{staff_id}/sessions/end", response_model=SessionsEndedOut)
 def end_staff_sessions(
-    staff_id: int, session: DbSession, actor: CurrentActor, now: Now
+    staff_id: int, session: DbSession, actor: CurrentActor, clock: Now
 ) -> SessionsEndedOut:
     """An admin signs a person out everywhere: a lost phone, a leaver, a suspected leak."""
-    ended = end_sessions_of(session, actor, get_staff(session, staff_id), now=now.now)
+    ended = end_sessions_of(session, actor, get_staff(session, staff_id), now=clock.now)
     return SessionsEndedOut(sessions_ended=ended)
 
 

@@ -38,9 +38,9 @@ class MigrationIn(BaseModel):
 
 
 @api.post("/preview", response_model=PreviewOut)
-def preview(body: PreviewIn, session: DbSession, _actor: CurrentActor, now: Now) -> PreviewOut:
+def preview(body: PreviewIn, session: DbSession, _actor: CurrentActor, clock: Now) -> PreviewOut:
     row, steps = lifecycle.preview(
-        session, body.protocol_id, body.version, body.start_date, today=now.today
+        session, body.protocol_id, body.version, body.start_date, today=clock.today
     )
     return PreviewOut(
         protocol_id=row.protocol_id,
@@ -60,7 +60,7 @@ def preview(body: PreviewIn, session: DbSession, _actor: CurrentActor, now: Now)
 
 
 @api.post("", response_model=PlanOut, status_code=201)
-def enroll(body: EnrollIn, session: DbSession, actor: CurrentActor, now: Now) -> PlanOut:
+def enroll(body: EnrollIn, session: DbSession, actor: CurrentActor, clock: Now) -> PlanOut:
     plan = lifecycle.enroll(
         session,
         actor,
@@ -68,34 +68,36 @@ def enroll(body: EnrollIn, session: DbSession, actor: CurrentActor, now: Now) ->
         protocol_id=body.protocol_id,
         version=body.version,
         start=body.start_date,
-        today=now.today,
-        now=now.now,
+        today=clock.today,
+        now=clock.now,
     )
-    return plan_out(plan, lifecycle.checkpoints_of(session, plan), now.today)
+    return plan_out(plan, lifecycle.checkpoints_of(session, plan), clock.today)
 
 
 @api.get("/{plan_id}", response_model=PlanOut)
-def read(plan_id: int, session: DbSession, actor: CurrentActor, now: Now) -> PlanOut:
+def read(plan_id: int, session: DbSession, actor: CurrentActor, clock: Now) -> PlanOut:
     plan = get_plan(session, actor, plan_id)
-    return plan_out(plan, lifecycle.checkpoints_of(session, plan), now.today)
+    return plan_out(plan, lifecycle.checkpoints_of(session, plan), clock.today)
 
 
 @api.post("/{plan_id}/pause", response_model=PlanOut)
-def pause(plan_id: int, session: DbSession, actor: CurrentActor, now: Now) -> PlanOut:
-    plan = lifecycle.pause(session, actor, plan_id, today=now.today)
-    return plan_out(plan, lifecycle.checkpoints_of(session, plan), now.today)
+def pause(plan_id: int, session: DbSession, actor: CurrentActor, clock: Now) -> PlanOut:
+    plan = lifecycle.pause(session, actor, plan_id, today=clock.today)
+    return plan_out(plan, lifecycle.checkpoints_of(session, plan), clock.today)
 
 
 @api.post("/{plan_id}/resume", response_model=PlanOut)
-def resume(plan_id: int, session: DbSession, actor: CurrentActor, now: Now) -> PlanOut:
-    plan = lifecycle.resume(session, actor, plan_id, today=now.today)
-    return plan_out(plan, lifecycle.checkpoints_of(session, plan), now.today)
+def resume(plan_id: int, session: DbSession, actor: CurrentActor, clock: Now) -> PlanOut:
+    plan = lifecycle.resume(session, actor, plan_id, today=clock.today)
+    return plan_out(plan, lifecycle.checkpoints_of(session, plan), clock.today)
 
 
 @api.post("/{plan_id}/stop", response_model=PlanOut)
-def stop(plan_id: int, body: StopIn, session: DbSession, actor: CurrentActor, now: Now) -> PlanOut:
-    plan = lifecycle.stop(session, actor, plan_id, body.reason, today=now.today)
-    return plan_out(plan, lifecycle.checkpoints_of(session, plan), now.today)
+def stop(
+    plan_id: int, body: StopIn, session: DbSession, actor: CurrentActor, clock: Now
+) -> PlanOut:
+    plan = lifecycle.stop(session, actor, plan_id, body.reason, today=clock.today)
+    return plan_out(plan, lifecycle.checkpoints_of(session, plan), clock.today)
 
 
 def _migration_out(items: list[lifecycle.MigrationPreview]) -> list[MigrationOut]:

@@ -44,7 +44,7 @@ def _out(result: object) -> ImportOut:
     responses={422: {"description": "refused whole: `errors` lists each line and field"}},
 )
 def import_json(
-    request: Request, body: LinesIn, session: DbSession, actor: CurrentActor, now: Now
+    request: Request, body: LinesIn, session: DbSession, actor: CurrentActor, clock: Now
 ) -> ImportOut:
     """Import lines; all or none. A line already imported (same content) is not added."""
     rows = (
@@ -54,7 +54,7 @@ def import_json(
     session.commit()  # the import commits on its own: this request holds no lock
     result = import_lines_committed(
         request.app.state.session_factory, actor, rows, file_name=body.file_name,
-        sha256="", encoding="json", today=now.today, now=now.now,
+        sha256="", encoding="json", today=clock.today, now=clock.now,
     )  # fmt: skip
     return _out(result)
 
@@ -65,7 +65,7 @@ def import_json(
     responses={422: {"description": "refused whole: `errors` lists each line and field"}},
 )
 def import_file(
-    request: Request, file: UploadFile, session: DbSession, actor: CurrentActor, now: Now
+    request: Request, file: UploadFile, session: DbSession, actor: CurrentActor, clock: Now
 ) -> ImportOut:
     """The till's CSV export as a multipart upload `file` (UTF-8 or GBK); line numbers
     in the errors are the file's."""
@@ -73,7 +73,7 @@ def import_file(
     session.commit()  # the import commits on its own: this request holds no lock
     result = import_csv_committed(
         request.app.state.session_factory, actor, file.file, file_name=name,
-        today=now.today, now=now.now,
+        today=clock.today, now=clock.now,
     )  # fmt: skip
     return _out(result)
 
@@ -98,10 +98,10 @@ class ClassIn(BaseModel):
 
 @api.put("/classes/{product_code}", response_model=ClassOut)
 def set_class(
-    product_code: str, body: ClassIn, session: DbSession, actor: CurrentActor, now: Now
+    product_code: str, body: ClassIn, session: DbSession, actor: CurrentActor, clock: Now
 ) -> ClassOut:
     row = drug_classes.set_class(
-        session, actor, MappingIn(product_code, body.product_name, body.drug_class), now=now.now
+        session, actor, MappingIn(product_code, body.product_name, body.drug_class), now=clock.now
     )
     return ClassOut.model_validate(row, from_attributes=True)
 
@@ -129,12 +129,12 @@ def member_adherence(
     member_id: int,
     session: DbSession,
     actor: CurrentActor,
-    now: Now,
+    clock: Now,
     start: IsoDate | None = None,
     end: IsoDate | None = None,
 ) -> list[AdherenceOut]:
     """PDC per tracked class over [start, end] (default: the 180 days to today)."""
-    start, end = period(start, end, default_end=now.today, days=measured.MEASURED_DAYS)
+    start, end = period(start, end, default_end=clock.today, days=measured.MEASURED_DAYS)
     found = measured.member_adherence(session, actor, member_id, start=start, end=end)
     return [_adherence_out(a) for a in found]
 

@@ -104,7 +104,7 @@ def admin_home(request: Request, visitor: User) -> Response:
 
 
 def _staff_list(
-    session: DbSession, visitor: Visitor, now: Now, store: int | None
+    session: DbSession, visitor: Visitor, clock: Now, store: int | None
 ) -> dict[str, Any]:
     actor = _admin(visitor)
     return {
@@ -114,18 +114,18 @@ def _staff_list(
         "stores": stores.list_stores(session),
         "store_names": {s.id: s.name for s in stores.list_stores(session)},
         "store": store,
-        "locked": locked_names(session, now.now),
+        "locked": locked_names(session, clock.now),
     }
 
 
 @pages.get("/admin/staff")
 def staff_list(
-    request: Request, visitor: User, session: DbSession, now: Now, store: str = ""
+    request: Request, visitor: User, session: DbSession, clock: Now, store: str = ""
 ) -> Response:
     # "Every store" sends store= (empty): text, read as a number only when given.
     chosen = int_of({"store": store}, "store")
     return render(
-        request, visitor, "admin/staff_list.html", _staff_list(session, visitor, now, chosen)
+        request, visitor, "admin/staff_list.html", _staff_list(session, visitor, clock, chosen)
     )
 
 
@@ -166,7 +166,7 @@ def create_staff(request: Request, form: Form, visitor: User, session: DbSession
 
 
 def _account(
-    session: DbSession, visitor: Visitor, now: Now, staff_id: int, **extra: Any
+    session: DbSession, visitor: Visitor, clock: Now, staff_id: int, **extra: Any
 ) -> dict[str, Any]:
     actor = _admin(visitor)
     person = accounts.get_staff(session, staff_id)
@@ -176,7 +176,7 @@ def _account(
             "tab": "staff",
             "person": person,
             "may_manage": may_manage_staff(actor, person),
-            "locked_until": accounts.sign_in.locked_until(session, person.username, now.now),
+            "locked_until": accounts.sign_in.locked_until(session, person.username, clock.now),
             "owned": accounts.owned_members(session, person.id),
             "stores": stores.list_stores(session),
             "store_names": {s.id: s.name for s in stores.list_stores(session)},
@@ -192,43 +192,43 @@ def _account(
 
 @pages.get("/admin/staff/{staff_id}")
 def account_page(
-    request: Request, staff_id: int, visitor: User, session: DbSession, now: Now, done: str = ""
+    request: Request, staff_id: int, visitor: User, session: DbSession, clock: Now, done: str = ""
 ) -> Response:
-    context = _account(session, visitor, now, staff_id, done=done or None)
+    context = _account(session, visitor, clock, staff_id, done=done or None)
     return render(request, visitor, "admin/staff_account.html", context)
 
 
 def _refused(
-    request: Request, visitor: Visitor, session: DbSession, now: Now, staff_id: int,
+    request: Request, visitor: Visitor, session: DbSession, clock: Now, staff_id: int,
     exc: CareplanError, form: FormData | None = None,
 ) -> Response:  # fmt: skip
     session.rollback()
-    context = _account(session, visitor, now, staff_id, error=exc, form=form)
+    context = _account(session, visitor, clock, staff_id, error=exc, form=form)
     status = 403 if isinstance(exc, Forbidden) else 422
     return render(request, visitor, "admin/staff_account.html", context, status=status)
 
 
 @pages.post("/admin/staff/{staff_id}")
 def change_staff(
-    request: Request, staff_id: int, form: Form, visitor: User, session: DbSession, now: Now
+    request: Request, staff_id: int, form: Form, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     actor = _admin(visitor)
     try:
         accounts.change_account(session, actor, staff_id, _account_form(form, with_username=False))
     except CareplanError as exc:
-        return _refused(request, visitor, session, now, staff_id, exc, form)
+        return _refused(request, visitor, session, clock, staff_id, exc, form)
     return redirect(request, f"/admin/staff/{staff_id}?done=changed")
 
 
 @pages.post("/admin/staff/{staff_id}/password")
 def reset_password(
-    request: Request, staff_id: int, visitor: User, session: DbSession, now: Now
+    request: Request, staff_id: int, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     actor = _admin(visitor)
     try:
-        password = accounts.reset_password(session, actor, staff_id, now=now.now)
+        password = accounts.reset_password(session, actor, staff_id, now=clock.now)
     except CareplanError as exc:
-        return _refused(request, visitor, session, now, staff_id, exc)
+        return _refused(request, visitor, session, clock, staff_id, exc)
     context = {"nav": "admin", "tab": "staff", "person": accounts.get_staff(session, staff_id),
                "password": password, "created": False}  # fmt: skip
     return _once(render(request, visitor, "admin/one_time_password.html", context))
@@ -236,27 +236,27 @@ def reset_password(
 
 @pages.post("/admin/staff/{staff_id}/unlock")
 def unlock(
-    request: Request, staff_id: int, visitor: User, session: DbSession, now: Now
+    request: Request, staff_id: int, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     actor = _admin(visitor)
     try:
         accounts.unlock_account(session, actor, staff_id)
     except CareplanError as exc:
-        return _refused(request, visitor, session, now, staff_id, exc)
+        return _refused(request, visitor, session, clock, staff_id, exc)
     return redirect(request, f"/admin/staff/{staff_id}?done=unlocked")
 
 
 @pages.post("/admin/staff/{staff_id}/close")
 def close_account(
-    request: Request, staff_id: int, form: Form, visitor: User, session: DbSession, now: Now
+    request: Request, staff_id: int, form: Form, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     actor = _admin(visitor)
     try:
         if form.get("confirm") != "on":
             raise InvalidInput(N_("tick the box to confirm"), field="confirm")
-        accounts.close_account(session, actor, staff_id, now=now.now)
+        accounts.close_account(session, actor, staff_id, now=clock.now)
     except CareplanError as exc:
-        return _refused(request, visitor, session, now, staff_id, exc)
+        return _refused(request, visitor, session, clock, staff_id, exc)
     return redirect(request, f"/admin/staff/{staff_id}?done=closed")
 
 
@@ -359,7 +359,7 @@ def protocol_list(request: Request, visitor: User, session: DbSession) -> Respon
 
 @pages.get("/admin/protocols/{protocol_id}/{version}")
 def protocol_page(
-    request: Request, protocol_id: str, version: int, visitor: User, session: DbSession, now: Now,
+    request: Request, protocol_id: str, version: int, visitor: User, session: DbSession, clock: Now,
     start: str = "", published: bool = False,
 ) -> Response:  # fmt: skip
     _admin(visitor)
@@ -372,7 +372,7 @@ def protocol_page(
             on = date_of({"start_date": start}, "start_date")
             assert on is not None
             context["planned"] = lifecycle.preview(session, protocol_id, version, on,
-                                               today=now.today)[1]  # fmt: skip
+                                               today=clock.today)[1]  # fmt: skip
         except CareplanError as exc:
             context["error"] = exc
     return render(request, visitor, "admin/protocol.html", context)

@@ -10,15 +10,14 @@ from urllib.parse import quote_plus
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from careplan.access import require_manager
 from careplan.adherence.drug_classes import label as drug_class_label
 from careplan.adherence.measured import Lapsed, Share, chain_adherence
 from careplan.audit import audit
 from careplan.errors import N_, InvalidInput
-from careplan.models import Store
 from careplan.staff import names_of
+from careplan.stores import visible_stores
 from web import audit_params as shared_csv
 from web.audit_params import PAGE_SIZE, Audit, Steps, csv_response, filename, streamed_steps
 from web.deps import DbSession, Now
@@ -117,10 +116,12 @@ def _context(
 
 
 @pages.get("/audit")
-def audit_page(request: Request, p: Audit, visitor: User, session: DbSession, now: Now) -> Response:
-    q = p.query(session, visitor.actor, now.today)
+def audit_page(
+    request: Request, p: Audit, visitor: User, session: DbSession, clock: Now
+) -> Response:
+    q = p.query(session, visitor.actor, clock.today)
     report = audit.report(session, visitor.actor, q)
-    context = _context(session, visitor, q) | {"report": report, "today": now.today}
+    context = _context(session, visitor, q) | {"report": report, "today": clock.today}
     if q.scope.level == "staff":  # the last level: the person's own overdue steps
         f = audit.StepFilter()
         context["steps"] = audit.list_steps(session, visitor.actor, q, f, limit=PAGE_SIZE, offset=0)
@@ -130,9 +131,9 @@ def audit_page(request: Request, p: Audit, visitor: User, session: DbSession, no
 
 @pages.get("/audit/steps")
 def steps_page(
-    request: Request, p: Audit, sp: Steps, visitor: User, session: DbSession, now: Now
+    request: Request, p: Audit, sp: Steps, visitor: User, session: DbSession, clock: Now
 ) -> Response:
-    q = p.query(session, visitor.actor, now.today)
+    q = p.query(session, visitor.actor, clock.today)
     f = sp.filter
     total = audit.count_steps(session, visitor.actor, q, f)
     offset = (sp.page - 1) * PAGE_SIZE
@@ -161,23 +162,23 @@ def _header(visitor: User, names: list[str]) -> list[str]:
 
 
 @pages.get("/audit/report.csv")
-def report_csv(p: Audit, visitor: User, session: DbSession, now: Now) -> Response:
-    r = audit.report(session, visitor.actor, p.query(session, visitor.actor, now.today))
+def report_csv(p: Audit, visitor: User, session: DbSession, clock: Now) -> Response:
+    r = audit.report(session, visitor.actor, p.query(session, visitor.actor, clock.today))
     return shared_csv.report_csv(r, _header(visitor, audit.ROW_FIELDS))
 
 
 @pages.get("/audit/by-step.csv")
-def by_step_csv(p: Audit, visitor: User, session: DbSession, now: Now) -> Response:
-    q = p.query(session, visitor.actor, now.today)
+def by_step_csv(p: Audit, visitor: User, session: DbSession, clock: Now) -> Response:
+    q = p.query(session, visitor.actor, clock.today)
     header = _header(visitor, shared_csv.READABLE_BY_STEP_FIELDS)
     return shared_csv.readable_by_step_csv(session, q, header, visitor.language)
 
 
 @pages.get("/audit/steps.csv")
 def steps_csv(
-    request: Request, p: Audit, sp: Steps, visitor: User, session: DbSession, now: Now
+    request: Request, p: Audit, sp: Steps, visitor: User, session: DbSession, clock: Now
 ) -> Response:
-    q = p.query(session, visitor.actor, now.today)
+    q = p.query(session, visitor.actor, clock.today)
     factory = request.app.state.session_factory
     header = _header(visitor, shared_csv.READABLE_STEP_FIELDS)
     readable = shared_csv.readable_steps(
@@ -207,14 +208,14 @@ def adherence_page(
     request: Request,
     visitor: User,
     session: DbSession,
-    now: Now,
+    clock: Now,
     days: int = 180,
     store_id: int | None = None,
 ) -> Response:
     """Measured adherence across stores: per store and protocol the share of tracked
     members below 80% PDC over the last `days`, and the members whose supply ran out."""
-    start, shares, lapsed = _adherence(session, visitor, now.today, days, store_id)
-    stores = {s.id: s for s in session.scalars(select(Store))}
+    start, shares, lapsed = _adherence(session, visitor, clock.today, days, store_id)
+    stores = {s.id: s for s in visible_stores(session, visitor.actor)}
     context = {
         "nav": "audit",
         "days": days,
@@ -228,7 +229,7 @@ def adherence_page(
         ),
         "store_id": store_id,
         "names": names_of(session, {x.owner_id for x in lapsed[:500]}),
-        "today": now.today,
+        "today": clock.today,
         "protocols": dict(protocol_choices(session)),
     }
     return render(request, visitor, "audit/adherence.html", context)
@@ -243,12 +244,12 @@ LAPSED_FIELDS = [
 
 @pages.get("/audit/adherence/lapsed.csv")
 def lapsed_csv(
-    visitor: User, session: DbSession, now: Now, days: int = 180, store_id: int | None = None
+    visitor: User, session: DbSession, clock: Now, days: int = 180, store_id: int | None = None
 ) -> Response:
     """The lapsed members to call, for a spreadsheet: ids and codes in their own columns,
     names in the reader's language beside them."""
-    _start, _shares, lapsed = _adherence(session, visitor, now.today, days, store_id)
-    stores = {s.id: s for s in session.scalars(select(Store))}
+    _start, _shares, lapsed = _adherence(session, visitor, clock.today, days, store_id)
+    stores = {s.id: s for s in visible_stores(session, visitor.actor)}
     owners = names_of(session, {x.owner_id for x in lapsed})
     titles = audit.names(session)
     lang = visitor.language
@@ -261,5 +262,5 @@ def lapsed_csv(
         for x in lapsed
     )  # fmt: skip
     where = stores[store_id].code if store_id in stores else "chain"
-    name = f"lapsed-{where}-{now.today.isoformat()}.csv"
+    name = f"lapsed-{where}-{clock.today.isoformat()}.csv"
     return csv_response(name, audit.csv_lines(_header(visitor, LAPSED_FIELDS), rows))

@@ -64,16 +64,16 @@ def _refusal(outcome: SignIn, now: datetime, _: Callable[..., str]) -> str:
 
 @pages.post("/sign-in")
 @anonymous_form
-def sign_in(request: Request, form: Form, now: Now, visitor: SignedOut) -> Response:
+def sign_in(request: Request, form: Form, clock: Now, visitor: SignedOut) -> Response:
     username, password = text_of(form, "username"), str(form.get("password") or "")
     target = _safe_next(text_of(form, "next") or "/")
     hours = get_settings().session_hours
     outcome = attempt(
         request.app.state.session_factory, username, password,
-        now=now.now, address=client_address(request), kind="web", hours=hours,
+        now=clock.now, address=client_address(request), kind="web", hours=hours,
     )  # fmt: skip
     if outcome.token is None:
-        error = _refusal(outcome, now.now, gettext_for(visitor.language))
+        error = _refusal(outcome, clock.now, gettext_for(visitor.language))
         context = {"next": target, "username": username, "error": error}
         return render(request, visitor, "auth/sign_in.html", context, status=401, fragment=False)
     if outcome.staff is not None and needs_new_password(outcome.staff):
@@ -110,10 +110,10 @@ def change_password(
 
 
 @pages.post("/sign-out")
-def sign_out(request: Request, session: DbSession, now: Now) -> Response:
+def sign_out(request: Request, session: DbSession, clock: Now) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        end_session(session, token, now=now.now)
+        end_session(session, token, now=clock.now)
     response = redirect(request, "/sign-in")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -10,12 +10,11 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from careplan.access import Actor, get_checkpoint
 from careplan.errors import CareplanError, Conflict, InvalidInput, StaleVersion
 from careplan.members.health_records import HealthCheckIn
-from careplan.models import Checkpoint, CheckpointResult, ContactAttempt
+from careplan.models import Checkpoint
 from careplan.plans import worklist
 from careplan.plans.checkpoints import (
     AttemptIn,
@@ -24,6 +23,7 @@ from careplan.plans.checkpoints import (
     record_result,
     snapshot,
 )
+from careplan.plans.contacts import step_contacts
 from careplan.plans.escalations import raised_at_checkpoint
 from careplan.plans.lifecycle import allowed_channels, protocol_of, status_of, step_of, step_title
 from careplan.plans.measurements import MEASUREMENTS, implausible
@@ -53,14 +53,8 @@ NO_CHANNEL = N_("choose how you reached the member")
 def _form_context(session: DbSession, cp: Checkpoint, today: date, actor: Actor) -> dict[str, Any]:
     protocol = protocol_of(cp.plan)
     step = step_of(protocol, cp.key)
-    attempts = list(
-        session.scalars(
-            select(ContactAttempt)
-            .where(ContactAttempt.checkpoint_id == cp.id)
-            .order_by(ContactAttempt.attempted_at)
-        )
-    )
-    result = session.scalar(select(CheckpointResult).where(CheckpointResult.checkpoint_id == cp.id))
+    contacts = step_contacts(session, cp.id)
+    attempts, result = contacts.attempts, contacts.result
     ids = {a.staff_id for a in attempts} | ({result.recorded_by_id} if result else set())
     return {
         "cp": cp,
@@ -95,14 +89,14 @@ def checkpoint_page(
     checkpoint_id: int,
     visitor: User,
     session: DbSession,
-    now: Now,
+    clock: Now,
     done: str = "",
     tab: str = "due",
 ) -> Response:
     """`done`: what a plain (no-JavaScript) save just recorded, said back on the page;
     `tab`: the worklist tab the person came from, where a save returns them."""
     cp = get_checkpoint(session, visitor.actor, checkpoint_id)
-    context = _form_context(session, cp, now.today, visitor.actor)
+    context = _form_context(session, cp, clock.today, visitor.actor)
     context |= {"full_page": True, "nav": "worklist"}
     context["tab"] = tab if tab in worklist.TABS else "due"
     context["notice"] = done if done in ("attempt", "result") else None
@@ -115,11 +109,11 @@ def checkpoint_form(
     checkpoint_id: int,
     visitor: User,
     session: DbSession,
-    now: Now,
+    clock: Now,
     tab: str = "due",
 ) -> Response:
     cp = get_checkpoint(session, visitor.actor, checkpoint_id)
-    context = _form_context(session, cp, now.today, visitor.actor) | {"full_page": False}
+    context = _form_context(session, cp, clock.today, visitor.actor) | {"full_page": False}
     context["tab"] = tab if tab in worklist.TABS else "due"
     return render(request, visitor, "checkpoints/_form.html", context, fragment=True)
 
@@ -247,20 +241,20 @@ def _tab(form: FormData) -> str:
 
 @pages.post("/checkpoints/{checkpoint_id}/result")
 def save_result(
-    request: Request, checkpoint_id: int, form: Form, visitor: User, session: DbSession, now: Now
+    request: Request, checkpoint_id: int, form: Form, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     cp = get_checkpoint(session, visitor.actor, checkpoint_id)
     try:
         data = parse_result(form, cp)
-        record_result(session, visitor.actor, cp.id, data, today=now.today, now=now.now)
+        record_result(session, visitor.actor, cp.id, data, today=clock.today, now=clock.now)
     except CareplanError as exc:
-        return _form_error(request, visitor, session, cp, now.today, form, exc)
-    return _after_save(request, visitor, session, cp, now.today, "result", form)
+        return _form_error(request, visitor, session, cp, clock.today, form, exc)
+    return _after_save(request, visitor, session, cp, clock.today, "result", form)
 
 
 @pages.post("/checkpoints/{checkpoint_id}/attempt")
 def save_attempt(
-    request: Request, checkpoint_id: int, form: Form, visitor: User, session: DbSession, now: Now
+    request: Request, checkpoint_id: int, form: Form, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     cp = get_checkpoint(session, visitor.actor, checkpoint_id)
     try:
@@ -274,7 +268,7 @@ def save_attempt(
                 "version": text_of(form, "version") or None,
             },
         )
-        record_attempt(session, visitor.actor, cp.id, data, today=now.today, now=now.now)
+        record_attempt(session, visitor.actor, cp.id, data, today=clock.today, now=clock.now)
     except CareplanError as exc:
-        return _form_error(request, visitor, session, cp, now.today, form, exc)
-    return _after_save(request, visitor, session, cp, now.today, "attempt", form)
+        return _form_error(request, visitor, session, cp, clock.today, form, exc)
+    return _after_save(request, visitor, session, cp, clock.today, "attempt", form)

@@ -9,7 +9,6 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from starlette.datastructures import QueryParams
 
 from careplan.access import may_manage_lectures
@@ -17,8 +16,9 @@ from careplan.audit.audit import csv_lines
 from careplan.errors import N_, CareplanError, InvalidInput
 from careplan.lectures import lectures
 from careplan.members import archive
-from careplan.models import Lecture, Store
+from careplan.models import Lecture
 from careplan.staff import names_of
+from careplan.stores import visible_stores
 from careplan.validation import whole_number
 from careplan.vocab import Channel
 from web.audit_params import csv_response
@@ -42,33 +42,26 @@ pages = pages_router()
 CHANNELS = frozenset(c.value for c in Channel)
 
 
-def _stores(session: DbSession, visitor: Visitor) -> list[Store]:
-    stmt = select(Store).order_by(Store.code)
-    if not visitor.actor.chain_wide:
-        stmt = stmt.where(Store.id == visitor.actor.store_id)
-    return list(session.scalars(stmt))
-
-
 @pages.get("/lectures")
-def lecture_list(request: Request, visitor: User, session: DbSession, now: Now) -> Response:
-    return _list_page(request, visitor, session, now, {}, None)
+def lecture_list(request: Request, visitor: User, session: DbSession, clock: Now) -> Response:
+    return _list_page(request, visitor, session, clock, {}, None)
 
 
 def _list_page(
     request: Request,
     visitor: Visitor,
     session: DbSession,
-    now: Now,
+    clock: Now,
     entered: dict[str, str],
     error: CareplanError | None,
     entered_form: FormData | None = None,
 ) -> Response:
     entered_form = entered_form or QueryParams()
-    shown = lectures.list_lectures(session, visitor.actor, since=now.now - timedelta(days=30))
-    per_lecture, per_store = lectures.attendance(session, visitor.actor, until=now.now)
+    shown = lectures.list_lectures(session, visitor.actor, since=clock.now - timedelta(days=30))
+    per_lecture, per_store = lectures.attendance(session, visitor.actor, until=clock.now)
     context = {
         "nav": "lectures",
-        "phases": {x.id: lectures.phase(x, now.now) for x in shown},
+        "phases": {x.id: lectures.phase(x, clock.now) for x in shown},
         "choices": lectures.lecture_choices(session),
         "may_schedule": may_manage_lectures(visitor.actor),
         "picked": {k: set(_picked(entered_form, k)) for k in ("conditions", "protocols")},
@@ -76,10 +69,10 @@ def _list_page(
         "counts": lectures.seat_counts(session, [x.id for x in shown]),
         "attendance": per_lecture,
         "per_store": per_store,
-        "stores": _stores(session, visitor),
+        "stores": visible_stores(session, visitor.actor),
         "entered": entered,
         "error": error,
-        "now": now.now,
+        "now": clock.now,
     }
     return render(request, visitor, "lectures/list.html", context, status=422 if error else 200)
 
@@ -112,13 +105,13 @@ def _lecture_in(form: Form) -> lectures.LectureIn:
 
 
 @pages.post("/lectures")
-def create(request: Request, form: Form, visitor: User, session: DbSession, now: Now) -> Response:
+def create(request: Request, form: Form, visitor: User, session: DbSession, clock: Now) -> Response:
     try:
-        lecture = lectures.create_lecture(session, visitor.actor, _lecture_in(form), now=now.now)
+        lecture = lectures.create_lecture(session, visitor.actor, _lecture_in(form), now=clock.now)
     except CareplanError as exc:
         session.rollback()
         entered = {k: text_of(form, k) for k in form}
-        return _list_page(request, visitor, session, now, entered, exc, form)
+        return _list_page(request, visitor, session, clock, entered, exc, form)
     return redirect(request, f"/lectures/{lecture.id}")
 
 
@@ -128,14 +121,14 @@ def lecture_page(
     lecture_id: int,
     visitor: User,
     session: DbSession,
-    now: Now,
+    clock: Now,
     q: str = "",
     find: str = "",
     done: str = "",
     place: str = "",
 ) -> Response:
     return _lecture_page(
-        request, visitor, session, now, lecture_id, q=q, find=find, done=done, place=place
+        request, visitor, session, clock, lecture_id, q=q, find=find, done=done, place=place
     )
 
 
@@ -143,7 +136,7 @@ def _lecture_page(
     request: Request,
     visitor: Visitor,
     session: DbSession,
-    now: Now,
+    clock: Now,
     lecture_id: int,
     *,
     q: str = "",
@@ -156,7 +149,7 @@ def _lecture_page(
     seats = lectures.roster(session, visitor.actor, lecture.id)
     # Only this lecture's figures are shown: the query need not count earlier ones.
     per_lecture, _ = lectures.attendance(
-        session, visitor.actor, until=now.now, since=lecture.starts_at
+        session, visitor.actor, until=clock.now, since=lecture.starts_at
     )
     context = {
         "nav": "lectures",
@@ -166,7 +159,7 @@ def _lecture_page(
         "seats": seats,
         "counts": lectures.seat_counts(session, [lecture.id])[lecture.id],
         "reminders": lectures.to_remind(seats),
-        "reminder_due": lectures.reminder_due(lecture, now.now),
+        "reminder_due": lectures.reminder_due(lecture, clock.now),
         "q": q,
         "candidates": archive.search_members(session, visitor.actor, q=q, limit=20) if q else [],
         "find": find,
@@ -175,18 +168,18 @@ def _lecture_page(
         "done": done,
         "place": place if place.isdigit() else "",
         "places": lectures.waitlist_places(session, lecture.id),
-        "phase": lectures.phase(lecture, now.now),
-        "check_in_open": lectures.check_in_open(lecture, now.now),
+        "phase": lectures.phase(lecture, clock.now),
+        "check_in_open": lectures.check_in_open(lecture, clock.now),
         "attendance": per_lecture.get(lecture.id),
         "error": error,
-        "now": now.now,
+        "now": clock.now,
     }
     return render(request, visitor, "lectures/page.html", context, status=422 if error else 200)
 
 
 def _act(
-    request: Request, visitor: Visitor, session: DbSession, now: Now, lecture_id: int, action: Any,
-    done: str | list[str],
+    request: Request, visitor: Visitor, session: DbSession, clock: Now, lecture_id: int,
+    action: Any, done: str | list[str],
 ) -> Response:  # fmt: skip
     """Run one change; a refusal shows the lecture again with the reason, nothing saved.
     `done` says what to confirm; a list, when the action itself decides it."""
@@ -194,14 +187,14 @@ def _act(
         action()
     except CareplanError as exc:
         session.rollback()
-        return _lecture_page(request, visitor, session, now, lecture_id, error=exc)
+        return _lecture_page(request, visitor, session, clock, lecture_id, error=exc)
     said = done[0] if isinstance(done, list) else done
     return redirect(request, f"/lectures/{lecture_id}?done={said}")
 
 
 @pages.post("/lectures/{lecture_id}/register")
 def register(
-    request: Request, lecture_id: int, form: Form, visitor: User, session: DbSession, now: Now
+    request: Request, lecture_id: int, form: Form, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     walk_in = text_of(form, "walk_in") == "1"
     done = ["walk_in" if walk_in else "registered"]
@@ -211,29 +204,29 @@ def register(
         if member_id is None:
             raise InvalidInput(N_("choose a member"), field="member_id")
         seat = lectures.register(
-            session, visitor.actor, lecture_id, member_id, now=now.now, walk_in=walk_in
+            session, visitor.actor, lecture_id, member_id, now=clock.now, walk_in=walk_in
         )
         place = lectures.waitlist_place(session, seat)
         if place is not None:  # full: the member is told where they wait
             done[0] = f"waitlisted&place={place}"
 
-    return _act(request, visitor, session, now, lecture_id, go, done)
+    return _act(request, visitor, session, clock, lecture_id, go, done)
 
 
 @pages.post("/members/{member_id}/lectures")
 def register_from_member(
-    request: Request, member_id: int, form: Form, visitor: User, session: DbSession, now: Now
+    request: Request, member_id: int, form: Form, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     """Registering from the member's page: back to it, with a seat or a waitlist place."""
     try:
         lecture_id = int_of(form, "lecture_id")
         if lecture_id is None:
             raise InvalidInput(N_("choose a lecture"), field="lecture_id")
-        seat = lectures.register(session, visitor.actor, lecture_id, member_id, now=now.now)
+        seat = lectures.register(session, visitor.actor, lecture_id, member_id, now=clock.now)
         place = lectures.waitlist_place(session, seat)
     except CareplanError as exc:
         session.rollback()
-        return member_view(request, visitor, session, now, member_id, error=exc)
+        return member_view(request, visitor, session, clock, member_id, error=exc)
     said = f"{seat.status.value}&place={place}" if place else seat.status.value
     return redirect(request, f"/members/{member_id}?lecture={said}#h-lectures")
 
@@ -249,25 +242,25 @@ _SEAT_ACTIONS = {
 @pages.post("/lectures/{lecture_id}/seats/{seat_id}/{action}")
 def seat_action(
     request: Request, lecture_id: int, seat_id: int, action: str, visitor: User, session: DbSession,
-    now: Now,
+    clock: Now,
 ) -> Response:  # fmt: skip
     if action not in _SEAT_ACTIONS:
         raise InvalidInput(N_("unknown action"), field="action")
     run, done = _SEAT_ACTIONS[action]
     return _act(
-        request, visitor, session, now, lecture_id,
-        lambda: run(session, visitor.actor, lecture_id, seat_id, now=now.now), done,
+        request, visitor, session, clock, lecture_id,
+        lambda: run(session, visitor.actor, lecture_id, seat_id, now=clock.now), done,
     )  # fmt: skip
 
 
 @pages.post("/lectures/{lecture_id}/cancel")
 def cancel(
-    request: Request, lecture_id: int, form: Form, visitor: User, session: DbSession, now: Now
+    request: Request, lecture_id: int, form: Form, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     reason = text_of(form, "reason")
     return _act(
-        request, visitor, session, now, lecture_id,
-        lambda: lectures.cancel_lecture(session, visitor.actor, lecture_id, reason, now=now.now),
+        request, visitor, session, clock, lecture_id,
+        lambda: lectures.cancel_lecture(session, visitor.actor, lecture_id, reason, now=clock.now),
         "lecture_cancelled",
     )  # fmt: skip
 
@@ -304,17 +297,17 @@ def _audience_query(audience: lectures.Audience) -> str:
 
 @pages.get("/lectures/{lecture_id}/invite")
 def invite_page(
-    request: Request, lecture_id: int, visitor: User, session: DbSession, now: Now
+    request: Request, lecture_id: int, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     lecture = lectures.get_lecture(session, visitor.actor, lecture_id)
-    return _invite_page(request, visitor, session, now, lecture, request.query_params)
+    return _invite_page(request, visitor, session, clock, lecture, request.query_params)
 
 
 def _invite_page(
     request: Request,
     visitor: Visitor,
     session: DbSession,
-    now: Now,
+    clock: Now,
     lecture: Lecture,
     params: FormData,
     error: CareplanError | None = None,
@@ -322,7 +315,7 @@ def _invite_page(
     try:
         audience = _audience(params, lecture)
         listed = lectures.invitation_list(
-            session, visitor.actor, lecture.id, audience, today=now.today
+            session, visitor.actor, lecture.id, audience, today=clock.today
         )
     except CareplanError as exc:  # a bad filter: said beside the filters, nobody listed
         audience, listed, error = lectures.Audience(), [], error or exc
@@ -350,12 +343,14 @@ def _invite_page(
 
 @pages.get("/lectures/{lecture_id}/invite.csv")
 def invite_csv(
-    request: Request, lecture_id: int, visitor: User, session: DbSession, now: Now
+    request: Request, lecture_id: int, visitor: User, session: DbSession, clock: Now
 ) -> Any:
     """The call list: who to phone, with whether they were invited already."""
     lecture = lectures.get_lecture(session, visitor.actor, lecture_id)
     audience = _audience(request.query_params, lecture)
-    listed = lectures.invitation_list(session, visitor.actor, lecture_id, audience, today=now.today)
+    listed = lectures.invitation_list(
+        session, visitor.actor, lecture_id, audience, today=clock.today
+    )
     header = ["member_id", "card_number", "name", "mobile", "landline", "invited_at", "channel"]
     rows = [
         (m.id, m.card_number, m.name, m.mobile, m.landline,
@@ -367,7 +362,7 @@ def invite_csv(
 
 @pages.post("/lectures/{lecture_id}/invite")
 def invite(
-    request: Request, lecture_id: int, form: Form, visitor: User, session: DbSession, now: Now
+    request: Request, lecture_id: int, form: Form, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     """Record the ticked members as invited, then show the same list again (its filters
     kept) saying what was recorded; a refusal keeps the list and says why."""
@@ -379,10 +374,10 @@ def invite(
         if channel not in CHANNELS:
             raise InvalidInput(N_("choose a value from the list"), field="invitation_channel")
         added = lectures.mark_invited(session, visitor.actor, lecture.id, ids, Channel(channel),
-                                      now=now.now)  # fmt: skip
+                                      now=clock.now)  # fmt: skip
     except CareplanError as exc:
         session.rollback()
-        return _invite_page(request, visitor, session, now, lecture, filters, error=exc)
+        return _invite_page(request, visitor, session, clock, lecture, filters, error=exc)
     said = urlencode({"invited": added, "before": len(ids) - added, "channel": channel})
     query = _audience_query(_audience(filters, lecture))
     return redirect(request, f"/lectures/{lecture_id}/invite?{query}&{said}#invited")
@@ -401,10 +396,10 @@ def sign_in_sheet(lecture_id: int, visitor: User, session: DbSession) -> Respons
 
 
 @pages.get("/lectures/{lecture_id}/lecture.ics")
-def lecture_ics(lecture_id: int, visitor: User, session: DbSession, now: Now) -> Response:
+def lecture_ics(lecture_id: int, visitor: User, session: DbSession, clock: Now) -> Response:
     lecture = lectures.get_lecture(session, visitor.actor, lecture_id)
     return Response(
-        ics_of(lecture, now.now),
+        ics_of(lecture, clock.now),
         media_type="text/calendar; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="lecture-{lecture.id}.ics"'},
     )

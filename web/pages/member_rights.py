@@ -21,18 +21,20 @@ from web.session import User
 pages = pages_router()
 
 
-def _exported(request: Request, member_id: int, visitor: User, session: DbSession, now: Now) -> Any:
+def _exported(
+    request: Request, member_id: int, visitor: User, session: DbSession, clock: Now
+) -> Any:
     """The export, recorded as one (after the member was found visible: else a 404)."""
-    data = export_member(session, visitor.actor, member_id, now=now.now)
-    looked(request, visitor.actor, [member_id], "export", now.now)
+    data = export_member(session, visitor.actor, member_id, now=clock.now)
+    looked(request, visitor.actor, [member_id], "export", clock.now)
     return data
 
 
 @pages.get("/members/{member_id}/export.json")
 def export_json(
-    request: Request, member_id: int, visitor: User, session: DbSession, now: Now
+    request: Request, member_id: int, visitor: User, session: DbSession, clock: Now
 ) -> Response:
-    data = _exported(request, member_id, visitor, session, now)
+    data = _exported(request, member_id, visitor, session, clock)
     body = json.dumps(data, ensure_ascii=False, indent=2)
     return Response(
         body,
@@ -46,18 +48,18 @@ def export_json(
 
 @pages.get("/members/{member_id}/export.pdf")
 def export_as_pdf(
-    request: Request, member_id: int, visitor: User, session: DbSession, now: Now
+    request: Request, member_id: int, visitor: User, session: DbSession, clock: Now
 ) -> Response:
-    data = _exported(request, member_id, visitor, session, now)
+    data = _exported(request, member_id, visitor, session, clock)
     language = data["member"]["language"] if data["member"]["language"] in ("zh", "en") else "zh"
     return pdf_response(export_pdf(data, language), f"member-{member_id}-export.pdf")
 
 
 @pages.post("/members/{member_id}/erase")
 def erase(
-    request: Request, member_id: int, visitor: User, session: DbSession, now: Now
+    request: Request, member_id: int, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     """Erasure at the member's request (a store manager or above; refused while a plan
     is live). The button asks for confirmation first: it cannot be undone."""
-    erase_member(session, visitor.actor, member_id, "request", now=now.now)
+    erase_member(session, visitor.actor, member_id, "request", now=clock.now)
     return redirect(request, f"/members/{member_id}")

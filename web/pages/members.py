@@ -8,9 +8,8 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
-from careplan.access import MANAGERS, get_member
+from careplan.access import get_member, may_choose_owner, may_erase_members
 from careplan.adherence import measured
 from careplan.adherence.purchases import purchases_of
 from careplan.errors import CareplanError
@@ -18,11 +17,11 @@ from careplan.lectures import lectures
 from careplan.members import archive
 from careplan.members.consent import withdraw_health_consent
 from careplan.members.health_records import effects_of, health_checks_of
-from careplan.models import CheckpointResult, ContactAttempt, Member
+from careplan.models import Member
 from careplan.plans import caseload
+from careplan.plans.contacts import contact_log, last_answer
 from careplan.plans.lifecycle import open_escalations, plans_of_member
 from careplan.plans.measurements import MEASUREMENTS
-from careplan.sheets.sheets import prints_of_checkpoints
 from careplan.staff import names_of, store_staff
 from careplan.vocab import Sex
 from web.access_log import looked
@@ -100,7 +99,7 @@ def _form_context(session: DbSession, visitor: Visitor, member: Member | None) -
         "member": member,
         "sexes": list(Sex),
         "owners": owners,
-        "may_choose_owner": visitor.actor.role in MANAGERS,
+        "may_choose_owner": may_choose_owner(visitor.actor),
         "values": {},
         "error": None,
     }
@@ -137,10 +136,10 @@ def _refused(
 
 @pages.get("/members")
 def search_page(
-    request: Request, visitor: User, session: DbSession, now: Now, q: str = ""
+    request: Request, visitor: User, session: DbSession, clock: Now, q: str = ""
 ) -> Response:
     found = archive.search_members(session, visitor.actor, q=q, limit=50) if q.strip() else []
-    lines = caseload.lines_of(session, found, now.today)
+    lines = caseload.lines_of(session, found, clock.today)
     context = {
         "nav": "members",
         "q": q,
@@ -155,15 +154,15 @@ def search_page(
 
 @pages.get("/my-members")
 def my_members_page(
-    request: Request, visitor: User, session: DbSession, now: Now, q: str = "", sort: str = "next"
+    request: Request, visitor: User, session: DbSession, clock: Now, q: str = "", sort: str = "next"
 ) -> Response:
     """The members I own with a live plan: next step, last contact; sortable, searchable."""
     assert visitor.staff is not None
     sort = sort if sort in caseload.SORTS else "next"
     lines = caseload.my_members(
-        session, visitor.actor, visitor.staff.id, today=now.today, q=q, sort=sort
+        session, visitor.actor, visitor.staff.id, today=clock.today, q=q, sort=sort
     )
-    context = {"nav": "my_members", "q": q, "sort": sort, "lines": lines, "today": now.today}
+    context = {"nav": "my_members", "q": q, "sort": sort, "lines": lines, "today": clock.today}
     if request.headers.get("HX-Request") == "true":
         return render(request, visitor, "members/_my_members.html", context, fragment=True)
     return render(request, visitor, "members/my_members.html", context)
@@ -192,7 +191,7 @@ def new_member_page(request: Request, visitor: User, session: DbSession) -> Resp
 
 @pages.post("/members")
 def create_member(
-    request: Request, form: Form, visitor: User, session: DbSession, now: Now
+    request: Request, form: Form, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     consent = form.get("health_consent") == "on"
     try:
@@ -204,7 +203,7 @@ def create_member(
         }
         given = {k: v_ for k, v_ in values.items() if v_ not in ([], None, "")}
         data = parse_model(archive.MemberCreate, given)
-        member = archive.create_member(session, visitor.actor, data, now=now.now)
+        member = archive.create_member(session, visitor.actor, data, now=clock.now)
     except CareplanError as exc:
         return _refused(request, visitor, session, None, form, exc)
     return redirect(request, f"/members/{member.id}?created=1")
@@ -221,12 +220,12 @@ def edit_member_page(
 
 @pages.post("/members/{member_id}")
 def update_member(
-    request: Request, member_id: int, form: Form, visitor: User, session: DbSession, now: Now
+    request: Request, member_id: int, form: Form, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     member = get_member(session, visitor.actor, member_id)
     try:
         if form.get("health_consent") == "on" and not member.health_consent:
-            archive.give_health_consent(session, visitor.actor, member.id, now=now.now)
+            archive.give_health_consent(session, visitor.actor, member.id, now=clock.now)
         values = archive_values(form, member, consent=member.health_consent)
         data = parse_model(archive.MemberFields, values)
         archive.update_member(session, visitor.actor, member.id, data)
@@ -237,29 +236,29 @@ def update_member(
 
 @pages.post("/members/{member_id}/verified")
 def confirm_today(
-    request: Request, member_id: int, visitor: User, session: DbSession, now: Now
+    request: Request, member_id: int, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     """'Is your phone still ...?' confirmed with the member: one click."""
-    member = archive.mark_verified(session, visitor.actor, member_id, today=now.today)
+    member = archive.mark_verified(session, visitor.actor, member_id, today=clock.today)
     if request.headers.get("HX-Request") == "true":
-        context = {"member": member, "today": now.today, "stale": False}
+        context = {"member": member, "today": clock.today, "stale": False}
         return render(request, visitor, "members/_verified.html", context, fragment=True)
     return redirect(request, f"/members/{member.id}")
 
 
 @pages.post("/members/{member_id}/consent")
 def record_consent(
-    request: Request, member_id: int, visitor: User, session: DbSession, now: Now
+    request: Request, member_id: int, visitor: User, session: DbSession, clock: Now
 ) -> Response:
-    archive.give_health_consent(session, visitor.actor, member_id, now=now.now)
+    archive.give_health_consent(session, visitor.actor, member_id, now=clock.now)
     return redirect(request, f"/members/{member_id}")
 
 
 @pages.post("/members/{member_id}/consent/withdraw")
 def withdraw_consent(
-    request: Request, member_id: int, visitor: User, session: DbSession, now: Now
+    request: Request, member_id: int, visitor: User, session: DbSession, clock: Now
 ) -> Response:
-    withdraw_health_consent(session, visitor.actor, member_id, now=now.now)
+    withdraw_health_consent(session, visitor.actor, member_id, now=clock.now)
     return redirect(request, f"/members/{member_id}")
 
 
@@ -288,52 +287,19 @@ def _charts(checks: list[Any], lang: str) -> list[dict[str, Any]]:
     return charts
 
 
-def _contact_log(session: DbSession, checkpoint_ids: list[int]) -> list[dict[str, Any]]:
-    if not checkpoint_ids:
-        return []
-    results = session.scalars(
-        select(CheckpointResult).where(CheckpointResult.checkpoint_id.in_(checkpoint_ids))
-    )
-    attempts = session.scalars(
-        select(ContactAttempt).where(ContactAttempt.checkpoint_id.in_(checkpoint_ids))
-    )
-    log = [{"at": r.recorded_at, "result": r} for r in results]
-    log += [{"at": a.attempted_at, "attempt": a} for a in attempts]
-    prints = prints_of_checkpoints(session, checkpoint_ids)
-    log += [{"at": p.printed_at, "sheet": p} for p in prints]
-    return sorted(log, key=lambda e: e["at"], reverse=True)
-
-
-def _last_answer(log: list[dict[str, Any]]) -> CheckpointResult | None:
-    """The newest answer the member gave to "are you taking it?" (log is newest first)."""
-    for entry in log:
-        result = entry.get("result")
-        if result is not None and result.adherence is not None:
-            return result  # type: ignore[no-any-return]
-    return None
-
-
-def _who(entry: dict[str, Any]) -> int | None:
-    if "result" in entry:
-        return int(entry["result"].recorded_by_id)
-    if "attempt" in entry:
-        return int(entry["attempt"].staff_id)
-    return entry["sheet"].printed_by_id
-
-
 @pages.get("/members/{member_id}")
 def member_page(
     request: Request,
     member_id: int,
     visitor: User,
     session: DbSession,
-    now: Now,
+    clock: Now,
     created: bool = False,
     saved: bool = False,
     lecture: str = "",
     enrolled: int | None = None,
 ) -> Response:
-    return member_view(request, visitor, session, now, member_id, created=created, saved=saved,
+    return member_view(request, visitor, session, clock, member_id, created=created, saved=saved,
                        lecture_done=lecture, enrolled=enrolled)  # fmt: skip
 
 
@@ -341,7 +307,7 @@ def member_view(
     request: Request,
     visitor: Visitor,
     session: DbSession,
-    now: Now,
+    clock: Now,
     member_id: int,
     *,
     created: bool = False,
@@ -355,26 +321,26 @@ def member_view(
     member = get_member(session, actor, member_id)
     # A page answering a write (its refusal) records in that write's transaction.
     writing = session if request.method != "GET" else None
-    looked(request, actor, [member.id], "page", now.now, writing)
+    looked(request, actor, [member.id], "page", clock.now, writing)
     plans = []
     checkpoint_ids: list[int] = []
     for plan in plans_of_member(session, actor, member.id):
-        view = plan_view(session, plan, now.today)
+        view = plan_view(session, plan, clock.today)
         checkpoint_ids += [step["cp"].id for step in view["steps"]]
         plans.append(view)
     checks = health_checks_of(session, actor, member.id) if member.health_consent else []
-    log = _contact_log(session, checkpoint_ids)
+    log = contact_log(session, checkpoint_ids)
     ownerships = archive.ownership_history(session, actor, member.id)
     ids = {member.owner_id} | {o.staff_id for o in ownerships}
     ids |= {o.changed_by_id for o in ownerships if o.changed_by_id}
-    ids |= {_who(e) for e in log}
+    ids |= {e.by for e in log}
     escalations = open_escalations(session, member_id=member.id)
     ids |= {e.assignee_id for e in escalations if e.assignee_id}
-    measured_from = now.today - timedelta(days=measured.MEASURED_DAYS - 1)
+    measured_from = clock.today - timedelta(days=measured.MEASURED_DAYS - 1)
     context = {
         "nav": "members",
         "member": member,
-        "today": now.today,
+        "today": clock.today,
         "plans": plans,
         "live": any(p["status"] in ("active", "paused") for p in plans),
         "charts": _charts(checks, visitor.language),
@@ -389,26 +355,26 @@ def member_view(
         if member.mobile
         else [],
         "completeness": archive.completeness(member),
-        "stale": archive.stale(member, now.today),
+        "stale": archive.stale(member, clock.today),
         "created": created,
         "saved": saved,
-        "age": _age(member.birthday, now.today),
+        "age": _age(member.birthday, clock.today),
         "adherence": measured.member_adherence(
-            session, actor, member.id, start=measured_from, end=now.today
+            session, actor, member.id, start=measured_from, end=clock.today
         ),
         "pdc_days": measured.MEASURED_DAYS,
-        "last_answer": _last_answer(log),
+        "last_answer": last_answer(log),
         "lecture_seats": (seats := lectures.member_lectures(session, actor, member.id)),
         "waitlist_places": {s.id: lectures.waitlist_place(session, s) for s in seats},
         "lecture_place": request.query_params.get("place", ""),
-        "open_lectures": lectures.open_for_registration(session, actor, member.id, now=now.now),
+        "open_lectures": lectures.open_for_registration(session, actor, member.id, now=clock.now),
         "lecture_done": lecture_done,
         "open_escalations": escalations,
         # After an enrolment: which plan was just made, to say so.
         "enrolled": next((p for p in plans if p["plan"].id == enrolled), None),
         "error": error,
-        "now": now.now,
-        "may_erase": actor.role in MANAGERS,
+        "now": clock.now,
+        "may_erase": may_erase_members(actor),
     }
     return render(request, visitor, "members/page.html", context, status=422 if error else 200)
 

@@ -52,10 +52,12 @@ def _enrol_context(session: DbSession, member: Member, today: Any) -> dict[str, 
 
 @pages.get("/members/{member_id}/enrol")
 def enrol_page(
-    request: Request, member_id: int, visitor: User, session: DbSession, now: Now
+    request: Request, member_id: int, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     member = get_member(session, visitor.actor, member_id)
-    return render(request, visitor, "plans/enrol.html", _enrol_context(session, member, now.today))
+    return render(
+        request, visitor, "plans/enrol.html", _enrol_context(session, member, clock.today)
+    )
 
 
 def _choice(form: FormData) -> dict[str, Any]:
@@ -68,11 +70,11 @@ def _choice(form: FormData) -> dict[str, Any]:
 
 @pages.post("/members/{member_id}/enrol")
 def enrol(
-    request: Request, member_id: int, form: Form, visitor: User, session: DbSession, now: Now
+    request: Request, member_id: int, form: Form, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     """'Preview' shows the dates; 'Confirm' enrols. Both post the same form."""
     member = get_member(session, visitor.actor, member_id)
-    context = _enrol_context(session, member, now.today) | {"values": dict(form)}
+    context = _enrol_context(session, member, clock.today) | {"values": dict(form)}
     try:
         choice = _choice(form)
         if not choice["protocol_id"]:
@@ -86,13 +88,15 @@ def enrol(
                 member_id=member.id,
                 protocol_id=choice["protocol_id"],
                 start=choice["start"],
-                today=now.today,
-                now=now.now,
+                today=clock.today,
+                now=clock.now,
                 assignee_id=choice["assignee_id"],
             )
             return redirect(request, f"/members/{member.id}?enrolled={plan.id}")
         check_no_live_plan(session, member.id, choice["protocol_id"])
-        row, steps = preview(session, choice["protocol_id"], None, choice["start"], today=now.today)
+        row, steps = preview(
+            session, choice["protocol_id"], None, choice["start"], today=clock.today
+        )
         definition = definition_of(row)
         titles = {s.key: step_title(definition, s.key) for s in steps}
         context["planned"] = {
@@ -139,13 +143,13 @@ def plan_view(session: DbSession, plan: CarePlan, today: date) -> dict[str, Any]
 
 @pages.get("/plans/{plan_id}")
 def plan_page(
-    request: Request, plan_id: int, visitor: User, session: DbSession, now: Now
+    request: Request, plan_id: int, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     plan = get_plan(session, visitor.actor, plan_id)
     context = {
         "nav": "members",
         "member": plan.member,
-        "p": plan_view(session, plan, now.today),
-        "today": now.today,
+        "p": plan_view(session, plan, clock.today),
+        "today": clock.today,
     }
     return render(request, visitor, "plans/page.html", context)

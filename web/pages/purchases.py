@@ -83,8 +83,8 @@ def import_report(request: Request, import_id: int, visitor: User, session: DbSe
 
 
 @pages.get("/purchases/import")
-def import_page(request: Request, visitor: User, session: DbSession, now: Now) -> Response:
-    import_jobs.sweep(request.app.state.work_dir, now.now)  # uploads left by dead workers
+def import_page(request: Request, visitor: User, session: DbSession, clock: Now) -> Response:
+    import_jobs.sweep(request.app.state.work_dir, clock.now)  # uploads left by dead workers
     return _import_page(request, visitor, session)
 
 
@@ -94,7 +94,7 @@ INLINE_BYTES = 2_000_000
 
 
 @pages.post("/purchases/import")
-def upload(request: Request, form: Form, visitor: User, session: DbSession, now: Now) -> Response:
+def upload(request: Request, form: Form, visitor: User, session: DbSession, clock: Now) -> Response:
     """The file is checked whole before anything is kept; a refusal lists every bad line."""
     file = form.get("file")
     try:
@@ -105,14 +105,14 @@ def upload(request: Request, form: Form, visitor: User, session: DbSession, now:
             session.rollback()  # the worker writes: this request must hold no lock
             job = import_jobs.queue(
                 request.app.state.work_dir, file.file, file_name=file.filename,
-                actor=visitor.actor, today=now.today, now=now.now,
+                actor=visitor.actor, today=clock.today, now=clock.now,
             )  # fmt: skip
             request.app.state.import_worker(job)
             return redirect(request, f"/purchases/import/jobs/{job}")
         session.commit()  # the import commits on its own: this request holds no lock
         result = import_csv_committed(
             request.app.state.session_factory, visitor.actor, file.file, file_name=file.filename,
-            today=now.today, now=now.now,
+            today=clock.today, now=clock.now,
         )  # fmt: skip
     except CareplanError as exc:
         session.rollback()
@@ -120,16 +120,16 @@ def upload(request: Request, form: Form, visitor: User, session: DbSession, now:
     return _import_page(request, visitor, session, result=result)
 
 
-def _job_context(request: Request, visitor: Visitor, job_id: str, now: Now) -> dict[str, Any]:
+def _job_context(request: Request, visitor: Visitor, job_id: str, clock: Now) -> dict[str, Any]:
     work_dir = request.app.state.work_dir
-    job = import_jobs.status(work_dir, job_id, visitor.actor, now=now.now)
-    import_jobs.sweep(work_dir, now.now)
+    job = import_jobs.status(work_dir, job_id, visitor.actor, now=clock.now)
+    import_jobs.sweep(work_dir, clock.now)
     refusal = InvalidInput(job.message, field=job.about) if job.state == "refused" else None
     return {
         "nav": "purchases",
         "job_id": job_id,
         "job": job,
-        "stalled": job.stalled(now.now),
+        "stalled": job.stalled(clock.now),
         "error": refusal,
         "problems": job.problems,
         "total": job.problems_in_all,
@@ -137,15 +137,15 @@ def _job_context(request: Request, visitor: Visitor, job_id: str, now: Now) -> d
 
 
 @pages.get("/purchases/import/jobs/{job_id}")
-def job_page(request: Request, job_id: str, visitor: User, now: Now) -> Response:
-    context = _job_context(request, visitor, job_id, now)
+def job_page(request: Request, job_id: str, visitor: User, clock: Now) -> Response:
+    context = _job_context(request, visitor, job_id, clock)
     status = 422 if context["error"] else 200
     return render(request, visitor, "purchases/job.html", context, status=status)
 
 
 @pages.get("/purchases/import/jobs/{job_id}/progress")
-def job_progress(request: Request, job_id: str, visitor: User, now: Now) -> Response:
-    context = _job_context(request, visitor, job_id, now)
+def job_progress(request: Request, job_id: str, visitor: User, clock: Now) -> Response:
+    context = _job_context(request, visitor, job_id, clock)
     return render(request, visitor, "purchases/_job.html", context, fragment=True)
 
 
@@ -169,13 +169,13 @@ def _classes_page(
 
 @pages.post("/purchases/classes")
 def set_class(
-    request: Request, form: Form, visitor: User, session: DbSession, now: Now
+    request: Request, form: Form, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     data = MappingIn(
         text_of(form, "product_code"), text_of(form, "product_name"), text_of(form, "drug_class")
     )
     try:
-        drug_classes.set_class(session, visitor.actor, data, now=now.now)
+        drug_classes.set_class(session, visitor.actor, data, now=clock.now)
     except CareplanError as exc:
         session.rollback()
         return _classes_page(request, visitor, session, exc)

@@ -9,14 +9,14 @@ from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
-from careplan.access import MANAGERS
+from careplan.access import may_print_for_others
 from careplan.db import begin_writing_after_reads
 from careplan.errors import N_, CareplanError, InvalidInput, NotFound
 from careplan.models import SheetBatch, Store
 from careplan.sheets import sheets
 from careplan.staff import names_of, store_staff
+from careplan.stores import visible_stores
 from careplan.vocab import BatchState, Paper
 from web.access_log import looked
 from web.deps import DbSession, Now
@@ -58,63 +58,51 @@ def _language(form: Form) -> str | None:
 
 
 def print_checkpoints(
-    request: Request, session: DbSession, visitor: Visitor, ids: list[int], form: Form, now: Now
+    request: Request, session: DbSession, visitor: Visitor, ids: list[int], form: Form, clock: Now
 ) -> Response:
     """Lay the sheets out while only reading, then record the prints and the look in a
     short write (routes that call this are `reads_first`)."""
     paper = _paper(form)
-    found = sheets.build_sheets(session, visitor.actor, ids, now=now.now, language=_language(form))
+    found = sheets.build_sheets(
+        session, visitor.actor, ids, now=clock.now, language=_language(form)
+    )
     pdf = render_pdf(found, paper)
     begin_writing_after_reads(session)
-    looked(request, visitor.actor, [s.member_id for s in found], "sheet", now.now, session)
-    sheets.record_prints(session, visitor.actor, found, paper=paper, now=now.now)
-    name = f"sheet-{found[0].code}.pdf" if len(found) == 1 else f"sheets-{now.today}.pdf"
+    looked(request, visitor.actor, [s.member_id for s in found], "sheet", clock.now, session)
+    sheets.record_prints(session, visitor.actor, found, paper=paper, now=clock.now)
+    name = f"sheet-{found[0].code}.pdf" if len(found) == 1 else f"sheets-{clock.today}.pdf"
     return pdf_response(pdf, name)
 
 
 @pages.post("/checkpoints/{checkpoint_id}/sheet")
 @reads_first
 def print_checkpoint_sheet(
-    request: Request, checkpoint_id: int, visitor: User, session: DbSession, now: Now, form: Form
+    request: Request, checkpoint_id: int, visitor: User, session: DbSession, clock: Now, form: Form
 ) -> Response:
-    return print_checkpoints(request, session, visitor, [checkpoint_id], form, now)
+    return print_checkpoints(request, session, visitor, [checkpoint_id], form, clock)
 
 
 @pages.post("/plans/{plan_id}/sheet")
 @reads_first
 def print_plan_sheet(
-    request: Request, plan_id: int, visitor: User, session: DbSession, now: Now, form: Form
+    request: Request, plan_id: int, visitor: User, session: DbSession, clock: Now, form: Form
 ) -> Response:
-    cp = sheets.current_checkpoint(session, visitor.actor, plan_id, now.today)
-    return print_checkpoints(request, session, visitor, [cp.id], form, now)
+    cp = sheets.current_checkpoint(session, visitor.actor, plan_id, clock.today)
+    return print_checkpoints(request, session, visitor, [cp.id], form, clock)
 
 
 # --- A day's contacts --------------------------------------------------------------------
 
 
-def _stores(session: DbSession, visitor: Visitor) -> list[Store]:
-    stmt = select(Store).order_by(Store.code)
-    if not visitor.actor.chain_wide:
-        stmt = stmt.where(Store.id == visitor.actor.store_id)
-    return list(session.scalars(stmt))
-
-
 def _batches_context(
-    session: DbSession, visitor: Visitor, now: Now, store_id: int | None
+    session: DbSession, visitor: Visitor, clock: Now, store_id: int | None
 ) -> dict[str, Any]:
-    stores = _stores(session, visitor)
+    stores = visible_stores(session, visitor.actor)
     store = next((s for s in stores if s.id == store_id), stores[0] if stores else None)
     if store is None:
         raise NotFound(N_("store not found"), field="store")
-    manager = visitor.actor.role in MANAGERS
-    recent = list(
-        session.scalars(
-            select(SheetBatch)
-            .where(SheetBatch.requested_by_id == visitor.actor.staff_id)
-            .order_by(SheetBatch.requested_at.desc())
-            .limit(10)
-        )
-    )
+    manager = may_print_for_others(visitor.actor)
+    recent = sheets.recent_batches(session, visitor.actor)
     staff = store_staff(session, store.id) if manager else []
     return {
         "nav": "sheets",
@@ -122,7 +110,7 @@ def _batches_context(
         "store": store,
         "manager": manager,
         "staff": [s for s in staff if s.role.value != "admin"],
-        "today": now.today,
+        "today": clock.today,
         "recent": recent,
         "names": names_of(session, [b.staff_id for b in recent]),
         "store_names": {s.id: s.name for s in stores},
@@ -137,11 +125,11 @@ def sheets_page(
     request: Request,
     visitor: User,
     session: DbSession,
-    now: Now,
+    clock: Now,
     store: int | None = None,
     code: str | None = None,
 ) -> Response:
-    context = _batches_context(session, visitor, now, store)
+    context = _batches_context(session, visitor, clock, store)
     if code:
         try:
             found = sheets.find_print(session, visitor.actor, code)
@@ -166,11 +154,11 @@ def _whose(form: Form, visitor: Visitor) -> int | None:
 @pages.post("/sheets")
 @reads_first
 def print_day(
-    request: Request, visitor: User, session: DbSession, now: Now, form: Form
+    request: Request, visitor: User, session: DbSession, clock: Now, form: Form
 ) -> Response:
     try:
         store_id = int_of(form, "store") or visitor.actor.store_id
-        on = date_of(form, "on_date") or now.today
+        on = date_of(form, "on_date") or clock.today
         staff_id = _whose(form, visitor)
         paper = _paper(form)
         if store_id is None:
@@ -181,7 +169,7 @@ def print_day(
         if not ids:
             raise InvalidInput(N_("there are no contacts that day"), field="on_date")
         if len(ids) <= INLINE_MAX:
-            return print_checkpoints(request, session, visitor, ids, form, now)
+            return print_checkpoints(request, session, visitor, ids, form, clock)
         begin_writing_after_reads(session)
         batch = sheets.create_batch(
             session,
@@ -189,13 +177,13 @@ def print_day(
             store_id=store_id,
             on=on,
             paper=paper,
-            now=now.now,
+            now=clock.now,
             staff_id=staff_id,
             contacts=ids,
         )
     except CareplanError as exc:
         session.rollback()
-        context = _batches_context(session, visitor, now, int_of(form, "store"))
+        context = _batches_context(session, visitor, clock, int_of(form, "store"))
         context |= {"error": exc, "values": dict(form)}
         return render(request, visitor, "sheets/index.html", context, status=422)
     # The worker must see the batch: commit first, then start it.
@@ -205,7 +193,7 @@ def print_day(
 
 
 def _batch_context(
-    session: DbSession, visitor: Visitor, batch: SheetBatch, now: Now
+    session: DbSession, visitor: Visitor, batch: SheetBatch, clock: Now
 ) -> dict[str, Any]:
     store = session.get_one(Store, batch.store_id)
     return {
@@ -213,7 +201,7 @@ def _batch_context(
         "batch": batch,
         "store": store,
         "names": names_of(session, [batch.staff_id]),
-        "stalled": sheets.stalled(batch, now.now),
+        "stalled": sheets.stalled(batch, clock.now),
         "percent": round(100 * batch.done / batch.total) if batch.total else 0,
         "BatchState": BatchState,
     }
@@ -221,28 +209,28 @@ def _batch_context(
 
 @pages.get("/sheets/batches/{batch_id}")
 def batch_page(
-    request: Request, batch_id: int, visitor: User, session: DbSession, now: Now
+    request: Request, batch_id: int, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     batch = sheets.get_batch(session, visitor.actor, batch_id)
     return render(
-        request, visitor, "sheets/batch.html", _batch_context(session, visitor, batch, now)
+        request, visitor, "sheets/batch.html", _batch_context(session, visitor, batch, clock)
     )
 
 
 @pages.get("/sheets/batches/{batch_id}/progress")
 def batch_progress(
-    request: Request, batch_id: int, visitor: User, session: DbSession, now: Now
+    request: Request, batch_id: int, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     batch = sheets.get_batch(session, visitor.actor, batch_id)
-    context = _batch_context(session, visitor, batch, now)
+    context = _batch_context(session, visitor, batch, clock)
     return render(request, visitor, "sheets/_progress.html", context, fragment=True)
 
 
 @pages.get("/sheets/batches/{batch_id}/pdf")
 def batch_download(
-    request: Request, batch_id: int, visitor: User, session: DbSession, now: Now
+    request: Request, batch_id: int, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     batch = sheets.get_batch(session, visitor.actor, batch_id)
     pdf = sheets.batch_pdf(session, visitor.actor, batch_id)
-    looked(request, visitor.actor, sheets.batch_members(session, batch), "sheet", now.now)
+    looked(request, visitor.actor, sheets.batch_members(session, batch), "sheet", clock.now)
     return pdf_response(pdf, f"sheets-{batch.on_date}-{batch.id}.pdf", inline=False)

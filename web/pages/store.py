@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from careplan.access import (
     may_end_sessions_of,
@@ -18,11 +17,13 @@ from careplan.access import (
 )
 from careplan.errors import N_, CareplanError, InvalidInput, NotFound
 from careplan.members import archive
-from careplan.models import Escalation, Member, Store
+from careplan.models import Escalation, Store
 from careplan.plans.escalations import list_escalations, resolve_escalation
 from careplan.plans.workload import store_workload
 from careplan.sessions import end_sessions_of
 from careplan.staff import get_staff, names_of, store_staff
+from careplan.stores import store_names as visible_store_names
+from careplan.stores import visible_stores
 from careplan.vocab import EscalationStatus
 from web.deps import DbSession, Now
 from web.pages.common import Form, date_of, int_of, ints_of, pages_router, redirect, text_of
@@ -37,7 +38,7 @@ def _store_of(session: DbSession, visitor: Visitor, store: int | None) -> Store:
     actor = visitor.actor
     store_id = store if actor.chain_wide and store else actor.store_id
     if store_id is None:
-        store_id = session.scalar(select(Store.id).order_by(Store.code).limit(1))
+        store_id = next((s.id for s in visible_stores(session, actor)), None)
     found = session.get(Store, store_id) if store_id else None
     if found is None or not actor.may_see_store(found.id):
         raise NotFound(N_("store not found"), field="store")
@@ -54,9 +55,7 @@ def _staff_context(
     return {
         "nav": "store",
         "store": store,
-        "stores": list(session.scalars(select(Store).order_by(Store.code)))
-        if visitor.actor.chain_wide
-        else [],
+        "stores": visible_stores(session, visitor.actor) if visitor.actor.chain_wide else [],
         "staff": staff,
         "active_staff": [s for s in staff if archive.may_own_members(s)],
         "handing_over": [s for s in staff if may_hand_over_members_of(visitor.actor, s)],
@@ -81,7 +80,7 @@ def staff_page(
     request: Request,
     visitor: User,
     session: DbSession,
-    now: Now,
+    clock: Now,
     store: int | None = None,
     owner: int | None = None,
     moved: int | None = None,
@@ -89,13 +88,17 @@ def staff_page(
     returned: int | None = None,
 ) -> Response:
     require_manager(visitor.actor)
-    context = _staff_context(session, visitor, _store_of(session, visitor, store), owner, now.today)
+    context = _staff_context(
+        session, visitor, _store_of(session, visitor, store), owner, clock.today
+    )
     context |= {"done": moved, "signed_out": signed_out, "returned": returned}
     return render(request, visitor, "store/staff.html", context)
 
 
 @pages.post("/store/reassign")
-def reassign(request: Request, form: Form, visitor: User, session: DbSession, now: Now) -> Response:
+def reassign(
+    request: Request, form: Form, visitor: User, session: DbSession, clock: Now
+) -> Response:
     """Selected members, or every member of one staff member (e.g. who is leaving)."""
     require_manager(visitor.actor)
     store = _store_of(session, visitor, int_of(form, "store"))
@@ -110,48 +113,46 @@ def reassign(request: Request, form: Form, visitor: User, session: DbSession, no
                 raise InvalidInput(N_("required"), field="from_staff_id")
             moved = archive.reassign_all(
                 session, visitor.actor, from_staff, to_staff,
-                staff_left=form.get("staff_left") == "on", note=note, now=now.now,
+                staff_left=form.get("staff_left") == "on", note=note, now=clock.now,
                 until=date_of(form, "until"),
             )  # fmt: skip
         else:
             ids = ints_of(form, "member_ids")
             moved = archive.reassign_members(
-                session, visitor.actor, ids, to_staff, note=note, now=now.now
+                session, visitor.actor, ids, to_staff, note=note, now=clock.now
             )
     except CareplanError as exc:
         session.rollback()
         owner = int_of(form, "owner")
-        context = _staff_context(session, visitor, store, owner, now.today) | {"error": exc}
+        context = _staff_context(session, visitor, store, owner, clock.today) | {"error": exc}
         return render(request, visitor, "store/staff.html", context, status=422)
     return redirect(request, f"/store/staff?store={store.id}&moved={moved}")
 
 
 @pages.post("/store/covers/{staff_id}/end")
 def end_cover(
-    request: Request, staff_id: int, form: Form, visitor: User, session: DbSession, now: Now
+    request: Request, staff_id: int, form: Form, visitor: User, session: DbSession, clock: Now
 ) -> Response:
-    """The person is back before their cover's last day: their members return now."""
-    back = archive.end_covers(session, visitor.actor, now=now.now, returning_to=staff_id)
+    """The person is back before their cover's last day: their members return clock."""
+    back = archive.end_covers(session, visitor.actor, now=clock.now, returning_to=staff_id)
     store = int_of(form, "store")
     return redirect(request, f"/store/staff?store={store or ''}&returned={back}")
 
 
 @pages.post("/store/staff/{staff_id}/sessions/end")
 def end_staff_sessions(
-    request: Request, staff_id: int, form: Form, visitor: User, session: DbSession, now: Now
+    request: Request, staff_id: int, form: Form, visitor: User, session: DbSession, clock: Now
 ) -> Response:
-    ended = end_sessions_of(session, visitor.actor, get_staff(session, staff_id), now=now.now)
+    ended = end_sessions_of(session, visitor.actor, get_staff(session, staff_id), now=clock.now)
     store = int_of(form, "store")
     return redirect(request, f"/store/staff?store={store or ''}&signed_out={ended}")
 
 
 def escalation_names(session: DbSession, rows: list[Escalation]) -> dict[str, dict[int, str]]:
     """Member, handler and resolver names for a list of escalations, in two queries."""
-    member_ids = {e.member_id for e in rows}
-    members = select(Member.id, Member.name).where(Member.id.in_(member_ids))
     people = [e.assignee_id for e in rows] + [e.resolved_by_id for e in rows]
     return {
-        "names": {i: n for i, n in session.execute(members)} if member_ids else {},
+        "names": archive.member_names(session, (e.member_id for e in rows)),
         "staff_names": names_of(session, people),
     }
 
@@ -160,12 +161,12 @@ def store_names(session: DbSession, visitor: Visitor) -> dict[int, str]:
     """Store names for a list that spans stores (head office's); empty for one store."""
     if not visitor.actor.chain_wide:
         return {}
-    return {i: n for i, n in session.execute(select(Store.id, Store.name))}
+    return visible_store_names(session, visitor.actor)
 
 
 @pages.get("/escalations")
 def escalations_page(
-    request: Request, visitor: User, session: DbSession, now: Now, status: str = "open"
+    request: Request, visitor: User, session: DbSession, clock: Now, status: str = "open"
 ) -> Response:
     actor = visitor.actor
     assert visitor.staff is not None
@@ -179,15 +180,15 @@ def escalations_page(
         "resolvable": {e.id for e in rows if may_resolve_escalation(actor, e)},
         "store_names": store_names(session, visitor),
         "status": wanted,
-        "today": now.today,
+        "today": clock.today,
     }
     return render(request, visitor, "store/escalations.html", context)
 
 
 @pages.post("/escalations/{escalation_id}/resolve")
 def resolve(
-    request: Request, escalation_id: int, form: Form, visitor: User, session: DbSession, now: Now
+    request: Request, escalation_id: int, form: Form, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     resolution = text_of(form, "resolution")[:1000]
-    resolve_escalation(session, visitor.actor, escalation_id, resolution, now=now.now)
+    resolve_escalation(session, visitor.actor, escalation_id, resolution, now=clock.now)
     return redirect(request, "/escalations")

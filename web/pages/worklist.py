@@ -32,7 +32,7 @@ def home(
     request: Request,
     visitor: AnyVisitor,
     session: DbSession,
-    now: Now,
+    clock: Now,
     tab: str = "due",
     protocol: str = "",
     step: str = "",
@@ -58,18 +58,18 @@ def home(
         step_key=step or None,
         tab=tab if tab in worklist.TABS else "due",
     )
-    wl = worklist.build(session, actor, query, today=now.today)
+    wl = worklist.build(session, actor, query, today=clock.today)
     # Whose list this is, for its title; on any list but one's own, each row's owner.
     owners = names_of(session, {i.checkpoint.assignee_id for i in wl.items})
     whose = "mine" if staff_id == visitor.staff.id else "store" if staff_id is None else "colleague"
     colleague = names_of(session, {staff_id}).get(staff_id, "") if whose == "colleague" else ""
     protocols = protocol_choices(session)
     steps = [s for pid, d in protocols if pid == protocol for s in d.checkpoints]
-    local_now = now.now.astimezone(get_settings().zone)
+    local_now = clock.now.astimezone(get_settings().zone)
     context = {
         "nav": "worklist",
         "wl": wl,
-        "today": now.today,
+        "today": clock.today,
         "protocols": protocols,
         "steps": steps,
         "colleagues": colleagues,

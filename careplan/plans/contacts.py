@@ -1,0 +1,111 @@
+"""The contact log: every time someone reached, or tried to reach, a member about a step,
+and every guidance sheet handed over for one.
+
+A contact is a recorded result (the member was reached: its `contacted_on`) or a logged
+attempt (no answer, call back later: its `attempted_at`, in the chain's time zone). The
+"last contact" of the caseload and of the lapsed-members list is decided here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from careplan.clock import local_date
+from careplan.models import CarePlan, Checkpoint, CheckpointResult, ContactAttempt, SheetPrint
+
+CHUNK = 500  # bounded IN lists
+
+
+@dataclass(frozen=True)
+class StepContacts:
+    """What happened on one step: the tries, oldest first, and the result if any."""
+
+    attempts: list[ContactAttempt]
+    result: CheckpointResult | None
+
+
+def step_contacts(session: Session, checkpoint_id: int) -> StepContacts:
+    attempts = session.scalars(
+        select(ContactAttempt)
+        .where(ContactAttempt.checkpoint_id == checkpoint_id)
+        .order_by(ContactAttempt.attempted_at)
+    )
+    result = session.scalar(
+        select(CheckpointResult).where(CheckpointResult.checkpoint_id == checkpoint_id)
+    )
+    return StepContacts(list(attempts), result)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One line of a member's log: a result, an attempt or a printed sheet, and when."""
+
+    at: datetime
+    result: CheckpointResult | None = None
+    attempt: ContactAttempt | None = None
+    sheet: SheetPrint | None = None
+
+    @property
+    def by(self) -> int | None:
+        """The member of staff who made the contact."""
+        if self.result is not None:
+            return self.result.recorded_by_id
+        if self.attempt is not None:
+            return self.attempt.staff_id
+        return self.sheet.printed_by_id if self.sheet is not None else None
+
+
+def contact_log(session: Session, checkpoint_ids: Iterable[int]) -> list[Contact]:
+    """The results, attempts and printed sheets of these steps, newest first."""
+    ids = sorted(set(checkpoint_ids))
+    log: list[Contact] = []
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i : i + CHUNK]
+        results = select(CheckpointResult).where(CheckpointResult.checkpoint_id.in_(chunk))
+        attempts = select(ContactAttempt).where(ContactAttempt.checkpoint_id.in_(chunk))
+        prints = select(SheetPrint).where(SheetPrint.checkpoint_id.in_(chunk))
+        log += [Contact(r.recorded_at, result=r) for r in session.scalars(results)]
+        log += [Contact(a.attempted_at, attempt=a) for a in session.scalars(attempts)]
+        log += [Contact(p.printed_at, sheet=p) for p in session.scalars(prints)]
+    return sorted(log, key=lambda c: c.at, reverse=True)
+
+
+def last_answer(log: list[Contact]) -> CheckpointResult | None:
+    """The newest answer the member gave to "are you taking it?" (log is newest first)."""
+    return next(
+        (c.result for c in log if c.result is not None and c.result.adherence is not None), None
+    )
+
+
+def last_contacts(session: Session, member_ids: Iterable[int]) -> dict[int, date]:
+    """Each member's last contact: the latest day anyone reached, or tried to reach,
+    them about a step of any plan."""
+    ids = sorted(set(member_ids))
+    found: dict[int, date] = {}
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i : i + CHUNK]
+        for member_id, on in session.execute(_latest(CheckpointResult.contacted_on, chunk)):
+            if on is not None:
+                found[member_id] = on
+        for member_id, at in session.execute(_latest(ContactAttempt.attempted_at, chunk)):
+            if at is not None:
+                on = local_date(at)
+                found[member_id] = max(found.get(member_id, on), on)
+    return found
+
+
+def _latest(column, member_ids: list[int]):  # type: ignore[no-untyped-def]
+    """The latest value of a result's or an attempt's column per member."""
+    table = column.class_
+    return (
+        select(CarePlan.member_id, func.max(column))
+        .join(Checkpoint, table.checkpoint_id == Checkpoint.id)
+        .join(CarePlan, Checkpoint.plan_id == CarePlan.id)
+        .where(CarePlan.member_id.in_(member_ids))
+        .group_by(CarePlan.member_id)
+    )
