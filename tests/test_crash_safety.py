@@ -82,7 +82,7 @@ def _careplan(
     url: str, *args: str, stream: bool = False
 ) -> subprocess.Popen[str] | subprocess.CompletedProcess[str]:
     env = os.environ | {"CAREPLAN_DATABASE_URL": url, "CAREPLAN_TIMEZONE": "Asia/Shanghai"}
-    cmd = [sys.executable, "-m", "careplan", *args]
+    cmd = [sys.executable, "-m", "web", *args]
     if stream:
         return subprocess.Popen(cmd, cwd=ROOT, env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip

@@ -148,7 +148,7 @@ def test_other_writers_go_on_during_a_long_till_import(database, tmp_path: Path)
 
     with Writers(factory, clerk) as writers:
         worker = subprocess.run(
-            [sys.executable, "-m", "careplan", "purchases", "run-job", job],
+            [sys.executable, "-m", "web", "purchases", "run-job", job],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
     assert worker.returncode == 0, worker.stderr
