@@ -7,14 +7,22 @@ STAMP := $(VENV)/.installed
 ASSETS := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install lint db seed clean browser messages system
+.PHONY: run test install lint db seed clean browser messages system lock
 
 
-$(STAMP): pyproject.toml
+# Every Python package at the exact version and hash of requirements.lock; careplan
+# itself on top, without resolving anything again.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# After changing pyproject.toml's dependencies, or to take newer releases: refresh the
+# lock (the newest versions the ranges allow), then run `make test`.
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --upgrade --generate-hashes --allow-unsafe --strip-extras \
+	  --no-emit-index-url --no-emit-find-links --extra dev -o requirements.lock pyproject.toml
 
 # htmx, the fonts, Swagger UI (the API page) and axe-core (browser tests) come from the npm registry, pinned by package-lock.json, and are
 # served from node_modules at /static/vendor: installed, never copied into the repo. No
@@ -64,6 +72,7 @@ run: seed
 
 lint: install
 	$(BIN)/ruff check careplan web tests migrations benchmarks scripts
+	$(BIN)/mypy careplan
 
 test: install lint browser
 	$(BIN)/pytest -q

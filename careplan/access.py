@@ -8,7 +8,7 @@ out-of-scope rows are simply "not found".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVarTuple
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -23,7 +23,7 @@ MANAGERS = frozenset({Role.store_manager, Role.supervisor, Role.admin})
 RANK = {Role.clerk: 1, Role.pharmacist: 1, Role.store_manager: 2, Role.supervisor: 3,
         Role.admin: 4}  # fmt: skip
 
-T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Actor:
         return self.chain_wide or store_id == self.store_id
 
 
-def scope_stores(stmt: Select[tuple[T]], actor: Actor) -> Select[tuple[T]]:
+def scope_stores(stmt: Select[*Ts], actor: Actor) -> Select[*Ts]:
     """The stores a person may see: every store for head office, else their own (the
     SQL twin of Actor.may_see_store; tests/careplan/test_access.py ties the two)."""
     if actor.chain_wide:
@@ -59,7 +59,7 @@ def scope_stores(stmt: Select[tuple[T]], actor: Actor) -> Select[tuple[T]]:
     return stmt.where(Store.id == actor.store_id)
 
 
-def scope_members(stmt: Select[tuple[T]], actor: Actor) -> Select[tuple[T]]:
+def scope_members(stmt: Select[*Ts], actor: Actor) -> Select[*Ts]:
     """Limit a statement that involves Member to what the actor may see."""
     if actor.chain_wide:
         return stmt

@@ -33,6 +33,10 @@ class InvalidValue(ValueError):
 class CareplanError(Exception):
     """Base of every error the domain raises on purpose."""
 
+    # Set once the refusal is written in a history (a refused till import's), so the
+    # callers it is raised on through do not write it twice.
+    recorded = False
+
     def __init__(self, message: str, *, field: str | None = None, **params: Any) -> None:
         super().__init__(message)
         self.message = message  # the key: an English template

@@ -11,7 +11,7 @@ from careplan.errors import N_, NotFound
 from careplan.models import PurchaseImport, Staff
 
 
-def _visible(actor: Actor) -> Select[tuple[PurchaseImport]]:
+def _visible(actor: Actor) -> Select[PurchaseImport]:
     """A store sees the imports its own people made; head office sees every one."""
     stmt = select(PurchaseImport)
     if not actor.chain_wide:

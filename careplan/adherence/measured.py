@@ -58,7 +58,7 @@ def fills_by_member(
         if until is not None:
             stmt = stmt.where(Purchase.purchased_on <= until)
         for member_id, drug_class, on, days in session.execute(stmt):
-            if drug_class:
+            if drug_class and days is not None:  # never None: the query keeps known supplies
                 found[member_id][drug_class].append(Fill(on, days))
     return found
 

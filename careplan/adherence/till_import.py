@@ -610,7 +610,7 @@ def _copy_ignoring_known(connection: Connection, payload: bytes, stamp: Line) ->
             "ON CONFLICT (line_key) DO NOTHING",
             stamp,
         )
-        added = cur.rowcount
+        added: int = cur.rowcount
         cur.execute("TRUNCATE purchase_lines")
     return added
 
@@ -999,7 +999,7 @@ def import_csv_committed(
                 encoding=encoding, today=today, now=now, progress=progress,
             )  # fmt: skip
     except InvalidInput as refusal:
-        if not getattr(refusal, "recorded", False):
+        if not refusal.recorded:
             record_refusal(factory, actor, refusal, _About(file_name, "", "", today, now))
         raise
 
@@ -1029,5 +1029,5 @@ def record_refusal(
         session.flush()
         record_id = record.id
         session.commit()
-    refusal.recorded = True  # type: ignore[attr-defined]  (raised on through callers)
+    refusal.recorded = True  # raised on through callers, which must not record it again
     return record_id

@@ -30,7 +30,6 @@ from sqlalchemy import (
     Date,
     FunctionElement,
     Integer,
-    Select,
     String,
     Subquery,
     and_,
@@ -50,7 +49,7 @@ from careplan.access import Actor, require_manager
 from careplan.config import get_settings
 from careplan.errors import N_, Forbidden, InvalidInput, NotFound
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion, Staff, Store
-from careplan.models.base import IdType, UTCDateTime
+from careplan.models.base import AnySelect, IdType, UTCDateTime
 from careplan.periods import checked_day, period
 from careplan.plans.lifecycle import step_of
 from careplan.plans.protocol_schema import Protocol, Text
@@ -461,7 +460,7 @@ def _child_key(level: Level, assignee: Any) -> Any:
     return {"region": Store.region, "store": Staff.store_id}.get(level, assignee)
 
 
-def _rollup(per_person: Select[Any], level: Level) -> Select[Any]:
+def _rollup(per_person: AnySelect, level: Level) -> AnySelect:
     """Aggregate per person first (index-only), then roll the few rows up to the level."""
     sub = per_person.subquery("per_person")
     metrics = [c for c in sub.c if c.name != "assignee_id"]
@@ -480,7 +479,7 @@ def _child_level(q: AuditQuery) -> Level:
 
 
 @cache
-def _figure_statements(shape: Shape, level: Level) -> tuple[Select[Any], ...]:
+def _figure_statements(shape: Shape, level: Level) -> tuple[AnySelect, ...]:
     """Per child of the scope: overdue by bucket, missed, due/done/on time, escalations."""
     od = overdue_source(shape)
     overdue = select(od.c.assignee_id, *_bucket_sums(od.c.due_on)).group_by(od.c.assignee_id)
@@ -528,7 +527,7 @@ def _end_of(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(), get_settings().zone)
 
 
-def _open_escalations(shape: Shape) -> Select[Any]:
+def _open_escalations(shape: Shape) -> AnySelect:
     """Escalations open at the end of the as-of day (raised by then, not resolved by then)."""
     end = _p("esc_end", UTCDateTime())
     still_open = or_(ESC_OPEN, Escalation.resolved_at >= end) if shape.past else ESC_OPEN
@@ -548,7 +547,7 @@ def _open_escalations(shape: Shape) -> Select[Any]:
     return stmt
 
 
-def _escalations_per_child(shape: Shape, level: Level) -> Select[Any]:
+def _escalations_per_child(shape: Shape, level: Level) -> AnySelect:
     esc = _open_escalations(shape).subquery("esc")
     key = {"region": Store.region, "store": esc.c.store_id}.get(level, esc.c.assignee_id)
     return (
@@ -560,7 +559,7 @@ def _escalations_per_child(shape: Shape, level: Level) -> Select[Any]:
 
 
 @cache
-def _escalation_ages_statement(shape: Shape) -> Select[Any]:
+def _escalation_ages_statement(shape: Shape) -> AnySelect:
     esc = _open_escalations(shape).subquery("esc")
     sums = []
     for b in AGE_BUCKETS:
@@ -580,7 +579,7 @@ def _escalation_ages(session: Session, q: AuditQuery, params: dict[str, Any]) ->
 
 
 @cache
-def _children_statement(level: Level, one_person: bool) -> Select[Any]:
+def _children_statement(level: Level, one_person: bool) -> AnySelect:
     if level == "region":
         return select(Store.region).distinct().order_by(Store.region)
     if level == "store":
@@ -637,7 +636,7 @@ def _step_title(protocol: Protocol | None, key: str) -> Text | None:
 
 
 @cache
-def _by_step_statement(shape: Shape) -> Select[Any]:
+def _by_step_statement(shape: Shape) -> AnySelect:
     od = overdue_source(shape)
     stmt = select(od.c.protocol_id, od.c.key, *_bucket_sums(od.c.due_on))
     return stmt.group_by(od.c.protocol_id, od.c.key)
@@ -770,7 +769,7 @@ def _days_overdue(src: Subquery, f: StepFilter) -> Any:
     return DaysBetween(src.c.due_on, _p("as_of")) if f.status == "overdue" else literal(0)
 
 
-def _detail(ordered: Select[Any] | Subquery, f: StepFilter) -> Select[Any]:
+def _detail(ordered: Subquery, f: StepFilter) -> AnySelect:
     """Names for a set of steps: member, store, person; one row per step in the order
     of AuditStep's fields, so rows go to a CSV writer as they come.
 
@@ -825,7 +824,7 @@ def _detail(ordered: Select[Any] | Subquery, f: StepFilter) -> Select[Any]:
 
 
 @cache
-def _count_statement(shape: Shape, f: StepFilter) -> Select[Any]:
+def _count_statement(shape: Shape, f: StepFilter) -> AnySelect:
     src = _list_source(shape, f)
     return select(func.count()).select_from(src).where(*_list_terms(src, f))
 
@@ -837,7 +836,7 @@ def count_steps(session: Session, actor: Actor, q: AuditQuery, f: StepFilter) ->
 
 
 @cache
-def _page_statement(shape: Shape, f: StepFilter) -> Select[Any]:
+def _page_statement(shape: Shape, f: StepFilter) -> AnySelect:
     src = _list_source(shape, f)
     page = (
         select(src)
@@ -864,7 +863,7 @@ def list_steps(
 
 
 @cache
-def _all_statement(shape: Shape, f: StepFilter) -> Select[Any]:
+def _all_statement(shape: Shape, f: StepFilter) -> AnySelect:
     src = _list_source(shape, f, with_plan=True)
     terms = _list_terms(src, f)
     ordered = select(src).where(*terms).subquery("rows") if terms else src

@@ -4,5 +4,6 @@ chain seeds the demo stores, staff and members through the domain's own function
 synthetic generates large chains for the benchmarks (history written in bulk by
 synthetic_steps).
 
-May import: access, config, errors, models, staff, vocab, adherence, demo, lectures, members, plans.
+May import: access, config, errors, models, sign_in, staff, vocab, adherence, demo, lectures,
+members, plans.
 """

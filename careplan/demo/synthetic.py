@@ -44,7 +44,7 @@ from careplan.models import ProtocolVersion, Store
 from careplan.models.base import Base
 from careplan.plans.protocols import definition_of
 from careplan.plans.schedule import PlannedStep, plan_schedule
-from careplan.staff import hash_password
+from careplan.sign_in import hash_password
 
 REGIONS = ("华东", "华北", "华南", "华中", "西南", "西北", "东北")
 DISTRICTS = ("人民路", "解放路", "中山路", "建设路", "和平路", "新华路", "胜利路", "长江路")

@@ -307,7 +307,7 @@ def _lock_roster(session: Session, actor: Actor, lecture_id: int) -> Lecture:
     return lecture
 
 
-def _seats(lecture_id: int, *statuses: SeatStatus) -> Select[tuple[LectureSeat]]:
+def _seats(lecture_id: int, *statuses: SeatStatus) -> Select[LectureSeat]:
     return (
         select(LectureSeat)
         .where(LectureSeat.lecture_id == lecture_id, LectureSeat.status.in_(statuses))

@@ -51,14 +51,18 @@ class Medicine(BaseModel):
     schedule: str = Field(default="", max_length=120)
 
 
+# The field below is named `date`: inside its class the name no longer means the type.
+CalendarDate = date
+
+
 class SpecialDate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     kind: Literal["wedding_anniversary", "spouse_birthday", "other"]
-    date: date
+    date: CalendarDate
     note: str = Field(default="", max_length=120)
 
     @field_serializer("date")
-    def _as_text(self, value: date) -> str:
+    def _as_text(self, value: CalendarDate) -> str:
         # Kept in a JSON column, which holds no date: as ISO text, as it is read back.
         return value.isoformat()
 
@@ -539,7 +543,12 @@ def covers_in_force(session: Session, actor: Actor, store_id: int) -> list[Cover
         Ownership.returns_to_id, Ownership.staff_id, Ownership.cover_until
     )  # fmt: skip
     rows = session.execute(stmt.order_by(Ownership.cover_until)).all()
-    return [Cover(owner, taker, until, n) for owner, taker, until, n in rows]
+    # Open covers always say whose members they are and until when (_open_covers).
+    return [
+        Cover(owner, taker, until, n)
+        for owner, taker, until, n in rows
+        if owner is not None and until is not None
+    ]
 
 
 def _open_covers() -> list[ColumnElement[bool]]:

@@ -26,7 +26,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     ColumnElement,
-    Select,
     String,
     Text,
     bindparam,
@@ -56,6 +55,7 @@ from careplan.models import (
     Ownership,
     Purchase,
 )
+from careplan.models.base import AnySelect
 from careplan.plans import lifecycle
 from careplan.trust.change_log import AUDITED, log_action
 from careplan.trust.ledger import ERASED
@@ -153,7 +153,7 @@ def _blank(column: Any) -> Any:
     return column.default.arg if column.default is not None else None
 
 
-def _ids_of(member_id: int) -> dict[type, Select[Any]]:
+def _ids_of(member_id: int) -> dict[type, AnySelect]:
     return record_ids(member_id) | {Member: select(Member.id).where(Member.id == member_id)}
 
 
@@ -181,12 +181,12 @@ def _blank_log(session: Session, member_id: int, erasure_id: int) -> int:
             kept = {field: [None, None] for field in changes} | {ERASED: erasure_id}
             blanked.append({"entry_id": entry_id, "blank": kept})
     if blanked:
-        stmt = (
+        blank = (
             update(ChangeLog.__table__)  # type: ignore[arg-type]
             .where(ChangeLog.__table__.c.id == bindparam("entry_id"))
             .values(changes=bindparam("blank"))
         )
-        session.connection().execute(stmt, blanked)
+        session.connection().execute(blank, blanked)
     return len(blanked)
 
 

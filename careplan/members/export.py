@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member
@@ -33,6 +33,7 @@ from careplan.models import (
     Purchase,
     SheetPrint,
 )
+from careplan.models.base import AnySelect
 from careplan.staff import names_of
 from careplan.trust.change_log import plain_value
 
@@ -67,9 +68,9 @@ NAMES: dict[type, str] = {
 }
 
 
-def _records(member_id: int) -> dict[str, Select[Any]]:
+def _records(member_id: int) -> dict[str, AnySelect]:
     ids = record_ids(member_id)
-    found: dict[str, Select[Any]] = {}
+    found: dict[str, AnySelect] = {}
     for model, name in NAMES.items():
         order = (Checkpoint.plan_id, Checkpoint.seq) if model is Checkpoint else (model.id,)  # type: ignore[attr-defined]
         found[name] = select(model).where(model.id.in_(ids[model])).order_by(*order)  # type: ignore[attr-defined]

@@ -3,9 +3,7 @@ erasure blanks. One list, so a new kind of record about members is added once.""
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Select, select
+from sqlalchemy import select
 
 from careplan.models import (
     CarePlan,
@@ -21,6 +19,7 @@ from careplan.models import (
     Purchase,
     SheetPrint,
 )
+from careplan.models.base import AnySelect
 
 # Records that carry the member's id themselves.
 BY_MEMBER = (
@@ -29,12 +28,11 @@ BY_MEMBER = (
 )  # fmt: skip
 
 
-def record_ids(member_id: int) -> dict[type, Select[Any]]:
+def record_ids(member_id: int) -> dict[type, AnySelect]:
     """The ids of each kind of record about one member, as subqueries (the archive row
     itself excepted); steps and their results reach the member through the plan."""
-    found: dict[type, Select[Any]] = {
-        model: select(model.id).where(model.member_id == member_id)  # type: ignore[attr-defined]
-        for model in BY_MEMBER
+    found: dict[type, AnySelect] = {
+        model: select(model.id).where(model.member_id == member_id) for model in BY_MEMBER
     }
     step_ids = select(Checkpoint.id).where(Checkpoint.plan_id.in_(found[CarePlan]))
     found[Checkpoint] = step_ids

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_checkpoint, scope_members
@@ -21,6 +21,7 @@ from careplan.members.health_records import (
     add_health_check,
 )
 from careplan.models import CarePlan, Checkpoint, CheckpointResult, ContactAttempt, Member
+from careplan.models.base import AnySelect
 from careplan.plans.escalations import raise_escalation
 from careplan.plans.lifecycle import (
     allowed_channels,
@@ -325,7 +326,7 @@ def status_clause(status: CheckpointStatus, today: date) -> ColumnElement[bool]:
     return Checkpoint.state == CheckpointState(status.value)
 
 
-def _filtered(stmt: Select[Any], actor: Actor, f: CheckpointFilter, today: date) -> Select[Any]:
+def _filtered(stmt: AnySelect, actor: Actor, f: CheckpointFilter, today: date) -> AnySelect:
     stmt = stmt.join(CarePlan, Checkpoint.plan_id == CarePlan.id).join(
         Member, CarePlan.member_id == Member.id
     )
@@ -349,7 +350,7 @@ def _filtered(stmt: Select[Any], actor: Actor, f: CheckpointFilter, today: date)
     return stmt
 
 
-def _list_stmt(actor: Actor, f: CheckpointFilter, today: date) -> Select[Any]:
+def _list_stmt(actor: Actor, f: CheckpointFilter, today: date) -> AnySelect:
     stmt = _filtered(select(Checkpoint, Member), actor, f, today)
     # Oldest first: the member waiting longest is called first.
     return stmt.order_by(Checkpoint.due_on, Checkpoint.id).limit(f.limit).offset(f.offset)

@@ -135,7 +135,7 @@ def _escalations(
     store_id: int | None,
     assignee_id: int | None,
     involving_staff_id: int | None,
-) -> Select[tuple[Escalation]]:
+) -> Select[Escalation]:
     stmt = scope_members(select(Escalation).join(Member, Escalation.member_id == Member.id), actor)
     if status is not None:
         stmt = stmt.where(Escalation.status == status)

@@ -79,7 +79,7 @@ class _Loader(yaml.SafeLoader):
     """Composes the node tree, refusing anchors and aliases as it goes."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in PyYAML's stubs
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise _YamlRefused(
                 event.start_mark.line + 1,
