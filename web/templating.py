@@ -16,6 +16,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from careplan.adherence.drug_classes import label as drug_class_label
+from careplan.adherence.pdc import ADHERENT_PERCENT
 from careplan.config import get_settings
 from careplan.errors import CareplanError
 from careplan.plans import escalations
@@ -142,6 +143,7 @@ def error_problem(_: Any, exc: CareplanError) -> str:
 
 # Pages ask the domain whether a case is late; the rule is careplan.plans.escalations.is_late.
 env.globals["escalation_late"] = escalations.is_late
+env.globals["adherent_percent"] = ADHERENT_PERCENT  # the threshold pages print
 
 env.filters.update(
     label=label,

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member, scope_members
-from careplan.adherence.pdc import Coverage, Fill, coverage, runs_out_on
+from careplan.adherence.pdc import Coverage, Fill, coverage, is_adherent, runs_out_on
 from careplan.models import (
     CarePlan,
     Checkpoint,
@@ -263,7 +263,7 @@ def chain_adherence(
         if measured:
             share = shares[(home, protocol_id)]
             share.tracked += 1
-            share.below += any(p < 0.8 for p in measured)
+            share.below += any(not is_adherent(p) for p in measured)
         for key in classes:
             out = runs_out_on(fills.get(key, []))
             if out is not None and out <= end:

@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-ADHERENT = 0.8
+ADHERENT_PERCENT = 80
+ADHERENT = ADHERENT_PERCENT / 100
 DAY = timedelta(days=1)
 
 
@@ -57,7 +58,7 @@ class Coverage:
 
     @property
     def adherent(self) -> bool | None:
-        return None if self.pdc is None else self.pdc >= ADHERENT
+        return None if self.pdc is None else is_adherent(self.pdc)
 
     @property
     def eligible(self) -> bool:
@@ -115,3 +116,8 @@ def runs_out_on(fills: Iterable[Fill]) -> date | None:
     """The first day without medicine, counting every fill ever (shifted as above)."""
     segments = _segments(fills)
     return segments[-1][1] + DAY if segments else None
+
+
+def is_adherent(pdc: float) -> bool:
+    """The member took enough: PDC at or above the threshold (PQA's 80%)."""
+    return pdc >= ADHERENT

@@ -30,6 +30,7 @@ from careplan.models import (
     Member,
     Store,
 )
+from careplan.plans.checkpoints import complete_step
 from careplan.plans.lifecycle import complete_if_finished, protocol_of, step_of
 from careplan.plans.protocol_schema import Key, Text
 from careplan.plans.protocols import newest_definitions
@@ -501,25 +502,17 @@ def _fulfil_steps(
     for cp in open_steps:
         if step_of(protocol_of(cp.plan), cp.key).lecture_topic != lecture.topic:
             continue
-        late = day >= cp.overdue_on
-        session.add(
-            CheckpointResult(
-                checkpoint_id=cp.id,
-                recorded_by_id=actor.staff_id or cp.assignee_id,
-                recorded_at=now,
-                contacted_on=day,
-                channel=Channel.in_store,
-                checklist={},
-                adherence=None,
-                notes="",
-                late=late,
-                # The lecture's title only: pages say "attended a health lecture" before it.
-                fulfilled_by=lecture.title_zh[:120],
-            )
+        result = CheckpointResult(
+            recorded_by_id=actor.staff_id or cp.assignee_id,
+            recorded_at=now,
+            channel=Channel.in_store,
+            checklist={},
+            adherence=None,
+            notes="",
+            # The lecture's title only: pages say "attended a health lecture" before it.
+            fulfilled_by=lecture.title_zh[:120],
         )
-        cp.state, cp.completed_on, cp.late, cp.call_back_at = (
-            CheckpointState.done, day, late, None,
-        )  # fmt: skip
+        complete_step(session, cp, result, day)
         complete_if_finished(session, cp.plan, day)
         done.append(cp)
     return done

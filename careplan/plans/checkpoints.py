@@ -189,27 +189,16 @@ def record_result(
         raise InvalidInput(N_("must lie between the plan's start and today"), field="contacted_on")
     _check_channel(session, cp, step, protocol, data.channel)
     _check_checklist(step, data.checklist)
-    # Late is after the grace period: within it the step was never shown as overdue.
-    late = contacted_on >= cp.overdue_on
     result = CheckpointResult(
-        checkpoint_id=cp.id,
         recorded_by_id=actor.staff_id or cp.assignee_id,
         recorded_at=now,
-        contacted_on=contacted_on,
         channel=data.channel,
         checklist=dict(data.checklist),
         adherence=data.adherence,
         stop_reason=data.stop_reason,
         notes=data.notes,
-        late=late,
     )
-    session.add(result)
-    cp.state, cp.completed_on, cp.late, cp.call_back_at = (
-        CheckpointState.done,
-        contacted_on,
-        late,
-        None,
-    )
+    complete_step(session, cp, result, contacted_on)
     member = cp.plan.member
     for m in data.measurements:
         add_health_check(session, actor, member, m, now=now, checkpoint_id=cp.id)
@@ -228,11 +217,29 @@ def record_result(
             today=today,
             now=now,
         )
-    if late:
-        _reanchor(session, cp, step, protocol, (contacted_on - cp.due_on).days)
     complete_if_finished(session, cp.plan, today)
     session.flush()
     return result
+
+
+def complete_step(
+    session: Session, cp: Checkpoint, result: CheckpointResult, contacted_on: date
+) -> None:
+    """A step is done: its result is recorded on the day of the contact, late if that
+    day is past the grace period (within it the step was never shown as overdue), and a
+    late step re-anchors the later ones where its protocol says so. The worklist's save
+    and a lecture's check-in both complete steps here: a step fulfilled by attending a
+    lecture late moves the plan as a late call would (the member's real day counts)."""
+    late = contacted_on >= cp.overdue_on
+    result.checkpoint_id, result.contacted_on, result.late = cp.id, contacted_on, late
+    session.add(result)
+    cp.state, cp.completed_on, cp.late, cp.call_back_at = (
+        CheckpointState.done, contacted_on, late, None,
+    )  # fmt: skip
+    if late:
+        protocol = protocol_of(cp.plan)
+        delay = (contacted_on - cp.due_on).days
+        _reanchor(session, cp, step_of(protocol, cp.key), protocol, delay)
 
 
 def record_attempt(

@@ -16,8 +16,10 @@ from careplan.errors import CareplanError, Conflict, InvalidInput, NotFound
 from careplan.lectures import lectures
 from careplan.members.archive import MemberCreate, create_member
 from careplan.models import ChangeLog, CheckpointResult, Lecture, LectureSeat, Staff, Store
-from careplan.plans import protocols
+from careplan.plans import checkpoints, protocols
+from careplan.plans.checkpoints import ResultIn
 from careplan.vocab import (
+    Adherence,
     Channel,
     CheckpointState,
     LecturePhase,
@@ -27,6 +29,7 @@ from careplan.vocab import (
 )
 from tests.conftest import (
     NOW,
+    ROOT,
     World,
     enrolled_steps,
     make_member,
@@ -203,6 +206,39 @@ def test_check_in_after_the_grace_period_completes_the_step_late(world: World) -
     lectures.check_in(world.session, actor, lecture.id, seat.id, now=START)
     fall = steps["fall_prevention"]
     assert fall.state is CheckpointState.done and fall.late is True
+
+
+def test_a_late_check_in_re_anchors_the_later_steps_exactly_as_a_late_call_does(
+    world: World,
+) -> None:
+    # A version where the lecture step re-anchors: both ways of completing it late must
+    # move the plan's later steps by the same delay (checkpoints.complete_step decides).
+    text = (ROOT / "protocols" / "osteoporosis.yaml").read_text(encoding="utf-8")
+    text = text.replace("version: 3", "version: 4", 1).replace(
+        "    lecture_topic: fall_prevention\n",
+        "    lecture_topic: fall_prevention\n    reanchor: true\n",
+    )
+    protocols.publish(world.session, [protocols.parse_protocol(text, "v4.yaml")])
+    by_lecture, by_call = make_member(world, name="甲"), make_member(world, name="乙")
+    lectured = enrolled_steps(world, by_lecture, start=date(2024, 2, 8))  # week 4 due 03-06
+    called = enrolled_steps(world, by_call, start=date(2024, 2, 8))
+    before = called["medication_review"].due_on
+    lecture = new_lecture(world)
+    actor = world.actor(world.clerk_a)
+    seat = lectures.register(world.session, actor, lecture.id, by_lecture.id, now=NOW)
+    lectures.check_in(world.session, actor, lecture.id, seat.id, now=START)
+    cp = called["fall_prevention"]
+    checkpoints.record_result(
+        world.session, actor, cp.id,
+        ResultIn(version=cp.version, channel=Channel.in_store, adherence=Adherence.as_directed,
+                 contacted_on=date(2024, 3, 20)),
+        today=date(2024, 3, 20), now=START,
+    )  # fmt: skip
+    shift = (date(2024, 3, 20) - date(2024, 3, 6)).days
+    assert lectured["fall_prevention"].late and called["fall_prevention"].late
+    for key in ("doctor_and_exercise", "medication_review"):
+        assert lectured[key].due_on == called[key].due_on
+    assert called["medication_review"].due_on == before + timedelta(days=shift)
 
 
 def test_walk_in_is_registered_and_checked_in_at_once_even_when_full(world: World) -> None:
