@@ -45,9 +45,8 @@ from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import clock, migrate, sessions
+from careplan import clock, csv_export, migrate, sessions
 from careplan.access import Actor
-from careplan.audit import audit
 from careplan.config import ROOT, get_settings
 from careplan.db import make_engine, make_session_factory
 from careplan.demo import synthetic
@@ -206,7 +205,7 @@ def _replay(engine: Engine, statements: list[tuple[str, Any, bool]]) -> float:
             if cursor.description is None:
                 continue
             if named:
-                while cursor.fetchmany(audit.CSV_CHUNK):
+                while cursor.fetchmany(csv_export.CSV_CHUNK):
                     pass
                 cursor.close()
             else:

@@ -15,6 +15,7 @@ from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
+from careplan import csv_export
 from careplan.access import Actor
 from careplan.audit import audit
 from careplan.errors import N_, InvalidInput
@@ -151,7 +152,7 @@ def streamed_steps(
     with factory() as session:
         session.info["actor"] = actor
         rows: Iterable[Iterable[object]] = audit.step_rows(session, actor, q, f)
-        yield from audit.csv_lines(header, readable(rows) if readable else rows)
+        yield from csv_export.csv_lines(header, readable(rows) if readable else rows)
 
 
 # The pages' CSVs are for people: each id is followed by its name in the reader's
@@ -195,17 +196,17 @@ def readable_by_step_csv(
          *x.overdue, x.total]
         for x in audit.by_step(session, q)
     )  # fmt: skip
-    return csv_response(filename(q, "by-step"), audit.csv_lines(header, rows))
+    return csv_response(filename(q, "by-step"), csv_export.csv_lines(header, rows))
 
 
 def report_csv(r: audit.Report, header: list[str]) -> StreamingResponse:
     rows = (audit.row_values(x) for x in r.rows)
-    return csv_response(filename(r.query, "report"), audit.csv_lines(header, rows))
+    return csv_response(filename(r.query, "report"), csv_export.csv_lines(header, rows))
 
 
 def by_step_csv(session: Session, q: audit.AuditQuery, header: list[str]) -> StreamingResponse:
     rows = (audit.by_step_values(x) for x in audit.by_step(session, q))
-    return csv_response(filename(q, "by-step"), audit.csv_lines(header, rows))
+    return csv_response(filename(q, "by-step"), csv_export.csv_lines(header, rows))
 
 
 def filename(q: audit.AuditQuery, what: str) -> str:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from careplan import clock, migrate
+from careplan import clock, csv_export, migrate
 from careplan.access import Actor, scope_members
 from careplan.audit import audit
 from careplan.config import Settings, get_settings
@@ -453,7 +453,7 @@ def _audit_query(
 
 def _emit(fmt: OutputFormat, header: list[str], rows: Iterator[list[object]]) -> None:
     if fmt is OutputFormat.csv:
-        for chunk in audit.csv_lines(header, rows):
+        for chunk in csv_export.csv_lines(header, rows):
             typer.echo(chunk.removeprefix("\ufeff"), nl=False)
         return
     table = [[str(c) for c in header], *[[str(c) for c in r] for r in rows]]

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import Actor, require_manager
 from careplan.adherence.measured import move_refill_steps
+from careplan.csv_export import csv_lines
 from careplan.csv_records import BadRecord, records
 from careplan.db import begin_for_writing
 from careplan.errors import N_, InvalidInput
@@ -113,11 +114,8 @@ _CODECS = {"utf-8": "utf-8-sig", "gbk": "gb18030"}
 def template_csv() -> bytes:
     """The import's template: UTF-8 with a BOM, which spreadsheets need to show the
     Chinese headings (the import reads it, BOM and all)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([aliases[0] for aliases in COLUMNS.values()])
-    writer.writerow(TEMPLATE_EXAMPLE)
-    return out.getvalue().encode("utf-8-sig")
+    header = [aliases[0] for aliases in COLUMNS.values()]
+    return "".join(csv_lines(header, [TEMPLATE_EXAMPLE])).encode("utf-8")
 
 
 def count_lines(stream: BinaryIO) -> int:

@@ -15,14 +15,10 @@ a window of bounded length (the longest expiry minus grace of any protocol versi
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from functools import cache
-from itertools import islice
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -47,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from careplan.access import Actor, require_manager
 from careplan.config import get_settings
+from careplan.csv_export import CSV_CHUNK
 from careplan.errors import N_, Forbidden, InvalidInput, NotFound
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion, Staff, Store
 from careplan.models.base import AnySelect, IdType, UTCDateTime
@@ -66,7 +63,6 @@ ListStatus = Literal["overdue", "missed", "due"]
 CHILD: dict[str, Level] = {"chain": "region", "region": "store", "store": "staff"}
 DEFAULT_PERIOD_DAYS = 30
 MAX_PAGE_SIZE = 500
-CSV_CHUNK = 2000
 
 # Literal SQL, not bound parameters: SQLite (and a generic PostgreSQL plan) can use a
 # partial index only when the query's WHERE repeats the index's predicate word for word.
@@ -892,40 +888,6 @@ def iter_steps(session: Session, actor: Actor, q: AuditQuery, f: StepFilter) -> 
 
 
 # --- CSV ------------------------------------------------------------------------------------
-
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_MAYBE_FORMULA = re.compile(r'(?:^|,)"?[=+\-@\t\r]', re.MULTILINE)
-
-
-def defused(row: Iterable[Any]) -> list[Any]:
-    """A cell a spreadsheet would run as a formula (a member named "=HYPERLINK(...)")
-    is written with a leading apostrophe, which shows it as the text it is (OWASP)."""
-    return [f"'{v}" if type(v) is str and v.startswith(FORMULA_START) else v for v in row]
-
-
-def csv_lines(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
-    """CSV text in chunks, led by a byte-order mark so spreadsheet programs read Chinese.
-    (The csv module writes None as an empty field.)"""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    buf.write("\ufeff")
-    writer.writerow(header)
-    rows = iter(rows)
-    while chunk := list(islice(rows, CSV_CHUNK)):
-        start = buf.tell()
-        writer.writerows(chunk)
-        # One scan of the written text finds any cell that may start a formula; only then
-        # (rarely) is the chunk written again cell by cell. Cheap for 100,000-row exports.
-        if _MAYBE_FORMULA.search(buf.getvalue(), start):
-            buf.seek(start)
-            buf.truncate()
-            writer.writerows(map(defused, chunk))
-        yield buf.getvalue()
-        buf.seek(0)
-        buf.truncate()
-    if buf.tell():
-        yield buf.getvalue()
 
 
 def rate_text(value: float | None) -> str:

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from careplan import csv_export
 from careplan.audit import audit
 from careplan.errors import Forbidden, InvalidInput, NotFound
 from careplan.models import Staff
@@ -137,7 +138,7 @@ def test_bad_queries_name_the_field(chain: Chain, session: Session) -> None:
 
 def test_csv_lines_stream_every_row_with_a_bom() -> None:
     rows = [[i, f"王{i}", None] for i in range(5000)]
-    chunks = list(audit.csv_lines(["id", "name", "x"], rows))
+    chunks = list(csv_export.csv_lines(["id", "name", "x"], rows))
     assert len(chunks) > 1  # streamed in pieces, not built whole
     text = "".join(chunks)
     assert text.startswith("\ufeffid,name,x\r\n")

@@ -11,6 +11,7 @@ from urllib.parse import quote_plus
 from fastapi import Request
 from fastapi.responses import Response
 
+from careplan import csv_export
 from careplan.access import require_manager
 from careplan.adherence.drug_classes import label as drug_class_label
 from careplan.adherence.measured import Lapsed, Share, chain_adherence
@@ -263,4 +264,4 @@ def lapsed_csv(
     )  # fmt: skip
     where = stores[store_id].code if store_id in stores else "chain"
     name = f"lapsed-{where}-{clock.today.isoformat()}.csv"
-    return csv_response(name, audit.csv_lines(_header(visitor, LAPSED_FIELDS), rows))
+    return csv_response(name, csv_export.csv_lines(_header(visitor, LAPSED_FIELDS), rows))

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from starlette.datastructures import QueryParams
 
 from careplan.access import may_manage_lectures
-from careplan.audit.audit import csv_lines
+from careplan.csv_export import csv_lines
 from careplan.errors import N_, CareplanError, InvalidInput
 from careplan.lectures import lectures
 from careplan.members import archive
