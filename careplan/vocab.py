@@ -30,7 +30,7 @@ class Adherence(StrEnum):
 
 
 class StopReason(StrEnum):
-    """Why a member stopped taking their medicine (domain.md: 停服 is an escalation)."""
+    """Why a member stopped taking their medicine (docs/domain.md: 停服 is an escalation)."""
 
     effect_quality = "effect_quality"  # 效果或质量
     service = "service"  # 服务

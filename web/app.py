@@ -26,8 +26,8 @@ from web.pages import sheets as sheet_pages
 from web.pages import store as store_pages
 from web.pages import worklist as worklist_pages
 from web.sheet_pdf import check_font
-from web.sheet_worker import ImportWorker, SheetWorker, process_worker
-from web.sheet_worker import import_worker as start_import
+from web.worker_processes import ImportWorker, SheetWorker, process_worker
+from web.worker_processes import import_worker as start_import
 
 HERE = Path(__file__).resolve().parent
 # Front-end packages installed by `make` from the npm registry (package-lock.json).

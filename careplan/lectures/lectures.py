@@ -680,7 +680,7 @@ def invitation_list(
     return [(m, invited.get(m.id)) for m in members]
 
 
-# Members are invited by phone or SMS (domain.md), or at the counter when they come in:
+# Members are invited by phone or SMS (docs/domain.md), or at the counter when they come in:
 # not "visited at home" for a talk.
 INVITATION_CHANNELS = (Channel.phone, Channel.message, Channel.in_store)
 

@@ -315,7 +315,7 @@ def search_members(
     return list(session.scalars(stmt.order_by(Member.name, Member.id).limit(limit).offset(offset)))
 
 
-# What a complete archive has, by part (domain.md: the four-part 会员档案). Empty lists
+# What a complete archive has, by part (docs/domain.md: the four-part 会员档案). Empty lists
 # count as unknown: staff write "无" when the member has none.
 PROFILE_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (

@@ -1,6 +1,6 @@
 """Greeting occasions: birthdays, anniversaries and the traditional festivals.
 
-domain.md (000): staff greet members on their birthday, wedding anniversary and their
+docs/domain.md: staff greet members on their birthday, wedding anniversary and their
 spouse's birthday, and at 中秋, 端午, 重阳 and 春节. Festivals follow the lunar calendar,
 so their Gregorian dates move every year.
 """

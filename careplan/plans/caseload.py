@@ -1,7 +1,7 @@
 """A person's members at a glance (issue 21): live plans, the next step, the last contact
 and the age, for "my members" and for the search results.
 
-Read in a handful of queries for the whole list (a clerk owns ~100 members, domain.md),
+Read in a handful of queries for the whole list (a clerk owns ~100 members, docs/domain.md),
 never one per member.
 """
 

@@ -66,7 +66,7 @@ class StepCommon(Frozen):
     # Attending a health lecture on this topic fulfils the step (checked in = done).
     lecture_topic: Key | None = None
     # The step asks for an effect record (before/after, the member's words): the form
-    # opens that part; elsewhere it stays folded, an optional extra (domain.md, 000).
+    # opens that part; elsewhere it stays folded, an optional extra (docs/domain.md).
     effect_record: bool = False
 
     @field_validator("measurements")

@@ -37,7 +37,7 @@ TAB_STATUS = {
     "overdue": CheckpointStatus.overdue,
     "upcoming": CheckpointStatus.upcoming,
 }
-# domain.md (002): calls are best made 11:00-12:00 or 16:00-17:00 and kept under 3 minutes.
+# docs/domain.md: calls are best made 11:00-12:00 or 16:00-17:00 and kept under 3 minutes.
 BEST_CALL_HOURS = ((time(11), time(12)), (time(16), time(17)))
 UPCOMING_DAYS = 6
 
