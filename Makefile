@@ -74,8 +74,11 @@ lint: install
 	$(BIN)/ruff check careplan web tests migrations benchmarks scripts
 	$(BIN)/mypy careplan
 
+# The tests run on TEST_WORKERS processes (pytest-xdist), each with databases of its own,
+# and the 15 slowest are printed at the end.
+TEST_WORKERS ?= 3
 test: install lint browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=15
 
 # After changing a page's words: refresh the catalogues, then translate web/translations/zh_CN.
 messages: install

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, make_url, select, text
 from typer.testing import CliRunner
 
 from careplan import migrate
@@ -18,6 +19,7 @@ from careplan.db import make_engine, make_session_factory
 from careplan.models import CarePlan, Checkpoint, Member, ProtocolVersion, SheetPrint
 from tests import pdf
 from tests.careplan.test_protocols import GOOD
+from tests.conftest import migrated_database
 from web.cli import app
 
 runner = CliRunner()
@@ -25,12 +27,29 @@ runner = CliRunner()
 
 @pytest.fixture
 def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("CAREPLAN_DATABASE_URL", url)
+    """A migrated SQLite database for the command to work on."""
+    with migrated_database("sqlite", tmp_path) as url:
+        monkeypatch.setenv("CAREPLAN_DATABASE_URL", url)
+        get_settings.cache_clear()
+        yield url
     get_settings.cache_clear()
-    migrate.upgrade(url)
-    yield url
-    get_settings.cache_clear()
+
+
+_SEEDED: list[Path] = []
+
+
+@pytest.fixture
+def seeded_db(cli_db: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """cli_db after `careplan protocols load` and `careplan demo seed` (the first test
+    runs them; the others start from a copy of what they wrote)."""
+    target = Path(make_url(cli_db).database or "")
+    if not _SEEDED:
+        assert run("protocols", "load")[0] == 0 and run("demo", "seed")[0] == 0
+        _SEEDED.append(tmp_path_factory.mktemp("seeded") / "seeded.db")
+        shutil.copyfile(target, _SEEDED[0])
+    else:
+        shutil.copyfile(_SEEDED[0], target)
+    return cli_db
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -152,13 +171,11 @@ def test_a_changed_published_protocol_is_refused_by_check(cli_db: str, tmp_path:
         ),
     ],
 )
-def test_bad_enrol_arguments_say_what_is_wrong_and_write_nothing(cli_db: str, args, message):
-    run("protocols", "load")
-    run("demo", "seed")
-    before = count(cli_db, CarePlan), count(cli_db, Member)
+def test_bad_enrol_arguments_say_what_is_wrong_and_write_nothing(seeded_db: str, args, message):
+    before = count(seeded_db, CarePlan), count(seeded_db, Member)
     code, out = run("enroll", *args)
     assert code == 2 and f"error: {message}" in out, out
-    assert (count(cli_db, CarePlan), count(cli_db, Member)) == before
+    assert (count(seeded_db, CarePlan), count(seeded_db, Member)) == before
 
 
 def test_staff_add_refuses_a_short_password(cli_db: str):
@@ -167,10 +184,8 @@ def test_staff_add_refuses_a_short_password(cli_db: str):
 
 
 def test_sheets_print_writes_one_pdf_of_the_days_contacts_and_records_each(
-    cli_db: str, tmp_path: Path
+    seeded_db: str, tmp_path: Path
 ):
-    run("protocols", "load")
-    run("demo", "seed")
     out_file = tmp_path / "day.pdf"
 
     code, out = run(
@@ -179,7 +194,7 @@ def test_sheets_print_writes_one_pdf_of_the_days_contacts_and_records_each(
 
     assert code == 0, out
     n = int(out.split("\n")[-2].split()[0])  # "<n> sheets written to ..."
-    assert n > 3 and count(cli_db, SheetPrint) == n
+    assert n > 3 and count(seeded_db, SheetPrint) == n
     assert pdf.pages(out_file.read_bytes()) >= n
     assert "laying out sheets" in out
 
@@ -195,16 +210,14 @@ def test_sheets_print_writes_one_pdf_of_the_days_contacts_and_records_each(
     ],
 )
 def test_bad_sheet_arguments_say_what_is_wrong_and_print_nothing(
-    cli_db: str, tmp_path: Path, args: list[str], message: str
+    seeded_db: str, tmp_path: Path, args: list[str], message: str
 ):
-    run("protocols", "load")
-    run("demo", "seed")
     out_file = tmp_path / "x.pdf"
 
     code, out = run("sheets", "print", *args, "--out", str(out_file))
 
     assert code == 2 and message in out, out
-    assert not out_file.exists() and count(cli_db, SheetPrint) == 0
+    assert not out_file.exists() and count(seeded_db, SheetPrint) == 0
 
 
 def _generate(seed: str = "5") -> tuple[int, str]:
@@ -268,18 +281,17 @@ def test_bad_audit_arguments_name_the_field(cli_db: str, args, message):
 
 
 def test_the_import_worker_imports_a_queued_upload(
-    cli_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    seeded_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """What the upload page starts for a large file: `careplan purchases run-job ID`."""
     from careplan.access import Actor
     from careplan.adherence import import_jobs
     from careplan.models import Purchase, Staff, Store
 
-    assert run("protocols", "load")[0] == 0 and run("demo", "seed")[0] == 0
     work = tmp_path / "work"
     monkeypatch.setenv("CAREPLAN_WORK_DIR", str(work))
     get_settings.cache_clear()
-    engine = make_engine(cli_db)
+    engine = make_engine(seeded_db)
     with make_session_factory(engine)() as s:
         manager = s.scalars(select(Staff).where(Staff.username == "xh.manager")).one()
         card, store = s.execute(
@@ -289,7 +301,7 @@ def test_the_import_worker_imports_a_queued_upload(
         ).first()  # type: ignore[misc]
         actor = Actor.of(manager, via="test")
     engine.dispose()
-    before = count(cli_db, Purchase)
+    before = count(seeded_db, Purchase)
     lines = "card_number,product_code,product_name,quantity,days_supply,purchased_on,"
     lines += "store_code,amount\n"
     lines += f"{card},A70,阿仑膦酸钠片,1,28,2026-11-01,{store},58.00\n"
@@ -303,7 +315,7 @@ def test_the_import_worker_imports_a_queued_upload(
 
     def reported(path, status):  # type: ignore[no-untyped-def]
         if status.state == "running":  # the worker has checked lines, not written them
-            other = sqlite3.connect(cli_db.removeprefix("sqlite:///"), timeout=0)
+            other = sqlite3.connect(seeded_db.removeprefix("sqlite:///"), timeout=0)
             other.execute("BEGIN IMMEDIATE")  # at once, or "database is locked"
             other.rollback()
             other.close()
@@ -316,7 +328,7 @@ def test_the_import_worker_imports_a_queued_upload(
     assert others == ["wrote"]  # checking the file holds no write lock
     done = import_jobs.status(work, job, actor, now=datetime(2026, 11, 20, 2, tzinfo=UTC))
     assert done.state == "done"
-    assert count(cli_db, Purchase) == before + 1
+    assert count(seeded_db, Purchase) == before + 1
     assert not (work / f"{job}.csv").exists()
 
 
@@ -339,13 +351,12 @@ def test_purchases_sweep_deletes_uploads_no_worker_will_read(
     assert not left.exists() and fresh.exists()
 
 
-def test_audit_log_verify_names_the_entry_that_was_edited(cli_db: str):
+def test_audit_log_verify_names_the_entry_that_was_edited(seeded_db: str):
     import sqlite3
 
-    assert run("protocols", "load")[0] == 0 and run("demo", "seed")[0] == 0
     code, out = run("audit-log", "verify")
     assert code == 0 and "change_log:" in out and "entries intact" in out
-    db = sqlite3.connect(cli_db.removeprefix("sqlite:///"))
+    db = sqlite3.connect(seeded_db.removeprefix("sqlite:///"))
     db.execute("DROP TRIGGER change_log_no_update")  # someone with the file's rights
     db.execute("DROP TRIGGER change_log_erase_only")
     db.execute("UPDATE change_log SET via = 'web' WHERE seq = 42")
@@ -356,10 +367,8 @@ def test_audit_log_verify_names_the_entry_that_was_edited(cli_db: str):
     assert "change_log: BROKEN at seq 42" in out and "edited after it was written" in out
 
 
-def test_erasure_run_anonymises_members_past_retention_and_needs_yes(cli_db: str):
-    assert run("protocols", "load")[0] == 0
-    assert run("demo", "seed")[0] == 0
-    engine = make_engine(cli_db)
+def test_erasure_run_anonymises_members_past_retention_and_needs_yes(seeded_db: str):
+    engine = make_engine(seeded_db)
     long_ago = datetime(2020, 1, 5, tzinfo=UTC)
     with engine.begin() as db:  # one member untouched since 2020, nothing live
         member_id = db.scalar(select(Member.id).order_by(Member.id).limit(1))
@@ -390,9 +399,7 @@ def test_erasure_run_anonymises_members_past_retention_and_needs_yes(cli_db: str
     assert run("audit-log", "verify")[0] == 0
 
 
-def test_enroll_file_names_the_bad_line_and_enrols_nobody(cli_db: str, tmp_path: Path):
-    assert run("protocols", "load")[0] == 0
-    assert run("demo", "seed")[0] == 0
+def test_enroll_file_names_the_bad_line_and_enrols_nobody(seeded_db: str, tmp_path: Path):
     today = date.today()
     file = tmp_path / "enrol.csv"
     file.write_text(
@@ -401,10 +408,10 @@ def test_enroll_file_names_the_bad_line_and_enrols_nobody(cli_db: str, tmp_path:
         f"M880002,osteoporosis,{today.replace(year=today.year - 3)}\n",
         encoding="utf-8",
     )
-    plans_before = count(cli_db, CarePlan)
+    plans_before = count(seeded_db, CarePlan)
     code, out = run("enroll-file", str(file), "--as", "xh.clerk1")
     assert code == 2 and "start_date (line 3): must be within a year" in out, out
-    assert count(cli_db, CarePlan) == plans_before
+    assert count(seeded_db, CarePlan) == plans_before
     file.write_text("card_number,protocol\nM880001,osteoporosis\n", encoding="utf-8")
     code, out = run("enroll-file", str(file), "--as", "xh.clerk1")
     assert code == 2 and "start (line 1): the header lacks start" in out
@@ -422,7 +429,7 @@ def test_enroll_file_names_the_line_and_field_of_a_nul_or_an_overlong_field(
     assert count(cli_db, CarePlan) == 0
 
 
-def test_end_covers_gives_members_back_once_the_last_day_has_passed(cli_db: str):
+def test_end_covers_gives_members_back_once_the_last_day_has_passed(seeded_db: str):
     from datetime import timedelta
 
     from careplan import clock
@@ -430,8 +437,7 @@ def test_end_covers_gives_members_back_once_the_last_day_has_passed(cli_db: str)
     from careplan.members import archive
     from careplan.models import Ownership, Staff
 
-    assert run("protocols", "load")[0] == 0 and run("demo", "seed")[0] == 0
-    engine = make_engine(cli_db)
+    engine = make_engine(seeded_db)
     with make_session_factory(engine)() as s:
         manager = s.scalar(select(Staff).where(Staff.username == "xh.manager"))
         clerk1 = s.scalar(select(Staff).where(Staff.username == "xh.clerk1"))

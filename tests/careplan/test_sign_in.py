@@ -111,7 +111,7 @@ GUESSES = 50
 
 
 def test_parallel_wrong_passwords_meet_the_real_hash_at_most_the_limit(
-    committed_db: sessionmaker[Session], monkeypatch
+    committed_db: sessionmaker[Session], monkeypatch, real_argon2: None
 ):
     """Fifty guesses at once, from one new address: each takes its turn on the counters
     before its hash is checked, so no more than the limit reach the account's real hash,
@@ -156,7 +156,7 @@ def test_parallel_wrong_passwords_meet_the_real_hash_at_most_the_limit(
 
 
 def test_no_write_lock_is_held_while_a_password_is_checked(
-    committed_db: sessionmaker[Session], monkeypatch
+    committed_db: sessionmaker[Session], monkeypatch, real_argon2: None
 ):
     """On SQLite one write lock serves the whole database: a sign-in that held it through
     argon2 made every other writer queue behind the hash (and, in a burst, time out)."""

@@ -16,7 +16,7 @@ from tests import api_fuzz
 from tests.conftest import World
 from tests.web.conftest import TravelClock, api_sign_in
 
-EXAMPLES = 5
+EXAMPLES = 1
 
 
 def test_no_request_makes_a_server_error(

@@ -20,7 +20,7 @@ SIGN_INS = 30
 
 
 def test_thirty_sign_ins_at_once_alongside_page_reads_and_saves_give_no_server_error(
-    committed_db: sessionmaker[Session],
+    committed_db: sessionmaker[Session], real_argon2: None
 ) -> None:
     setup = race(committed_db, clerks=SIGN_INS + 1, members=4, capacity=50)
     app = create_app(committed_db)
