@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from fastapi import Request
@@ -208,16 +210,29 @@ def _refused(
     return render(request, visitor, "admin/staff_account.html", context, status=status)
 
 
+def _account_change(
+    request: Request, visitor: Visitor, session: DbSession, clock: Now, staff_id: int,
+    change: Callable[[], object], done: str, form: FormData | None = None,
+) -> Response:  # fmt: skip
+    """One change to an account: done, back to the account with a notice; refused, the
+    account again with the reason beside the form, nothing written."""
+    try:
+        change()
+    except CareplanError as exc:
+        return _refused(request, visitor, session, clock, staff_id, exc, form)
+    return redirect(request, f"/admin/staff/{staff_id}?done={done}")
+
+
 @pages.post("/admin/staff/{staff_id}")
 def change_staff(
     request: Request, staff_id: int, form: Form, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     actor = _admin(visitor)
-    try:
+
+    def change() -> None:
         accounts.change_account(session, actor, staff_id, _account_form(form, with_username=False))
-    except CareplanError as exc:
-        return _refused(request, visitor, session, clock, staff_id, exc, form)
-    return redirect(request, f"/admin/staff/{staff_id}?done=changed")
+
+    return _account_change(request, visitor, session, clock, staff_id, change, "changed", form)
 
 
 @pages.post("/admin/staff/{staff_id}/password")
@@ -239,11 +254,8 @@ def unlock(
     request: Request, staff_id: int, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     actor = _admin(visitor)
-    try:
-        accounts.unlock_account(session, actor, staff_id)
-    except CareplanError as exc:
-        return _refused(request, visitor, session, clock, staff_id, exc)
-    return redirect(request, f"/admin/staff/{staff_id}?done=unlocked")
+    unlocking = partial(accounts.unlock_account, session, actor, staff_id)
+    return _account_change(request, visitor, session, clock, staff_id, unlocking, "unlocked")
 
 
 @pages.post("/admin/staff/{staff_id}/close")
@@ -251,13 +263,13 @@ def close_account(
     request: Request, staff_id: int, form: Form, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     actor = _admin(visitor)
-    try:
+
+    def close() -> None:
         if form.get("confirm") != "on":
             raise InvalidInput(N_("tick the box to confirm"), field="confirm")
         accounts.close_account(session, actor, staff_id, now=clock.now)
-    except CareplanError as exc:
-        return _refused(request, visitor, session, clock, staff_id, exc)
-    return redirect(request, f"/admin/staff/{staff_id}?done=closed")
+
+    return _account_change(request, visitor, session, clock, staff_id, close, "closed")
 
 
 # --- Stores ----------------------------------------------------------------------------
