@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-from pypinyin import Style, pinyin
-
 MAX_VARIANTS = 4
 
 
@@ -17,6 +15,10 @@ def name_initials(name: str) -> str:
         return ""
     if re.fullmatch(r"[A-Za-z .'-]+", name):
         return "".join(word[0] for word in name.lower().split())
+    # Imported here: its phrase dictionary takes half a second to load, which every
+    # `careplan` command and worker process would otherwise pay before its first line.
+    from pypinyin import Style, pinyin
+
     letters = pinyin(name, style=Style.FIRST_LETTER, heteronym=True, errors="ignore")
     letters = [[c.lower() for c in options if c.isalnum()] for options in letters]
     letters = [options for options in letters if options]
