@@ -111,7 +111,7 @@ GUESSES = 50
 
 
 def test_parallel_wrong_passwords_meet_the_real_hash_at_most_the_limit(
-    committed_db: sessionmaker[Session], monkeypatch, real_argon2: None
+    committed_db: sessionmaker[Session], monkeypatch
 ):
     """Fifty guesses at once, from one new address: each takes its turn on the counters
     before its hash is checked, so no more than the limit reach the account's real hash,
