@@ -8,7 +8,7 @@ out-of-scope rows are simply "not found".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVarTuple
+from typing import Any, TypeVar, TypeVarTuple
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -24,6 +24,7 @@ RANK = {Role.clerk: 1, Role.pharmacist: 1, Role.store_manager: 2, Role.superviso
         Role.admin: 4}  # fmt: skip
 
 Ts = TypeVarTuple("Ts")
+M = TypeVar("M")
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,16 @@ def get_member(session: Session, actor: Actor, member_id: int) -> Member:
     if member is None:
         raise NotFound(N_("member %(id)s not found"), field="member_id", id=member_id)
     return member
+
+
+def rows_of_member(
+    session: Session, actor: Actor, model: type[M], member_id: int, *order: Any
+) -> list[M]:
+    """A member's rows of one kind (plans, purchases, effects…) in the given order; a
+    member the person may not see is not found, as on every member page."""
+    get_member(session, actor, member_id)
+    column = model.member_id  # type: ignore[attr-defined]
+    return list(session.scalars(select(model).where(column == member_id).order_by(*order)))
 
 
 def get_plan(session: Session, actor: Actor, plan_id: int) -> CarePlan:

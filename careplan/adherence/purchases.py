@@ -6,10 +6,9 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from careplan.access import Actor, get_member
+from careplan.access import Actor, get_member, rows_of_member
 from careplan.adherence.measured import move_refill_steps
 from careplan.errors import N_, InvalidInput
 from careplan.models import Purchase
@@ -47,11 +46,5 @@ def record_purchase(
 
 
 def purchases_of(session: Session, actor: Actor, member_id: int) -> list[Purchase]:
-    get_member(session, actor, member_id)
-    return list(
-        session.scalars(
-            select(Purchase)
-            .where(Purchase.member_id == member_id)
-            .order_by(Purchase.purchased_on.desc(), Purchase.id.desc())
-        )
-    )
+    order = (Purchase.purchased_on.desc(), Purchase.id.desc())
+    return rows_of_member(session, actor, Purchase, member_id, *order)

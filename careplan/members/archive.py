@@ -20,6 +20,7 @@ from careplan.access import (
     may_see_staff,
     require_manage_staff,
     require_manager,
+    rows_of_member,
     scope_members,
 )
 from careplan.clock import local_date
@@ -374,14 +375,7 @@ def same_mobile(session: Session, actor: Actor, member: Member) -> list[int]:
 
 
 def ownership_history(session: Session, actor: Actor, member_id: int) -> list[Ownership]:
-    get_member(session, actor, member_id)
-    return list(
-        session.scalars(
-            select(Ownership)
-            .where(Ownership.member_id == member_id)
-            .order_by(Ownership.started_at, Ownership.id)
-        )
-    )
+    return rows_of_member(session, actor, Ownership, member_id, Ownership.started_at, Ownership.id)
 
 
 def reassign_member(

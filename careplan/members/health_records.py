@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from careplan.access import Actor, get_member
+from careplan.access import Actor, get_member, rows_of_member
 from careplan.errors import N_, InvalidInput, InvalidValue
 from careplan.members.archive import require_consent
 from careplan.models import EffectRecord, HealthCheck, Member
@@ -170,11 +170,5 @@ def health_checks_of(
 
 
 def effects_of(session: Session, actor: Actor, member_id: int) -> list[EffectRecord]:
-    get_member(session, actor, member_id)
-    return list(
-        session.scalars(
-            select(EffectRecord)
-            .where(EffectRecord.member_id == member_id)
-            .order_by(EffectRecord.recorded_at, EffectRecord.id)
-        )
-    )
+    order = (EffectRecord.recorded_at, EffectRecord.id)
+    return rows_of_member(session, actor, EffectRecord, member_id, *order)

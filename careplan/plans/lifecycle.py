@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from careplan.access import Actor, get_member, get_plan, scope_members
+from careplan.access import Actor, get_member, get_plan, rows_of_member, scope_members
 from careplan.errors import N_, Conflict, InvalidInput
 from careplan.members.archive import check_owner, require_consent
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion
@@ -307,14 +307,8 @@ def effective_status(session: Session, plan: CarePlan, today: date) -> PlanStatu
 
 
 def plans_of_member(session: Session, actor: Actor, member_id: int) -> list[CarePlan]:
-    get_member(session, actor, member_id)
-    return list(
-        session.scalars(
-            select(CarePlan)
-            .where(CarePlan.member_id == member_id)
-            .order_by(CarePlan.start_date.desc(), CarePlan.id.desc())
-        )
-    )
+    order = (CarePlan.start_date.desc(), CarePlan.id.desc())
+    return rows_of_member(session, actor, CarePlan, member_id, *order)
 
 
 # --- Moving in-progress plans onto a new protocol version -----------------------------
