@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PG_ENV, PG_SKIP, ROOT
+from tests.conftest import ROOT
+from tests.databases import PG_ENV, PG_SKIP
 
 BENCHMARKS = sorted((ROOT / "benchmarks").glob("*.py"))
 

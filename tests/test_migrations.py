@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 from careplan import migrate
 from careplan.db import make_engine
 from careplan.models import Base
-from tests.conftest import drop_database, new_database
+from tests.databases import drop_database, new_database
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
