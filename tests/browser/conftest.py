@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from careplan.access import Actor
 from careplan.db import make_engine, make_session_factory
 from careplan.plans import protocols
-from tests.conftest import shipped_protocols
 from tests.databases import migrated_database
+from tests.factories import shipped_protocols
 from web.app import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -17,7 +17,7 @@ from careplan.models import Staff, Store
 from careplan.sign_in import MAX_FAILURES
 from careplan.vocab import Role
 from tests.browser.conftest import LiveServer
-from tests.conftest import ROOT
+from tests.factories import ROOT
 from tests.web.conftest import HASHED, PASSWORD
 
 pytestmark = pytest.mark.browser

@@ -27,7 +27,7 @@ from careplan.vocab import (
     Role,
     SeatStatus,
 )
-from tests.conftest import (
+from tests.factories import (
     NOW,
     ROOT,
     World,

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.sign_in import hash_password
-from tests.conftest import NOW, World
+from tests.factories import NOW, World
 from web.app import create_app
 from web.deps import Clock, get_clock
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from careplan.models import AccessLog
 from careplan.trust.ledger import verify_all
-from tests.conftest import World, enrolled_steps, make_member
+from tests.factories import World, enrolled_steps, make_member
 from tests.web.conftest import api_sign_in, sign_in_page
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from careplan.models import ChangeLog, ProductClass, Staff
 from careplan.vocab import Role
-from tests.conftest import World, make_member, make_staff
+from tests.factories import World, make_member, make_staff
 from tests.web.conftest import api_sign_in, sign_in_page
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import World, make_member
+from tests.factories import World, make_member
 from tests.web.conftest import api_sign_in, sign_in_page
 
 

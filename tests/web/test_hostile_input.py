@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from careplan.models import Member, Purchase
-from tests.conftest import World, enrolled_steps, make_member
+from tests.factories import World, enrolled_steps, make_member
 from tests.web.conftest import api_sign_in, sign_in_page
 
 

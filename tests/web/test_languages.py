@@ -24,7 +24,7 @@ from careplan.plans import lifecycle
 from careplan.plans.checkpoints import AttemptIn, ResultIn, record_attempt, record_result
 from careplan.sheets import sheets
 from careplan.vocab import Paper
-from tests.conftest import ROOT, World, make_member
+from tests.factories import ROOT, World, make_member
 from tests.web.conftest import TravelClock, sign_in_page
 from web.i18n import po_path
 

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from careplan.models import Lecture, LectureSeat, Member
-from tests.conftest import World, make_member
+from tests.factories import World, make_member
 from tests.web.conftest import TravelClock, api_sign_in, sign_in_page
 
 LECTURE = {

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from careplan.models import Lecture, LectureSeat
 from careplan.vocab import SeatStatus
-from tests.conftest import World, make_member
+from tests.factories import World, make_member
 from tests.pdf import flat, text
 from tests.web.conftest import TravelClock, sign_in_page
 

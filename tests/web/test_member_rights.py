@@ -11,7 +11,7 @@ from sqlalchemy import select
 from careplan.members.consent import withdraw_health_consent
 from careplan.models import AccessLog
 from tests import pdf
-from tests.conftest import NOW, World, enrolled_steps, make_member, record_bone_density
+from tests.factories import NOW, World, enrolled_steps, make_member, record_bone_density
 from tests.web.conftest import api_sign_in, sign_in_page
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from careplan.models import AuthSession
 from careplan.sign_in import MAX_ADDRESS_FAILURES
 from careplan.vocab import Role
-from tests.conftest import World, make_staff
+from tests.factories import World, make_staff
 from tests.web.conftest import HASHED, PASSWORD, TravelClock, api_sign_in, csrf_of, sign_in_page
 
 

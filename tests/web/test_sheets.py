@@ -14,13 +14,7 @@ from careplan.models import Checkpoint, Member, SheetBatch, SheetPrint
 from careplan.sheets import sheets
 from careplan.vocab import Paper
 from tests import pdf
-from tests.conftest import (
-    World,
-    enrolled_steps,
-    make_member,
-    record_bone_density,
-    step_guidance,
-)
+from tests.factories import World, enrolled_steps, make_member, record_bone_density, step_guidance
 from tests.web.conftest import TravelClock, sign_in_page
 from web.sheet_pdf import render_pdf
 

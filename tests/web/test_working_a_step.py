@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from careplan.models import Checkpoint, CheckpointResult
 from careplan.plans import lifecycle
-from tests.conftest import World, make_member
+from tests.factories import World, make_member
 from tests.web.conftest import TravelClock, sign_in_page
 from tests.web.test_pages import HX, count, due_step, enrolled, result_form
 
