@@ -1,12 +1,15 @@
 """The test data: the shipped protocols, two stores with the personas of the access
-tests (World), members, enrolments and results, at a fixed time."""
+tests (World), members, enrolments and results, at a fixed time; and signing in to the
+web app as them (one password, hashed once), on a clock tests can move."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,7 +20,9 @@ from careplan.models import Checkpoint, Member, Staff, Store
 from careplan.plans import lifecycle, protocols
 from careplan.plans.checkpoints import ResultIn, record_result
 from careplan.plans.protocols import LoadedProtocol
+from careplan.sign_in import hash_password
 from careplan.vocab import Role
+from web.deps import Clock
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -170,3 +175,49 @@ def step_guidance(protocol_id: str, key: str, language: str) -> str:
     step = protocol.definition.step(key)
     assert step is not None
     return step.guidance.get(language)
+
+
+PASSWORD = "a-long-enough-password"
+HASHED = hash_password(PASSWORD)  # argon2 is slow on purpose: hash once per run
+CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+
+
+@dataclass
+class TravelClock:
+    """A clock tests can move forward (lockouts expire, steps fall due)."""
+
+    now: datetime = field(default_factory=lambda: NOW.replace(day=6))
+
+    def __call__(self) -> Clock:
+        return Clock(now=self.now, today=self.today)
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+def csrf_of(client: TestClient, url: str = "/sign-in") -> str:
+    page = client.get(url)
+    found = CSRF.search(page.text)
+    assert found, f"no CSRF token on {url}: {page.status_code}"
+    return found.group(1)
+
+
+def sign_in_page(client: TestClient, username: str, password: str = PASSWORD) -> str:
+    """Sign in through the form; returns the CSRF token of the signed-in pages."""
+    token = csrf_of(client)
+    r = client.post(
+        "/sign-in",
+        data={"csrf_token": token, "username": username, "password": password, "next": "/"},
+    )
+    assert r.status_code == 303, r.text
+    return csrf_of(client, "/settings")
+
+
+def api_sign_in(client: TestClient, username: str) -> dict[str, str]:
+    r = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}

@@ -14,7 +14,7 @@ from careplan.access import Actor
 from careplan.models import Staff, Store
 from careplan.vocab import Role
 from tests.browser.conftest import LiveServer
-from tests.web.conftest import HASHED, PASSWORD
+from tests.factories import HASHED, PASSWORD
 
 pytestmark = pytest.mark.browser
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")

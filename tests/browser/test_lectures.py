@@ -16,7 +16,7 @@ from careplan.members.archive import MemberCreate, create_member
 from careplan.models import LectureSeat, Staff, Store
 from careplan.vocab import Role, SeatStatus
 from tests.browser.conftest import LiveServer
-from tests.web.conftest import HASHED, PASSWORD
+from tests.factories import HASHED, PASSWORD
 
 pytestmark = pytest.mark.browser
 

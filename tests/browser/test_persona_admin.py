@@ -17,8 +17,7 @@ from careplan.models import Staff, Store
 from careplan.sign_in import MAX_FAILURES
 from careplan.vocab import Role
 from tests.browser.conftest import LiveServer
-from tests.factories import ROOT
-from tests.web.conftest import HASHED, PASSWORD
+from tests.factories import HASHED, PASSWORD, ROOT
 
 pytestmark = pytest.mark.browser
 NEW_PASSWORD = "li-na-own-password"

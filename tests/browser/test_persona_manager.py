@@ -18,7 +18,7 @@ from careplan.plans.checkpoints import ResultIn, record_result
 from careplan.plans.workload import store_workload
 from careplan.vocab import Role
 from tests.browser.conftest import LiveServer
-from tests.web.conftest import HASHED, PASSWORD
+from tests.factories import HASHED, PASSWORD
 
 pytestmark = pytest.mark.browser
 

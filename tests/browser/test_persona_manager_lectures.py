@@ -22,7 +22,7 @@ from careplan.models import Lecture, LectureInvitation, LectureSeat, PurchaseImp
 from careplan.vocab import Channel, ImportOutcome, Role, SeatStatus
 from tests.browser.axe import describe, violations
 from tests.browser.conftest import LiveServer
-from tests.web.conftest import HASHED, PASSWORD
+from tests.factories import HASHED, PASSWORD
 
 pytestmark = pytest.mark.browser
 

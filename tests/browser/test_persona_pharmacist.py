@@ -20,7 +20,7 @@ from careplan.plans import lifecycle
 from careplan.vocab import Role
 from tests import pdf
 from tests.browser.conftest import LiveServer
-from tests.web.conftest import HASHED, PASSWORD
+from tests.factories import HASHED, PASSWORD
 
 pytestmark = pytest.mark.browser
 

@@ -18,7 +18,7 @@ from careplan.models import CheckpointResult, Escalation, Staff, Store
 from careplan.plans import lifecycle
 from careplan.vocab import Role
 from tests.browser.conftest import LiveServer
-from tests.web.conftest import HASHED, PASSWORD
+from tests.factories import HASHED, PASSWORD
 
 pytestmark = pytest.mark.browser
 

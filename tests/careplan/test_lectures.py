@@ -28,6 +28,7 @@ from careplan.vocab import (
     SeatStatus,
 )
 from tests.factories import (
+    HASHED,
     NOW,
     ROOT,
     World,
@@ -36,7 +37,6 @@ from tests.factories import (
     make_staff,
     shipped_protocols,
 )
-from tests.web.conftest import HASHED
 
 START = datetime(2024, 3, 20, 6, 0, tzinfo=UTC)  # 14:00 in Shanghai
 

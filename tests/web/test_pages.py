@@ -12,8 +12,15 @@ from sqlalchemy import func, select
 from careplan.models import CarePlan, Checkpoint, CheckpointResult, Escalation, Member, Ownership
 from careplan.plans import lifecycle
 from careplan.plans.lifecycle import status_of
-from tests.factories import World, make_member
-from tests.web.conftest import PASSWORD, TravelClock, api_sign_in, csrf_of, sign_in_page
+from tests.factories import (
+    PASSWORD,
+    TravelClock,
+    World,
+    api_sign_in,
+    csrf_of,
+    make_member,
+    sign_in_page,
+)
 
 HX = {"HX-Request": "true"}
 

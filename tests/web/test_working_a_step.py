@@ -11,8 +11,7 @@ from fastapi.testclient import TestClient
 
 from careplan.models import Checkpoint, CheckpointResult
 from careplan.plans import lifecycle
-from tests.factories import World, make_member
-from tests.web.conftest import TravelClock, sign_in_page
+from tests.factories import TravelClock, World, make_member, sign_in_page
 from tests.web.test_pages import HX, count, due_step, enrolled, result_form
 
 
