@@ -11,7 +11,7 @@ from sqlalchemy import select
 from careplan.demo.chain import DEMO_PASSWORD
 from careplan.models import CarePlan, Checkpoint, Lecture, Member
 from tests.browser.axe import describe, violations
-from tests.browser.conftest import LiveServer
+from tests.browser.live import LiveServer
 
 pytestmark = pytest.mark.browser
 

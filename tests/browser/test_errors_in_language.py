@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, expect
 from careplan.access import Actor
 from careplan.models import Staff, Store
 from careplan.vocab import Role
-from tests.browser.conftest import LiveServer
+from tests.browser.live import LiveServer
 from tests.factories import HASHED, PASSWORD
 
 pytestmark = pytest.mark.browser

@@ -16,7 +16,7 @@ from careplan.access import Actor
 from careplan.models import Staff, Store
 from careplan.sign_in import MAX_FAILURES
 from careplan.vocab import Role
-from tests.browser.conftest import LiveServer
+from tests.browser.live import LiveServer
 from tests.factories import HASHED, PASSWORD, ROOT
 
 pytestmark = pytest.mark.browser

@@ -21,7 +21,7 @@ from careplan.members.archive import MemberCreate, create_member
 from careplan.models import Lecture, LectureInvitation, LectureSeat, PurchaseImport, Staff, Store
 from careplan.vocab import Channel, ImportOutcome, Role, SeatStatus
 from tests.browser.axe import describe, violations
-from tests.browser.conftest import LiveServer
+from tests.browser.live import LiveServer
 from tests.factories import HASHED, PASSWORD
 
 pytestmark = pytest.mark.browser

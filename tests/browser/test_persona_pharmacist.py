@@ -19,7 +19,7 @@ from careplan.models import EffectRecord, Staff, Store
 from careplan.plans import lifecycle
 from careplan.vocab import Role
 from tests import pdf
-from tests.browser.conftest import LiveServer
+from tests.browser.live import LiveServer
 from tests.factories import HASHED, PASSWORD
 
 pytestmark = pytest.mark.browser

@@ -17,7 +17,7 @@ from careplan.models import SheetBatch, SheetPrint, Staff, Store
 from careplan.plans import lifecycle
 from careplan.vocab import BatchState, Role
 from tests import pdf
-from tests.browser.conftest import LiveServer
+from tests.browser.live import LiveServer
 from tests.factories import HASHED, PASSWORD
 
 pytestmark = pytest.mark.browser
