@@ -1,8 +1,9 @@
-"""The browser tests' tools: Debian's chromium and how it is started, and the live server
-the tests drive (the app under uvicorn in a thread)."""
+"""The browser tests' tools: Debian's chromium and how it is started, the live server the
+tests drive (the app under uvicorn in a thread), and a page signed in to it."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -12,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.factories import PASSWORD
 from web.app import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -61,3 +64,41 @@ def serving(factory: sessionmaker[Session]) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+LOCALES = {"zh": "zh-CN", "en": "en-GB"}
+# The sign-in form's username and password labels and its button, as each language has
+# them: the boxes are found by their labels, as a person finds them.
+SIGN_IN_WORDS = {"zh": ("用户名", "密码", "登录"), "en": ("Username", "Password", "Sign in")}
+
+
+def sign_in(
+    page: Page, base_url: str, username: str, password: str = PASSWORD, *, language: str = "zh"
+) -> None:
+    """Fill in the sign-in form and send it, whatever it answers (a refusal too)."""
+    username_label, password_label, button = SIGN_IN_WORDS[language]
+    page.goto(base_url + "/sign-in")
+    page.get_by_label(username_label).fill(username)
+    page.get_by_label(password_label).fill(password)
+    page.get_by_role("button", name=button).click()
+
+
+def signed_in_page(
+    browser: Browser,
+    base_url: str,
+    username: str,
+    *,
+    width: int = 1280,
+    language: str = "zh",
+    password: str = PASSWORD,
+) -> Page:
+    """A page in a browser context of its own (the language's locale, `width` × 900 px),
+    signed in as `username`: the sign-in form has been left. Close it with
+    `page.context.close()`."""
+    context = browser.new_context(
+        locale=LOCALES[language], viewport={"width": width, "height": 900}
+    )
+    page = context.new_page()
+    sign_in(page, base_url, username, password, language=language)
+    expect(page).not_to_have_url(re.compile(r"/sign-in"))
+    return page
