@@ -10,15 +10,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor
 from careplan.members.archive import MemberCreate, create_member
 from careplan.members.health_records import HealthCheckIn
-from careplan.models import Checkpoint, Member, Staff, Store
+from careplan.models import CarePlan, Checkpoint, Member, Staff, Store
 from careplan.plans import lifecycle, protocols
 from careplan.plans.checkpoints import ResultIn, record_result
+from careplan.plans.lifecycle import status_of
 from careplan.plans.protocols import LoadedProtocol
 from careplan.sign_in import hash_password
 from careplan.vocab import Role
@@ -221,3 +222,45 @@ def api_sign_in(client: TestClient, username: str) -> dict[str, str]:
     r = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+# The pages' tests: an htmx request, an osteoporosis plan and its due step, the step form.
+
+HX = {"HX-Request": "true"}
+
+
+def enrolled(world: World, clock: TravelClock, *, start: date, owner=None, **kw) -> CarePlan:
+    member = make_member(world, owner=owner or world.clerk_a, **kw)
+    actor = world.actor(owner or world.clerk_a)
+    plan = lifecycle.enroll(
+        world.session, actor, member_id=member.id, protocol_id="osteoporosis",
+        start=start, today=clock.today, now=clock.now,
+    )  # fmt: skip
+    world.session.commit()
+    return plan
+
+
+def steps_by_status(world: World, plan: CarePlan, today: date) -> dict[str, list[Checkpoint]]:
+    found: dict[str, list[Checkpoint]] = {}
+    for cp in world.session.scalars(select(Checkpoint).where(Checkpoint.plan_id == plan.id)):
+        found.setdefault(status_of(cp, today).value, []).append(cp)
+    return found
+
+
+def count(world: World, model: type) -> int:
+    return world.session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def due_step(world: World, clock: TravelClock, **kw) -> Checkpoint:
+    plan = enrolled(world, clock, start=date(2024, 3, 4), **kw)
+    return steps_by_status(world, plan, clock.today)["due"][0]
+
+
+def result_form(token: str, cp: Checkpoint, **fields: str) -> dict[str, str]:
+    return {
+        "csrf_token": token,
+        "version": str(cp.version),
+        "channel": "phone",
+        "adherence": "as_directed",
+        "notes": "已电话指导",
+    } | fields
