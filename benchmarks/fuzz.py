@@ -40,7 +40,8 @@ from careplan import clock  # noqa: E402
 from careplan.access import Actor  # noqa: E402
 from careplan.db import make_engine, make_session_factory  # noqa: E402
 from tests import api_fuzz  # noqa: E402
-from tests.conftest import PG_ENV, make_world, migrated_database  # noqa: E402
+from tests.databases import PG_ENV, migrated_database  # noqa: E402
+from tests.factories import make_world  # noqa: E402
 from web.app import create_app  # noqa: E402
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

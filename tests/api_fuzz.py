@@ -26,7 +26,7 @@ from careplan.lectures import lectures
 from careplan.lectures.lectures import LectureIn
 from careplan.models import Staff
 from careplan.sessions import open_session
-from tests.conftest import World, enrolled_steps, make_member
+from tests.factories import World, enrolled_steps, make_member
 
 PHASES = ["examples", "coverage", "fuzzing", "stateful"]
 CHECKS = ["not_a_server_error", "careplan_error_shape"]

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from careplan.models import CarePlan, Checkpoint, Escalation, ProtocolVersion, Staff, Store
 from careplan.vocab import CheckpointState, EscalationStatus, Role, StopReason
-from tests.conftest import World, make_member, make_staff
+from tests.factories import World, make_member, make_staff
 
 D = date(2024, 3, 20)
 

@@ -4,139 +4,19 @@ rolled back, so tests never see each other's rows."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy import Connection, Engine, make_url, select, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import migrate, sign_in
+from careplan import sign_in
 from careplan.access import Actor
 from careplan.db import make_engine, make_session_factory
-from careplan.members.archive import MemberCreate, create_member
-from careplan.members.health_records import HealthCheckIn
-from careplan.models import Checkpoint, Member, Staff, Store
-from careplan.plans import lifecycle, protocols
-from careplan.plans.checkpoints import ResultIn, record_result
-from careplan.plans.protocols import LoadedProtocol
-from careplan.vocab import Role
-
-# argon2 at its recommended cost takes about a tenth of a second a hash, and the suite
-# hashes and checks thousands of passwords. Tests run the same algorithm at its lowest
-# cost; the tests about what the real cost does (a burst of sign-ins, no lock held
-# through a check) ask for `real_argon2`. Servers started as processes hash for real.
-_REAL_HASHER = sign_in._hasher
-sign_in._hasher = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
-
-ROOT = Path(__file__).resolve().parent.parent
-PG_ENV = "CAREPLAN_TEST_DATABASE_URL"
-PG_SKIP = (
-    f"PostgreSQL run skipped: set {PG_ENV}=postgresql+psycopg://postgres@127.0.0.1:5432/test "
-    "to run every database test on PostgreSQL too (.ci/run does)"
-)
-NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
-TODAY = date(2024, 3, 1)
-
-
-def _worker() -> str:
-    """pytest-xdist's worker name (gw0, gw1, …), or "main" in a plain run."""
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
-
-
-def _server_url(base: str) -> Any:
-    """The PostgreSQL server's maintenance database: where databases are made and dropped."""
-    return make_url(base).set(database="postgres")
-
-
-def _pg_template(base: str) -> str:
-    """This worker's migrated template database, built once per run. Each worker has
-    databases of its own, so one worker's locks (the change log's chain-wide advisory
-    lock) never keep another waiting."""
-    name = f"{make_url(base).database}_{_worker()}_template"
-    if name not in _TEMPLATES:
-        admin = make_engine(_server_url(base).render_as_string(hide_password=False))
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = make_url(base).set(database=name).render_as_string(hide_password=False)
-        migrate.upgrade(url)
-        _TEMPLATES[name] = url
-    return name
-
-
-def _sqlite_template(tmp: Path) -> Path:
-    """A migrated SQLite file, built once per run and copied for each new database
-    (a copy takes milliseconds, the migrations a second)."""
-    key = f"sqlite_{_worker()}"
-    if key not in _TEMPLATES:
-        path = tmp.parent / f"template-{uuid.uuid4().hex}.db"
-        migrate.upgrade(f"sqlite:///{path}")
-        _TEMPLATES[key] = str(path)
-    return Path(_TEMPLATES[key])
-
-
-_TEMPLATES: dict[str, str] = {}
-
-
-def new_database(kind: str, tmp: Path) -> tuple[str, object]:
-    """A fresh empty database: (url, cleanup token)."""
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / f'{uuid.uuid4().hex}.db'}", None
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(PG_SKIP)
-    name = f"{make_url(base).database}_{_worker()}_{uuid.uuid4().hex[:10]}"
-    return _create_pg_database(base, name), (base, name)
-
-
-def _create_pg_database(base: str, name: str, template: str | None = None) -> str:
-    admin = make_engine(_server_url(base).render_as_string(hide_password=False))
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        like = f' TEMPLATE "{template}"' if template else ""
-        conn.execute(text(f'CREATE DATABASE "{name}"{like}'))
-    admin.dispose()
-    return make_url(base).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(token: object) -> None:
-    if token is None:
-        return
-    base, name = token  # type: ignore[misc]
-    admin = make_engine(_server_url(base).render_as_string(hide_password=False))
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-@contextmanager
-def migrated_database(kind: str, tmp: Path) -> Iterator[str]:
-    """A fresh database as the migrations leave it, dropped afterwards: a copy of this
-    worker's migrated template (tests/test_migrations.py runs the migrations themselves)."""
-    if kind == "sqlite":
-        path = tmp / f"{uuid.uuid4().hex}.db"
-        shutil.copyfile(_sqlite_template(tmp), path)
-        yield f"sqlite:///{path}"
-        return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(PG_SKIP)
-    name = f"{make_url(base).database}_{_worker()}_{uuid.uuid4().hex[:10]}"
-    url = _create_pg_database(base, name, template=_pg_template(base))
-    try:
-        yield url
-    finally:
-        drop_database((base, name))
+from tests import _REAL_HASHER
+from tests.databases import PG_SKIP, drop_templates, migrated_database
+from tests.factories import World, make_world
 
 
 @pytest.fixture
@@ -150,10 +30,7 @@ def real_argon2(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """This worker's PostgreSQL templates go with the run."""
-    for name in list(_TEMPLATES):
-        if not name.startswith("sqlite_"):
-            drop_database((os.environ[PG_ENV], name))
-        _TEMPLATES.pop(name)
+    drop_templates()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -207,102 +84,10 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 # The audit's hand-built chain fixture, shared by the domain and web tests.
 pytest_plugins = ["tests.audit_chain"]
 
-_SHIPPED: list[LoadedProtocol] = []
-
-
-def shipped_protocols() -> list[LoadedProtocol]:
-    if not _SHIPPED:
-        _SHIPPED.extend(protocols.read_files(protocols.protocol_files(ROOT / "protocols")))
-    return _SHIPPED
-
-
-@dataclass
-class World:
-    """Two stores and the personas of the access tests."""
-
-    session: Session
-    store_a: Store
-    store_b: Store
-    clerk_a: Staff
-    clerk_a2: Staff
-    pharmacist_a: Staff
-    manager_a: Staff
-    clerk_b: Staff
-    supervisor: Staff
-
-    def actor(self, staff: Staff) -> Actor:
-        actor = Actor.of(staff, via="test")
-        self.session.info["actor"] = actor
-        return actor
-
-
-def make_staff(
-    session: Session, *, username: str, role: Role, store: Store | None, name: str = "测试员工"
-) -> Staff:
-    # A fixed hash keeps tests fast; sign-in tests set a real password themselves.
-    staff = Staff(
-        username=username,
-        name=name,
-        role=role,
-        store_id=store.id if store else None,
-        password_hash="not-a-password",
-    )
-    session.add(staff)
-    session.flush()
-    return staff
-
 
 @pytest.fixture
 def world(session: Session) -> World:
     return make_world(session)
-
-
-def make_world(session: Session) -> World:
-    """The shipped protocols, two stores and the personas (benchmarks/fuzz.py too)."""
-    protocols.publish(session, shipped_protocols())
-    a = Store(code="A001", name="徐汇店", region="华东", address="漕溪北路88号", phone="021-1")
-    b = Store(code="B001", name="浦东店", region="华东", address="张杨路500号", phone="021-2")
-    session.add_all([a, b])
-    session.flush()
-    return World(
-        session=session,
-        store_a=a,
-        store_b=b,
-        clerk_a=make_staff(session, username="clerk.a", role=Role.clerk, store=a),
-        clerk_a2=make_staff(session, username="clerk.a2", role=Role.clerk, store=a),
-        pharmacist_a=make_staff(session, username="pharm.a", role=Role.pharmacist, store=a),
-        manager_a=make_staff(session, username="manager.a", role=Role.store_manager, store=a),
-        clerk_b=make_staff(session, username="clerk.b", role=Role.clerk, store=b),
-        supervisor=make_staff(session, username="super", role=Role.supervisor, store=None),
-    )
-
-
-_cards = iter(range(100000, 999999))
-
-
-def make_member(
-    world: World,
-    *,
-    owner: Staff | None = None,
-    name: str = "王秀英",
-    consent: bool = True,
-    allergies: tuple[str, ...] = ("青霉素",),
-    mobile: str | None = None,
-) -> Member:
-    owner = owner or world.clerk_a
-    actor = world.actor(owner)
-    return create_member(
-        world.session,
-        actor,
-        MemberCreate(
-            card_number=f"T{next(_cards)}",
-            name=name,
-            mobile=mobile,
-            drug_allergies=list(allergies) if consent else [],
-            health_consent=consent,
-        ),
-        now=NOW,
-    )
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -310,58 +95,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     n = sum(1 for r in skipped if PG_SKIP in str(r.longrepr))
     if n:
         terminalreporter.write_line(f"{n} tests not run on PostgreSQL. {PG_SKIP}")
-
-
-def enrolled_steps(
-    world: World,
-    member: Member,
-    *,
-    start: date,
-    protocol_id: str = "osteoporosis",
-    assignee: Staff | None = None,
-) -> dict[str, Checkpoint]:
-    """Enrol `member` (by clerk A) starting on `start`; the plan's steps by key."""
-    plan = lifecycle.enroll(
-        world.session,
-        world.actor(world.clerk_a),
-        member_id=member.id,
-        protocol_id=protocol_id,
-        start=start,
-        today=start,
-        now=datetime(start.year, start.month, start.day, 2, tzinfo=UTC),
-        assignee_id=assignee.id if assignee else None,
-    )
-    steps = world.session.scalars(select(Checkpoint).where(Checkpoint.plan_id == plan.id))
-    return {cp.key: cp for cp in steps}
-
-
-def record_bone_density(
-    world: World, cp: Checkpoint, by: Staff, *, now: datetime, t_score: float | None
-) -> None:
-    """Work `cp` as taken as directed, with a bone-density reading when one is given."""
-    readings = (
-        [HealthCheckIn(kind="bone_density", values={"t_score": t_score})]
-        if t_score is not None
-        else []
-    )
-    record_result(
-        world.session,
-        world.actor(by),
-        cp.id,
-        ResultIn(
-            version=cp.version,
-            channel="phone",
-            adherence="as_directed",
-            measurements=readings,
-        ),
-        today=now.astimezone(UTC).date(),
-        now=now,
-    )
-
-
-def step_guidance(protocol_id: str, key: str, language: str) -> str:
-    """A step's guidance text as the shipped protocol YAML says it."""
-    protocol = next(p for p in shipped_protocols() if p.definition.id == protocol_id)
-    step = protocol.definition.step(key)
-    assert step is not None
-    return step.guidance.get(language)

@@ -23,7 +23,7 @@ from careplan.models import ChangeLog, Member, Staff
 from careplan.plans import protocols
 from careplan.trust import backup
 from careplan.trust.ledger import verify_all
-from tests.conftest import PG_ENV, PG_SKIP
+from tests.databases import PG_ENV, PG_SKIP
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

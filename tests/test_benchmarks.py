@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PG_ENV, PG_SKIP, ROOT
+from tests.databases import PG_ENV, PG_SKIP
+from tests.factories import ROOT
 
 BENCHMARKS = sorted((ROOT / "benchmarks").glob("*.py"))
 

@@ -19,7 +19,7 @@ from careplan.db import make_engine, make_session_factory
 from careplan.models import CarePlan, Checkpoint, Member, ProtocolVersion, SheetPrint
 from tests import pdf
 from tests.careplan.test_protocols import GOOD
-from tests.conftest import migrated_database
+from tests.databases import migrated_database
 from web.cli import app
 
 runner = CliRunner()

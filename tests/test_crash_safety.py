@@ -35,7 +35,8 @@ from careplan.models import (
 )
 from careplan.staff import StaffIn, create_staff
 from careplan.vocab import OwnershipReason, Role
-from tests.conftest import ROOT, migrated_database
+from tests.databases import migrated_database
+from tests.factories import ROOT
 
 MEMBERS = 1000
 PASSWORD = "a-long-enough-password"

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from careplan.models import CarePlan
 from tests.careplan.test_plans import enroll
-from tests.conftest import NOW, World, make_member
+from tests.factories import NOW, World, make_member
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(engine: Engine):

@@ -35,7 +35,8 @@ from careplan.members.archive import MemberCreate, create_member
 from careplan.models import Member, Purchase, Staff, Store
 from careplan.staff import StaffIn, create_staff
 from careplan.vocab import Role
-from tests.conftest import ROOT, migrated_database
+from tests.databases import migrated_database
+from tests.factories import ROOT
 
 LINES = {"sqlite": 300_000, "postgresql": 100_000}
 CARDS = 1000

@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 from careplan import migrate
 from careplan.db import make_engine
 from careplan.models import Base
-from tests.conftest import drop_database, new_database
+from tests.databases import drop_database, new_database
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -152,7 +152,7 @@ def test_the_new_migrations_go_down_and_up_on_a_filled_database(kind, tmp_path):
     from careplan.demo import chain
     from careplan.models import Checkpoint, Staff
     from careplan.plans import protocols
-    from tests.conftest import shipped_protocols
+    from tests.factories import shipped_protocols
 
     url, token = new_database(kind, tmp_path)
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import LiveServer
+from tests.browser.live import LiveServer
 
 pytestmark = pytest.mark.browser
 

@@ -13,8 +13,8 @@ from playwright.sync_api import Browser, expect
 from careplan.access import Actor
 from careplan.models import Staff, Store
 from careplan.vocab import Role
-from tests.browser.conftest import LiveServer
-from tests.web.conftest import HASHED, PASSWORD
+from tests.browser.live import LiveServer, signed_in_page
+from tests.factories import HASHED
 
 pytestmark = pytest.mark.browser
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -38,12 +38,7 @@ def test_the_card_number_check_works_and_refusals_read_in_chinese(
     browser: Browser, live_server: LiveServer, clerk: str
 ):
     base = live_server.url
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto(base + "/sign-in")
-    page.get_by_label("用户名").fill(clerk)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    page = signed_in_page(browser, base, clerk)
     expect(page.get_by_role("heading", name="我的工作台")).to_be_visible()
 
     page.goto(base + "/members/new")
@@ -84,4 +79,4 @@ def test_the_card_number_check_works_and_refusals_read_in_chinese(
     expect(page.get_by_role("link", name="Sheets")).to_be_visible()
     nav, who = page.locator("header nav").bounding_box(), page.locator("header .who").bounding_box()
     assert nav and who and abs(nav["y"] - who["y"]) < nav["height"], (nav, who)
-    context.close()
+    page.context.close()

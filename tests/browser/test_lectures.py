@@ -15,8 +15,8 @@ from careplan.lectures import lectures
 from careplan.members.archive import MemberCreate, create_member
 from careplan.models import LectureSeat, Staff, Store
 from careplan.vocab import Role, SeatStatus
-from tests.browser.conftest import LiveServer
-from tests.web.conftest import HASHED, PASSWORD
+from tests.browser.live import LiveServer
+from tests.factories import HASHED, PASSWORD
 
 pytestmark = pytest.mark.browser
 

@@ -9,16 +9,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from careplan import clock
 from careplan.access import Actor
 from careplan.models import Staff, Store
 from careplan.sign_in import MAX_FAILURES
 from careplan.vocab import Role
-from tests.browser.conftest import LiveServer
-from tests.conftest import ROOT
-from tests.web.conftest import HASHED, PASSWORD
+from tests.browser.live import LiveServer, sign_in, signed_in_page
+from tests.factories import HASHED, ROOT
 
 pytestmark = pytest.mark.browser
 NEW_PASSWORD = "li-na-own-password"
@@ -34,13 +33,6 @@ def chain(live_server: LiveServer) -> None:
         s.commit()
 
 
-def sign_in(page: Page, base: str, username: str, password: str) -> None:
-    page.goto(base + "/sign-in")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-
-
 def yaml_file(name: str, text: str) -> dict[str, object]:
     return {"name": name, "mimeType": "application/yaml", "buffer": text.encode()}
 
@@ -49,9 +41,7 @@ def test_an_admin_runs_accounts_stores_and_protocols(
     browser: Browser, live_server: LiveServer, chain: None
 ):
     base = live_server.url
-    admin = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-    page = admin.new_page()
-    sign_in(page, base, "web.admin", PASSWORD)
+    page = signed_in_page(browser, base, "web.admin")
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="系统管理").click()
     expect(page.get_by_role("heading", name="系统管理")).to_be_visible()
 
@@ -71,9 +61,7 @@ def test_an_admin_runs_accounts_stores_and_protocols(
     one_time = page.locator("#one-time-password").inner_text()
 
     # The clerk, in a browser of their own, must choose a password before anything else.
-    clerk = browser.new_context(locale="zh-CN", viewport={"width": 768, "height": 900})
-    own = clerk.new_page()
-    sign_in(own, base, "web.lina", one_time)
+    own = signed_in_page(browser, base, "web.lina", width=768, password=one_time)
     expect(own.get_by_role("heading", name="修改密码")).to_be_visible()
     expect(own.get_by_text("您使用一次性密码登录")).to_be_visible()
     expect(own.get_by_role("navigation", name="主导航")).to_have_count(0)  # nowhere else to go
@@ -120,7 +108,7 @@ def test_an_admin_runs_accounts_stores_and_protocols(
     expect(page.locator("dl")).to_contain_text("离职")
     expect(page.get_by_text("重置会生成一次性密码")).to_have_count(0)  # nothing left to do
     expect(page.locator("ul.log")).to_contain_text("在职：是 → 否")
-    clerk.close()
+    own.context.close()
 
     # A new store, then renamed: the change log names both names.
     page.get_by_role("link", name="门店", exact=True).click()
@@ -177,4 +165,4 @@ def test_an_admin_runs_accounts_stores_and_protocols(
     page.get_by_role("button", name="发布此版本").click()
     expect(page.get_by_role("status")).to_contain_text("已发布")
     expect(page.get_by_role("heading", name=re.compile("骨质疏松追踪"))).to_contain_text("第 4 版")
-    admin.close()
+    page.context.close()

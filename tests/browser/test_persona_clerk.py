@@ -9,7 +9,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from careplan import clock
 from careplan.access import Actor
@@ -18,8 +18,8 @@ from careplan.members.archive import MemberCreate, create_member
 from careplan.models import Staff, Store
 from careplan.plans import lifecycle
 from careplan.vocab import Role
-from tests.browser.conftest import LiveServer
-from tests.web.conftest import HASHED, PASSWORD
+from tests.browser.live import LiveServer, signed_in_page
+from tests.factories import HASHED
 
 pytestmark = pytest.mark.browser
 
@@ -66,19 +66,10 @@ def words_doubled(text: str) -> list[str]:
     return [a for a, b in itertools.pairwise(words) if a == b]
 
 
-def sign_in(page: Page, base: str) -> None:
-    page.goto(base + "/sign-in")
-    page.get_by_label("用户名").fill("persona.clerk")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("我的工作台")
-
-
 def test_a_clerks_day(browser: Browser, live_server: LiveServer, clerk_store: dict[str, int]):
     base = live_server.url
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    sign_in(page, base)
+    page = signed_in_page(browser, base, "persona.clerk")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("我的工作台")
 
     # The worklist is calls: 王秀英 is one row, with her other step "also due".
     rows = page.locator(".work-item")
@@ -193,4 +184,4 @@ def test_a_clerks_day(browser: Browser, live_server: LiveServer, clerk_store: di
     expect(page.locator("#preview .error")).to_contain_text("该会员已在此方案中")
     expect(page.locator("#preview table")).to_have_count(0)
     assert re.search(r"加入慢病方案", page.locator("h1").inner_text())
-    context.close()
+    page.context.close()

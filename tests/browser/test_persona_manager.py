@@ -17,8 +17,8 @@ from careplan.plans import lifecycle
 from careplan.plans.checkpoints import ResultIn, record_result
 from careplan.plans.workload import store_workload
 from careplan.vocab import Role
-from tests.browser.conftest import LiveServer
-from tests.web.conftest import HASHED, PASSWORD
+from tests.browser.live import LiveServer
+from tests.factories import HASHED, PASSWORD
 
 pytestmark = pytest.mark.browser
 

@@ -21,8 +21,8 @@ from careplan.members.archive import MemberCreate, create_member
 from careplan.models import Lecture, LectureInvitation, LectureSeat, PurchaseImport, Staff, Store
 from careplan.vocab import Channel, ImportOutcome, Role, SeatStatus
 from tests.browser.axe import describe, violations
-from tests.browser.conftest import LiveServer
-from tests.web.conftest import HASHED, PASSWORD
+from tests.browser.live import LiveServer, signed_in_page
+from tests.factories import HASHED
 
 pytestmark = pytest.mark.browser
 
@@ -105,11 +105,7 @@ def test_a_store_managers_lectures_and_till_import(
 ) -> None:
     _store_and_people(live_server)
     base = live_server.url
-    page = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}).new_page()
-    page.goto(base + "/sign-in")
-    page.get_by_label("用户名").fill("persona.manager")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    page = signed_in_page(browser, base, "persona.manager")
 
     # The lecture held last week reads as held, with who came; not 已安排.
     page.get_by_role("link", name="健康讲座").click()

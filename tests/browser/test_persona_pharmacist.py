@@ -19,8 +19,8 @@ from careplan.models import EffectRecord, Staff, Store
 from careplan.plans import lifecycle
 from careplan.vocab import Role
 from tests import pdf
-from tests.browser.conftest import LiveServer
-from tests.web.conftest import HASHED, PASSWORD
+from tests.browser.live import LiveServer, signed_in_page
+from tests.factories import HASHED
 
 pytestmark = pytest.mark.browser
 
@@ -66,12 +66,7 @@ def pharmacy(live_server: LiveServer) -> dict[str, int]:
 
 def test_a_pharmacists_day(browser: Browser, live_server: LiveServer, pharmacy: dict[str, int]):
     base = live_server.url
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto(base + "/sign-in")
-    page.get_by_label("用户名").fill("persona.pharm")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    page = signed_in_page(browser, base, "persona.pharm")
     expect(page.locator("h1")).to_have_count(1)
     expect(page.locator("h1")).to_contain_text("我的工作台")
     expect(page.locator(".work-item")).to_have_count(2)
@@ -138,7 +133,7 @@ def test_a_pharmacists_day(browser: Browser, live_server: LiveServer, pharmacy: 
     table = page.locator("table.my-members")
     expect(table.locator("tbody tr")).to_have_count(2)
     expect(table).to_contain_text(re.compile(r"\d{4}年\d{1,2}月\d{1,2}日"))
-    context.close()
+    page.context.close()
 
     with live_server.session_factory() as s:
         assert s.query(EffectRecord).count() == 1

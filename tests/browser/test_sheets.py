@@ -17,8 +17,8 @@ from careplan.models import SheetBatch, SheetPrint, Staff, Store
 from careplan.plans import lifecycle
 from careplan.vocab import BatchState, Role
 from tests import pdf
-from tests.browser.conftest import LiveServer
-from tests.web.conftest import HASHED, PASSWORD
+from tests.browser.live import LiveServer
+from tests.factories import HASHED, PASSWORD
 
 pytestmark = pytest.mark.browser
 MEMBERS = 10  # started 20 days ago: weeks 1 and 2 overdue, week 3 due today -> 30 sheets

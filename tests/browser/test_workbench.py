@@ -17,8 +17,8 @@ from careplan.members.archive import MemberCreate, create_member
 from careplan.models import CheckpointResult, Escalation, Staff, Store
 from careplan.plans import lifecycle
 from careplan.vocab import Role
-from tests.browser.conftest import LiveServer
-from tests.web.conftest import HASHED, PASSWORD
+from tests.browser.live import LiveServer
+from tests.factories import HASHED, PASSWORD
 
 pytestmark = pytest.mark.browser
 

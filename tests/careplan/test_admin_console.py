@@ -27,7 +27,7 @@ from careplan.staff import (
 )
 from careplan.stores import StoreForm
 from careplan.vocab import Role
-from tests.conftest import NOW, ROOT, World, make_member, make_staff
+from tests.factories import NOW, ROOT, World, make_member, make_staff
 
 
 @pytest.fixture

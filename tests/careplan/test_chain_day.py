@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from careplan.members.archive import MemberCreate, create_member
-from tests.conftest import World
+from tests.factories import World
 
 
 def test_a_member_registered_before_8_in_shanghai_is_verified_on_the_chains_day(world: World):

@@ -14,7 +14,7 @@ from careplan.plans import checkpoints, lifecycle
 from careplan.plans.checkpoints import AttemptIn, CheckpointFilter, ResultIn
 from careplan.vocab import Adherence, Channel, CheckpointStatus, Role, StopReason
 from tests.careplan.test_plans import START, enroll, steps
-from tests.conftest import NOW, World, make_member
+from tests.factories import NOW, World, make_member
 
 
 def result(cp, **kw) -> ResultIn:

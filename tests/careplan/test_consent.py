@@ -14,7 +14,7 @@ from careplan.members.consent import WITHDRAWN, withdraw_health_consent
 from careplan.members.health_records import HealthCheckIn, record_health_check
 from careplan.models import CarePlan, ChangeLog, HealthCheck
 from careplan.vocab import CheckpointState, PlanStatus
-from tests.conftest import NOW, World, enrolled_steps, make_member, record_bone_density
+from tests.factories import NOW, World, enrolled_steps, make_member, record_bone_density
 
 READING = HealthCheckIn(kind="bone_density", values={"t_score": -2.4})
 

@@ -15,7 +15,7 @@ from careplan.stores import visible_stores
 from careplan.vocab import Role
 from tests.careplan.test_checkpoints import result, save
 from tests.careplan.test_plans import START, enroll, steps
-from tests.conftest import World, make_member, make_staff
+from tests.factories import World, make_member, make_staff
 
 
 def test_the_stores_a_person_sees_are_the_same_in_python_and_in_sql(world: World):

@@ -11,7 +11,7 @@ from careplan.errors import InvalidInput
 from careplan.members import archive
 from careplan.models import ChangeLog, Checkpoint, Member, Ownership
 from careplan.vocab import CheckpointState, OwnershipReason
-from tests.conftest import World, enrolled_steps, make_member
+from tests.factories import World, enrolled_steps, make_member
 
 # 10:00 in Shanghai on each day
 MON = datetime(2024, 3, 4, 2, tzinfo=UTC)

@@ -20,7 +20,7 @@ from careplan.trust.ledger import ERASED, verify_all
 from careplan.vocab import PlanStatus
 from tests.audit_chain import Chain, D, ago
 from tests.careplan.test_lectures import START, new_lecture
-from tests.conftest import NOW, World, enrolled_steps, make_member, record_bone_density
+from tests.factories import NOW, World, enrolled_steps, make_member, record_bone_density
 
 NAME, MOBILE, ALLERGY, NOTE = "欧阳淑芬", "13912345678", "磺胺类过敏", "淑芬说膝盖疼得厉害"
 

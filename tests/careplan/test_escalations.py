@@ -16,7 +16,7 @@ from careplan.plans import checkpoints, escalations
 from careplan.plans.checkpoints import ResultIn
 from careplan.vocab import Adherence, Channel, EscalationStatus, Role, StopReason
 from tests.careplan.test_plans import START, enroll, steps
-from tests.conftest import NOW, World, make_member
+from tests.factories import NOW, World, make_member
 
 
 def first_step(world: World, member_id: int, protocol_id: str) -> Checkpoint:

@@ -27,7 +27,8 @@ from careplan.vocab import (
     Role,
     SeatStatus,
 )
-from tests.conftest import (
+from tests.factories import (
+    HASHED,
     NOW,
     ROOT,
     World,
@@ -36,7 +37,6 @@ from tests.conftest import (
     make_staff,
     shipped_protocols,
 )
-from tests.web.conftest import HASHED
 
 START = datetime(2024, 3, 20, 6, 0, tzinfo=UTC)  # 14:00 in Shanghai
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from careplan.models import ChangeLog
 from careplan.trust.ledger import verify_all
-from tests.conftest import NOW, World, enrolled_steps, make_member, record_bone_density
+from tests.factories import NOW, World, enrolled_steps, make_member, record_bone_density
 
 
 def _history(world: World) -> None:

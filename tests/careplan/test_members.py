@@ -15,7 +15,7 @@ from careplan.trust import change_log
 from careplan.trust.change_log import UnattributedChange
 from careplan.vocab import OwnershipReason
 from tests.careplan.test_plans import done, enroll, steps
-from tests.conftest import NOW, World, make_member
+from tests.factories import NOW, World, make_member
 
 
 def test_a_mobile_number_that_is_not_mainland_is_refused():

@@ -9,7 +9,7 @@ from careplan.members.occasions import anniversary_in, festivals_between, member
 from careplan.members.pinyin import name_initials
 from careplan.models import Member
 from careplan.plans.worklist import in_best_call_hours
-from tests.conftest import World, make_member
+from tests.factories import World, make_member
 
 
 def test_the_festivals_follow_the_lunar_calendar():

@@ -10,7 +10,7 @@ from careplan.plans.checkpoints import ResultIn
 from careplan.plans.escalations import resolve_escalation
 from careplan.vocab import Adherence, Channel, PlanStatus, StopReason
 from tests.careplan.test_plans import START, enroll, steps
-from tests.conftest import NOW, World, make_member
+from tests.factories import NOW, World, make_member
 
 
 def answer(world: World, cp, on: date, **kw) -> None:

@@ -13,7 +13,7 @@ from careplan.plans import checkpoints, lifecycle, protocols
 from careplan.plans.checkpoints import ResultIn
 from careplan.plans.protocols import parse_protocol
 from careplan.vocab import Adherence, Channel, CheckpointStatus, PlanStatus
-from tests.conftest import NOW, ROOT, World, make_member
+from tests.factories import NOW, ROOT, World, make_member
 
 START = date(2024, 3, 4)
 

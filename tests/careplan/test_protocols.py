@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from careplan.models import ProtocolVersion
 from careplan.plans import protocols
 from careplan.plans.protocols import ProtocolFileError, parse_protocol
-from tests.conftest import ROOT, shipped_protocols
+from tests.factories import ROOT, shipped_protocols
 
 GOOD = """\
 id: tiny

@@ -17,7 +17,7 @@ from careplan.errors import Forbidden, InvalidInput, NotFound
 from careplan.members import erasure
 from careplan.models import Member, Purchase, PurchaseImport
 from careplan.vocab import ImportOutcome, Role
-from tests.conftest import NOW, World, enrolled_steps, make_member, make_staff
+from tests.factories import NOW, World, enrolled_steps, make_member, make_staff
 
 TODAY = NOW.date()  # 2024-03-01
 HEADER = (

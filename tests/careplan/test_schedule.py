@@ -9,7 +9,7 @@ import pytest
 from careplan.plans.protocol_schema import Protocol
 from careplan.plans.schedule import add_months, checkpoint_status, plan_schedule
 from careplan.vocab import CheckpointState, CheckpointStatus
-from tests.conftest import shipped_protocols
+from tests.factories import shipped_protocols
 
 
 def shipped(protocol_id: str) -> Protocol:

@@ -11,7 +11,7 @@ from careplan.errors import Forbidden, InvalidInput, NotFound
 from careplan.models import ChangeLog, Checkpoint, Member, SheetBatch, SheetPrint
 from careplan.sheets import sheets
 from careplan.vocab import BatchState, Channel, Paper
-from tests.conftest import (
+from tests.factories import (
     NOW,
     TODAY,
     World,

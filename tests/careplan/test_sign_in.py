@@ -18,7 +18,7 @@ from careplan.sessions import open_session, staff_for_token
 from careplan.sign_in import MAX_FAILURES, SignIn, hash_password, sign_in
 from careplan.staff import StaffIn, create_staff, unlock
 from careplan.vocab import Role
-from tests.conftest import NOW, World
+from tests.factories import NOW, World
 
 RIGHT = "right-password-123"
 

@@ -14,7 +14,7 @@ from careplan.plans.checkpoints import status_clause
 from careplan.plans.schedule import checkpoint_status
 from careplan.vocab import CheckpointState, CheckpointStatus
 from tests.careplan.test_plans import enroll
-from tests.conftest import World, make_member
+from tests.factories import World, make_member
 
 TODAY = date(2024, 6, 10)
 DAYS = [TODAY + timedelta(days=n) for n in (-2, -1, 0, 1, 2)]

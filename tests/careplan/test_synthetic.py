@@ -16,7 +16,7 @@ from careplan.db import make_engine, make_session_factory
 from careplan.demo import synthetic
 from careplan.models import CarePlan, Checkpoint, CheckpointResult, Escalation, HealthCheck
 from careplan.plans import protocols
-from tests.conftest import shipped_protocols
+from tests.factories import shipped_protocols
 
 TODAY = date(2024, 3, 20)
 SPEC = synthetic.ChainSpec(stores=3, members=400, seed=7, today=TODAY)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from careplan.plans import lifecycle, worklist
 from careplan.plans.lifecycle import protocol_of, step_title
 from tests.careplan.test_plans import START, enroll, steps
-from tests.conftest import World, make_member
+from tests.factories import World, make_member
 
 TODAY = START + timedelta(days=3)
 

@@ -10,8 +10,7 @@ from sqlalchemy import select
 
 from careplan.models import AccessLog
 from careplan.trust.ledger import verify_all
-from tests.conftest import World, enrolled_steps, make_member
-from tests.web.conftest import api_sign_in, sign_in_page
+from tests.factories import World, api_sign_in, enrolled_steps, make_member, sign_in_page
 
 
 def _looks(world: World, member_id: int) -> list[tuple[str, str, int | None]]:

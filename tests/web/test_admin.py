@@ -17,8 +17,7 @@ from careplan.models import AuthSession, ChangeLog, ProtocolVersion, Staff, Stor
 from careplan.plans import protocols
 from careplan.sign_in import MAX_FAILURES
 from careplan.vocab import Role
-from tests.conftest import ROOT, World, make_member, make_staff
-from tests.web.conftest import HASHED, csrf_of, sign_in_page
+from tests.factories import HASHED, ROOT, World, csrf_of, make_member, make_staff, sign_in_page
 from tests.web.test_languages import chinese_left, english_left, visible
 from web.i18n import gettext_for
 

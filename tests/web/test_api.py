@@ -11,8 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.models import CarePlan, CheckpointResult, HealthCheck, Member, Purchase
-from tests.conftest import NOW, World
-from tests.web.conftest import HASHED, PASSWORD
+from tests.factories import HASHED, NOW, PASSWORD, World
 from web.app import create_app
 from web.deps import Clock, get_clock
 

@@ -13,8 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import api_fuzz
-from tests.conftest import World
-from tests.web.conftest import TravelClock, api_sign_in
+from tests.factories import TravelClock, World, api_sign_in
 
 EXAMPLES = 1
 

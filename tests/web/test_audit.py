@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.audit_chain import Chain, D
-from tests.web.conftest import HASHED, PASSWORD, TravelClock, api_sign_in, sign_in_page
+from tests.factories import HASHED, PASSWORD, TravelClock, api_sign_in, sign_in_page
 
 pytestmark = pytest.mark.usefixtures("chain")
 AS_OF = {"as_of": D.isoformat()}

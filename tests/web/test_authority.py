@@ -8,8 +8,7 @@ from sqlalchemy import select
 
 from careplan.models import ChangeLog, ProductClass, Staff
 from careplan.vocab import Role
-from tests.conftest import World, make_member, make_staff
-from tests.web.conftest import api_sign_in, sign_in_page
+from tests.factories import World, api_sign_in, make_member, make_staff, sign_in_page
 
 
 def _hand_over(client: TestClient, headers: dict[str, str], staff_id: int, to: int, **kw):

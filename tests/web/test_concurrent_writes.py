@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.vocab import SeatStatus
 from tests.careplan.test_lectures import race, seats_by_status
-from tests.conftest import NOW
-from tests.web.conftest import PASSWORD
+from tests.factories import NOW, PASSWORD
 from web.app import create_app
 from web.deps import Clock, get_clock
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import World, make_member
-from tests.web.conftest import api_sign_in, sign_in_page
+from tests.factories import World, api_sign_in, make_member, sign_in_page
 
 
 def test_the_page_withdraws_consent_and_says_what_it_means(client: TestClient, world: World):

@@ -12,8 +12,17 @@ from careplan.models import Escalation
 from careplan.plans import escalations
 from careplan.vocab import EscalationStatus, StopReason
 from tests.careplan.test_escalations import first_step, open_ones, stopped
-from tests.conftest import NOW, ROOT, World, make_member, make_world
-from tests.web.conftest import HASHED, PASSWORD, api_sign_in, sign_in_page
+from tests.factories import (
+    HASHED,
+    NOW,
+    PASSWORD,
+    ROOT,
+    World,
+    api_sign_in,
+    make_member,
+    make_world,
+    sign_in_page,
+)
 from web.app import create_app
 from web.deps import Clock, get_clock
 

@@ -12,8 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from careplan.models import Member, Purchase
-from tests.conftest import World, enrolled_steps, make_member
-from tests.web.conftest import api_sign_in, sign_in_page
+from tests.factories import World, api_sign_in, enrolled_steps, make_member, sign_in_page
 
 
 def test_null_where_the_archive_always_has_a_value_is_refused_naming_the_field(

@@ -16,8 +16,7 @@ from careplan.audit.audit import STEP_FIELDS
 from careplan.members.archive import MemberFields
 from careplan.models import Member
 from tests import pdf
-from tests.conftest import World
-from tests.web.conftest import api_sign_in, sign_in_page
+from tests.factories import World, api_sign_in, sign_in_page
 
 SCRIPT = "<script>alert('x')</script>"
 SQL = "'; DROP TABLE members; --"

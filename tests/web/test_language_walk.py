@@ -38,8 +38,16 @@ from careplan.trust.access_log import who_looked
 from careplan.trust.change_log import history
 from careplan.validation import parse
 from careplan.vocab import Channel, OwnershipReason, Paper, Role
-from tests.conftest import ROOT, World, make_member, make_staff
-from tests.web.conftest import PASSWORD, TravelClock, api_sign_in, sign_in_page
+from tests.factories import (
+    PASSWORD,
+    ROOT,
+    TravelClock,
+    World,
+    api_sign_in,
+    make_member,
+    make_staff,
+    sign_in_page,
+)
 from tests.web.test_languages import chinese_left, english_left, visible
 from web.i18n import gettext_for
 from web.templating import error_text

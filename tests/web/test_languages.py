@@ -24,8 +24,7 @@ from careplan.plans import lifecycle
 from careplan.plans.checkpoints import AttemptIn, ResultIn, record_attempt, record_result
 from careplan.sheets import sheets
 from careplan.vocab import Paper
-from tests.conftest import ROOT, World, make_member
-from tests.web.conftest import TravelClock, sign_in_page
+from tests.factories import ROOT, TravelClock, World, make_member, sign_in_page
 from web.i18n import po_path
 
 VOID = {"br", "hr", "img", "input", "link", "meta", "source", "wbr", "col", "area"}

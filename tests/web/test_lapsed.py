@@ -12,8 +12,7 @@ from fastapi.testclient import TestClient
 from careplan.models import Member, Purchase
 from careplan.plans import lifecycle
 from careplan.plans.checkpoints import ResultIn, record_result
-from tests.conftest import NOW, World, make_member
-from tests.web.conftest import TravelClock, sign_in_page
+from tests.factories import NOW, TravelClock, World, make_member, sign_in_page
 
 
 def lapsed_member(world: World, name: str, mobile: str, owner) -> Member:

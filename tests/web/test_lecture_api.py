@@ -6,8 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from careplan.models import Lecture, LectureSeat, Member
-from tests.conftest import World, make_member
-from tests.web.conftest import TravelClock, api_sign_in, sign_in_page
+from tests.factories import TravelClock, World, api_sign_in, make_member, sign_in_page
 
 LECTURE = {
     "title_zh": "防跌倒健康讲座",

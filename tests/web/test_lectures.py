@@ -10,9 +10,8 @@ from sqlalchemy import func, select
 
 from careplan.models import Lecture, LectureSeat
 from careplan.vocab import SeatStatus
-from tests.conftest import World, make_member
+from tests.factories import TravelClock, World, make_member, sign_in_page
 from tests.pdf import flat, text
-from tests.web.conftest import TravelClock, sign_in_page
 
 FORM = {
     "title_zh": "防跌倒健康讲座",

@@ -11,8 +11,15 @@ from sqlalchemy import select
 from careplan.members.consent import withdraw_health_consent
 from careplan.models import AccessLog
 from tests import pdf
-from tests.conftest import NOW, World, enrolled_steps, make_member, record_bone_density
-from tests.web.conftest import api_sign_in, sign_in_page
+from tests.factories import (
+    NOW,
+    World,
+    api_sign_in,
+    enrolled_steps,
+    make_member,
+    record_bone_density,
+    sign_in_page,
+)
 
 
 def _exports(world: World, member_id: int) -> list[str]:

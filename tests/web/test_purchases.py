@@ -16,8 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from careplan.adherence import import_jobs, till_import
 from careplan.models import Member, Purchase, PurchaseImport
 from careplan.vocab import ImportOutcome
-from tests.conftest import World, enrolled_steps, make_member
-from tests.web.conftest import TravelClock, api_sign_in, sign_in_page
+from tests.factories import (
+    TravelClock,
+    World,
+    api_sign_in,
+    enrolled_steps,
+    make_member,
+    sign_in_page,
+)
 
 HEADER = "会员卡号,商品编码,商品名称,药品类别,数量,用药天数,日期,门店编码,金额\n"
 

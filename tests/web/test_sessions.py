@@ -9,8 +9,16 @@ from sqlalchemy import select
 from careplan.models import AuthSession
 from careplan.sign_in import MAX_ADDRESS_FAILURES
 from careplan.vocab import Role
-from tests.conftest import World, make_staff
-from tests.web.conftest import HASHED, PASSWORD, TravelClock, api_sign_in, csrf_of, sign_in_page
+from tests.factories import (
+    HASHED,
+    PASSWORD,
+    TravelClock,
+    World,
+    api_sign_in,
+    csrf_of,
+    make_staff,
+    sign_in_page,
+)
 
 
 def test_a_session_left_idle_for_30_minutes_ends(client: TestClient, clock: TravelClock):

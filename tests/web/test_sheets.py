@@ -14,14 +14,15 @@ from careplan.models import Checkpoint, Member, SheetBatch, SheetPrint
 from careplan.sheets import sheets
 from careplan.vocab import Paper
 from tests import pdf
-from tests.conftest import (
+from tests.factories import (
+    TravelClock,
     World,
     enrolled_steps,
     make_member,
     record_bone_density,
+    sign_in_page,
     step_guidance,
 )
-from tests.web.conftest import TravelClock, sign_in_page
 from web.sheet_pdf import render_pdf
 
 START = date(2024, 2, 1)  # the clock says 2024-03-06: weeks 3 and 4 are overdue, 6 is next

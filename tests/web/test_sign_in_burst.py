@@ -11,8 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.careplan.test_lectures import race
-from tests.conftest import NOW
-from tests.web.conftest import PASSWORD, csrf_of
+from tests.factories import NOW, PASSWORD, csrf_of
 from web.app import create_app
 from web.deps import Clock, get_clock
 

@@ -10,8 +10,14 @@ from fastapi.testclient import TestClient
 from careplan.models import Member, Staff
 from careplan.plans.checkpoints import CheckpointFilter, count_checkpoints
 from careplan.vocab import CheckpointStatus
-from tests.conftest import World, enrolled_steps, make_member
-from tests.web.conftest import TravelClock, api_sign_in, sign_in_page
+from tests.factories import (
+    TravelClock,
+    World,
+    api_sign_in,
+    enrolled_steps,
+    make_member,
+    sign_in_page,
+)
 
 
 def staff_row(page: str, name: str) -> list[str]:

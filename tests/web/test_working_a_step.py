@@ -11,9 +11,17 @@ from fastapi.testclient import TestClient
 
 from careplan.models import Checkpoint, CheckpointResult
 from careplan.plans import lifecycle
-from tests.conftest import World, make_member
-from tests.web.conftest import TravelClock, sign_in_page
-from tests.web.test_pages import HX, count, due_step, enrolled, result_form
+from tests.factories import (
+    HX,
+    TravelClock,
+    World,
+    count,
+    due_step,
+    enrolled,
+    make_member,
+    result_form,
+    sign_in_page,
+)
 
 
 def test_no_channel_is_preselected_and_a_save_without_one_is_refused_naming_it(
