@@ -42,13 +42,20 @@ OUT = ROOT / "docs" / "screenshots"
 CAREPLAN = ROOT / ".venv" / "bin" / "careplan"
 PASSWORD = "careplan-demo"
 WIDTHS = (1280, 768)
+LOCALES = Path("/usr/lib/chromium/locales")  # Debian's chromium-l10n
 BROWSER_LANGUAGE = {"zh": "zh-CN", "en": "en-US"}  # the browser's own UI: file picker, bubbles
 
 
 def launch(p: Playwright, language: str) -> Browser:
-    """Debian's chromium, its own UI in the language a pharmacist's browser would speak."""
-    args = [*CHROMIUM_ARGS, f"--lang={BROWSER_LANGUAGE[language]}"]
-    return p.chromium.launch(executable_path=str(CHROMIUM), args=args)
+    """Debian's chromium, its own UI (file picker, date fields, the browser's bubbles) in
+    the language a pharmacist's browser would speak. On Linux chromium takes that from
+    LANGUAGE rather than --lang, and needs Debian's chromium-l10n for anything but English."""
+    tag = BROWSER_LANGUAGE[language]
+    if not (LOCALES / f"{tag}.pak").exists():
+        sys.exit(f"chromium speaks no {tag}: apt-get install chromium-l10n")
+    args = [*CHROMIUM_ARGS, f"--lang={tag}"]
+    env = {**os.environ, "LANGUAGE": tag.replace("-", "_")}
+    return p.chromium.launch(executable_path=str(CHROMIUM), args=args, env=env)
 
 
 def new_page(browser: Browser, language: str, width: int) -> Page:
