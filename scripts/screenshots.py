@@ -408,6 +408,8 @@ def admin_protocols(s: Shots, page: Page) -> None:
     s.go(page, "/admin/protocols")
     s.take(page, "admin-protocols")
     page.click("a[href='/admin/protocols/osteoporosis/3']")
+    page.fill("#pv-start", (clock.today() + timedelta(days=5)).isoformat())
+    page.click("form:has(#pv-start) button[type=submit]")  # the dates a plan would have
     page.wait_for_load_state("networkidle")
     s.take(page, "admin-protocol")
     shipped = (ROOT / "protocols" / "osteoporosis.yaml").read_text(encoding="utf-8")
