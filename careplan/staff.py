@@ -51,7 +51,7 @@ def create_staff(session: Session, data: StaffIn) -> Staff:
         if store_id is None:
             raise InvalidInput(N_("no store with code %(code)s"), field="store_code",
                                code=data.store_code)  # fmt: skip
-    elif data.role not in (Role.supervisor, Role.admin):
+    elif data.role in STORE_ROLES:
         raise InvalidInput(N_("store staff need a home store"), field="store_code")
     staff = Staff(
         username=data.username,
