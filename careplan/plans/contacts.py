@@ -51,6 +51,12 @@ class Contact:
     sheet: SheetPrint | None = None
 
     @property
+    def on(self) -> date:
+        """The day it happened: a result's contact day (a call written up later, or
+        entered the next morning, counts on the day the member was reached)."""
+        return self.result.contacted_on if self.result is not None else local_date(self.at)
+
+    @property
     def by(self) -> int | None:
         """The member of staff who made the contact."""
         if self.result is not None:
@@ -61,7 +67,8 @@ class Contact:
 
 
 def contact_log(session: Session, checkpoint_ids: Iterable[int]) -> list[Contact]:
-    """The results, attempts and printed sheets of these steps, newest first."""
+    """The results, attempts and printed sheets of these steps, newest first: by the
+    day of the contact, then by when it was written down."""
     ids = sorted(set(checkpoint_ids))
     log: list[Contact] = []
     for i in range(0, len(ids), CHUNK):
@@ -72,7 +79,7 @@ def contact_log(session: Session, checkpoint_ids: Iterable[int]) -> list[Contact
         log += [Contact(r.recorded_at, result=r) for r in session.scalars(results)]
         log += [Contact(a.attempted_at, attempt=a) for a in session.scalars(attempts)]
         log += [Contact(p.printed_at, sheet=p) for p in session.scalars(prints)]
-    return sorted(log, key=lambda c: c.at, reverse=True)
+    return sorted(log, key=lambda c: (c.on, c.at), reverse=True)
 
 
 def last_answer(log: list[Contact]) -> CheckpointResult | None:

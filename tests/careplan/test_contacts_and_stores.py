@@ -12,10 +12,10 @@ from careplan.models import Store
 from careplan.plans import checkpoints, contacts
 from careplan.plans.checkpoints import AttemptIn
 from careplan.stores import visible_stores
-from careplan.vocab import Role
+from careplan.vocab import Adherence, Role, StopReason
 from tests.careplan.test_checkpoints import result, save
 from tests.careplan.test_plans import START, enroll, steps
-from tests.factories import World, make_member, make_staff
+from tests.factories import NOW, World, make_member, make_staff
 
 
 def test_the_stores_a_person_sees_are_the_same_in_python_and_in_sql(world: World):
@@ -54,3 +54,23 @@ def test_last_contact_is_the_latest_result_or_attempt_on_any_plan(world: World):
     assert {c.by for c in log} == {world.clerk_a.id}
     assert contacts.last_answer(contacts.contact_log(world.session, [first.id])) is not None
     assert contacts.last_answer(contacts.contact_log(world.session, [cp.id])) is None
+
+
+def test_the_log_is_in_contact_order_so_the_last_answer_is_the_latest_contact(world: World):
+    """A call written up a week late (typed in last) still counts on the day it was made:
+    the newest answer is the one from the latest contact, not the last one typed in."""
+    member = make_member(world)
+    plan = enroll(world, member.id)
+    first, second = steps(world, plan)["medication_guidance"], steps(world, plan)["take_on_time"]
+    clerk = world.actor(world.clerk_a)
+    later = START + timedelta(days=8)
+    stopped = result(second, contacted_on=later, adherence=Adherence.stopped,
+                     stop_reason=StopReason.side_effects)  # fmt: skip
+    checkpoints.record_result(world.session, clerk, second.id, stopped, today=later, now=NOW)
+    missed = result(first, contacted_on=START, adherence=Adherence.missed_doses)
+    typed_late = NOW + timedelta(days=1)  # the earlier call, written up after the later one
+    checkpoints.record_result(world.session, clerk, first.id, missed, today=later, now=typed_late)
+    log = contacts.contact_log(world.session, [first.id, second.id])
+    assert [c.result.checkpoint_id for c in log if c.result] == [second.id, first.id]
+    answer = contacts.last_answer(log)
+    assert answer is not None and answer.adherence is Adherence.stopped
