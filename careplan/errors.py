@@ -26,7 +26,7 @@ class InvalidValue(ValueError):
 
     def __init__(self, message: str, *, field: str | None = None, **params: Any) -> None:
         self.message, self.field, self.params = message, field, params
-        english = message % {k: _said(v) for k, v in params.items()} if params else message
+        english = message % {k: said(v) for k, v in params.items()} if params else message
         super().__init__(f"{field}: {english}" if field else english)
 
 
@@ -50,7 +50,7 @@ class CareplanError(Exception):
     def english(self) -> str:
         if not self.params:
             return self.message
-        return self.message % {k: _said(v) for k, v in self.params.items()}
+        return self.message % {k: said(v) for k, v in self.params.items()}
 
     @property
     def text(self) -> str:
@@ -75,10 +75,10 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)
 
 
-def _said(value: Any) -> Any:
+def said(value: Any) -> Any:
     """A parameter in an English sentence: a list as "a, b", an enum as its value."""
     if isinstance(value, list | tuple):
-        return ", ".join(str(_said(v)) for v in value)
+        return ", ".join(str(said(v)) for v in value)
     return str(value) if isinstance(value, StrEnum) else value
 
 

@@ -35,20 +35,33 @@ def _server_url(base: str) -> Any:
     return make_url(base).set(database="postgres")
 
 
+def _on_server(base: str, statement: str) -> None:
+    """One CREATE or DROP DATABASE, run on the server's maintenance database."""
+    admin = make_engine(_server_url(base).render_as_string(hide_password=False))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(statement))
+    admin.dispose()
+
+
+def _pg_url(base: str, name: str) -> str:
+    return make_url(base).set(database=name).render_as_string(hide_password=False)
+
+
+def _pg_name(base: str, suffix: str) -> str:
+    """This worker's databases are named for it: `test_gw0_…`."""
+    return f"{make_url(base).database}_{_worker()}_{suffix}"
+
+
 def _pg_template(base: str) -> str:
     """This worker's migrated template database, built once per run. Each worker has
     databases of its own, so one worker's locks (the change log's chain-wide advisory
     lock) never keep another waiting."""
-    name = f"{make_url(base).database}_{_worker()}_template"
+    name = _pg_name(base, "template")
     if name not in _TEMPLATES:
-        admin = make_engine(_server_url(base).render_as_string(hide_password=False))
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = make_url(base).set(database=name).render_as_string(hide_password=False)
-        migrate.upgrade(url)
-        _TEMPLATES[name] = url
+        _on_server(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _on_server(base, f'CREATE DATABASE "{name}"')
+        migrate.upgrade(_pg_url(base, name))
+        _TEMPLATES[name] = _pg_url(base, name)
     return name
 
 
@@ -66,54 +79,44 @@ def _sqlite_template(tmp: Path) -> Path:
 _TEMPLATES: dict[str, str] = {}
 
 
-def new_database(kind: str, tmp: Path) -> tuple[str, object]:
-    """A fresh empty database: (url, cleanup token)."""
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / f'{uuid.uuid4().hex}.db'}", None
+def _pg_base() -> str:
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(PG_SKIP)
-    name = f"{make_url(base).database}_{_worker()}_{uuid.uuid4().hex[:10]}"
-    return _create_pg_database(base, name), (base, name)
+    return base
 
 
-def _create_pg_database(base: str, name: str, template: str | None = None) -> str:
-    admin = make_engine(_server_url(base).render_as_string(hide_password=False))
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        like = f' TEMPLATE "{template}"' if template else ""
-        conn.execute(text(f'CREATE DATABASE "{name}"{like}'))
-    admin.dispose()
-    return make_url(base).set(database=name).render_as_string(hide_password=False)
+def new_database(kind: str, tmp: Path, *, migrated: bool = False) -> tuple[str, object]:
+    """A fresh database, empty or (migrated=True) a copy of this worker's migrated
+    template: (url, cleanup token)."""
+    if kind == "sqlite":
+        path = tmp / f"{uuid.uuid4().hex}.db"
+        if migrated:
+            shutil.copyfile(_sqlite_template(tmp), path)
+        return f"sqlite:///{path}", None
+    base = _pg_base()
+    name = _pg_name(base, uuid.uuid4().hex[:10])
+    like = f' TEMPLATE "{_pg_template(base)}"' if migrated else ""
+    _on_server(base, f'CREATE DATABASE "{name}"{like}')
+    return _pg_url(base, name), (base, name)
 
 
 def drop_database(token: object) -> None:
     if token is None:
         return
     base, name = token  # type: ignore[misc]
-    admin = make_engine(_server_url(base).render_as_string(hide_password=False))
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    _on_server(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
 def migrated_database(kind: str, tmp: Path) -> Iterator[str]:
     """A fresh database as the migrations leave it, dropped afterwards: a copy of this
     worker's migrated template (tests/test_migrations.py runs the migrations themselves)."""
-    if kind == "sqlite":
-        path = tmp / f"{uuid.uuid4().hex}.db"
-        shutil.copyfile(_sqlite_template(tmp), path)
-        yield f"sqlite:///{path}"
-        return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(PG_SKIP)
-    name = f"{make_url(base).database}_{_worker()}_{uuid.uuid4().hex[:10]}"
-    url = _create_pg_database(base, name, template=_pg_template(base))
+    url, token = new_database(kind, tmp, migrated=True)
     try:
         yield url
     finally:
-        drop_database((base, name))
+        drop_database(token)
 
 
 def drop_templates() -> None:

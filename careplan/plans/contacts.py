@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from careplan.clock import local_date
 from careplan.models import CarePlan, Checkpoint, CheckpointResult, ContactAttempt, SheetPrint
+from careplan.models.base import AnySelect
 
 CHUNK = 500  # bounded IN lists
 
@@ -96,19 +98,22 @@ def last_contacts(session: Session, member_ids: Iterable[int]) -> dict[int, date
     found: dict[int, date] = {}
     for i in range(0, len(ids), CHUNK):
         chunk = ids[i : i + CHUNK]
-        for member_id, on in session.execute(_latest(CheckpointResult.contacted_on, chunk)):
+        reached = _latest(CheckpointResult, CheckpointResult.contacted_on, chunk)
+        for member_id, on in session.execute(reached):
             if on is not None:
                 found[member_id] = on
-        for member_id, at in session.execute(_latest(ContactAttempt.attempted_at, chunk)):
+        tried = _latest(ContactAttempt, ContactAttempt.attempted_at, chunk)
+        for member_id, at in session.execute(tried):
             if at is not None:
                 on = local_date(at)
                 found[member_id] = max(found.get(member_id, on), on)
     return found
 
 
-def _latest(column, member_ids: list[int]):  # type: ignore[no-untyped-def]
+def _latest(
+    table: type[CheckpointResult] | type[ContactAttempt], column: Any, member_ids: list[int]
+) -> AnySelect:
     """The latest value of a result's or an attempt's column per member."""
-    table = column.class_
     return (
         select(CarePlan.member_id, func.max(column))
         .join(Checkpoint, table.checkpoint_id == Checkpoint.id)

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, require_chain_settings
-from careplan.errors import N_, NotFound
+from careplan.errors import N_, NotFound, said
 from careplan.models import ProtocolVersion
 from careplan.plans.protocol_schema import Protocol, Step, StepCommon
 from careplan.plans.schedule import expiry_of, grace_of, nominal_due_day
@@ -205,15 +205,8 @@ def _pydantic_issue(path: str, line: int, data: Any, err: dict[str, Any]) -> Pro
         )
         return ProtocolIssue(path, line, key, where=where)
     refused = refusal(err)
-    return ProtocolIssue(path, line, refused.message, _said_params(refused.params), where=where)
-
-
-def _said_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Parameters as a sentence shows them: lists joined, enums as their value."""
-    return {
-        k: ", ".join(str(x) for x in v) if isinstance(v, list | tuple) else str(v)
-        for k, v in params.items()
-    }
+    params = {k: said(v) for k, v in refused.params.items()}
+    return ProtocolIssue(path, line, refused.message, params, where=where)
 
 
 def _order_issues(
