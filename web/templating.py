@@ -32,6 +32,9 @@ env = templates.env
 WEEKDAYS_ZH = "一二三四五六日"
 # A routine contact's name: "常规维护联系 · 第1个月第2次" (issue 21).
 ROUTINE_TITLE = N_("%(step)s · month %(month)s, contact %(n)s")
+# Punctuation in the reader's language: "：", "（…）", "。" in Chinese.
+# Templates write the full stop as _(".") and list separators as _(", ") and _("; ").
+COLON, OPEN, CLOSE = N_(": "), N_(" ("), N_(")")
 
 
 def is_htmx(request: Request) -> bool:
@@ -111,6 +114,19 @@ def series(ctx: Context, values: Any) -> str:
     return str(ctx["_"](", ")).join(str(v) for v in values or ())
 
 
+@pass_context
+def colon(ctx: Context, value: Any) -> Markup:
+    """A label and its colon: "缺少：" in Chinese, "Missing: " in English."""
+    return Markup("{}{}").format(value, ctx["_"](COLON))
+
+
+@pass_context
+def paren(ctx: Context, value: Any) -> Markup:
+    """An aside in the language's brackets: "（电话）" in Chinese, " (phone)" in English,
+    so a template writes `{{ word }}{{ aside | paren }}` with no space of its own."""
+    return Markup("{}{}{}").format(ctx["_"](OPEN), value, ctx["_"](CLOSE))
+
+
 def error_text(_: Any, exc: CareplanError) -> Markup:
     """'<field label>: <message>' in the visitor's language: the message's key translated,
     its parameters filled in. A vocabulary value is said in words, a list with the
@@ -149,6 +165,8 @@ env.filters.update(
     label=label,
     field_label=field_label,
     series=series,
+    colon=colon,
+    paren=paren,
     text=text,
     day=day,
     moment=moment,

@@ -64,19 +64,19 @@ def test_register_past_capacity_cancel_promotes_then_check_in(
     for name, told in (("孙一", "已报名"), ("李二", "候补，排第 1 位")):
         page.get_by_label("姓名、电话、卡号或拼音首字母").fill(name)
         page.get_by_role("button", name="搜索").click()
-        page.get_by_role("button", name=f"报名: {name}", exact=True).click()
+        page.get_by_role("button", name=f"报名：{name}", exact=True).click()
         expect(page.get_by_role("status")).to_contain_text(told)
     expect(page.locator("#seat-count")).to_have_text("1 / 1")
     expect(page.locator("#waitlist-count")).to_have_text("1")
     roster = page.locator("#roster")
     expect(roster.locator("tr", has_text="李二")).to_contain_text("候补")
 
-    page.get_by_role("button", name="取消报名: 孙一", exact=True).click()
+    page.get_by_role("button", name="取消报名：孙一", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("候补第一位")
     expect(roster.locator("tr", has_text="李二")).to_contain_text("由候补转正")
     expect(page.locator("#waitlist-count")).to_have_text("0")
 
-    page.get_by_role("button", name="签到: 李二", exact=True).click()
+    page.get_by_role("button", name="签到：李二", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("已签到")
     expect(roster.locator("tr", has_text="李二").locator("button", has_text="签到")).to_have_count(
         0

@@ -97,7 +97,7 @@ def _accessible(page: Page) -> None:
 def _register(page: Page, card: str, name: str) -> None:
     page.get_by_label("姓名、电话、卡号或拼音首字母").fill(card)
     page.get_by_role("button", name="搜索").click()
-    page.get_by_role("button", name=f"报名: {name}", exact=True).click()
+    page.get_by_role("button", name=f"报名：{name}", exact=True).click()
 
 
 def test_a_store_managers_lectures_and_till_import(
@@ -148,7 +148,7 @@ def test_a_store_managers_lectures_and_till_import(
     expect(page.get_by_role("status")).not_to_contain_text("已报名")
     roster = page.locator("#roster")
     expect(roster.locator("tr", has_text="李二")).to_contain_text("候补中，排第 1 位")
-    expect(roster.get_by_role("button", name="签到: 孙一")).to_have_count(0)
+    expect(roster.get_by_role("button", name="签到：孙一")).to_have_count(0)
     _accessible(page)
 
     # Inviting: the lecture's condition ticked, an age filter, kept after marking.
@@ -177,7 +177,7 @@ def test_a_store_managers_lectures_and_till_import(
     expect(page.locator("#lecture-phase")).to_have_text("已举办 · 出席 1 人（报名 2 人）")
     expect(page.locator("#roster tr", has_text="孙一")).to_contain_text("出席")
     expect(page.locator("#roster tr", has_text="李二")).to_contain_text("未到场")
-    expect(page.get_by_role("button", name="签到: 李二")).to_have_count(0)
+    expect(page.get_by_role("button", name="签到：李二")).to_have_count(0)
 
     # Till import: the template to fill in, then a file with errors refused whole.
     page.get_by_role("link", name="收银导入").click()
@@ -200,7 +200,7 @@ def test_a_store_managers_lectures_and_till_import(
     history = page.locator("table", has_text="最近导入")
     expect(history.locator("tr", has_text="收银-十一月.csv")).to_contain_text("未导入（有错误）")
     _accessible(page)
-    history.get_by_role("link", name="未导入：查看错误报告: 收银-十一月.csv").click()
+    history.get_by_role("link", name="未导入：查看错误报告：收银-十一月.csv").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("收银-十一月.csv")
     expect(page.locator("#problems")).to_contain_text("格式应为 58.00、¥58.00 或 1,234.50")
     _accessible(page)

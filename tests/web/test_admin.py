@@ -310,7 +310,7 @@ def test_an_upload_is_checked_as_the_cli_checks_and_published_only_after_confirm
     zh = gettext_for("zh")
     shown = re.sub(r"<[^>]+>", "", page)
     for issue in cli.value.issues:  # the CLI's very messages, file and line, in Chinese
-        where = f"{issue.where}: " if issue.where else ""
+        where = f"{issue.where}：" if issue.where else ""
         said = zh(issue.key, **issue.params)
         assert said != issue.key, f"no Chinese for {issue.key!r}"
         assert escape(f"bad.yaml:{issue.line}: {where}{said}", quote=False) in shown

@@ -48,7 +48,7 @@ from tests.factories import (
     make_staff,
     sign_in_page,
 )
-from tests.web.test_languages import chinese_left, english_left, visible
+from tests.web.test_languages import ascii_punctuation, chinese_left, english_left, visible
 from web.i18n import gettext_for
 from web.templating import error_text
 
@@ -767,12 +767,15 @@ def test_every_refusal_is_met_and_reads_in_the_readers_language(
         zh, en = shown("zh", refusal), shown("en", refusal)
         if set(english_left(zh)) - LATIN_OK or chinese_left(en) or said_twice(zh + en):
             wrong.append((refusal.message, zh, en))
+        if ascii_punctuation(zh):  # "开始日期: …" where "开始日期：…" belongs
+            wrong.append((refusal.message, zh, en))
         if any(CODE_WORD.search(t) for t in en):  # "as_of cannot be...": a field's id
             wrong.append((refusal.message, zh, en))
     wrong += [(p.key, p.params) for p in problems if protocol_problem_reads_wrong(p)]
     assert not wrong, "\n".join(map(str, wrong))
     for name, html in pages["zh"].items():
         assert 'role="alert"' in html and not set(english_left(visible(html))) - LATIN_OK, name
+        assert not ascii_punctuation(visible(html)), name
     for name, html in pages["en"].items():
         assert not chinese_left(visible(html)), name
 

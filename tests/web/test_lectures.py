@@ -115,14 +115,14 @@ def test_the_waitlisted_are_told_their_place_check_in_on_the_day_then_held(
     told = client.get(r.headers["location"]).text
     assert "讲座已满：会员正在候补，排第 1 位" in told and "已报名：" not in told
     assert "候补中，排第 1 位" in told
-    assert "签到: 赵一" not in told  # not the lecture's day: no check-in offered
+    assert "签到：赵一" not in told  # not the lecture's day: no check-in offered
     member_page = client.get(f"/members/{waiting.id}").text
     assert "候补中，排第 1 位" in member_page
 
     clock.advance(days=14, hours=5)  # 2024-03-20 15:00 in Shanghai, during the lecture
     token = sign_in_page(client, "manager.a")  # a fortnight later: a new day's sign-in
     on_the_day = client.get(url).text
-    assert "今天举办" in on_the_day and "签到: 赵一" in on_the_day
+    assert "今天举办" in on_the_day and "签到：赵一" in on_the_day
     seat_id = world.session.scalar(select(LectureSeat.id).where(LectureSeat.member_id == seated.id))
     r = client.post(f"{url}/seats/{seat_id}/check-in", data={"csrf_token": token})
     assert r.status_code == 303
@@ -131,7 +131,7 @@ def test_the_waitlisted_are_told_their_place_check_in_on_the_day_then_held(
     token = sign_in_page(client, "manager.a")
     held = client.get(url).text
     assert "已举办 · 出席 1 人（报名 1 人）" in held and "已安排" not in held
-    assert "签到: " not in held and "取消报名" not in held
+    assert "签到：" not in held and "取消报名" not in held
     assert "已举办 · 出席 1 人（报名 1 人）" in client.get("/lectures").text
 
 

@@ -88,7 +88,7 @@ def test_readings_show_as_a_table_and_a_chart_with_this_visits_marked():
     text = pdf.text(render_pdf([sheet], Paper.a4))
 
     assert "<svg" in html and "<polyline" in html
-    assert "162/95" in text and "138/86 (本次)" in text
+    assert "162/95" in text and "138/86（本次）" in text
     assert "收缩压 (mmHg)" in text  # the chart's legend, in the Chinese font
 
 
