@@ -249,7 +249,7 @@ def lectures(s: Shots, page: Page) -> None:
     for name in ("林国强", "赵建华", "陈美玲"):  # two seats, then the waiting list
         page.fill("#r-q", name)
         page.click("form:has(#r-q) button[type=submit]")
-        page.get_by_role("button", name=f"报名: {name}").first.click()
+        page.get_by_role("button", name=f"报名：{name}").first.click()
         page.wait_for_load_state("networkidle")
     s.take(page, "manager-lectures-page")
     page.goto(lecture + "/invite")
@@ -326,7 +326,7 @@ def hand_over(s: Shots, page: Page) -> None:
 
 
 def _option(page: Page, select: str, part: str) -> str:
-    """The label of the select's option that says `part` (e.g. '张丽 (8)' for 张丽)."""
+    """The label of the select's option that says `part` (e.g. '张丽（8）' for 张丽)."""
     labels = page.locator(f"{select} option").all_inner_texts()
     return next(label.strip() for label in labels if part in label)
 

@@ -19,9 +19,11 @@ from careplan import csv_export
 from careplan.access import Actor
 from careplan.audit import audit
 from careplan.errors import N_, InvalidInput
+from careplan.plans.lifecycle import StepTitle
 from careplan.plans.protocol_schema import Text
 from careplan.validation import whole_number
 from web.labels import label_of
+from web.templating import step_name
 
 PAGE_SIZE = 50
 
@@ -171,6 +173,10 @@ def _in(value: Text | None, language: str) -> str:
     return value.get(language) if value is not None else ""
 
 
+def _step_in(value: StepTitle | None, language: str) -> str:
+    return step_name(value, language) if value is not None else ""
+
+
 def readable_steps(names: audit.Names, language: str, _: Callable[..., str]) -> Rows:
     at = audit.STEP_FIELDS.index
     at_protocol, at_step, at_outcome = at("protocol_id"), at("step_key"), at("outcome")
@@ -181,7 +187,7 @@ def readable_steps(names: audit.Names, language: str, _: Callable[..., str]) -> 
             pid, key, outcome = str(r[at_protocol]), str(r[at_step]), str(r[at_outcome])
             r[at_outcome] = _(label_of(outcome, "AuditOutcome") or outcome)
             r[at_step + 1 : at_step + 1] = [
-                _in(names.protocol(pid), language), _in(names.step(pid, key), language)
+                _in(names.protocol(pid), language), _step_in(names.step(pid, key), language)
             ]  # fmt: skip
             yield r
 
@@ -192,7 +198,7 @@ def readable_by_step_csv(
     session: Session, q: audit.AuditQuery, header: list[str], language: str
 ) -> StreamingResponse:
     rows = (
-        [x.protocol_id, x.key, _in(x.protocol_title, language), _in(x.step_title, language),
+        [x.protocol_id, x.key, _in(x.protocol_title, language), _step_in(x.step_title, language),
          *x.overdue, x.total]
         for x in audit.by_step(session, q)
     )  # fmt: skip

@@ -56,15 +56,20 @@ def field_label(ctx: Context, name: str) -> str:
     return ctx["_"](FIELDS.get(name, name))
 
 
+def step_name(title: StepTitle, language: str) -> str:
+    """A step's name in words; a routine contact's with its month and number."""
+    name = title.title.get(language)
+    if title.month is None:
+        return name
+    return gettext_for(language)(ROUTINE_TITLE, step=name, month=title.month, n=title.number)
+
+
 @pass_context
 def text(ctx: Context, value: Text | StepTitle | dict[str, str] | None) -> str:
     if value is None:
         return ""
     if isinstance(value, StepTitle):
-        name = text(ctx, value.title)
-        if value.month is None:
-            return name
-        return ctx["_"](ROUTINE_TITLE, step=name, month=value.month, n=value.number)
+        return step_name(value, ctx["lang"])
     if isinstance(value, dict):
         return value.get(ctx["lang"]) or value.get("zh", "")
     return value.get(ctx["lang"])

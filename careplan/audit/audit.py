@@ -48,7 +48,7 @@ from careplan.errors import N_, Forbidden, InvalidInput, NotFound
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion, Staff, Store
 from careplan.models.base import AnySelect, IdType, UTCDateTime
 from careplan.periods import checked_day, period
-from careplan.plans.lifecycle import step_of
+from careplan.plans.lifecycle import StepTitle, step_title
 from careplan.plans.protocol_schema import Protocol, Text
 from careplan.plans.protocols import (
     all_steps,
@@ -434,7 +434,7 @@ class StepRow:
     protocol_id: str
     key: str
     protocol_title: Text | None
-    step_title: Text | None
+    step_title: StepTitle | None
     overdue: list[int]
 
     @property
@@ -623,12 +623,26 @@ def report(session: Session, actor: Actor, q: AuditQuery) -> Report:
     return Report(q, rows, total, by_steps, _escalation_ages(session, q, params))
 
 
-def _step_title(protocol: Protocol | None, key: str) -> Text | None:
-    """A step's title in the newest version; None for a step that version dropped."""
+def _step_title(protocol: Protocol | None, key: str) -> StepTitle | None:
+    """A step's title in the newest version (a routine contact with its month and number);
+    None for a step that version dropped."""
     try:
-        return step_of(protocol, key).title if protocol is not None else None
+        return step_title(protocol, key) if protocol is not None else None
     except KeyError:
         return None
+
+
+def _step_order(protocol: Protocol | None, key: str) -> tuple[int, str]:
+    """Where a step stands in its protocol: fixed steps as written, then the routine
+    contacts (their keys sort by month and number), then steps a newer version dropped."""
+    if protocol is None:
+        return (0, key)
+    fixed = [step.key for step in protocol.checkpoints]
+    if key in fixed:
+        return (fixed.index(key), "")
+    if protocol.routine is not None and key.startswith(protocol.routine.key_prefix + "_"):
+        return (len(fixed), key)
+    return (len(fixed) + 1, key)
 
 
 @cache
@@ -653,7 +667,9 @@ def by_step(session: Session, q: AuditQuery, params: dict[str, Any] | None = Non
         )
         for r in rows
     ]
-    return sorted(found, key=lambda s: (s.protocol_id, -s.total, s.key))
+    return sorted(
+        found, key=lambda s: (s.protocol_id, _step_order(protocols.get(s.protocol_id), s.key))
+    )
 
 
 @dataclass(frozen=True)
@@ -667,7 +683,7 @@ class Names:
         found = self.definitions.get(protocol_id)
         return found.title if found is not None else None
 
-    def step(self, protocol_id: str, key: str) -> Text | None:
+    def step(self, protocol_id: str, key: str) -> StepTitle | None:
         return _step_title(self.definitions.get(protocol_id), key)
 
 

@@ -58,8 +58,23 @@ def test_by_protocol_and_step(chain: Chain) -> None:
         ("osteoporosis", "diet_guidance"): [0, 0, 1, 0, 0],
         ("osteoporosis", "fall_prevention"): [0, 0, 0, 1, 2],
     }
-    first = next(s for s in r.by_step if s.key == "medication_guidance")
+    # In the protocol's order of steps, as a supervisor reads the protocol (not by count).
+    assert [s.key for s in r.by_step] == [
+        "medication_guidance", "take_on_time", "diet_guidance", "fall_prevention"
+    ]  # fmt: skip
+    first = r.by_step[0]
     assert first.step_title is not None and first.protocol_title is not None
+
+
+def test_a_routine_contact_is_named_with_its_month_and_number(chain: Chain) -> None:
+    """Two routine contacts never read as one step in the audit (issue 21)."""
+    titles = audit.names(chain.world.session)
+    one, two = (
+        titles.step("post_purchase", "routine_01_1"),
+        titles.step("post_purchase", "routine_02_1"),
+    )
+    assert one is not None and two is not None and one != two
+    assert (one.month, one.number, two.month) == (1, 1, 2) and one.title == two.title
 
 
 def test_drill_down_region_store_staff_and_the_steps(chain: Chain) -> None:

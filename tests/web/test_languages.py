@@ -84,9 +84,7 @@ def chinese_left(texts: list[str]) -> list[str]:
 HAN = r"[\u3400-\u9fff]"
 # "缺少: 电话", "(电话)", "是否?": ASCII punctuation beside Chinese, or a text that opens
 # with a colon or a closing bracket (the word it follows is in the element before).
-ASCII_BESIDE_HAN = re.compile(
-    rf"{HAN}\s*[.:;?!,(]|\(\s*{HAN}|{HAN}\s*\)|^[:;?!,)]|\($"
-)
+ASCII_BESIDE_HAN = re.compile(rf"{HAN}\s*[.:;?!,(]|\(\s*{HAN}|{HAN}\s*\)|^[:;?!,)]|\($")
 
 
 def ascii_punctuation(texts: list[str]) -> list[str]:
