@@ -778,7 +778,10 @@ def _days_postgresql(element: DaysBetween, compiler: Any, **kw: Any) -> str:
 
 
 def _days_overdue(src: Subquery, f: StepFilter) -> Any:
-    return DaysBetween(src.c.due_on, _p("as_of")) if f.status == "overdue" else literal(0)
+    """Days since the step was due, as of the audit's day: for an open step and for a
+    missed one (how long ago it was let go); the "due in the period" list mixes done
+    steps in, so it says none."""
+    return DaysBetween(src.c.due_on, _p("as_of")) if f.status != "due" else literal(0)
 
 
 def _detail(ordered: Subquery, f: StepFilter) -> AnySelect:

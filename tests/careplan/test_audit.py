@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from careplan import csv_export
 from careplan.audit import audit
 from careplan.errors import Forbidden, InvalidInput, NotFound
-from careplan.models import Staff
+from careplan.models import Checkpoint, Staff
 from tests.audit_chain import Chain, D, ago
 
 
@@ -101,6 +101,8 @@ def test_drill_down_region_store_staff_and_the_steps(chain: Chain) -> None:
     assert [s.days_overdue for s in audit.iter_steps(w.session, actor, q, bucket)] == [14]
     missed = list(audit.iter_steps(w.session, actor, q, audit.StepFilter(status="missed")))
     assert [(s.checkpoint_id, s.outcome) for s in missed] == [(chain.ids["a1-15"], "missed")]
+    let_go = w.session.get(Checkpoint, chain.ids["a1-15"])
+    assert let_go is not None and missed[0].days_overdue == (D - let_go.due_on).days > 14
     due = audit.iter_steps(w.session, actor, q, audit.StepFilter(status="due"))
     assert sorted(s.outcome for s in due) == ["done"] + ["not_done"] * 5
 

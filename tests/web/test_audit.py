@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -112,6 +113,22 @@ def test_pages_drill_from_chain_to_a_step(client: TestClient, chain: Chain) -> N
     assert f"/checkpoints/{chain.ids['a1-40']}" in steps.text
     bad = client.get("/audit", params={"as_of": "soon"})
     assert bad.status_code == 422 and "截至日期" in bad.text
+
+
+def test_a_refused_filter_is_corrected_on_the_audit_page_itself(
+    client: TestClient, chain: Chain
+) -> None:
+    """A day after today: the audit page answers with the refusal in its filter form,
+    the box outlined and showing the asked day, the figures of the default filters."""
+    sign_in_page(client, "super")
+    tomorrow = (D + timedelta(days=1)).isoformat()
+    for path in ("/audit", "/audit/steps"):
+        r = client.get(path, params={"as_of": tomorrow, "store_id": chain.world.store_a.id})
+        assert r.status_code == 422, path
+        assert 'id="filter-error"' in r.text and "截至日期：不能晚于今天" in r.text
+        box = re.search(r'<input id="a-asof"[^>]*>', r.text)
+        assert box and f'value="{tomorrow}"' in box[0] and 'aria-invalid="true"' in box[0]
+        assert "audit-filters" in r.text and "操作未成功" not in r.text
 
 
 def test_a_store_manager_lands_on_their_store(client: TestClient, chain: Chain) -> None:

@@ -163,6 +163,7 @@ def test_inviting_says_what_was_recorded_in_an_invitations_words_and_keeps_the_f
     assert "已记录：邀请了 2 位会员（短信/微信邀请）。" in page
     assert "吴少" not in page and 'value="60"' in page  # the same list, filters kept
     assert "短信/微信邀请 · " in page and "电话回访" not in page
+    assert "未报名的会员 2 位：待邀请 0 位，已邀请 2 位" in page  # the invited are not "to invite"
     r = client.post(f"{url}/invite", data=form | {"channel": "phone"})
     again = client.get(r.headers["location"]).text
     assert "已记录：邀请了 0 位会员（电话邀请）。其中 2 位此前已邀请过" in again

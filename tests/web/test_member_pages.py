@@ -40,6 +40,10 @@ def test_registering_a_member_validates_and_writes_nothing_on_error(
     r = client.post("/members", data=archive_form(token, mobile="1234"))
     assert r.status_code == 422
     assert "手机号" in r.text and "不是有效的手机号" in r.text
+    # The refused box is outlined, tied to the message and focused; the others are not.
+    mobile = re.search(r'<input id="f-mobile"[^>]*>', r.text)
+    assert mobile and 'aria-invalid="true"' in mobile[0] and "form-error" in mobile[0]
+    assert "autofocus" in mobile[0] and r.text.count('aria-invalid="true"') == 1
     r = client.post("/members", data=archive_form(token, health_consent=""))
     assert r.status_code == 422 and "授权" in r.text
     assert count(world, Member) == before
