@@ -9,6 +9,8 @@ from html import escape
 
 from markupsafe import Markup
 
+from web.i18n import in_brackets
+
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 36
 COLOURS = ("#1f5fa8", "#c0392b", "#2e7d32")
@@ -34,9 +36,16 @@ def _tick(value: float, span: float) -> str:
 
 
 def line_chart(
-    series: Sequence[Series], *, title: str, unit: str, date_fmt: str, font_size: int = 11
+    series: Sequence[Series],
+    *,
+    title: str,
+    unit: str,
+    date_fmt: str,
+    font_size: int = 11,
+    language: str = "zh",
 ) -> Markup:
-    """One line per component (systolic and diastolic share a chart); x is time."""
+    """One line per component (systolic and diastolic share a chart); x is time. The
+    legend's unit in the language's brackets: "收缩压（mmHg）", "Systolic (mmHg)"."""
     points = [p for s in series for p in s.points]
     if not points:
         return Markup("")
@@ -85,7 +94,7 @@ def line_chart(
         parts.append(
             f'<text x="{LEFT + 8 + i * 10 * font_size}" y="{TOP + font_size}" '
             f'font-size="{font_size + 1}" fill="{colour}">'
-            f"{escape(s.label)} ({escape(unit)})</text>"
+            f"{escape(s.label)}{escape(in_brackets(language, unit))}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))

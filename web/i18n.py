@@ -52,6 +52,16 @@ def gettext_for(language: str) -> Callable[..., str]:
     return _
 
 
+# Punctuation in the reader's language: "：" and "（…）" in Chinese, ": " and " (…)" in English.
+COLON, OPEN, CLOSE = N_(": "), N_(" ("), N_(")")
+
+
+def in_brackets(language: str, text: str) -> str:
+    """An aside in the language's brackets: "（mmHg）", " (mmHg)"."""
+    _ = gettext_for(language)
+    return f"{_(OPEN)}{text}{_(CLOSE)}"
+
+
 def negotiate(accept_language: str | None) -> str:
     """The first of zh/en the browser asks for (q-values honoured); Chinese otherwise."""
     ranked: list[tuple[float, int, str]] = []

@@ -61,7 +61,7 @@ def _fonts() -> FontConfiguration:
 CHART_MIN_READINGS = 3  # two readings read better as two table rows than as a line
 
 
-def trend_chart(trend: Trend) -> Markup:
+def trend_chart(trend: Trend, language: str = "zh") -> Markup:
     if len(trend.readings) < CHART_MIN_READINGS:
         return Markup("")
     series = [
@@ -76,7 +76,10 @@ def trend_chart(trend: Trend) -> Markup:
         for key, label in trend.parts
     ]
     # Large labels: the chart prints about 0.8 of its size, and its readers are elderly.
-    return line_chart(series, title=trend.title, unit=trend.unit, date_fmt="%m-%d", font_size=18)
+    return line_chart(
+        series, title=trend.title, unit=trend.unit, date_fmt="%m-%d", font_size=18,
+        language=language,
+    )  # fmt: skip
 
 
 def sheet_html(sheet: Sheet, paper: Paper) -> str:

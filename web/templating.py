@@ -22,7 +22,7 @@ from careplan.errors import CareplanError
 from careplan.plans import escalations
 from careplan.plans.lifecycle import StepTitle
 from careplan.plans.protocol_schema import Text
-from web.i18n import N_, gettext_for
+from web.i18n import CLOSE, COLON, N_, OPEN, gettext_for
 from web.labels import FIELDS, label_of
 from web.session import ANON_COOKIE, Visitor, set_cookie
 
@@ -32,9 +32,7 @@ env = templates.env
 WEEKDAYS_ZH = "一二三四五六日"
 # A routine contact's name: "常规维护联系 · 第1个月第2次" (issue 21).
 ROUTINE_TITLE = N_("%(step)s · month %(month)s, contact %(n)s")
-# Punctuation in the reader's language: "：", "（…）", "。" in Chinese.
 # Templates write the full stop as _(".") and list separators as _(", ") and _("; ").
-COLON, OPEN, CLOSE = N_(": "), N_(" ("), N_(")")
 
 
 def is_htmx(request: Request) -> bool:

@@ -68,8 +68,19 @@ NARROW = ("xh.clerk1", "xh.manager")  # also walked in English and at 768 px
 LAYOUT = """() => {
   const problems = [];
   const header = document.querySelector('header.top');
-  // One row: the header is no taller than its tallest child plus its padding.
-  if (header && header.getBoundingClientRect().height > 70) problems.push('header wraps');
+  // One row on a desktop; on a tablet the nav may take rows of its own, but every place
+  // in it is in sight: none off the edge, no nav to scroll sideways.
+  if (header && window.innerWidth > 820 && header.getBoundingClientRect().height > 70) {
+    problems.push('header wraps');
+  }
+  const nav = header && header.querySelector('nav');
+  if (nav && nav.scrollWidth > nav.clientWidth + 1) problems.push('nav scrolls sideways');
+  for (const a of nav ? nav.querySelectorAll('a') : []) {
+    const r = a.getBoundingClientRect();
+    if (r.left < 0 || r.right > window.innerWidth + 1) {
+      problems.push('nav link out of sight: ' + a.innerText.trim());
+    }
+  }
   if (document.documentElement.scrollWidth > window.innerWidth + 1) {
     problems.push('page wider than window');
   }
@@ -88,8 +99,9 @@ LAYOUT = """() => {
 
 
 def layout_problems(page: Page) -> str:
-    """What a person at this width would see broken: a header on two rows, a page that
-    scrolls sideways, a button whose words break over lines."""
+    """What a person at this width would see broken: a desktop header on two rows, a
+    place in the nav out of sight, a page that scrolls sideways, a button whose words
+    break over lines."""
     return str(page.evaluate(LAYOUT))
 
 

@@ -129,7 +129,7 @@ def test_an_admin_runs_accounts_stores_and_protocols(
     expect(page.locator("ul.log")).to_contain_text("静安店 → 静安寺店")
 
     # A protocol's steps in both languages, and the dates of a plan started today.
-    page.get_by_role("link", name="护理方案").click()
+    page.get_by_role("link", name="慢病方案").click()
     page.get_by_role("link", name="骨质疏松慢病追踪").click()
     steps = page.get_by_role("table", name="步骤（中文与英文）")
     expect(steps).to_contain_text("首次联系：用药指导")
@@ -148,19 +148,19 @@ def test_an_admin_runs_accounts_stores_and_protocols(
         "zh: 骨质疏松慢病追踪", "zh: 骨质疏松追踪"
     )
     bad = v4.replace("grace_days: 2", "grace_days: two", 1)
-    page.get_by_role("link", name="护理方案").click()
-    page.get_by_label("护理方案文件（YAML）").set_input_files(yaml_file("bad.yaml", bad))
+    page.get_by_role("link", name="慢病方案").click()
+    page.get_by_label("慢病方案文件（YAML）").set_input_files(yaml_file("bad.yaml", bad))
     page.get_by_role("button", name="检查文件").click()
     issues = page.locator("#upload-issues")
     expect(issues).to_contain_text("bad.yaml 未发布")
     expect(issues).to_contain_text(re.compile(r"bad\.yaml:\d+: defaults\.grace_days"))
-    page.get_by_label("护理方案文件（YAML）").set_input_files(yaml_file("osteoporosis-v4.yaml", v4))
+    page.get_by_label("慢病方案文件（YAML）").set_input_files(yaml_file("osteoporosis-v4.yaml", v4))
     page.get_by_role("button", name="检查文件").click()
     expect(page.get_by_role("heading", name="确认发布")).to_be_visible()
     expect(page.get_by_text("已通过全部检查")).to_be_visible()
-    page.get_by_role("link", name="护理方案").click()  # leaving: nothing was published
+    page.get_by_role("link", name="慢病方案").click()  # leaving: nothing was published
     expect(page.get_by_role("table", name="已发布的版本")).not_to_contain_text("骨质疏松追踪")
-    page.get_by_label("护理方案文件（YAML）").set_input_files(yaml_file("osteoporosis-v4.yaml", v4))
+    page.get_by_label("慢病方案文件（YAML）").set_input_files(yaml_file("osteoporosis-v4.yaml", v4))
     page.get_by_role("button", name="检查文件").click()
     page.get_by_role("button", name="发布此版本").click()
     expect(page.get_by_role("status")).to_contain_text("已发布")

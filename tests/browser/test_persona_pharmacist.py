@@ -78,16 +78,16 @@ def test_a_pharmacists_day(browser: Browser, live_server: LiveServer, pharmacy: 
     form = page.locator(f"#{sun_id} form.result-form")
     form.locator("input[type=checkbox]").first.check()
     form.get_by_label("按时服用").check()
-    form.get_by_label("收缩压 (mmHg)").fill("1350")
-    form.get_by_label("舒张压 (mmHg)").fill("85")
+    form.get_by_label("收缩压（mmHg）").fill("1350")
+    form.get_by_label("舒张压（mmHg）").fill("85")
     form.get_by_label("到店").check()
     form.get_by_role("button", name="保存回访结果").click()
-    systolic = form.locator(".measure-box", has=page.get_by_label("收缩压 (mmHg)"))
+    systolic = form.locator(".measure-box", has=page.get_by_label("收缩压（mmHg）"))
     expect(systolic.locator(".field-error")).to_contain_text("收缩压：超出输入框下方所示的合理范围")
     expect(systolic.locator(".hint")).to_contain_text("合理范围 50–300")
-    expect(page.get_by_label("收缩压 (mmHg)")).to_have_value("1350")  # kept, to correct
-    assert page.get_by_label("收缩压 (mmHg)").get_attribute("aria-invalid") == "true"
-    page.get_by_label("收缩压 (mmHg)").fill("135")
+    expect(page.get_by_label("收缩压（mmHg）")).to_have_value("1350")  # kept, to correct
+    assert page.get_by_label("收缩压（mmHg）").get_attribute("aria-invalid") == "true"
+    page.get_by_label("收缩压（mmHg）").fill("135")
     form.get_by_role("button", name="保存回访结果").click()
     saved = page.locator(f"#{sun_id}.saved")
     expect(saved).to_contain_text("已保存")

@@ -89,7 +89,7 @@ def test_readings_show_as_a_table_and_a_chart_with_this_visits_marked():
 
     assert "<svg" in html and "<polyline" in html
     assert "162/95" in text and "138/86（本次）" in text
-    assert "收缩压 (mmHg)" in text  # the chart's legend, in the Chinese font
+    assert "收缩压（mmHg）" in text  # the chart's legend, in the Chinese font
 
 
 def test_a_batch_keeps_each_members_language_and_page_count():
@@ -109,7 +109,7 @@ def test_the_medicine_supply_prints_with_its_days_and_a_refill_prompt():
     )
     text = pdf.text(render_pdf([dataclasses.replace(SHEET, supply=supply)], Paper.a4))
     assert "您的药品供应" in text
-    assert "近 61 天中有 54 天 (89%)" in text
+    assert "近 61 天中有 54 天（89%）" in text
     assert "2024年3月3日\n" in text and "请提前续购\n" in text  # whole, on its own line
     assert text.count("请提前续购") == 1  # only the supply about to run out
     assert "您的药品供应" not in pdf.text(render_pdf([SHEET], Paper.a4))  # none bought

@@ -281,7 +281,9 @@ def _charts(checks: list[Any], lang: str) -> list[dict[str, Any]]:
             {
                 "measurement": m,
                 "rows": rows,
-                "svg": line_chart(series, title=title, unit=m.unit, date_fmt="%m-%d"),
+                "svg": line_chart(
+                    series, title=title, unit=m.unit, date_fmt="%m-%d", language=lang
+                ),
             }
         )
     return charts
