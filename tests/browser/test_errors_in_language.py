@@ -63,6 +63,11 @@ def test_the_card_number_check_works_and_refusals_read_in_chinese(
     message = error.inner_text()
     assert not LATIN_WORD.findall(message), message
     assert "^" not in message and "\\d" not in message
+    # The refused box is the one outlined and focused, to retype at once.
+    mobile = page.get_by_label("手机")
+    expect(mobile).to_have_attribute("aria-invalid", "true")
+    expect(mobile).to_be_focused()
+    expect(page.locator('[aria-invalid="true"]')).to_have_count(1)
 
     # The browser blocks a bad card number before anything is sent.
     page.get_by_label("手机").fill("13800138123")

@@ -169,6 +169,9 @@ def test_a_store_managers_lectures_and_till_import(
     expect(page.get_by_role("link", name="郑少")).to_have_count(0)
     expect(page.locator("tr", has_text="周三")).to_contain_text("短信/微信邀请")
     expect(page.locator("main")).not_to_contain_text("电话回访")
+    caption = page.locator("table caption")  # the invited one is no longer "to invite"
+    expect(caption).to_contain_text("待邀请 ")
+    expect(caption).to_contain_text("已邀请 1 位")
     _accessible(page)
 
     # Last week's lecture: held, who came and who did not; no check-in offered.
@@ -193,6 +196,7 @@ def test_a_store_managers_lectures_and_till_import(
     page.get_by_role("button", name="导入", exact=True).click()
     problems = page.locator("#problems")
     expect(problems).to_contain_text("未导入任何数据")
+    expect(page.get_by_text("未导入任何数据")).to_have_count(1)  # said once, above the lines
     # Every problem of line 3, each with its value; line 2 (￥1,234.50) is fine.
     expect(problems.locator("tbody td.num")).to_have_text(["3", "3", "3", "3"])
     values = problems.locator("tbody td:nth-child(3)")
