@@ -13,16 +13,20 @@ import subprocess
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time
 from functools import cache
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup
-from weasyprint import HTML, Document
-from weasyprint.text.fonts import FontConfiguration
 
 from careplan.sheets.sheets import Sheet, Trend
 from careplan.vocab import Paper
 from web.charts import Series, line_chart
 from web.i18n import gettext_for
 from web.templating import env
+
+if TYPE_CHECKING:  # weasyprint takes most of a second to import: loaded at the first PDF,
+    # so `careplan serve`, the CLI and every worker start without it.
+    from weasyprint import Document
+    from weasyprint.text.fonts import FontConfiguration
 
 FONT_FAMILY = "Noto Sans CJK SC"
 TEMPLATE = "sheets/sheet.html"
@@ -53,6 +57,8 @@ def check_font() -> str:
 
 @cache
 def _fonts() -> FontConfiguration:
+    from weasyprint.text.fonts import FontConfiguration
+
     # One configuration for the process: fontconfig's font list is read once, not per sheet.
     check_font()
     return FontConfiguration()
@@ -95,6 +101,8 @@ def sheet_html(sheet: Sheet, paper: Paper) -> str:
 
 
 def layout(html: str) -> Document:
+    from weasyprint import HTML
+
     return HTML(string=html).render(font_config=_fonts())
 
 
