@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from careplan.access import Actor, get_checkpoint, scope_members
 from careplan.errors import N_, Conflict, InvalidInput, InvalidValue, StaleVersion
@@ -251,8 +252,18 @@ def record_attempt(
     today: date,
     now: datetime,
 ) -> ContactAttempt:
-    """Unreachable, or 'call back at ...': logged, and the step stays open."""
+    """Unreachable, or 'call back at ...': logged, and the step stays open.
+
+    The step's row is locked first, so two saves of one step take turns; the same
+    attempt saved again by the same person moments later (a double click) is the one
+    already logged, not a second; any other attempt moves the step's version on, so a
+    form opened before it is refused as changed by someone else."""
     cp = get_checkpoint(session, actor, checkpoint_id)
+    # PostgreSQL waits here for the other save of this step, then reads what it wrote.
+    session.execute(select(Checkpoint.id).where(Checkpoint.id == cp.id).with_for_update())
+    session.refresh(cp)
+    if (again := _same_attempt(session, cp, actor, data, now)) is not None:
+        return again
     _check_version(session, cp, data.version, today)
     if cp.state is not Pending:
         raise Conflict(N_("this step is %(status)s"), field="state", status=status_of(cp, today))
@@ -269,8 +280,34 @@ def record_attempt(
     )
     session.add(attempt)
     cp.call_back_at = data.call_back_at
+    flag_modified(cp, "call_back_at")  # the version moves on even when the time is the same
     session.flush()
     return attempt
+
+
+SAME_ATTEMPT_WITHIN = timedelta(seconds=30)  # a double click, a browser's resend
+
+
+def _same_attempt(
+    session: Session, cp: Checkpoint, actor: Actor, data: AttemptIn, now: datetime
+) -> ContactAttempt | None:
+    """The attempt this person logged on this step moments ago, word for word."""
+    return session.scalar(
+        select(ContactAttempt)
+        .where(
+            ContactAttempt.checkpoint_id == cp.id,
+            ContactAttempt.staff_id == (actor.staff_id or cp.assignee_id),
+            ContactAttempt.attempted_at >= now - SAME_ATTEMPT_WITHIN,
+            ContactAttempt.channel == data.channel,
+            ContactAttempt.outcome == data.outcome,
+            ContactAttempt.note == data.note,
+            ContactAttempt.call_back_at.is_(None)
+            if data.call_back_at is None
+            else ContactAttempt.call_back_at == data.call_back_at,
+        )
+        .order_by(ContactAttempt.attempted_at.desc())
+        .limit(1)
+    )
 
 
 def skip(

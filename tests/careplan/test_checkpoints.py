@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from careplan.errors import InvalidInput, StaleVersion
 from careplan.members.health_records import HealthCheckIn
-from careplan.models import CheckpointResult, Escalation, HealthCheck
+from careplan.models import CheckpointResult, ContactAttempt, Escalation, HealthCheck
 from careplan.plans import checkpoints, lifecycle
 from careplan.plans.checkpoints import AttemptIn, CheckpointFilter, ResultIn
 from careplan.vocab import Adherence, Channel, CheckpointStatus, Role, StopReason
@@ -147,6 +147,28 @@ def test_unreachable_keeps_the_step_open_with_the_call_back_time(world: World):
     )
     assert lifecycle.status_of(cp, START) is CheckpointStatus.due
     assert cp.call_back_at == later
+
+
+def test_the_same_attempt_saved_twice_is_logged_once_and_another_moves_the_version(
+    world: World,
+):
+    """A double click on "unreachable" logs one attempt; a second, different attempt is a
+    new one, and a form opened before it is refused as stale (issue 21)."""
+    cp = steps(world, enroll(world, make_member(world).id))["medication_guidance"]
+    actor, opened = world.actor(world.clerk_a), cp.version
+
+    def attempt(data: AttemptIn, seconds: int = 0):
+        return checkpoints.record_attempt(world.session, actor, cp.id, data, today=START,
+                                          now=NOW + timedelta(seconds=seconds))  # fmt: skip
+
+    first = attempt(AttemptIn(version=opened, note="无人接听"))
+    assert attempt(AttemptIn(version=opened, note="无人接听"), seconds=1).id == first.id
+    assert cp.version == opened + 1
+    with pytest.raises(StaleVersion):  # another note, on the form as it was first opened
+        attempt(AttemptIn(version=opened, note="关机"), seconds=2)
+    attempt(AttemptIn(version=cp.version, note="无人接听"), seconds=60)  # a new try
+    count = select(func.count()).select_from(ContactAttempt)
+    assert world.session.scalar(count) == 2
 
 
 def test_a_save_on_a_stale_version_is_refused_with_the_current_answer(world: World):
