@@ -32,7 +32,8 @@ env = templates.env
 WEEKDAYS_ZH = "一二三四五六日"
 # A routine contact's name: "常规维护联系 · 第1个月第2次" (issue 21).
 ROUTINE_TITLE = N_("%(step)s · month %(month)s, contact %(n)s")
-# Templates write the full stop as _(".") and list separators as _(", ") and _("; ").
+# Templates write the full stop as _(".") (_(". ") between two sentences: no space
+# after "。") and list separators as _(", ") and _("; ").
 
 
 def is_htmx(request: Request) -> bool:

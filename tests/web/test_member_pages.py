@@ -118,3 +118,7 @@ def test_the_member_page_shows_plans_checks_and_ownership(
     assert '<svg class="chart"' in page and "骨密度" in page
     assert "负责人变更记录" in page and "登记该会员" in page
     assert "档案完整度" in page
+    # No space after a Chinese colon: "负责人：张丽", "过敏史：未记录" (issue 21).
+    assert '负责人：<span translate="no">' in page
+    assert '过敏史：</strong><span translate="no">青霉素' in page
+    assert not re.search(r"[：。]\s+<(span|strong)", page)
