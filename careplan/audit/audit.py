@@ -153,6 +153,8 @@ def make_query(
         period_from, period_to, default_end=as_of, days=DEFAULT_PERIOD_DAYS,
         fields=("period_from", "period_to"),
     )  # fmt: skip
+    if period_to > as_of:  # the figures are as they stood on as_of: no later day is known
+        raise InvalidInput(N_("cannot be after the as-of date"), field="period_to")
     return AuditQuery(scope, as_of, period_from, period_to, protocol_id or None, past=as_of < today)
 
 

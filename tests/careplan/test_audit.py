@@ -145,6 +145,9 @@ def test_bad_queries_name_the_field(chain: Chain, session: Session) -> None:
     with pytest.raises(InvalidInput) as e:
         audit.make_query(sc, today=D, period_from=D, period_to=ago(1))
     assert e.value.field == "period_from"
+    with pytest.raises(InvalidInput) as e:  # a period running past the as-of day
+        audit.make_query(sc, today=D, as_of=ago(7), period_to=ago(1))
+    assert e.value.field == "period_to"
     with pytest.raises(InvalidInput) as e:
         audit.bucket_of("2-5")
     assert e.value.field == "bucket"

@@ -409,6 +409,8 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     walk("bucket", audit.bucket_of, "forever")
     walk("as of", audit.make_query, audit.Scope("chain"), today=today,
          as_of=today + timedelta(days=1))  # fmt: skip
+    walk("period past as of", audit.make_query, audit.Scope("chain"), today=today,
+         as_of=today - timedelta(days=7), period_to=today)  # fmt: skip
     walk("earliest", periods.checked_day, date(1899, 1, 1), "as_of")
     walk("period", periods.period, today, today - timedelta(days=5), default_end=today, days=30)
     walk("audit staff", audit.resolve_scope, s, manager, staff_id=999_999)
