@@ -247,7 +247,13 @@ def _date_of(value: str) -> date:
 
 
 def _no_date(value: str) -> date:
+    # "2026-02-30" is written right and is no day: say that, not how to write a date.
+    if DATE_SHAPE.fullmatch(value.replace("/", "-")[:10]):
+        raise _Bad("purchased_on", N_("there is no such day in the calendar"), value)
     raise _Bad("purchased_on", N_("a date like 2026-11-20"), value)
+
+
+DATE_SHAPE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 
 
 # Tills and spreadsheets write amounts as "58", "58.00", "¥1,234.50" or "￥1,234.50":

@@ -102,6 +102,8 @@ def test_a_bad_line_lists_every_problem_on_it_with_the_value_it_has(world: World
         (3, "amount", "五十八"),
     ]
     assert refused.value.total == 4 and refused.value.lines == 2
+    said = {p.field: p.message for p in refused.value.problems}
+    assert said["purchased_on"] == "there is no such day in the calendar"  # not "write it so"
 
 
 @pytest.mark.parametrize(

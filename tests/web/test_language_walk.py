@@ -442,6 +442,7 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
         f"{card},{code},P1,钙片,0,30,2024-03-01,1\n"  # quantity
         f"{card},{code},P1,钙片,1,900,2024-03-01,1\n"  # days
         f"{card},{code},P1,钙片,1,30,someday,1\n"  # date
+        f"{card},{code},P1,钙片,1,30,2024-02-30,1\n"  # no such day
         f"{card},{code},P1,钙片,1,30,2024-03-01,much\n"  # amount
         f"{card},{code},P1,钙片,1,30,2024-03-01,0.001\n"  # decimals
         f"{card},{code},P1,钙片,1,30,2099-01-01,1\n"  # future

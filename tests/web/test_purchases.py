@@ -51,7 +51,7 @@ def test_an_upload_with_bad_lines_lists_them_in_chinese_and_imports_nothing(
     assert r.text.count("未导入任何数据") == 1  # said once, above the lines (issue 21)
     assert (
         '<td class="num">3</td><td>购买日期</td><td translate="no">2024-13-01</td>'
-        "<td>日期格式如 2026-11-20</td>"
+        "<td>日历上没有这一天</td>"
     ) in r.text
     assert (
         '<td class="num">4</td><td>会员卡号</td><td translate="no">T999</td>'
