@@ -32,6 +32,8 @@ env = templates.env
 WEEKDAYS_ZH = "一二三四五六日"
 # A routine contact's name: "常规维护联系 · 第1个月第2次" (issue 21).
 ROUTINE_TITLE = N_("%(step)s · month %(month)s, contact %(n)s")
+# A list's line in a refusal: "过敏史（第 2 项）：最多 80 个字符".
+LIST_ITEM = N_("item %(n)s")
 # Templates write the full stop as _(".") (_(". ") between two sentences: no space
 # after "。") and list separators as _(", ") and _("; ").
 
@@ -135,11 +137,14 @@ def error_text(_: Any, exc: CareplanError) -> Markup:
     """'<field label>: <message>' in the visitor's language: the message's key translated,
     its parameters filled in. A vocabulary value is said in words, a list with the
     language's separator, and data (a card number, a name) is marked translate="no"."""
-    label_ = FIELDS.get((exc.field or "").split(".")[0])
+    parts = (exc.field or "").split(".")
+    label_ = FIELDS.get(parts[0])
     values = {k: _param(_, v) for k, v in exc.params.items()}
     shown = Markup(escape(_(exc.message))) % values if values else escape(_(exc.message))
-    named = _(label_) + _(": ") if label_ else ""  # "：" in Chinese
-    return Markup("{}{}").format(named, shown)
+    named = _(label_) if label_ else ""
+    if named and len(parts) > 1 and parts[1].isdigit():  # one line of a list: say which
+        named += _(OPEN) + _(LIST_ITEM, n=int(parts[1]) + 1) + _(CLOSE)
+    return Markup("{}{}").format(named, _(COLON)) + shown if named else shown
 
 
 def _param(_: Any, value: Any) -> Any:

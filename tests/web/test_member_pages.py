@@ -44,6 +44,9 @@ def test_registering_a_member_validates_and_writes_nothing_on_error(
     mobile = re.search(r'<input id="f-mobile"[^>]*>', r.text)
     assert mobile and 'aria-invalid="true"' in mobile[0] and "form-error" in mobile[0]
     assert "autofocus" in mobile[0] and r.text.count('aria-invalid="true"') == 1
+    # A list's line that is too long is named by its place in the list.
+    r = client.post("/members", data=archive_form(token, drug_allergies="青霉素\n" + "磺" * 81))
+    assert r.status_code == 422 and "过敏史（第 2 项）：最多 80 个字符" in r.text
     r = client.post("/members", data=archive_form(token, health_consent=""))
     assert r.status_code == 422 and "授权" in r.text
     assert count(world, Member) == before
