@@ -92,13 +92,19 @@ def get_plan(session: Session, actor: Actor, plan_id: int) -> CarePlan:
     return plan
 
 
-def get_checkpoint(session: Session, actor: Actor, checkpoint_id: int) -> Checkpoint:
+def get_checkpoint(
+    session: Session, actor: Actor, checkpoint_id: int, *, lock: bool = False
+) -> Checkpoint:
+    """A step the actor may see; `lock`: its row locked until the transaction ends (a
+    concurrent save of the same step waits, then reads what the other wrote)."""
     stmt = (
         select(Checkpoint)
         .join(CarePlan, Checkpoint.plan_id == CarePlan.id)
         .join(Member, CarePlan.member_id == Member.id)
         .where(Checkpoint.id == checkpoint_id)
     )
+    if lock:
+        stmt = stmt.with_for_update(of=Checkpoint).execution_options(populate_existing=True)
     checkpoint = session.scalar(scope_members(stmt, actor))
     if checkpoint is None:
         raise NotFound(N_("checkpoint %(id)s not found"), field="checkpoint_id", id=checkpoint_id)

@@ -9,7 +9,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from web.i18n import in_brackets
+from web.i18n import gettext_for, in_brackets
 
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 36
@@ -41,8 +41,8 @@ def line_chart(
     title: str,
     unit: str,
     date_fmt: str,
+    language: str,
     font_size: int = 11,
-    language: str = "zh",
 ) -> Markup:
     """One line per component (systolic and diastolic share a chart); x is time. The
     legend's unit in the language's brackets: "收缩压（mmHg）", "Systolic (mmHg)"."""
@@ -94,7 +94,7 @@ def line_chart(
         parts.append(
             f'<text x="{LEFT + 8 + i * 10 * font_size}" y="{TOP + font_size}" '
             f'font-size="{font_size + 1}" fill="{colour}">'
-            f"{escape(s.label)}{escape(in_brackets(language, unit))}</text>"
+            f"{escape(s.label)}{escape(in_brackets(gettext_for(language), unit))}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -56,9 +56,8 @@ def gettext_for(language: str) -> Callable[..., str]:
 COLON, OPEN, CLOSE = N_(": "), N_(" ("), N_(")")
 
 
-def in_brackets(language: str, text: str) -> str:
-    """An aside in the language's brackets: "（mmHg）", " (mmHg)"."""
-    _ = gettext_for(language)
+def in_brackets(_: Callable[..., str], text: str) -> str:
+    """An aside in the reader's brackets (`_` is their gettext): "（mmHg）", " (mmHg)"."""
     return f"{_(OPEN)}{text}{_(CLOSE)}"
 
 

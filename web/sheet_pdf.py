@@ -67,7 +67,7 @@ def _fonts() -> FontConfiguration:
 CHART_MIN_READINGS = 3  # two readings read better as two table rows than as a line
 
 
-def trend_chart(trend: Trend, language: str = "zh") -> Markup:
+def trend_chart(trend: Trend, language: str) -> Markup:
     if len(trend.readings) < CHART_MIN_READINGS:
         return Markup("")
     series = [

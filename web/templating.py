@@ -22,7 +22,7 @@ from careplan.errors import CareplanError
 from careplan.plans import escalations
 from careplan.plans.lifecycle import StepTitle
 from careplan.plans.protocol_schema import Text
-from web.i18n import CLOSE, COLON, N_, OPEN, gettext_for
+from web.i18n import COLON, N_, gettext_for, in_brackets
 from web.labels import FIELDS, label_of
 from web.session import ANON_COOKIE, Visitor, set_cookie
 
@@ -130,7 +130,7 @@ def colon(ctx: Context, value: Any) -> Markup:
 def paren(ctx: Context, value: Any) -> Markup:
     """An aside in the language's brackets: "（电话）" in Chinese, " (phone)" in English,
     so a template writes `{{ word }}{{ aside | paren }}` with no space of its own."""
-    return Markup("{}{}{}").format(ctx["_"](OPEN), value, ctx["_"](CLOSE))
+    return Markup(in_brackets(ctx["_"], escape(value)))
 
 
 def error_text(_: Any, exc: CareplanError) -> Markup:
@@ -143,7 +143,7 @@ def error_text(_: Any, exc: CareplanError) -> Markup:
     shown = Markup(escape(_(exc.message))) % values if values else escape(_(exc.message))
     named = _(label_) if label_ else ""
     if named and len(parts) > 1 and parts[1].isdigit():  # one line of a list: say which
-        named += _(OPEN) + _(LIST_ITEM, n=int(parts[1]) + 1) + _(CLOSE)
+        named += in_brackets(_, _(LIST_ITEM, n=int(parts[1]) + 1))
     return Markup("{}{}").format(named, _(COLON)) + shown if named else shown
 
 

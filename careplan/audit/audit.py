@@ -48,7 +48,7 @@ from careplan.errors import N_, Forbidden, InvalidInput, NotFound
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion, Staff, Store
 from careplan.models.base import AnySelect, IdType, UTCDateTime
 from careplan.periods import checked_day, period
-from careplan.plans.lifecycle import StepTitle, step_title
+from careplan.plans.lifecycle import StepTitle, step_of, step_title
 from careplan.plans.protocol_schema import Protocol, Text
 from careplan.plans.protocols import (
     all_steps,
@@ -639,12 +639,12 @@ def _step_order(protocol: Protocol | None, key: str) -> tuple[int, str]:
     contacts (their keys sort by month and number), then steps a newer version dropped."""
     if protocol is None:
         return (0, key)
-    fixed = [step.key for step in protocol.checkpoints]
-    if key in fixed:
-        return (fixed.index(key), "")
-    if protocol.routine is not None and key.startswith(protocol.routine.key_prefix + "_"):
-        return (len(fixed), key)
-    return (len(fixed) + 1, key)
+    fixed = len(protocol.checkpoints)
+    try:
+        step = step_of(protocol, key)
+    except KeyError:
+        return (fixed + 1, key)
+    return (fixed, key) if step is protocol.routine else (protocol.checkpoints.index(step), "")
 
 
 @cache

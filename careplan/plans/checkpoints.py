@@ -258,11 +258,9 @@ def record_attempt(
     attempt saved again by the same person moments later (a double click) is the one
     already logged, not a second; any other attempt moves the step's version on, so a
     form opened before it is refused as changed by someone else."""
-    cp = get_checkpoint(session, actor, checkpoint_id)
-    # PostgreSQL waits here for the other save of this step, then reads what it wrote.
-    session.execute(select(Checkpoint.id).where(Checkpoint.id == cp.id).with_for_update())
-    session.refresh(cp)
-    if (again := _same_attempt(session, cp, actor, data, now)) is not None:
+    cp = get_checkpoint(session, actor, checkpoint_id, lock=True)
+    by = actor.staff_id or cp.assignee_id
+    if (again := _same_attempt(session, cp.id, by, data, now)) is not None:
         return again
     _check_version(session, cp, data.version, today)
     if cp.state is not Pending:
@@ -271,7 +269,7 @@ def record_attempt(
         raise InvalidInput(N_("must be in the future"), field="call_back_at")
     attempt = ContactAttempt(
         checkpoint_id=cp.id,
-        staff_id=actor.staff_id or cp.assignee_id,
+        staff_id=by,
         attempted_at=now,
         channel=data.channel,
         outcome=data.outcome,
@@ -289,14 +287,14 @@ SAME_ATTEMPT_WITHIN = timedelta(seconds=30)  # a double click, a browser's resen
 
 
 def _same_attempt(
-    session: Session, cp: Checkpoint, actor: Actor, data: AttemptIn, now: datetime
+    session: Session, checkpoint_id: int, staff_id: int, data: AttemptIn, now: datetime
 ) -> ContactAttempt | None:
     """The attempt this person logged on this step moments ago, word for word."""
     return session.scalar(
         select(ContactAttempt)
         .where(
-            ContactAttempt.checkpoint_id == cp.id,
-            ContactAttempt.staff_id == (actor.staff_id or cp.assignee_id),
+            ContactAttempt.checkpoint_id == checkpoint_id,
+            ContactAttempt.staff_id == staff_id,
             ContactAttempt.attempted_at >= now - SAME_ATTEMPT_WITHIN,
             ContactAttempt.channel == data.channel,
             ContactAttempt.outcome == data.outcome,

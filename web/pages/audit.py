@@ -121,27 +121,27 @@ FILTERS = ("as_of", "period_from", "period_to", "protocol_id")  # the form's own
 
 def _query(
     session: DbSession, visitor: User, p: shared_csv.AuditParams, today: date
-) -> tuple[audit.AuditQuery, InvalidInput | None, shared_csv.AuditParams]:
+) -> tuple[audit.AuditQuery, InvalidInput | None]:
     """The audit asked for; a refused filter (a day after today, a period the wrong way
     round) instead answers the same place with the default filters and the refusal, so
     the supervisor corrects the box on the page rather than meeting an error page."""
     try:
-        return p.query(session, visitor.actor, today), None, p
+        return p.query(session, visitor.actor, today), None
     except InvalidInput as refused:
         if refused.field not in FILTERS:
             raise
         plain = replace(p, as_of=None, period_from=None, period_to=None, protocol_id=None)
-        return plain.query(session, visitor.actor, today), refused, p
+        return plain.query(session, visitor.actor, today), refused
 
 
 @pages.get("/audit")
 def audit_page(
     request: Request, p: Audit, visitor: User, session: DbSession, clock: Now
 ) -> Response:
-    q, refused, asked = _query(session, visitor, p, clock.today)
+    q, refused = _query(session, visitor, p, clock.today)
     report = audit.report(session, visitor.actor, q)
     context = _context(session, visitor, q) | {"report": report, "today": clock.today}
-    context |= {"filter_error": refused, "asked": asked}
+    context |= {"filter_error": refused, "asked": p}
     if q.scope.level == "staff":  # the last level: the person's own overdue steps
         f = audit.StepFilter()
         context["steps"] = audit.list_steps(session, visitor.actor, q, f, limit=PAGE_SIZE, offset=0)
@@ -153,7 +153,7 @@ def audit_page(
 def steps_page(
     request: Request, p: Audit, sp: Steps, visitor: User, session: DbSession, clock: Now
 ) -> Response:
-    q, refused, asked = _query(session, visitor, p, clock.today)
+    q, refused = _query(session, visitor, p, clock.today)
     f = sp.filter
     total = audit.count_steps(session, visitor.actor, q, f)
     offset = (sp.page - 1) * PAGE_SIZE
@@ -172,7 +172,7 @@ def steps_page(
         "pages_count": pages_count,
         "filter_args": {"status": sp.status, "bucket": sp.bucket, "step_key": sp.step_key},
         "filter_error": refused,
-        "asked": asked,
+        "asked": p,
     }
     context["steps_args"] = context["filter_args"] | context["here"]
     return render(request, visitor, "audit/steps.html", context, status=422 if refused else 200)
