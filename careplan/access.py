@@ -51,10 +51,15 @@ class Actor:
     def may_see_store(self, store_id: int) -> bool:
         return self.chain_wide or store_id == self.store_id
 
+    def may_see_member(self, member: Member) -> bool:
+        """The Python twin of scope_members
+        (tests/careplan/test_contacts_and_stores.py ties the two)."""
+        return self.may_see_store(member.home_store_id)
+
 
 def scope_stores(stmt: Select[*Ts], actor: Actor) -> Select[*Ts]:
     """The stores a person may see: every store for head office, else their own (the
-    SQL twin of Actor.may_see_store; tests/careplan/test_access.py ties the two)."""
+    SQL twin of Actor.may_see_store; tests/careplan/test_contacts_and_stores.py ties the two)."""
     if actor.chain_wide:
         return stmt
     return stmt.where(Store.id == actor.store_id)
@@ -68,8 +73,10 @@ def scope_members(stmt: Select[*Ts], actor: Actor) -> Select[*Ts]:
 
 
 def get_member(session: Session, actor: Actor, member_id: int) -> Member:
-    member = session.scalar(scope_members(select(Member).where(Member.id == member_id), actor))
-    if member is None:
+    """A member the actor may see. By primary key, so a page that asks again (each part
+    of the member page does) finds it in the session instead of the database."""
+    member = session.get(Member, member_id)
+    if member is None or not actor.may_see_member(member):
         raise NotFound(N_("member %(id)s not found"), field="member_id", id=member_id)
     return member
 

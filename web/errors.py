@@ -48,7 +48,8 @@ def unexpected(request: Request, exc: Exception) -> Response:
     else:
         response = pages.unexpected_error_page(request, rid)
     response.headers[HEADER] = rid
-    return headers.secure(request, response)
+    headers.secure(request.url.path, response.headers)
+    return response
 
 
 def install(app: FastAPI) -> None:

@@ -8,9 +8,9 @@ API answers hold health data: shared pharmacy computers must not keep them in a 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = "; ".join(
     (
@@ -36,18 +36,36 @@ HEADERS = {
 }
 
 
-Next = Callable[[Request], Awaitable[Response]]
+_STORABLE = ("/static/",)
 
 
-def secure(request: Request, response: Response) -> Response:
+def secure(path: str, headers: MutableHeaders) -> None:
     for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    if not request.url.path.startswith("/static/"):
-        response.headers.setdefault("Cache-Control", "no-store")
-    return response
+        headers.setdefault(name, value)
+    if not path.startswith(_STORABLE):
+        headers.setdefault("Cache-Control", "no-store")
+
+
+class SecurityHeaders:
+    """Plain ASGI, not BaseHTTPMiddleware: that one runs every request through a task
+    and a memory stream (about a millisecond a page), and buffers nothing we need."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                secure(path, MutableHeaders(scope=message))
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
 
 
 def install(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def _secure(request: Request, call_next: Next) -> Response:
-        return secure(request, await call_next(request))
+    app.add_middleware(SecurityHeaders)

@@ -7,8 +7,11 @@ so their Gregorian dates move every year.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
+from typing import Any, Protocol
 
 from lunar_python import Lunar
 from sqlalchemy import select
@@ -49,14 +52,24 @@ class MemberOccasion:
 
 
 def festivals_between(first: date, last: date) -> list[Festival]:
-    found = []
-    for year in range(first.year - 1, last.year + 1):
-        for key, month, day, zh, en in FESTIVALS:
-            solar = Lunar.fromYmd(year, month, day).getSolar()
-            on = date(solar.getYear(), solar.getMonth(), solar.getDay())
-            if first <= on <= last:
-                found.append(Festival(key, on, zh, en))
+    found = [
+        festival
+        for year in range(first.year - 1, last.year + 1)
+        for festival in festivals_of_lunar_year(year)
+        if first <= festival.on <= last
+    ]
     return sorted(found, key=lambda f: f.on)
+
+
+@cache
+def festivals_of_lunar_year(year: int) -> tuple[Festival, ...]:
+    """The festivals of one lunar year, in Gregorian dates. Kept once computed: the
+    astronomy behind a lunar date costs about 4 ms each, and every worklist asks."""
+    found = []
+    for key, month, day, zh, en in FESTIVALS:
+        solar = Lunar.fromYmd(year, month, day).getSolar()
+        found.append(Festival(key, date(solar.getYear(), solar.getMonth(), solar.getDay()), zh, en))
+    return tuple(found)
 
 
 def anniversary_in(original: date, first: date, last: date) -> date | None:
@@ -72,7 +85,17 @@ def anniversary_in(original: date, first: date, last: date) -> date | None:
     return None
 
 
-def _occasions_of(member: Member, first: date, last: date) -> list[MemberOccasion]:
+class _Dated(Protocol):
+    """The columns of a member that occasions read (a row of them, not the whole member)."""
+
+    id: int
+    name: str
+    mobile: str | None
+    birthday: date | None
+    special_dates: list[dict[str, Any]]
+
+
+def _occasions_of(member: _Dated, first: date, last: date) -> list[MemberOccasion]:
     dates: list[tuple[str, date]] = []
     if member.birthday is not None:
         dates.append(("birthday", member.birthday))
@@ -94,11 +117,15 @@ def member_occasions(
     """Birthdays and special dates of the owner's members (or all visible ones) in range.
 
     Month-and-day matching is done here, not in SQL: a clerk owns ~100 members and a
-    store ~1000, and the two databases disagree on date functions."""
-    stmt = scope_members(select(Member), actor)
+    store ~1000, and the two databases disagree on date functions. Only the columns it
+    reads are loaded: a whole member (its lists of conditions, medicines…) costs ten times
+    more to read, on every worklist."""
+    columns = (Member.id, Member.name, Member.mobile, Member.birthday, Member.special_dates)
+    stmt = scope_members(select(*columns), actor)
     if owner_id is not None:
         stmt = stmt.where(Member.owner_id == owner_id)
-    found = [o for m in session.scalars(stmt) for o in _occasions_of(m, first, last)]
+    rows: Iterable[_Dated] = session.execute(stmt)
+    found = [o for m in rows for o in _occasions_of(m, first, last)]
     return sorted(found, key=lambda o: (o.on, o.member_name))
 
 

@@ -350,21 +350,24 @@ class CheckpointFilter:
 
 
 def status_clause(status: CheckpointStatus, today: date) -> ColumnElement[bool]:
-    """The SQL twin of schedule.checkpoint_status, so lists filter in the database."""
-    not_missed = or_(Checkpoint.missed_on.is_(None), Checkpoint.missed_on > today)
+    """The SQL twin of schedule.checkpoint_status, so lists filter in the database.
+    Only the asked status is built: every list asks, and expressions cost."""
     pending = Checkpoint.state == Pending
-    clauses: dict[CheckpointStatus, ColumnElement[bool]] = {
-        CheckpointStatus.upcoming: and_(pending, Checkpoint.open_on > today),
-        CheckpointStatus.due: and_(
-            pending, Checkpoint.open_on <= today, Checkpoint.overdue_on > today
-        ),
-        CheckpointStatus.overdue: and_(pending, Checkpoint.overdue_on <= today, not_missed),
-        CheckpointStatus.missed: and_(pending, Checkpoint.missed_on <= today),
-        CheckpointStatus.done: and_(Checkpoint.state == CheckpointState.done, ~Checkpoint.late),
-        CheckpointStatus.done_late: and_(Checkpoint.state == CheckpointState.done, Checkpoint.late),
-    }
-    if status in clauses:
-        return clauses[status]
+    done = Checkpoint.state == CheckpointState.done
+    match status:
+        case CheckpointStatus.upcoming:
+            return and_(pending, Checkpoint.open_on > today)
+        case CheckpointStatus.due:
+            return and_(pending, Checkpoint.open_on <= today, Checkpoint.overdue_on > today)
+        case CheckpointStatus.overdue:
+            not_missed = or_(Checkpoint.missed_on.is_(None), Checkpoint.missed_on > today)
+            return and_(pending, Checkpoint.overdue_on <= today, not_missed)
+        case CheckpointStatus.missed:
+            return and_(pending, Checkpoint.missed_on <= today)
+        case CheckpointStatus.done:
+            return and_(done, ~Checkpoint.late)
+        case CheckpointStatus.done_late:
+            return and_(done, Checkpoint.late)
     return Checkpoint.state == CheckpointState(status.value)
 
 

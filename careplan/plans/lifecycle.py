@@ -294,15 +294,25 @@ def complete_if_finished(session: Session, plan: CarePlan, today: date) -> bool:
     return False
 
 
-def effective_status(session: Session, plan: CarePlan, today: date) -> PlanStatus:
+def effective_status(
+    session: Session,
+    plan: CarePlan,
+    today: date,
+    *,
+    steps: list[Checkpoint] | None = None,
+    escalations: list[Escalation] | None = None,
+) -> PlanStatus:
     """As the member's page shows it: an active plan whose last steps expired is complete,
-    unless an escalation of it is still open (then it is not over, whatever the steps)."""
-    if plan.status in (PlanStatus.active, PlanStatus.completed) and open_escalations(
-        session, plan_id=plan.id
-    ):
+    unless an escalation of it is still open (then it is not over, whatever the steps).
+    `steps` and `escalations`: the plan's, when the caller has read them already."""
+    if escalations is None:
+        escalations = open_escalations(session, plan_id=plan.id)
+    if plan.status in (PlanStatus.active, PlanStatus.completed) and escalations:
         return PlanStatus.active
-    if plan.status is PlanStatus.active and _all_resolved(session, plan, today):
-        return PlanStatus.completed
+    if plan.status is PlanStatus.active:
+        steps = checkpoints_of(session, plan) if steps is None else steps
+        if all(status_of(cp, today) in RESOLVED for cp in steps):
+            return PlanStatus.completed
     return plan.status
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from careplan.access import scope_stores
-from careplan.models import Store
+from careplan.access import scope_members, scope_stores
+from careplan.models import Member, Store
 from careplan.plans import checkpoints, contacts
 from careplan.plans.checkpoints import AttemptIn
 from careplan.stores import visible_stores
@@ -32,6 +32,21 @@ def test_the_stores_a_person_sees_are_the_same_in_python_and_in_sql(world: World
             in_sql, key=lambda i: world.session.get(Store, i).code
         )
     assert {s.code for s in visible_stores(world.session, world.actor(world.clerk_b))} == {"B001"}
+
+
+def test_the_members_a_person_sees_are_the_same_in_python_and_in_sql(world: World):
+    make_member(world, name="甲")
+    make_member(world, name="乙", owner=world.clerk_b)  # in store B, their own
+    admin = make_staff(world.session, username="adm", role=Role.admin, store=None)
+    people = [world.clerk_a, world.manager_a, world.clerk_b, world.supervisor, admin]
+    every = list(world.session.scalars(select(Member)))
+    assert len({m.home_store_id for m in every}) == 2
+    for person in people:
+        actor = world.actor(person)
+        in_python = {m.id for m in every if actor.may_see_member(m)}
+        in_sql = set(world.session.scalars(scope_members(select(Member.id), actor)))
+        assert in_python == in_sql, person.username
+        assert in_python, person.username
     assert len(visible_stores(world.session, world.actor(world.supervisor))) == 2
 
 

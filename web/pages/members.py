@@ -326,8 +326,10 @@ def member_view(
     looked(request, actor, [member.id], "page", clock.now, writing)
     plans = []
     checkpoint_ids: list[int] = []
+    escalations = open_escalations(session, member_id=member.id)
     for plan in plans_of_member(session, actor, member.id):
-        view = plan_view(session, plan, clock.today)
+        of_plan = [e for e in escalations if e.plan_id == plan.id]
+        view = plan_view(session, plan, clock.today, of_plan)
         checkpoint_ids += [step["cp"].id for step in view["steps"]]
         plans.append(view)
     checks = health_checks_of(session, actor, member.id) if member.health_consent else []
@@ -336,7 +338,6 @@ def member_view(
     ids = {member.owner_id} | {o.staff_id for o in ownerships}
     ids |= {o.changed_by_id for o in ownerships if o.changed_by_id}
     ids |= {e.by for e in log}
-    escalations = open_escalations(session, member_id=member.id)
     ids |= {e.assignee_id for e in escalations if e.assignee_id}
     measured_from = clock.today - timedelta(days=measured.MEASURED_DAYS - 1)
     context = {

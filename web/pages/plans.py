@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from careplan.access import get_member, get_plan
 from careplan.errors import N_, CareplanError, InvalidInput
-from careplan.models import CarePlan, Member
+from careplan.models import CarePlan, Escalation, Member
 from careplan.plans.checkpoints import days_overdue
 from careplan.plans.lifecycle import (
     check_no_live_plan,
@@ -117,11 +117,18 @@ def _respond(request: Request, visitor: Visitor, context: dict[str, Any], status
     return render(request, visitor, "plans/enrol.html", context, status=status, fragment=False)
 
 
-def plan_view(session: DbSession, plan: CarePlan, today: date) -> dict[str, Any]:
-    """A plan with its timeline: every step's status as of today."""
+def plan_view(
+    session: DbSession,
+    plan: CarePlan,
+    today: date,
+    escalations: list[Escalation] | None = None,
+) -> dict[str, Any]:
+    """A plan with its timeline: every step's status as of today. `escalations`: the
+    plan's open ones, when the caller has read them (the member page reads them all)."""
     protocol = protocol_of(plan)
+    checkpoints = checkpoints_of(session, plan)
     steps = []
-    for cp in checkpoints_of(session, plan):
+    for cp in checkpoints:
         status = status_of(cp, today)
         steps.append(
             {
@@ -131,13 +138,17 @@ def plan_view(session: DbSession, plan: CarePlan, today: date) -> dict[str, Any]
                 "overdue": days_overdue(cp, today) if status == "overdue" else 0,
             }
         )
+    if escalations is None:
+        escalations = open_escalations(session, plan_id=plan.id)
     return {
         "plan": plan,
         "protocol": protocol,
         "steps": steps,
-        "status": effective_status(session, plan, today),
+        "status": effective_status(
+            session, plan, today, steps=checkpoints, escalations=escalations
+        ),
         # A "stopped taking" answer shows on the plan until its escalation is resolved.
-        "escalations": open_escalations(session, plan_id=plan.id),
+        "escalations": escalations,
     }
 
 
