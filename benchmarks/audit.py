@@ -40,12 +40,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _measure import Capture, freeze_clock, pct, replay, sign_in  # benchmarks/_measure.py
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import clock, csv_export, migrate, sessions
+from careplan import clock, migrate
 from careplan.access import Actor
 from careplan.config import ROOT, get_settings
 from careplan.db import make_engine, make_session_factory
@@ -65,7 +66,6 @@ JSON_KEYS = (
 )  # fmt: skip
 SEED = 1
 CSV_ROWS = 100_000
-TRANSACTION = {"BEGIN", "COMMIT", "ROLLBACK"}
 PG_BASE = os.environ.get("CAREPLAN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 
@@ -154,18 +154,6 @@ def _progress(total: int) -> synthetic.Progress:
 
 
 @dataclass
-class Capture:
-    """The SQL a request ran, as the driver got it."""
-
-    on: bool = False
-    statements: list[tuple[str, Any, bool]] = field(default_factory=list)
-
-    def __call__(self, conn: Any, cursor: Any, statement: str, params: Any, *rest: Any) -> None:
-        if self.on:  # a named cursor is PostgreSQL's server-side cursor (a streamed export)
-            self.statements.append((statement, params, getattr(cursor, "name", None) is not None))
-
-
-@dataclass
 class Page:
     name: str
     urls: list[str]
@@ -174,56 +162,14 @@ class Page:
     rows: int = 0
 
     def figures(self) -> dict[str, float]:
-        p50, p95 = _pct(self.times, 50), _pct(self.times, 95)
-        floor = _pct(self.floors, 50)
+        p50, p95 = pct(self.times, 50), pct(self.times, 95)
+        floor = pct(self.floors, 50)
         return {
             f"{self.name}_p50_ms": round(p50 * 1000, 1),
             f"{self.name}_p95_ms": round(p95 * 1000, 1),
             f"{self.name}_floor_p50_ms": round(floor * 1000, 1),
             f"{self.name}_floor_ratio": round(p50 / floor, 2) if floor else 0.0,
         }
-
-
-def _pct(values: list[float], q: int) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else 0
-
-
-def _replay(engine: Engine, statements: list[tuple[str, Any, bool]]) -> float:
-    """The statements alone, on a raw DB-API connection, every row fetched, each through
-    the kind of cursor the page used (a streamed export reads a server-side cursor in
-    chunks, which PostgreSQL plans without parallel workers)."""
-    raw = engine.raw_connection()
-    try:
-        plain = raw.cursor()
-        started = time.perf_counter()
-        for n, (statement, params, named) in enumerate(statements):
-            if statement.strip().upper() in TRANSACTION:
-                continue  # the raw connection keeps its own transaction
-            cursor = raw.cursor(name=f"floor{n}") if named else plain
-            cursor.execute(statement, params)
-            if cursor.description is None:
-                continue
-            if named:
-                while cursor.fetchmany(csv_export.CSV_CHUNK):
-                    pass
-                cursor.close()
-            else:
-                cursor.fetchall()
-        seconds = time.perf_counter() - started
-        raw.rollback()
-        return seconds
-    finally:
-        raw.close()
-
-
-def _sign_in(factory: sessionmaker[Session], username: str, now: datetime) -> str:
-    with factory() as s:
-        s.info["actor"] = Actor.system("benchmark")
-        who = s.scalars(select(Staff).where(Staff.username == username)).one()
-        token = sessions.open_session(s, who, kind="web", hours=12, now=now)
-        s.commit()
-    return token
 
 
 def _pages(factory: sessionmaker[Session], today: date, requests: int) -> list[Page]:
@@ -269,10 +215,10 @@ def measure(url: str, today: date, requests: int) -> dict[str, Any]:
     factory = make_session_factory(engine)
     now = datetime.combine(today, datetime_time(10), get_settings().zone)
     app = create_app(factory)
-    _freeze_clock(now, today)
+    freeze_clock(now, today)
     pages = _pages(factory, today, requests)
     with TestClient(app) as client:
-        client.cookies.set(SESSION_COOKIE, _sign_in(factory, "g001.supervisor.1", now))
+        client.cookies.set(SESSION_COOKIE, sign_in(factory, "g001.supervisor.1", now))
         for page in pages:  # warm: connections, templates, the database's cache
             _get(client, page.urls[0])
         rounds = max(len(p.urls) for p in pages)
@@ -286,16 +232,8 @@ def measure(url: str, today: date, requests: int) -> dict[str, Any]:
         figures |= page.figures()
     csv = next(p for p in pages if p.name == "csv")
     figures["csv_rows"] = csv.rows
-    figures["csv_rows_per_s"] = round(csv.rows / _pct(csv.times, 50))
+    figures["csv_rows_per_s"] = round(csv.rows / pct(csv.times, 50))
     return figures
-
-
-def _freeze_clock(now: datetime, today: date) -> None:
-    """The pages see the day the chain was built. Not with FastAPI's dependency_overrides:
-    any override makes FastAPI analyse every dependency again on every request (about
-    2 ms a page), which a served page never pays."""
-    clock.now = lambda: now  # type: ignore[assignment]
-    clock.today = lambda: today  # type: ignore[assignment]
 
 
 def _get(client: TestClient, url: str) -> httpx.Response:
@@ -313,7 +251,7 @@ def _timed(client: TestClient, engine: Engine, capture: Capture, page: Page, url
     capture.on = False
     if page.name == "csv":
         page.rows = response.text.count("\n") - 1  # less the heading
-    page.floors.append(_replay(engine, capture.statements))
+    page.floors.append(replay(engine, capture.statements))
 
 
 def main() -> None:

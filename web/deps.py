@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from careplan import clock
@@ -26,11 +27,14 @@ def writes_at_once(request: Request) -> bool:
     return request.method not in SAFE_METHODS and not marked(request, READS_FIRST)
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """Async, so a page read costs no trip to the thread pool for it: making a Session
+    does no I/O, and closing one only hands its connection back (a rollback, which never
+    waits for a lock). Taking SQLite's write lock may wait, so it goes to the pool."""
     session = request.app.state.session_factory()
-    if writes_at_once(request):
-        begin_for_writing(session)
     try:
+        if writes_at_once(request):
+            await run_in_threadpool(begin_for_writing, session)
         yield session
     finally:
         session.close()  # rolls back anything the route did not commit
@@ -42,8 +46,13 @@ class Clock:
     today: date
 
 
-def get_clock() -> Clock:
+def read_clock() -> Clock:
     return Clock(now=clock.now(), today=clock.today())
+
+
+async def get_clock() -> Clock:
+    # Async: no I/O, so no trip to the thread pool.
+    return read_clock()
 
 
 def client_address(request: Request) -> str:

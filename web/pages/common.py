@@ -15,7 +15,7 @@ from careplan.config import get_settings
 from careplan.errors import CareplanError, Forbidden, InvalidInput, NotFound
 from careplan.validation import parse as parse_model
 from careplan.validation import whole_number
-from web.deps import get_clock
+from web.deps import get_clock, read_clock
 from web.i18n import N_, gettext_for
 from web.routing import router
 from web.session import (
@@ -112,7 +112,7 @@ def _language(request: Request) -> str:
     visitor = getattr(request.state, "visitor", None)
     if visitor is not None:
         return visitor.language
-    clock = request.app.dependency_overrides.get(get_clock, get_clock)()
+    clock = request.app.dependency_overrides.get(get_clock, read_clock)()
     with request.app.state.session_factory() as session:
         return current_visitor(request, session, clock).language
 

@@ -16,7 +16,7 @@ from careplan.validation import whole_number
 from web.deps import DbSession, Now
 from web.pages.common import pages_router, redirect
 from web.pages.store import escalation_names
-from web.session import AnyVisitor, signed_in
+from web.session import AnyVisitor, require_signed_in
 from web.templating import render
 
 pages = pages_router()
@@ -39,7 +39,7 @@ def home(
     staff: str = "",
     saved: int | None = None,
 ) -> Response:
-    signed_in(visitor)  # AnyVisitor above, so its own check (sign-in, a one-time password)
+    require_signed_in(visitor)  # AnyVisitor above, so its own check (sign-in, a one-time password)
     actor = visitor.actor
     if starts_on_the_audit(actor) and not request.query_params:
         return redirect(request, "/audit")  # home (and the landing after sign-in)
