@@ -74,7 +74,7 @@ def who_looked(
     stmt = (
         select(AccessLog)
         .where(AccessLog.member_id == member_id)
-        .order_by(AccessLog.at.desc(), AccessLog.seq.desc())
+        .order_by(AccessLog.at.desc(), AccessLog.id.desc())
         .limit(limit)
     )
     return list(session.scalars(stmt))
