@@ -1,7 +1,7 @@
 """Who looked at which member's health data, when, how and from where.
 
-Entries are chained like the change log
-(careplan/trust/ledger.py) and the database refuses to change or delete them.
+Entries are chained like the change log, one chain per person
+(careplan/trust/ledger.py), and the database refuses to change or delete them.
 """
 
 from __future__ import annotations
