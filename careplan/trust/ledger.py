@@ -25,21 +25,23 @@ whenever the sealer is down), the database would have to let the sealer write th
 columns (a hole in the append-only triggers), and commit order is not id order (the
 sealer must wait out transactions holding lower ids): a second process to run, watch and
 get right. Per-person chains seal every entry in the transaction that writes it, and
-the database still refuses every UPDATE and DELETE.
+the append-only triggers stay as strict as they were.
 
 What verify finds in a chain: an entry edited (its content no longer matches its hash),
 resealed (the next entry's link breaks), deleted (a gap in seq, or a link to an entry
 that is not there), inserted, moved from another chain or reordered (a link that does
 not hold). What the log cannot show by itself: its newest entries removed (a chain that
-ends early, or a whole chain gone, looks complete), an entry appended at a chain's tail
-by someone who can insert rows (a seal has no secret: whoever can write the database can
-seal as careplan does), or the whole log resealed. Against these the database refuses
-DELETE, UPDATE and (PostgreSQL) TRUNCATE of entries (the triggers of migrations
-07db7724218f, ecba031b9822 and d7a4c1e9b201), and `verify --heads FILE` writes every
-chain's head to be kept elsewhere: `verify --against FILE` later finds a chain that no
-longer reaches, or no longer carries, a head kept for it. Entries written after the heads
-were kept are vouched for by the triggers alone. The `chain` column is a key, not
-evidence: who acted is in the sealed content (`actor_id`).
+ends early, or a whole chain gone, looks complete), its newest entry resealed (nothing
+after it to break), an entry appended at a chain's tail (a seal has no secret: whoever
+can insert rows can seal as careplan does), or the whole log resealed. Removal and
+change are refused by the database itself: triggers on DELETE, UPDATE and (PostgreSQL)
+TRUNCATE (migrations 07db7724218f, ecba031b9822, d7a4c1e9b201), so it takes the owner's
+rights to lift them. Against whoever has them, `verify --heads FILE` writes every chain's
+head to be kept elsewhere, and `verify --against FILE` later finds a chain that no
+longer reaches, or no longer carries, a head kept for it; entries written after the heads
+were kept are vouched for by the triggers alone, and an appended entry only by who may
+write to the database at all. The `chain` column is a key, not evidence: who acted is
+in the sealed content (`actor_id`).
 """
 
 from __future__ import annotations
