@@ -54,8 +54,8 @@ def _pg_name(base: str, suffix: str) -> str:
 
 def _pg_template(base: str) -> str:
     """This worker's migrated template database, built once per run. Each worker has
-    databases of its own, so one worker's locks (the change log's chain-wide advisory
-    lock) never keep another waiting."""
+    databases of its own, so one worker's locks (the logs' advisory locks, one per
+    person's chain) never keep another waiting."""
     name = _pg_name(base, "template")
     if name not in _TEMPLATES:
         _on_server(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

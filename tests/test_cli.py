@@ -367,6 +367,35 @@ def test_audit_log_verify_names_the_entry_that_was_edited(seeded_db: str):
     assert "change_log: BROKEN at seq 42" in out and "edited after it was written" in out
 
 
+def test_audit_log_verify_finds_a_chain_cut_short_against_the_heads_it_kept(
+    seeded_db: str, tmp_path: Path
+):
+    import sqlite3
+
+    heads = tmp_path / "heads.csv"
+    code, out = run("audit-log", "verify", "--heads", str(heads))
+    assert code == 0 and f"heads written to {heads}" in out
+    assert run("audit-log", "verify", "--against", str(heads))[0] == 0
+    db = sqlite3.connect(seeded_db.removeprefix("sqlite:///"))
+    db.execute("DROP TRIGGER change_log_no_delete")  # someone with the file's rights
+    chain, newest = db.execute(
+        "SELECT chain, max(seq) FROM change_log WHERE chain > 0 GROUP BY chain LIMIT 1"
+    ).fetchone()
+    db.execute("DELETE FROM change_log WHERE chain = ? AND seq = ?", (chain, newest))
+    db.commit()
+    db.close()
+    assert run("audit-log", "verify")[0] == 0  # the log alone cannot tell
+    code, out = run("audit-log", "verify", "--against", str(heads))
+    assert code == 1
+    assert (
+        f"change_log: BROKEN at seq {newest} in chain {chain}: entries up to its kept head" in out
+    )
+    not_heads = tmp_path / "other.csv"
+    not_heads.write_text("card_number\nM1\n", encoding="utf-8")
+    code, out = run("audit-log", "verify", "--against", str(not_heads))
+    assert code == 2 and "not a file of kept heads" in out
+
+
 def test_erasure_run_anonymises_members_past_retention_and_needs_yes(seeded_db: str):
     engine = make_engine(seeded_db)
     long_ago = datetime(2020, 1, 5, tzinfo=UTC)

@@ -28,15 +28,31 @@ def test_migrations_go_up_down_and_up_with_no_drift_from_the_models(kind, tmp_pa
         drop_database(token)
 
 
+def _before_the_split() -> str:
+    """The revision before the logs split into a chain per person."""
+    from alembic.script import ScriptDirectory
+
+    split = ScriptDirectory.from_config(migrate.alembic_config()).get_revision("d7a4c1e9b201")
+    assert split is not None and isinstance(split.down_revision, str)
+    return split.down_revision
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_change_log_entries_from_before_the_chain_are_sealed_in_order(kind, tmp_path):
+    """Sealed in order as one chain; when the logs split into a chain per person they
+    become the system's chain with their seals untouched, and it goes on after them."""
     from datetime import UTC, datetime
 
     import sqlalchemy as sa
 
+    from careplan.access import Actor
     from careplan.db import make_session_factory
+    from careplan.models import ChangeLog, Store
     from careplan.models.base import JsonType, UTCDateTime
+    from careplan.staff import StaffIn, create_staff
+    from careplan.trust.change_log import log_action
     from careplan.trust.ledger import verify_all
+    from careplan.vocab import Role
 
     url, token = new_database(kind, tmp_path)
     try:
@@ -57,12 +73,63 @@ def test_change_log_entries_from_before_the_chain_are_sealed_in_order(kind, tmp_
                     for i in range(3)
                 ],
             )  # fmt: skip
+        seals = sa.text("SELECT id, seq, prev_hash, hash FROM change_log ORDER BY id")
+        migrate.upgrade(url, _before_the_split())
+        with engine.connect() as conn:
+            one_chain = conn.execute(seals).all()
         migrate.upgrade(url)
+        with engine.connect() as conn:
+            assert conn.execute(seals).all() == one_chain
         with make_session_factory(engine)() as session:
             changes, accesses = verify_all(session)
-        assert (changes.broken, changes.entries) == (None, 3)
-        assert (accesses.broken, accesses.entries) == (None, 0)
+            assert (changes.broken, changes.entries, changes.chains) == (None, 3, 1)
+            assert (accesses.broken, accesses.entries) == (None, 0)
+            session.info["actor"] = Actor.system("test")
+            session.add(Store(code="M001", name="迁移店", region="华东"))
+            session.flush()
+            staff = create_staff(session, StaffIn(
+                username="m.clerk", name="迁移", role=Role.clerk, store_code="M001",
+                password="a-long-enough-password"))  # fmt: skip
+            session.info["actor"] = Actor.of(staff, via="test")
+            log_action(session, "member", 1, "update", {"name": ["会员1", "会员一"]})
+            session.commit()
+            chained = session.execute(
+                sa.select(ChangeLog.chain, ChangeLog.seq).where(ChangeLog.id > one_chain[-1].id)
+            ).all()
+            assert (0, 4) in chained and chained[-1] == (staff.id, 1)
+            assert [r.broken for r in verify_all(session)] == [None, None]
         engine.dispose()
+    finally:
+        drop_database(token)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_going_back_to_one_chain_refuses_a_log_whose_chains_do_not_hold(kind, tmp_path):
+    """Going down seals every entry again as one chain: over a gap it would hide it."""
+    import sqlalchemy as sa
+
+    from careplan.access import Actor
+    from careplan.db import make_session_factory
+    from careplan.trust.change_log import log_action
+
+    url, token = new_database(kind, tmp_path)
+    try:
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        with make_session_factory(engine)() as session:
+            session.info["actor"] = Actor.system("test")
+            for n in range(3):
+                log_action(session, "member", n, "update", {"name": ["甲", "乙"]})
+            session.commit()
+        with engine.begin() as conn:  # someone with the owner's rights
+            if kind == "postgresql":
+                conn.execute(sa.text("ALTER TABLE change_log DISABLE TRIGGER USER"))
+            else:
+                conn.execute(sa.text("DROP TRIGGER change_log_no_delete"))
+            conn.execute(sa.text("DELETE FROM change_log WHERE seq = 2"))
+        engine.dispose()
+        with pytest.raises(RuntimeError, match="chain 0 breaks at seq 3"):
+            migrate.downgrade(url, _before_the_split())
     finally:
         drop_database(token)
 
@@ -152,6 +219,7 @@ def test_the_new_migrations_go_down_and_up_on_a_filled_database(kind, tmp_path):
     from careplan.demo import chain
     from careplan.models import Checkpoint, Staff
     from careplan.plans import protocols
+    from careplan.trust.ledger import verify_all
     from tests.factories import shipped_protocols
 
     url, token = new_database(kind, tmp_path)
@@ -164,6 +232,7 @@ def test_the_new_migrations_go_down_and_up_on_a_filled_database(kind, tmp_path):
             chain.seed(session, today=clock.today(), now=clock.now())
             session.commit()
             steps = session.query(Checkpoint).count()
+            assert verify_all(session)[0].chains > 1
         engine.dispose()
         migrate.downgrade(url, RELEASED)
         migrate.upgrade(url)
@@ -171,6 +240,8 @@ def test_the_new_migrations_go_down_and_up_on_a_filled_database(kind, tmp_path):
         with make_session_factory(engine)() as session:
             assert session.query(Checkpoint).count() == steps
             assert session.query(Staff).filter_by(must_change_password=False).count() == 10
+            # Down, the chains were sealed again as one; up, that one is the system's.
+            assert [(r.broken, r.chains) for r in verify_all(session)] == [(None, 1), (None, 0)]
         engine.dispose()
     finally:
         drop_database(token)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -35,6 +35,9 @@ from careplan.sheets import sheets
 from careplan.staff import StaffIn, by_username, create_staff
 from careplan.validation import describe
 from careplan.vocab import Paper, Role
+
+if TYPE_CHECKING:
+    from careplan.trust.ledger import Head
 
 app = typer.Typer(
     help="careplan: chronic-disease care plans for pharmacy chains.",
@@ -574,25 +577,49 @@ def restore_command(
 
 
 @audit_log_app.command("verify")
-def audit_log_verify() -> None:
-    """Walk both logs' hash chains; name the first entry that was edited or deleted."""
-    from careplan.trust.ledger import verify_all
+def audit_log_verify(
+    heads: Annotated[
+        Path | None, typer.Option(help="write every chain's head to this CSV, to keep elsewhere")
+    ] = None,
+    against: Annotated[
+        Path | None, typer.Option(help="heads kept from an earlier run: each must still hold")
+    ] = None,
+) -> None:
+    """Walk both logs' hash chains (one per person); name the first entry that was edited
+    or deleted, and with --against a chain cut short or resealed since its head was kept."""
+    from careplan.trust.ledger import heads_csv, verify_all
 
+    kept = guarded(lambda: _kept_heads(against)) if against else None
     engine = make_engine()
     try:
         with make_session_factory(engine)() as session:
-            reports = verify_all(session)
+            reports = verify_all(session, kept)
     finally:
         engine.dispose()
     for r in reports:
         if r.broken is None:
             erased = f", {r.erased} erased" if r.erased else ""
-            typer.echo(f"{r.table}: {r.entries} entries intact{erased}; head {r.head}")
+            typer.echo(f"{r.table}: {r.entries} entries intact in {r.chains} chains{erased}")
         else:
             b = r.broken
-            typer.echo(f"{r.table}: BROKEN at seq {b.seq} (id {b.entry_id}): {b.reason}")
+            entry = "" if b.entry_id is None else f" (id {b.entry_id})"
+            typer.echo(f"{r.table}: BROKEN at seq {b.seq} in chain {b.chain}{entry}: {b.reason}")
+    if heads is not None:
+        heads.write_text(heads_csv(reports), encoding="utf-8")
+        typer.echo(f"heads written to {heads}: keep it where the database's writers cannot reach")
     if any(r.broken for r in reports):
         raise typer.Exit(1)
+
+
+def _kept_heads(file: Path) -> dict[str, list[Head]]:
+    from careplan.trust.ledger import read_heads
+
+    require_file(file)
+    try:
+        return read_heads(file.read_text(encoding="utf-8"))
+    except ValueError as exc:  # not the heads verify wrote, or not text
+        fail(f"{file}: {exc}")
+        raise
 
 
 @purchases_app.command("run-job", hidden=True)

@@ -765,9 +765,10 @@ def _may_import(actor: Actor) -> None:
 
 def _record(session: Session, actor: Actor, about: _About) -> int:
     """The import's record (its lines refer to it), inserted without its change-log
-    entry: writing an entry takes the log's chain until commit (on PostgreSQL an
-    advisory lock, ledger.py), and every other audited write would wait behind the
-    whole import. `_finish` logs it once the lines are in."""
+    entry: writing an entry takes the importer's chain of the log until commit (on
+    PostgreSQL an advisory lock, ledger.py), and the importer's every other audited
+    write (another tab, another import) would wait behind the whole import. `_finish`
+    logs it once the lines are in."""
     values = {
         "file_name": about.file_name[:255], "sha256": about.sha256,
         "encoding": about.encoding, "lines": 0, "added": 0, "already_there": 0,

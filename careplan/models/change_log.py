@@ -7,16 +7,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from careplan.models.base import Base, IdMixin, IdType, JsonType
 
 
 class Sealed:
-    """An entry's place in its chain and its seal."""
+    """An entry's place in its chain and its seal. `chain` is the acting staff member's
+    id (0: the system's); `seq` counts within the chain. Each log's unique (chain, seq)
+    index also finds a chain's head."""
 
-    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    chain: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column(BigInteger)
     content_hash: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
@@ -24,7 +27,10 @@ class Sealed:
 
 class ChangeLog(IdMixin, Sealed, Base):
     __tablename__ = "change_log"
-    __table_args__ = (Index("ix_change_log_entity", "entity", "entity_id"),)
+    __table_args__ = (
+        UniqueConstraint("chain", "seq"),
+        Index("ix_change_log_entity", "entity", "entity_id"),
+    )
 
     at: Mapped[datetime]
     actor_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"))
@@ -43,7 +49,10 @@ class AccessLog(IdMixin, Sealed, Base):
 
     __tablename__ = "access_log"
     # "Who looked at this member?" reads by member, newest first.
-    __table_args__ = (Index("ix_access_log_member_at", "member_id", "at"),)
+    __table_args__ = (
+        UniqueConstraint("chain", "seq"),
+        Index("ix_access_log_member_at", "member_id", "at"),
+    )
 
     at: Mapped[datetime]
     actor_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"))

@@ -1,7 +1,7 @@
 """Who looked at which member's health data, when, how and from where.
 
-Entries are chained like the change log
-(careplan/trust/ledger.py) and the database refuses to change or delete them.
+Entries are chained like the change log, one chain per person
+(careplan/trust/ledger.py), and the database refuses to change or delete them.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def who_looked(
     stmt = (
         select(AccessLog)
         .where(AccessLog.member_id == member_id)
-        .order_by(AccessLog.at.desc(), AccessLog.seq.desc())
+        .order_by(AccessLog.at.desc(), AccessLog.id.desc())
         .limit(limit)
     )
     return list(session.scalars(stmt))

@@ -40,7 +40,7 @@ def test_a_withdrawn_consent_blocks_new_health_records_and_stops_the_plans(world
     entry = world.session.scalars(
         select(ChangeLog)
         .where(ChangeLog.entity == "member", ChangeLog.entity_id == member.id)
-        .order_by(ChangeLog.seq.desc())
+        .order_by(ChangeLog.id.desc())
     ).first()
     assert entry is not None and entry.actor_id == world.pharmacist_a.id
     assert entry.changes["health_consent"] == [True, False]

@@ -16,7 +16,7 @@ from tests.factories import World, api_sign_in, enrolled_steps, make_member, sig
 def _looks(world: World, member_id: int) -> list[tuple[str, str, int | None]]:
     world.session.expire_all()
     rows = world.session.scalars(
-        select(AccessLog).where(AccessLog.member_id == member_id).order_by(AccessLog.seq)
+        select(AccessLog).where(AccessLog.member_id == member_id).order_by(AccessLog.id)
     )
     return [(r.what, r.target, r.actor_id) for r in rows]
 
