@@ -56,7 +56,7 @@ PLAN_WEIGHTS = (20, 50, 20, 7, 3)
 MEASURES = {
     "hypertension": ("blood_pressure", "mmHg", lambda r: {"systolic": r.randint(115, 165),
                                                            "diastolic": r.randint(70, 100)}),
-    "diabetes_t2": ("blood_glucose", "mmol/L", lambda r: {"value": round(r.uniform(5, 11), 1)}),
+    "diabetes_t2": ("fasting_glucose", "mmol/L", lambda r: {"value": round(r.uniform(5, 11), 1)}),
     "osteoporosis": ("bone_density", "T", lambda r: {"t_score": round(r.uniform(-3.5, -1), 1)}),
 }  # fmt: skip
 Progress = Callable[[int], None]

@@ -16,6 +16,7 @@ from careplan.db import make_engine, make_session_factory
 from careplan.demo import synthetic
 from careplan.models import CarePlan, Checkpoint, CheckpointResult, Escalation, HealthCheck
 from careplan.plans import protocols
+from careplan.plans.measurements import MEASUREMENTS
 from tests.factories import shipped_protocols
 
 TODAY = date(2024, 3, 20)
@@ -82,6 +83,9 @@ def test_generated_history_is_consistent(session: Session):
     checks = session.scalars(select(HealthCheck)).all()
     assert counts.health_checks == len(checks) > 0
     assert {done[c.checkpoint_id].protocol_id for c in checks} <= set(synthetic.MEASURES)
+    # Readings of kinds the member page can draw (a generated "blood_glucose" was not one,
+    # and every such member's page failed).
+    assert {c.kind for c in checks} <= set(MEASUREMENTS)
 
 
 def test_the_same_seed_gives_the_same_chain_on_either_database(session: Session, tmp_path: Path):
