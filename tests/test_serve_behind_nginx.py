@@ -3,7 +3,8 @@ person does depends on which process answers.
 
 Two real `careplan serve` processes on one migrated database (a SQLite file, and
 PostgreSQL when CAREPLAN_TEST_DATABASE_URL is set), behind Debian's nginx with a
-round-robin upstream, on loopback. Which process answered each request is read from the
+round-robin upstream, on loopback, proxying with the very lines of docs/deploy.md's
+sample config. Which process answered each request is read from the
 processes' own JSON logs by the request id nginx gave it, so each step below is shown
 to have crossed from one process to the other: a sign-in, a form's CSRF token, a
 lockout counted over both, a saved member. The browser connects from 127.0.0.5, so the
@@ -133,9 +134,17 @@ def _serve(
     return _running(args, log, cwd=ROOT, env=env)
 
 
+def documented_proxy() -> str:
+    """The proxying lines of docs/deploy.md's sample, as an operator copies them."""
+    text = (ROOT / "docs" / "deploy.md").read_text("utf-8")
+    found = re.search(r"# BEGIN careplan proxy[^\n]*\n(.*?)\n\s*# END careplan proxy", text, re.S)
+    assert found, "docs/deploy.md has lost its marked proxy lines"
+    return found.group(1)
+
+
 def nginx_config(tmp: Path, listen: int, upstreams: list[int]) -> str:
-    """The proxying part of docs/deploy.md's sample, with everything nginx writes kept
-    in `tmp` (a test's nginx needs no root, no /var and no port 80)."""
+    """docs/deploy.md's upstream and proxying, on loopback, with everything nginx
+    writes kept in `tmp` (a test's nginx needs no /var and no port 80)."""
     servers = "".join(f"    server 127.0.0.1:{port};\n" for port in upstreams)
     # Run as root (CI), nginx would hand its workers to `nobody`, who may not write tmp.
     user = "user root root;\n" if os.geteuid() == 0 else ""
@@ -150,17 +159,12 @@ events {{ worker_connections 64; }}
 http {{
   access_log {tmp / "nginx-access.log"};
 {temp}  upstream careplan {{
-{servers}  }}
+{servers}    keepalive 16;
+  }}
   server {{
     listen 127.0.0.1:{listen};
-    client_max_body_size 200m;
     location / {{
-      proxy_pass http://careplan;
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Request-ID $request_id;
-      proxy_read_timeout 300s;
+{documented_proxy()}
     }}
   }}
 }}
