@@ -34,8 +34,11 @@ $(ASSETS): package.json package-lock.json
 # Guidance sheets: WeasyPrint lays out with Pango and subsets fonts with HarfBuzz; the
 # Chinese font is Debian's Noto Sans CJK, embedded in every PDF; poppler-utils reads PDFs
 # back in the tests; pg_dump and pg_restore back up PostgreSQL (any installed version's
-# client will do). Installed from Debian's packages when missing.
-SYSTEM_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
+# client will do); nginx is the reverse proxy of docs/deploy.md, which the tests run in
+# front of two app processes (with a config of their own: a system nginx the package
+# may start on port 80 is not used). Installed from Debian's packages when missing.
+SYSTEM_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils \
+  nginx
 
 system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do \

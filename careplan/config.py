@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -45,6 +46,18 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `careplan serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `careplan serve` binds to.")
+    workers: int = Field(
+        default=1, ge=1, le=64, description="How many app processes `careplan serve` starts."
+    )
+    trusted_proxies: str = Field(
+        default="127.0.0.1,::1",
+        description="Comma-separated addresses or networks of the reverse proxies whose "
+        "X-Forwarded-For and X-Forwarded-Proto are believed; empty: none.",
+    )
+    log_format: Literal["json", "text"] | None = Field(
+        default=None,
+        description="json (one object a line) or text; unset: json in production, else text.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -53,6 +66,19 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        # uvicorn takes a mistyped entry as a literal name that no peer ever has: the
+        # proxy's forwarded addresses would be ignored without a word, and every sign-in
+        # failure of the chain counted on the proxy's one address.
+        for item in proxy_list(value):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address or network") from exc
         return value
 
     @model_validator(mode="after")
@@ -73,6 +99,18 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def logs_as(self) -> Literal["json", "text"]:
+        """A server's logs are read by machines (one JSON object a line); a developer's
+        terminal by a person."""
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.environment == "production" else "text"
+
+
+def proxy_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 @lru_cache

@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import Actor
+from careplan.config import get_settings
 from careplan.db import transaction
 from careplan.models import SignInLimit, Staff
 from careplan.sessions import open_session
@@ -46,10 +47,23 @@ LOCKOUT = timedelta(minutes=15)
 MAX_ADDRESS_FAILURES = 20
 ADDRESS_WINDOW = LOCKOUT
 _hasher = PasswordHash.recommended()
-# argon2 is slow on purpose and takes a core while it runs: a burst of sign-ins checked all
-# at once would crowd out the requests holding the database's locks, and those would hold
-# them for seconds. At most one check per core runs at a time; the rest wait their turn.
-_CHECKING = threading.BoundedSemaphore(os.cpu_count() or 2)
+_MADE_ONCE = threading.Lock()  # two first sign-ins at once must not make two semaphores
+
+
+def _checking() -> threading.BoundedSemaphore:
+    with _MADE_ONCE:
+        return _check_slots()
+
+
+@cache
+def _check_slots() -> threading.BoundedSemaphore:
+    """argon2 is slow on purpose and takes a core while it runs: a burst of sign-ins
+    checked all at once would crowd out the requests holding the database's locks, and
+    those would hold them for seconds. At most one check per core of the machine runs at
+    a time, shared out between the app processes `careplan serve` started on it (each
+    counts only its own); the rest wait their turn."""
+    cores = os.cpu_count() or 2
+    return threading.BoundedSemaphore(max(1, cores // get_settings().workers))
 
 
 @cache
@@ -65,7 +79,7 @@ def hash_password(password: str) -> str:
 def verify(password: str, hashed: str) -> bool:
     """A stored value that is no hash (an account with no password set) matches nothing;
     the dummy is verified instead, so the refusal costs the usual time."""
-    with _CHECKING:
+    with _checking():
         try:
             return _hasher.verify(password, hashed)
         except UnknownHashError:

@@ -488,3 +488,64 @@ def test_end_covers_gives_members_back_once_the_last_day_has_passed(seeded_db: s
         owned = s.scalar(mine)
     assert owned == moved
     engine.dispose()
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, object]]]:
+    """What `careplan serve` hands to uvicorn, with no server started."""
+    import uvicorn
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.append({"app": target} | kw))
+    # `serve` sets CAREPLAN_WORKERS for its processes: set here first, so that the
+    # monkeypatch puts back what was there before (nothing) after the test.
+    monkeypatch.setenv("CAREPLAN_WORKERS", "1")
+    monkeypatch.delenv("CAREPLAN_WORKERS")
+    get_settings.cache_clear()
+    yield calls
+    get_settings.cache_clear()
+
+
+def test_serve_starts_n_worker_processes_from_the_app_factory_with_our_logs(
+    served: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
+):
+    import os
+
+    monkeypatch.setenv("CAREPLAN_LOG_FORMAT", "json")
+    assert run("serve", "--workers", "3", "--port", "8399")[0] == 0
+    (options,) = served
+    assert options["app"] == "web.app:create_app" and options["factory"] is True
+    assert options["workers"] == 3 and options["port"] == 8399
+    assert options["host"] == "127.0.0.1"
+    assert options["access_log"] is False  # ours replaces uvicorn's (web/request_log.py)
+    config = options["log_config"]
+    assert isinstance(config, dict)
+    assert config["formatters"]["default"]["()"] == "careplan.logs.JsonFormatter"
+    # Each process reads how many share the machine (the sign-in's share of the cores).
+    assert os.environ["CAREPLAN_WORKERS"] == "3"
+
+
+def test_serve_takes_the_workers_and_proxies_from_the_settings(
+    served: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("CAREPLAN_WORKERS", "2")
+    monkeypatch.setenv("CAREPLAN_TRUSTED_PROXIES", "10.0.0.5, 10.1.0.0/16")
+    assert run("serve")[0] == 0
+    monkeypatch.setenv("CAREPLAN_TRUSTED_PROXIES", "")
+    get_settings.cache_clear()
+    assert run("serve")[0] == 0
+    trusting, trusting_none = served
+    assert trusting["workers"] == 2 and trusting["port"] == 8000
+    assert trusting["proxy_headers"] is True
+    assert trusting["forwarded_allow_ips"] == "10.0.0.5,10.1.0.0/16"
+    # No proxy named: X-Forwarded-For is never believed, the peer is the client.
+    assert trusting_none["proxy_headers"] is False
+    config = trusting["log_config"]
+    assert isinstance(config, dict)  # development: text for a person at a terminal
+    assert config["formatters"]["default"]["()"] == "careplan.logs.TextFormatter"
+
+
+@pytest.mark.parametrize("workers", ["0", "65"])
+def test_serve_refuses_a_worker_count_out_of_range(served: list[dict[str, object]], workers: str):
+    code, output = run("serve", "--workers", workers)
+    assert code == 2 and "--workers" in output and not served

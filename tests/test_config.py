@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
@@ -36,3 +38,33 @@ def test_serve_in_production_with_the_placeholder_stops_with_a_plain_message(
     assert result.exit_code != 0
     assert "CAREPLAN_SECRET_KEY is still a placeholder" in result.output
     assert "Traceback" not in result.output
+
+
+def test_logs_are_json_in_production_and_text_elsewhere_unless_chosen():
+    assert Settings(environment="production", secret_key=STRONG).logs_as == "json"
+    assert Settings(environment="development").logs_as == "text"
+    assert Settings(environment="development", log_format="json").logs_as == "json"
+    assert (
+        Settings(environment="production", secret_key=STRONG, log_format="text").logs_as == "text"
+    )
+    with pytest.raises(ValidationError, match="log_format"):
+        Settings(log_format="xml")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("proxies", ["127.0.0.1,::1", "10.0.0.5", " 10.0.0.5 , 10.1.0.0/16", ""])
+def test_trusted_proxies_are_addresses_or_networks(proxies: str):
+    assert Settings(trusted_proxies=proxies).trusted_proxies == proxies
+
+
+@pytest.mark.parametrize("proxies", ["nginx.local", "10.0.0.300", "10.0.0.5;10.0.0.6", "*"])
+def test_a_trusted_proxy_that_is_no_address_is_refused_at_start_up(proxies: str):
+    # Taken as given, it would match no peer: forwarded addresses silently ignored.
+    with pytest.raises(ValidationError, match="is not an IP address or network"):
+        Settings(trusted_proxies=proxies)
+
+
+def test_every_setting_is_in_the_readmes_table():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Settings (environment)", 1)[1].split("\n## ", 1)[0]
+    missing = [name for name in Settings.model_fields if f"CAREPLAN_{name.upper()}" not in table]
+    assert not missing, f"settings missing from README.md's table: {missing}"

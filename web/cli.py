@@ -6,6 +6,7 @@ bad input prints `error: <field>: <message>` and exits with status 2, writing no
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -20,10 +21,10 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from careplan import clock, csv_export, migrate
+from careplan import clock, csv_export, logs, migrate
 from careplan.access import Actor, scope_members
 from careplan.audit import audit
-from careplan.config import Settings, get_settings
+from careplan.config import Settings, get_settings, proxy_list
 from careplan.db import make_engine, make_session_factory, transaction
 from careplan.demo import chain, synthetic
 from careplan.errors import N_, CareplanError
@@ -528,14 +529,40 @@ def audit_steps(
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="app processes (default CAREPLAN_WORKERS, 1)")
+    ] = None,
 ) -> None:
-    """Serve the web app and API."""
+    """Serve the web app and API (behind nginx in a chain: docs/deploy.md)."""
     import uvicorn
 
     settings = checked_settings()  # a production server will not start on a placeholder
-    uvicorn.run(
-        "web.app:create_app", factory=True, host=host or settings.host, port=port or settings.port
-    )
+    options = server_options(settings, host, port, workers)
+    # The processes read it at start (the sign-in's share of the cores: careplan/sign_in.py).
+    os.environ["CAREPLAN_WORKERS"] = str(options["workers"])
+    uvicorn.run("web.app:create_app", **options)
+
+
+def server_options(
+    settings: Settings, host: str | None, port: int | None, workers: int | None
+) -> dict[str, object]:
+    """uvicorn's own workers: a supervisor that starts N processes on one socket, each
+    building the app from the factory, and starts a new one when one dies. The app keeps
+    nothing between requests that another process would need (sessions, CSRF seeds and
+    sign-in limits are in the database or derived from the secret key)."""
+    trusted = ",".join(proxy_list(settings.trusted_proxies))
+    return {
+        "factory": True,
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "workers": workers or settings.workers,
+        # The client's address comes from X-Forwarded-For only when the peer is one of
+        # these proxies; otherwise it is the peer's own, whatever the header says.
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted,
+        "log_config": logs.dict_config(settings.logs_as),
+        "access_log": False,  # web/request_log.py writes one line per request instead
+    }
 
 
 @app.command("backup")

@@ -1,7 +1,7 @@
-"""Every API error leaves as {"error": {"message", "field"}} with a fitting status code;
-pages (anything outside /api/) get an error page in the visitor's language instead.
-Anything unexpected too: a 500 in the same shape, with the request id that its logged
-traceback carries."""
+"""Every API error leaves as {"error": {"message", "field", "request_id"}} with a fitting
+status code; pages (anything outside /api/) get an error page in the visitor's language
+instead. Anything unexpected too: a 500 in the same shape (its page shows the id), with
+the request id that its logged traceback and the request's log line carry."""
 
 from __future__ import annotations
 
@@ -34,6 +34,20 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+def api_error(
+    request: Request,
+    error: dict[str, object],
+    status: int,
+    *,
+    headers: dict[str, str] | None = None,
+    **more: object,
+) -> JSONResponse:
+    """An API error's answer: the error with the request's id, which its log lines carry,
+    so what an integrator reports can be found."""
+    body = {"error": error | {"request_id": request_id(request)}, **more}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def unexpected(request: Request, exc: Exception) -> Response:
     """The last resort. Starlette runs it in ServerErrorMiddleware, outside every other
     middleware (and re-raises for the server's own log): the security headers and the
@@ -43,8 +57,7 @@ def unexpected(request: Request, exc: Exception) -> Response:
               exc_info=exc)  # fmt: skip
     if _is_api(request):
         message = "an unexpected error stopped this request: report its request_id"
-        error = {"message": message, "field": None, "request_id": rid}
-        response: Response = JSONResponse({"error": error}, status_code=500)
+        response: Response = api_error(request, {"message": message, "field": None}, 500)
     else:
         response = pages.unexpected_error_page(request, rid)
     response.headers[HEADER] = rid
@@ -60,11 +73,11 @@ def install(app: FastAPI) -> None:
     async def _domain(request: Request, exc: CareplanError) -> Response:
         if not _is_api(request):
             return pages.domain_error_page(request, exc)
-        body: dict[str, object] = {"error": exc.as_dict()}
+        more: dict[str, object] = {}
         report = getattr(exc, "report", None)  # a refused file: every bad line
         if callable(report):
-            body["errors"], body["problems_in_all"] = report(), getattr(exc, "total", None)
-        return JSONResponse(body, status_code=_status(exc))
+            more = {"errors": report(), "problems_in_all": getattr(exc, "total", None)}
+        return api_error(request, exc.as_dict(), _status(exc), **more)
 
     @app.exception_handler(DataError)
     async def _out_of_range(request: Request, exc: DataError) -> Response:
@@ -82,7 +95,7 @@ def install(app: FastAPI) -> None:
             if isinstance(exc.detail, dict)
             else {"message": str(exc.detail), "field": None}
         )
-        return JSONResponse({"error": detail}, status_code=exc.status_code, headers=exc.headers)
+        return api_error(request, detail, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -91,5 +104,5 @@ def install(app: FastAPI) -> None:
         problems = [refusal(dict(e)) for e in exc.errors()] or [refusal({})]
         if not _is_api(request):
             return pages.domain_error_page(request, problems[0])
-        body = {"error": problems[0].as_dict(), "errors": [p.as_dict() for p in problems]}
-        return JSONResponse(body, status_code=422)
+        return api_error(request, problems[0].as_dict(), 422,
+                         errors=[p.as_dict() for p in problems])  # fmt: skip

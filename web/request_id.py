@@ -1,7 +1,8 @@
 """A request id on every answer (the X-Request-ID header): the client's own when it is a
 sane short token, so a proxy's id follows the request through both logs; else a new one.
 A server error shows it to the person and logs it beside the traceback, so what they
-report can be found."""
+report can be found. Every line logged while the request runs carries it too
+(careplan/logs.py)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,19 @@ from fastapi import FastAPI, Request
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from careplan.logs import set_request_id
+
 HEADER = "X-Request-ID"
 _SANE = re.compile(r"[A-Za-z0-9._:-]{1,64}", re.ASCII)
 
 
 def request_id(request: Request) -> str:
-    """This request's id (a new one if it was raised before the middleware ran)."""
+    """This request's id (a new one, kept for the rest of the request, if it was raised
+    before the middleware ran)."""
     found = getattr(request.state, "request_id", None)
-    return found if isinstance(found, str) else uuid.uuid4().hex
+    if not isinstance(found, str):
+        found = request.state.request_id = uuid.uuid4().hex
+    return found
 
 
 class RequestIdMiddleware:
@@ -35,6 +41,7 @@ class RequestIdMiddleware:
         given = Headers(scope=scope).get(HEADER, "")
         rid = given if _SANE.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
+        set_request_id(rid)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -13,6 +13,7 @@ from careplan.sessions import end_session
 from careplan.sign_in import sign_in as attempt
 from web.api.schemas import TokenOut
 from web.deps import CurrentActor, DbSession, Now, client_address
+from web.errors import api_error
 from web.routing import router
 
 api = router(prefix="/auth", tags=["auth"])
@@ -35,9 +36,9 @@ def sign_in(request: Request, body: Credentials, clock: Now) -> TokenOut | JSONR
             until = outcome.locked_until.isoformat(timespec="minutes")
             what = "sign-in from this address" if outcome.by_address else "sign-in for this name"
             message = f"too many wrong passwords: {what} locked until {until}"
-            return JSONResponse({"error": {"message": message, "field": "username"}}, 423)
+            return api_error(request, {"message": message, "field": "username"}, 423)
         message = "wrong username or password"
-        return JSONResponse({"error": {"message": message, "field": "password"}}, 401)
+        return api_error(request, {"message": message, "field": "password"}, 401)
     staff = outcome.staff
     return TokenOut(token=outcome.token, expires_in_hours=hours, staff_id=staff.id, role=staff.role)
 

@@ -1,0 +1,82 @@
+"""The health probes behind /healthz: the database answers and its schema is at the
+migrations' head; a failure names the probe, and what it says names no host."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from careplan import health, migrate
+from careplan.db import make_engine, make_session_factory
+from tests.databases import migrated_database
+
+
+def factory_for(url: str) -> sessionmaker[Session]:
+    return make_session_factory(make_engine(url))
+
+
+def test_a_migrated_database_passes_every_probe(committed_db: sessionmaker[Session]):
+    found = health.check(committed_db)
+    assert found.ok and found.failed == []
+    head = ", ".join(sorted(health.code_heads()))
+    assert found.as_dict() == {
+        "status": "ok",
+        "checks": {
+            "db": {"ok": True, "detail": "reachable"},
+            "migrations": {"ok": True, "detail": f"at {head}"},
+        },
+    }
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_database_one_migration_behind_fails_the_migrations_probe_only(kind: str, tmp_path: Path):
+    with migrated_database(kind, tmp_path) as url:
+        migrate.downgrade(url, "-1")
+        factory = factory_for(url)
+        try:
+            found = health.check(factory)
+        finally:
+            factory.kw["bind"].dispose()
+    assert not found.ok and found.failed == ["migrations"]
+    (head,) = health.code_heads()
+    detail = found.findings["migrations"].detail
+    assert detail.startswith("database at ") and detail.endswith(f"code needs {head}")
+    assert head not in detail.removesuffix(head)  # the database is somewhere else
+    assert found.as_dict()["status"] == "failing" and found.as_dict()["failed"] == ["migrations"]
+
+
+def test_an_empty_database_says_it_was_never_migrated(tmp_path: Path):
+    factory = factory_for(f"sqlite:///{tmp_path / 'empty.db'}")
+    found = health.check(factory)
+    assert found.failed == ["migrations"]
+    assert found.findings["migrations"].detail.startswith("database at no revision")
+
+
+def test_an_unreachable_database_fails_both_probes_naming_no_address(
+    caplog: pytest.LogCaptureFixture,
+):
+    # A PostgreSQL server that is not there: nothing listens on port 1.
+    url = "postgresql+psycopg://careplan@127.0.0.1:1/careplan?connect_timeout=2"
+    found = health.check(factory_for(url))
+    assert found.failed == ["db", "migrations"]
+    for finding in found.findings.values():
+        assert finding.detail == "failed: OperationalError"
+        assert "127.0.0.1" not in finding.detail
+    # The operator finds the cause in the log.
+    assert any("127.0.0.1" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+
+
+def test_a_probe_added_to_the_list_is_asked_and_named_when_it_fails(
+    committed_db: sessionmaker[Session],
+):
+    def jobs(_session: Session) -> str:
+        raise health.NotReady("no consumer has answered for 90 s")
+
+    found = health.check(committed_db, {**health.PROBES, "jobs": jobs})
+    assert found.failed == ["jobs"]
+    assert found.as_dict()["checks"]["jobs"] == {  # type: ignore[index]
+        "ok": False,
+        "detail": "no consumer has answered for 90 s",
+    }
