@@ -51,8 +51,8 @@ from careplan.config import ROOT
 from careplan.db import make_engine, make_session_factory
 from careplan.demo import synthetic
 from careplan.models import CarePlan, Checkpoint, Member, Staff
-from careplan.plans import protocols
-from careplan.vocab import CheckpointState, Role
+from careplan.plans import lifecycle, protocols
+from careplan.vocab import Channel, CheckpointState, Role
 from web.session import SESSION_COOKIE
 
 PG_BASE = os.environ.get("CAREPLAN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
@@ -165,6 +165,7 @@ def requests_file(url: str, where: Path, count: int) -> tuple[Path, Path]:
                    Checkpoint.assignee_id.is_not(None))
             .order_by(Checkpoint.id)
         ).all()  # fmt: skip
+        channels = _channels(s, [st.id for st in open_steps])
     tokens = _tokens(factory, staff)
     by_id = {p.id: p for p in staff}
     steps = [st for st in open_steps if st.assignee_id in by_id]
@@ -178,7 +179,7 @@ def requests_file(url: str, where: Path, count: int) -> tuple[Path, Path]:
         kind = rng.choices([k for k, _ in MIX], weights)[0]
         if kind == "result" and not results:
             kind = "attempt"
-        line = _line(kind, rng, owned, results, attempts, tokens, by_id, card)
+        line = _line(kind, rng, owned, results, attempts, tokens, channels, card)
         card += kind == "new_member"
         lines.append(line)
         if kind in ("worklist", "member", "due_steps"):
@@ -190,7 +191,7 @@ def requests_file(url: str, where: Path, count: int) -> tuple[Path, Path]:
 
 
 def _line(kind: str, rng: random.Random, owned: list[Any], results: list[Any],
-          attempts: list[Any], tokens: dict[int, tuple[str, str]], by_id: dict[int, Staff],
+          attempts: list[Any], tokens: dict[int, tuple[str, str]], channels: dict[int, str],
           card: int) -> str:  # fmt: skip
     member = rng.choice(owned)
     web, api = tokens[member.owner_id]
@@ -206,7 +207,8 @@ def _line(kind: str, rng: random.Random, owned: list[Any], results: list[Any],
         return f"POST /api/v1/members bearer:{api} {json.dumps(body, ensure_ascii=False)}"
     if kind == "result":
         step = results.pop()
-        body = {"version": step.version, "channel": "phone", "adherence": "as_directed"}
+        body = {"version": step.version, "channel": channels[step.id],
+                "adherence": "as_directed"}  # fmt: skip
         return f"POST /api/v1/checkpoints/{step.id}/result bearer:{tokens[step.assignee_id][1]} " \
             + json.dumps(body)
     step = rng.choice(attempts)
@@ -214,6 +216,17 @@ def _line(kind: str, rng: random.Random, owned: list[Any], results: list[Any],
     body = {"outcome": "unreachable", "call_back_at": call_back, "note": f"{rng.random():.6f}"}
     return f"POST /api/v1/checkpoints/{step.id}/attempts bearer:{tokens[step.assignee_id][1]} " \
         + json.dumps(body)
+
+
+def _channels(session: Session, step_ids: list[int]) -> dict[int, str]:
+    """A channel each step takes, as the step form offers: a home visit where allowed
+    (it also satisfies "a home visit after N calls"), else the first allowed."""
+    found = {}
+    for cp in session.scalars(select(Checkpoint).where(Checkpoint.id.in_(step_ids))):
+        protocol = lifecycle.protocol_of(cp.plan)
+        allowed = lifecycle.allowed_channels(protocol, lifecycle.step_of(protocol, cp.key))
+        found[cp.id] = (Channel.home_visit if Channel.home_visit in allowed else allowed[0]).value
+    return found
 
 
 def _free_port() -> int:

@@ -141,8 +141,16 @@ def begin_writing_after_reads(session: Session) -> None:
     begin_for_writing(session)
 
 
+# Connections a process's engine keeps (and may open beyond them): web/admission.py lets
+# in half as many requests at once, as a request may hold two.
+POOL_SIZE, POOL_OVERFLOW = 10, 10
+POOL_CONNECTIONS = POOL_SIZE + POOL_OVERFLOW
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = url or get_settings().database_url
+    if ":memory:" not in url:  # an in-memory SQLite database has a pool of its own kind
+        kwargs = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW, **kwargs}
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         connect_args = {"factory": QueuedConnection, **kwargs.pop("connect_args", {})}

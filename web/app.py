@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.config import get_settings
 from careplan.db import make_engine, make_session_factory
-from web import api_docs, errors, headers, health, request_id, request_log
+from web import admission, api_docs, errors, headers, health, request_id, request_log
 from web.api import audit, auth, checkpoints, lectures, members, misc, plans, purchases
 from web.pages import admin as admin_pages
 from web.pages import audit as audit_pages
@@ -62,6 +62,7 @@ def create_app(
     check_font()
     errors.install(app)
     headers.install(app)
+    admission.install(app)  # inside the log's: a request's wait for its turn is logged
     request_log.install(app)  # inside the request id's: its line carries the id
     request_id.install(app)  # outermost: every answer carries it
     health.install(app)
