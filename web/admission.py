@@ -12,6 +12,7 @@ handful at a time loses nothing either: the work is Python, one core's worth a p
 from __future__ import annotations
 
 import asyncio
+import weakref
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -27,15 +28,20 @@ class Admission:
     def __init__(self, app: ASGIApp, limit: int = IN_FLIGHT) -> None:
         self.app = app
         self.limit = limit
-        self._turns: asyncio.Semaphore | None = None  # made in the server's event loop
+        # One per event loop: a server has one, but a test client may run several at
+        # once (a loop per thread), and an asyncio semaphore serves only its own loop.
+        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._turns = weakref.WeakKeyDictionary()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(UNLIMITED):
             await self.app(scope, receive, send)
             return
-        if self._turns is None:
-            self._turns = asyncio.Semaphore(self.limit)
-        async with self._turns:
+        loop = asyncio.get_running_loop()
+        turns = self._turns.get(loop)
+        if turns is None:
+            turns = self._turns[loop] = asyncio.Semaphore(self.limit)
+        async with turns:
             await self.app(scope, receive, send)
 
 
