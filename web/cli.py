@@ -6,11 +6,14 @@ bad input prints `error: <field>: <message>` and exits with status 2, writing no
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -18,7 +21,7 @@ from typing import Annotated, TypeVar
 import typer
 from pydantic import ValidationError
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from careplan import clock, csv_export, migrate
 from careplan.access import Actor, scope_members
@@ -349,14 +352,27 @@ def sheets_print(
     guarded(body)
 
 
-@sheets_app.command("run-batch", hidden=True)
+@sheets_app.command("run-batch")
 def sheets_run_batch(batch_id: int) -> None:
-    """Render a batch queued from the web (the web app starts this as a worker)."""
+    """Render a queued batch now, in this process (as a consumer would: once)."""
+    from careplan.jobs import runs
     from web.sheet_pdf import render_pdf
 
+    with _job_factory() as (factory, token, lease):
+        done = runs.run_sheet_batch(factory, batch_id, render_pdf, token=token,
+                                    clock=clock.now, lease=lease)  # fmt: skip
+    typer.echo(f"batch {batch_id} rendered" if done else f"batch {batch_id} is not waiting")
+
+
+@contextmanager
+def _job_factory() -> Iterator[tuple[sessionmaker[Session], str, timedelta]]:
+    """A session factory on the settings' database, a claim token of this command's own
+    and the lease: an operator's run claims the row as a consumer's task does."""
+    settings = checked_settings()
     engine = make_engine()
     try:
-        sheets.run_batch(make_session_factory(engine), batch_id, render_pdf, clock=clock.now)
+        token = f"cli-{uuid.uuid4()}"
+        yield make_session_factory(engine), token, timedelta(seconds=settings.jobs_lease_seconds)
     finally:
         engine.dispose()
 
@@ -525,14 +541,42 @@ def audit_steps(
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    consumer: Annotated[
+        bool | None,
+        typer.Option(help="run a job consumer beside the server (default: when "
+                     "CAREPLAN_JOBS_URL is unset, i.e. the queue is this machine's file)"),
+    ] = None,
 ) -> None:
-    """Serve the web app and API."""
+    """Serve the web app and API (and, by default on one machine, a job consumer)."""
     import uvicorn
 
     settings = checked_settings()  # a production server will not start on a placeholder
-    uvicorn.run(
-        "web.app:create_app", factory=True, host=host or settings.host, port=port or settings.port
-    )
+    embedded = settings.jobs_embedded if consumer is None else consumer
+    jobs = _start_consumer() if embedded else None
+    try:
+        uvicorn.run("web.app:create_app", factory=True, host=host or settings.host,
+                    port=port or settings.port)  # fmt: skip
+    finally:
+        if jobs is not None:
+            _stop(jobs)
+
+
+def _start_consumer() -> subprocess.Popen[bytes]:
+    """`careplan jobs consume` in a process of its own: a PDF's layout or a till file's
+    checking uses its own CPU, never holding up the server's requests."""
+    return subprocess.Popen([sys.executable, "-m", "web", "jobs", "consume"],
+                            stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    # SIGINT is huey's graceful stop: the task in hand finishes first (a minute at most
+    # for a large import); then it is told to stop at once.
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @app.command("backup")
@@ -595,26 +639,15 @@ def audit_log_verify() -> None:
         raise typer.Exit(1)
 
 
-@purchases_app.command("run-job", hidden=True)
-def purchases_run_job(job_id: str) -> None:
-    """Import an uploaded till file (the web app starts this as a worker)."""
-    from careplan.adherence import import_jobs
+@purchases_app.command("run-job")
+def purchases_run_job(job_id: int) -> None:
+    """Import a queued upload now, in this process (as a consumer would: once)."""
+    from careplan.jobs import runs
 
-    engine = make_engine()
-    try:
-        factory = make_session_factory(engine)
-        import_jobs.run(factory, get_settings().work_dir, job_id, clock=clock.now)
-    finally:
-        engine.dispose()
-
-
-@purchases_app.command("sweep")
-def purchases_sweep() -> None:
-    """Delete uploaded till files no worker will import (finished, or the worker died)."""
-    from careplan.adherence import import_jobs
-
-    deleted = import_jobs.sweep(get_settings().work_dir, clock.now())
-    typer.echo(f"deleted {deleted} uploaded till file(s)")
+    with _job_factory() as (factory, token, lease):
+        done = runs.run_import(factory, get_settings().work_dir, job_id, token=token,
+                               clock=clock.now, lease=lease)  # fmt: skip
+    typer.echo(f"import job {job_id} finished" if done else f"import job {job_id} is not waiting")
 
 
 @purchases_app.command("import")
@@ -657,6 +690,56 @@ def purchases_import(
             f"{result.lines} lines ({result.encoding}): {result.added} added, "
             f"{result.already_there} already imported"
         )
+
+    guarded(body)
+
+
+jobs_app = typer.Typer(
+    help="Background jobs (sheet batches, large till imports) on the job engine.",
+    no_args_is_help=True,
+)
+app.add_typer(jobs_app, name="jobs")
+
+
+class WorkerType(StrEnum):
+    process = "process"
+    thread = "thread"
+
+
+@jobs_app.command("consume")
+def jobs_consume(
+    workers: Annotated[int, typer.Option(min=1, max=32, help="jobs run at once")] = 1,
+    worker_type: Annotated[
+        WorkerType, typer.Option(help="process: each job its own CPU (the jobs are CPU-bound)")
+    ] = WorkerType.process,
+) -> None:
+    """Run a consumer: it takes queued jobs (sheet batches, large till imports) and runs
+    each once, and sweeps every minute. A chain runs one or more on several machines,
+    all on one Redis queue (CAREPLAN_JOBS_URL=redis://…)."""
+    import logging
+
+    from careplan.jobs import engine, tasks
+    from web.sheet_pdf import render_pdf
+
+    settings = checked_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    tasks.provide(render=render_pdf)
+    typer.echo(f"consuming {settings.jobs_queue_url} ({settings.jobs_queue}), "
+               f"{workers} {worker_type.value} worker(s)", err=True)  # fmt: skip
+    engine.huey.create_consumer(workers=workers, worker_type=worker_type.value).run()
+
+
+@jobs_app.command("sweep")
+def jobs_sweep() -> None:
+    """Sweep now (consumers do every minute): queue again the jobs a crash left, fail
+    those given up, delete uploads no job will read."""
+    from careplan.jobs import tasks
+
+    def body() -> None:
+        checked_settings()
+        swept = tasks.sweep_now()
+        typer.echo(f"{len(swept.requeue)} job(s) queued again, {swept.failed} failed, "
+                   f"{swept.uploads_deleted} uploaded till file(s) deleted")  # fmt: skip
 
     guarded(body)
 
