@@ -723,6 +723,8 @@ def jobs_consume(
 
     settings = checked_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for chatty in ("weasyprint", "fontTools"):  # a line per page and font subset
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     tasks.provide(render=render_pdf)
     typer.echo(f"consuming {settings.jobs_queue_url} ({settings.jobs_queue}), "
                f"{workers} {worker_type.value} worker(s)", err=True)  # fmt: skip
