@@ -1,18 +1,20 @@
 """A consumer killed (kill -9) in the middle of its jobs: the next one finishes them, once.
 
 Real consumers (`careplan jobs consume --workers 2`: huey's consumer, its two workers
-processes of their own) on a real queue (huey's SQLite file, and Redis) against a real
-database (SQLite, PostgreSQL). A sheet batch and a till upload are queued as the web app
-queues them. Once the import reports progress its worker is frozen there (SIGSTOP: an
-import is faster than a batch's first pages, and would otherwise finish first); once the
-batch reports progress too, the consumer and its workers are killed -9. A new consumer
-starts once the dead one's lease has run out: its first sweep queues both again and its
-workers run them. Each is then done once: one set of prints and one PDF holding every
-sheet; the file's lines imported once, under one import record.
+processes of their own, which die with it) on a real queue (huey's SQLite file, and
+Redis) against a real database (SQLite, PostgreSQL). A sheet batch and a till upload are
+queued as the web app queues them. Once the import reports progress its worker is frozen
+there (SIGSTOP: an import is faster than a batch's first pages, and would otherwise
+finish first); once the batch reports progress too, the consumer is killed -9, and its
+workers die with it. A new consumer starts once the dead one's lease has run out: its
+first sweep queues both again and its workers run them. Each is then done once: one set
+of prints and one PDF holding every sheet; the file's lines imported once, under one
+import record.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -148,8 +150,26 @@ def _consumer(url: str, queue: dict[str, str], log: Path) -> subprocess.Popen[by
         return subprocess.Popen(
             [sys.executable, "-m", "web", "jobs", "consume", "--workers", "2"],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-            start_new_session=True,  # its own process group: killed with its workers
+            start_new_session=True,  # its own process group, for the clean-up
         )  # fmt: skip
+
+
+def _worker(row: SheetBatch | ImportJob) -> int:
+    """The worker process that claimed the row (claimed_by is host:pid)."""
+    return int((row.claimed_by or "").rpartition(":")[2])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie is dead, waiting to be reaped
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _until(what: str, ready: Callable[[], bool], log: Path, timeout: float = 90) -> None:
@@ -183,12 +203,14 @@ def test_a_consumer_killed_mid_job_leaves_each_job_done_once_by_the_next(
     try:
         _until("the import's progress", lambda: _rows(factory, batch_id, job_id)[1].done > 0, log)
         # Frozen between two reports: it holds no write lock, and is killed mid-way.
-        _, job = _rows(factory, batch_id, job_id)
-        os.kill(int((job.claimed_by or "").rpartition(":")[2]), signal.SIGSTOP)
+        os.kill(_worker(_rows(factory, batch_id, job_id)[1]), signal.SIGSTOP)
         _until("the batch's progress", lambda: _rows(factory, batch_id, job_id)[0].done > 0, log)
-    finally:
-        os.killpg(first.pid, signal.SIGKILL)
+        os.kill(first.pid, signal.SIGKILL)  # the consumer; its workers die with it
         first.wait(timeout=10)
+        workers = [_worker(row) for row in _rows(factory, batch_id, job_id)]
+        _until("its workers gone", lambda: not any(map(_alive, workers)), log, timeout=10)
+    finally:
+        _kill_group(first)  # anything left, should the test have failed
     batch, job = _rows(factory, batch_id, job_id)
     assert (batch.state, job.state) == (BatchState.running, ImportState.running)
     assert batch.done < batch.total and job.done < LINES  # killed in the middle of both
@@ -209,8 +231,9 @@ def test_a_consumer_killed_mid_job_leaves_each_job_done_once_by_the_next(
         upload = import_jobs.upload_path(Path(queue["CAREPLAN_WORK_DIR"]), job_id)
         _until("the upload deleted", lambda: not upload.exists(), log, timeout=10)
     finally:
-        os.killpg(second.pid, signal.SIGKILL)
+        second.kill()
         second.wait(timeout=10)
+        _kill_group(second)
 
     batch, job = _rows(factory, batch_id, job_id)
     assert (batch.attempts, job.attempts) == (2, 2)  # the dead consumer's, and the next one's

@@ -1,4 +1,6 @@
-"""The `careplan` command: database, protocols, enrolment, demo data, and the server.
+"""The `careplan` command: database, protocols, enrolment, demo data, the server and the
+job consumer (`careplan jobs consume`, which `careplan serve` starts beside itself on one
+machine).
 
 Each command is one transaction: it commits only if everything in it succeeded, and a
 bad input prints `error: <field>: <message>` and exits with status 2, writing nothing.
@@ -563,14 +565,17 @@ def serve(
 
 def _start_consumer() -> subprocess.Popen[bytes]:
     """`careplan jobs consume` in a process of its own: a PDF's layout or a till file's
-    checking uses its own CPU, never holding up the server's requests."""
+    checking uses its own CPU, never holding up the server's requests. In a session of
+    its own, so that Ctrl-C reaches the server only, which then stops it once (a second
+    SIGINT would cut its graceful stop short)."""
     return subprocess.Popen([sys.executable, "-m", "web", "jobs", "consume"],
-                            stdin=subprocess.DEVNULL)  # fmt: skip
+                            stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
     # SIGINT is huey's graceful stop: the task in hand finishes first (a minute at most
-    # for a large import); then it is told to stop at once.
+    # for a large import); then it is told to stop at once. A task cut off is taken up
+    # again by the next consumer (its row's lease runs out).
     process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=60)
@@ -728,7 +733,7 @@ def jobs_consume(
     tasks.provide(render=render_pdf)
     typer.echo(f"consuming {settings.jobs_queue_url} ({settings.jobs_queue}), "
                f"{workers} {worker_type.value} worker(s)", err=True)  # fmt: skip
-    engine.huey.create_consumer(workers=workers, worker_type=worker_type.value).run()
+    engine.consumer(workers=workers, worker_type=worker_type.value).run()
 
 
 @jobs_app.command("sweep")

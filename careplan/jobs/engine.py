@@ -12,11 +12,16 @@ queue them, and importing must neither create a file nor connect to Redis.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from huey import Huey
+from huey.consumer import Consumer, ProcessEnvironment
 from huey.storage import BaseStorage, RedisStorage, SqliteStorage
 
 from careplan.config import get_settings
@@ -79,6 +84,33 @@ def reset() -> None:
         opened.close()
     elif isinstance(opened, RedisStorage):
         opened.pool.disconnect()
+
+
+class _WorkersDieWithTheConsumer(ProcessEnvironment):  # type: ignore[misc]
+    """huey's worker processes, each killed when its consumer dies: a consumer killed
+    -9 would otherwise leave them running, orphaned, still taking jobs, with nothing
+    to stop them (they stop only when their consumer tells them to)."""
+
+    def init_child(self, process: Any) -> None:
+        super().init_child(process)
+        if sys.platform == "linux":
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() == 1:  # the consumer died before the line above
+                os._exit(1)
+
+
+class _Consumer(Consumer):  # type: ignore[misc]
+    def get_environment(self, worker_type: str) -> Any:
+        if worker_type == "process":
+            return _WorkersDieWithTheConsumer(self._graceful_sig, self._interrupt_sig)
+        return super().get_environment(worker_type)
+
+
+def consumer(*, workers: int, worker_type: str) -> Any:
+    """huey's consumer of the queue (its `run()` blocks until SIGINT or SIGTERM): its
+    scheduler queues retries when due and the periodic tasks every minute."""
+    return _Consumer(huey, workers=workers, worker_type=worker_type, periodic=True)
 
 
 TaskFunction = Callable[..., None]
