@@ -36,3 +36,17 @@ def test_serve_in_production_with_the_placeholder_stops_with_a_plain_message(
     assert result.exit_code != 0
     assert "CAREPLAN_SECRET_KEY is still a placeholder" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_job_queue_is_a_file_beside_the_database_unless_one_is_named():
+    """`make run` needs no setting: its queue is var/jobs.db, and `careplan serve` runs
+    the consumer; a chain names its Redis, and runs consumers of its own."""
+    beside = Settings(database_url="sqlite:////srv/careplan/careplan.db")
+    assert beside.jobs_queue_url == "sqlite:////srv/careplan/jobs.db" and beside.jobs_embedded
+    chain = Settings(database_url="postgresql+psycopg://db/careplan", jobs_url="redis://q:6379/0")
+    assert chain.jobs_queue_url == "redis://q:6379/0" and not chain.jobs_embedded
+
+
+def test_a_job_queue_of_another_kind_is_refused_at_start_up():
+    with pytest.raises(ValidationError, match="sqlite:///PATH or redis://"):
+        Settings(jobs_url="amqp://q")

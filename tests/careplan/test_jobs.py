@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from huey.storage import MemoryStorage
+from huey.storage import MemoryStorage, RedisStorage
 from sqlalchemy import exc, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -242,6 +242,21 @@ def test_a_failure_that_is_not_transient_fails_the_batch_and_is_not_retried(
     assert engine.huey.scheduled() == []
     row = _fresh(world, batch)
     assert row.state is BatchState.failed and "a font is missing" in (row.error or "")
+
+
+def test_a_queue_that_cannot_be_reached_loses_no_batch(
+    world: World, queue: MemoryStorage, monkeypatch: pytest.MonkeyPatch
+):
+    """Redis down as the page queues the batch: the page still answers (the batch is
+    committed, queued), and the next sweep queues its task."""
+    batch = _batch(world)
+    engine.huey.storage = RedisStorage("test", url="redis://127.0.0.1:1/0")  # nothing there
+    tasks.queue_sheet_batch(batch.id)  # logged, not raised
+    engine.huey.storage = queue  # back up
+    monkeypatch.setattr("careplan.clock.now", lambda: NOW + runs.QUEUE_GRACE * 2)
+    assert [i for _, i in tasks.sweep_now().requeue] == [batch.id]
+    (waiting,) = engine.huey.pending()
+    assert (waiting.name, waiting.args) == ("render_sheet_batch", (batch.id,))
 
 
 def _as_if(world: World, row: SheetBatch | ImportJob, **values: object) -> None:
