@@ -62,16 +62,18 @@ def import_template(visitor: User) -> Response:
     )
 
 
+def _refusal(report: dict[str, Any]) -> InvalidInput:
+    """A refusal as the import history, and a refused job, keep its report."""
+    params = report.get("params", {})
+    return InvalidInput(str(report.get("message", "")), field=report.get("field"), **params)
+
+
 @pages.get("/purchases/import/{import_id}")
 def import_report(request: Request, import_id: int, visitor: User, session: DbSession) -> Response:
     """One import of the history; a refused one with the report its importer saw."""
     record = import_history.get_import(session, visitor.actor, import_id)
     report = record.report or {}
-    refusal = None
-    if record.outcome is ImportOutcome.refused:
-        refusal = InvalidInput(
-            str(report.get("message", "")), field=report.get("field"), **report.get("params", {})
-        )
+    refusal = _refusal(report) if record.outcome is ImportOutcome.refused else None
     context = {
         "nav": "purchases",
         "record": record,
@@ -132,16 +134,11 @@ def _job_context(
         import_jobs.forget_upload(request.app.state.work_dir, job.id)
     refused = job.state is ImportState.refused
     report = (job.result or {}) if refused else {}
-    refusal = None
-    if refused:  # the report as the history keeps it (import_report below reads the same)
-        refusal = InvalidInput(
-            str(report.get("message", "")), field=report.get("field"), **report.get("params", {})
-        )
     return {
         "nav": "purchases",
         "job": job,
         "stalled": stalled,
-        "error": refusal,
+        "error": _refusal(report) if refused else None,
         "problems": report.get("problems", []),
         "total": report.get("total", 0),
     }
