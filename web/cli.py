@@ -545,8 +545,10 @@ def serve(
     port: Annotated[int | None, typer.Option()] = None,
     consumer: Annotated[
         bool | None,
-        typer.Option(help="run a job consumer beside the server (default: when "
-                     "CAREPLAN_JOBS_URL is unset, i.e. the queue is this machine's file)"),
+        typer.Option(
+            help="run a job consumer beside the server (default: when "
+            "CAREPLAN_JOBS_URL is unset, i.e. the queue is this machine's file)"
+        ),
     ] = None,
 ) -> None:
     """Serve the web app and API (and, by default on one machine, a job consumer)."""

@@ -46,9 +46,7 @@ class _Services:
 _services = _Services()
 
 
-def provide(
-    *, render: Render | None = None, factory: sessionmaker[Session] | None = None
-) -> None:
+def provide(*, render: Render | None = None, factory: sessionmaker[Session] | None = None) -> None:
     """What the tasks use in this process: the PDF layout (the consumer's command hands
     it over), and a session factory (tests; otherwise the settings' database)."""
     if render is not None:
