@@ -70,6 +70,8 @@ db: install
 seed: db
 	$(BIN)/careplan demo seed --if-empty
 
+# The server, and beside it a job consumer (sheet batches, large till imports) on the
+# queue in var/jobs.db: `careplan serve` starts and stops it.
 run: seed
 	$(BIN)/careplan serve
 

@@ -7,7 +7,7 @@ The chain is `careplan.demo.synthetic` (20 stores, 20,000 members with plans, se
 fresh each run: SQLite in var/bench-import.db, PostgreSQL in the database
 careplan_bench_import on CAREPLAN_BENCH_PG (default postgresql+psycopg://postgres@127.0.0.1:5432).
 The file is UTF-8 CSV, one line per purchase, dates over the year before today; it is
-imported as the worker and the CLI import it (import_csv_committed): the timing covers
+imported as a job and the CLI import it (import_csv_committed): the timing covers
 decoding, checking, inserting, moving refill steps and the commit. The file is written
 to var/bench-till.csv and imported from disk as a stream. Peak memory is the process's
 maximum resident set size (ru_maxrss) after each import; it includes the synthetic

@@ -33,7 +33,25 @@ class Settings(BaseSettings):
     )
     work_dir: Path = Field(
         default=ROOT / "var" / "work",
-        description="Where uploads wait for a worker (large till files) while it runs.",
+        description="Where large till uploads wait for the job that imports them (several "
+        "consumer machines: a volume they all mount).",
+    )
+    jobs_url: str = Field(
+        default="",
+        description="The job engine's queue: sqlite:///PATH (a file; by default jobs.db beside "
+        "the SQLite database, or var/jobs.db) or redis://HOST:PORT/DB for a chain's consumers.",
+    )
+    jobs_queue: str = Field(
+        default="careplan",
+        pattern=r"^[A-Za-z0-9_]+$",
+        description="The queue's name: installations sharing one Redis keep theirs apart.",
+    )
+    jobs_lease_seconds: int = Field(
+        default=120,
+        ge=1,
+        le=3600,
+        description="How long a consumer holds a job without reporting progress before "
+        "another may take it over (seconds).",
     )
     secret_key: str = Field(
         default=PLACEHOLDER_SECRET, description="Signs sessions; must be set outside development."
@@ -96,6 +114,13 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("jobs_url")
+    @classmethod
+    def _known_queue(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:///", "redis://", "rediss://")):
+            raise ValueError("must be sqlite:///PATH or redis://HOST:PORT/DB")
+        return value
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -107,6 +132,22 @@ class Settings(BaseSettings):
         if self.log_format is not None:
             return self.log_format
         return "json" if self.environment == "production" else "text"
+
+    @property
+    def jobs_queue_url(self) -> str:
+        """The queue the settings name; unset, a file beside the SQLite database (so each
+        database, a test's too, has its own), or var/jobs.db beside a PostgreSQL one."""
+        if self.jobs_url:
+            return self.jobs_url
+        if self.database_url.startswith("sqlite:///"):
+            database = Path(self.database_url.removeprefix("sqlite:///"))
+            return f"sqlite:///{database.parent / 'jobs.db'}"
+        return f"sqlite:///{ROOT / 'var' / 'jobs.db'}"
+
+    @property
+    def jobs_embedded(self) -> bool:
+        """No queue was named: `careplan serve` runs the consumer itself."""
+        return not self.jobs_url
 
 
 def proxy_list(value: str) -> list[str]:

@@ -114,9 +114,23 @@ class Paper(StrEnum):
 
 
 class BatchState(StrEnum):
+    """A background job's row: queued (a task carries its id), running (claimed by a
+    consumer, under a lease), then done or failed."""
+
     queued = "queued"
     running = "running"
     done = "done"
+    failed = "failed"
+
+
+class ImportState(StrEnum):
+    """A large till upload's job: a batch's states, and refused (the file was read and
+    refused whole; its report is kept)."""
+
+    queued = "queued"
+    running = "running"
+    done = "done"
+    refused = "refused"
     failed = "failed"
 
 

@@ -280,13 +280,17 @@ def test_bad_audit_arguments_name_the_field(cli_db: str, args, message):
     assert code == 2 and message in out
 
 
-def test_the_import_worker_imports_a_queued_upload(
+def test_run_job_imports_a_queued_upload_once(
     seeded_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    """What the upload page starts for a large file: `careplan purchases run-job ID`."""
+    """What a consumer does with an upload's job, run by an operator:
+    `careplan purchases run-job ID`."""
+    import sqlite3
+
     from careplan.access import Actor
     from careplan.adherence import import_jobs
-    from careplan.models import Purchase, Staff, Store
+    from careplan.jobs import lease
+    from careplan.models import ImportJob, Purchase, Staff, Store
 
     work = tmp_path / "work"
     monkeypatch.setenv("CAREPLAN_WORK_DIR", str(work))
@@ -300,39 +304,43 @@ def test_the_import_worker_imports_a_queued_upload(
             .where(Store.id == manager.store_id)
         ).first()  # type: ignore[misc]
         actor = Actor.of(manager, via="test")
-    engine.dispose()
+        lines = "card_number,product_code,product_name,quantity,days_supply,purchased_on,"
+        lines += "store_code,amount\n"
+        lines += f"{card},A70,阿仑膦酸钠片,1,28,2026-11-01,{store},58.00\n"
+        job = import_jobs.queue(
+            s, work, io.BytesIO(lines.encode()), file_name="till.csv", actor=actor,
+            today=date(2026, 11, 20), now=datetime.now(UTC),
+        ).id  # fmt: skip
+        s.commit()
     before = count(seeded_db, Purchase)
-    lines = "card_number,product_code,product_name,quantity,days_supply,purchased_on,"
-    lines += "store_code,amount\n"
-    lines += f"{card},A70,阿仑膦酸钠片,1,28,2026-11-01,{store},58.00\n"
-    job = import_jobs.queue(
-        work, io.BytesIO(lines.encode()), file_name="till.csv", actor=actor,
-        today=date(2026, 11, 20), now=datetime(2026, 11, 20, 2, tzinfo=UTC),
-    )  # fmt: skip
-    import sqlite3
+    renew, others = lease.Claim.renew, []
 
-    write, others = import_jobs._write, []
+    def reported(self, factory, now, **values):  # type: ignore[no-untyped-def]
+        renew(self, factory, now, **values)  # the job has checked lines, not written them
+        other = sqlite3.connect(seeded_db.removeprefix("sqlite:///"), timeout=0)
+        other.execute("BEGIN IMMEDIATE")  # at once, or "database is locked"
+        other.rollback()
+        other.close()
+        others.append("wrote")
 
-    def reported(path, status):  # type: ignore[no-untyped-def]
-        if status.state == "running":  # the worker has checked lines, not written them
-            other = sqlite3.connect(seeded_db.removeprefix("sqlite:///"), timeout=0)
-            other.execute("BEGIN IMMEDIATE")  # at once, or "database is locked"
-            other.rollback()
-            other.close()
-            others.append("wrote")
-        write(path, status)
-
-    monkeypatch.setattr(import_jobs, "_write", reported)
-    code, out = run("purchases", "run-job", job)
-    assert code == 0, out
+    monkeypatch.setattr(lease.Claim, "renew", reported)
+    code, out = run("purchases", "run-job", str(job))
+    assert code == 0 and f"import job {job} finished" in out, out
     assert others == ["wrote"]  # checking the file holds no write lock
-    done = import_jobs.status(work, job, actor, now=datetime(2026, 11, 20, 2, tzinfo=UTC))
-    assert done.state == "done"
     assert count(seeded_db, Purchase) == before + 1
-    assert not (work / f"{job}.csv").exists()
+    assert not import_jobs.upload_path(work, job).exists()
+    code, out = run("purchases", "run-job", str(job))  # again: a second delivery
+    assert code == 0 and f"import job {job} is not waiting" in out
+    assert count(seeded_db, Purchase) == before + 1
+    with make_session_factory(engine)() as s:
+        assert s.get_one(ImportJob, job).result == {
+            "import_id": s.get_one(ImportJob, job).import_id, "lines": 1, "added": 1,
+            "already_there": 0, "encoding": "utf-8",
+        }  # fmt: skip
+    engine.dispose()
 
 
-def test_purchases_sweep_deletes_uploads_no_worker_will_read(
+def test_jobs_sweep_deletes_uploads_no_job_will_read(
     cli_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     import os
@@ -341,14 +349,15 @@ def test_purchases_sweep_deletes_uploads_no_worker_will_read(
     work.mkdir()
     monkeypatch.setenv("CAREPLAN_WORK_DIR", str(work))
     get_settings.cache_clear()
-    left = work / ("a" * 32 + ".csv")  # no job was ever written for it
+    left = work / "import-41.csv"  # no job was ever committed for it
     left.write_bytes(b"card_number\n")
     os.utime(left, (0, 0))
-    fresh = work / ("b" * 32 + ".csv")  # perhaps still being uploaded
+    fresh = work / "import-42.csv"  # perhaps its job is being committed
     fresh.write_bytes(b"card_number\n")
-    code, out = run("purchases", "sweep")
-    assert code == 0 and "deleted 1 uploaded till file(s)" in out
+    code, out = run("jobs", "sweep")
+    assert code == 0 and "0 job(s) queued again, 0 failed, 1 uploaded till file(s) deleted" in out
     assert not left.exists() and fresh.exists()
+    assert (tmp_path / "jobs.db").exists()  # the queue: a file beside the database
 
 
 def test_audit_log_verify_names_the_entry_that_was_edited(seeded_db: str):

@@ -68,3 +68,17 @@ def test_every_setting_is_in_the_readmes_table():
     table = readme.split("## Settings (environment)", 1)[1].split("\n## ", 1)[0]
     missing = [name for name in Settings.model_fields if f"CAREPLAN_{name.upper()}" not in table]
     assert not missing, f"settings missing from README.md's table: {missing}"
+
+
+def test_the_job_queue_is_a_file_beside_the_database_unless_one_is_named():
+    """`make run` needs no setting: its queue is var/jobs.db, and `careplan serve` runs
+    the consumer; a chain names its Redis, and runs consumers of its own."""
+    beside = Settings(database_url="sqlite:////srv/careplan/careplan.db")
+    assert beside.jobs_queue_url == "sqlite:////srv/careplan/jobs.db" and beside.jobs_embedded
+    chain = Settings(database_url="postgresql+psycopg://db/careplan", jobs_url="redis://q:6379/0")
+    assert chain.jobs_queue_url == "redis://q:6379/0" and not chain.jobs_embedded
+
+
+def test_a_job_queue_of_another_kind_is_refused_at_start_up():
+    with pytest.raises(ValidationError, match="sqlite:///PATH or redis://"):
+        Settings(jobs_url="amqp://q")

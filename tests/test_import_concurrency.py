@@ -1,12 +1,12 @@
 """A long till import does not hold up the other writers.
 
-The import runs as the web app's worker does (`careplan purchases run-job`, its own
-process) on a 300,000-line upload, while threads of this process register members as
-the web app does: each its own transaction, begun with begin_for_writing. None of them
-may fail, and none may wait more than two seconds. On SQLite, before the import staged
-its lines, each waited out the 10 s busy timeout and failed "database is locked"; on
-PostgreSQL each waited for the whole import behind the change log's chain, which the
-import's record took at its start.
+The import runs as a job's consumer does (`careplan purchases run-job`, its own
+process, reporting its progress in the job's row) on a 300,000-line upload, while
+threads of this process register members as the web app does: each its own
+transaction, begun with begin_for_writing. None of them may fail, and none may wait more
+than two seconds. On SQLite, before the import staged its lines, each waited out the
+10 s busy timeout and failed "database is locked"; on PostgreSQL each waited for the
+whole import behind the change log's chain, which the import's record took at its start.
 
 PostgreSQL imports a third of the lines: nothing its import holds grows with them (the
 new rows are its own), and the suite stays fast.
@@ -142,20 +142,23 @@ def test_other_writers_go_on_during_a_long_till_import(database, tmp_path: Path)
     upload = tmp_path / "till.csv"
     _till_file(upload, lines)
     work = tmp_path / "work"
-    with upload.open("rb") as f:
-        job = import_jobs.queue(work, f, file_name="till.csv", actor=manager,
-                                today=date(2024, 3, 1), now=NOW)  # fmt: skip
+    with upload.open("rb") as f, factory() as s:
+        job = import_jobs.queue(s, work, f, file_name="till.csv", actor=manager,
+                                today=date(2024, 3, 1), now=datetime.now(UTC)).id  # fmt: skip
+        s.commit()
     env = os.environ | {"CAREPLAN_DATABASE_URL": url, "CAREPLAN_WORK_DIR": str(work)}
 
     with Writers(factory, clerk) as writers:
         worker = subprocess.run(
-            [sys.executable, "-m", "web", "purchases", "run-job", job],
+            [sys.executable, "-m", "web", "purchases", "run-job", str(job)],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
     assert worker.returncode == 0, worker.stderr
 
-    status = import_jobs.status(work, job, manager, now=NOW)
-    assert status.state == "done" and status.result["added"] == lines, status
+    with factory() as s:
+        status = import_jobs.get_job(s, manager, job)
+        assert status.state == "done" and status.result, status.error
+        assert status.result["added"] == lines, status.result
     assert writers.errors == []
     assert len(writers.waits) > 50, "the writers hardly ran alongside the import"
     assert max(writers.waits) <= MAX_WAIT, sorted(writers.waits)[-5:]

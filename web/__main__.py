@@ -1,4 +1,4 @@
-"""`python -m web ...` is the `careplan` command (the sheet worker is started so)."""
+"""`python -m web ...` is the `careplan` command (`careplan serve` starts its job consumer so)."""
 
 from web.cli import app
 

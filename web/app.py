@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.config import get_settings
 from careplan.db import make_engine, make_session_factory
+from careplan.jobs import tasks
 from web import admission, api_docs, errors, headers, health, request_id, request_log
 from web.api import audit, auth, checkpoints, lectures, members, misc, plans, purchases
 from web.pages import admin as admin_pages
@@ -26,8 +28,6 @@ from web.pages import sheets as sheet_pages
 from web.pages import store as store_pages
 from web.pages import worklist as worklist_pages
 from web.sheet_pdf import check_font
-from web.worker_processes import ImportWorker, SheetWorker, process_worker
-from web.worker_processes import import_worker as start_import
 
 HERE = Path(__file__).resolve().parent
 # Front-end packages installed by `make` from the npm registry (package-lock.json).
@@ -39,10 +39,14 @@ VENDOR = {
 }
 
 
+# What a page calls, once a job's row is committed, with the row's id.
+QueueJob = Callable[[int], None]
+
+
 def create_app(
     session_factory: sessionmaker[Session] | None = None,
-    sheet_worker: SheetWorker | None = None,
-    import_worker: ImportWorker | None = None,
+    sheet_worker: QueueJob | None = None,
+    import_worker: QueueJob | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="careplan",
@@ -53,10 +57,10 @@ def create_app(
         redoc_url=None,
     )
     app.state.session_factory = session_factory or make_session_factory(make_engine())
-    # Batches of guidance sheets render in a worker process (tests may run them inline).
-    app.state.sheet_worker = sheet_worker or process_worker(app.state.session_factory)
-    # So do large till files, with their status in the work directory.
-    app.state.import_worker = import_worker or start_import(app.state.session_factory)
+    # Batches of guidance sheets and large till files are jobs: their tasks are queued on
+    # the job engine, for a consumer process to run (tests may run them inline).
+    app.state.sheet_worker = sheet_worker or tasks.queue_sheet_batch
+    app.state.import_worker = import_worker or tasks.queue_import
     app.state.work_dir = get_settings().work_dir
     app.state.import_inline_bytes = purchase_pages.INLINE_BYTES
     check_font()

@@ -1,4 +1,6 @@
-"""The `careplan` command: database, protocols, enrolment, demo data, and the server.
+"""The `careplan` command: database, protocols, enrolment, demo data, the server and the
+job consumer (`careplan jobs consume`, which `careplan serve` starts beside itself on one
+machine).
 
 Each command is one transaction: it commits only if everything in it succeeded, and a
 bad input prints `error: <field>: <message>` and exits with status 2, writing nothing.
@@ -7,11 +9,14 @@ bad input prints `error: <field>: <message>` and exits with status 2, writing no
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -19,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from pydantic import ValidationError
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from careplan import clock, csv_export, logs, migrate
 from careplan.access import Actor, scope_members
@@ -353,14 +358,27 @@ def sheets_print(
     guarded(body)
 
 
-@sheets_app.command("run-batch", hidden=True)
+@sheets_app.command("run-batch")
 def sheets_run_batch(batch_id: int) -> None:
-    """Render a batch queued from the web (the web app starts this as a worker)."""
+    """Render a queued batch now, in this process (as a consumer would: once)."""
+    from careplan.jobs import runs
     from web.sheet_pdf import render_pdf
 
+    with _job_factory() as (factory, token, lease):
+        done = runs.run_sheet_batch(factory, batch_id, render_pdf, token=token,
+                                    clock=clock.now, lease=lease)  # fmt: skip
+    typer.echo(f"batch {batch_id} rendered" if done else f"batch {batch_id} is not waiting")
+
+
+@contextmanager
+def _job_factory() -> Iterator[tuple[sessionmaker[Session], str, timedelta]]:
+    """A session factory on the settings' database, a claim token of this command's own
+    and the lease: an operator's run claims the row as a consumer's task does."""
+    settings = checked_settings()
     engine = make_engine()
     try:
-        sheets.run_batch(make_session_factory(engine), batch_id, render_pdf, clock=clock.now)
+        token = f"cli-{uuid.uuid4()}"
+        yield make_session_factory(engine), token, timedelta(seconds=settings.jobs_lease_seconds)
     finally:
         engine.dispose()
 
@@ -532,16 +550,29 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(min=1, max=64, help="app processes (default CAREPLAN_WORKERS, 1)")
     ] = None,
+    consumer: Annotated[
+        bool | None,
+        typer.Option(
+            help="run a job consumer beside the server (default: when "
+            "CAREPLAN_JOBS_URL is unset, i.e. the queue is this machine's file)"
+        ),
+    ] = None,
 ) -> None:
-    """Serve the web app and API (behind nginx in a chain: docs/deploy.md)."""
+    """Serve the web app and API (behind nginx in a chain: docs/deploy.md), and, by
+    default on one machine, a job consumer beside it."""
     import uvicorn
 
     settings = checked_settings()  # a production server will not start on a placeholder
     options = server_options(settings, host, port, workers)
     # The processes read it at start (the sign-in's share of the cores: careplan/sign_in.py).
     os.environ["CAREPLAN_WORKERS"] = str(options["workers"])
-    uvicorn.run("web.app:create_app", **options)
-
+    embedded = settings.jobs_embedded if consumer is None else consumer
+    jobs = _start_consumer() if embedded else None
+    try:
+        uvicorn.run("web.app:create_app", **options)
+    finally:
+        if jobs is not None:
+            _stop(jobs)
 
 def server_options(
     settings: Settings, host: str | None, port: int | None, workers: int | None
@@ -563,6 +594,26 @@ def server_options(
         "log_config": logs.dict_config(settings.logs_as),
         "access_log": False,  # web/request_log.py writes one line per request instead
     }
+
+def _start_consumer() -> subprocess.Popen[bytes]:
+    """`careplan jobs consume` in a process of its own: a PDF's layout or a till file's
+    checking uses its own CPU, never holding up the server's requests. In a session of
+    its own, so that Ctrl-C reaches the server only, which then stops it once (a second
+    SIGINT would cut its graceful stop short)."""
+    return subprocess.Popen([sys.executable, "-m", "web", "jobs", "consume"],
+                            stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    # SIGINT is huey's graceful stop: the task in hand finishes first (a minute at most
+    # for a large import); then it is told to stop at once. A task cut off is taken up
+    # again by the next consumer (its row's lease runs out).
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @app.command("backup")
@@ -649,26 +700,15 @@ def _kept_heads(file: Path) -> dict[str, list[Head]]:
         raise
 
 
-@purchases_app.command("run-job", hidden=True)
-def purchases_run_job(job_id: str) -> None:
-    """Import an uploaded till file (the web app starts this as a worker)."""
-    from careplan.adherence import import_jobs
+@purchases_app.command("run-job")
+def purchases_run_job(job_id: int) -> None:
+    """Import a queued upload now, in this process (as a consumer would: once)."""
+    from careplan.jobs import runs
 
-    engine = make_engine()
-    try:
-        factory = make_session_factory(engine)
-        import_jobs.run(factory, get_settings().work_dir, job_id, clock=clock.now)
-    finally:
-        engine.dispose()
-
-
-@purchases_app.command("sweep")
-def purchases_sweep() -> None:
-    """Delete uploaded till files no worker will import (finished, or the worker died)."""
-    from careplan.adherence import import_jobs
-
-    deleted = import_jobs.sweep(get_settings().work_dir, clock.now())
-    typer.echo(f"deleted {deleted} uploaded till file(s)")
+    with _job_factory() as (factory, token, lease):
+        done = runs.run_import(factory, get_settings().work_dir, job_id, token=token,
+                               clock=clock.now, lease=lease)  # fmt: skip
+    typer.echo(f"import job {job_id} finished" if done else f"import job {job_id} is not waiting")
 
 
 @purchases_app.command("import")
@@ -711,6 +751,58 @@ def purchases_import(
             f"{result.lines} lines ({result.encoding}): {result.added} added, "
             f"{result.already_there} already imported"
         )
+
+    guarded(body)
+
+
+jobs_app = typer.Typer(
+    help="Background jobs (sheet batches, large till imports) on the job engine.",
+    no_args_is_help=True,
+)
+app.add_typer(jobs_app, name="jobs")
+
+
+class WorkerType(StrEnum):
+    process = "process"
+    thread = "thread"
+
+
+@jobs_app.command("consume")
+def jobs_consume(
+    workers: Annotated[int, typer.Option(min=1, max=32, help="jobs run at once")] = 1,
+    worker_type: Annotated[
+        WorkerType, typer.Option(help="process: each job its own CPU (the jobs are CPU-bound)")
+    ] = WorkerType.process,
+) -> None:
+    """Run a consumer: it takes queued jobs (sheet batches, large till imports) and runs
+    each once, and sweeps every minute. A chain runs one or more on several machines,
+    all on one Redis queue (CAREPLAN_JOBS_URL=redis://…)."""
+    import logging
+
+    from careplan.jobs import engine, tasks
+    from web.sheet_pdf import render_pdf
+
+    settings = checked_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for chatty in ("weasyprint", "fontTools"):  # a line per page and font subset
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    tasks.provide(render=render_pdf)
+    typer.echo(f"consuming {settings.jobs_queue_url} ({settings.jobs_queue}), "
+               f"{workers} {worker_type.value} worker(s)", err=True)  # fmt: skip
+    engine.consumer(workers=workers, worker_type=worker_type.value).run()
+
+
+@jobs_app.command("sweep")
+def jobs_sweep() -> None:
+    """Sweep now (consumers do every minute): queue again the jobs a crash left, fail
+    those given up, delete uploads no job will read."""
+    from careplan.jobs import tasks
+
+    def body() -> None:
+        checked_settings()
+        swept = tasks.sweep_now()
+        typer.echo(f"{len(swept.requeue)} job(s) queued again, {swept.failed} failed, "
+                   f"{swept.uploads_deleted} uploaded till file(s) deleted")  # fmt: skip
 
     guarded(body)
 

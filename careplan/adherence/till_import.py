@@ -33,7 +33,7 @@ from careplan.adherence.measured import move_refill_steps
 from careplan.csv_export import csv_lines
 from careplan.csv_records import BadRecord, records
 from careplan.db import begin_for_writing
-from careplan.errors import N_, InvalidInput
+from careplan.errors import N_, CareplanError, InvalidInput
 from careplan.models import Member, Purchase, PurchaseImport, Store
 from careplan.trust.change_log import log_action, plain_value
 from careplan.validation import is_whole_number
@@ -104,6 +104,11 @@ class ImportResult:
     already_there: int
     encoding: str
 
+
+# Run in the transaction that commits an import's outcome, just before the commit, with
+# the import history's record and the outcome: a job marks itself finished there, so the
+# outcome and the mark are one commit (careplan/jobs), and may refuse by raising.
+Finish = Callable[[Session, int, "ImportResult | InvalidInput"], None]
 
 BLOCK = 1 << 20
 # The encoding a file is reported in → the codec that reads it: UTF-8 with or without
@@ -690,15 +695,19 @@ def _check_and_write(
     checked, held = _Checked(), list[Line]()
     for batch in _chunks(lines):
         sink.idle()
+        # Reported with no insert in flight: a report may use the connection (a test's
+        # one connection) while the sink's thread does not.
+        if progress is not None and checked.lines:
+            progress(checked.lines)
         checked.look_up(session, actor, batch)
         if not checked.total:
             sink.write(held)
         held = checked.check(batch, today)
-        if progress is not None:
-            progress(checked.lines)
     if not checked.total:
         sink.write(held)
     sink.idle()
+    if progress is not None and checked.lines:
+        progress(checked.lines)
     if checked.problems:
         raise ImportRefused(checked.problems, checked.total, checked.lines)
     if not checked.lines:
@@ -881,9 +890,10 @@ def import_lines_committed(
     today: date,
     now: datetime,
     progress: Callable[[int], None] | None = None,
+    finish: Finish | None = None,
 ) -> ImportResult:
     """The import as its own unit of work, committed, that keeps other writers waiting
-    for a second at most (the worker, the CLI and the web use it).
+    for a second at most (the jobs, the CLI and the web use it).
 
     On SQLite, whose one writer at a time holds the lock from BEGIN to COMMIT, the lines
     are decoded, checked, staged and sorted in a read transaction (WAL readers block no
@@ -892,20 +902,23 @@ def import_lines_committed(
     the staged lines, move the refill steps, commit. A refused file, or a kill at any
     point, writes nothing: the staged lines live in the connection's temporary
     database. On PostgreSQL it is import_lines in one transaction. A refused file is
-    kept in the import history with its report (record_refusal)."""
+    kept in the import history with its report (record_refusal). `finish` runs in the
+    transaction that commits either outcome."""
     _may_import(actor)
     about = _About(file_name, sha256, encoding, today, now)
     try:
         with _one_connection(factory) as connection:
             if connection.dialect.name == "sqlite":
-                return _import_sqlite(factory, connection, actor, lines, about, progress)
+                return _import_sqlite(factory, connection, actor, lines, about, progress, finish)
             with factory(bind=connection) as session:
                 session.info["actor"] = actor
                 result = _import_postgresql(session, actor, lines, about, progress)
+                if finish is not None:
+                    finish(session, result.import_id, result)
                 session.commit()
             return result
     except InvalidInput as refusal:
-        record_refusal(factory, actor, refusal, about)
+        record_refusal(factory, actor, refusal, about, finish)
         raise
 
 
@@ -916,6 +929,7 @@ def _import_sqlite(
     lines: Iterable[Numbered],
     about: _About,
     progress: Callable[[int], None] | None,
+    finish: Finish | None,
 ) -> ImportResult:
     stage = _Stage(connection)
     try:
@@ -928,6 +942,8 @@ def _import_sqlite(
             session.info["actor"] = actor
             begin_for_writing(session)
             result = _write_staged(session, actor, stage, checked, about)
+            if finish is not None:
+                finish(session, result.import_id, result)
             session.commit()
     finally:
         stage.close()
@@ -993,6 +1009,7 @@ def import_csv_committed(
     today: date,
     now: datetime,
     progress: Callable[[int], None] | None = None,
+    finish: Finish | None = None,
 ) -> ImportResult:
     """import_lines_committed for a till's CSV export. A file refused before its lines
     are read (not text) is recorded in the import history here."""
@@ -1001,26 +1018,38 @@ def import_csv_committed(
         with _csv_lines(data) as (encoding, sha256, rows):
             return import_lines_committed(
                 factory, actor, rows, file_name=file_name, sha256=sha256,
-                encoding=encoding, today=today, now=now, progress=progress,
+                encoding=encoding, today=today, now=now, progress=progress, finish=finish,
             )  # fmt: skip
     except InvalidInput as refusal:
         if not refusal.recorded:
-            record_refusal(factory, actor, refusal, _About(file_name, "", "", today, now))
+            about = _About(file_name, "", "", today, now)
+            record_refusal(factory, actor, refusal, about, finish)
         raise
 
 
+def refusal_report(refusal: CareplanError) -> dict[str, Any]:
+    """What a refused file's importer is shown, as the history keeps it: the message key,
+    its parameters and field, and each bad line's problems."""
+    bad = refusal if isinstance(refusal, ImportRefused) else None
+    return {
+        "message": refusal.message, "field": refusal.field,
+        "params": {k: plain_value(v) for k, v in refusal.params.items()},
+        "problems": bad.report() if bad else [], "total": bad.total if bad else 0,
+    }  # fmt: skip
+
+
 def record_refusal(
-    factory: sessionmaker[Session], actor: Actor, refusal: InvalidInput, about: _About
+    factory: sessionmaker[Session],
+    actor: Actor,
+    refusal: InvalidInput,
+    about: _About,
+    finish: Finish | None = None,
 ) -> int:
     """Keep a refused file in the import history, with the report its importer saw:
     nothing of it was imported, but the manager (and whoever helps them) can read
     again what was wrong. Its own transaction: the import's was rolled back."""
     bad = refusal if isinstance(refusal, ImportRefused) else None
-    report = {
-        "message": refusal.message, "field": refusal.field,
-        "params": {k: plain_value(v) for k, v in refusal.params.items()},
-        "problems": bad.report() if bad else [], "total": bad.total if bad else 0,
-    }  # fmt: skip
+    report = refusal_report(refusal)
     with factory() as session:
         session.info["actor"] = actor
         begin_for_writing(session)
@@ -1033,6 +1062,8 @@ def record_refusal(
         session.add(record)
         session.flush()
         record_id = record.id
+        if finish is not None:
+            finish(session, record_id, refusal)
         session.commit()
     refusal.recorded = True  # raised on through callers, which must not record it again
     return record_id

@@ -10,7 +10,7 @@ from careplan.models.lecture import Lecture, LectureInvitation, LectureSeat
 from careplan.models.member import Erasure, Member, Ownership
 from careplan.models.plan import CarePlan
 from careplan.models.protocol import ProtocolVersion
-from careplan.models.purchase import ProductClass, Purchase, PurchaseImport
+from careplan.models.purchase import ImportJob, ProductClass, Purchase, PurchaseImport
 from careplan.models.sheet import SheetBatch, SheetPrint
 from careplan.models.staff import AuthSession, SignInLimit, Staff
 from careplan.models.store import Store
@@ -28,6 +28,7 @@ __all__ = [
     "Erasure",
     "Escalation",
     "HealthCheck",
+    "ImportJob",
     "Lecture",
     "LectureInvitation",
     "LectureSeat",

@@ -1,11 +1,12 @@
-"""One declarative base: constraint naming, integer ids, UTC timestamps."""
+"""One declarative base: constraint naming, integer ids, UTC timestamps, and the lease a
+background job's row is claimed with."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Select, func
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Select, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -65,6 +66,18 @@ class IdMixin:
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime | None] = mapped_column(default=None, onupdate=utcnow)
+
+
+class LeaseMixin:
+    """Who runs a background job's row (careplan/jobs/lease.py): a consumer claims it with
+    one UPDATE, holds it while its lease lasts and renews the lease as it reports
+    progress; a crashed consumer's row is taken over once the lease has run out."""
+
+    claimed_by: Mapped[str | None] = mapped_column(String(120), default=None)  # host:pid
+    # The task that holds it (huey's task id): its retries take it back at once.
+    claim_token: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")  # claims by tasks
 
 
 def enum_column(enum_cls: type, name: str, **kwargs: Any) -> Any:

@@ -1,5 +1,6 @@
 """Purchases and dispensings: what the member bought, and for how many days; the till
-files they were imported from; the product → drug-class mapping PDC is computed with."""
+files they were imported from, and the jobs importing large ones; the product →
+drug-class mapping PDC is computed with."""
 
 from __future__ import annotations
 
@@ -8,11 +9,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Uuid
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from careplan.models.base import Base, IdMixin, IdType, JsonType, TimestampMixin, enum_column
-from careplan.vocab import ImportOutcome
+from careplan.models.base import (
+    Base,
+    IdMixin,
+    IdType,
+    JsonType,
+    LeaseMixin,
+    TimestampMixin,
+    enum_column,
+)
+from careplan.vocab import ImportOutcome, ImportState
 
 
 class Purchase(IdMixin, Base):
@@ -69,6 +78,40 @@ class PurchaseImport(IdMixin, Base):
     # A refusal's report: its message key, parameters and field, and the problems of
     # the bad lines (line, field, message, value), at most MAX_PROBLEMS of them.
     report: Mapped[dict[str, Any] | None] = mapped_column(JsonType, default=None)
+
+
+class ImportJob(IdMixin, LeaseMixin, Base):
+    """A large till upload imported by a job (careplan/jobs) while the page shows its
+    progress: who uploaded which file, how far the import got, and how it ended. The file
+    waits in the work directory (careplan/adherence/import_jobs.py), named by this id."""
+
+    __tablename__ = "import_jobs"
+
+    file_name: Mapped[str] = mapped_column(String(255))
+    uploaded_by_id: Mapped[int] = mapped_column(IdType, ForeignKey("staff.id"))
+    today: Mapped[date]  # the upload's day: no line may be dated after it
+    total: Mapped[int]  # lines in the file, header included (progress counts data lines)
+    done: Mapped[int] = mapped_column(default=0)  # lines checked so far
+    state: Mapped[ImportState] = enum_column(ImportState, "import_job_state", index=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]  # the last sign of life: queued, claimed, progress, swept
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    # What it became in the import history (done, or refused with its report).
+    import_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("purchase_imports.id"), default=None
+    )
+    # Done: the import's counts (lines, added, already_there, encoding); refused: the
+    # report its importer is shown (message, field, params, problems, total).
+    result: Mapped[dict[str, Any] | None] = mapped_column(JsonType, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)  # failed: for operators
+
+    @property
+    def live(self) -> bool:
+        return self.state in (ImportState.queued, ImportState.running)
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.done / max(self.total - 1, 1)))
 
 
 class ProductClass(IdMixin, TimestampMixin, Base):

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
-from careplan.models.base import Base, IdMixin, IdType, enum_column
+from careplan.models.base import Base, IdMixin, IdType, LeaseMixin, enum_column
 from careplan.vocab import BatchState, Paper
 
 
@@ -28,8 +28,8 @@ class SheetPrint(IdMixin, Base):
     paper: Mapped[Paper] = enum_column(Paper, "sheet_paper")
 
 
-class SheetBatch(IdMixin, Base):
-    """'Today's contacts' as one PDF, rendered by a worker process while the page polls."""
+class SheetBatch(IdMixin, LeaseMixin, Base):
+    """'Today's contacts' as one PDF, rendered by a job (careplan/jobs) while the page polls."""
 
     __tablename__ = "sheet_batches"
 
@@ -40,11 +40,11 @@ class SheetBatch(IdMixin, Base):
     on_date: Mapped[date]
     paper: Mapped[Paper] = enum_column(Paper, "batch_paper")
     checkpoint_ids: Mapped[str] = mapped_column(Text)  # comma-separated, in print order
-    state: Mapped[BatchState] = enum_column(BatchState, "batch_state")
+    state: Mapped[BatchState] = enum_column(BatchState, "batch_state", index=True)
     total: Mapped[int]
     done: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text, default=None)
-    updated_at: Mapped[datetime]
+    updated_at: Mapped[datetime]  # the last sign of life: queued, claimed, progress, swept
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     # Kept in the database, not on disk: a PDF of allergies and readings is health data,
     # backed up, access-checked and purged with everything else.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import Actor, get_plan, may_print_for_others, scope_members
@@ -28,6 +28,7 @@ from careplan.adherence.measured import (
 from careplan.adherence.pdc import Fill
 from careplan.clock import local_date
 from careplan.config import get_settings
+from careplan.db import begin_for_writing
 from careplan.errors import N_, Forbidden, InvalidInput, NotFound
 from careplan.models import (
     CarePlan,
@@ -50,7 +51,6 @@ TREND_POINTS = 6  # the last six readings: enough to see a direction, short enou
 MAX_BATCH = 500  # a store's day; more is a mistake in the request, not a day's work
 # Crockford's base32 without I, L, O, U: a code read aloud over the phone stays unambiguous.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-STALLED_AFTER = timedelta(minutes=5)
 
 Render = Callable[[Sequence["Sheet"], Paper, Callable[[int], None]], bytes]
 
@@ -546,17 +546,10 @@ def batch_pdf(session: Session, actor: Actor, batch_id: int) -> bytes:
     return batch.pdf
 
 
-def stalled(batch: SheetBatch, now: datetime) -> bool:
-    """A worker that stopped reporting has died: say so instead of spinning forever."""
-    live = batch.state in (BatchState.queued, BatchState.running)
-    return live and now - batch.updated_at > STALLED_AFTER
-
-
-def _progress(factory: sessionmaker[Session], batch_id: int, **values: Any) -> None:
-    # Progress is committed on its own, so any web worker polling the batch sees it.
-    with factory() as session:
-        session.execute(update(SheetBatch).where(SheetBatch.id == batch_id).values(**values))
-        session.commit()
+# Run in the transaction that records a batch's prints, just before its commit, with
+# the batch's finished values: the job marks its row done there (refusing, by raising,
+# if it no longer holds it), so the prints and the mark are one commit (careplan/jobs).
+Seal = Callable[[Session, dict[str, Any]], None]
 
 
 def run_batch(
@@ -565,9 +558,12 @@ def run_batch(
     render: Render,
     *,
     clock: Callable[[], datetime],
-) -> SheetBatch:
-    """Render a queued batch (in a worker process), reporting progress as it goes; the
-    prints are recorded with the PDF, in one transaction, or not at all."""
+    progress: Callable[[int], None],
+    seal: Seal,
+) -> int:
+    """Render a batch a job has claimed, reporting each sheet laid out to `progress`; the
+    prints are recorded with the PDF and `seal`, in one transaction, or not at all. How
+    many sheets it holds. Any failure is raised: the job decides what becomes of it."""
     with factory() as session:
         batch = session.get_one(SheetBatch, batch_id)
         requester = session.get(Staff, batch.requested_by_id) if batch.requested_by_id else None
@@ -575,33 +571,15 @@ def run_batch(
         session.info["actor"] = actor
         ids = [int(i) for i in batch.checkpoint_ids.split(",") if i]
         paper = batch.paper
-        try:
-            sheets = build_sheets(session, actor, ids, now=clock())
-            # End the read before the long render: progress is committed meanwhile, and
-            # SQLite will not let a transaction that read an older snapshot write later.
-            session.rollback()
-            _progress(factory, batch_id, state=BatchState.running, updated_at=clock())
-
-            def tick(done: int) -> None:
-                _progress(factory, batch_id, done=done, updated_at=clock())
-
-            pdf = render(sheets, paper, tick)
-            record_prints(session, actor, sheets, paper=paper, now=clock(), batch_id=batch_id)
-            batch = session.get_one(SheetBatch, batch_id)
-            batch.pdf = pdf
-            batch.done = len(sheets)
-            batch.state = BatchState.done
-            batch.updated_at = batch.finished_at = clock()
-            session.commit()
-        except Exception as exc:
-            session.rollback()
-            _progress(
-                factory,
-                batch_id,
-                state=BatchState.failed,
-                error=str(exc)[:2000],
-                updated_at=clock(),
-                finished_at=clock(),
-            )
-            raise
-        return batch
+        sheets = build_sheets(session, actor, ids, now=clock())
+        # End the read before the long render: progress is committed meanwhile, and
+        # SQLite will not let a transaction that read an older snapshot write later.
+        session.rollback()
+        pdf = render(sheets, paper, progress)
+        begin_for_writing(session)
+        record_prints(session, actor, sheets, paper=paper, now=clock(), batch_id=batch_id)
+        now = clock()
+        seal(session, {"pdf": pdf, "done": len(sheets), "state": BatchState.done,
+                       "updated_at": now, "finished_at": now})  # fmt: skip
+        session.commit()
+    return len(sheets)

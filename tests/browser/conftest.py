@@ -28,7 +28,7 @@ def live_server(
             protocols.publish(session, shipped_protocols())
             session.commit()
         with serving(factory) as base:
-            yield LiveServer(base, factory)
+            yield LiveServer(base, factory, url)
         engine.dispose()
 
 
@@ -63,5 +63,5 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             chain.seed(session, today=clock.today(), now=clock.now())
             session.commit()
         with serving(factory) as base:
-            yield LiveServer(base, factory)
+            yield LiveServer(base, factory, url)
         engine.dispose()

@@ -1,10 +1,14 @@
 """The browser tests' tools: Debian's chromium and how it is started, the live server the
-tests drive (the app under uvicorn in a thread), and a page signed in to it."""
+tests drive (the app under uvicorn in a thread), a job consumer beside it, and a page
+signed in to it."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -12,11 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.factories import PASSWORD
+from careplan.config import get_settings
+from careplan.jobs import engine
+from tests.factories import PASSWORD, ROOT
 from web.app import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,6 +45,31 @@ CHROMIUM_ARGS = [
 class LiveServer:
     url: str
     session_factory: sessionmaker[Session]
+    database_url: str
+
+
+@contextmanager
+def consuming(server: LiveServer, tmp: Path) -> Iterator[None]:
+    """A job consumer (`careplan jobs consume`, a process of its own as `careplan serve`
+    starts it) on a queue of the block's own, which the live server queues on."""
+    queue = {"CAREPLAN_JOBS_URL": f"sqlite:///{tmp / 'jobs.db'}",
+             "CAREPLAN_WORK_DIR": str(tmp / "work")}  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in queue.items():
+            patch.setenv(name, value)
+        get_settings.cache_clear()
+        env = os.environ | {"CAREPLAN_DATABASE_URL": server.database_url}
+        consumer = subprocess.Popen(
+            [sys.executable, "-m", "web", "jobs", "consume"], cwd=ROOT, env=env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            yield
+        finally:
+            consumer.kill()
+            consumer.wait(timeout=10)
+            engine.reset()
+    get_settings.cache_clear()
 
 
 def _free_port() -> int:

@@ -1,10 +1,12 @@
-"""A store manager prints the whole store's day in a real browser: the batch is rendered
-by a separate worker process, the page shows progress while other pages keep answering,
-and the finished PDF holds every sheet."""
+"""A store manager prints the whole store's day in a real browser: the batch is a job,
+rendered by a consumer process of its own, the page shows progress while other pages keep
+answering, and the finished PDF holds every sheet."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -17,7 +19,7 @@ from careplan.models import SheetBatch, SheetPrint, Staff, Store
 from careplan.plans import lifecycle
 from careplan.vocab import BatchState, Role
 from tests import pdf
-from tests.browser.live import LiveServer
+from tests.browser.live import LiveServer, consuming
 from tests.factories import HASHED, PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -63,8 +65,14 @@ def busy_store(live_server: LiveServer) -> int:
         return shop.id
 
 
+@pytest.fixture
+def consumer(live_server: LiveServer, tmp_path: Path) -> Iterator[None]:
+    with consuming(live_server, tmp_path):
+        yield
+
+
 def test_a_store_day_prints_in_the_background_with_progress(
-    browser: Browser, live_server: LiveServer, busy_store: int
+    browser: Browser, live_server: LiveServer, busy_store: int, consumer: None
 ):
     base = live_server.url
     context = browser.new_context(locale="zh-CN", accept_downloads=True)
@@ -80,7 +88,7 @@ def test_a_store_day_prints_in_the_background_with_progress(
     expect(page).to_have_url(f"{base}/sheets/batches/1")
     expect(page.get_by_text("份…")).to_be_visible()  # "正在生成第 n / 30 份…"
 
-    # While the worker lays out pages, the web server keeps answering.
+    # While the consumer lays out pages, the web server keeps answering.
     answered = page.request.get(base + "/")
     with live_server.session_factory() as s:
         batch = s.get_one(SheetBatch, 1)

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from careplan.errors import Forbidden, InvalidInput, NotFound
+from careplan.jobs import lease, runs
 from careplan.models import ChangeLog, Checkpoint, Member, SheetBatch, SheetPrint
 from careplan.sheets import sheets
 from careplan.vocab import BatchState, Channel, Paper
@@ -21,6 +22,7 @@ from tests.factories import (
     step_guidance,
 )
 
+LEASE = timedelta(minutes=2)
 START = date(2024, 2, 1)  # week steps fall due on 02-07, 02-14, 02-21, 02-28, 03-13, 03-27
 
 
@@ -225,7 +227,8 @@ def test_a_batch_records_its_prints_only_when_its_pdf_is_made(world: World, sess
             seen.append(n)
         return b"%PDF-fake"
 
-    sheets.run_batch(session_factory, batch.id, render, clock=lambda: NOW)
+    assert runs.run_sheet_batch(session_factory, batch.id, render, token="t", clock=lambda: NOW,
+                                lease=LEASE)  # fmt: skip
 
     world.session.refresh(batch)
     assert (batch.state, batch.done, batch.total) == (BatchState.done, 2, 2)
@@ -243,18 +246,28 @@ def test_a_failed_batch_records_nothing_and_says_so(world: World, session_factor
         raise RuntimeError("printer on fire")
 
     with pytest.raises(RuntimeError):
-        sheets.run_batch(session_factory, batch.id, render, clock=lambda: NOW)
+        runs.run_sheet_batch(session_factory, batch.id, render, token="t", clock=lambda: NOW,
+                             lease=LEASE)  # fmt: skip
 
     world.session.refresh(batch)
     assert batch.state is BatchState.failed and "printer on fire" in (batch.error or "")
     assert world.session.scalars(select(SheetPrint)).all() == []
-    assert not sheets.stalled(batch, NOW + timedelta(hours=1))  # failed is final, not stalled
+    assert not lease.stalled(batch, NOW + timedelta(hours=1))  # failed is final, not stalled
 
 
-def test_a_batch_whose_worker_went_quiet_is_stalled(world: World):
+def test_a_batch_no_consumer_took_for_a_quarter_of_an_hour_is_given_up(
+    world: World, session_factory
+):
+    """Its page says printing stopped: it must not print later, after the person printed
+    again."""
     batch = _queued(world)
-    assert not sheets.stalled(batch, NOW + timedelta(minutes=1))
-    assert sheets.stalled(batch, NOW + timedelta(minutes=6))
+    world.session.commit()
+    assert not lease.stalled(batch, NOW + timedelta(minutes=14))
+    later = NOW + timedelta(minutes=16)
+    assert lease.stalled(batch, later)
+    assert not runs.run_sheet_batch(session_factory, batch.id, lambda *_: b"", token="t",
+                                    clock=lambda: later, lease=LEASE)  # fmt: skip
+    assert world.session.scalars(select(SheetPrint)).all() == []
 
 
 def test_a_sheet_shows_the_tracked_medicine_supply_from_the_till(world: World):

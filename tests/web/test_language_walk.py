@@ -469,13 +469,12 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     walk("no staff", till, head, Actor.system("test"))
     walk("erased meanwhile", till_import._recheck, s,
          till_import._Checked(known=till_import._Known({}, {})), True)  # fmt: skip
-    walk("job id", import_jobs.status, tmp, "../x", manager, now=now)
-    walk("no job", import_jobs.status, tmp, "abc123", manager, now=now)
-    walk("job by nobody", import_jobs.queue, tmp, io.BytesIO(b""), file_name="t.csv",
+    walk("no job", import_jobs.get_job, s, manager, 999_999)
+    walk("job by nobody", import_jobs.queue, s, tmp, io.BytesIO(b""), file_name="t.csv",
          actor=Actor.system("test"), today=today, now=now)  # fmt: skip
-    job = import_jobs.queue(tmp, io.BytesIO(head.encode()), file_name="t.csv", actor=manager,
+    job = import_jobs.queue(s, tmp, io.BytesIO(head.encode()), file_name="t.csv", actor=manager,
                             today=today, now=now)  # fmt: skip
-    walk("someone else's job", import_jobs.status, tmp, job, world.actor(world.clerk_a), now=now)
+    walk("someone else's job", import_jobs.get_job, s, world.actor(world.clerk_a), job.id)
 
     # Drug classes, staff, erasure, escalations, protocols.
     chain = world.actor(world.supervisor)

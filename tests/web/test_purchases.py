@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.adherence import import_jobs, till_import
-from careplan.models import Member, Purchase, PurchaseImport
-from careplan.vocab import ImportOutcome
+from careplan.jobs import lease, runs
+from careplan.models import ImportJob, Member, Purchase, PurchaseImport
+from careplan.vocab import ImportOutcome, ImportState
 from tests.factories import (
     TravelClock,
     World,
@@ -158,18 +159,24 @@ def _till_lines(world: World, member_card: str, n: int) -> str:
 
 def _background_imports(
     client: TestClient, world: World, work_dir: Path
-) -> tuple[Member, list[str], str]:
-    """Any upload over 100 bytes goes to a worker; here the test is the worker: the
-    jobs started are listed, for the test to run."""
+) -> tuple[Member, list[int], str]:
+    """Any upload over 100 bytes is a job; here the test is the consumer: the jobs
+    queued are listed, for the test to run."""
     member = make_member(world)
     world.session.commit()
-    started: list[str] = []
+    started: list[int] = []
     state = client.app.state  # type: ignore[attr-defined]
     state.work_dir, state.import_inline_bytes, state.import_worker = work_dir, 100, started.append
     return member, started, sign_in_page(client, "manager.a")
 
 
-def test_a_large_upload_is_imported_by_a_worker_while_the_page_shows_progress(
+def _run(session_factory: sessionmaker[Session], work_dir: Path, job: int, clock: TravelClock):
+    """The job as a consumer's task runs it."""
+    return runs.run_import(session_factory, work_dir, job, token="test", clock=lambda: clock.now,
+                           lease=timedelta(minutes=2))  # fmt: skip
+
+
+def test_a_large_upload_is_imported_by_a_job_while_the_page_shows_progress(
     client: TestClient, world: World, session_factory: sessionmaker[Session],
     clock: TravelClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
@@ -183,16 +190,20 @@ def test_a_large_upload_is_imported_by_a_worker_while_the_page_shows_progress(
     assert "已检查 0 / 9 行" in r.text and 'hx-trigger="every 1s"' in r.text
     assert count(world) == 0
 
-    # The worker reports as it goes (two lines a chunk here): the page's figures rise.
-    seen: list[tuple[str, int]] = []
-    write = import_jobs._write
+    # The job reports as it goes (two lines a chunk here): the page's figures rise.
+    seen: list[str] = []
+    renew = lease.Claim.renew
+
+    def reported(self, factory, now, **values):  # type: ignore[no-untyped-def]
+        renew(self, factory, now, **values)
+        page = client.get(f"/purchases/import/jobs/{job}/progress").text
+        seen.append(re.search(r"已检查 \d+ / 9 行", page)[0])  # type: ignore[index]
+
     monkeypatch.setattr(till_import, "CHUNK", 2)
-    monkeypatch.setattr(import_jobs, "PROGRESS_EVERY", timedelta(0))
-    monkeypatch.setattr(
-        import_jobs, "_write", lambda p, s: (seen.append((s.state, s.done)), write(p, s))
-    )
-    import_jobs.run(session_factory, tmp_path, job, clock=lambda: clock.now)
-    assert seen == [("running", n) for n in (2, 4, 6, 8, 9)] + [("done", 9)]
+    monkeypatch.setattr(runs, "PROGRESS_EVERY", timedelta(0))
+    monkeypatch.setattr(lease.Claim, "renew", reported)
+    assert _run(session_factory, tmp_path, job, clock)
+    assert seen == [f"已检查 {n} / 9 行" for n in (2, 4, 6, 8, 9)]
     assert list(tmp_path.glob("*.csv")) == []  # the members' purchases are not left on disk
 
     r = client.get(f"/purchases/import/jobs/{job}/progress")
@@ -211,61 +222,51 @@ def test_a_refused_or_stopped_background_import_says_so(
     text = _till_lines(world, member.card_number, 5).replace("58.00\n", "5.555\n", 1)
     files = {"file": ("till.csv", text.encode(), "text/csv")}
     client.post("/purchases/import", data={"csrf_token": token}, files=files)
-    import_jobs.run(session_factory, tmp_path, started[0], clock=lambda: clock.now)
+    _run(session_factory, tmp_path, started[0], clock)
     r = client.get(f"/purchases/import/jobs/{started[0]}")
     assert r.status_code == 422 and "未导入任何数据" in r.text
     assert '<td class="num">2</td><td>金额</td>' in r.text
     assert count(world) == 0
 
     client.post("/purchases/import", data={"csrf_token": token}, files=files)
-    clock.advance(minutes=3)  # queued, and no worker ever reported
+    clock.advance(minutes=16)  # queued, and no consumer ever took it
     r = client.get(f"/purchases/import/jobs/{started[1]}/progress")
     assert "导入已中止" in r.text and "hx-trigger" not in r.text
+    assert not _run(session_factory, tmp_path, started[1], clock)  # never imported later
 
 
-def test_a_dead_workers_upload_is_deleted_once_its_job_is_seen_stalled(
+def test_an_upload_no_consumer_took_is_deleted_once_its_job_is_seen_stalled(
     client: TestClient, world: World, clock: TravelClock, tmp_path: Path
 ) -> None:
-    """Till lines are personal data: a job whose worker died (queued, never run) keeps
-    its upload only until the job is found stalled."""
+    """Till lines are personal data: a job no consumer took keeps its upload only until
+    the job is found stalled (given up)."""
     member, started, token = _background_imports(client, world, tmp_path)
     files = {"file": ("till.csv", _till_lines(world, member.card_number, 5).encode(), "text/csv")}
     client.post("/purchases/import", data={"csrf_token": token}, files=files)
-    upload = tmp_path / f"{started[0]}.csv"
+    upload = import_jobs.upload_path(tmp_path, started[0])
     client.get(f"/purchases/import/jobs/{started[0]}/progress")
-    assert upload.exists()  # its worker may still start
-    clock.advance(seconds=import_jobs.STALLED_AFTER.total_seconds() + 1)
+    assert upload.exists()  # a consumer may still take it
+    clock.advance(seconds=lease.STALLED_AFTER.total_seconds() + 1)
     r = client.get(f"/purchases/import/jobs/{started[0]}/progress")
     assert "导入已中止" in r.text
     assert not upload.exists()
 
 
-def _as_if(work_dir: Path, job: str, **changes: object) -> None:
-    """The job's status as its worker would have written it."""
-    path = work_dir / f"{job}.json"
-    status = import_jobs._read(path)
-    for name, value in changes.items():
-        setattr(status, name, value)
-    import_jobs._write(path, status)
-
-
-def test_the_import_page_sweeps_uploads_no_worker_will_read(
+def test_the_import_page_sweeps_uploads_no_job_will_read(
     client: TestClient, world: World, clock: TravelClock, tmp_path: Path
 ) -> None:
     member, started, token = _background_imports(client, world, tmp_path)
     files = {"file": ("till.csv", _till_lines(world, member.card_number, 5).encode(), "text/csv")}
-    for _ in range(3):
+    for _ in range(2):
         client.post("/purchases/import", data={"csrf_token": token}, files=files)
-    finished, stalled, running = started
-    _as_if(tmp_path, finished, state="done")  # its worker was killed before the unlink
-    cut_off = tmp_path / ("0" * 32 + ".csv")  # an upload whose job was never written
+    finished, waiting = started
+    world.session.get_one(ImportJob, finished).state = ImportState.done  # its consumer was
+    world.session.commit()  # killed before it deleted the upload
+    cut_off = tmp_path / "import-999999.csv"  # an upload whose job was never committed
     cut_off.write_bytes(b"card_number\n")
     os.utime(cut_off, (0, 0))
-    clock.advance(seconds=import_jobs.STALLED_AFTER.total_seconds() + 1)
-    _as_if(tmp_path, running, state="running", updated_at=clock.now.isoformat())
-    assert (tmp_path / f"{stalled}.csv").exists()
     assert client.get("/purchases/import").status_code == 200
-    assert [p.name for p in tmp_path.glob("*.csv")] == [f"{running}.csv"]
+    assert [p.name for p in tmp_path.glob("*.csv")] == [f"import-{waiting}.csv"]
 
 
 def test_an_upload_with_a_nul_is_refused_in_chinese_on_both_databases(

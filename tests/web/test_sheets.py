@@ -3,13 +3,14 @@ read back, its fonts, paper and page breaks; batches; every print in the contact
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from careplan.jobs import runs
 from careplan.models import Checkpoint, Member, SheetBatch, SheetPrint
 from careplan.sheets import sheets
 from careplan.vocab import Paper
@@ -32,11 +33,13 @@ START = date(2024, 2, 1)  # the clock says 2024-03-06: weeks 3 and 4 are overdue
 def inline_worker(
     client: TestClient, session_factory: sessionmaker[Session], clock: TravelClock
 ) -> None:
-    """Batches run inside the request, on the test's transaction (the real worker is a
-    separate process, exercised by the browser test against a committed database)."""
-    client.app.state.sheet_worker = lambda batch_id: sheets.run_batch(  # type: ignore[attr-defined]
-        session_factory, batch_id, render_pdf, clock=lambda: clock.now
-    )
+    """Batches run inside the request, on the test's transaction, as a consumer's task
+    runs them (the real consumer is a separate process, exercised by the browser test
+    against a committed database)."""
+    client.app.state.sheet_worker = lambda batch_id: runs.run_sheet_batch(  # type: ignore[attr-defined]
+        session_factory, batch_id, render_pdf, token="inline", clock=lambda: clock.now,
+        lease=timedelta(minutes=2),
+    )  # fmt: skip
 
 
 def enrolled(world: World, member: Member) -> dict[str, Checkpoint]:

@@ -19,8 +19,9 @@ from careplan.adherence.till_import import (
     template_csv,
 )
 from careplan.errors import N_, CareplanError, InvalidInput
+from careplan.jobs import lease
 from careplan.staff import names_of
-from careplan.vocab import DRUG_CLASSES, ImportOutcome
+from careplan.vocab import DRUG_CLASSES, ImportOutcome, ImportState
 from web.deps import DbSession, Now
 from web.pages.common import Form, pages_router, redirect, text_of
 from web.session import User, Visitor
@@ -61,16 +62,18 @@ def import_template(visitor: User) -> Response:
     )
 
 
+def _refusal(report: dict[str, Any]) -> InvalidInput:
+    """A refusal as the import history, and a refused job, keep its report."""
+    params = report.get("params", {})
+    return InvalidInput(str(report.get("message", "")), field=report.get("field"), **params)
+
+
 @pages.get("/purchases/import/{import_id}")
 def import_report(request: Request, import_id: int, visitor: User, session: DbSession) -> Response:
     """One import of the history; a refused one with the report its importer saw."""
     record = import_history.get_import(session, visitor.actor, import_id)
     report = record.report or {}
-    refusal = None
-    if record.outcome is ImportOutcome.refused:
-        refusal = InvalidInput(
-            str(report.get("message", "")), field=report.get("field"), **report.get("params", {})
-        )
+    refusal = _refusal(report) if record.outcome is ImportOutcome.refused else None
     context = {
         "nav": "purchases",
         "record": record,
@@ -84,12 +87,13 @@ def import_report(request: Request, import_id: int, visitor: User, session: DbSe
 
 @pages.get("/purchases/import")
 def import_page(request: Request, visitor: User, session: DbSession, clock: Now) -> Response:
-    import_jobs.sweep(request.app.state.work_dir, clock.now)  # uploads left by dead workers
+    # Uploads no job will read (a consumer's sweep does this too, every minute).
+    import_jobs.sweep_uploads(session, request.app.state.work_dir, clock.now)
     return _import_page(request, visitor, session)
 
 
-# A file this size imports in a few seconds while the manager waits; a larger one goes
-# to a worker process and the page shows its progress.
+# A file this size imports in a few seconds while the manager waits; a larger one is a
+# job, run by a consumer process, and the page shows its progress.
 INLINE_BYTES = 2_000_000
 
 
@@ -102,13 +106,14 @@ def upload(request: Request, form: Form, visitor: User, session: DbSession, cloc
             raise InvalidInput(N_("choose the till's CSV file"), field="file")
         require_manager(visitor.actor)
         if (file.size or 0) > request.app.state.import_inline_bytes:
-            session.rollback()  # the worker writes: this request must hold no lock
+            session.rollback()  # no lock is held while the file is copied
             job = import_jobs.queue(
-                request.app.state.work_dir, file.file, file_name=file.filename,
+                session, request.app.state.work_dir, file.file, file_name=file.filename,
                 actor=visitor.actor, today=clock.today, now=clock.now,
             )  # fmt: skip
-            request.app.state.import_worker(job)
-            return redirect(request, f"/purchases/import/jobs/{job}")
+            session.commit()  # the job's task must find its row
+            request.app.state.import_worker(job.id)
+            return redirect(request, f"/purchases/import/jobs/{job.id}")
         session.commit()  # the import commits on its own: this request holds no lock
         result = import_csv_committed(
             request.app.state.session_factory, visitor.actor, file.file, file_name=file.filename,
@@ -120,32 +125,39 @@ def upload(request: Request, form: Form, visitor: User, session: DbSession, cloc
     return _import_page(request, visitor, session, result=result)
 
 
-def _job_context(request: Request, visitor: Visitor, job_id: str, clock: Now) -> dict[str, Any]:
-    work_dir = request.app.state.work_dir
-    job = import_jobs.status(work_dir, job_id, visitor.actor, now=clock.now)
-    import_jobs.sweep(work_dir, clock.now)
-    refusal = InvalidInput(job.message, field=job.about) if job.state == "refused" else None
+def _job_context(
+    request: Request, visitor: Visitor, session: DbSession, job_id: int, clock: Now
+) -> dict[str, Any]:
+    job = import_jobs.get_job(session, visitor.actor, job_id)
+    stalled = lease.stalled(job, clock.now)
+    if stalled:  # no consumer will read it, and it is members' purchases
+        import_jobs.forget_upload(request.app.state.work_dir, job.id)
+    refused = job.state is ImportState.refused
+    report = (job.result or {}) if refused else {}
     return {
         "nav": "purchases",
-        "job_id": job_id,
         "job": job,
-        "stalled": job.stalled(clock.now),
-        "error": refusal,
-        "problems": job.problems,
-        "total": job.problems_in_all,
+        "stalled": stalled,
+        "error": _refusal(report) if refused else None,
+        "problems": report.get("problems", []),
+        "total": report.get("total", 0),
     }
 
 
 @pages.get("/purchases/import/jobs/{job_id}")
-def job_page(request: Request, job_id: str, visitor: User, clock: Now) -> Response:
-    context = _job_context(request, visitor, job_id, clock)
+def job_page(
+    request: Request, job_id: int, visitor: User, session: DbSession, clock: Now
+) -> Response:
+    context = _job_context(request, visitor, session, job_id, clock)
     status = 422 if context["error"] else 200
     return render(request, visitor, "purchases/job.html", context, status=status)
 
 
 @pages.get("/purchases/import/jobs/{job_id}/progress")
-def job_progress(request: Request, job_id: str, visitor: User, clock: Now) -> Response:
-    context = _job_context(request, visitor, job_id, clock)
+def job_progress(
+    request: Request, job_id: int, visitor: User, session: DbSession, clock: Now
+) -> Response:
+    context = _job_context(request, visitor, session, job_id, clock)
     return render(request, visitor, "purchases/_job.html", context, fragment=True)
 
 

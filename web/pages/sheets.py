@@ -1,6 +1,7 @@
 """Printing guidance sheets: one from a checkpoint or a member's plan, or a day's contacts
 as one PDF. Every print is a POST (it is recorded in the member's contact log); a batch of
-more than a few sheets is rendered by a worker process while the page shows progress."""
+more than a few sheets is a job, rendered by a consumer process (careplan/jobs) while the
+page shows progress."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from fastapi.responses import Response
 from careplan.access import may_print_for_others
 from careplan.db import begin_writing_after_reads
 from careplan.errors import N_, CareplanError, InvalidInput, NotFound
+from careplan.jobs import lease
 from careplan.models import SheetBatch, Store
 from careplan.sheets import sheets
 from careplan.staff import names_of, store_staff
@@ -28,7 +30,7 @@ from web.templating import render
 
 pages = pages_router()
 # Up to this many sheets are rendered while the person waits (about a second); more
-# go to the worker, with a progress page.
+# are a job, with a progress page.
 INLINE_MAX = 3
 
 
@@ -186,7 +188,7 @@ def print_day(
         context = _batches_context(session, visitor, clock, int_of(form, "store"))
         context |= {"error": exc, "values": dict(form)}
         return render(request, visitor, "sheets/index.html", context, status=422)
-    # The worker must see the batch: commit first, then start it.
+    # The job's task must find the batch: commit first, then queue it.
     session.commit()
     request.app.state.sheet_worker(batch.id)
     return redirect(request, f"/sheets/batches/{batch.id}")
@@ -201,7 +203,7 @@ def _batch_context(
         "batch": batch,
         "store": store,
         "names": names_of(session, [batch.staff_id]),
-        "stalled": sheets.stalled(batch, clock.now),
+        "stalled": lease.stalled(batch, clock.now),
         "percent": round(100 * batch.done / batch.total) if batch.total else 0,
         "BatchState": BatchState,
     }

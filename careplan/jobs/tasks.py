@@ -1,0 +1,159 @@
+"""The job engine's tasks: render a sheet batch, import a till upload (each carrying the
+id of its row, written in the business transaction), and the sweep, every minute.
+
+A consumer process (`careplan jobs consume`) runs them; the web app queues them once the
+row is committed. The tasks take their database from the settings; the PDF layout is
+the interfaces' (web/sheet_pdf.py), handed over with `provide` by whoever starts a
+consumer, as the domain never imports it. Tests may `provide` their own session factory
+and run the tasks in huey's immediate mode.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from huey import CancelExecution, crontab
+from sqlalchemy.orm import Session, sessionmaker
+
+from careplan import clock
+from careplan.config import get_settings
+from careplan.db import make_engine, make_session_factory
+from careplan.jobs import runs
+from careplan.jobs.engine import huey, periodic_task, task
+from careplan.jobs.lease import Leased
+from careplan.models import ImportJob, SheetBatch
+from careplan.sheets.sheets import Render
+
+log = logging.getLogger(__name__)
+
+# Transient failures are retried after 5, 10, 20, 40 and 80 s: a database restart, or a
+# failover, is ridden out; anything longer is the sweep's, once the lease has run out.
+RETRIES, RETRY_DELAY, RETRY_BACKOFF = 5, 5, 2
+
+
+@dataclass
+class _Services:
+    render: Render | None = None
+    factory: sessionmaker[Session] | None = None
+    made_for: str | None = None  # the database URL a factory was made for; None: provided
+
+
+_services = _Services()
+
+
+def provide(*, render: Render | None = None, factory: sessionmaker[Session] | None = None) -> None:
+    """What the tasks use in this process: the PDF layout (the consumer's command hands
+    it over), and a session factory (tests; otherwise the settings' database)."""
+    if render is not None:
+        _services.render = render
+    if factory is not None:
+        _services.factory, _services.made_for = factory, None
+
+
+def forget() -> None:
+    """Drop what `provide` handed over (tests)."""
+    _services.render = _services.factory = _services.made_for = None
+
+
+def _factory() -> sessionmaker[Session]:
+    """Made on first use, in the process that runs the task (a forked worker makes its
+    own), and again should the settings name another database (a test's command)."""
+    url = get_settings().database_url
+    if _services.factory is not None and _services.made_for not in (None, url):
+        _services.factory.kw["bind"].dispose()
+        _services.factory = None
+    if _services.factory is None:
+        _services.factory, _services.made_for = make_session_factory(make_engine(url)), url
+    return _services.factory
+
+
+def _render() -> Render:
+    if _services.render is None:
+        raise RuntimeError("no PDF layout in this process: consume with `careplan jobs consume`")
+    return _services.render
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=get_settings().jobs_lease_seconds)
+
+
+def _run(job: Callable[[], bool]) -> None:
+    """Transient failures go back to huey, which retries; any other failure has failed
+    the row and is not retried."""
+    try:
+        job()
+    except runs.TRANSIENT:
+        log.warning("transient failure; huey retries", exc_info=True)
+        raise
+    except Exception as error:
+        log.exception("job failed")
+        raise CancelExecution(retry=False) from error
+
+
+RETRYING = {"retries": RETRIES, "retry_delay": RETRY_DELAY, "retry_backoff": RETRY_BACKOFF}
+
+
+@task(context=True, **RETRYING)
+def render_sheet_batch(batch_id: int, task: Any) -> None:
+    _run(lambda: runs.run_sheet_batch(_factory(), batch_id, _render(), token=task.id,
+                                      clock=clock.now, lease=_lease()))  # fmt: skip
+
+
+@task(context=True, **RETRYING)
+def import_upload(job_id: int, task: Any) -> None:
+    _run(lambda: runs.run_import(_factory(), get_settings().work_dir, job_id, token=task.id,
+                                 clock=clock.now, lease=_lease()))  # fmt: skip
+
+
+TASKS: dict[Leased, Any] = {SheetBatch: render_sheet_batch, ImportJob: import_upload}
+
+
+def _queue(model: Leased, row_id: int) -> None:
+    """Queue a row's task once the row is committed. A queue that cannot be reached is
+    logged, not raised: the row stays queued, and the sweep queues its task later."""
+    try:
+        TASKS[model](row_id)
+    except Exception:
+        log.exception("could not queue %s %s; the sweep will", model.__tablename__, row_id)
+
+
+def queue_sheet_batch(batch_id: int) -> None:
+    _queue(SheetBatch, batch_id)
+
+
+def queue_import(job_id: int) -> None:
+    _queue(ImportJob, job_id)
+
+
+def _waiting() -> dict[Leased, Collection[int]]:
+    """The rows that have a task in the queue, or waiting for a retry."""
+    by_name = {t.task_class.__name__: model for model, t in TASKS.items()}
+    found: dict[Leased, set[int]] = defaultdict(set)
+    for queued in [*huey.pending(), *huey.scheduled()]:
+        model = by_name.get(queued.name)
+        if model is not None and queued.args:
+            found[model].add(int(queued.args[0]))
+    return dict(found)
+
+
+def sweep_now() -> runs.Swept:
+    """One sweep, then the tasks of the rows it queued again."""
+    swept = runs.sweep(_factory(), get_settings().work_dir, clock.now(), waiting=_waiting())
+    for model, row_id in swept.requeue:
+        _queue(model, row_id)
+    if swept.requeue or swept.failed or swept.uploads_deleted:
+        log.info("sweep: %s queued again, %s failed, %s uploads deleted",
+                 len(swept.requeue), swept.failed, swept.uploads_deleted)  # fmt: skip
+    return swept
+
+
+# Every minute, on every consumer (their sweeps never act twice on a row, runs.py); a
+# consumer's first sweep runs as it starts.
+@periodic_task(crontab(minute="*"))
+def sweep_jobs() -> None:
+    sweep_now()
