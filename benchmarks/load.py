@@ -68,7 +68,8 @@ JSON_KEYS = (
 # sent once), counts the answers that are neither 200 nor 201, and reports percentiles.
 LUA = r"""
 local lines, n, i = {}, 0, 0
-bad = 0  -- a global: done() reads it from each thread
+bad, statuses = 0, ""  -- globals: done() reads them from each thread
+local seen = {}
 local threads = {}
 function setup(thread)
   thread:set("tid", #threads)
@@ -98,11 +99,20 @@ function request()
   return lines[i]
 end
 function response(status, headers, body)
-  if status ~= 200 and status ~= 201 then bad = bad + 1 end
+  if status ~= 200 and status ~= 201 then
+    bad = bad + 1
+    seen[status] = (seen[status] or 0) + 1
+    statuses = ""
+    for code, count in pairs(seen) do statuses = statuses .. code .. ":" .. count .. " " end
+  end
 end
 function done(summary, latency, requests)
-  local bads = 0
-  for _, t in ipairs(threads) do bads = bads + t:get("bad") end
+  local bads, codes = 0, ""
+  for _, t in ipairs(threads) do
+    bads = bads + t:get("bad")
+    codes = codes .. t:get("statuses")
+  end
+  io.write("STATUSES " .. codes .. "\n")
   local e = summary.errors
   io.write(string.format(
     "RESULT %d %d %d %d %d %d %d %d %d\n", summary.requests, summary.duration, bads,
@@ -283,6 +293,10 @@ def wrk(base: str, script: Path, requests: Path, clients: int, seconds: int) -> 
         raise SystemExit(f"wrk failed: {err or out}")
     total, micros, bad, io_errors, p50, p95, p99, _max, _status = map(int, found[1].split())
     cpu = usage.ru_utime + usage.ru_stime
+    codes = re.search(r"^STATUSES (.*)$", out, re.M)
+    if bad:
+        print(f"  answers other than 200/201 (status:count): {codes[1] if codes else '?'}",
+              file=sys.stderr)
     return {
         "rps": round(total / (micros / 1e6), 1),
         "p50_ms": round(p50 / 1000, 1),
@@ -291,6 +305,13 @@ def wrk(base: str, script: Path, requests: Path, clients: int, seconds: int) -> 
         "errors": bad + io_errors,
         "generator_cpu_share": round(cpu / (wall * (os.cpu_count() or 1)), 3),
     }
+
+
+def _show_failures(log: str) -> None:
+    """The server's first error and its kinds, so a failed run says why."""
+    kinds = re.findall(r"^(\w+(?:\.\w+)*(?:Error|Exception|Violation)\b.*)$", log, re.M)
+    for kind in sorted(set(kinds))[:5]:
+        print(f"  server: {kinds.count(kind)} × {kind[:200]}", file=sys.stderr)
 
 
 def run(db: str, workers: list[int], clients: int, seconds: int, smoke: bool) -> dict[str, Any]:
@@ -308,7 +329,9 @@ def run(db: str, workers: list[int], clients: int, seconds: int, smoke: bool) ->
             with served(url, n, log) as base:
                 wrk(base, script, warm, clients, 2 if smoke else 5)
                 found = wrk(base, script, load, clients, seconds)
-            locked = log.read_text(errors="replace").count("database is locked")
+            served_log = log.read_text(errors="replace")
+            locked = served_log.count("database is locked")
+            _show_failures(served_log)
             figures |= {f"w{n}_{k}": v for k, v in (found | {"locked": locked}).items()}
             print(f"  {n} process(es): {found} locked={locked}", file=sys.stderr)
     most = max(workers)

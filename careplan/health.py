@@ -3,8 +3,8 @@
 A load balancer takes a process out of its pool when any probe fails, and an operator
 reads which one. The probes: the database answers (SELECT 1), and its schema is at the
 migrations' head (a process started before `careplan db upgrade` finished, or a
-database restored from an older backup, would fail on the first changed table). The job
-engine's probe joins PROBES when careplan/jobs has one: one line.
+database restored from an older backup, would fail on the first changed table), and the
+job engine's queue answers (its length is said: one that only grows has no consumer).
 
 What a failure says is short and names no host or account (/healthz needs no sign-in);
 the exception itself goes to the log.
@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan import migrate
+from careplan.jobs import engine
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,14 @@ def _names(revisions: frozenset[str]) -> str:
     return ", ".join(sorted(revisions)) or "no revision (not migrated)"
 
 
+def jobs_reachable(_session: Session) -> str:
+    return f"{engine.waiting()} waiting"
+
+
 PROBES: Mapping[str, Probe] = {
     "db": database_reachable,
     "migrations": migrations_at_head,
+    "jobs": jobs_reachable,
 }
 
 

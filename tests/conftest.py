@@ -95,3 +95,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     n = sum(1 for r in skipped if PG_SKIP in str(r.longrepr))
     if n:
         terminalreporter.write_line(f"{n} tests not run on PostgreSQL. {PG_SKIP}")
+
+
+@pytest.fixture
+def job_queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A job queue of the test's own (huey's SQLite file in its folder), so that nothing
+    the test queues lands in var/ or in another test's queue."""
+    from careplan.config import get_settings
+    from careplan.jobs import engine
+
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    monkeypatch.setenv("CAREPLAN_JOBS_URL", url)
+    get_settings.cache_clear()
+    yield url
+    engine.reset()
+    get_settings.cache_clear()

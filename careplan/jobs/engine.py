@@ -77,6 +77,12 @@ class LazyHuey(Huey):  # type: ignore[misc]  # huey has no type information
 huey = LazyHuey("careplan", results=False, utc=True)
 
 
+def waiting() -> int:
+    """How many tasks wait in the queue: /healthz's look at the engine (it answers, and
+    a queue that only grows says the consumers have stopped)."""
+    return int(huey.pending_count())
+
+
 def reset() -> None:
     """Close the open storage; the next use opens the one the settings name then."""
     opened, huey._opened = huey._opened, None

@@ -1,5 +1,6 @@
-"""The health probes behind /healthz: the database answers and its schema is at the
-migrations' head; a failure names the probe, and what it says names no host."""
+"""The health probes behind /healthz: the database answers, its schema is at the
+migrations' head, the job engine's queue answers; a failure names the probe, and what it
+says names no host."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan import health, migrate
+from careplan.config import get_settings
 from careplan.db import make_engine, make_session_factory
+from careplan.jobs import engine, tasks
 from tests.databases import migrated_database
 
 
 def factory_for(url: str) -> sessionmaker[Session]:
     return make_session_factory(make_engine(url))
+
+
+pytestmark = pytest.mark.usefixtures("job_queue")  # a queue of the test's own
 
 
 def test_a_migrated_database_passes_every_probe(committed_db: sessionmaker[Session]):
@@ -26,8 +32,29 @@ def test_a_migrated_database_passes_every_probe(committed_db: sessionmaker[Sessi
         "checks": {
             "db": {"ok": True, "detail": "reachable"},
             "migrations": {"ok": True, "detail": f"at {head}"},
+            "jobs": {"ok": True, "detail": "0 waiting"},
         },
     }
+
+
+def test_the_jobs_probe_says_how_many_tasks_wait(committed_db: sessionmaker[Session]):
+    engine.huey.enqueue(tasks.sweep_jobs.s())
+    assert health.check(committed_db).findings["jobs"] == health.Finding(True, "1 waiting")
+
+
+def test_an_unreachable_job_queue_fails_the_jobs_probe_only(
+    committed_db: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("CAREPLAN_JOBS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    get_settings.cache_clear()
+    try:
+        found = health.check(committed_db)
+    finally:
+        engine.reset()
+        get_settings.cache_clear()
+    assert found.failed == ["jobs"]
+    assert found.findings["jobs"].detail.startswith("failed: ")
+    assert "127.0.0.1" not in found.findings["jobs"].detail
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -61,7 +88,8 @@ def test_an_unreachable_database_fails_both_probes_naming_no_address(
     url = "postgresql+psycopg://careplan@127.0.0.1:1/careplan?connect_timeout=2"
     found = health.check(factory_for(url))
     assert found.failed == ["db", "migrations"]
-    for finding in found.findings.values():
+    for name in found.failed:
+        finding = found.findings[name]
         assert finding.detail == "failed: OperationalError"
         assert "127.0.0.1" not in finding.detail
     # The operator finds the cause in the log.
@@ -69,14 +97,14 @@ def test_an_unreachable_database_fails_both_probes_naming_no_address(
 
 
 def test_a_probe_added_to_the_list_is_asked_and_named_when_it_fails(
-    committed_db: sessionmaker[Session],
+    committed_db: sessionmaker[Session]
 ):
     def jobs(_session: Session) -> str:
         raise health.NotReady("no consumer has answered for 90 s")
 
-    found = health.check(committed_db, {**health.PROBES, "jobs": jobs})
-    assert found.failed == ["jobs"]
-    assert found.as_dict()["checks"]["jobs"] == {  # type: ignore[index]
+    found = health.check(committed_db, {**health.PROBES, "consumers": jobs})
+    assert found.failed == ["consumers"]
+    assert found.as_dict()["checks"]["consumers"] == {  # type: ignore[index]
         "ok": False,
         "detail": "no consumer has answered for 90 s",
     }

@@ -12,6 +12,8 @@ from careplan.db import make_engine, make_session_factory
 from tests.databases import migrated_database
 from web.app import create_app
 
+pytestmark = pytest.mark.usefixtures("job_queue")  # a queue of the test's own
+
 
 def test_healthz_answers_200_without_sign_in_when_all_probes_pass(client: TestClient):
     r = client.get("/healthz")
@@ -21,6 +23,7 @@ def test_healthz_answers_200_without_sign_in_when_all_probes_pass(client: TestCl
     assert {name: c["ok"] for name, c in body["checks"].items()} == {
         "db": True,
         "migrations": True,
+        "jobs": True,
     }
     assert r.headers["cache-control"] == "no-store" and r.headers["x-request-id"]
 
