@@ -62,7 +62,7 @@ MIX = (("worklist", 30), ("member", 25), ("due_steps", 15), ("attempt", 10),
 FIGURES = ("rps", "p50_ms", "p95_ms", "p99_ms", "errors", "locked", "generator_cpu_share")
 JSON_KEYS = (
     "db", "clients", "seconds", "workers", "members", "speedup", "targets_missed",
-    *(f"w{n}_{figure}" for n in (1, 2) for figure in FIGURES),
+    *(f"w{n}_{figure}" for figure in FIGURES for n in (1, 2)),
 )  # fmt: skip
 # wrk's script: each thread takes every k-th prepared request (so a step's result is
 # sent once), counts the answers that are neither 200 nor 201, and reports percentiles.

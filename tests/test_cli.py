@@ -394,11 +394,14 @@ def test_audit_log_verify_finds_a_chain_cut_short_against_the_heads_it_kept(
     db.commit()
     db.close()
     assert run("audit-log", "verify")[0] == 0  # the log alone cannot tell
-    code, out = run("audit-log", "verify", "--against", str(heads))
+    kept = heads.read_text(encoding="utf-8")
+    code, out = run("audit-log", "verify", "--against", str(heads), "--heads", str(heads))
     assert code == 1
     assert (
         f"change_log: BROKEN at seq {newest} in chain {chain}: entries up to its kept head" in out
     )
+    # The nightly run that found it leaves the kept heads as they were: it shows again.
+    assert heads.read_text(encoding="utf-8") == kept and "heads written" not in out
     not_heads = tmp_path / "other.csv"
     not_heads.write_text("card_number\nM1\n", encoding="utf-8")
     code, out = run("audit-log", "verify", "--against", str(not_heads))

@@ -682,11 +682,12 @@ def audit_log_verify(
             b = r.broken
             entry = "" if b.entry_id is None else f" (id {b.entry_id})"
             typer.echo(f"{r.table}: BROKEN at seq {b.seq} in chain {b.chain}{entry}: {b.reason}")
+    if any(r.broken for r in reports):
+        # No heads written: a broken log's heads would overwrite the ones that show it.
+        raise typer.Exit(1)
     if heads is not None:
         heads.write_text(heads_csv(reports), encoding="utf-8")
         typer.echo(f"heads written to {heads}: keep it where the database's writers cannot reach")
-    if any(r.broken for r in reports):
-        raise typer.Exit(1)
 
 
 def _kept_heads(file: Path) -> dict[str, list[Head]]:
@@ -778,17 +779,20 @@ def jobs_consume(
     each once, and sweeps every minute. A chain runs one or more on several machines,
     all on one Redis queue (CAREPLAN_JOBS_URL=redis://…)."""
     import logging
+    import logging.config
 
     from careplan.jobs import engine, tasks
     from web.sheet_pdf import render_pdf
 
     settings = checked_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for chatty in ("weasyprint", "fontTools"):  # a line per page and font subset
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    # The server's format (JSON lines in production): `careplan serve` runs its consumer
+    # on the same stderr, and one log reader reads both.
+    logging.config.dictConfig(logs.dict_config(settings.logs_as))
     tasks.provide(render=render_pdf)
-    typer.echo(f"consuming {settings.jobs_queue_url} ({settings.jobs_queue}), "
-               f"{workers} {worker_type.value} worker(s)", err=True)  # fmt: skip
+    logging.getLogger("careplan.jobs").info(
+        "consuming %s (%s), %s %s worker(s)",
+        settings.jobs_queue_url, settings.jobs_queue, workers, worker_type.value,
+    )  # fmt: skip
     engine.consumer(workers=workers, worker_type=worker_type.value).run()
 
 
