@@ -110,11 +110,19 @@ class ClassAdherence:
 
 
 def member_adherence(
-    session: Session, actor: Actor, member_id: int, *, start: date, end: date
+    session: Session,
+    actor: Actor,
+    member_id: int,
+    *,
+    start: date,
+    end: date,
+    plans: Iterable[CarePlan] | None = None,
 ) -> list[ClassAdherence]:
-    """PDC over [start, end] for each class the member's active plans track."""
+    """PDC over [start, end] for each class the member's active plans track (`plans`: all
+    the member's, when the caller has read them)."""
     member = get_member(session, actor, member_id)
-    plans = session.scalars(select(CarePlan).where(CarePlan.member_id == member.id))
+    if plans is None:
+        plans = session.scalars(select(CarePlan).where(CarePlan.member_id == member.id))
     classes = tracked_classes(plans)
     fills = fills_by_member(session, [member.id], until=end)[member.id]
     return classes_adherence(sorted(classes), fills, start, end)

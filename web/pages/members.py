@@ -363,7 +363,12 @@ def member_view(
         "saved": saved,
         "age": _age(member.birthday, clock.today),
         "adherence": measured.member_adherence(
-            session, actor, member.id, start=measured_from, end=clock.today
+            session,
+            actor,
+            member.id,
+            start=measured_from,
+            end=clock.today,
+            plans=[p["plan"] for p in plans],
         ),
         "pdc_days": measured.MEASURED_DAYS,
         "last_answer": last_answer(log),
