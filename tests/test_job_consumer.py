@@ -71,13 +71,16 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[s
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite-queue", "redis-queue"])
+@pytest.fixture
 def queue(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    database: tuple[str, Engine], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[dict[str, str]]:
-    """The queue's settings, for this process (which queues the tasks) and the consumers;
-    on Redis a queue name of this test's own, flushed afterwards."""
-    url = f"sqlite:///{tmp_path / 'jobs.db'}" if request.param == "sqlite-queue" else REDIS
+    """The queue's settings, for this process (which queues the tasks) and the consumers:
+    as installed, huey's SQLite file beside a SQLite database (`make run`), Redis beside
+    PostgreSQL (a chain), there with a queue name of this test's own, flushed afterwards.
+    (All four pairs ran once: the two kinds of queue behave alike on either database.)"""
+    embedded = database[0].startswith("sqlite")
+    url = f"sqlite:///{tmp_path / 'jobs.db'}" if embedded else REDIS
     if url == REDIS:
         _redis_or_skip()
     env = {"CAREPLAN_JOBS_URL": url, "CAREPLAN_JOBS_QUEUE": f"test_{uuid.uuid4().hex}",
