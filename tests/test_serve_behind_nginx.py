@@ -130,7 +130,9 @@ def _serve(
         "CAREPLAN_TRUSTED_PROXIES": "127.0.0.1",
         "CAREPLAN_WORK_DIR": str(work),
     }
-    args = [sys.executable, "-m", "web", "serve", "--port", str(port), "--workers", "1"]
+    # No consumer beside each: a chain runs its consumers on machines of their own.
+    args = [sys.executable, "-m", "web", "serve", "--port", str(port), "--workers", "1",
+            "--no-consumer"]  # fmt: skip
     return _running(args, log, cwd=ROOT, env=env)
 
 
@@ -257,6 +259,7 @@ def test_two_processes_behind_nginx_share_sign_in_csrf_lockout_and_saves(kind: s
         _people(url)
         with behind_nginx(url, tmp_path) as chain:
             _walk_through(chain, url)
+            _forwarded_only_from_a_trusted_proxy(chain)
 
 
 def _walk_through(chain: Chain, url: str) -> None:
@@ -325,21 +328,16 @@ def _walk_through(chain: Chain, url: str) -> None:
                    for x in access)  # fmt: skip
 
 
-def test_a_forwarded_address_is_believed_only_from_a_trusted_proxy(tmp_path: Path):
+def _forwarded_only_from_a_trusted_proxy(chain: Chain) -> None:
     """Straight to a process (no nginx): the header counts from 127.0.0.1, the trusted
     proxy's address, and from nowhere else."""
-    with migrated_database("sqlite", tmp_path) as url:
-        (port,) = free_ports(1)
-        log = tmp_path / "serve.log"
-        with _serve(url, port, log, secrets.token_urlsafe(32), tmp_path / "work") as process:
-            server = Server("A", port, process, log)
-            _wait_until(lambda: _healthy(port), "careplan serve", process)
-            chain = Chain(port, [server])
-            forged = {"X-Forwarded-For": FORGED}
-            from_proxy = httpx.get(f"{chain.origin}/sign-in", headers=forged, trust_env=False)
-            stranger = chain.browser().get("/sign-in", headers=forged)
-            assert _client_of(chain, from_proxy) == FORGED  # as nginx would have said it
-            assert _client_of(chain, stranger) == BROWSER_ADDRESS  # its own, not its claim
+    server = chain.servers[0]
+    direct = Chain(server.port, [server])
+    forged = {"X-Forwarded-For": FORGED}
+    from_proxy = httpx.get(f"{direct.origin}/sign-in", headers=forged, trust_env=False)
+    stranger = direct.browser().get("/sign-in", headers=forged)
+    assert _client_of(direct, from_proxy) == FORGED  # as nginx would have said it
+    assert _client_of(direct, stranger) == BROWSER_ADDRESS  # its own, not its claim
 
 
 def _client_of(chain: Chain, response: httpx.Response) -> object:
@@ -354,7 +352,8 @@ def test_serve_with_two_workers_starts_two_processes_that_answer(tmp_path: Path)
         log = tmp_path / "serve.log"
         env = os.environ | {"CAREPLAN_DATABASE_URL": url, "CAREPLAN_LOG_FORMAT": "json",
                             "CAREPLAN_WORK_DIR": str(tmp_path / "work")}  # fmt: skip
-        args = [sys.executable, "-m", "web", "serve", "--port", str(port), "--workers", "2"]
+        args = [sys.executable, "-m", "web", "serve", "--port", str(port), "--workers", "2",
+                "--no-consumer"]  # fmt: skip
         with _running(args, log, cwd=ROOT, env=env) as supervisor:
             started = re.compile(r"Started server process \[(\d+)\]")
 
