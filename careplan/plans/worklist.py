@@ -22,7 +22,7 @@ from careplan.members.occasions import (
 from careplan.models import CarePlan, Checkpoint, Escalation, Member
 from careplan.plans.checkpoints import (
     CheckpointFilter,
-    count_members,
+    count_members_each,
     list_checkpoints,
     status_clause,
 )
@@ -207,9 +207,7 @@ def build(session: Session, actor: Actor, q: WorklistQuery, *, today: date) -> W
 
 def counts(session: Session, actor: Actor, q: WorklistQuery, *, today: date) -> dict[str, int]:
     """The tab counts alone, for refreshing them after a save."""
-    found = {
-        tab: count_members(session, actor, _filter(q, tab, today), today=today)
-        for tab in TAB_STATUS
-    }
+    lists = {tab: _filter(q, tab, today) for tab in TAB_STATUS}
+    found = count_members_each(session, actor, lists, today=today)
     found["escalations"] = count_escalations(session, actor, involving_staff_id=q.staff_id)
     return found

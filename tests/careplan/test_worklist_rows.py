@@ -40,3 +40,27 @@ def test_routine_contacts_carry_their_month_and_number(world: World):
     assert (first.month, first.number) == (1, 2) and first.title.zh == "常规维护联系"
     assert step_title(protocol, "day3_thanks").month is None
     assert lifecycle.step_of(protocol, "routine_01_2") is protocol.routine
+
+
+def test_each_tabs_count_is_its_list_of_members_on_any_day(world: World):
+    """The tab counts come from one query for all tabs; each must be the number of rows
+    its own list shows (a member once), whatever the day and however the steps stand."""
+    members = [make_member(world, name=n) for n in ("甲", "乙", "丙")]
+    enroll(world, members[0].id)
+    enroll(world, members[0].id, "hypertension")
+    enroll(world, members[1].id, "hypertension")
+    enroll(world, members[2].id, "diabetes_t2")
+    actor = world.actor(world.clerk_a)
+    seen: set[tuple[int, int, int]] = set()
+    for days in range(0, 70, 3):
+        today = START + timedelta(days=days)
+        for staff_id in (world.clerk_a.id, None):
+            q = worklist.WorklistQuery(staff_id=staff_id)
+            counts = worklist.counts(world.session, actor, q, today=today)
+            shown = {}
+            for tab in worklist.TAB_STATUS:
+                tab_q = worklist.WorklistQuery(staff_id=staff_id, tab=tab)
+                shown[tab] = len(worklist.build(world.session, actor, tab_q, today=today).items)
+            assert {tab: counts[tab] for tab in shown} == shown, (days, staff_id)
+            seen.add((shown["due"], shown["overdue"], shown["upcoming"]))
+    assert len(seen) > 3  # the days walked through different mixes of the three tabs
