@@ -213,7 +213,7 @@ def _line(kind: str, rng: random.Random, owned: list[Any], results: list[Any],
     if kind == "due_steps":
         return f"GET /api/v1/checkpoints?status=due bearer:{api}"
     if kind == "new_member":
-        body = {"name": "王秀英", "card_number": f"L{os.getpid()}-{card}"}
+        body = {"name": "王秀英", "card_number": f"L{os.getpid()}-{time.time_ns() % 10**9}-{card}"}
         return f"POST /api/v1/members bearer:{api} {json.dumps(body, ensure_ascii=False)}"
     if kind == "result":
         step = results.pop()
