@@ -123,6 +123,18 @@ class BatchState(StrEnum):
     failed = "failed"
 
 
+class JobStanding(StrEnum):
+    """Where a background job stands for the person waiting on it (careplan/jobs/lease.py
+    `standing` decides): its row's state, read with its lease and its age."""
+
+    waiting = "waiting"  # queued: no consumer has taken it yet
+    working = "working"  # a consumer holds it and reports
+    interrupted = "interrupted"  # its consumer stopped reporting: another takes it over
+    stopped = "stopped"  # failed, or given up (nobody could finish it in time)
+    done = "done"
+    refused = "refused"  # an import whose file was refused whole
+
+
 class ImportState(StrEnum):
     """A large till upload's job: a batch's states, and refused (the file was read and
     refused whole; its report is kept)."""

@@ -13,6 +13,7 @@ from careplan.vocab import (
     EscalationStatus,
     HealthCheckSource,
     ImportOutcome,
+    JobStanding,
     LecturePhase,
     LectureStatus,
     OwnershipReason,
@@ -58,6 +59,14 @@ _LABELS_BY_VOCAB: dict[type[StrEnum], dict[StrEnum, str]] = {
         BatchState.running: N_("Preparing"),
         BatchState.done: N_("Ready"),
         BatchState.failed: N_("Failed"),
+    },
+    JobStanding: {
+        JobStanding.waiting: N_("Waiting"),
+        JobStanding.working: N_("Preparing"),
+        JobStanding.interrupted: N_("Interrupted, starting again"),
+        JobStanding.stopped: N_("Failed"),
+        JobStanding.done: N_("Ready"),
+        JobStanding.refused: N_("Refused"),
     },
     Paper: {Paper.a4: N_("A4"), Paper.a5: N_("A5")},
     PlanStatus: {
@@ -134,7 +143,8 @@ _LABELS_BY_VOCAB: dict[type[StrEnum], dict[StrEnum, str]] = {
 LABELS: dict[tuple[str, str], str] = {}
 for _vocab in (
     Role, Channel, Adherence, StopReason, PlanStatus, CheckpointStatus, AttemptOutcome, Sex,
-    HealthCheckSource, EscalationStatus, OwnershipReason, BatchState, Paper, LectureStatus,
+    HealthCheckSource, EscalationStatus, OwnershipReason, BatchState, JobStanding, Paper,
+    LectureStatus,
     SeatStatus, LecturePhase, ImportOutcome,
 ):  # fmt: skip
     for _member in _vocab:

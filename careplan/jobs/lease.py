@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.db import begin_for_writing
 from careplan.models import ImportJob, SheetBatch
+from careplan.vocab import JobStanding
 
 Leased = type[SheetBatch] | type[ImportJob]
 # A row claimed this often (crashed consumers, or a job that kills its consumer) is
@@ -38,7 +39,7 @@ MAX_ATTEMPTS = 3
 # claimed after, and failed by the sweep. A day's batch or a large till file should not
 # appear an hour after its page said it had stopped and the person printed it again.
 STALLED_AFTER = timedelta(minutes=15)
-QUEUED, RUNNING, FAILED = "queued", "running", "failed"
+QUEUED, RUNNING, FAILED, DONE, REFUSED = "queued", "running", "failed", "done", "refused"
 
 
 class LostClaim(Exception):
@@ -62,6 +63,20 @@ def stalled(row: SheetBatch | ImportJob, now: datetime) -> bool:
     """Queued, or its consumer's lease over, and untouched for STALLED_AFTER: given up."""
     lease_over = row.state == RUNNING and (row.lease_until is None or row.lease_until < now)
     return (row.state == QUEUED or lease_over) and now - row.updated_at > STALLED_AFTER
+
+
+def standing(row: SheetBatch | ImportJob, now: datetime) -> JobStanding:
+    """The one answer every page and list gives about a job (its page, the store's list
+    of batches): waiting, working, interrupted (its consumer died; the sweep hands it to
+    another once the lease is over), stopped, done or refused."""
+    if row.state in (DONE, REFUSED):
+        return JobStanding(row.state)
+    if row.state == FAILED or stalled(row, now):
+        return JobStanding.stopped
+    if row.state == QUEUED:
+        return JobStanding.waiting
+    live = row.lease_until is not None and row.lease_until >= now
+    return JobStanding.working if live else JobStanding.interrupted
 
 
 def stale(model: Leased, now: datetime) -> ColumnElement[bool]:

@@ -23,7 +23,7 @@ from careplan.config import get_settings
 from careplan.jobs import engine, lease, runs, tasks
 from careplan.models import ImportJob, Purchase, PurchaseImport, SheetBatch, SheetPrint
 from careplan.sheets import sheets
-from careplan.vocab import BatchState, ImportState, Paper
+from careplan.vocab import BatchState, ImportState, JobStanding, Paper
 from tests.factories import NOW, TODAY, World, enrolled_steps, make_member
 
 LEASE = timedelta(minutes=2)
@@ -304,3 +304,23 @@ def test_the_sweep_queues_again_what_a_crash_left_and_gives_up_the_rest(
     assert not import_jobs.upload_path(tmp_path, done_job.id).exists()
     # A second sweep (another consumer's, at once) queues nothing twice.
     assert tasks.sweep_now().requeue == []
+
+
+def test_where_a_batch_stands_waiting_working_interrupted_stopped_done(
+    world: World, session_factory: sessionmaker[Session]
+):
+    """One answer for the batch's page and the list of batches (a QA walk found the page
+    saying "failed" while the list said "waiting", and a dead consumer's batch frozen at
+    "sheet 2 of 15" for minutes)."""
+    batch = _batch(world)
+    assert lease.standing(_fresh(world, batch), NOW) is JobStanding.waiting
+    assert lease.standing(_fresh(world, batch), NOW + lease.STALLED_AFTER * 2) is (
+        JobStanding.stopped  # nobody took it: given up
+    )
+    lease.claim(session_factory, SheetBatch, batch.id, token="a", now=NOW, lease=LEASE)
+    assert lease.standing(_fresh(world, batch), NOW) is JobStanding.working
+    later = NOW + LEASE + timedelta(seconds=1)  # its consumer died: nothing renewed
+    assert lease.standing(_fresh(world, batch), later) is JobStanding.interrupted
+    assert runs.run_sheet_batch(session_factory, batch.id, _fake_pdf, token="b",
+                                clock=lambda: later, lease=LEASE)  # fmt: skip
+    assert lease.standing(_fresh(world, batch), later) is JobStanding.done

@@ -187,7 +187,7 @@ def test_a_large_upload_is_imported_by_a_job_while_the_page_shows_progress(
     job = started[0]
     assert r.headers["location"] == f"/purchases/import/jobs/{job}"
     r = client.get(r.headers["location"])
-    assert "已检查 0 / 9 行" in r.text and 'hx-trigger="every 1s"' in r.text
+    assert "排队中，即将开始…" in r.text and 'hx-trigger="every 1s"' in r.text
     assert count(world) == 0
 
     # The job reports as it goes (two lines a chunk here): the page's figures rise.

@@ -258,7 +258,8 @@ def test_a_running_batch_polls_and_others_cannot_see_it(client: TestClient, worl
     progress = client.get(f"/sheets/batches/{batch.id}/progress", headers={"HX-Request": "true"})
 
     assert 'hx-trigger="every 1s"' in progress.text
-    assert "正在生成第 0 / 4 份" in progress.text
+    # Queued, not yet taken by a consumer: said so, not "sheet 0 of 4" (a QA walk).
+    assert "排队中，即将开始…" in progress.text and "正在生成" not in progress.text
     assert client.get(f"/sheets/batches/{batch.id}/pdf").status_code == 422
     client.cookies.clear()
     sign_in_page(client, "clerk.b")

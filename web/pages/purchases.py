@@ -21,7 +21,7 @@ from careplan.adherence.till_import import (
 from careplan.errors import N_, CareplanError, InvalidInput
 from careplan.jobs import lease
 from careplan.staff import names_of
-from careplan.vocab import DRUG_CLASSES, ImportOutcome, ImportState
+from careplan.vocab import DRUG_CLASSES, ImportOutcome, ImportState, JobStanding
 from web.deps import DbSession, Now
 from web.pages.common import Form, pages_router, redirect, text_of
 from web.session import User, Visitor
@@ -129,15 +129,15 @@ def _job_context(
     request: Request, visitor: Visitor, session: DbSession, job_id: int, clock: Now
 ) -> dict[str, Any]:
     job = import_jobs.get_job(session, visitor.actor, job_id)
-    stalled = lease.stalled(job, clock.now)
-    if stalled:  # no consumer will read it, and it is members' purchases
+    standing = lease.standing(job, clock.now)
+    if standing is JobStanding.stopped:  # no consumer will read it: members' purchases
         import_jobs.forget_upload(request.app.state.work_dir, job.id)
     refused = job.state is ImportState.refused
     report = (job.result or {}) if refused else {}
     return {
         "nav": "purchases",
         "job": job,
-        "stalled": stalled,
+        "standing": standing,
         "error": _refusal(report) if refused else None,
         "problems": report.get("problems", []),
         "total": report.get("total", 0),

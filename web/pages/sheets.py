@@ -114,6 +114,7 @@ def _batches_context(
         "staff": [s for s in staff if s.role.value != "admin"],
         "today": clock.today,
         "recent": recent,
+        "standings": {b.id: lease.standing(b, clock.now) for b in recent},
         "names": names_of(session, [b.staff_id for b in recent]),
         "store_names": {s.id: s.name for s in stores},
         "found": None,
@@ -203,7 +204,7 @@ def _batch_context(
         "batch": batch,
         "store": store,
         "names": names_of(session, [batch.staff_id]),
-        "stalled": lease.stalled(batch, clock.now),
+        "standing": lease.standing(batch, clock.now),
         "percent": round(100 * batch.done / batch.total) if batch.total else 0,
         "BatchState": BatchState,
     }
