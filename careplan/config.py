@@ -47,7 +47,7 @@ class Settings(BaseSettings):
         description="The queue's name: installations sharing one Redis keep theirs apart.",
     )
     jobs_lease_seconds: int = Field(
-        default=120,
+        default=45,
         ge=1,
         le=3600,
         description="How long a consumer holds a job without reporting progress before "

@@ -4,7 +4,7 @@ A load balancer takes a process out of its pool when any probe fails, and an ope
 reads which one. The probes: the database answers (SELECT 1), and its schema is at the
 migrations' head (a process started before `careplan db upgrade` finished, or a
 database restored from an older backup, would fail on the first changed table), and the
-job engine's queue answers (its length is said: one that only grows has no consumer).
+job engine's queue answers and no job has waited minutes for a consumer.
 
 What a failure says is short and names no host or account (/healthz needs no sign-in);
 the exception itself goes to the log.
@@ -22,8 +22,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import migrate
-from careplan.jobs import engine
+from careplan import clock, migrate
+from careplan.jobs import engine, lease
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +60,21 @@ def _names(revisions: frozenset[str]) -> str:
     return ", ".join(sorted(revisions)) or "no revision (not migrated)"
 
 
-def jobs_reachable(_session: Session) -> str:
-    return f"{engine.waiting()} waiting"
+def jobs_attended(session: Session) -> str:
+    """The queue answers, and no job has waited minutes for a consumer (none running: a
+    queue that answers says nothing of who reads it)."""
+    waiting = engine.waiting()
+    left = lease.unattended(session, clock.now())
+    if left:
+        minutes = int(lease.UNATTENDED_AFTER.total_seconds() // 60)
+        raise NotReady(f"{left} job(s) untouched for {minutes} minutes: is a consumer running?")
+    return f"{waiting} waiting"
 
 
 PROBES: Mapping[str, Probe] = {
     "db": database_reachable,
     "migrations": migrations_at_head,
-    "jobs": jobs_reachable,
+    "jobs": jobs_attended,
 }
 
 

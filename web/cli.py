@@ -9,8 +9,6 @@ bad input prints `error: <field>: <message>` and exits with status 2, writing no
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -41,6 +39,7 @@ from careplan.sheets import sheets
 from careplan.staff import StaffIn, by_username, create_staff
 from careplan.validation import describe
 from careplan.vocab import Paper, Role
+from web.embedded_consumer import EmbeddedConsumer
 
 if TYPE_CHECKING:
     from careplan.trust.ledger import Head
@@ -567,12 +566,13 @@ def serve(
     # The processes read it at start (the sign-in's share of the cores: careplan/sign_in.py).
     os.environ["CAREPLAN_WORKERS"] = str(options["workers"])
     embedded = settings.jobs_embedded if consumer is None else consumer
-    jobs = _start_consumer() if embedded else None
+    jobs = EmbeddedConsumer().start() if embedded else None
     try:
         uvicorn.run("web.app:create_app", **options)
     finally:
         if jobs is not None:
-            _stop(jobs)
+            jobs.stop()
+
 
 def server_options(
     settings: Settings, host: str | None, port: int | None, workers: int | None
@@ -594,26 +594,6 @@ def server_options(
         "log_config": logs.dict_config(settings.logs_as),
         "access_log": False,  # web/request_log.py writes one line per request instead
     }
-
-def _start_consumer() -> subprocess.Popen[bytes]:
-    """`careplan jobs consume` in a process of its own: a PDF's layout or a till file's
-    checking uses its own CPU, never holding up the server's requests. In a session of
-    its own, so that Ctrl-C reaches the server only, which then stops it once (a second
-    SIGINT would cut its graceful stop short)."""
-    return subprocess.Popen([sys.executable, "-m", "web", "jobs", "consume"],
-                            stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    # SIGINT is huey's graceful stop: the task in hand finishes first (a minute at most
-    # for a large import); then it is told to stop at once. A task cut off is taken up
-    # again by the next consumer (its row's lease runs out).
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @app.command("backup")

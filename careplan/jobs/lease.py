@@ -23,7 +23,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Executable, and_, case, or_, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Executable,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.db import begin_for_writing
@@ -63,6 +73,24 @@ def stalled(row: SheetBatch | ImportJob, now: datetime) -> bool:
     """Queued, or its consumer's lease over, and untouched for STALLED_AFTER: given up."""
     lease_over = row.state == RUNNING and (row.lease_until is None or row.lease_until < now)
     return (row.state == QUEUED or lease_over) and now - row.updated_at > STALLED_AFTER
+
+
+# A job nobody has worked on for this long (queued, or its consumer's lease over) says
+# that no consumer is running: /healthz fails, long before the job is given up.
+UNATTENDED_AFTER = timedelta(minutes=3)
+
+
+def unattended(session: Session, now: datetime) -> int:
+    """How many jobs no consumer has touched for UNATTENDED_AFTER (and not yet given up)."""
+    found = 0
+    for model in (SheetBatch, ImportJob):
+        lease_over = and_(model.state == RUNNING, model.lease_until < now)
+        waiting = or_(model.state == QUEUED, lease_over)
+        idle = and_(model.updated_at < now - UNATTENDED_AFTER, waiting)
+        found += session.scalar(
+            select(func.count()).select_from(model).where(idle, ~stale(model, now))
+        ) or 0
+    return found
 
 
 def standing(row: SheetBatch | ImportJob, now: datetime) -> JobStanding:

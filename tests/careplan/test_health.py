@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan import health, migrate
+from careplan import clock, health, migrate
+from careplan.access import Actor
 from careplan.config import get_settings
 from careplan.db import make_engine, make_session_factory
-from careplan.jobs import engine, tasks
+from careplan.jobs import engine, lease, tasks
+from careplan.models import SheetBatch, Store
+from careplan.vocab import BatchState, Paper
 from tests.databases import migrated_database
 
 
@@ -77,7 +80,7 @@ def test_a_database_one_migration_behind_fails_the_migrations_probe_only(kind: s
 def test_an_empty_database_says_it_was_never_migrated(tmp_path: Path):
     factory = factory_for(f"sqlite:///{tmp_path / 'empty.db'}")
     found = health.check(factory)
-    assert found.failed == ["migrations"]
+    assert found.failed == ["migrations", "jobs"]  # the jobs' rows have no table either
     assert found.findings["migrations"].detail.startswith("database at no revision")
 
 
@@ -87,7 +90,7 @@ def test_an_unreachable_database_fails_both_probes_naming_no_address(
     # A PostgreSQL server that is not there: nothing listens on port 1.
     url = "postgresql+psycopg://careplan@127.0.0.1:1/careplan?connect_timeout=2"
     found = health.check(factory_for(url))
-    assert found.failed == ["db", "migrations"]
+    assert found.failed == ["db", "migrations", "jobs"]  # the jobs' rows are in it too
     for name in found.failed:
         finding = found.findings[name]
         assert finding.detail == "failed: OperationalError"
@@ -108,3 +111,30 @@ def test_a_probe_added_to_the_list_is_asked_and_named_when_it_fails(
         "ok": False,
         "detail": "no consumer has answered for 90 s",
     }
+
+
+def test_a_job_no_consumer_took_for_minutes_fails_the_jobs_probe(
+    committed_db: sessionmaker[Session],
+):
+    """A queue that answers says nothing of who reads it: a QA walk killed the consumer
+    and /healthz still said ok while the day's sheets waited."""
+    now = clock.now()
+    with committed_db() as s:
+        s.info["actor"] = Actor.system("test")
+        store = Store(code="H001", name="健康店", region="华东")
+        s.add(store)
+        s.flush()
+        batch = SheetBatch(requested_at=now, store_id=store.id, on_date=now.date(),
+                           paper=Paper.a4, checkpoint_ids="1", state=BatchState.queued,
+                           total=1, updated_at=now)  # fmt: skip
+        s.add(batch)
+        s.commit()
+    assert health.check(committed_db).findings["jobs"].ok  # just queued: fine
+    with committed_db() as s:
+        s.get_one(SheetBatch, batch.id).updated_at = now - lease.UNATTENDED_AFTER * 1.5
+        s.commit()
+    found = health.check(committed_db)
+    assert found.failed == ["jobs"]
+    assert found.findings["jobs"].detail == (
+        "1 job(s) untouched for 3 minutes: is a consumer running?"
+    )
