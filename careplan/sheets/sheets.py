@@ -487,6 +487,9 @@ def create_batch(
     )
     if not ids:
         raise InvalidInput(N_("there are no contacts that day"), field="on_date")
+    same = _same_request(session, actor, store_id, staff_id, on, paper, ids, now)
+    if same is not None:
+        return same
     batch = SheetBatch(
         requested_by_id=actor.staff_id,
         requested_at=now,
@@ -502,6 +505,38 @@ def create_batch(
     session.add(batch)
     session.flush()
     return batch
+
+
+# The same batch asked again by the same person this soon is the one already asked for:
+# a double click (or a second tab) printed every sheet twice, each print recorded.
+SAME_REQUEST_WITHIN = timedelta(seconds=30)
+
+
+def _same_request(
+    session: Session, actor: Actor, store_id: int, staff_id: int | None, on: date,
+    paper: Paper, ids: Sequence[int], now: datetime,
+) -> SheetBatch | None:  # fmt: skip
+    if actor.staff_id is None:
+        return None
+    # The asker's row, locked: two identical requests at once take turns here
+    # (PostgreSQL; SQLite's writers already do), so the second finds the first.
+    session.execute(select(Staff.id).where(Staff.id == actor.staff_id).with_for_update())
+    stmt = (
+        select(SheetBatch)
+        .where(
+            SheetBatch.requested_by_id == actor.staff_id,
+            SheetBatch.store_id == store_id,
+            SheetBatch.staff_id.is_(None) if staff_id is None else SheetBatch.staff_id == staff_id,
+            SheetBatch.on_date == on,
+            SheetBatch.paper == paper,
+            SheetBatch.checkpoint_ids == ",".join(map(str, ids)),
+            SheetBatch.state != BatchState.failed,
+            SheetBatch.requested_at >= now - SAME_REQUEST_WITHIN,
+        )
+        .order_by(SheetBatch.id.desc())
+        .limit(1)
+    )
+    return session.scalar(stmt)
 
 
 def recent_batches(session: Session, actor: Actor, limit: int = 10) -> list[SheetBatch]:

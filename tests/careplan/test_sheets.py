@@ -302,3 +302,23 @@ def test_a_sheet_shows_the_tracked_medicine_supply_from_the_till(world: World):
     member.health_consent = False  # what was bought tells of a condition
     (sheet,) = sheets.build_sheets(world.session, actor, [steps["fall_prevention"].id], now=NOW)
     assert sheet.supply == ()
+
+
+def test_the_same_batch_asked_twice_at_once_is_one_batch(world: World):
+    """A double click on 打印 (or a second tab) made two batches of the same sheets, and
+    every member two prints (a QA walk)."""
+    first = _queued(world)
+    manager = world.actor(world.manager_a)
+
+    def ask(now: datetime, paper: Paper = Paper.a4) -> SheetBatch:
+        return sheets.create_batch(world.session, manager, store_id=world.store_a.id,
+                                   on=TODAY, paper=paper, now=now)  # fmt: skip
+
+    assert ask(NOW + timedelta(seconds=1)).id == first.id
+    other_paper = ask(NOW + timedelta(seconds=2), Paper.a5)
+    assert other_paper.id != first.id  # another paper: asked anew
+    first.state = BatchState.failed
+    again = ask(NOW + timedelta(seconds=3))  # after a failure: asked again
+    assert again.id not in (first.id, other_paper.id)
+    later = ask(NOW + sheets.SAME_REQUEST_WITHIN * 2)  # a minute on: printed again, on purpose
+    assert later.id not in (first.id, other_paper.id, again.id)
