@@ -98,6 +98,21 @@ def get_job(session: Session, actor: Actor, job_id: int) -> ImportJob:
     return job
 
 
+def unfinished_jobs(session: Session, actor: Actor, limit: int = 10) -> list[ImportJob]:
+    """The uploader's imports still queued or running, newest first: the import page
+    lists them, so that one left for other work can be found again."""
+    stmt = (
+        select(ImportJob)
+        .where(
+            ImportJob.uploaded_by_id == actor.staff_id,
+            ImportJob.state.in_((ImportState.queued, ImportState.running)),
+        )
+        .order_by(ImportJob.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
 def forget_upload(work_dir: Path, job_id: int) -> None:
     """Delete a job's upload: it has been read, or no job will read it."""
     upload_path(work_dir, job_id).unlink(missing_ok=True)

@@ -286,3 +286,19 @@ def test_an_upload_with_a_nul_is_refused_in_chinese_on_both_databases(
         '<td class="num">3</td><td>产品</td><td translate="no">—</td><td>含有 NUL 字符（空字符）'
     ) in r.text
     assert count(world) == 0
+
+
+def test_an_import_under_way_is_listed_on_the_import_page_until_done(
+    client: TestClient, world: World, session_factory: sessionmaker[Session],
+    clock: TravelClock, tmp_path: Path,
+) -> None:  # fmt: skip
+    """Its page says "keep working"; the import page leads back to it (a QA walk found
+    no way back once left)."""
+    member, started, token = _background_imports(client, world, tmp_path)
+    files = {"file": ("大文件.csv", _till_lines(world, member.card_number, 9).encode(), "text/csv")}
+    client.post("/purchases/import", data={"csrf_token": token}, files=files)
+    page = client.get("/purchases/import").text
+    assert "进行中的导入" in page and f'href="/purchases/import/jobs/{started[0]}"' in page
+    assert "大文件.csv" in page and "等待中" in page
+    assert _run(session_factory, tmp_path, started[0], clock)
+    assert "进行中的导入" not in client.get("/purchases/import").text

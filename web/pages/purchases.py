@@ -22,7 +22,7 @@ from careplan.errors import N_, CareplanError, InvalidInput
 from careplan.jobs import lease
 from careplan.staff import names_of
 from careplan.vocab import DRUG_CLASSES, ImportOutcome, ImportState, JobStanding
-from web.deps import DbSession, Now
+from web.deps import DbSession, Now, read_clock
 from web.pages.common import Form, pages_router, redirect, text_of
 from web.session import User, Visitor
 from web.templating import render
@@ -39,7 +39,10 @@ def _import_page(
     error: CareplanError | None = None,
 ) -> Response:
     recent = import_history.recent_imports(session, visitor.actor)
+    now = read_clock().now
+    unfinished = import_jobs.unfinished_jobs(session, visitor.actor)
     context = {
+        "unfinished": [(job, lease.standing(job, now)) for job in unfinished],
         "nav": "purchases",
         "result": result,
         "error": error,
