@@ -4,9 +4,11 @@
 A process of its own: a PDF's layout or a till file's checking uses its own CPU, never
 holding up the server's requests. In a session of its own, so that Ctrl-C reaches the
 server only, which then stops it once (a second SIGINT would cut its graceful stop
-short). Watched by a thread: a consumer killed (the OOM killer, a kill -9) is started
-again within seconds, and its jobs are taken over once their lease runs out, instead of
-every job waiting, unseen, until it is given up.
+short), and told to stop by the kernel when the server's process ends, however it ends
+(a `careplan serve` killed left its consumers running, unseen). Watched by a thread: a
+consumer killed (the OOM killer, a kill -9) is started again within seconds, and its
+jobs are taken over once their lease runs out, instead of every job waiting, unseen,
+until it is given up.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import signal
 import subprocess
 import sys
 import threading
+
+from careplan.jobs.engine import die_with_parent
 
 log = logging.getLogger("careplan.jobs")
 COMMAND = [sys.executable, "-m", "web", "jobs", "consume"]
@@ -42,7 +46,8 @@ class EmbeddedConsumer:
             if self._stopping.is_set():
                 return
             self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL,
-                                            start_new_session=True)  # fmt: skip
+                                            start_new_session=True,
+                                            preexec_fn=_dies_with_the_server)  # fmt: skip
             self.starts += 1
 
     def _watch(self) -> None:
@@ -76,6 +81,13 @@ class EmbeddedConsumer:
         except subprocess.TimeoutExpired:
             process.terminate()
             process.wait(timeout=10)
+
+
+def _dies_with_the_server() -> None:
+    # uvicorn ends a server stopped by SIGTERM by raising the signal again, so the
+    # server's own clean-up may never run: the consumer is sent SIGINT (its graceful
+    # stop) by the kernel when the server's process ends, whichever way it ends.
+    die_with_parent(signal.SIGINT)
 
 
 def _now() -> float:

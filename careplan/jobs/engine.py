@@ -99,11 +99,18 @@ class _WorkersDieWithTheConsumer(ProcessEnvironment):  # type: ignore[misc]
 
     def init_child(self, process: Any) -> None:
         super().init_child(process)
-        if sys.platform == "linux":
-            PR_SET_PDEATHSIG = 1
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-            if os.getppid() == 1:  # the consumer died before the line above
-                os._exit(1)
+        die_with_parent(signal.SIGKILL)
+
+
+def die_with_parent(sig: int) -> None:
+    """In a child process: be sent `sig` when the parent dies, however it dies (Linux; a
+    kill -9 of the parent included). Called in the child, before it does anything."""
+    if sys.platform == "linux":
+        parent = os.getppid()
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
 
 
 class _Consumer(Consumer):  # type: ignore[misc]

@@ -42,3 +42,34 @@ def test_a_killed_consumer_is_started_again_and_stopped_with_the_server(
     assert second.poll() is not None  # stopped with the server
     time.sleep(0.3)
     assert jobs.starts == 2  # and not started again once stopping
+
+
+def test_the_consumer_ends_when_its_server_is_killed(tmp_path):  # type: ignore[no-untyped-def]
+    """A `careplan serve` killed (kill -9, or SIGTERM, which uvicorn ends by raising
+    again) left its consumer running, orphaned: 75 of them piled up on this machine."""
+    import subprocess
+
+    server = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from web.embedded_consumer import EmbeddedConsumer\n"
+         f"jobs = EmbeddedConsumer({SLEEPER!r}).start()\n"
+         "print(jobs.process.pid, flush=True)\n"
+         "time.sleep(120)\n"],
+        stdout=subprocess.PIPE, cwd=tmp_path, env=os.environ | {"PYTHONPATH": os.getcwd()},
+    )  # fmt: skip
+    assert server.stdout is not None
+    consumer = int(server.stdout.readline())
+    os.kill(server.pid, signal.SIGKILL)
+    server.wait(timeout=10)
+
+    def gone() -> bool:
+        try:
+            os.kill(consumer, 0)
+        except ProcessLookupError:
+            return True
+        # A zombie until reaped by init: dead all the same.
+        with open(f"/proc/{consumer}/stat") as stat:
+            return stat.read().split()[2] == "Z"
+
+    _until(gone, "the consumer outlived its server")
