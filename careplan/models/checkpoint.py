@@ -47,10 +47,11 @@ class Checkpoint(IdMixin, TimestampMixin, Base):
         # The lists by status (worklist tabs, the API): open steps whose window holds
         # today, found by the range on overdue_on and filtered on open_on in the index,
         # instead of every step of every member of the store (24 ms → 2 ms on a store
-        # of 1,500 members).
+        # of 1,500 members). It covers what the audit counts as well: where a planner
+        # prefers it for an audit count, that count is still read from the index alone.
         Index(
-            "ix_checkpoints_pending_window",
-            "overdue_on", "open_on", "due_on",
+            "ix_checkpoints_open_window",
+            "overdue_on", "open_on", "due_on", "assignee_id", "missed_on", "protocol_id", "key",
             sqlite_where=text("state = 'pending'"),
             postgresql_where=text("state = 'pending'"),
         ),
