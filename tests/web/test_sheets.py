@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan.jobs import runs
+from careplan.jobs import lease, runs
 from careplan.models import Checkpoint, Member, SheetBatch, SheetPrint
 from careplan.sheets import sheets
 from careplan.vocab import Paper
@@ -290,3 +290,25 @@ def test_a_printed_page_is_an_a4_page_of_dark_text_on_white(client: TestClient, 
     assert (width, height) == (249, 351)  # A4 at 30 dpi
     dark = sum(1 for p in pixels if p < 128) / len(pixels)
     assert 0.01 < dark < 0.25, dark
+
+
+def test_a_batch_whose_consumer_died_says_so_and_keeps_polling(
+    client: TestClient, world: World, session_factory: sessionmaker[Session],
+    clock: TravelClock,
+) -> None:  # fmt: skip
+    """A QA walk's kill -9 left the page on "sheet 2 of 15" for minutes, as if working."""
+    for _ in range(2):
+        enrolled(world, make_member(world))
+    batch = sheets.create_batch(world.session, world.actor(world.manager_a),
+                                store_id=world.store_a.id, on=clock.today, paper=Paper.a4,
+                                now=clock.now)  # fmt: skip
+    world.session.commit()
+    held = timedelta(seconds=45)
+    assert lease.claim(session_factory, SheetBatch, batch.id, token="a", now=clock.now, lease=held)
+    sign_in_page(client, "manager.a")
+    url = f"/sheets/batches/{batch.id}/progress"
+    assert "正在生成第 0 / 4 份" in client.get(url, headers={"HX-Request": "true"}).text
+    clock.advance(seconds=60)  # the lease ran out: nobody renewed it
+    page = client.get(url, headers={"HX-Request": "true"}).text
+    assert "处理中断，稍后会自动重新开始…" in page and 'hx-trigger="every 1s"' in page
+    assert "已中断，正在重新开始" in client.get("/sheets").text  # the list says the same
