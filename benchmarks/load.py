@@ -250,7 +250,9 @@ def served(url: str, workers: int, log: Path) -> Iterator[str]:
     """`careplan serve --workers N` on a free port, until the block ends."""
     port = _free_port()
     env = os.environ | {"CAREPLAN_DATABASE_URL": url, "CAREPLAN_LOG_LEVEL": "warning"}
-    command = [sys.executable, "-m", "web", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    # No consumer beside it: the mix queues no job, and a chain runs its consumers apart.
+    command = [sys.executable, "-m", "web", "serve", "--host", "127.0.0.1", "--port", str(port),
+               "--no-consumer"]  # fmt: skip
     if workers > 1:
         command += ["--workers", str(workers)]
     with log.open("ab") as out:
