@@ -1,15 +1,21 @@
 """What the page benchmarks share (not a benchmark itself: tests/test_benchmarks.py skips
 files starting with "_"): the SQL a request ran, captured on the engine and replayed bare
-as the page's floor; percentiles; a signed-in cookie; the clock frozen on the data's day.
+as the page's floor; percentiles; a signed-in cookie; the clock frozen on the data's day;
+a throw-away database with the shipped protocols, and its planner's statistics.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan import clock, csv_export, sessions
@@ -98,3 +104,40 @@ def freeze_clock(now: datetime, today: date) -> None:
     every request (about 2 ms a page), which a served page never pays."""
     clock.now = lambda: now  # type: ignore[assignment]
     clock.today = lambda: today  # type: ignore[assignment]
+
+
+def publish_protocols(session: Session) -> None:
+    """The shipped protocols, as `careplan protocols load` publishes them."""
+    from careplan.config import ROOT
+    from careplan.plans import protocols
+
+    protocols.publish(session, protocols.read_files(protocols.protocol_files(ROOT / "protocols")))
+
+
+def analyze(engine: Engine) -> None:
+    """Statistics for the planner (and, on PostgreSQL, visibility for index-only scans)."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+        else:
+            conn.exec_driver_sql("ANALYZE")
+
+
+@contextmanager
+def throwaway_database(db: str, name: str, pg_base: str) -> Iterator[str]:
+    """A database of this run's own, gone afterwards: a SQLite file in a temporary folder,
+    or a PostgreSQL database `careplan_bench_<name>_<pid>` on the server at `pg_base`."""
+    if db == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite:///{Path(tmp) / f'{name}.db'}"
+        return
+    database = f"careplan_bench_{name}_{os.getpid()}"
+    admin = create_engine(f"{pg_base}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    try:
+        yield f"{pg_base}/{database}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()

@@ -40,7 +40,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _measure import Capture, freeze_clock, pct, replay, sign_in  # benchmarks/_measure.py
+from _measure import (  # benchmarks/_measure.py
+    Capture,
+    analyze,
+    freeze_clock,
+    pct,
+    publish_protocols,
+    replay,
+    sign_in,
+)
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
@@ -52,7 +60,6 @@ from careplan.config import ROOT, get_settings
 from careplan.db import make_engine, make_session_factory
 from careplan.demo import synthetic
 from careplan.models import Checkpoint, Staff, Store
-from careplan.plans import protocols
 from web.app import create_app
 from web.session import SESSION_COOKIE
 
@@ -112,7 +119,7 @@ def build(db: str, scale: str, today: date, where: Path) -> dict[str, Any]:
     factory = make_session_factory(engine)
     with factory() as s:
         s.info["actor"] = Actor.system("benchmark")
-        protocols.publish(s, protocols.read_files(protocols.protocol_files(ROOT / "protocols")))
+        publish_protocols(s)
         s.commit()
     stores, members = SCALES[scale]
     spec = synthetic.ChainSpec(stores=stores, members=members, seed=SEED, today=today)
@@ -122,11 +129,7 @@ def build(db: str, scale: str, today: date, where: Path) -> dict[str, Any]:
         counts = synthetic.generate(s, spec, _progress(2 * synthetic.estimate_checkpoints(s, spec)))
         s.commit()
     seconds = time.perf_counter() - started
-    with engine.connect() as conn:  # statistics for the planner, visibility for index-only
-        if db == "postgresql":
-            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
-        else:
-            conn.exec_driver_sql("ANALYZE")
+    analyze(engine)
     engine.dispose()
     figures = {
         "today": today.isoformat(),

@@ -42,7 +42,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, select, text
+from _measure import analyze, publish_protocols, throwaway_database  # benchmarks/_measure.py
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan import clock, migrate, sessions
@@ -51,7 +52,7 @@ from careplan.config import ROOT
 from careplan.db import make_engine, make_session_factory
 from careplan.demo import synthetic
 from careplan.models import CarePlan, Checkpoint, Member, Staff
-from careplan.plans import lifecycle, protocols
+from careplan.plans import lifecycle
 from careplan.vocab import Channel, CheckpointState, Role
 from web.session import SESSION_COOKIE
 
@@ -128,18 +129,14 @@ def build(url: str, stores: int, members: int) -> None:
     factory = make_session_factory(engine)
     with factory() as s:
         s.info["actor"] = Actor.system("benchmark")
-        protocols.publish(s, protocols.read_files(protocols.protocol_files(ROOT / "protocols")))
+        publish_protocols(s)
         s.commit()
     spec = synthetic.ChainSpec(stores=stores, members=members, seed=1, today=clock.today())
     with factory() as s:
         s.info["actor"] = Actor.system("benchmark")
         synthetic.generate(s, spec, lambda n: None)
         s.commit()
-    with engine.connect() as conn:  # statistics for the planner
-        if engine.dialect.name == "postgresql":
-            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
-        else:
-            conn.exec_driver_sql("ANALYZE")
+    analyze(engine)
     engine.dispose()
 
 
@@ -319,7 +316,7 @@ def _show_failures(log: str) -> None:
 def run(db: str, workers: list[int], clients: int, seconds: int, smoke: bool) -> dict[str, Any]:
     stores, members = (1, 200) if smoke else (4, 6_000)
     figures: dict[str, Any] = {"members": members}
-    with database(db) as url, tempfile.TemporaryDirectory() as tmp:
+    with throwaway_database(db, "load", PG_BASE) as url, tempfile.TemporaryDirectory() as tmp:
         where = Path(tmp)
         print(f"building the chain ({members:,} members)…", file=sys.stderr)
         build(url, stores, members)
@@ -340,24 +337,6 @@ def run(db: str, workers: list[int], clients: int, seconds: int, smoke: bool) ->
     one = figures.get("w1_rps")
     figures["speedup"] = round(figures[f"w{most}_rps"] / one, 2) if one and most > 1 else None
     return figures
-
-
-@contextmanager
-def database(db: str) -> Iterator[str]:
-    if db == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{Path(tmp) / 'load.db'}"
-        return
-    name = f"careplan_bench_load_{os.getpid()}"
-    admin = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{PG_BASE}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # The issue's targets at 30 clients: PostgreSQL with 2 processes >= 100 requests/s and

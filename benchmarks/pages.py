@@ -27,29 +27,34 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import time as datetime_time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import jinja2
-from _measure import Capture, freeze_clock, pct, replay, sign_in  # benchmarks/_measure.py
-from sqlalchemy import Engine, create_engine, event, select, text
+from _measure import (  # benchmarks/_measure.py
+    Capture,
+    freeze_clock,
+    pct,
+    publish_protocols,
+    replay,
+    sign_in,
+    throwaway_database,
+)
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan import clock, migrate
 from careplan.access import Actor
-from careplan.config import ROOT, get_settings
+from careplan.config import get_settings
 from careplan.db import make_engine, make_session_factory
 from careplan.demo import chain
 from careplan.models import Checkpoint, Lecture, Member, Staff
-from careplan.plans import protocols
 from careplan.vocab import CheckpointState
 from web.app import create_app
 from web.session import SESSION_COOKIE
@@ -150,7 +155,7 @@ def build(url: str, now: datetime) -> None:
     factory = make_session_factory(engine)
     with factory() as s:
         s.info["actor"] = Actor.system("benchmark")
-        protocols.publish(s, protocols.read_files(protocols.protocol_files(ROOT / "protocols")))
+        publish_protocols(s)
         chain.seed(s, today=now.date(), now=now)
         s.commit()
     engine.dispose()
@@ -246,24 +251,6 @@ def missed_targets(f: dict[str, Any]) -> list[str]:
     return missed + [f"{n}_ratio" for n in NAMES if f[f"{n}_ratio"] > TARGET_RATIO]
 
 
-@contextmanager
-def database(db: str) -> Iterator[str]:
-    if db == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{Path(tmp) / 'pages.db'}"
-        return
-    name = f"careplan_bench_pages_{os.getpid()}"
-    admin = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{PG_BASE}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
@@ -273,7 +260,7 @@ def main() -> None:
     rounds, warm = (1, 1) if args.smoke else (args.requests, 3)
     # 10:00 on today's date in the chain's zone: the demo's steps fall due around it.
     now = datetime.combine(clock.today(), datetime_time(10), get_settings().zone)
-    with database(args.db) as url:
+    with throwaway_database(args.db, "pages", PG_BASE) as url:
         build(url, now)
         figures = measure(url, now, rounds, warm)
     for name in NAMES:

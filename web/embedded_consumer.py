@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 from careplan.jobs.engine import die_with_parent
 
@@ -55,11 +56,12 @@ class EmbeddedConsumer:
         while not self._stopping.is_set():
             process = self.process
             assert process is not None
-            started = _now()
+            started = time.monotonic()
             code = process.wait()
             if self._stopping.is_set():
                 return
-            pause = FIRST_PAUSE if _now() - started > LIVED_LONG else min(pause * 2, LONGEST_PAUSE)
+            lived = time.monotonic() - started
+            pause = FIRST_PAUSE if lived > LIVED_LONG else min(pause * 2, LONGEST_PAUSE)
             log.error("the job consumer (pid %s) ended with %s: starting another in %.0f s",
                       process.pid, code, pause)  # fmt: skip
             if self._stopping.wait(pause):
@@ -89,8 +91,3 @@ def _dies_with_the_server() -> None:
     # stop) by the kernel when the server's process ends, whichever way it ends.
     die_with_parent(signal.SIGINT)
 
-
-def _now() -> float:
-    import time
-
-    return time.monotonic()

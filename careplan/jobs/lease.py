@@ -84,9 +84,7 @@ def unattended(session: Session, now: datetime) -> int:
     """How many jobs no consumer has touched for UNATTENDED_AFTER (and not yet given up)."""
     found = 0
     for model in (SheetBatch, ImportJob):
-        lease_over = and_(model.state == RUNNING, model.lease_until < now)
-        waiting = or_(model.state == QUEUED, lease_over)
-        idle = and_(model.updated_at < now - UNATTENDED_AFTER, waiting)
+        idle = _untouched(model, now, UNATTENDED_AFTER)
         found += session.scalar(
             select(func.count()).select_from(model).where(idle, ~stale(model, now))
         ) or 0
@@ -109,8 +107,13 @@ def standing(row: SheetBatch | ImportJob, now: datetime) -> JobStanding:
 
 def stale(model: Leased, now: datetime) -> ColumnElement[bool]:
     """`stalled` as SQL."""
+    return _untouched(model, now, STALLED_AFTER)
+
+
+def _untouched(model: Leased, now: datetime, idle: timedelta) -> ColumnElement[bool]:
+    """Queued, or its consumer's lease over, and not reported on for `idle`."""
     lease_over = and_(model.state == RUNNING, model.lease_until < now)
-    return and_(model.updated_at < now - STALLED_AFTER, or_(model.state == QUEUED, lease_over))
+    return and_(model.updated_at < now - idle, or_(model.state == QUEUED, lease_over))
 
 
 @dataclass(frozen=True)

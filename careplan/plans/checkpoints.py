@@ -378,9 +378,7 @@ def _filtered(stmt: AnySelect, actor: Actor, f: CheckpointFilter, today: date) -
     stmt = stmt.join(CarePlan, Checkpoint.plan_id == CarePlan.id).join(
         Member, CarePlan.member_id == Member.id
     )
-    stmt = scope_members(stmt, actor)
-    if f.status is not None:
-        stmt = stmt.where(status_clause(f.status, today))
+    stmt = scope_members(stmt, actor).where(*_status_and_dates(f, today))
     if f.staff_id is not None:
         stmt = stmt.where(Checkpoint.assignee_id == f.staff_id)
     if f.store_id is not None:
@@ -391,10 +389,6 @@ def _filtered(stmt: AnySelect, actor: Actor, f: CheckpointFilter, today: date) -
         stmt = stmt.where(Checkpoint.key == f.step_key)
     if f.member_id is not None:
         stmt = stmt.where(Member.id == f.member_id)
-    if f.due_from is not None:
-        stmt = stmt.where(Checkpoint.due_on >= f.due_from)
-    if f.due_to is not None:
-        stmt = stmt.where(Checkpoint.due_on <= f.due_to)
     return stmt
 
 
@@ -425,7 +419,7 @@ def count_members_each(
     shared = {replace(f, status=None, due_from=None, due_to=None, limit=0) for f in lists.values()}
     if len(shared) != 1:
         raise ValueError("count_members_each: the lists differ in more than status and dates")
-    terms = {key: _status_and_dates(f, today) for key, f in lists.items()}
+    terms = {key: and_(true(), *_status_and_dates(f, today)) for key, f in lists.items()}
     counts = [
         func.count(func.distinct(case((term, CarePlan.member_id)))).label(key)
         for key, term in terms.items()
@@ -435,13 +429,14 @@ def count_members_each(
     return {key: int(row._mapping[key] or 0) for key in lists}
 
 
-def _status_and_dates(f: CheckpointFilter, today: date) -> ColumnElement[bool]:
+def _status_and_dates(f: CheckpointFilter, today: date) -> list[ColumnElement[bool]]:
+    """The terms of a list's status and due dates (what count_members_each lets differ)."""
     terms = [] if f.status is None else [status_clause(f.status, today)]
     if f.due_from is not None:
         terms.append(Checkpoint.due_on >= f.due_from)
     if f.due_to is not None:
         terms.append(Checkpoint.due_on <= f.due_to)
-    return and_(true(), *terms)
+    return terms
 
 
 def days_overdue(cp: Checkpoint, today: date) -> int:

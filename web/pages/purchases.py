@@ -22,7 +22,7 @@ from careplan.errors import N_, CareplanError, InvalidInput
 from careplan.jobs import lease
 from careplan.staff import names_of
 from careplan.vocab import DRUG_CLASSES, ImportOutcome, ImportState, JobStanding
-from web.deps import DbSession, Now, read_clock
+from web.deps import DbSession, Now
 from web.pages.common import Form, pages_router, redirect, text_of
 from web.session import User, Visitor
 from web.templating import render
@@ -34,15 +34,15 @@ def _import_page(
     request: Request,
     visitor: Visitor,
     session: DbSession,
+    clock: Now,
     *,
     result: ImportResult | None = None,
     error: CareplanError | None = None,
 ) -> Response:
     recent = import_history.recent_imports(session, visitor.actor)
-    now = read_clock().now
     unfinished = import_jobs.unfinished_jobs(session, visitor.actor)
     context = {
-        "unfinished": [(job, lease.standing(job, now)) for job in unfinished],
+        "unfinished": [(job, lease.standing(job, clock.now)) for job in unfinished],
         "nav": "purchases",
         "result": result,
         "error": error,
@@ -92,7 +92,7 @@ def import_report(request: Request, import_id: int, visitor: User, session: DbSe
 def import_page(request: Request, visitor: User, session: DbSession, clock: Now) -> Response:
     # Uploads no job will read (a consumer's sweep does this too, every minute).
     import_jobs.sweep_uploads(session, request.app.state.work_dir, clock.now)
-    return _import_page(request, visitor, session)
+    return _import_page(request, visitor, session, clock)
 
 
 # A file this size imports in a few seconds while the manager waits; a larger one is a
@@ -124,8 +124,8 @@ def upload(request: Request, form: Form, visitor: User, session: DbSession, cloc
         )  # fmt: skip
     except CareplanError as exc:
         session.rollback()
-        return _import_page(request, visitor, session, error=exc)
-    return _import_page(request, visitor, session, result=result)
+        return _import_page(request, visitor, session, clock, error=exc)
+    return _import_page(request, visitor, session, clock, result=result)
 
 
 def _job_context(
