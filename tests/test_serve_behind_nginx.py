@@ -78,8 +78,13 @@ class Server:
     log: Path
 
     def lines(self) -> list[dict[str, object]]:
-        """Every line the process wrote: each must be one JSON object."""
-        return [json.loads(line) for line in self.log.read_text("utf-8").splitlines()]
+        """Every line the process wrote: each must be one JSON object (the whole log
+        is shown when one is not: a worker's crash prints its traceback as text)."""
+        text = self.log.read_text("utf-8")
+        try:
+            return [json.loads(line) for line in text.splitlines()]
+        except json.JSONDecodeError:
+            raise AssertionError(f"{self.name}: a line that is no JSON object:\n{text}") from None
 
     def access_lines(self) -> list[dict[str, object]]:
         return [x for x in self.lines() if x["logger"] == "careplan.requests"]
