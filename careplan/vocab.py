@@ -187,3 +187,30 @@ DRUG_CLASSES: dict[str, tuple[str, str]] = {
     "dpp4_inhibitors": ("DPP-4抑制剂", "DPP-4 inhibitors"),
     "glucosamine": ("氨糖类保健品", "Glucosamine supplements"),
 }
+
+
+class MessageChannel(StrEnum):
+    sms = "sms"  # 短信
+    wechat = "wechat"  # 微信订阅消息
+
+
+class MessageState(StrEnum):
+    queued = "queued"  # written with its reason; leaves when its window opens
+    sending = "sending"  # marked and committed before the provider is called
+    sent = "sent"  # the provider took it
+    delivered = "delivered"  # the provider's receipt says it reached the member
+    failed = "failed"  # the provider refused it, or the retries ran out
+    cancelled = "cancelled"  # its reason was gone before it left
+
+
+class MessageReason(StrEnum):
+    """Why a message is sent; with the member and the day, its idempotency key."""
+
+    step_reminder = "step_reminder"  # a plan step is coming up (protocol `remind`)
+    step_nudge = "step_nudge"  # a plan step is overdue (protocol `nudge`)
+    refill = "refill"  # the supply runs out soon
+    lecture_invitation = "lecture_invitation"
+    lecture_reminder = "lecture_reminder"  # the day before; never held back by the cap
+    birthday = "birthday"
+    festival = "festival"
+    welcome = "welcome"  # thanks to a new member
