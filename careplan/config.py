@@ -53,6 +53,27 @@ class Settings(BaseSettings):
         description="How long a consumer holds a job without reporting progress before "
         "another may take it over (seconds).",
     )
+    messages_window: str = Field(
+        default="09:00-20:00",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="When messages to members may leave, in the chain's time zone "
+        "(HH:MM-HH:MM); outside it they wait for the next opening.",
+    )
+    messages_weekly_cap: int = Field(
+        default=2,
+        ge=1,
+        le=14,
+        description="At most this many messages to a member in any 7 days (a lecture-day "
+        "reminder always goes, and does not count).",
+    )
+    messages_sms_provider: Literal["log", "aliyun"] = Field(
+        default="log",
+        description="Who sends SMS: log (keeps what would be sent, for the demo and tests) "
+        "or aliyun.",
+    )
+    messages_wechat_provider: Literal["log", "wechat"] = Field(
+        default="log", description="Who sends WeChat subscribe messages: log or wechat."
+    )
     secret_key: str = Field(
         default=PLACEHOLDER_SECRET, description="Signs sessions; must be set outside development."
     )

@@ -85,9 +85,10 @@ def unattended(session: Session, now: datetime) -> int:
     found = 0
     for model in (SheetBatch, ImportJob):
         idle = _untouched(model, now, UNATTENDED_AFTER)
-        found += session.scalar(
-            select(func.count()).select_from(model).where(idle, ~stale(model, now))
-        ) or 0
+        found += (
+            session.scalar(select(func.count()).select_from(model).where(idle, ~stale(model, now)))
+            or 0
+        )
     return found
 
 

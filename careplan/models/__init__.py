@@ -8,6 +8,7 @@ from careplan.models.escalation import Escalation
 from careplan.models.health_check import HealthCheck
 from careplan.models.lecture import Lecture, LectureInvitation, LectureSeat
 from careplan.models.member import Erasure, Member, Ownership
+from careplan.models.message import Message, MessageConsent
 from careplan.models.plan import CarePlan
 from careplan.models.protocol import ProtocolVersion
 from careplan.models.purchase import ImportJob, ProductClass, Purchase, PurchaseImport
@@ -33,6 +34,8 @@ __all__ = [
     "LectureInvitation",
     "LectureSeat",
     "Member",
+    "Message",
+    "MessageConsent",
     "Ownership",
     "ProductClass",
     "ProtocolVersion",

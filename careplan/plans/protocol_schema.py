@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from careplan.errors import N_, InvalidValue
 from careplan.plans.measurements import MEASUREMENTS
-from careplan.vocab import DRUG_CLASSES, Channel, Role, StopReason
+from careplan.vocab import DRUG_CLASSES, Channel, MessageChannel, Role, StopReason
 
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 
@@ -53,6 +53,27 @@ class Defaults(Frozen):
     reanchor: bool = False
 
 
+class Remind(Frozen):
+    """A message to the member N days before the step is due (the outbox's build)."""
+
+    days_before: int = Field(ge=1, le=30)
+    channel: MessageChannel = MessageChannel.sms
+    template: Key = "step_reminder"
+
+
+class Nudge(Frozen):
+    """A message once the step has been overdue N days, unless it is done by then."""
+
+    after_overdue_days: int = Field(ge=1, le=60)
+    channel: MessageChannel = MessageChannel.sms
+    template: Key = "step_nudge"
+
+
+# Fields added after protocols were published: left out of the content hash while
+# unset, so a published version's hash stays what it was.
+LATER_FIELDS = ("remind", "nudge")
+
+
 class StepCommon(Frozen):
     title: Text
     guidance: Text
@@ -68,6 +89,8 @@ class StepCommon(Frozen):
     # The step asks for an effect record (before/after, the member's words): the form
     # opens that part; elsewhere it stays folded, an optional extra (docs/domain.md).
     effect_record: bool = False
+    remind: Remind | None = None
+    nudge: Nudge | None = None
 
     @field_validator("measurements")
     @classmethod

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from careplan.access import Actor, require_chain_settings
 from careplan.errors import N_, NotFound, said
 from careplan.models import ProtocolVersion
-from careplan.plans.protocol_schema import Protocol, Step, StepCommon
+from careplan.plans.protocol_schema import LATER_FIELDS, Protocol, Step, StepCommon
 from careplan.plans.schedule import expiry_of, grace_of, nominal_due_day
 from careplan.trust.change_log import log_action
 from careplan.validation import refusal
@@ -99,7 +99,12 @@ class _YamlRefused(Exception):
 
 def content_hash(definition: Protocol) -> str:
     """The hash of what a protocol *says* (comments and layout do not count)."""
-    canonical = json.dumps(definition.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    said = definition.model_dump(mode="json")
+    for step in [*said["checkpoints"], *([said["routine"]] if said.get("routine") else [])]:
+        for name in LATER_FIELDS:
+            if step.get(name) is None:
+                step.pop(name, None)
+    canonical = json.dumps(said, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -262,8 +267,9 @@ def all_steps(definition: Protocol) -> list[tuple[int, StepCommon]]:
     return steps
 
 
-def parse_protocol(text: str, path: str = "<text>") -> LoadedProtocol:
-    """Validate one protocol's YAML text; raise ProtocolFileError naming every issue."""
+def read_mapping(text: str, path: str) -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
+    """A YAML file of ours (a protocol, the message templates) as a mapping, with the
+    line of each value; raise ProtocolFileError for what is no plain YAML mapping."""
     if len(text.encode()) > MAX_FILE_BYTES:
         raise ProtocolFileError([ProtocolIssue(path, 1, N_("file is larger than 256 KiB"))])
     try:
@@ -277,13 +283,26 @@ def parse_protocol(text: str, path: str = "<text>") -> LoadedProtocol:
         ) from None
     if not isinstance(data, dict):
         raise ProtocolFileError([ProtocolIssue(path, 1, N_("a protocol must be a YAML mapping"))])
+    return data, lines
+
+
+def schema_issues(
+    exc: ValidationError, data: Any, lines: dict[tuple[Any, ...], int], path: str
+) -> ProtocolFileError:
+    """A schema's refusal of a file as its issues, in line order."""
+    issues = [
+        _pydantic_issue(path, _line_for(lines, e["loc"]), data, dict(e)) for e in exc.errors()
+    ]
+    return ProtocolFileError(sorted(issues, key=lambda i: i.line))
+
+
+def parse_protocol(text: str, path: str = "<text>") -> LoadedProtocol:
+    """Validate one protocol's YAML text; raise ProtocolFileError naming every issue."""
+    data, lines = read_mapping(text, path)
     try:
         definition = Protocol.model_validate(data)
     except ValidationError as exc:
-        issues = [
-            _pydantic_issue(path, _line_for(lines, e["loc"]), data, dict(e)) for e in exc.errors()
-        ]
-        raise ProtocolFileError(sorted(issues, key=lambda i: i.line)) from None
+        raise schema_issues(exc, data, lines, path) from None
     issues = _order_issues(definition, lines, path)
     if issues:
         raise ProtocolFileError(issues)

@@ -30,6 +30,7 @@ from careplan.models import (
     LectureInvitation,
     LectureSeat,
     Member,
+    MessageConsent,
     Ownership,
     ProductClass,
     Purchase,
@@ -44,6 +45,7 @@ from careplan.trust.ledger import seal
 
 AUDITED: dict[type, str] = {
     Member: "member",
+    MessageConsent: "message_consent",
     Ownership: "ownership",
     CarePlan: "plan",
     Checkpoint: "checkpoint",

@@ -1,0 +1,487 @@
+"""The outbox: every message a row, sent through its channel's provider by the job
+engine's tasks, a few at a time.
+
+A message leaves in three steps, each its own short transaction, none held through a
+provider's call:
+1. claim: a group of due, queued rows is marked "sending" (only the consumer whose UPDATE
+   changed a row owns it: two consumers never send one message) and committed, after
+   the reason is checked once more (`reasons_gone`): a step done, a lecture cancelled,
+   consent withdrawn, a member died or erased cancel it, never send it;
+2. the provider is called for each claimed row;
+3. each row is marked sent, failed, or queued again for a retry after a backoff.
+A kill between 1 and 3 leaves rows marked "sending": the sweep asks the provider whether
+each left (the log provider knows); what no one can tell is marked failed, "interrupted",
+for a person to look at: a message is never sent twice without anyone seeing it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from careplan.adherence.measured import fills_by_member
+from careplan.adherence.pdc import runs_out_on
+from careplan.models import (
+    CarePlan,
+    Checkpoint,
+    Lecture,
+    LectureSeat,
+    Member,
+    Message,
+    MessageConsent,
+)
+from careplan.outreach import rules
+from careplan.outreach.provider import Outgoing, Permanent, Provider, Sent, Transient
+from careplan.outreach.templates import Templates
+from careplan.vocab import (
+    CheckpointState,
+    LectureStatus,
+    MessageChannel,
+    MessageReason,
+    MessageState,
+    PlanStatus,
+    SeatStatus,
+)
+
+log = logging.getLogger(__name__)
+
+GROUP = 10  # rows claimed at once: at most this many are in doubt after a kill
+MAX_ATTEMPTS = 5
+BACKOFF = timedelta(seconds=30)  # then 60, 120, 240 s
+SENDING_LEASE = timedelta(minutes=2)  # a row "sending" this long was cut off
+
+
+class Sender(Protocol):
+    def __call__(self, message: Outgoing) -> Sent: ...
+
+
+class CanTell(Protocol):
+    def sent_before(self, message_id: int) -> Sent | bool | None: ...
+
+
+@dataclass
+class Sending:
+    """What the tasks need: providers by channel, the clock, the chain's window."""
+
+    providers: Mapping[MessageChannel, Provider]
+    clock: Callable[[], datetime]
+    zone: ZoneInfo
+    window: rules.Window
+    templates: Templates
+
+
+@dataclass
+class SendResult:
+    sent: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    retry: list[tuple[int, datetime]] = field(default_factory=list)  # (id, when)
+    waiting: int = 0  # due later (the window is shut): left queued
+
+
+def send(factory: sessionmaker[Session], ids: Sequence[int], how: Sending) -> SendResult:
+    """Send these messages, those still queued and due, GROUP at a time."""
+    result = SendResult()
+    todo = sorted(set(ids))
+    for i in range(0, len(todo), GROUP):
+        claimed = _claim(factory, todo[i : i + GROUP], how, result)
+        outcomes = [(row, _call(how.providers[row.channel], row, how.templates)) for row in claimed]
+        _settle(factory, outcomes, how, result)
+    return result
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    channel: MessageChannel
+    to: str
+    template: str
+    variables: dict[str, Any]
+    text: str
+    language: str
+    attempts: int
+
+
+def _claim(
+    factory: sessionmaker[Session], ids: list[int], how: Sending, result: SendResult
+) -> list[_Claimed]:
+    now = how.clock()
+    with factory() as session:
+        rows = list(
+            session.scalars(
+                select(Message).where(Message.id.in_(ids), Message.state == MessageState.queued)
+            )
+        )
+        if not how.window.is_open(now, how.zone):
+            result.waiting += len(rows)
+            return []
+        due = [r for r in rows if r.not_before <= now]
+        result.waiting += len(rows) - len(due)
+        gone = reasons_gone(session, due, now)
+        for row in due:
+            if row.id in gone:
+                _cancel(row, gone[row.id], now)
+                result.cancelled += 1
+        addresses = _addresses(session, [r for r in due if r.id not in gone])
+        claimed = []
+        for row in due:
+            if row.id in gone:
+                continue
+            owned = session.execute(
+                update(Message)
+                .where(Message.id == row.id, Message.state == MessageState.queued)
+                .values(
+                    state=MessageState.sending,
+                    sending_at=now,
+                    attempts=row.attempts + 1,
+                    provider=how.providers[row.channel].name,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if owned.rowcount == 1:  # type: ignore[attr-defined]
+                claimed.append(
+                    _Claimed(
+                        row.id,
+                        row.channel,
+                        addresses[row.id],
+                        row.template,
+                        dict(row.variables),
+                        row.text,
+                        row.language,
+                        row.attempts + 1,
+                    )
+                )
+        session.commit()
+    return claimed
+
+
+def _cancel(row: Message, why: str, now: datetime) -> None:
+    row.state, row.cancelled_at, row.cancel_reason = MessageState.cancelled, now, why
+
+
+def _addresses(session: Session, rows: list[Message]) -> dict[int, str]:
+    """Where each message goes: the archive's mobile (SMS), the consent's openid (WeChat)."""
+    members = {r.member_id for r in rows}
+    mobiles = dict(
+        session.execute(select(Member.id, Member.mobile).where(Member.id.in_(members))).all()
+    )
+    openids = dict(
+        session.execute(
+            select(MessageConsent.member_id, MessageConsent.address).where(
+                MessageConsent.member_id.in_(members),
+                MessageConsent.channel == MessageChannel.wechat,
+            )
+        ).all()
+    )
+    return {
+        r.id: (
+            mobiles.get(r.member_id)
+            if r.channel is MessageChannel.sms
+            else openids.get(r.member_id)
+        )
+        or ""
+        for r in rows
+    }
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    sent: Sent | None = None
+    error: Exception | None = None
+
+
+def outgoing(row: _Claimed, provider: Provider, templates: Templates) -> Outgoing:
+    """The message in the provider's terms: its approved template and signature, and
+    for WeChat its template's fields filled from our variables."""
+    variables = {k: str(v) for k, v in row.variables.items()}
+    code, sign = row.template, ""
+    approved = templates.by_key.get(row.template)
+    if approved is not None and provider.name == "aliyun" and approved.providers.aliyun:
+        code, sign = approved.providers.aliyun.template_code, approved.providers.aliyun.sign_name
+    elif approved is not None and provider.name == "wechat" and approved.providers.wechat:
+        code = approved.providers.wechat.template_id
+        variables = {f: variables.get(v, "") for f, v in approved.providers.wechat.fields.items()}
+    return Outgoing(
+        message_id=row.id,
+        channel=row.channel,
+        to=row.to,
+        template_code=code,
+        sign_name=sign,
+        variables=variables,
+        text=row.text,
+        language=row.language,
+    )
+
+
+def _call(provider: Provider, row: _Claimed, templates: Templates) -> _Outcome:
+    message = outgoing(row, provider, templates)
+    try:
+        return _Outcome(sent=provider.send(message))
+    except (Transient, Permanent) as error:
+        return _Outcome(error=error)
+    except Exception as error:  # a provider's bug or a network failure: may pass
+        log.exception("provider %s failed on message %s", provider.name, row.id)
+        return _Outcome(error=Transient("unexpected", str(error)[:200]))
+
+
+def _settle(
+    factory: sessionmaker[Session],
+    outcomes: list[tuple[_Claimed, _Outcome]],
+    how: Sending,
+    result: SendResult,
+) -> None:
+    if not outcomes:
+        return
+    now = how.clock()
+    with factory() as session:
+        for row, outcome in outcomes:
+            values = _settled(row, outcome, now, how, result)
+            session.execute(
+                update(Message)
+                .where(Message.id == row.id, Message.state == MessageState.sending)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        session.commit()
+
+
+def _settled(
+    row: _Claimed, outcome: _Outcome, now: datetime, how: Sending, result: SendResult
+) -> dict[str, Any]:
+    if outcome.sent is not None:
+        result.sent += 1
+        return {
+            "state": MessageState.sent,
+            "sent_at": now,
+            "provider_id": outcome.sent.provider_id,
+            "last_error": None,
+        }
+    error = outcome.error
+    code = getattr(error, "code", "error")
+    if isinstance(error, Transient) and row.attempts < MAX_ATTEMPTS:
+        when = how.window.next_opening(now + BACKOFF * 2 ** (row.attempts - 1), how.zone)
+        result.retry.append((row.id, when))
+        return {"state": MessageState.queued, "not_before": when, "last_error": str(code)[:255]}
+    result.failed += 1
+    return {"state": MessageState.failed, "last_error": str(code)[:255]}
+
+
+# --- whether a message's reason still stands ----------------------------------------------
+
+
+def reasons_gone(session: Session, rows: Sequence[Message], now: datetime) -> dict[int, str]:
+    """Message id → why it must not leave, for those whose reason is gone."""
+    if not rows:
+        return {}
+    gone: dict[int, str] = {}
+    members = {r.member_id for r in rows}
+    died = getattr(Member, "died_on", None)
+    cols = [Member.id, Member.erased_at] + ([died] if died is not None else [])
+    for member_id, erased_at, *rest in session.execute(select(*cols).where(Member.id.in_(members))):
+        if erased_at is not None or (rest and rest[0] is not None):
+            for r in rows:
+                if r.member_id == member_id:
+                    gone[r.id] = "member_gone"
+    agreed = {
+        (m, c)
+        for m, c in session.execute(
+            select(MessageConsent.member_id, MessageConsent.channel).where(
+                MessageConsent.member_id.in_(members), MessageConsent.withdrawn_at.is_(None)
+            )
+        )
+    }
+    for r in rows:
+        if r.id not in gone and (r.member_id, r.channel) not in agreed:
+            gone[r.id] = "consent_withdrawn"
+    left = [r for r in rows if r.id not in gone]
+    gone |= _steps_gone(session, left)
+    gone |= _lectures_gone(session, left, now)
+    gone |= _refills_gone(session, left)
+    return gone
+
+
+def _ref_id(ref: str) -> int:
+    return int(ref.split(":", 1)[1])
+
+
+def _steps_gone(session: Session, rows: list[Message]) -> dict[int, str]:
+    steps = [r for r in rows if r.reason in (MessageReason.step_reminder, MessageReason.step_nudge)]
+    if not steps:
+        return {}
+    open_steps = set(
+        session.scalars(
+            select(Checkpoint.id)
+            .join(CarePlan, Checkpoint.plan_id == CarePlan.id)
+            .where(
+                Checkpoint.id.in_({_ref_id(r.ref) for r in steps}),
+                Checkpoint.state == CheckpointState.pending,
+                CarePlan.status == PlanStatus.active,
+            )
+        )
+    )
+    return {r.id: "step_closed" for r in steps if _ref_id(r.ref) not in open_steps}
+
+
+def _lectures_gone(session: Session, rows: list[Message], now: datetime) -> dict[int, str]:
+    about = [
+        r
+        for r in rows
+        if r.reason in (MessageReason.lecture_reminder, MessageReason.lecture_invitation)
+    ]
+    if not about:
+        return {}
+    ahead = set(
+        session.scalars(
+            select(Lecture.id).where(
+                Lecture.id.in_({_ref_id(r.ref) for r in about}),
+                Lecture.status == LectureStatus.scheduled,
+                Lecture.starts_at > now,
+            )
+        )
+    )
+    seats = set(
+        session.execute(
+            select(LectureSeat.lecture_id, LectureSeat.member_id).where(
+                LectureSeat.lecture_id.in_(ahead), LectureSeat.status == SeatStatus.registered
+            )
+        ).all()
+    )
+    gone = {}
+    for r in about:
+        lecture = _ref_id(r.ref)
+        if lecture not in ahead:
+            gone[r.id] = "lecture_cancelled"
+        elif r.reason is MessageReason.lecture_reminder and (lecture, r.member_id) not in seats:
+            gone[r.id] = "seat_given_up"
+        elif r.reason is MessageReason.lecture_invitation and (lecture, r.member_id) in seats:
+            gone[r.id] = "already_registered"
+    return gone
+
+
+def _refills_gone(session: Session, rows: list[Message]) -> dict[int, str]:
+    """A refill reminder whose supply was bought meanwhile (its run-out moved on)."""
+    refills = [r for r in rows if r.reason is MessageReason.refill]
+    if not refills:
+        return {}
+    fills = fills_by_member(session, {r.member_id for r in refills})
+    gone = {}
+    for r in refills:
+        drug_class, out = r.ref.split(":", 1)
+        now_out = runs_out_on(fills.get(r.member_id, {}).get(drug_class, []))
+        if now_out is not None and now_out > date.fromisoformat(out):
+            gone[r.id] = "refilled"
+    return gone
+
+
+# --- the sweep and the receipts -----------------------------------------------------------
+
+
+@dataclass
+class Swept:
+    due: list[int] = field(default_factory=list)  # queued and due, with no task seen: queue them
+    resolved_sent: int = 0
+    interrupted: int = 0
+
+
+def sweep(session: Session, how: Sending, *, due_grace: timedelta = timedelta(minutes=1)) -> Swept:
+    """Due messages left queued (a task lost, a queue down), and messages a crash left
+    "sending": the provider says whether each left; if it cannot, it is marked failed,
+    interrupted, and not sent again."""
+    now = how.clock()
+    swept = Swept()
+    if how.window.is_open(now, how.zone):
+        swept.due = list(
+            session.scalars(
+                select(Message.id)
+                .where(Message.state == MessageState.queued, Message.not_before <= now - due_grace)
+                .order_by(Message.not_before)
+                .limit(50_000)
+            )
+        )
+    stale = session.scalars(
+        select(Message).where(
+            Message.state == MessageState.sending, Message.sending_at < now - SENDING_LEASE
+        )
+    )
+    for row in stale:
+        provider = how.providers.get(row.channel)
+        told = provider.sent_before(row.id) if hasattr(provider, "sent_before") else None  # type: ignore[union-attr]
+        if isinstance(told, Sent):
+            row.state, row.sent_at, row.provider_id = MessageState.sent, now, told.provider_id
+            swept.resolved_sent += 1
+        elif told is False:  # the provider knows it never left: it may go now
+            row.state, row.not_before = MessageState.queued, now
+            swept.due.append(row.id)
+        else:
+            row.state, row.last_error = MessageState.failed, "interrupted"
+            swept.interrupted += 1
+    session.flush()
+    return swept
+
+
+def apply_receipt(
+    session: Session, provider_id: str, *, delivered: bool, at: datetime, error: str | None
+) -> bool:
+    """A delivery report: the message reached the phone (delivered) or did not (failed)."""
+    values: dict[str, Any] = (
+        {"state": MessageState.delivered, "delivered_at": at}
+        if delivered
+        else {"state": MessageState.failed, "last_error": (error or "undelivered")[:255]}
+    )
+    done = session.execute(
+        update(Message)
+        .where(
+            Message.provider_id == provider_id,
+            Message.state.in_((MessageState.sent, MessageState.sending)),
+        )
+        .values(**values)
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+# --- what people read ---------------------------------------------------------------------
+
+
+def of_member(session: Session, member_id: int, limit: int = 50) -> list[Message]:
+    return list(
+        session.scalars(
+            select(Message)
+            .where(Message.member_id == member_id)
+            .order_by(Message.for_day.desc(), Message.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def of_store_day(session: Session, store_id: int, day: date) -> list[Message]:
+    return list(
+        session.scalars(
+            select(Message)
+            .where(Message.store_id == store_id, Message.for_day == day)
+            .order_by(Message.state, Message.id)
+        )
+    )
+
+
+def counts_by_state(rows: Sequence[Message]) -> dict[MessageState, int]:
+    counts: dict[MessageState, int] = defaultdict(int)
+    for r in rows:
+        counts[r.state] += 1
+    return {s: counts.get(s, 0) for s in MessageState}
+
+
+def count_queued(session: Session) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(Message).where(Message.state == MessageState.queued)
+        )
+        or 0
+    )
