@@ -47,7 +47,7 @@ from typing import Any
 
 from alibabacloud_dysmsapi20170525.client import Client
 from alibabacloud_dysmsapi20170525.models import SendSmsRequest
-from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
+from alibabacloud_tea_openapi.exceptions import AlibabaCloudException, ThrottlingException
 from alibabacloud_tea_openapi.utils_models import Config
 from darabonba.runtime import RuntimeOptions
 
@@ -138,9 +138,12 @@ class AliyunSms:
         try:
             response = self._client.send_sms_with_options(request, self._runtime)
         except AlibabaCloudException as exc:  # the HTTP answer was 4xx or 5xx
-            code = str(exc.code or f"HTTP {exc.status_code}")
+            status = exc.status_code or 0
+            code = str(exc.code or "")
+            code = f"HTTP {status}" if code in ("", "None") else code  # the SDK writes "None"
             detail = str(exc.message or "")
-            if (exc.status_code or 0) >= 500 or exc.status_code == 429 or is_transient(code):
+            throttled = isinstance(exc, ThrottlingException) or status == 429
+            if throttled or status >= 500 or is_transient(code):
                 raise Transient(code, detail) from exc
             raise Permanent(code, detail) from exc
         except Exception as exc:  # no answer: the SDK wraps timeouts and refused connections

@@ -295,6 +295,17 @@ def test_aliyuns_codes_are_transient_or_permanent(
     assert len(aliyun.requests) == 1  # the SDK tries once: retrying is the outbox's
 
 
+@pytest.mark.parametrize(("status", "kind"), [(503, Transient), (429, Transient), (400, Permanent)])
+def test_an_http_error_without_a_code_is_named_by_its_status(
+    aliyun: FakeAliyun, status: int, kind: type[Exception]
+):
+    aliyun.answer = (status, {"Message": "no code"})
+    with pytest.raises(kind) as caught:
+        sms().send(REMINDER)
+    assert isinstance(caught.value, Transient | Permanent)
+    assert caught.value.code == f"HTTP {status}"
+
+
 def test_a_timeout_is_transient_and_short(aliyun: FakeAliyun):
     aliyun.delay = 1.5
     started = time.monotonic()
