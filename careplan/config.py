@@ -102,6 +102,11 @@ class Settings(BaseSettings):
         description="WeChat: the Token of the server configuration (消息推送), which signs its "
         "pushes; empty: every push is refused.",
     )
+    wechat_encoding_aes_key: str = Field(
+        default="",
+        description="WeChat: the EncodingAESKey of 安全模式 (safe mode), which encrypts and, "
+        "with the Token, signs the whole push; empty: plain pushes (明文模式).",
+    )
     wechat_base_url: str = Field(
         default="https://api.weixin.qq.com",
         description="WeChat: the API's base URL (a local server in tests).",
@@ -155,6 +160,13 @@ class Settings(BaseSettings):
         # mark messages delivered or withdraw a member's consent.
         if value and len(value) < MIN_SECRET:
             raise ValueError(f"use at least {MIN_SECRET} random characters")
+        return value
+
+    @field_validator("wechat_encoding_aes_key")
+    @classmethod
+    def _aes_key(cls, value: str) -> str:
+        if value and (len(value) != 43 or not value.isascii() or not value.isalnum()):
+            raise ValueError("an EncodingAESKey is 43 letters and digits")
         return value
 
     @field_validator("jobs_url")

@@ -90,3 +90,9 @@ def test_a_short_sms_callback_secret_is_refused_at_start_up():
         Settings(sms_callback_secret="guessable")
     assert Settings(sms_callback_secret="").sms_callback_secret == ""
     assert Settings(sms_callback_secret="x" * 32).sms_callback_secret == "x" * 32
+
+
+def test_an_encoding_aes_key_that_is_no_key_is_refused_at_start_up():
+    with pytest.raises(ValidationError, match="43 letters and digits"):
+        Settings(wechat_encoding_aes_key="abc")
+    assert len(Settings(wechat_encoding_aes_key="a" * 43).wechat_encoding_aes_key) == 43

@@ -18,12 +18,17 @@ does not fit the template), 40037 (no such template), and any other code → `Pe
 The code on the row is WeChat's errcode; the access token never appears in one.
 
 Callbacks: the server configuration (服务器配置 / 消息推送) names our URL, a Token
-(CAREPLAN_WECHAT_TOKEN) and 明文模式 (plain text: an encrypted push is refused, as a
-BadCallback). WeChat signs each push in the URL's query: `signature` is the SHA-1 of
-token, `timestamp` and `nonce` sorted and joined; the web side passes the query in as
-`x-query-*` headers (`provider.callback_headers`). The signature does not cover the body,
-so a push older than `max_age` seconds (by its timestamp) is refused too: a captured query
-cannot be replayed for long. The body, XML or JSON as configured, is read for
+(CAREPLAN_WECHAT_TOKEN) and how messages are encrypted (消息加解密方式). WeChat signs each
+push in the URL's query; the web side passes the query in as `x-query-*` headers
+(`provider.callback_headers`). In 安全模式 (safe mode, `encrypt_type=aes`; set
+CAREPLAN_WECHAT_ENCODING_AES_KEY to the account's EncodingAESKey) `msg_signature` is the
+SHA-1 of token, timestamp, nonce and the encrypted body sorted and joined, so it covers
+the body, and the body is AES-256-CBC under the key, ending with our AppID, which is
+checked. In 明文模式 (plain text) only `signature` (token, timestamp, nonce) is there: it
+does not cover the body. Either way a push older than `max_age` seconds (by its
+timestamp) is refused, so a captured query cannot be replayed for long; with a key
+configured a plain push is refused outright. Prefer safe mode. The body, XML or JSON as
+configured, is read for
 `subscribe_msg_sent_event` (a List of MsgID, ErrorCode, ErrorStatus: receipts) and text
 messages (a member writing "TD" or "退订" to the account: inbound, the sender being the
 openid); other events come back empty. The web side answers "success" to every push it
@@ -32,6 +37,8 @@ accepted. The GET WeChat sends when the URL is configured is answered by `verify
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -43,6 +50,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from careplan.outreach.provider import (
     QUERY_HEADER,
@@ -76,6 +84,7 @@ class WeChatSubscribe:
         app_secret: str,
         *,
         token: str = "",
+        encoding_aes_key: str = "",
         base_url: str = DEFAULT_BASE_URL,
         send_path: str = SEND_PATH,
         page: str | None = None,
@@ -86,6 +95,7 @@ class WeChatSubscribe:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.app_id, self._secret, self._push_token = app_id, app_secret, token
+        self._aes_key = _aes_key(encoding_aes_key) if encoding_aes_key else None
         self._send_url = base_url.rstrip("/") + send_path
         self._token_url = base_url.rstrip("/") + TOKEN_PATH
         self.page, self.max_age = page, max_age
@@ -187,25 +197,49 @@ class WeChatSubscribe:
 
     def callback(self, headers: Mapping[str, str], body: bytes) -> Parsed:
         q = QUERY_HEADER
-        self._check(
-            headers.get(f"{q}signature", ""),
-            headers.get(f"{q}timestamp", ""),
-            headers.get(f"{q}nonce", ""),
-        )
-        if headers.get(f"{q}encrypt_type", "raw") != "raw" or b"<Encrypt>" in body:
-            raise BadCallback("an encrypted push: set the account's 消息加解密方式 to 明文模式")
         if len(body) > MAX_BODY:
             raise BadCallback("the body is too long")
-        text = body.strip()
-        if text.startswith(b"<"):
-            fields = _xml(text)
-        elif text.startswith(b"{"):
-            fields = _json(text)
-        else:
-            raise BadCallback("the body is neither XML nor JSON")
-        return _parsed(fields)
+        timestamp, nonce = headers.get(f"{q}timestamp", ""), headers.get(f"{q}nonce", "")
+        if headers.get(f"{q}encrypt_type", "raw") != "aes":
+            if self._aes_key is not None:
+                raise BadCallback("a plain push where safe mode is configured")
+            self._check(headers.get(f"{q}signature", ""), timestamp, nonce)
+            fields = _fields(body)
+            if "Encrypt" in fields:
+                raise BadCallback("an encrypted push without encrypt_type=aes")
+            return _parsed(fields)
+        if self._aes_key is None:
+            raise BadCallback("an encrypted push, and no EncodingAESKey configured")
+        encrypted = _fields(body).get("Encrypt")
+        if not isinstance(encrypted, str) or not encrypted:
+            raise BadCallback("an encrypted push without Encrypt")
+        self._check(headers.get(f"{q}msg_signature", ""), timestamp, nonce, encrypted)
+        return _parsed(_fields(self._decrypt(encrypted)))
 
-    def _check(self, signature: str, timestamp: str, nonce: str) -> None:
+    def _decrypt(self, encrypted: str) -> bytes:
+        """WeChat's message encryption: base64 of AES-256-CBC (IV: the key's first 16
+        bytes, PKCS#7 to 32 bytes) of 16 random bytes, the message's length (4 bytes, big
+        endian), the message and the AppID."""
+        assert self._aes_key is not None
+        try:
+            data = base64.b64decode(encrypted, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadCallback("Encrypt is no base64") from exc
+        if not data or len(data) % 16:
+            raise BadCallback("Encrypt is no AES ciphertext")
+        decryptor = Cipher(algorithms.AES(self._aes_key), modes.CBC(self._aes_key[:16])).decryptor()
+        plain = decryptor.update(data) + decryptor.finalize()
+        pad = plain[-1]
+        if not 1 <= pad <= 32 or plain[-pad:] != bytes([pad]) * pad:
+            raise BadCallback("Encrypt does not decrypt under the EncodingAESKey")
+        plain = plain[:-pad]
+        length = int.from_bytes(plain[16:20], "big")
+        message, app_id = plain[20 : 20 + length], plain[20 + length :]
+        if len(plain) < 20 + length or app_id != self.app_id.encode():
+            raise BadCallback("the encrypted push is not for this AppID")
+        return message
+
+    def _check(self, signature: str, timestamp: str, nonce: str, *signed: str) -> None:
         if not self._push_token:
             raise BadCallback("no token configured: every push is refused")
         if not (signature and timestamp and nonce):
@@ -214,16 +248,37 @@ class WeChatSubscribe:
             sent_at = int(timestamp)
         except ValueError as exc:
             raise BadCallback("the timestamp is no number") from exc
-        expected = sign(self._push_token, timestamp, nonce)
+        expected = sign(self._push_token, timestamp, nonce, *signed)
         if not hmac.compare_digest(signature.lower().encode(), expected.encode()):
             raise BadCallback("the signature does not check")
         if abs(self._wall_clock() - sent_at) > self.max_age:
             raise BadCallback("the push is too old")
 
 
-def sign(token: str, timestamp: str, nonce: str) -> str:
-    """WeChat's push signature: the SHA-1 of the three sorted and joined."""
-    return hashlib.sha1("".join(sorted((token, timestamp, nonce))).encode()).hexdigest()
+def sign(token: str, timestamp: str, nonce: str, *more: str) -> str:
+    """WeChat's push signature: the SHA-1 of token, timestamp and nonce (and, in safe mode,
+    the encrypted body) sorted and joined."""
+    return hashlib.sha1("".join(sorted((token, timestamp, nonce, *more))).encode()).hexdigest()
+
+
+def _aes_key(encoding_aes_key: str) -> bytes:
+    """The EncodingAESKey (43 characters) is the base64 of the 32-byte key, less its "="."""
+    try:
+        key = base64.b64decode(encoding_aes_key + "=", validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("the EncodingAESKey is no base64") from exc
+    if len(key) != 32:
+        raise ValueError("the EncodingAESKey is not 43 characters of base64")
+    return key
+
+
+def _fields(body: bytes) -> dict[str, Any]:
+    text = body.strip()
+    if text.startswith(b"<"):
+        return _xml(text)
+    if text.startswith(b"{"):
+        return _json(text)
+    raise BadCallback("the body is neither XML nor JSON")
 
 
 def _errcode(answer: Mapping[str, Any]) -> int:

@@ -7,9 +7,11 @@ WeChat hands out access tokens and refuses a stale one. No database.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,12 +22,14 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from careplan.outreach.aliyun import AliyunSms
 from careplan.outreach.provider import (
     BadCallback,
     Inbound,
     Outgoing,
+    Parsed,
     Permanent,
     Receipt,
     Sent,
@@ -631,7 +635,7 @@ def signed_query(timestamp: int = NOW, token: str = "push-token") -> dict[str, s
     }
 
 
-def push(provider: WeChatSubscribe, body: bytes, query: dict[str, str] | None = None):
+def push(provider: WeChatSubscribe, body: bytes, query: dict[str, str] | None = None) -> Parsed:
     headers = callback_headers(
         {"Content-Type": "text/xml"}, signed_query() if query is None else query
     )
@@ -772,3 +776,70 @@ def test_the_url_check_answers_echostr_when_signed():
         provider.verify_url({**signed_query(token="x"), "echostr": "7302195183"})
     with pytest.raises(BadCallback):
         provider.verify_url(signed_query())
+
+
+# WeChat's safe mode (安全模式): the push encrypted as WeChat's documentation says, written
+# here with the cipher directly.
+
+AES_KEY_TEXT = base64.b64encode(bytes(range(32))).decode().rstrip("=")  # 43 characters
+
+
+def encrypted(message: bytes, app_id: str = "wx-app", key_text: str = AES_KEY_TEXT) -> str:
+    key = base64.b64decode(key_text + "=")
+    plain = os.urandom(16) + len(message).to_bytes(4, "big") + message + app_id.encode()
+    pad = 32 - len(plain) % 32
+    plain += bytes([pad]) * pad
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    return base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode()
+
+
+def safe_push(
+    provider: WeChatSubscribe, secret: str, *, signature: str | None = None, as_json: bool = False
+) -> Parsed:
+    query = signed_query()
+    query["encrypt_type"] = "aes"
+    query["msg_signature"] = signature or sign(
+        "push-token", query["timestamp"], query["nonce"], secret
+    )
+    if as_json:
+        body = json.dumps({"ToUserName": "gh_df0deeb82b8a", "Encrypt": secret}).encode()
+    else:
+        body = (
+            "<xml><ToUserName><![CDATA[gh_df0deeb82b8a]]></ToUserName>"
+            f"<Encrypt><![CDATA[{secret}]]></Encrypt></xml>"
+        ).encode()
+    return provider.callback(callback_headers({}, query), body)
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_safe_mode_push_is_decrypted_and_read(as_json: bool):
+    provider = at_now(encoding_aes_key=AES_KEY_TEXT)
+    parsed = safe_push(provider, encrypted(SENT_EVENT), as_json=as_json)
+    assert [r.provider_id for r in parsed.receipts] == [
+        "2794188253209100289",
+        "2794188253209100290",
+    ]
+
+
+def test_a_safe_mode_push_that_does_not_check_is_refused():
+    provider = at_now(encoding_aes_key=AES_KEY_TEXT)
+    good = encrypted(SENT_EVENT)
+    other_key = base64.b64encode(bytes(range(1, 33))).decode().rstrip("=")
+    for body, signature in [
+        (good, "0" * 40),  # the body is WeChat's, the signature not
+        (encrypted(SENT_EVENT, app_id="wx-another"), None),  # for another account
+        (encrypted(SENT_EVENT, key_text=other_key), None),  # under another key
+        ("not base64!", None),
+        (base64.b64encode(b"short").decode(), None),
+    ]:
+        with pytest.raises(BadCallback):
+            safe_push(provider, body, signature=signature)
+    with pytest.raises(BadCallback):  # safe mode configured: a plain push is no push
+        push(provider, SENT_EVENT)
+    with pytest.raises(BadCallback):  # no key configured: an encrypted push is unreadable
+        safe_push(at_now(), good)
+
+
+def test_an_encoding_aes_key_of_the_wrong_length_is_refused():
+    with pytest.raises(ValueError, match="43 characters"):
+        weixin(encoding_aes_key=AES_KEY_TEXT[:40])
