@@ -13,7 +13,8 @@ What Aliyun answers, and what we make of it (the code on the row is Aliyun's own
 - Throttling (isv.BUSINESS_LIMIT_CONTROL: a number's per-minute/hour/day cap;
   isv.DAY_LIMIT_CONTROL; Throttling, Throttling.User, Throttling.Api), ServiceUnavailable,
   InternalError, isp.SYSTEM_ERROR, any HTTP 5xx, a timeout or a broken connection:
-  `Transient`.
+  `Transient` ("connect-timeout": nothing went out; "timeout": the request went out and
+  no answer came, so Aliyun may have sent it).
 - isv.AMOUNT_NOT_ENOUGH (the account's balance) and isv.OUT_OF_SERVICE (the account
   stopped for arrears): `Transient`. Nothing is wrong with the message: once the chain
   tops the account up it goes out as written, within the outbox's retries; taken as
@@ -150,13 +151,18 @@ class AliyunSms:
             # Its text names the URL, and the URL the member's number: the row keeps only
             # what failed, never the text.
             inner = getattr(exc, "inner_exception", None) or exc
-            timed_out = "timed out" in str(exc).lower() or "timeout" in str(exc).lower()
-            code = "timeout" if timed_out else "network"
+            text = str(exc).lower()
+            if "connect timeout" in text or "connecttimeout" in text:
+                code = "connect-timeout"  # nothing went out
+            elif "timed out" in text or "timeout" in text:
+                code = "timeout"  # it may have gone out, unanswered
+            else:
+                code = "network"
             raise Transient(code, type(inner).__name__) from exc
         body = response.body
         code = str(getattr(body, "code", "") or "")
-        if code == "OK" and getattr(body, "biz_id", None):
-            return Sent(provider_id=str(body.biz_id))
+        if code == "OK":  # taken: sent even without a BizId (sending again would repeat it)
+            return Sent(provider_id=str(getattr(body, "biz_id", None) or ""))
         detail = str(getattr(body, "message", "") or "")
         if not code:
             raise Transient("no-code", "Aliyun answered without a Code")

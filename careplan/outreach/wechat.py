@@ -15,7 +15,9 @@ WeChat's answers (errcode): 0 → `Sent(msgid)`; -1 (busy), 45009 and 45011 (the
 daily and per-minute quotas), a timeout, a broken connection, HTTP 5xx → `Transient`;
 43101 (the member did not subscribe, or refused), 40003 (no such openid), 47003 (the data
 does not fit the template), 40037 (no such template), and any other code → `Permanent`.
-The code on the row is WeChat's errcode; the access token never appears in one.
+The code on the row is WeChat's errcode ("connect-timeout": nothing went out; "timeout":
+the request went out unanswered, so WeChat may have sent it); the access token never
+appears in one.
 
 Callbacks: the server configuration (服务器配置 / 消息推送) names our URL, a Token
 (CAREPLAN_WECHAT_TOKEN) and how messages are encrypted (消息加解密方式). WeChat signs each
@@ -126,11 +128,9 @@ class WeChatSubscribe:
             token = self.access_token(refused=token)
             answer = self._post(self._send_url, payload, access_token=token)
         code = _errcode(answer)
-        if code == 0:
+        if code == 0:  # taken: sent even without a msgid (sending again would repeat it)
             msgid = answer.get("msgid")
-            if msgid is None or msgid == "":
-                raise Transient("no-msgid", "WeChat answered 0 without a msgid")
-            return Sent(provider_id=str(msgid))
+            return Sent(provider_id="" if msgid is None else str(msgid))
         raise _error(code, answer)
 
     def access_token(self, *, refused: str | None = None) -> str:
@@ -168,7 +168,9 @@ class WeChatSubscribe:
         params = {"access_token": access_token} if access_token is not None else None
         try:
             response = self._http.post(url, params=params, json=payload)
-        except httpx.TimeoutException as exc:
+        except httpx.ConnectTimeout as exc:  # nothing went out
+            raise Transient("connect-timeout", type(exc).__name__) from exc
+        except httpx.TimeoutException as exc:  # it may have gone out, unanswered
             raise Transient("timeout", type(exc).__name__) from exc
         except httpx.HTTPError as exc:  # the URL it names carries the token: not its text
             raise Transient("network", type(exc).__name__) from exc

@@ -310,6 +310,11 @@ def test_an_http_error_without_a_code_is_named_by_its_status(
     assert caught.value.code == f"HTTP {status}"
 
 
+def test_ok_without_a_bizid_is_still_sent(aliyun: FakeAliyun):
+    aliyun.answer = (200, {"Code": "OK", "Message": "OK"})
+    assert sms().send(REMINDER) == Sent("")
+
+
 def test_a_timeout_is_transient_and_short(aliyun: FakeAliyun):
     aliyun.delay = 1.5
     started = time.monotonic()
@@ -599,6 +604,12 @@ def test_wechats_codes_are_transient_or_permanent(
         weixin().send(NOTICE)
     assert isinstance(caught.value, Transient | Permanent)
     assert caught.value.code == str(errcode)
+
+
+def test_taken_without_a_msgid_is_still_sent(wechat: FakeWeChat):
+    # bizsend answers so: sending again would repeat the message.
+    wechat.answers = [{"errcode": 0, "errmsg": "ok"}]
+    assert weixin().send(NOTICE) == Sent("")
 
 
 def test_a_wrong_app_secret_is_permanent(wechat: FakeWeChat):
