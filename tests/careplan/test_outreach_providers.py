@@ -445,12 +445,14 @@ def test_a_malformed_push_is_a_bad_callback(body: bytes):
 
 
 class FakeWeChat(FakeServer):
-    """Hands out tokens TOKEN-1, TOKEN-2, … through stable_token; a send with anything but
-    the newest is refused with 40001. `answers` are the send answers to give in turn."""
+    """Hands out tokens as stable_token does: the current one, a new one (TOKEN-1, TOKEN-2,
+    …) only when forced or none is out; a send with anything but the current one, or a
+    revoked one, is refused with 40001. `answers` are the send answers to give in turn."""
 
     def __init__(self) -> None:
         self.issued: list[str] = []
         self.force: list[bool] = []
+        self.revoked: set[str] = set()
         self.answers: list[dict[str, Any]] = []
         self.expires_in = 7200
         super().__init__(WECHAT_PORT, self._handle)
@@ -461,10 +463,12 @@ class FakeWeChat(FakeServer):
             if (asked["appid"], asked["secret"]) != ("wx-app", "wx-secret"):
                 return 200, {"errcode": 40125, "errmsg": "invalid appsecret"}
             self.force.append(asked["force_refresh"])
-            self.issued.append(f"TOKEN-{len(self.issued) + 1}")
+            if asked["force_refresh"] or not self.issued:
+                self.issued.append(f"TOKEN-{len(self.issued) + 1}")
             return 200, {"access_token": self.issued[-1], "expires_in": self.expires_in}
         if request.path == "/cgi-bin/message/subscribe/send":
-            if request.query.get("access_token") != self.issued[-1]:
+            token = request.query.get("access_token")
+            if token != self.issued[-1] or token in self.revoked:
                 return 200, {"errcode": 40001, "errmsg": "invalid credential"}
             if self.answers:
                 return 200, self.answers.pop(0)
@@ -484,6 +488,7 @@ def wechat(wechat_server: FakeWeChat) -> Iterator[FakeWeChat]:
     wechat_server.requests.clear()
     wechat_server.issued.clear()
     wechat_server.force.clear()
+    wechat_server.revoked.clear()
     wechat_server.answers.clear()
     wechat_server.expires_in = 7200
     wechat_server.delay = 0.0
@@ -542,11 +547,11 @@ def test_the_token_is_kept_until_shortly_before_it_expires(wechat: FakeWeChat):
     provider.send(NOTICE)
     clock.now += 6800
     provider.send(NOTICE)
-    assert wechat.issued == ["TOKEN-1"]
+    assert wechat.force == [False]  # one fetch
     clock.now += 200  # within the margin before WeChat's 7,200 s
     provider.send(NOTICE)
-    assert wechat.issued == ["TOKEN-1", "TOKEN-2"]
-    assert [r.query["access_token"] for r in sends(wechat)] == ["TOKEN-1"] * 2 + ["TOKEN-2"]
+    assert wechat.force == [False, False]  # fetched again, not forced
+    assert [r.query["access_token"] for r in sends(wechat)] == ["TOKEN-1"] * 3
 
 
 def test_threads_share_one_token_fetch(wechat: FakeWeChat):
@@ -560,7 +565,7 @@ def test_threads_share_one_token_fetch(wechat: FakeWeChat):
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(results) == 5 and wechat.issued == ["TOKEN-1"]
+    assert len(results) == 5 and wechat.force == [False]
 
 
 def test_a_refused_token_is_fetched_again_once_and_the_message_sent(wechat: FakeWeChat):
@@ -571,9 +576,18 @@ def test_a_refused_token_is_fetched_again_once_and_the_message_sent(wechat: Fake
     assert [r.query["access_token"] for r in sends(wechat)] == [
         "TOKEN-1",
         "TOKEN-1",
-        "TOKEN-3",
+        "TOKEN-elsewhere",
     ]
-    assert wechat.force == [False, False]
+    assert wechat.force == [False, False]  # the current one was enough: nothing forced
+
+
+def test_a_refused_token_still_handed_out_is_forced_anew(wechat: FakeWeChat):
+    provider = weixin()
+    provider.send(NOTICE)
+    wechat.revoked.add("TOKEN-1")  # refused, yet stable_token hands it out unforced
+    assert provider.send(NOTICE) == Sent("2794188253209100289")
+    assert wechat.force == [False, False, True]
+    assert sends(wechat)[-1].query["access_token"] == "TOKEN-2"
 
 
 def test_a_token_refused_twice_is_transient(wechat: FakeWeChat):
