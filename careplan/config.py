@@ -93,6 +93,45 @@ class Settings(BaseSettings):
         description="Comma-separated addresses or networks of the reverse proxies whose "
         "X-Forwarded-For and X-Forwarded-Proto are believed; empty: none.",
     )
+    sms_aliyun_access_key_id: str = Field(
+        default="",
+        description="Aliyun SMS: the AccessKey ID of a RAM user allowed SendSms; empty: no "
+        "SMS through Aliyun.",
+    )
+    sms_aliyun_access_key_secret: str = Field(
+        default="", description="Aliyun SMS: that AccessKey's secret."
+    )
+    sms_aliyun_endpoint: str = Field(
+        default="dysmsapi.aliyuncs.com",
+        description="Aliyun SMS: the API's host (HTTPS), or http://HOST:PORT for a local test "
+        "server.",
+    )
+    sms_aliyun_region: str = Field(
+        default="cn-hangzhou", description="Aliyun SMS: the region the AccessKey signs for."
+    )
+    sms_callback_secret: str = Field(
+        default="",
+        description="The token in the URL of Aliyun's delivery-report and reply pushes "
+        "(?token=...); empty: every push is refused.",
+    )
+    wechat_app_id: str = Field(
+        default="", description="WeChat: the Mini Program's or Official Account's AppID."
+    )
+    wechat_app_secret: str = Field(default="", description="WeChat: its AppSecret.")
+    wechat_token: str = Field(
+        default="",
+        description="WeChat: the Token of the server configuration (消息推送), which signs its "
+        "pushes; empty: every push is refused.",
+    )
+    wechat_encoding_aes_key: str = Field(
+        default="",
+        description="WeChat: the EncodingAESKey of 安全模式 (safe mode), which encrypts and, "
+        "with the Token, signs the whole push; empty: plain pushes (明文模式).",
+    )
+    wechat_base_url: str = Field(
+        default="https://api.weixin.qq.com",
+        description="WeChat: the API's base URL (a local server in tests).",
+    )
     log_format: Literal["json", "text"] | None = Field(
         default=None,
         description="json (one object a line) or text; unset: json in production, else text.",
@@ -134,6 +173,22 @@ class Settings(BaseSettings):
                 f"use at least {MIN_SECRET} random characters"
             )
         return self
+
+    @field_validator("sms_callback_secret")
+    @classmethod
+    def _long_callback_secret(cls, value: str) -> str:
+        # It is all that tells Aliyun's push from anyone's: a guessable one lets anyone
+        # mark messages delivered or withdraw a member's consent.
+        if value and len(value) < MIN_SECRET:
+            raise ValueError(f"use at least {MIN_SECRET} random characters")
+        return value
+
+    @field_validator("wechat_encoding_aes_key")
+    @classmethod
+    def _aes_key(cls, value: str) -> str:
+        if value and (len(value) != 43 or not value.isascii() or not value.isalnum()):
+            raise ValueError("an EncodingAESKey is 43 letters and digits")
+        return value
 
     @field_validator("jobs_url")
     @classmethod

@@ -82,3 +82,17 @@ def test_the_job_queue_is_a_file_beside_the_database_unless_one_is_named():
 def test_a_job_queue_of_another_kind_is_refused_at_start_up():
     with pytest.raises(ValidationError, match="sqlite:///PATH or redis://"):
         Settings(jobs_url="amqp://q")
+
+
+def test_a_short_sms_callback_secret_is_refused_at_start_up():
+    # It is all that tells Aliyun's push from anyone's (careplan/outreach/aliyun.py).
+    with pytest.raises(ValidationError, match="at least 32 random characters"):
+        Settings(sms_callback_secret="guessable")
+    assert Settings(sms_callback_secret="").sms_callback_secret == ""
+    assert Settings(sms_callback_secret="x" * 32).sms_callback_secret == "x" * 32
+
+
+def test_an_encoding_aes_key_that_is_no_key_is_refused_at_start_up():
+    with pytest.raises(ValidationError, match="43 letters and digits"):
+        Settings(wechat_encoding_aes_key="abc")
+    assert len(Settings(wechat_encoding_aes_key="a" * 43).wechat_encoding_aes_key) == 43

@@ -94,3 +94,16 @@ class Provider(Protocol):
         """A receipt or reply pushed to us; raise BadCallback unless its signature
         checks (headers' names in lower case)."""
         ...
+
+
+QUERY_HEADER = "x-query-"
+
+
+def callback_headers(headers: Mapping[str, str], query: Mapping[str, str]) -> dict[str, str]:
+    """What the web side hands to `Provider.callback` as its headers: the request's own, in
+    lower case, less any posing as a query parameter, and each of the URL's query
+    parameters as `x-query-NAME` (WeChat signs its push in the query, Aliyun's carries our
+    token there): the interface stays headers and body."""
+    out = {k.lower(): v for k, v in headers.items() if not k.lower().startswith(QUERY_HEADER)}
+    out.update({f"{QUERY_HEADER}{k.lower()}": v for k, v in query.items()})
+    return out
