@@ -123,6 +123,17 @@ def may_manage_lectures(actor: Actor) -> bool:
     return actor.role in MANAGERS
 
 
+def may_build_messages(actor: Actor) -> bool:
+    """Building the day's messages now rather than at the next hour: managers' and
+    head office's (building twice adds nothing): require_manager's people."""
+    return actor.role in MANAGERS
+
+
+def may_read_message_log(actor: Actor) -> bool:
+    """What the log provider kept, of the stores one sees: require_manager's people."""
+    return actor.role in MANAGERS
+
+
 def sees_store_management(actor: Actor) -> bool:
     """Store managers, head office and admins: the staff page, the audit, till imports."""
     return actor.role in MANAGERS

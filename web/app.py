@@ -22,6 +22,7 @@ from web.pages import checkpoints as checkpoint_pages
 from web.pages import lectures as lecture_pages
 from web.pages import member_rights as member_rights_pages
 from web.pages import members as member_pages
+from web.pages import messages as message_pages
 from web.pages import plans as plan_pages
 from web.pages import purchases as purchase_pages
 from web.pages import sheets as sheet_pages
@@ -86,8 +87,10 @@ def create_app(
         lecture_pages,
         purchase_pages,
         admin_pages,
+        message_pages,
     ):
         app.include_router(page.pages)
+    app.include_router(message_pages.callbacks)  # no session, no CSRF: signed by the provider
     for name, directory in VENDOR.items():
         if not directory.is_dir():
             raise RuntimeError(f"{directory} is missing: run `make install` (npm ci)")

@@ -791,6 +791,73 @@ def jobs_sweep() -> None:
     guarded(body)
 
 
+messages_app = typer.Typer(
+    help="Messages to members (SMS, WeChat): templates, the day's build, the outbox.",
+    no_args_is_help=True,
+)
+app.add_typer(messages_app, name="messages")
+
+
+@messages_app.command("check")
+def messages_check(path: Annotated[Path | None, typer.Argument()] = None) -> None:
+    """Validate the message templates (protocols/messages/templates.yaml by default) and
+    that every template a published protocol's step names exists; loads nothing."""
+    from careplan.outreach import templates as message_templates
+
+    def body() -> None:
+        settings = checked_settings()
+        target = path or message_templates.templates_path(settings.protocols_dir)
+        if not target.is_file():
+            fail(f"path: {target} does not exist")
+        found = message_templates.read_templates(target)
+        with unit_of_work(Actor.system("cli")) as session:
+            issues = message_templates.unknown_step_templates(session, found)
+            session.rollback()
+        if issues:
+            raise ProtocolFileError(issues)
+        typer.echo(f"ok  {len(found.by_key)} templates  {target}")
+
+    guarded(body)
+
+
+@messages_app.command("build")
+def messages_build() -> None:
+    """Build today's messages now (the consumers do it hourly; building again adds
+    nothing) and queue their sending."""
+    from careplan.jobs import tasks
+
+    def body() -> None:
+        checked_settings()
+        built = tasks.build_now()
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(built.by_reason.items())) or "none"
+        typer.echo(f"{built.added} message(s) added ({reasons}); "
+                   f"{built.held_by_cap} held by the weekly cap")  # fmt: skip
+
+    guarded(body)
+
+
+@messages_app.command("preview")
+def messages_preview(
+    card: Annotated[str, typer.Argument(help="the member's card number")],
+    template: Annotated[str, typer.Option(help="template key")] = "welcome",
+) -> None:
+    """Show a template as this member would read it (nothing is sent)."""
+    from careplan.outreach import preview
+
+    def body() -> None:
+        settings = checked_settings()
+        with unit_of_work(Actor.system("cli")) as session:
+            member = session.scalar(select(Member).where(Member.card_number == card))
+            if member is None:
+                raise CareplanError(
+                    N_("no member with card number '%(card)s'"), field="member", card=card
+                )
+            typer.echo(preview.render_for(session, member, template, settings=settings))
+            session.rollback()
+
+    guarded(body)
+
+
 erasure_app = typer.Typer(
     help="Erasure when retention ends (members untouched for 3 years).", no_args_is_help=True
 )

@@ -16,6 +16,9 @@ from careplan.vocab import (
     JobStanding,
     LecturePhase,
     LectureStatus,
+    MessageChannel,
+    MessageReason,
+    MessageState,
     OwnershipReason,
     Paper,
     PlanStatus,
@@ -93,6 +96,28 @@ _LABELS_BY_VOCAB: dict[type[StrEnum], dict[StrEnum, str]] = {
         AttemptOutcome.refused: N_("Declined to talk"),
         AttemptOutcome.wrong_number: N_("Wrong number"),
     },
+    MessageChannel: {
+        MessageChannel.sms: N_("SMS"),
+        MessageChannel.wechat: N_("WeChat"),
+    },
+    MessageState: {
+        MessageState.queued: N_("message.Waiting to send"),
+        MessageState.sending: N_("message.Sending"),
+        MessageState.sent: N_("message.Sent"),
+        MessageState.delivered: N_("message.Delivered"),
+        MessageState.failed: N_("message.Failed"),
+        MessageState.cancelled: N_("message.Cancelled"),
+    },
+    MessageReason: {
+        MessageReason.step_reminder: N_("Step reminder"),
+        MessageReason.step_nudge: N_("Overdue step"),
+        MessageReason.refill: N_("Refill reminder"),
+        MessageReason.lecture_invitation: N_("Lecture invitation"),
+        MessageReason.lecture_reminder: N_("Lecture reminder"),
+        MessageReason.birthday: N_("Birthday greeting"),
+        MessageReason.festival: N_("Festival greeting"),
+        MessageReason.welcome: N_("Welcome"),
+    },
     Sex: {
         Sex.female: N_("Female"),
         Sex.male: N_("Male"),
@@ -145,7 +170,7 @@ for _vocab in (
     Role, Channel, Adherence, StopReason, PlanStatus, CheckpointStatus, AttemptOutcome, Sex,
     HealthCheckSource, EscalationStatus, OwnershipReason, BatchState, JobStanding, Paper,
     LectureStatus,
-    SeatStatus, LecturePhase, ImportOutcome,
+    SeatStatus, LecturePhase, ImportOutcome, MessageChannel, MessageState, MessageReason,
 ):  # fmt: skip
     for _member in _vocab:
         LABELS[(_vocab.__name__, _member.value)] = _LABELS_BY_VOCAB[_vocab][_member]
@@ -189,6 +214,20 @@ LABELS.update(
         ("InvitationChannel", Channel.message.value): N_("Invited by SMS / WeChat"),
         ("InvitationChannel", Channel.in_store.value): N_("Invited in store"),
         ("InvitationChannel", Channel.home_visit.value): N_("Invited on a home visit"),
+    }
+)
+
+# Why a message did not leave, or failed (careplan/outreach: outbox.reasons_gone, the sweep).
+LABELS.update(
+    {
+        ("MessageCancel", "member_gone"): N_("the member died or was erased"),
+        ("MessageCancel", "consent_withdrawn"): N_("consent to messages withdrawn"),
+        ("MessageCancel", "step_closed"): N_("the step was done or the plan stopped"),
+        ("MessageCancel", "lecture_cancelled"): N_("the lecture was cancelled or is over"),
+        ("MessageCancel", "seat_given_up"): N_("the seat was given up"),
+        ("MessageCancel", "already_registered"): N_("already registered for it"),
+        ("MessageCancel", "refilled"): N_("the medicine was bought meanwhile"),
+        ("MessageCancel", "interrupted"): N_("cut off while sending: not known whether it left"),
     }
 )
 

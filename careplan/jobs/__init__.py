@@ -6,5 +6,6 @@ before any work and seals it with the work's last commit, so a job is done once,
 often its task is delivered (lease.py, runs.py). `engine.py` is the one huey instance,
 its queue in SQLite beside the database by default or in Redis for a chain.
 
-May import: adherence, clock, config, db, errors, models, sheets, vocab, jobs.
+May import: access, adherence, clock, config, db, errors, models, outreach, sheets, vocab,
+jobs.
 """

@@ -1,5 +1,6 @@
-"""The job engine's tasks: render a sheet batch, import a till upload (each carrying the
-id of its row, written in the business transaction), and the sweep, every minute.
+"""The job engine's tasks: render a sheet batch, import a till upload, send messages
+(each carrying the ids of its rows, written in the business transaction), build the
+day's messages (hourly while the sending window is near), and the sweep, every minute.
 
 A consumer process (`careplan jobs consume`) runs them; the web app queues them once the
 row is committed. The tasks take their database from the settings; the PDF layout is
@@ -14,19 +15,21 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from huey import CancelExecution, crontab
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan import clock
+from careplan.access import Actor
 from careplan.config import get_settings
 from careplan.db import make_engine, make_session_factory
 from careplan.jobs import runs
 from careplan.jobs.engine import huey, periodic_task, task
 from careplan.jobs.lease import Leased
 from careplan.models import ImportJob, SheetBatch
+from careplan.outreach import build, outbox, wiring
 from careplan.sheets.sheets import Render
 
 log = logging.getLogger(__name__)
@@ -157,3 +160,78 @@ def sweep_now() -> runs.Swept:
 @periodic_task(crontab(minute="*"))
 def sweep_jobs() -> None:
     sweep_now()
+    sweep_messages()
+
+
+# --- messages ---------------------------------------------------------------------------
+
+SEND_CHUNK = 200  # message ids a task carries
+BUILD_FROM_HOURS_BEFORE = 2  # the day's build starts this long before the window opens
+
+
+@task(**RETRYING)
+def send_messages(ids: list[int]) -> None:
+    """Send these messages (those still queued and due); queue the retries."""
+    result = outbox.send(_factory(), ids, wiring.sending(get_settings()))
+    for when, group in _by_time(result.retry).items():
+        send_messages.schedule(args=(group,), eta=when)
+
+
+def _by_time(retry: list[tuple[int, datetime]]) -> dict[datetime, list[int]]:
+    found: dict[datetime, list[int]] = defaultdict(list)
+    for message_id, when in retry:
+        found[when].append(message_id)
+    return found
+
+
+def queue_messages(ids: list[int], *, not_before: datetime | None = None) -> None:
+    """Queue the sending of committed messages, SEND_CHUNK a task; those waiting for
+    the window at its opening. A queue that cannot be reached is logged: the sweep
+    queues due messages again."""
+    try:
+        for i in range(0, len(ids), SEND_CHUNK):
+            chunk = list(ids[i : i + SEND_CHUNK])
+            if not_before is not None and not_before > clock.now():
+                send_messages.schedule(args=(chunk,), eta=not_before)
+            else:
+                send_messages(chunk)
+    except Exception:
+        log.exception("could not queue %s messages; the sweep will", len(ids))
+
+
+def build_now(*, by: int | None = None) -> build.Built:
+    """Build today's messages (again: building twice adds nothing) and queue them."""
+    settings = get_settings()
+    context = wiring.context(settings, now=clock.now(), by=by)
+    with _factory()() as session:
+        session.info["actor"] = Actor.system("jobs")
+        built = build.build_day(session, context)
+        session.commit()
+    if built.ids:
+        queue_messages(
+            built.ids, not_before=context.window.opening_on(context.day, context.zone, context.now)
+        )
+    log.info("messages built: %s added, %s held by the weekly cap", built.added, built.held_by_cap)
+    return built
+
+
+@periodic_task(crontab(minute="30"))
+def build_messages() -> None:
+    """Hourly from a little before the window opens until it closes: the first run
+    builds the day, the later ones add what came since (a new member's welcome, a
+    lecture booked) and nothing twice."""
+    settings = get_settings()
+    window = wiring.context(settings, now=clock.now()).window
+    soon = clock.now() + timedelta(hours=BUILD_FROM_HOURS_BEFORE)
+    if window.is_open(clock.now(), settings.zone) or window.is_open(soon, settings.zone):
+        build_now()
+
+
+def sweep_messages() -> outbox.Swept:
+    """Due messages nobody sent (a lost task), and those a crash left "sending"."""
+    with _factory()() as session:
+        swept = outbox.sweep(session, wiring.sending(get_settings()))
+        session.commit()
+    if swept.due:
+        queue_messages(swept.due)
+    return swept

@@ -480,13 +480,13 @@ def _said(name: str, value: Any, language: str, zone: ZoneInfo, labels: _StepLab
         return str(value[1] if language == "en" else value[0])
     if isinstance(value, datetime):
         local = value.astimezone(zone)
-        return f"{_day_text(local.date(), language)} {local:%H:%M}"
+        return f"{day_text(local.date(), language)} {local:%H:%M}"
     if isinstance(value, date):
-        return _day_text(value, language)
+        return day_text(value, language)
     return str(value)
 
 
-def _day_text(day: date, language: str) -> str:
+def day_text(day: date, language: str) -> str:
     if language == "en":
         return f"{day.day} {MONTHS_EN[day.month - 1]}"
     return f"{day.month}月{day.day}日"

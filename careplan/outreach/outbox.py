@@ -21,12 +21,14 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from careplan.access import Actor
 from careplan.adherence.measured import fills_by_member
 from careplan.adherence.pdc import runs_out_on
 from careplan.models import (
@@ -39,6 +41,8 @@ from careplan.models import (
     MessageConsent,
 )
 from careplan.outreach import rules
+from careplan.outreach.log import FILE_NAME as LOG_FILE
+from careplan.outreach.log import read_log
 from careplan.outreach.provider import Outgoing, Permanent, Provider, Sent, Transient
 from careplan.outreach.templates import Templates
 from careplan.vocab import (
@@ -485,3 +489,15 @@ def count_queued(session: Session) -> int:
         )
         or 0
     )
+
+
+def kept_by_log(
+    session: Session, actor: Actor, work_dir: Path, *, last: int
+) -> list[dict[str, Any]]:
+    """The log provider's last lines, newest first, of the stores `actor` sees."""
+    lines = list(reversed(read_log(work_dir / LOG_FILE, last=last)))
+    ids = {int(x["id"]) for x in lines if isinstance(x.get("id"), int)}
+    stores = dict(
+        session.execute(select(Message.id, Message.store_id).where(Message.id.in_(ids))).all()
+    )
+    return [x for x in lines if x.get("id") in stores and actor.may_see_store(stores[x["id"]])]

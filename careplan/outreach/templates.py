@@ -202,3 +202,32 @@ def current_templates(protocols_dir: Path) -> Templates:
     """The templates in use, read again when the file changes."""
     path = templates_path(protocols_dir)
     return _cached(path, path.stat().st_mtime_ns)
+
+
+def unknown_step_templates(session: Any, templates: Templates) -> list[ProtocolIssue]:
+    """Templates the published protocols' steps name (`remind`, `nudge`) but the file
+    lacks: a step would have nothing to send."""
+    from careplan.plans.protocols import definitions_by_version
+
+    issues: list[ProtocolIssue] = []
+    for definition in definitions_by_version(session).values():
+        steps = [*definition.checkpoints, *([definition.routine] if definition.routine else [])]
+        for step in steps:
+            for rule in (step.remind, step.nudge):
+                if rule is not None and rule.template not in templates.by_key:
+                    issues.append(
+                        ProtocolIssue(
+                            templates.path,
+                            1,
+                            N_(
+                                "protocol %(protocol)s v%(version)s names the template '%(key)s', "
+                                "which is not in the file"
+                            ),
+                            {
+                                "protocol": definition.id,
+                                "version": definition.version,
+                                "key": rule.template,
+                            },
+                        )
+                    )
+    return issues

@@ -16,10 +16,45 @@ from careplan.vocab import MessageChannel
 
 
 def providers(settings: Settings) -> dict[MessageChannel, Provider]:
-    made: dict[MessageChannel, Provider] = {}
-    for channel in MessageChannel:
-        made[channel] = LogProvider(channel, settings.work_dir)
-    return made
+    """Each channel's provider, as CAREPLAN_MESSAGES_*_PROVIDER says (log by default)."""
+    return {
+        MessageChannel.sms: sms_provider(settings),
+        MessageChannel.wechat: wechat_provider(settings),
+    }
+
+
+def sms_provider(settings: Settings) -> Provider:
+    if settings.messages_sms_provider == "aliyun":
+        from careplan.outreach.aliyun import AliyunSms  # its SDK takes a while to import
+
+        return AliyunSms(
+            settings.sms_aliyun_access_key_id,
+            settings.sms_aliyun_access_key_secret,
+            endpoint=settings.sms_aliyun_endpoint,
+            region=settings.sms_aliyun_region,
+            callback_secret=settings.sms_callback_secret,
+        )
+    return LogProvider(MessageChannel.sms, settings.work_dir)
+
+
+def wechat_provider(settings: Settings) -> Provider:
+    if settings.messages_wechat_provider == "wechat":
+        from careplan.outreach.wechat import WeChatSubscribe
+
+        return WeChatSubscribe(
+            settings.wechat_app_id,
+            settings.wechat_app_secret,
+            token=settings.wechat_token,
+            encoding_aes_key=settings.wechat_encoding_aes_key,
+            base_url=settings.wechat_base_url,
+        )
+    return LogProvider(MessageChannel.wechat, settings.work_dir)
+
+
+def by_name(settings: Settings, name: str) -> Provider | None:
+    """The provider a callback URL names, if it is one in use."""
+    found = {p.name: p for p in providers(settings).values() if p.name != "log"}
+    return found.get(name)
 
 
 def sending(settings: Settings) -> Sending:

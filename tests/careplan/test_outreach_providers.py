@@ -39,7 +39,9 @@ from careplan.outreach.provider import (
 from careplan.outreach.wechat import WeChatSubscribe, sign
 from careplan.vocab import MessageChannel
 
-ALIYUN_PORT, NOTHING_PORT, WECHAT_PORT = 8621, 8622, 8623
+# Each pytest-xdist worker its own three ports: a module's tests may run in several.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+ALIYUN_PORT, NOTHING_PORT, WECHAT_PORT = (p + 10 * _WORKER for p in (8621, 8622, 8623))
 AK_ID, AK_SECRET = "LTAI5tTestKeyId", "test-secret-of-the-access-key"
 CALLBACK_SECRET = "s" * 40
 

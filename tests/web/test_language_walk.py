@@ -30,14 +30,16 @@ from careplan.csv_records import BadRecord, records
 from careplan.errors import CareplanError, InvalidValue
 from careplan.lectures import lectures
 from careplan.members import archive, consent, erasure, health_records
-from careplan.models import Checkpoint, Staff
+from careplan.models import Checkpoint, Member, Staff
+from careplan.outreach import consent as message_consent
+from careplan.outreach import templates as message_templates
 from careplan.plans import checkpoints, escalations, lifecycle, protocols
 from careplan.sheets import sheets
 from careplan.sign_in import hash_password
 from careplan.trust.access_log import who_looked
 from careplan.trust.change_log import history
 from careplan.validation import parse
-from careplan.vocab import Channel, OwnershipReason, Paper, Role
+from careplan.vocab import Channel, MessageChannel, OwnershipReason, Paper, Role
 from tests.factories import (
     PASSWORD,
     ROOT,
@@ -46,6 +48,7 @@ from tests.factories import (
     api_sign_in,
     make_member,
     make_staff,
+    shipped_protocols,
     sign_in_page,
 )
 from tests.web.test_languages import ascii_punctuation, chinese_left, english_left, visible
@@ -503,6 +506,7 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     walk("erased", erasure.erase_member, s, manager, bare.id, "request", now=now)
     walk("erased archive", archive.update_member, s, manager, bare.id,
          archive.MemberFields(name="某"))  # fmt: skip
+    _walk_message_consent(walk, world, member, bare, now)
     walk("no escalation", escalations.resolve_escalation, s, manager, 999_999, "好了", now=now)
     result(steps[2], world.actor(world.clerk_a), channel="home_visit", adherence="stopped",
            stop_reason="side_effects")  # fmt: skip
@@ -569,6 +573,24 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     # Pydantic's own checks, each said as a key.
     for bad in PYDANTIC_BAD:
         walk(f"pydantic {bad}", parse, Every, bad)
+
+
+def _walk_message_consent(
+    walk: Walk, world: World, member: Member, erased: Member, now: datetime
+) -> None:
+    """Consent to messages: a channel the archive cannot reach, one never agreed to."""
+    s, clerk = world.session, world.actor(world.clerk_a)
+    no_mobile = make_member(world, name="李静", mobile=None)
+    s.commit()
+    clerk = world.actor(world.clerk_a)
+    walk("sms without a mobile", message_consent.grant, s, clerk, no_mobile.id, MessageChannel.sms,
+         now=now)  # fmt: skip
+    walk("wechat without an openid", message_consent.grant, s, clerk, member.id,
+         MessageChannel.wechat, now=now, address="不是")  # fmt: skip
+    walk("withdraw what was never given", message_consent.withdraw, s, clerk, member.id,
+         MessageChannel.sms, now=now)  # fmt: skip
+    walk("messages to an erased member", message_consent.grant, s, world.actor(world.manager_a),
+         erased.id, MessageChannel.sms, now=now)  # fmt: skip
 
 
 def _walk_the_admin_console(walk: Walk, world: World, left: Staff, now: datetime) -> None:
@@ -686,7 +708,42 @@ def walk_protocol_problems(world: World, tmp: Path) -> list[protocols.ProtocolIs
     (tmp / "b.yaml").write_text(good, encoding="utf-8")
     with pytest.raises(protocols.ProtocolFileError) as refused:
         protocols.read_files([tmp / "a.yaml", tmp / "b.yaml", tmp])  # tmp: a folder
-    return met + refused.value.issues
+    return met + refused.value.issues + _template_problems(world)
+
+
+def _template_problems(world: World) -> list[protocols.ProtocolIssue]:
+    """The message templates' own problems, each from a bad file (careplan messages check)."""
+    good = (ROOT / "protocols" / "messages" / "templates.yaml").read_text(encoding="utf-8")
+    met: list[protocols.ProtocolIssue] = []
+    for old, new in (
+        ("{due}", "{when}"),  # a variable not declared; a declared one unused
+        ("{store}药师届时", "{store药师届时"),  # a brace without its pair
+        ("  - key: refill\n", "  - key: step_nudge\n"),  # a key twice, a reason uncovered
+    ):
+        with pytest.raises(protocols.ProtocolFileError) as refused:
+            message_templates.parse_templates(good.replace(old, new, 1), "templates.yaml")
+        met += refused.value.issues
+    templates = message_templates.parse_templates(good, "templates.yaml")
+    first = templates.by_key["step_reminder"]
+    templates = message_templates.Templates({"refill": first}, "templates.yaml")
+    met += _named_template_missing(world, templates)
+    return met
+
+
+def _named_template_missing(world: World, templates: Any) -> list[protocols.ProtocolIssue]:
+    """A published step naming a template the file lacks."""
+    from careplan.plans.protocol_schema import Remind
+
+    shipped = {p.definition.id: p for p in shipped_protocols()}["osteoporosis"].definition
+    first, *rest = shipped.checkpoints
+    first = first.model_copy(update={"remind": Remind(days_before=2, template="no_such")})
+    definition = shipped.model_copy(update={"version": 90, "checkpoints": (first, *rest)})
+    loaded = protocols.LoadedProtocol(definition, "x", protocols.content_hash(definition), {})
+    protocols.publish(world.session, [loaded])
+    try:
+        return message_templates.unknown_step_templates(world.session, templates)
+    finally:
+        world.session.rollback()
 
 
 def protocol_problem_reads_wrong(issue: protocols.ProtocolIssue) -> bool:

@@ -18,12 +18,14 @@ from careplan.members import archive
 from careplan.members.consent import withdraw_health_consent
 from careplan.members.health_records import effects_of, health_checks_of
 from careplan.models import Member
+from careplan.outreach import outbox
+from careplan.outreach.consent import consents_of
 from careplan.plans import caseload
 from careplan.plans.contacts import contact_log, last_answer
 from careplan.plans.lifecycle import open_escalations, plans_of_member
 from careplan.plans.measurements import MEASUREMENTS
 from careplan.staff import names_of, store_staff
-from careplan.vocab import Sex
+from careplan.vocab import MessageChannel, Sex
 from web.access_log import looked
 from web.charts import Series, line_chart
 from web.deps import DbSession, Now
@@ -317,8 +319,10 @@ def member_view(
     lecture_done: str = "",
     error: CareplanError | None = None,
     enrolled: int | None = None,
+    message_error: CareplanError | None = None,
 ) -> Response:
-    """The member's page; `error` is a refused change made from it (shown, nothing saved)."""
+    """The member's page; `error` is a refused change made from it (shown, nothing saved),
+    `message_error` one about messages (shown in their section)."""
     actor = visitor.actor
     member = get_member(session, actor, member_id)
     # A page answering a write (its refusal) records in that write's transaction.
@@ -339,6 +343,9 @@ def member_view(
     ids |= {o.changed_by_id for o in ownerships if o.changed_by_id}
     ids |= {e.by for e in log}
     ids |= {e.assignee_id for e in escalations if e.assignee_id}
+    message_consents = consents_of(session, member.id)
+    ids |= {c.granted_by_id for c in message_consents.values() if c.granted_by_id}
+    ids |= {c.withdrawn_by_id for c in message_consents.values() if c.withdrawn_by_id}
     measured_from = clock.today - timedelta(days=measured.MEASURED_DAYS - 1)
     context = {
         "nav": "members",
@@ -383,8 +390,13 @@ def member_view(
         "error": error,
         "now": clock.now,
         "may_erase": may_erase_members(actor),
+        "message_consents": message_consents,
+        "message_channels": list(MessageChannel),
+        "messages": outbox.of_member(session, member.id, limit=20),
+        "message_error": message_error,
     }
-    return render(request, visitor, "members/page.html", context, status=422 if error else 200)
+    refused = error or message_error
+    return render(request, visitor, "members/page.html", context, status=422 if refused else 200)
 
 
 def _age(birthday: date | None, today: date) -> int | None:

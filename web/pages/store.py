@@ -33,7 +33,7 @@ from web.templating import render
 pages = pages_router()
 
 
-def _store_of(session: DbSession, visitor: Visitor, store: int | None) -> Store:
+def store_of(session: DbSession, visitor: Visitor, store: int | None) -> Store:
     """A manager's own store; a supervisor picks any."""
     actor = visitor.actor
     store_id = store if actor.chain_wide and store else actor.store_id
@@ -89,7 +89,7 @@ def staff_page(
 ) -> Response:
     require_manager(visitor.actor)
     context = _staff_context(
-        session, visitor, _store_of(session, visitor, store), owner, clock.today
+        session, visitor, store_of(session, visitor, store), owner, clock.today
     )
     context |= {"done": moved, "signed_out": signed_out, "returned": returned}
     return render(request, visitor, "store/staff.html", context)
@@ -101,7 +101,7 @@ def reassign(
 ) -> Response:
     """Selected members, or every member of one staff member (e.g. who is leaving)."""
     require_manager(visitor.actor)
-    store = _store_of(session, visitor, int_of(form, "store"))
+    store = store_of(session, visitor, int_of(form, "store"))
     try:
         to_staff = int_of(form, "to_staff_id")
         if to_staff is None:
