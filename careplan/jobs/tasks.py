@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from careplan import clock
 from careplan.access import Actor
 from careplan.config import get_settings
-from careplan.db import make_engine, make_session_factory
+from careplan.db import begin_for_writing, make_engine, make_session_factory
 from careplan.jobs import runs
 from careplan.jobs.engine import huey, periodic_task, task
 from careplan.jobs.lease import Leased
@@ -203,10 +203,7 @@ def build_now(*, by: int | None = None) -> build.Built:
     """Build today's messages (again: building twice adds nothing) and queue them."""
     settings = get_settings()
     context = wiring.context(settings, now=clock.now(), by=by)
-    with _factory()() as session:
-        session.info["actor"] = Actor.system("jobs")
-        built = build.build_day(session, context)
-        session.commit()
+    built = build.build_day_committed(_factory(), context, Actor.system("jobs"))
     if built.ids:
         queue_messages(
             built.ids, not_before=context.window.opening_on(context.day, context.zone, context.now)
@@ -230,7 +227,8 @@ def build_messages() -> None:
 def sweep_messages() -> outbox.Swept:
     """Due messages nobody sent (a lost task), and those a crash left "sending"."""
     with _factory()() as session:
-        swept = outbox.sweep(session, wiring.sending(get_settings()))
+        begin_for_writing(session)
+        swept = outbox.sweep(session, wiring.sending(get_settings()), lease=_lease())
         session.commit()
     if swept.due:
         queue_messages(swept.due)

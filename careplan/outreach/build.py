@@ -26,10 +26,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, true
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from careplan.access import Actor
 from careplan.adherence.measured import fills_by_member
 from careplan.adherence.pdc import runs_out_on
+from careplan.db import begin_for_writing
 from careplan.members.occasions import anniversary_in, festivals_between
 from careplan.models import (
     CarePlan,
@@ -378,6 +380,36 @@ def pick_channel(
 def build_day(session: Session, ctx: Context, reasons: Iterable[Any] = REASONS) -> Built:
     """Write the day's messages (queued, to leave when the window opens); flushes, the
     caller commits and then queues their sending."""
+    built, rows = plan_day(session, ctx, reasons)
+    return write(session, built, rows)
+
+
+def build_day_committed(factory: sessionmaker[Session], ctx: Context, actor: Actor) -> Built:
+    """build_day as two transactions: the reading (seconds, at a chain's scale) holds no
+    lock; the writing takes SQLite's write lock at its start and only inserts. A build
+    running meanwhile adds nothing twice (the idempotency key)."""
+    with factory() as session:
+        session.info["actor"] = actor
+        built, rows = plan_day(session, ctx)
+        session.rollback()
+    with factory() as session:
+        session.info["actor"] = actor
+        begin_for_writing(session)
+        built = write(session, built, rows)
+        session.commit()
+    return built
+
+
+def write(session: Session, built: Built, rows: list[dict[str, Any]]) -> Built:
+    built.ids = _insert(session, rows)
+    built.added = len(built.ids)
+    return built
+
+
+def plan_day(
+    session: Session, ctx: Context, reasons: Iterable[Any] = REASONS
+) -> tuple[Built, list[dict[str, Any]]]:
+    """The rows the day's build would write, and its counts, from reads alone."""
     wanted: dict[int, list[Candidate]] = defaultdict(list)
     for find in reasons:
         for candidate in find(session, ctx):
@@ -404,9 +436,7 @@ def build_day(session: Session, ctx: Context, reasons: Iterable[Any] = REASONS) 
                 continue
             rows.append(row)
             built.by_reason[candidate.reason.value] += 1
-    built.ids = _insert(session, rows)
-    built.added = len(built.ids)
-    return built
+    return built, rows
 
 
 def _fresh(candidates: list[Candidate], sent: set[tuple[int, str, str]]) -> list[Candidate]:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from careplan.access import Actor
 from careplan.adherence.measured import fills_by_member
 from careplan.adherence.pdc import runs_out_on
+from careplan.db import begin_for_writing
 from careplan.models import (
     CarePlan,
     Checkpoint,
@@ -60,7 +61,7 @@ log = logging.getLogger(__name__)
 GROUP = 10  # rows claimed at once: at most this many are in doubt after a kill
 MAX_ATTEMPTS = 5
 BACKOFF = timedelta(seconds=30)  # then 60, 120, 240 s
-SENDING_LEASE = timedelta(minutes=2)  # a row "sending" this long was cut off
+SENDING_LEASE = timedelta(minutes=2)  # by default, a row "sending" this long was cut off
 
 
 class Sender(Protocol):
@@ -119,6 +120,7 @@ def _claim(
 ) -> list[_Claimed]:
     now = how.clock()
     with factory() as session:
+        begin_for_writing(session)  # it reads, then claims: SQLite's writers queue
         rows = list(
             session.scalars(
                 select(Message).where(Message.id.in_(ids), Message.state == MessageState.queued)
@@ -246,6 +248,7 @@ def _settle(
         return
     now = how.clock()
     with factory() as session:
+        begin_for_writing(session)
         for row, outcome in outcomes:
             values = _settled(row, outcome, now, how, result)
             session.execute(
@@ -395,24 +398,25 @@ class Swept:
     interrupted: int = 0
 
 
-def sweep(session: Session, how: Sending, *, due_grace: timedelta = timedelta(minutes=1)) -> Swept:
-    """Due messages left queued (a task lost, a queue down), and messages a crash left
-    "sending": the provider says whether each left; if it cannot, it is marked failed,
-    interrupted, and not sent again."""
+def sweep(session: Session, how: Sending, *, lease: timedelta = SENDING_LEASE) -> Swept:
+    """Due messages left queued this long (a task lost, a queue down), and messages a
+    crash left "sending" this long: the provider says whether each left; if it cannot,
+    it is marked failed, interrupted, and not sent again. `lease`: the job engine's
+    (CAREPLAN_JOBS_LEASE_SECONDS), how long a consumer may go silent on a job."""
     now = how.clock()
     swept = Swept()
     if how.window.is_open(now, how.zone):
         swept.due = list(
             session.scalars(
                 select(Message.id)
-                .where(Message.state == MessageState.queued, Message.not_before <= now - due_grace)
+                .where(Message.state == MessageState.queued, Message.not_before <= now - lease)
                 .order_by(Message.not_before)
                 .limit(50_000)
             )
         )
     stale = session.scalars(
         select(Message).where(
-            Message.state == MessageState.sending, Message.sending_at < now - SENDING_LEASE
+            Message.state == MessageState.sending, Message.sending_at < now - lease
         )
     )
     for row in stale:
