@@ -364,7 +364,12 @@ def status_clause(status: CheckpointStatus, today: date) -> ColumnElement[bool]:
             return and_(pending, Checkpoint.open_on <= today, Checkpoint.overdue_on > today)
         case CheckpointStatus.overdue:
             not_missed = or_(Checkpoint.missed_on.is_(None), Checkpoint.missed_on > today)
-            return and_(pending, Checkpoint.overdue_on <= today, not_missed)
+            not_held = or_(Checkpoint.held_until.is_(None), Checkpoint.held_until <= today)
+            return and_(pending, Checkpoint.overdue_on <= today, not_missed, not_held)
+        case CheckpointStatus.visit_agreed:
+            not_missed = or_(Checkpoint.missed_on.is_(None), Checkpoint.missed_on > today)
+            held = Checkpoint.held_until > today
+            return and_(pending, Checkpoint.overdue_on <= today, not_missed, held)
         case CheckpointStatus.missed:
             return and_(pending, Checkpoint.missed_on <= today)
         case CheckpointStatus.done:

@@ -200,6 +200,7 @@ def status_of(checkpoint: Checkpoint, today: date) -> CheckpointStatus:
         checkpoint.missed_on,
         checkpoint.late,
         today,
+        checkpoint.held_until,
     )
 
 
