@@ -104,6 +104,7 @@ def _filter(q: WorklistQuery, tab: str, today: date, limit: int = 200) -> Checkp
         protocol_id=q.protocol_id,
         step_key=q.step_key,
         due_to=due_to,
+        awake=True,
         limit=limit,
     )
 

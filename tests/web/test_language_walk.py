@@ -31,7 +31,7 @@ from careplan.errors import CareplanError, InvalidValue
 from careplan.lectures import lectures
 from careplan.members import archive, consent, erasure, health_records
 from careplan.models import Checkpoint, Staff
-from careplan.plans import checkpoints, escalations, lifecycle, protocols
+from careplan.plans import checkpoints, escalations, lifecycle, outcomes, protocols
 from careplan.sheets import sheets
 from careplan.sign_in import hash_password
 from careplan.trust.access_log import who_looked
@@ -265,8 +265,8 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     walk("channel", result, first, channel="message")
     walk("checklist", result, first, checklist={"nonsense": True})
     walk("contacted on", result, first, contacted_on=today - timedelta(days=400))
-    walk("call back", checkpoints.record_attempt, s, clerk, first.id,
-         checkpoints.AttemptIn(outcome="call_back", call_back_at=now - timedelta(hours=1)),
+    walk("call back", outcomes.record_attempt, s, clerk, first.id,
+         outcomes.AttemptIn(outcome="call_back", call_back_at=now - timedelta(hours=1)),
          today=today, now=now)  # fmt: skip
     walk("skip why", checkpoints.skip, s, clerk, first.id, " ", first.version, today=today)
     walk("due range", checkpoints.list_checkpoints, s, clerk,
@@ -275,8 +275,8 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     result(first)
     s.commit()
     walk("done already", result, first)
-    walk("attempt on done", checkpoints.record_attempt, s, clerk, first.id,
-         checkpoints.AttemptIn(), today=today, now=now)  # fmt: skip
+    walk("attempt on done", outcomes.record_attempt, s, clerk, first.id,
+         outcomes.AttemptIn(), today=today, now=now)  # fmt: skip
     walk("skip done", checkpoints.skip, s, clerk, first.id, "走了", None, today=today)
     buyer = make_member(world, name="周强")
     pp = lifecycle.enroll(s, world.actor(world.clerk_a), member_id=buyer.id,

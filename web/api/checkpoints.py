@@ -9,9 +9,10 @@ from pydantic import BaseModel, Field
 
 from careplan.access import get_checkpoint
 from careplan.models import Checkpoint
-from careplan.plans import checkpoints
-from careplan.plans.checkpoints import AttemptIn, CheckpointFilter, ResultIn
+from careplan.plans import checkpoints, outcomes
+from careplan.plans.checkpoints import CheckpointFilter, ResultIn
 from careplan.plans.escalations import raised_at_checkpoint
+from careplan.plans.outcomes import AttemptIn
 from careplan.validation import IsoDate
 from careplan.vocab import CheckpointStatus
 from web.api.present import checkpoint_out
@@ -84,7 +85,7 @@ def record(
 def attempt(
     checkpoint_id: int, body: AttemptIn, session: DbSession, actor: CurrentActor, clock: Now
 ) -> AttemptOut:
-    row = checkpoints.record_attempt(
+    row = outcomes.record_attempt(
         session, actor, checkpoint_id, body, today=clock.today, now=clock.now
     )
     return AttemptOut.model_validate(row)

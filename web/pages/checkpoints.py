@@ -16,17 +16,12 @@ from careplan.errors import CareplanError, Conflict, InvalidInput, StaleVersion
 from careplan.members.health_records import HealthCheckIn
 from careplan.models import Checkpoint
 from careplan.plans import worklist
-from careplan.plans.checkpoints import (
-    AttemptIn,
-    ResultIn,
-    record_attempt,
-    record_result,
-    snapshot,
-)
+from careplan.plans.checkpoints import ResultIn, record_result, snapshot
 from careplan.plans.contacts import step_contacts
 from careplan.plans.escalations import raised_at_checkpoint
 from careplan.plans.lifecycle import allowed_channels, protocol_of, status_of, step_of, step_title
 from careplan.plans.measurements import MEASUREMENTS, implausible
+from careplan.plans.outcomes import AttemptIn, record_attempt
 from careplan.staff import names_of
 from careplan.vocab import Adherence, AttemptOutcome, Channel, StopReason
 from web.deps import DbSession, Now
