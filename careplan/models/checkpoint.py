@@ -93,8 +93,10 @@ class Checkpoint(IdMixin, TimestampMixin, Base):
     completed_on: Mapped[date | None] = mapped_column(default=None)
     late: Mapped[bool] = mapped_column(default=False)
     call_back_at: Mapped[datetime | None] = mapped_column(default=None)
-    # The member agreed to come on a day: the first day the step is overdue again (that
-    # day + the step's grace + 1). Until then an overdue step reads visit_agreed.
+    # The member agreed on a call to come on a day (visit_on): the first day the step is
+    # overdue again is that day + the step's grace + 1 (held_until). Until then a step
+    # past its own grace reads visit_agreed.
+    visit_on: Mapped[date | None] = mapped_column(default=None)
     held_until: Mapped[date | None] = mapped_column(default=None)
     # "Remind me later": the first day the step is back on the worklist's lists.
     snoozed_until: Mapped[date | None] = mapped_column(default=None)

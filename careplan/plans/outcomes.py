@@ -163,7 +163,7 @@ def record_attempt(
     flag_modified(cp, "call_back_at")  # the version moves on even when the time is the same
     if data.visit_on is not None:
         grace = grace_of(protocol_of(cp.plan), step_of(protocol_of(cp.plan), cp.key))
-        cp.held_until = data.visit_on + timedelta(days=grace + 1)
+        cp.visit_on, cp.held_until = data.visit_on, data.visit_on + timedelta(days=grace + 1)
     if attempt.remind_on is not None:
         cp.snoozed_until = attempt.remind_on
     if data.removal_reason is not None:

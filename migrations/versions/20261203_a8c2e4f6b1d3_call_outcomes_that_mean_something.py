@@ -53,6 +53,7 @@ def upgrade() -> None:
         batch_op.create_check_constraint('attempt_removal_reason', _in('removal_reason', REASONS))
         batch_op.drop_constraint(batch_op.f('ck_contact_attempts_attempt_outcome'), type_='check')
         batch_op.create_check_constraint('attempt_outcome', _in('outcome', NEW))
+    op.add_column('checkpoints', sa.Column('visit_on', sa.Date(), nullable=True))
     op.add_column('checkpoints', sa.Column('held_until', sa.Date(), nullable=True))
     op.add_column('checkpoints', sa.Column('snoozed_until', sa.Date(), nullable=True))
     if op.get_bind().dialect.name == 'sqlite':
@@ -111,6 +112,7 @@ def downgrade() -> None:
         op.drop_column('care_plans', 'removed_for')
     op.drop_column('checkpoints', 'snoozed_until')
     op.drop_column('checkpoints', 'held_until')
+    op.drop_column('checkpoints', 'visit_on')
     with op.batch_alter_table('contact_attempts', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_contact_attempts_attempt_outcome'), type_='check')
         batch_op.create_check_constraint('attempt_outcome', _in('outcome', OLD))

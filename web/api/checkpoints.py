@@ -1,4 +1,8 @@
-"""/api/v1/checkpoints — the filtered lists, and recording what happened at a step."""
+"""/api/v1/checkpoints — the filtered lists, and recording what happened at a step.
+
+The overdue filter puts the riskiest members first within each page, with each row's
+risk reasons (careplan/adherence/risk.py); a call's attempt takes every outcome
+(careplan/plans/outcomes.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from fastapi import Query
 from pydantic import BaseModel, Field
 
 from careplan.access import get_checkpoint
+from careplan.adherence import risk
 from careplan.models import Checkpoint
 from careplan.plans import checkpoints, outcomes
 from careplan.plans.checkpoints import CheckpointFilter, ResultIn
@@ -50,6 +55,10 @@ def list_(
         offset=offset,
     )
     rows = checkpoints.list_checkpoints(session, actor, f, today=clock.today)
+    if status is CheckpointStatus.overdue:
+        # Riskiest first within the page (pages are cut in due-date order).
+        ranked = risk.risk_first_rows(session, rows, clock.today)
+        return [checkpoint_out(cp, m, clock.today, risks) for cp, m, risks in ranked]
     return [checkpoint_out(cp, m, clock.today) for cp, m in rows]
 
 

@@ -339,6 +339,7 @@ def member_view(
     ids |= {o.changed_by_id for o in ownerships if o.changed_by_id}
     ids |= {e.by for e in log}
     ids |= {e.assignee_id for e in escalations if e.assignee_id}
+    ids |= {member.died_recorded_by_id} if member.died_recorded_by_id else set()
     measured_from = clock.today - timedelta(days=measured.MEASURED_DAYS - 1)
     context = {
         "nav": "members",
