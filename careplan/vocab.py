@@ -72,13 +72,53 @@ class CheckpointStatus(StrEnum):
     paused = "paused"
     cancelled = "cancelled"
     retired = "retired"
+    # Past its grace, but the member agreed on a call to come on a day: off the overdue
+    # list until that day plus the step's grace (Checkpoint.held_until), overdue after.
+    visit_agreed = "visit_agreed"
 
 
 class AttemptOutcome(StrEnum):
+    """How a call about a step ended when no result was recorded (Simple.org's call
+    results). The step stays open, except after `removed` (its plan is stopped)."""
+
     unreachable = "unreachable"  # 未接通
     call_back = "call_back"  # 约定回电
-    refused = "refused"  # 拒绝
+    agreed_to_visit = "agreed_to_visit"  # 同意到店（约定日期）
+    remind_later = "remind_later"  # 稍后提醒（暂缓 N 天）
+    removed = "removed"  # 移出随访（附原因）
+    # Before 2026-12 a call could end as these, the step staying open; old rows keep
+    # them and read as they did. New calls record them as a removal reason instead.
+    refused = "refused"  # 拒绝（旧记录）
+    wrong_number = "wrong_number"  # 号码错误（旧记录）
+
+
+# What a call offers today; the legacy outcomes above are only read.
+OFFERED_OUTCOMES = (
+    AttemptOutcome.unreachable,
+    AttemptOutcome.call_back,
+    AttemptOutcome.agreed_to_visit,
+    AttemptOutcome.remind_later,
+    AttemptOutcome.removed,
+)
+
+
+class RemovalReason(StrEnum):
+    """Why a member is taken off a plan's follow-up: the plan stops with it."""
+
+    moved_away = "moved_away"  # 已搬离
+    transferred = "transferred"  # 转至医院
+    died = "died"  # 已去世
     wrong_number = "wrong_number"  # 号码错误
+    refused = "refused"  # 拒绝随访
+
+
+class RiskReason(StrEnum):
+    """Why an overdue member is called first (careplan/adherence/risk.py decides)."""
+
+    blood_pressure = "blood_pressure"  # 血压 ≥ 180/110
+    glucose = "glucose"  # 空腹血糖 ≥ 13.9
+    low_pdc = "low_pdc"  # 用药覆盖率 < 80%
+    stopped_medication = "stopped_medication"  # 停服升级未结
 
 
 class Sex(StrEnum):

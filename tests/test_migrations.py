@@ -245,3 +245,56 @@ def test_the_new_migrations_go_down_and_up_on_a_filled_database(kind, tmp_path):
         engine.dispose()
     finally:
         drop_database(token)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_an_old_wrong_number_flags_the_phone_unless_verified_since(kind, tmp_path):
+    """Before a8c2e4f6b1d3 a wrong number was an attempt that left the step open; now it
+    flags the phone for the next verification. The migration flags the members whose
+    latest wrong-number attempt is newer than their archive's last verification."""
+    from datetime import UTC, date, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from careplan.access import Actor
+    from careplan.db import make_session_factory
+    from careplan.models import ContactAttempt, Member
+    from careplan.plans import lifecycle
+    from careplan.vocab import AttemptOutcome
+    from tests.factories import make_member, make_world
+
+    url, token = new_database(kind, tmp_path)
+    try:
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        at = datetime(2024, 5, 2, 3, 0, tzinfo=UTC)
+        with make_session_factory(engine)() as s:
+            s.info["actor"] = Actor.system("test")
+            world = make_world(s)
+            s.info["actor"] = world.actor(world.clerk_a)
+            ids = {}
+            for name, verified in (("旧错号", date(2024, 5, 1)), ("已核实", date(2024, 5, 3))):
+                member = make_member(world, name=name, mobile="13800138000")
+                member.last_verified_on = verified
+                before = at - timedelta(days=1)
+                plan = lifecycle.enroll(s, world.actor(world.clerk_a), member_id=member.id,
+                                        protocol_id="osteoporosis", start=date(2024, 4, 29),
+                                        today=date(2024, 5, 1), now=before)  # fmt: skip
+                cp = lifecycle.checkpoints_of(s, plan)[0]
+                s.add(ContactAttempt(checkpoint_id=cp.id, staff_id=world.clerk_a.id,
+                                     attempted_at=at, channel="phone",
+                                     outcome=AttemptOutcome.wrong_number))  # fmt: skip
+                ids[name] = member.id
+            clerk = world.clerk_a.id
+            s.commit()
+        migrate.downgrade(url, "f4c6d8e0a1b3")
+        migrate.upgrade(url)
+        with make_session_factory(engine)() as s:
+            old = s.get_one(Member, ids["旧错号"])
+            assert old.phone_flagged_at == at and old.phone_flagged_by_id == clerk
+            assert s.get_one(Member, ids["已核实"]).phone_flagged_at is None
+            kept = s.scalars(sa.select(ContactAttempt.outcome)).all()
+            assert kept == [AttemptOutcome.wrong_number] * 2  # still read as they were
+        engine.dispose()
+    finally:
+        drop_database(token)

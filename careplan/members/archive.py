@@ -214,6 +214,21 @@ def require_not_erased(member: Member) -> None:
                        field="member")  # fmt: skip
 
 
+def require_alive(member: Member) -> None:
+    """A member whose death was recorded gets no new plan."""
+    if member.died_on is not None:
+        raise Conflict(
+            N_("the member died on %(day)s: no new plan is started"),
+            field="member_id",
+            day=member.died_on,
+        )
+
+
+def clear_phone_flag(member: Member) -> None:
+    """A mobile saved, or the archive confirmed with the member: the phone is good."""
+    member.phone_flagged_at = member.phone_flagged_by_id = None
+
+
 def update_member(session: Session, actor: Actor, member_id: int, data: MemberFields) -> Member:
     member = get_member(session, actor, member_id)
     require_not_erased(member)
@@ -225,6 +240,8 @@ def update_member(session: Session, actor: Actor, member_id: int, data: MemberFi
         setattr(member, key, value)
     if "name" in values:
         member.name_initials = name_initials(member.name)
+    if values.get("mobile"):
+        clear_phone_flag(member)
     session.flush()
     return member
 
@@ -267,6 +284,7 @@ def mark_verified(session: Session, actor: Actor, member_id: int, *, today: date
     """'Is your phone still ...?' — the archive was confirmed with the member today."""
     member = get_member(session, actor, member_id)
     member.last_verified_on = today
+    clear_phone_flag(member)
     session.flush()
     return member
 

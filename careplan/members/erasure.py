@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from careplan.access import Actor, get_member, require_manager
 from careplan.config import get_settings
 from careplan.errors import N_, Conflict, InvalidInput
+from careplan.members.gone import blank_messages, cancel_messages
 from careplan.members.records import record_ids
 from careplan.models import (
     CarePlan,
@@ -115,6 +116,8 @@ def erase_member(
     session.flush()
     _blank_member(session, member, now)
     _blank_free_text(session, member.id)
+    cancel_messages(session, [member.id], "member_gone", now=now)
+    blank_messages(session, member.id)
     erasure.log_entries = _blank_log(session, member.id, erasure.id)
     log_action(session, "member", member.id, "erase", {"erasure": [None, erasure.id],
                "reason": [None, reason]})  # fmt: skip

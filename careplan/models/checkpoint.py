@@ -11,7 +11,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from careplan.models.base import Base, IdMixin, IdType, JsonType, TimestampMixin, enum_column
 from careplan.models.plan import CarePlan
 from careplan.models.staff import Staff
-from careplan.vocab import Adherence, AttemptOutcome, Channel, CheckpointState, StopReason
+from careplan.vocab import (
+    Adherence,
+    AttemptOutcome,
+    Channel,
+    CheckpointState,
+    RemovalReason,
+    StopReason,
+)
 
 
 class Checkpoint(IdMixin, TimestampMixin, Base):
@@ -86,6 +93,13 @@ class Checkpoint(IdMixin, TimestampMixin, Base):
     completed_on: Mapped[date | None] = mapped_column(default=None)
     late: Mapped[bool] = mapped_column(default=False)
     call_back_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The member agreed on a call to come on a day (visit_on): the first day the step is
+    # overdue again is that day + the step's grace + 1 (held_until). Until then a step
+    # past its own grace reads visit_agreed.
+    visit_on: Mapped[date | None] = mapped_column(default=None)
+    held_until: Mapped[date | None] = mapped_column(default=None)
+    # "Remind me later": the first day the step is back on the worklist's lists.
+    snoozed_until: Mapped[date | None] = mapped_column(default=None)
     skip_reason: Mapped[str | None] = mapped_column(String(255), default=None)
     # Optimistic lock: a save must name the version it read (409 otherwise).
     version: Mapped[int] = mapped_column()
@@ -122,7 +136,8 @@ class CheckpointResult(IdMixin, Base):
 
 
 class ContactAttempt(IdMixin, Base):
-    """A try that did not reach the member: the step stays open."""
+    """How a call ended without a result: the step stays open (agreed to come, remind
+    later, unreachable, call back), or the member was removed from follow-up."""
 
     __tablename__ = "contact_attempts"
 
@@ -132,4 +147,9 @@ class ContactAttempt(IdMixin, Base):
     channel: Mapped[Channel] = enum_column(Channel, "attempt_channel")
     outcome: Mapped[AttemptOutcome] = enum_column(AttemptOutcome, "attempt_outcome")
     call_back_at: Mapped[datetime | None] = mapped_column(default=None)
+    visit_on: Mapped[date | None] = mapped_column(default=None)  # agreed_to_visit: the day
+    remind_on: Mapped[date | None] = mapped_column(default=None)  # remind_later: back on
+    removal_reason: Mapped[RemovalReason | None] = enum_column(
+        RemovalReason, "attempt_removal_reason", default=None
+    )
     note: Mapped[str] = mapped_column(String(500), default="")

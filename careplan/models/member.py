@@ -72,6 +72,19 @@ class Member(IdMixin, TimestampMixin, Base):
     last_verified_on: Mapped[date | None] = mapped_column(default=None)
     # Set when the member's personal data was anonymised (careplan/members/erasure.py).
     erased_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A death reported on a call (careplan/plans/outcomes.py): the day, who wrote it, when.
+    # Every plan stops, nothing new is enrolled, and no message goes out.
+    died_on: Mapped[date | None] = mapped_column(default=None)
+    died_recorded_at: Mapped[datetime | None] = mapped_column(default=None)
+    died_recorded_by_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("staff.id"), default=None
+    )
+    # The phone was reported a wrong number: ask for it at the next verification; saving
+    # a mobile, or confirming the archive, clears it.
+    phone_flagged_at: Mapped[datetime | None] = mapped_column(default=None)
+    phone_flagged_by_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("staff.id"), default=None
+    )
 
     home_store: Mapped[Store] = relationship()
     owner: Mapped[Staff] = relationship(foreign_keys=[owner_id])

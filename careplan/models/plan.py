@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from careplan.models.base import Base, IdMixin, IdType, TimestampMixin, enum_column
 from careplan.models.member import Member
 from careplan.models.protocol import ProtocolVersion
-from careplan.vocab import PlanStatus
+from careplan.vocab import PlanStatus, RemovalReason
 
 
 class CarePlan(IdMixin, TimestampMixin, Base):
@@ -40,6 +40,11 @@ class CarePlan(IdMixin, TimestampMixin, Base):
     paused_on: Mapped[date | None] = mapped_column(default=None)
     stopped_on: Mapped[date | None] = mapped_column(default=None)
     stop_reason: Mapped[str | None] = mapped_column(String(255), default=None)
+    # Stopped because a call removed the member from follow-up: why, in the vocabulary
+    # (stop_reason keeps the words typed with it).
+    removed_for: Mapped[RemovalReason | None] = enum_column(
+        RemovalReason, "plan_removed_for", default=None
+    )
     completed_on: Mapped[date | None] = mapped_column(default=None)
     enrolled_by_id: Mapped[int] = mapped_column(IdType, ForeignKey("staff.id"))
     enrolled_at: Mapped[datetime]

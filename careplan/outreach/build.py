@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -337,9 +337,8 @@ def _members(session: Session, ids: list[int]) -> dict[int, _Member]:
 
 
 def alive() -> Any:
-    """Members not recorded as died (`died_on`, kept by the call outcomes)."""
-    died_on = getattr(Member, "died_on", None)
-    return true() if died_on is None else died_on.is_(None)
+    """Members not recorded as died (the call outcome "died" keeps `died_on`)."""
+    return Member.died_on.is_(None)
 
 
 def _already(

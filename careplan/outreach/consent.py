@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member
 from careplan.errors import N_, InvalidInput
-from careplan.models import Member, Message, MessageConsent
-from careplan.vocab import MessageChannel, MessageState
+from careplan.members.gone import cancel_messages
+from careplan.models import Member, MessageConsent
+from careplan.vocab import MessageChannel
 
 # What a member replies to stop messages: the words Chinese SMS users are told to send.
 OPT_OUT_WORDS = frozenset({"td", "t", "退订", "取消", "n", "stop", "unsubscribe", "退"})
@@ -57,7 +58,7 @@ def grant(
 
 
 def _address(member: Member, channel: MessageChannel, address: str | None) -> str | None:
-    if member.erased_at is not None or getattr(member, "died_on", None) is not None:
+    if member.erased_at is not None or member.died_on is not None:
         raise InvalidInput(N_("this member can no longer be sent messages"), field="channel")
     if channel is MessageChannel.sms:
         if not member.mobile:
@@ -131,14 +132,4 @@ def cancel_waiting(
     now: datetime,
     channel: MessageChannel | None = None,
 ) -> int:
-    """Cancel the members' messages still queued (a sending one is the sender's: it
-    checks the reason itself as it leaves)."""
-    stmt = update(Message).where(
-        Message.member_id.in_(member_ids), Message.state == MessageState.queued
-    )
-    if channel is not None:
-        stmt = stmt.where(Message.channel == channel)
-    done = session.execute(
-        stmt.values(state=MessageState.cancelled, cancelled_at=now, cancel_reason=why)
-    )
-    return int(done.rowcount)  # type: ignore[attr-defined]
+    return cancel_messages(session, member_ids, why, now=now, channel=channel)

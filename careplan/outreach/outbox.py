@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from careplan.access import Actor
 from careplan.adherence.measured import fills_by_member
 from careplan.adherence.pdc import runs_out_on
+from careplan.clock import local_date
 from careplan.db import begin_for_writing
 from careplan.models import (
     CarePlan,
@@ -46,8 +47,9 @@ from careplan.outreach.log import FILE_NAME as LOG_FILE
 from careplan.outreach.log import read_log
 from careplan.outreach.provider import Outgoing, Permanent, Provider, Sent, Transient
 from careplan.outreach.templates import Templates
+from careplan.plans.lifecycle import status_of
 from careplan.vocab import (
-    CheckpointState,
+    CheckpointStatus,
     LectureStatus,
     MessageChannel,
     MessageReason,
@@ -290,10 +292,9 @@ def reasons_gone(session: Session, rows: Sequence[Message], now: datetime) -> di
         return {}
     gone: dict[int, str] = {}
     members = {r.member_id for r in rows}
-    died = getattr(Member, "died_on", None)
-    cols = [Member.id, Member.erased_at] + ([died] if died is not None else [])
-    for member_id, erased_at, *rest in session.execute(select(*cols).where(Member.id.in_(members))):
-        if erased_at is not None or (rest and rest[0] is not None):
+    states = select(Member.id, Member.erased_at, Member.died_on).where(Member.id.in_(members))
+    for member_id, erased_at, died_on in session.execute(states):
+        if erased_at is not None or died_on is not None:
             for r in rows:
                 if r.member_id == member_id:
                     gone[r.id] = "member_gone"
@@ -309,7 +310,7 @@ def reasons_gone(session: Session, rows: Sequence[Message], now: datetime) -> di
         if r.id not in gone and (r.member_id, r.channel) not in agreed:
             gone[r.id] = "consent_withdrawn"
     left = [r for r in rows if r.id not in gone]
-    gone |= _steps_gone(session, left)
+    gone |= _steps_gone(session, left, now)
     gone |= _lectures_gone(session, left, now)
     gone |= _refills_gone(session, left)
     return gone
@@ -319,22 +320,31 @@ def _ref_id(ref: str) -> int:
     return int(ref.split(":", 1)[1])
 
 
-def _steps_gone(session: Session, rows: list[Message]) -> dict[int, str]:
+def _steps_gone(session: Session, rows: list[Message], now: datetime) -> dict[int, str]:
+    """A reminder stands while its step is still ahead, a nudge while it is overdue (a
+    member who agreed to come on a day is not): the status rule decides, as for the lists."""
     steps = [r for r in rows if r.reason in (MessageReason.step_reminder, MessageReason.step_nudge)]
     if not steps:
         return {}
-    open_steps = set(
-        session.scalars(
-            select(Checkpoint.id)
-            .join(CarePlan, Checkpoint.plan_id == CarePlan.id)
-            .where(
-                Checkpoint.id.in_({_ref_id(r.ref) for r in steps}),
-                Checkpoint.state == CheckpointState.pending,
-                CarePlan.status == PlanStatus.active,
-            )
-        )
-    )
-    return {r.id: "step_closed" for r in steps if _ref_id(r.ref) not in open_steps}
+    today = local_date(now)
+    found = session.scalars(
+        select(Checkpoint)
+        .join(CarePlan, Checkpoint.plan_id == CarePlan.id)
+        .where(Checkpoint.id.in_({_ref_id(r.ref) for r in steps}),
+               CarePlan.status == PlanStatus.active)
+    )  # fmt: skip
+    status = {cp.id: status_of(cp, today) for cp in found}
+    wanted = {
+        MessageReason.step_reminder: AHEAD,
+        MessageReason.step_nudge: {CheckpointStatus.overdue},
+    }
+    return {
+        r.id: "step_closed" for r in steps if status.get(_ref_id(r.ref)) not in wanted[r.reason]
+    }
+
+
+AHEAD = frozenset({CheckpointStatus.upcoming, CheckpointStatus.due})
+OVERDUE = frozenset({CheckpointStatus.overdue})
 
 
 def _lectures_gone(session: Session, rows: list[Message], now: datetime) -> dict[int, str]:

@@ -1,5 +1,6 @@
-"""Working a checkpoint: record the result, an unanswered attempt, or a skip; and the
-filtered lists (due, overdue, by staff, store, protocol, dates) behind the worklist.
+"""Working a checkpoint: record the result or a skip (how a call ends otherwise:
+outcomes.py); and the filtered lists (due, overdue, by staff, store, protocol, dates)
+behind the worklist.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select, true
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified
 
 from careplan.access import Actor, get_checkpoint, scope_members
 from careplan.errors import N_, Conflict, InvalidInput, InvalidValue, StaleVersion
@@ -22,7 +22,7 @@ from careplan.members.health_records import (
     add_effect,
     add_health_check,
 )
-from careplan.models import CarePlan, Checkpoint, CheckpointResult, ContactAttempt, Member
+from careplan.models import CarePlan, Checkpoint, CheckpointResult, Member
 from careplan.models.base import AnySelect
 from careplan.plans.escalations import raise_escalation
 from careplan.plans.lifecycle import (
@@ -37,7 +37,6 @@ from careplan.plans.lifecycle import (
 from careplan.plans.protocol_schema import Protocol, Step, StepCommon
 from careplan.vocab import (
     Adherence,
-    AttemptOutcome,
     Channel,
     CheckpointState,
     CheckpointStatus,
@@ -69,16 +68,6 @@ class ResultIn(BaseModel):
         return self
 
 
-class AttemptIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    channel: Channel = Channel.phone
-    outcome: AttemptOutcome = AttemptOutcome.unreachable
-    call_back_at: datetime | None = None
-    note: str = Field(default="", max_length=500)
-    version: int | None = None
-
-
 def snapshot(session: Session, cp: Checkpoint, today: date) -> dict[str, Any]:
     """What a checkpoint is now: sent back with a 409 so nobody overwrites blindly."""
     result = session.scalar(select(CheckpointResult).where(CheckpointResult.checkpoint_id == cp.id))
@@ -101,7 +90,7 @@ def snapshot(session: Session, cp: Checkpoint, today: date) -> dict[str, Any]:
     }
 
 
-def _check_version(session: Session, cp: Checkpoint, version: int | None, today: date) -> None:
+def check_version(session: Session, cp: Checkpoint, version: int | None, today: date) -> None:
     if version is not None and version != cp.version:
         raise StaleVersion(
             N_("this step was changed by someone else since you opened it"),
@@ -177,7 +166,7 @@ def record_result(
     now: datetime,
 ) -> CheckpointResult:
     cp = get_checkpoint(session, actor, checkpoint_id)
-    _check_version(session, cp, data.version, today)
+    check_version(session, cp, data.version, today)
     if cp.state is not Pending:
         raise Conflict(
             N_("this step is %(status)s; nothing to record"),
@@ -244,71 +233,6 @@ def complete_step(
         _reanchor(session, cp, step_of(protocol, cp.key), protocol, delay)
 
 
-def record_attempt(
-    session: Session,
-    actor: Actor,
-    checkpoint_id: int,
-    data: AttemptIn,
-    *,
-    today: date,
-    now: datetime,
-) -> ContactAttempt:
-    """Unreachable, or 'call back at ...': logged, and the step stays open.
-
-    The step's row is locked first, so two saves of one step take turns; the same
-    attempt saved again by the same person moments later (a double click) is the one
-    already logged, not a second; any other attempt moves the step's version on, so a
-    form opened before it is refused as changed by someone else."""
-    cp = get_checkpoint(session, actor, checkpoint_id, lock=True)
-    by = actor.staff_id or cp.assignee_id
-    if (again := _same_attempt(session, cp.id, by, data, now)) is not None:
-        return again
-    _check_version(session, cp, data.version, today)
-    if cp.state is not Pending:
-        raise Conflict(N_("this step is %(status)s"), field="state", status=status_of(cp, today))
-    if data.call_back_at is not None and data.call_back_at <= now:
-        raise InvalidInput(N_("must be in the future"), field="call_back_at")
-    attempt = ContactAttempt(
-        checkpoint_id=cp.id,
-        staff_id=by,
-        attempted_at=now,
-        channel=data.channel,
-        outcome=data.outcome,
-        call_back_at=data.call_back_at,
-        note=data.note,
-    )
-    session.add(attempt)
-    cp.call_back_at = data.call_back_at
-    flag_modified(cp, "call_back_at")  # the version moves on even when the time is the same
-    session.flush()
-    return attempt
-
-
-SAME_ATTEMPT_WITHIN = timedelta(seconds=30)  # a double click, a browser's resend
-
-
-def _same_attempt(
-    session: Session, checkpoint_id: int, staff_id: int, data: AttemptIn, now: datetime
-) -> ContactAttempt | None:
-    """The attempt this person logged on this step moments ago, word for word."""
-    return session.scalar(
-        select(ContactAttempt)
-        .where(
-            ContactAttempt.checkpoint_id == checkpoint_id,
-            ContactAttempt.staff_id == staff_id,
-            ContactAttempt.attempted_at >= now - SAME_ATTEMPT_WITHIN,
-            ContactAttempt.channel == data.channel,
-            ContactAttempt.outcome == data.outcome,
-            ContactAttempt.note == data.note,
-            ContactAttempt.call_back_at.is_(None)
-            if data.call_back_at is None
-            else ContactAttempt.call_back_at == data.call_back_at,
-        )
-        .order_by(ContactAttempt.attempted_at.desc())
-        .limit(1)
-    )
-
-
 def skip(
     session: Session,
     actor: Actor,
@@ -322,7 +246,7 @@ def skip(
     if not reason:
         raise InvalidInput(N_("say why the step is skipped"), field="reason")
     cp = get_checkpoint(session, actor, checkpoint_id)
-    _check_version(session, cp, version, today)
+    check_version(session, cp, version, today)
     if cp.state is not Pending:
         raise Conflict(N_("this step is %(status)s"), field="state", status=status_of(cp, today))
     cp.state = CheckpointState.skipped
@@ -346,6 +270,8 @@ class CheckpointFilter:
     member_id: int | None = None
     due_from: date | None = None
     due_to: date | None = None
+    # Leave out steps put off with "remind me later" until their day (the worklist).
+    awake: bool = False
     limit: int = 100
     offset: int = 0
 
@@ -364,7 +290,12 @@ def status_clause(status: CheckpointStatus, today: date) -> ColumnElement[bool]:
             return and_(pending, Checkpoint.open_on <= today, Checkpoint.overdue_on > today)
         case CheckpointStatus.overdue:
             not_missed = or_(Checkpoint.missed_on.is_(None), Checkpoint.missed_on > today)
-            return and_(pending, Checkpoint.overdue_on <= today, not_missed)
+            not_held = or_(Checkpoint.held_until.is_(None), Checkpoint.held_until <= today)
+            return and_(pending, Checkpoint.overdue_on <= today, not_missed, not_held)
+        case CheckpointStatus.visit_agreed:
+            not_missed = or_(Checkpoint.missed_on.is_(None), Checkpoint.missed_on > today)
+            held = Checkpoint.held_until > today
+            return and_(pending, Checkpoint.overdue_on <= today, not_missed, held)
         case CheckpointStatus.missed:
             return and_(pending, Checkpoint.missed_on <= today)
         case CheckpointStatus.done:
@@ -389,7 +320,14 @@ def _filtered(stmt: AnySelect, actor: Actor, f: CheckpointFilter, today: date) -
         stmt = stmt.where(Checkpoint.key == f.step_key)
     if f.member_id is not None:
         stmt = stmt.where(Member.id == f.member_id)
+    if f.awake:
+        stmt = stmt.where(awake_clause(today))
     return stmt
+
+
+def awake_clause(today: date) -> ColumnElement[bool]:
+    """Not put off with "remind me later", or its day has come."""
+    return or_(Checkpoint.snoozed_until.is_(None), Checkpoint.snoozed_until <= today)
 
 
 def _list_stmt(actor: Actor, f: CheckpointFilter, today: date) -> AnySelect:

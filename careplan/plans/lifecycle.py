@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member, get_plan, rows_of_member, scope_members
 from careplan.errors import N_, Conflict, InvalidInput
-from careplan.members.archive import check_owner, require_consent
+from careplan.members.archive import check_owner, require_alive, require_consent
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion
 from careplan.plans.protocol_schema import Protocol, StepCommon, Text
 from careplan.plans.protocols import definition_of, get_version
@@ -28,6 +28,7 @@ from careplan.vocab import (
     CheckpointStatus,
     EscalationStatus,
     PlanStatus,
+    RemovalReason,
 )
 
 LIVE = (PlanStatus.active, PlanStatus.paused)
@@ -131,6 +132,7 @@ def enroll(
     """`assignee_id`: who works the steps (default the member's owner; a pharmacist may
     take a plan that needs one)."""
     member = get_member(session, actor, member_id)
+    require_alive(member)
     require_consent(member)
     assignee = member.owner_id if assignee_id is None else assignee_id
     if assignee != member.owner_id:
@@ -200,6 +202,7 @@ def status_of(checkpoint: Checkpoint, today: date) -> CheckpointStatus:
         checkpoint.missed_on,
         checkpoint.late,
         today,
+        checkpoint.held_until,
     )
 
 
@@ -248,16 +251,27 @@ def resume(session: Session, actor: Actor, plan_id: int, *, today: date) -> Care
     return plan
 
 
-def stop(session: Session, actor: Actor, plan_id: int, reason: str, *, today: date) -> CarePlan:
+def stop(
+    session: Session,
+    actor: Actor,
+    plan_id: int,
+    reason: str,
+    *,
+    today: date,
+    removed_for: RemovalReason | None = None,
+) -> CarePlan:
+    """The one way a plan stops: by hand with the words why, or because a call removed
+    the member from follow-up (`removed_for`; the words are then optional)."""
     reason = reason.strip()
-    if not reason:
+    if not reason and removed_for is None:
         raise InvalidInput(N_("say why the plan is stopped"), field="reason")
     plan = get_plan(session, actor, plan_id)
     if plan.status not in LIVE:
         raise Conflict(N_("the plan is already %(status)s"), field="status", status=plan.status)
     plan.status = PlanStatus.stopped
     plan.stopped_on = today
-    plan.stop_reason = reason[:255]
+    plan.stop_reason = reason[:255] or None
+    plan.removed_for = removed_for
     for cp in checkpoints_of(session, plan):
         if cp.state in OPEN_STATES:
             cp.state = CheckpointState.cancelled

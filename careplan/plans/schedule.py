@@ -147,7 +147,11 @@ def checkpoint_status(
     missed_on: date | None,
     late: bool,
     today: date,
+    held_until: date | None = None,
 ) -> CheckpointStatus:
+    """`held_until`: the member agreed on a call to come on a day; until that day plus
+    the step's grace is over, a step past its own grace is visit_agreed, not overdue.
+    A step that expires is missed on its day all the same (an agreed day is before it)."""
     if state is CheckpointState.done:
         return CheckpointStatus.done_late if late else CheckpointStatus.done
     if state is not CheckpointState.pending:
@@ -155,6 +159,8 @@ def checkpoint_status(
     if missed_on is not None and today >= missed_on:
         return CheckpointStatus.missed
     if today >= overdue_on:
+        if held_until is not None and today < held_until:
+            return CheckpointStatus.visit_agreed
         return CheckpointStatus.overdue
     if today >= open_on:
         return CheckpointStatus.due

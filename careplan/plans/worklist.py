@@ -29,7 +29,7 @@ from careplan.plans.checkpoints import (
 from careplan.plans.escalations import count_escalations, list_escalations
 from careplan.plans.lifecycle import StepTitle, protocol_of, status_of, step_title
 from careplan.plans.protocol_schema import Text
-from careplan.vocab import CheckpointStatus
+from careplan.vocab import CheckpointStatus, RiskReason
 
 TABS = ("due", "overdue", "upcoming", "escalations", "occasions")
 TAB_STATUS = {
@@ -69,6 +69,8 @@ class WorkItem:
     # since the present holder got it (theirs, unlike the days before).
     inherited_from: str | None = None
     days_since_hand_over: int = 0
+    # Why the member is called first on the overdue list (careplan/adherence/risk.py).
+    risks: tuple[RiskReason, ...] = ()
 
 
 def days_since_hand_over(cp: Checkpoint, today: date) -> int:
@@ -104,6 +106,7 @@ def _filter(q: WorklistQuery, tab: str, today: date, limit: int = 200) -> Checkp
         protocol_id=q.protocol_id,
         step_key=q.step_key,
         due_to=due_to,
+        awake=True,
         limit=limit,
     )
 

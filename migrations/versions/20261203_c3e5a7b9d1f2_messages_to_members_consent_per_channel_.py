@@ -1,7 +1,7 @@
 """messages to members: consent per channel and the outbox
 
 Revision ID: c3e5a7b9d1f2
-Revises: f4c6d8e0a1b3
+Revises: a8c2e4f6b1d3
 Create Date: 2026-12-03 13:40:00
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = 'c3e5a7b9d1f2'
-down_revision: str | None = 'f4c6d8e0a1b3'
+down_revision: str | None = 'a8c2e4f6b1d3'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -127,9 +127,9 @@ def test_a_clerks_day(browser: Browser, live_server: LiveServer, clerk_store: di
     # She cannot talk now: "call back at ..." is said back, and the step stays.
     call_back = (clock.now() + timedelta(days=1)).astimezone(get_settings().zone)
     attempt = work.locator("form.attempt-form")
-    attempt.get_by_label("情况").select_option("call_back")
+    attempt.get_by_label("约定回电", exact=True).check()
     attempt.get_by_label("回电时间").fill(call_back.strftime("%Y-%m-%dT16:30"))
-    attempt.get_by_role("button", name="记录本次尝试（该步骤保持待办）").click()
+    attempt.get_by_role("button", name="保存通话结果").click()
     notice = page.locator(f"#{wang_id} .saved-notice")
     expect(notice).to_contain_text("已记录")
     expect(notice).to_contain_text("16:30")
@@ -138,8 +138,8 @@ def test_a_clerks_day(browser: Browser, live_server: LiveServer, clerk_store: di
     # The other step on its own page: logging there keeps the page's layout.
     page.locator(f"#{wang_id} .also-line a").first.click()
     expect(page.locator("h1")).to_have_count(1)
-    page.locator("form.attempt-form").get_by_label("情况").select_option("unreachable")
-    page.get_by_role("button", name="记录本次尝试（该步骤保持待办）").click()
+    page.locator("form.attempt-form").get_by_label("未接通", exact=True).check()
+    page.get_by_role("button", name="保存通话结果").click()
     expect(page.locator(".saved-notice")).to_contain_text("未接通")
     expect(page.locator("h1")).to_have_count(1)
     expect(page.locator(".crumbs")).to_be_visible()

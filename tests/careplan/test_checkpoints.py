@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 from careplan.errors import InvalidInput, StaleVersion
 from careplan.members.health_records import HealthCheckIn
 from careplan.models import CheckpointResult, ContactAttempt, Escalation, HealthCheck
-from careplan.plans import checkpoints, lifecycle
-from careplan.plans.checkpoints import AttemptIn, CheckpointFilter, ResultIn
+from careplan.plans import checkpoints, lifecycle, outcomes
+from careplan.plans.checkpoints import CheckpointFilter, ResultIn
+from careplan.plans.outcomes import AttemptIn
 from careplan.vocab import Adherence, Channel, CheckpointStatus, Role, StopReason
 from tests.careplan.test_plans import START, enroll, steps
 from tests.factories import NOW, World, make_member
@@ -137,7 +138,7 @@ def test_a_home_visit_earlier_lifts_the_rule(world: World):
 def test_unreachable_keeps_the_step_open_with_the_call_back_time(world: World):
     cp = steps(world, enroll(world, make_member(world).id))["medication_guidance"]
     later = datetime(2024, 3, 4, 8, 0, tzinfo=UTC)
-    checkpoints.record_attempt(
+    outcomes.record_attempt(
         world.session,
         world.actor(world.clerk_a),
         cp.id,
@@ -158,7 +159,7 @@ def test_the_same_attempt_saved_twice_is_logged_once_and_another_moves_the_versi
     actor, opened = world.actor(world.clerk_a), cp.version
 
     def attempt(data: AttemptIn, seconds: int = 0):
-        return checkpoints.record_attempt(world.session, actor, cp.id, data, today=START,
+        return outcomes.record_attempt(world.session, actor, cp.id, data, today=START,
                                           now=NOW + timedelta(seconds=seconds))  # fmt: skip
 
     first = attempt(AttemptIn(version=opened, note="无人接听"))

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from careplan.access import scope_members, scope_stores
 from careplan.models import Member, Store
-from careplan.plans import checkpoints, contacts
-from careplan.plans.checkpoints import AttemptIn
+from careplan.plans import checkpoints, contacts, outcomes
+from careplan.plans.outcomes import AttemptIn
 from careplan.stores import visible_stores
 from careplan.vocab import Adherence, Role, StopReason
 from tests.careplan.test_checkpoints import result, save
@@ -57,7 +57,7 @@ def test_last_contact_is_the_latest_result_or_attempt_on_any_plan(world: World):
     save(world, first, result(first, contacted_on=START))
     cp = steps(world, plans[tried.id])["medication_guidance"]
     called = datetime(2024, 3, 4, 17, 30, tzinfo=UTC)  # 01:30 on the 5th in Shanghai
-    checkpoints.record_attempt(
+    outcomes.record_attempt(
         world.session, world.actor(world.clerk_a), cp.id, AttemptIn(version=cp.version),
         today=START + timedelta(days=7), now=called,
     )  # fmt: skip

@@ -11,21 +11,25 @@ import pytest
 from sqlalchemy import select
 
 from careplan.config import ROOT
+from careplan.errors import InvalidInput
 from careplan.lectures.lectures import LectureIn, create_lecture, lecture_choices, register
+from careplan.members import erasure
 from careplan.models import Checkpoint, Member, Message
 from careplan.outreach import build, consent, outbox, rules
 from careplan.outreach.log import LogProvider, read_log
 from careplan.outreach.provider import Outgoing, Sent, Transient
 from careplan.outreach.templates import current_templates, read_templates, render
-from careplan.plans import protocols
+from careplan.plans import outcomes, protocols
 from careplan.plans.protocol_schema import Nudge, Remind
 from careplan.plans.protocols import LoadedProtocol, content_hash
 from careplan.vocab import (
+    AttemptOutcome,
     CheckpointState,
     LectureStatus,
     MessageChannel,
     MessageReason,
     MessageState,
+    RemovalReason,
 )
 from tests.factories import World, enrolled_steps, make_member, make_world
 
@@ -384,3 +388,44 @@ def test_the_lecture_reminder_goes_the_day_before_and_stops_if_cancelled(world, 
     assert provider.sent == []
     world.session.expire_all()
     assert messages(world, member)[0].cancel_reason == "lecture_cancelled"
+
+
+def test_a_member_recorded_as_died_gets_nothing_more(world, session_factory):
+    member = member_with_consent(world)
+    steps = enrolled_steps(world, member, start=START)
+    ids = the_build(world, date(2024, 3, 8)).ids
+    assert len(ids) == 2  # the step's reminder and the welcome, waiting for the window
+    cp = steps["medication_guidance"]
+    outcomes.record_attempt(
+        world.session, world.actor(world.clerk_a), cp.id,
+        outcomes.AttemptIn(outcome=AttemptOutcome.removed, removal_reason=RemovalReason.died,
+                           died_on=date(2024, 3, 8), version=cp.version),
+        today=date(2024, 3, 8), now=at(date(2024, 3, 8), 11),
+    )  # fmt: skip
+    world.session.commit()
+    world.session.expire_all()
+    # Cancelled at once, so the store's list says so before the sender ever looks.
+    assert {(m.state, m.cancel_reason) for m in messages(world, member)} == {
+        (MessageState.cancelled, "member_gone")
+    }
+    provider = Flaky(0)
+    outbox.send(session_factory, ids, sending(provider, at(date(2024, 3, 8), 12)))
+    assert provider.sent == []
+    # No greeting, reminder or refill later either.
+    assert the_build(world, date(2024, 3, 9)).added == 0
+    assert the_build(world, date(2024, 3, 16)).added == 0
+    with pytest.raises(InvalidInput, match="can no longer be sent"):
+        consent.grant(world.session, world.actor(world.clerk_a), member.id, MessageChannel.sms,
+                      now=at(START, 12))  # fmt: skip
+
+
+def test_an_erasure_cancels_what_waits_and_keeps_no_words_of_the_member(world):
+    member = member_with_consent(world, name="吴桂兰")
+    assert the_build(world, date(2024, 3, 7)).by_reason == {"welcome": 1}
+    erasure.erase_member(world.session, world.actor(world.manager_a), member.id, "request",
+                         now=at(date(2024, 3, 7), 12))  # fmt: skip
+    world.session.expire_all()
+    (m,) = messages(world, member)
+    assert (m.state, m.cancel_reason, m.text, m.variables) == (
+        MessageState.cancelled, "member_gone", "", {}
+    )  # fmt: skip

@@ -1,6 +1,7 @@
 """A step's status is one rule written twice: in Python (schedule.checkpoint_status, for
 one step on a page) and in SQL (checkpoints.status_clause, for lists). They agree on
-every state and every placing of the step's dates around today."""
+every state and every placing of the step's dates around today, and of the day an
+agreed visit holds the step until (none, before, on or after today)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.factories import World, make_member
 
 TODAY = date(2024, 6, 10)
 DAYS = [TODAY + timedelta(days=n) for n in (-2, -1, 0, 1, 2)]
+HELD: list[date | None] = [None, TODAY - timedelta(days=1), TODAY, TODAY + timedelta(days=1)]
 
 
 def placings() -> list[tuple[date, date, date | None]]:
@@ -38,18 +40,21 @@ def test_python_and_sql_give_every_step_the_same_status(world: World):
         select(Checkpoint).where(Checkpoint.plan_id == plan.id)
     ).first()
     assert template is not None
-    expected: dict[int, CheckpointStatus] = {}
-    combos = itertools.product(CheckpointState, (False, True), placings())
-    for n, (state, late, (open_on, overdue_on, missed_on)) in enumerate(combos):
+    made: list[tuple[Checkpoint, CheckpointStatus]] = []
+    combos = itertools.product(CheckpointState, (False, True), placings(), HELD)
+    for n, (state, late, (open_on, overdue_on, missed_on), held) in enumerate(combos):
         cp = Checkpoint(
             plan_id=plan.id, key=f"twin_{n}", protocol_id=template.protocol_id, seq=1000 + n,
             open_on=open_on, due_on=open_on, overdue_on=overdue_on, missed_on=missed_on,
             state=state, late=late, assignee_id=template.assignee_id, version=1,
+            held_until=held,
         )  # fmt: skip
-        world.session.add(cp)
-        world.session.flush()
-        expected[cp.id] = checkpoint_status(state, open_on, overdue_on, missed_on, late, TODAY)
-    assert len(expected) == 420 and set(expected.values()) == set(CheckpointStatus)
+        status = checkpoint_status(state, open_on, overdue_on, missed_on, late, TODAY, held)
+        made.append((cp, status))
+    world.session.add_all(cp for cp, _ in made)
+    world.session.flush()
+    expected = {cp.id: status for cp, status in made}
+    assert len(expected) == 420 * len(HELD) and set(expected.values()) == set(CheckpointStatus)
     for status in CheckpointStatus:
         in_sql = set(
             world.session.scalars(

@@ -33,7 +33,7 @@ from careplan.members import archive, consent, erasure, health_records
 from careplan.models import Checkpoint, Member, Staff
 from careplan.outreach import consent as message_consent
 from careplan.outreach import templates as message_templates
-from careplan.plans import checkpoints, escalations, lifecycle, protocols
+from careplan.plans import checkpoints, escalations, lifecycle, outcomes, protocols
 from careplan.sheets import sheets
 from careplan.sign_in import hash_password
 from careplan.trust.access_log import who_looked
@@ -268,9 +268,35 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     walk("channel", result, first, channel="message")
     walk("checklist", result, first, checklist={"nonsense": True})
     walk("contacted on", result, first, contacted_on=today - timedelta(days=400))
-    walk("call back", checkpoints.record_attempt, s, clerk, first.id,
-         checkpoints.AttemptIn(outcome="call_back", call_back_at=now - timedelta(hours=1)),
+    walk("call back", outcomes.record_attempt, s, clerk, first.id,
+         outcomes.AttemptIn(outcome="call_back", call_back_at=now - timedelta(hours=1)),
          today=today, now=now)  # fmt: skip
+
+    def attempt(cp: Checkpoint, expires: date | None = None, **values: Any) -> Any:
+        if expires is not None:
+            cp.missed_on = expires  # rolled back with the refusal
+        return outcomes.record_attempt(s, clerk, cp.id, outcomes.AttemptIn(**values),
+                                       today=today, now=now)  # fmt: skip
+
+    walk("outcome gone", outcomes.AttemptIn, outcome="refused")
+    walk("visit day", outcomes.AttemptIn, outcome="agreed_to_visit")
+    walk("remind days", outcomes.AttemptIn, outcome="remind_later")
+    walk("removal why", outcomes.AttemptIn, outcome="removed")
+    walk("not this outcome", outcomes.AttemptIn, outcome="unreachable", visit_on=today)
+    walk("visit past", attempt, first, outcome="agreed_to_visit",
+         visit_on=today - timedelta(days=1))  # fmt: skip
+    walk("visit after expiry", attempt, first, today + timedelta(days=5),
+         outcome="agreed_to_visit", visit_on=today + timedelta(days=10))  # fmt: skip
+    walk("remind range", attempt, first, outcome="remind_later", remind_days=31)
+    walk("death tomorrow", attempt, first, outcome="removed", removal_reason="died",
+         died_on=today + timedelta(days=1))  # fmt: skip
+
+    def enrol_the_dead() -> Any:
+        member.died_on = today - timedelta(days=1)  # rolled back with the refusal
+        return lifecycle.enroll(s, clerk, member_id=member.id, protocol_id="post_purchase",
+                                start=today, today=today, now=now)  # fmt: skip
+
+    walk("died", enrol_the_dead)
     walk("skip why", checkpoints.skip, s, clerk, first.id, " ", first.version, today=today)
     walk("due range", checkpoints.list_checkpoints, s, clerk,
          checkpoints.CheckpointFilter(due_from=today, due_to=today - timedelta(days=1)),
@@ -278,8 +304,8 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     result(first)
     s.commit()
     walk("done already", result, first)
-    walk("attempt on done", checkpoints.record_attempt, s, clerk, first.id,
-         checkpoints.AttemptIn(), today=today, now=now)  # fmt: skip
+    walk("attempt on done", outcomes.record_attempt, s, clerk, first.id,
+         outcomes.AttemptIn(), today=today, now=now)  # fmt: skip
     walk("skip done", checkpoints.skip, s, clerk, first.id, "走了", None, today=today)
     buyer = make_member(world, name="周强")
     pp = lifecycle.enroll(s, world.actor(world.clerk_a), member_id=buyer.id,

@@ -21,7 +21,8 @@ from sqlalchemy import select
 from careplan.members.health_records import HealthCheckIn
 from careplan.models import Checkpoint
 from careplan.plans import lifecycle
-from careplan.plans.checkpoints import AttemptIn, ResultIn, record_attempt, record_result
+from careplan.plans.checkpoints import ResultIn, record_result
+from careplan.plans.outcomes import AttemptIn, record_attempt
 from careplan.sheets import sheets
 from careplan.vocab import Paper
 from tests.factories import ROOT, TravelClock, World, make_member, sign_in_page

@@ -1,4 +1,8 @@
-"""/api/v1/checkpoints — the filtered lists, and recording what happened at a step."""
+"""/api/v1/checkpoints — the filtered lists, and recording what happened at a step.
+
+The overdue filter puts the riskiest members first within each page, with each row's
+risk reasons (careplan/adherence/risk.py); a call's attempt takes every outcome
+(careplan/plans/outcomes.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +12,12 @@ from fastapi import Query
 from pydantic import BaseModel, Field
 
 from careplan.access import get_checkpoint
+from careplan.adherence import risk
 from careplan.models import Checkpoint
-from careplan.plans import checkpoints
-from careplan.plans.checkpoints import AttemptIn, CheckpointFilter, ResultIn
+from careplan.plans import checkpoints, outcomes
+from careplan.plans.checkpoints import CheckpointFilter, ResultIn
 from careplan.plans.escalations import raised_at_checkpoint
+from careplan.plans.outcomes import AttemptIn
 from careplan.validation import IsoDate
 from careplan.vocab import CheckpointStatus
 from web.api.present import checkpoint_out
@@ -49,6 +55,10 @@ def list_(
         offset=offset,
     )
     rows = checkpoints.list_checkpoints(session, actor, f, today=clock.today)
+    if status is CheckpointStatus.overdue:
+        # Riskiest first within the page (pages are cut in due-date order).
+        ranked = risk.risk_first_rows(session, rows, clock.today)
+        return [checkpoint_out(cp, m, clock.today, risks) for cp, m, risks in ranked]
     return [checkpoint_out(cp, m, clock.today) for cp, m in rows]
 
 
@@ -84,7 +94,7 @@ def record(
 def attempt(
     checkpoint_id: int, body: AttemptIn, session: DbSession, actor: CurrentActor, clock: Now
 ) -> AttemptOut:
-    row = checkpoints.record_attempt(
+    row = outcomes.record_attempt(
         session, actor, checkpoint_id, body, today=clock.today, now=clock.now
     )
     return AttemptOut.model_validate(row)

@@ -9,6 +9,7 @@ from careplan.plans.checkpoints import days_overdue
 from careplan.plans.lifecycle import protocol_of, status_of, step_of
 from careplan.plans.protocols import definition_of
 from careplan.plans.schedule import StepDates
+from careplan.vocab import RiskReason
 from web.api.schemas import (
     CheckpointOut,
     LectureOut,
@@ -19,7 +20,9 @@ from web.api.schemas import (
 )
 
 
-def checkpoint_out(cp: Checkpoint, member: Member, today: date) -> CheckpointOut:
+def checkpoint_out(
+    cp: Checkpoint, member: Member, today: date, risks: tuple[RiskReason, ...] = ()
+) -> CheckpointOut:
     title = step_of(protocol_of(cp.plan), cp.key).title
     return CheckpointOut(
         id=cp.id,
@@ -41,6 +44,9 @@ def checkpoint_out(cp: Checkpoint, member: Member, today: date) -> CheckpointOut
         completed_on=cp.completed_on,
         late=cp.late,
         call_back_at=cp.call_back_at,
+        held_until=cp.held_until,
+        snoozed_until=cp.snoozed_until,
+        risks=list(risks),
         version=cp.version,
     )
 
@@ -58,6 +64,7 @@ def plan_out(plan: CarePlan, checkpoints: list[Checkpoint], today: date) -> Plan
         paused_on=plan.paused_on,
         stopped_on=plan.stopped_on,
         stop_reason=plan.stop_reason,
+        removed_for=plan.removed_for,
         completed_on=plan.completed_on,
         checkpoints=[checkpoint_out(cp, plan.member, today) for cp in checkpoints],
     )

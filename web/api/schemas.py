@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from careplan.vocab import (
     Adherence,
@@ -18,6 +18,8 @@ from careplan.vocab import (
     LectureStatus,
     OwnershipReason,
     PlanStatus,
+    RemovalReason,
+    RiskReason,
     Role,
     SeatStatus,
     Sex,
@@ -142,6 +144,15 @@ class CheckpointOut(Out):
     completed_on: date | None
     late: bool
     call_back_at: datetime | None
+    held_until: date | None = Field(
+        default=None, description="agreed visit: the first day the step is overdue again"
+    )
+    snoozed_until: date | None = Field(
+        default=None, description="remind later: the first day it is back on the worklist"
+    )
+    risks: list[RiskReason] = Field(
+        default_factory=list, description="overdue filter: why the member is called first"
+    )
     version: int
 
 
@@ -157,6 +168,7 @@ class PlanOut(Out):
     paused_on: date | None
     stopped_on: date | None
     stop_reason: str | None
+    removed_for: RemovalReason | None = None
     completed_on: date | None
     checkpoints: list[CheckpointOut]
 
@@ -191,6 +203,9 @@ class AttemptOut(Out):
     channel: Channel
     outcome: AttemptOutcome
     call_back_at: datetime | None
+    visit_on: date | None = None
+    remind_on: date | None = None
+    removal_reason: RemovalReason | None = None
     note: str
 
 

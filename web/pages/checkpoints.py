@@ -4,7 +4,7 @@ JavaScript the same forms post and redirect."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,19 +16,22 @@ from careplan.errors import CareplanError, Conflict, InvalidInput, StaleVersion
 from careplan.members.health_records import HealthCheckIn
 from careplan.models import Checkpoint
 from careplan.plans import worklist
-from careplan.plans.checkpoints import (
-    AttemptIn,
-    ResultIn,
-    record_attempt,
-    record_result,
-    snapshot,
-)
+from careplan.plans.checkpoints import ResultIn, record_result, snapshot
 from careplan.plans.contacts import step_contacts
 from careplan.plans.escalations import raised_at_checkpoint
 from careplan.plans.lifecycle import allowed_channels, protocol_of, status_of, step_of, step_title
 from careplan.plans.measurements import MEASUREMENTS, implausible
+from careplan.plans.outcomes import VISIT_HORIZON_DAYS, AttemptIn, record_attempt
 from careplan.staff import names_of
-from careplan.vocab import Adherence, AttemptOutcome, Channel, StopReason
+from careplan.validation import whole_number
+from careplan.vocab import (
+    OFFERED_OUTCOMES,
+    Adherence,
+    AttemptOutcome,
+    Channel,
+    RemovalReason,
+    StopReason,
+)
 from web.deps import DbSession, Now
 from web.i18n import N_
 from web.pages.common import (
@@ -68,7 +71,9 @@ def _form_context(session: DbSession, cp: Checkpoint, today: date, actor: Actor)
         "measurements": [MEASUREMENTS[k] for k in step.measurements],
         "adherences": list(Adherence),
         "stop_reasons": list(StopReason),
-        "outcomes": list(AttemptOutcome),
+        "outcomes": OFFERED_OUTCOMES,
+        "removal_reasons": list(RemovalReason),
+        "visit_last": today + timedelta(days=VISIT_HORIZON_DAYS),
         "attempts": attempts,
         "result": result,
         "escalations": raised_at_checkpoint(session, cp.id),
@@ -258,17 +263,42 @@ def save_attempt(
 ) -> Response:
     cp = get_checkpoint(session, visitor.actor, checkpoint_id)
     try:
-        data = parse_model(
-            AttemptIn,
-            {
-                "channel": text_of(form, "attempt_channel") or Channel.phone.value,
-                "outcome": text_of(form, "outcome") or AttemptOutcome.unreachable.value,
-                "call_back_at": local_datetime_of(form, "call_back_at"),
-                "note": text_of(form, "attempt_note"),
-                "version": text_of(form, "version") or None,
-            },
-        )
+        data = parse_attempt(form)
         record_attempt(session, visitor.actor, cp.id, data, today=clock.today, now=clock.now)
     except CareplanError as exc:
         return _form_error(request, visitor, session, cp, clock.today, form, exc)
     return _after_save(request, visitor, session, cp, clock.today, "attempt", form)
+
+
+# The boxes each outcome reads; a box of another outcome may hold a leftover entry.
+OUTCOME_BOXES: dict[str, tuple[str, ...]] = {
+    AttemptOutcome.unreachable: ("call_back_at",),
+    AttemptOutcome.call_back: ("call_back_at",),
+    AttemptOutcome.agreed_to_visit: ("visit_on",),
+    AttemptOutcome.remind_later: ("remind_days",),
+    AttemptOutcome.removed: ("removal_reason", "died_on"),
+}
+
+
+def parse_attempt(form: FormData) -> AttemptIn:
+    outcome = text_of(form, "outcome") or AttemptOutcome.unreachable.value
+    boxes = OUTCOME_BOXES.get(outcome, ())
+
+    def box(name: str) -> str:
+        return text_of(form, name) if name in boxes else ""
+
+    reason = box("removal_reason")
+    data: dict[str, Any] = {
+        "channel": text_of(form, "attempt_channel") or Channel.phone.value,
+        "outcome": outcome,
+        "call_back_at": local_datetime_of(form, "call_back_at") if box("call_back_at") else None,
+        "visit_on": date_of(form, "visit_on") if box("visit_on") else None,
+        "remind_days": whole_number(box("remind_days"), "remind_days")
+        if box("remind_days")
+        else None,
+        "removal_reason": reason or None,
+        "died_on": date_of(form, "died_on") if reason == RemovalReason.died.value else None,
+        "note": text_of(form, "attempt_note"),
+        "version": text_of(form, "version") or None,
+    }
+    return parse_model(AttemptIn, data)

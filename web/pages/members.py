@@ -346,6 +346,7 @@ def member_view(
     message_consents = consents_of(session, member.id)
     ids |= {c.granted_by_id for c in message_consents.values() if c.granted_by_id}
     ids |= {c.withdrawn_by_id for c in message_consents.values() if c.withdrawn_by_id}
+    ids |= {member.died_recorded_by_id} if member.died_recorded_by_id else set()
     measured_from = clock.today - timedelta(days=measured.MEASURED_DAYS - 1)
     context = {
         "nav": "members",

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from careplan.access import get_member, get_plan
 from careplan.errors import N_, CareplanError, InvalidInput
+from careplan.members.archive import require_alive
 from careplan.models import CarePlan, Escalation, Member
 from careplan.plans.checkpoints import days_overdue
 from careplan.plans.lifecycle import (
@@ -55,9 +56,12 @@ def enrol_page(
     request: Request, member_id: int, visitor: User, session: DbSession, clock: Now
 ) -> Response:
     member = get_member(session, visitor.actor, member_id)
-    return render(
-        request, visitor, "plans/enrol.html", _enrol_context(session, member, clock.today)
-    )
+    context = _enrol_context(session, member, clock.today)
+    try:
+        require_alive(member)  # said before anything is filled in
+    except CareplanError as exc:
+        context["error"] = exc
+    return render(request, visitor, "plans/enrol.html", context)
 
 
 def _choice(form: FormData) -> dict[str, Any]:

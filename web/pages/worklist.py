@@ -6,6 +6,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from careplan.access import may_see_colleagues_worklists, starts_on_the_audit
+from careplan.adherence import risk
 from careplan.config import get_settings
 from careplan.errors import N_
 from careplan.plans import worklist
@@ -59,6 +60,8 @@ def home(
         tab=tab if tab in worklist.TABS else "due",
     )
     wl = worklist.build(session, actor, query, today=clock.today)
+    if query.tab == "overdue":
+        wl.items = risk.risk_first(session, wl.items, clock.today)
     # Whose list this is, for its title; on any list but one's own, each row's owner.
     owners = names_of(session, {i.checkpoint.assignee_id for i in wl.items})
     whose = "mine" if staff_id == visitor.staff.id else "store" if staff_id is None else "colleague"
