@@ -23,10 +23,19 @@ from careplan.members import archive
 from careplan.members.archive import Medicine, MemberCreate
 from careplan.members.health_records import HealthCheckIn
 from careplan.models import CarePlan, Checkpoint, Member, Staff, Store
+from careplan.outreach import build, consent, wiring
 from careplan.plans import checkpoints, lifecycle
 from careplan.plans.checkpoints import ResultIn
 from careplan.staff import StaffIn, create_staff
-from careplan.vocab import Adherence, Channel, CheckpointState, Role, Sex, StopReason
+from careplan.vocab import (
+    Adherence,
+    Channel,
+    CheckpointState,
+    MessageChannel,
+    Role,
+    Sex,
+    StopReason,
+)
 
 DEMO_PASSWORD = "careplan-demo"
 STORES = (
@@ -118,7 +127,20 @@ def seed(
     for actor, plan_id in enrolled:
         session.info["actor"] = actor
         _work_past_steps(session, actor, plan_id, rng, today, now)
+    counts["messages"] = _messages(session, enrolled, now)
     return counts
+
+
+def _messages(session: Session, enrolled: list[tuple[Actor, int]], now: datetime) -> int:
+    """Three members in four agreed to SMS when they joined; today's messages are built
+    (they leave when the sending window opens, through the log provider)."""
+    for n, (actor, plan_id) in enumerate(enrolled):
+        if n % 4:
+            session.info["actor"] = actor
+            member_id = session.get_one(CarePlan, plan_id).member_id
+            consent.grant(session, actor, member_id, MessageChannel.sms, now=now)
+    session.info["actor"] = Actor.system("demo")
+    return build.build_day(session, wiring.context(get_settings(), now=now)).added
 
 
 DEMO_CLASSES = {  # the demo's products (P-<protocol>) and the class each belongs to
