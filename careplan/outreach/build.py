@@ -32,6 +32,7 @@ from careplan.access import Actor
 from careplan.adherence.measured import fills_by_member
 from careplan.adherence.pdc import runs_out_on
 from careplan.db import begin_for_writing
+from careplan.lectures.lectures import mark_invited
 from careplan.members.occasions import anniversary_in, festivals_between
 from careplan.models import (
     CarePlan,
@@ -568,3 +569,20 @@ def count_waiting(session: Session) -> int:
         )
         or 0
     )
+
+
+def invite_to_lecture(
+    session: Session,
+    actor: Actor,
+    lecture_id: int,
+    member_ids: list[int],
+    channel: Channel,
+    ctx: Context,
+) -> tuple[int, Built]:
+    """Record the invitations (lectures.mark_invited); those sent by message are written
+    to the outbox in the same transaction, to leave once it commits (the caller queues
+    `built.ids`). How many were invited, and the messages built."""
+    added = mark_invited(session, actor, lecture_id, member_ids, channel, now=ctx.now)
+    if channel is not Channel.message:
+        return added, Built()
+    return added, build_day(session, ctx, [_lectures])

@@ -17,6 +17,7 @@ from careplan.models import Message, MessageConsent
 from careplan.outreach import consent, outbox, wiring
 from careplan.vocab import MessageChannel, MessageReason, MessageState
 from tests.factories import TravelClock, World, make_member, sign_in_page
+from tests.web.test_lectures import schedule
 
 SECRET = "s" * 40
 
@@ -133,3 +134,29 @@ def test_aliyun_receipts_and_a_td_reply_arrive_signed_and_change_the_rows(
     row = world.session.scalar(select(MessageConsent).where(MessageConsent.member_id == member.id))
     assert row is not None and row.withdrawn_via == "reply" and row.withdrawn_at is not None
     assert client.post("/callbacks/messages/nobody", content=b"[]").status_code == 404
+
+
+def test_an_invitation_by_message_goes_to_the_outbox_of_those_who_agreed(
+    client: TestClient, world: World, clock: TravelClock, monkeypatch
+):
+    agreed, silent = make_member(world, name="孙老", mobile="13900000004"), make_member(world)
+    consent.grant(world.session, world.actor(world.clerk_a), agreed.id, MessageChannel.sms,
+                  now=clock.now)  # fmt: skip
+    world.session.commit()
+    queued: list[list[int]] = []
+    monkeypatch.setattr(tasks, "queue_messages", lambda ids, **kw: queued.append(list(ids)))
+    token = sign_in_page(client, "manager.a")
+    url = schedule(client, world, token, protocols="").headers["location"]  # type: ignore[attr-defined]
+    form = {"csrf_token": token, "member_id": [agreed.id, silent.id], "channel": "message"}
+    r = client.post(f"{url}/invite", data=form)
+    assert r.status_code == 303
+    assert "已记录：邀请了 2 位会员（短信/微信邀请）。" in client.get(r.headers["location"]).text
+    world.session.expire_all()
+    (m,) = world.session.scalars(select(Message)).all()
+    assert (m.member_id, m.reason, m.state) == (
+        agreed.id, MessageReason.lecture_invitation, MessageState.queued
+    )  # fmt: skip
+    assert "诚邀您参加免费健康讲座" in m.text and "防跌倒健康讲座" in m.text
+    assert queued == [[m.id]]  # queued once the invitations were committed
+    page = client.get(f"/members/{agreed.id}").text
+    assert "讲座邀请" in page and "待发送" in page

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import BackgroundTasks, Query
 from pydantic import BaseModel, Field
 
+from careplan.config import get_settings
+from careplan.jobs import tasks
 from careplan.lectures import lectures
 from careplan.lectures.lectures import Audience, LectureIn
 from careplan.models import Lecture, LectureSeat
+from careplan.outreach import build, wiring
 from careplan.vocab import Channel
 from web.api.present import lecture_out, seat_out
 from web.api.schemas import (
@@ -196,10 +199,18 @@ class InvitedOut(BaseModel):
 
 @api.post("/{lecture_id}/invitations", response_model=InvitedOut)
 def invite(
-    lecture_id: int, body: InviteIn, session: DbSession, actor: CurrentActor, clock: Now
+    lecture_id: int,
+    body: InviteIn,
+    session: DbSession,
+    actor: CurrentActor,
+    clock: Now,
+    background: BackgroundTasks,
 ) -> InvitedOut:
-    """Record invitations; a member invited already keeps the first."""
-    added = lectures.mark_invited(
-        session, actor, lecture_id, body.member_ids, body.channel, now=clock.now
+    """Record invitations; a member invited already keeps the first. Invitations by
+    message (SMS/WeChat) go to the outbox, to members who agreed to the channel."""
+    context = wiring.context(get_settings(), now=clock.now, by=actor.staff_id)
+    added, built = build.invite_to_lecture(
+        session, actor, lecture_id, body.member_ids, body.channel, context
     )
+    background.add_task(tasks.queue_messages, built.ids)  # once committed
     return InvitedOut(added=added)

@@ -7,16 +7,19 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import Request
+from fastapi import BackgroundTasks, Request
 from fastapi.responses import Response
 from starlette.datastructures import QueryParams
 
 from careplan.access import may_manage_lectures
+from careplan.config import get_settings
 from careplan.csv_export import csv_lines
 from careplan.errors import N_, CareplanError, InvalidInput
+from careplan.jobs import tasks
 from careplan.lectures import lectures
 from careplan.members import archive
 from careplan.models import Lecture
+from careplan.outreach import build, wiring
 from careplan.staff import names_of
 from careplan.stores import visible_stores
 from careplan.validation import whole_number
@@ -362,7 +365,13 @@ def invite_csv(
 
 @pages.post("/lectures/{lecture_id}/invite")
 def invite(
-    request: Request, lecture_id: int, form: Form, visitor: User, session: DbSession, clock: Now
+    request: Request,
+    lecture_id: int,
+    form: Form,
+    visitor: User,
+    session: DbSession,
+    clock: Now,
+    background: BackgroundTasks,
 ) -> Response:
     """Record the ticked members as invited, then show the same list again (its filters
     kept) saying what was recorded; a refusal keeps the list and says why."""
@@ -373,8 +382,10 @@ def invite(
         channel = text_of(form, "channel")
         if channel not in CHANNELS:
             raise InvalidInput(N_("choose a value from the list"), field="invitation_channel")
-        added = lectures.mark_invited(session, visitor.actor, lecture.id, ids, Channel(channel),
-                                      now=clock.now)  # fmt: skip
+        context = wiring.context(get_settings(), now=clock.now, by=visitor.actor.staff_id)
+        added, built = build.invite_to_lecture(session, visitor.actor, lecture.id, ids,
+                                               Channel(channel), context)  # fmt: skip
+        background.add_task(tasks.queue_messages, built.ids)  # once committed
     except CareplanError as exc:
         session.rollback()
         return _invite_page(request, visitor, session, clock, lecture, filters, error=exc)
