@@ -16,7 +16,7 @@ from careplan.models import CarePlan, Checkpoint, Lecture, Member, Store
 from careplan.outreach.build import day_text
 from careplan.outreach.templates import current_templates, render
 from careplan.plans.protocols import definitions_by_version
-from careplan.vocab import CheckpointState, LectureStatus, PlanStatus
+from careplan.vocab import CheckpointState, LectureStatus, MessageReason, PlanStatus
 
 
 def render_for(session: Session, member: Member, key: str, *, settings: Settings) -> str:
@@ -66,3 +66,9 @@ def _values(session: Session, member: Member, language: str) -> dict[str, str]:
     values.setdefault("runs_out", day_text(today + timedelta(days=3), language))
     values.setdefault("drug", "…")
     return values
+
+
+def template_choices(settings: Settings) -> list[tuple[str, MessageReason]]:
+    """The templates one may preview: (key, the reason it serves)."""
+    templates = current_templates(settings.protocols_dir)
+    return [(t.key, t.reason) for t in templates.by_key.values()]

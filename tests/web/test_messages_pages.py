@@ -160,3 +160,24 @@ def test_an_invitation_by_message_goes_to_the_outbox_of_those_who_agreed(
     assert queued == [[m.id]]  # queued once the invitations were committed
     page = client.get(f"/members/{agreed.id}").text
     assert "讲座邀请" in page and "待发送" in page
+
+
+def test_a_preview_shows_the_members_own_message_and_sends_nothing(
+    client: TestClient, world: World
+):
+    member = make_member(world, name="郑淑珍", mobile="13900000005")
+    world.session.commit()
+    sign_in_page(client, "clerk.a")
+    page = client.get(f"/members/{member.id}").text
+    assert "预览消息" in page and '<option value="birthday">生日祝福</option>' in page
+    url = f"/members/{member.id}/messages/preview"
+    r = client.get(url, params={"template": "birthday"}, headers={"HX-Request": "true"})
+    assert r.status_code == 200 and "<html" not in r.text
+    assert "郑淑珍您好，祝您生日快乐" in r.text and "徐汇店为您准备了一份生日礼物" in r.text
+    r = client.get(url, params={"template": "nonsense"}, headers={"HX-Request": "true"})
+    assert r.status_code == 422 and "请从列表中选择" in r.text
+    world.session.expire_all()
+    assert world.session.scalars(select(Message)).all() == []
+    client.cookies.clear()
+    sign_in_page(client, "clerk.b")  # another store's clerk sees nothing of her
+    assert client.get(url, params={"template": "birthday"}).status_code == 404

@@ -12,13 +12,14 @@ from fastapi.responses import Response
 from careplan.access import get_member, may_choose_owner, may_erase_members
 from careplan.adherence import measured
 from careplan.adherence.purchases import purchases_of
+from careplan.config import get_settings
 from careplan.errors import CareplanError
 from careplan.lectures import lectures
 from careplan.members import archive
 from careplan.members.consent import withdraw_health_consent
 from careplan.members.health_records import effects_of, health_checks_of
 from careplan.models import Member
-from careplan.outreach import outbox
+from careplan.outreach import outbox, preview
 from careplan.outreach.consent import consents_of
 from careplan.plans import caseload
 from careplan.plans.contacts import contact_log, last_answer
@@ -393,6 +394,7 @@ def member_view(
         "may_erase": may_erase_members(actor),
         "message_consents": message_consents,
         "message_channels": list(MessageChannel),
+        "message_templates": preview.template_choices(get_settings()),
         "messages": outbox.of_member(session, member.id, limit=20),
         "message_error": message_error,
     }

@@ -9,12 +9,17 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from careplan.access import may_build_messages, may_read_message_log, require_manager
+from careplan.access import (
+    get_member,
+    may_build_messages,
+    may_read_message_log,
+    require_manager,
+)
 from careplan.config import get_settings
 from careplan.errors import N_, CareplanError, InvalidInput
 from careplan.jobs import tasks
 from careplan.outreach import callbacks as outreach_callbacks
-from careplan.outreach import consent, outbox
+from careplan.outreach import consent, outbox, preview
 from careplan.outreach.provider import callback_headers
 from careplan.stores import visible_stores
 from careplan.vocab import MessageChannel
@@ -66,6 +71,22 @@ def withdraw_consent(
         session.rollback()
         return member_view(request, visitor, session, clock, member_id, message_error=exc)
     return redirect(request, f"/members/{member_id}#h-messages")
+
+
+@pages.get("/members/{member_id}/messages/preview")
+def preview_message(
+    request: Request, member_id: int, visitor: User, session: DbSession, template: str = ""
+) -> Response:
+    """A template as this member would read it, with their own name, store, next step or
+    lecture where there is one: nothing is sent."""
+    member = get_member(session, visitor.actor, member_id)
+    settings = get_settings()
+    try:
+        text = preview.render_for(session, member, template, settings=settings)
+    except CareplanError as exc:
+        return render(request, visitor, "members/_preview.html", {"member": member, "error": exc},
+                      status=422)  # fmt: skip
+    return render(request, visitor, "members/_preview.html", {"member": member, "text": text})
 
 
 @pages.get("/store/messages")
