@@ -46,10 +46,20 @@ from careplan.outreach.templates import current_templates
 from careplan.vocab import MessageChannel, MessageState, Role
 
 sys.path.insert(0, str(ROOT))
-from benchmarks._measure import throwaway_database  # noqa: E402
+from benchmarks._measure import throwaway_database
 
-JSON_KEYS = ("db", "members", "build_messages", "build_s", "build_per_s", "ordinary_day_s",
-             "send_messages", "send_s", "send_per_s", "consumers")  # fmt: skip
+JSON_KEYS = (
+    "db",
+    "members",
+    "build_messages",
+    "build_s",
+    "build_per_s",
+    "ordinary_day_s",
+    "send_messages",
+    "send_s",
+    "send_per_s",
+    "consumers",
+)
 STORES = 50
 ALL_DAY = "00:00-23:59"
 REDIS = "redis://127.0.0.1:6379/14"
@@ -60,24 +70,45 @@ CHUNK = 10_000
 def make_chain(factory: sessionmaker[Session], members: int, now: datetime) -> None:
     with factory() as s:
         s.info["actor"] = Actor.system("benchmark")
-        stores = [Store(code=f"S{n:03d}", name=f"门店{n:03d}", region="华东") for n in range(STORES)]
+        stores = [
+            Store(code=f"S{n:03d}", name=f"门店{n:03d}", region="华东") for n in range(STORES)
+        ]
         s.add_all(stores)
         s.flush()
-        clerks = [Staff(username=f"c{n}", name=f"店员{n}", role=Role.clerk, store_id=st.id,
-                        password_hash="x") for n, st in enumerate(stores)]  # fmt: skip
+        clerks = [
+            Staff(
+                username=f"c{n}",
+                name=f"店员{n}",
+                role=Role.clerk,
+                store_id=st.id,
+                password_hash="x",
+            )
+            for n, st in enumerate(stores)
+        ]
         s.add_all(clerks)
         s.flush()
         for first in range(0, members, CHUNK):
-            rows = [{"card_number": f"M{n:07d}", "home_store_id": stores[n % STORES].id,
-                     "owner_id": clerks[n % STORES].id, "name": f"会员{n}",
-                     "mobile": f"13{n:09d}", "birthday": date(1950 + n % 50, 1, 1)
-                     + timedelta(days=n % 365), "health_consent": False,
-                     "created_at": now - timedelta(days=30), "updated_at": now}
-                    for n in range(first, min(first + CHUNK, members))]  # fmt: skip
+            rows = [
+                {
+                    "card_number": f"M{n:07d}",
+                    "home_store_id": stores[n % STORES].id,
+                    "owner_id": clerks[n % STORES].id,
+                    "name": f"会员{n}",
+                    "mobile": f"13{n:09d}",
+                    "birthday": date(1950 + n % 50, 1, 1) + timedelta(days=n % 365),
+                    "health_consent": False,
+                    "created_at": now - timedelta(days=30),
+                    "updated_at": now,
+                }
+                for n in range(first, min(first + CHUNK, members))
+            ]
             s.execute(insert(Member), rows)
         ids = s.scalars(select(Member.id).order_by(Member.id)).all()
-        agreed = [{"member_id": i, "channel": MessageChannel.sms, "granted_at": now}
-                  for n, i in enumerate(ids) if n % 10]  # fmt: skip
+        agreed = [
+            {"member_id": i, "channel": MessageChannel.sms, "granted_at": now}
+            for n, i in enumerate(ids)
+            if n % 10
+        ]
         for first in range(0, len(agreed), CHUNK):
             s.execute(insert(MessageConsent), agreed[first : first + CHUNK])
         s.commit()
@@ -85,8 +116,14 @@ def make_chain(factory: sessionmaker[Session], members: int, now: datetime) -> N
 
 def context(day: date, now: datetime) -> build.Context:
     settings = get_settings()
-    return build.Context(day=day, now=now, zone=settings.zone, window=rules.Window.parse(ALL_DAY),
-                         cap=2, templates=current_templates(settings.protocols_dir))  # fmt: skip
+    return build.Context(
+        day=day,
+        now=now,
+        zone=settings.zone,
+        window=rules.Window.parse(ALL_DAY),
+        cap=2,
+        templates=current_templates(settings.protocols_dir),
+    )
 
 
 def time_build(factory: sessionmaker[Session], day: date, now: datetime) -> tuple[int, float]:
@@ -107,27 +144,46 @@ def queue_url(db: str, tmp: Path) -> str:
     return f"sqlite:///{tmp / 'jobs.db'}"
 
 
-def time_send(factory: sessionmaker[Session], url: str, tmp: Path, count: int, consumers: int,
-              db: str) -> tuple[int, float]:  # fmt: skip
+def time_send(
+    factory: sessionmaker[Session], url: str, tmp: Path, count: int, consumers: int, db: str
+) -> tuple[int, float]:
     from careplan.jobs import engine as jobs_engine
     from careplan.jobs import tasks
 
-    env = {"CAREPLAN_DATABASE_URL": url, "CAREPLAN_JOBS_URL": queue_url(db, tmp),
-           "CAREPLAN_JOBS_QUEUE": f"bench_{uuid.uuid4().hex}", "CAREPLAN_WORK_DIR": str(tmp),
-           "CAREPLAN_MESSAGES_WINDOW": ALL_DAY, "CAREPLAN_LOG_FORMAT": "text"}  # fmt: skip
+    env = {
+        "CAREPLAN_DATABASE_URL": url,
+        "CAREPLAN_JOBS_URL": queue_url(db, tmp),
+        "CAREPLAN_JOBS_QUEUE": f"bench_{uuid.uuid4().hex}",
+        "CAREPLAN_WORK_DIR": str(tmp),
+        "CAREPLAN_MESSAGES_WINDOW": ALL_DAY,
+        "CAREPLAN_LOG_FORMAT": "text",
+    }
     os.environ.update(env)
     get_settings.cache_clear()
     jobs_engine.reset()
-    with factory() as s:
+    with factory() as s:  # nothing due while the consumers start (their first sweep)
+        s.execute(update(Message).values(not_before=datetime.now(UTC) + timedelta(days=1)))
         ids = s.scalars(select(Message.id).order_by(Message.id).limit(count)).all()
-        s.execute(update(Message).where(Message.id.in_(ids)).values(not_before=datetime.now(UTC)))
         s.commit()
     logs = [open(tmp / f"consumer{n}.log", "wb") for n in range(consumers)]  # noqa: SIM115
-    procs = [subprocess.Popen([sys.executable, "-m", "web", "jobs", "consume", "--workers", "1"],
-                              cwd=ROOT, env=os.environ | env, stdout=log, stderr=log,
-                              start_new_session=True) for log in logs]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "web", "jobs", "consume", "--workers", "1"],
+            cwd=ROOT,
+            env=os.environ | env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        for log in logs
+    ]
     try:
         _wait_started(tmp, consumers)
+        with factory() as s:
+            s.execute(
+                update(Message).where(Message.id.in_(ids)).values(not_before=datetime.now(UTC))
+            )
+            s.commit()
         started = time.perf_counter()
         tasks.queue_messages(list(ids))
         while _sent(factory) < len(ids):
@@ -157,8 +213,12 @@ def _wait_started(tmp: Path, consumers: int) -> None:
 
 def _sent(factory: sessionmaker[Session]) -> int:
     with factory() as s:
-        return int(s.scalar(select(func.count()).select_from(Message).where(
-            Message.state == MessageState.sent)) or 0)  # fmt: skip
+        return int(
+            s.scalar(
+                select(func.count()).select_from(Message).where(Message.state == MessageState.sent)
+            )
+            or 0
+        )
 
 
 def main() -> None:
@@ -172,7 +232,10 @@ def main() -> None:
     members, send = (2000, 500) if args.smoke else (args.members, args.send)
     festival = festivals_between(date(2025, 1, 1), date(2025, 12, 31))[0]
     now = datetime.combine(festival.on, datetime.min.time(), UTC) + timedelta(hours=1)
-    with tempfile.TemporaryDirectory() as tmp, throwaway_database(args.db, "outreach", PG_BASE) as url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        throwaway_database(args.db, "outreach", PG_BASE) as url,
+    ):
         migrate.upgrade(url)
         engine = make_engine(url)
         factory = make_session_factory(engine)
@@ -182,12 +245,22 @@ def main() -> None:
         print(f"built {added} messages for {festival.zh} in {build_s:.2f} s", file=sys.stderr)
         sent, send_s = time_send(factory, url, Path(tmp), send, args.consumers, args.db)
         engine.dispose()
-    print(json.dumps({
-        "db": args.db, "members": members, "build_messages": added,
-        "build_s": round(build_s, 2), "build_per_s": round(added / build_s),
-        "ordinary_day_s": round(ordinary, 2), "send_messages": sent, "send_s": round(send_s, 2),
-        "send_per_s": round(sent / send_s), "consumers": args.consumers,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "db": args.db,
+                "members": members,
+                "build_messages": added,
+                "build_s": round(build_s, 2),
+                "build_per_s": round(added / build_s),
+                "ordinary_day_s": round(ordinary, 2),
+                "send_messages": sent,
+                "send_s": round(send_s, 2),
+                "send_per_s": round(sent / send_s),
+                "consumers": args.consumers,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -17,15 +17,17 @@ again.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import Actor
@@ -164,7 +166,8 @@ def _step_messages(session: Session, ctx: Context) -> Iterator[Candidate]:
     overdue = upcoming.where(status_clause(CheckpointStatus.overdue, ctx.day))
     for cp_id, key, _, overdue_on, version, member_id, _ in session.execute(overdue):
         _, nudge = wanted.get((version, _routine_key(key, version, wanted)), (None, None))
-        if nudge and (ctx.day - overdue_on).days + 1 >= nudge.after_overdue_days:
+        days = (ctx.day - overdue_on).days + 1
+        if nudge and 0 <= days - nudge.after_overdue_days < NUDGE_CATCH_UP_DAYS:
             yield Candidate(
                 member_id,
                 MessageReason.step_nudge,
@@ -313,27 +316,42 @@ class _Member:
 
 
 def _members(session: Session, ids: list[int]) -> dict[int, _Member]:
-    """The members who may be messaged, with the channels they agreed to."""
-    consented: dict[int, set[MessageChannel]] = defaultdict(set)
+    """The members who may be messaged, with the channels they agreed to: a thousand a
+    statement, or, for most of the chain (a festival), the whole chain in one read."""
+    consents = select(MessageConsent.member_id, MessageConsent.channel).where(
+        MessageConsent.withdrawn_at.is_(None)
+    )
+    members = (
+        select(Member.id, Member.name, Member.language, Member.home_store_id, Store.name)
+        .join(Store, Member.home_store_id == Store.id)
+        .where(Member.erased_at.is_(None), alive())
+    )
+    if len(ids) > WHOLE_CHAIN_FROM:
+        wanted = set(ids)
+        return _agreeing(session.execute(consents), session.execute(members), wanted)
     found: dict[int, _Member] = {}
     for chunk in _chunks(ids):
-        rows = session.execute(
-            select(MessageConsent.member_id, MessageConsent.channel).where(
-                MessageConsent.member_id.in_(chunk), MessageConsent.withdrawn_at.is_(None)
+        found |= _agreeing(
+            session.execute(consents.where(MessageConsent.member_id.in_(chunk))),
+            session.execute(members.where(Member.id.in_(chunk))),
+            None,
+        )
+    return found
+
+
+WHOLE_CHAIN_FROM = 20 * CHUNK  # candidates beyond which the whole chain is read at once
+
+
+def _agreeing(consents: Any, members: Any, wanted: set[int] | None) -> dict[int, _Member]:
+    agreed: dict[int, set[MessageChannel]] = defaultdict(set)
+    for member_id, channel in consents:
+        agreed[member_id].add(channel)
+    found: dict[int, _Member] = {}
+    for member_id, name, language, store_id, store_name in members:
+        if agreed.get(member_id) and (wanted is None or member_id in wanted):
+            found[member_id] = _Member(
+                member_id, name, language, store_id, store_name, frozenset(agreed[member_id])
             )
-        )
-        for member_id, channel in rows:
-            consented[member_id].add(channel)
-        members = session.execute(
-            select(Member.id, Member.name, Member.language, Member.home_store_id, Store.name)
-            .join(Store, Member.home_store_id == Store.id)
-            .where(Member.id.in_(chunk), Member.erased_at.is_(None), alive())
-        )
-        for member_id, name, language, store_id, store_name in members:
-            if consented[member_id]:
-                found[member_id] = _Member(
-                    member_id, name, language, store_id, store_name, frozenset(consented[member_id])
-                )
     return found
 
 
@@ -342,20 +360,27 @@ def alive() -> Any:
     return Member.died_on.is_(None)
 
 
+# A reason is messaged once within its window: a reminder within `days_before` (at most
+# 30) of the due day, a nudge in the week after its overdue days, a refill in the days
+# before the run-out, a welcome in the first days; birthdays and festivals name their year.
+LOOK_BACK_DAYS = 60
+NUDGE_CATCH_UP_DAYS = 7  # a nudge missed by a build that did not run goes out this long after
+
+
 def _already(
     session: Session, ids: list[int], day: date
 ) -> tuple[set[tuple[int, str, str]], dict[int, int]]:
-    """What these members were sent already (member, reason, ref), on any day, and how
-    many capped messages each has in the cap's 7 days."""
+    """What these members were sent already (member, reason, ref) in the last
+    LOOK_BACK_DAYS (every reason's window is shorter), and how many capped messages each
+    has in the cap's 7 days."""
     first, last = rules.cap_window(day)
     sent: set[tuple[int, str, str]] = set()
     counted: dict[int, int] = defaultdict(int)
+    recent = select(
+        Message.member_id, Message.reason, Message.ref, Message.for_day, Message.state
+    ).where(Message.for_day >= day - timedelta(days=LOOK_BACK_DAYS), Message.for_day <= day)
     for chunk in _chunks(ids):
-        rows = session.execute(
-            select(
-                Message.member_id, Message.reason, Message.ref, Message.for_day, Message.state
-            ).where(Message.member_id.in_(chunk))
-        )
+        rows = session.execute(recent.where(Message.member_id.in_(chunk)))
         for member_id, reason, ref, for_day, state in rows:
             sent.add((member_id, reason, ref))
             if (
@@ -543,13 +568,64 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Insert, skipping a row another build wrote meanwhile (its idempotency key)."""
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
-    stmt: Any = postgresql.insert(Message) if dialect == "postgresql" else sqlite.insert(Message)
-    stmt = stmt.on_conflict_do_nothing().returning(Message.id)
+    if session.get_bind().dialect.name == "postgresql":
+        return _copy_in(session, rows)
+    stmt: Any = sqlite.insert(Message).on_conflict_do_nothing().returning(Message.id)
     ids: list[int] = []
     for i in range(0, len(rows), 2000):
         ids += session.scalars(stmt, rows[i : i + 2000]).all()
     return ids
+
+
+COLUMNS = (
+    "member_id",
+    "store_id",
+    "channel",
+    "reason",
+    "ref",
+    "for_day",
+    "template",
+    "language",
+    "variables",
+    "text",
+    "state",
+    "not_before",
+    "attempts",
+    "created_at",
+    "created_by_id",
+)
+
+
+def _copy_in(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """PostgreSQL: COPY into a temporary table, then one INSERT … SELECT: a multi-row
+    INSERT of 2,000 rows a statement ran at 3,400 rows a second, most of it the
+    server's parsing and planning of the statement's 34,000 parameters."""
+    session.flush()
+    raw = session.connection().connection.driver_connection
+    columns = ", ".join(COLUMNS)
+    with raw.cursor() as cur:  # type: ignore[union-attr]
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS staged_messages AS SELECT {columns} "
+            "FROM messages WITH NO DATA"
+        )
+        with cur.copy(f"COPY staged_messages ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([_copy_value(row[c]) for c in COLUMNS])
+        cur.execute(
+            f"INSERT INTO messages ({columns}) SELECT {columns} FROM staged_messages "
+            "ORDER BY member_id ON CONFLICT DO NOTHING RETURNING id"
+        )
+        ids = [int(r[0]) for r in cur.fetchall()]
+        cur.execute("DROP TABLE staged_messages")
+    return ids
+
+
+def _copy_value(value: Any) -> Any:
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return value
 
 
 def _chunks(ids: list[int]) -> Iterator[list[int]]:

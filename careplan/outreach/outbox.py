@@ -22,10 +22,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import Actor
@@ -60,7 +60,7 @@ from careplan.vocab import (
 
 log = logging.getLogger(__name__)
 
-GROUP = 10  # rows claimed at once: at most this many are in doubt after a kill
+GROUP = 20  # rows claimed at once: at most this many are in doubt after a kill
 MAX_ATTEMPTS = 5
 BACKOFF = timedelta(seconds=30)  # then 60, 120, 240 s
 SENDING_LEASE = timedelta(minutes=2)  # by default, a row "sending" this long was cut off
@@ -138,37 +138,47 @@ def _claim(
             if row.id in gone:
                 _cancel(row, gone[row.id], now)
                 result.cancelled += 1
-        addresses = _addresses(session, [r for r in due if r.id not in gone])
-        claimed = []
-        for row in due:
-            if row.id in gone:
-                continue
-            owned = session.execute(
-                update(Message)
-                .where(Message.id == row.id, Message.state == MessageState.queued)
-                .values(
-                    state=MessageState.sending,
-                    sending_at=now,
-                    attempts=row.attempts + 1,
-                    provider=how.providers[row.channel].name,
-                )
-                .execution_options(synchronize_session=False)
+        going = [r for r in due if r.id not in gone]
+        owned = _mark_sending(session, [r.id for r in going], how, now)
+        addresses = _addresses(session, going)
+        claimed = [
+            _Claimed(
+                r.id,
+                r.channel,
+                addresses[r.id],
+                r.template,
+                dict(r.variables),
+                r.text,
+                r.language,
+                r.attempts + 1,
             )
-            if owned.rowcount == 1:  # type: ignore[attr-defined]
-                claimed.append(
-                    _Claimed(
-                        row.id,
-                        row.channel,
-                        addresses[row.id],
-                        row.template,
-                        dict(row.variables),
-                        row.text,
-                        row.language,
-                        row.attempts + 1,
-                    )
-                )
+            for r in going
+            if r.id in owned
+        ]
         session.commit()
     return claimed
+
+
+def _mark_sending(session: Session, ids: list[int], how: Sending, now: datetime) -> set[int]:
+    """One UPDATE: the rows still queued become this sender's (another consumer's UPDATE
+    finds them sending, and changes nothing)."""
+    if not ids:
+        return set()
+    names = {channel: p.name for channel, p in how.providers.items()}
+    provider = case(*[(Message.channel == c, n) for c, n in names.items()], else_=None)
+    stmt = (
+        update(Message)
+        .where(Message.id.in_(ids), Message.state == MessageState.queued)
+        .values(
+            state=MessageState.sending,
+            sending_at=now,
+            attempts=Message.attempts + 1,
+            provider=provider,
+        )
+        .returning(Message.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(session.scalars(stmt))
 
 
 def _cancel(row: Message, why: str, now: datetime) -> None:
@@ -249,38 +259,60 @@ def _settle(
     if not outcomes:
         return
     now = how.clock()
+    params = [_settled(row, outcome, now, how, result) for row, outcome in outcomes]
     with factory() as session:
         begin_for_writing(session)
-        for row, outcome in outcomes:
-            values = _settled(row, outcome, now, how, result)
-            session.execute(
-                update(Message)
-                .where(Message.id == row.id, Message.state == MessageState.sending)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+        session.connection().execute(SETTLE, params)  # one statement, every row's values
         session.commit()
+
+
+T = cast(Table, Message.__table__)
+# A row settled only while still this sender's; a value not given (None) is left as it was.
+SETTLE = (
+    update(T)
+    .where(T.c.id == bindparam("b_id"), T.c.state == MessageState.sending.value)
+    .values(
+        state=bindparam("b_state"),
+        sent_at=func.coalesce(bindparam("b_sent_at", type_=T.c.sent_at.type), T.c.sent_at),
+        provider_id=func.coalesce(
+            bindparam("b_provider_id", type_=T.c.provider_id.type), T.c.provider_id
+        ),
+        not_before=func.coalesce(
+            bindparam("b_not_before", type_=T.c.not_before.type), T.c.not_before
+        ),
+        last_error=bindparam("b_last_error"),
+    )
+)
 
 
 def _settled(
     row: _Claimed, outcome: _Outcome, now: datetime, how: Sending, result: SendResult
 ) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "b_id": row.id,
+        "b_sent_at": None,
+        "b_provider_id": None,
+        "b_not_before": None,
+        "b_last_error": None,
+    }
     if outcome.sent is not None:
         result.sent += 1
-        return {
-            "state": MessageState.sent,
-            "sent_at": now,
-            "provider_id": outcome.sent.provider_id,
-            "last_error": None,
+        return values | {
+            "b_state": MessageState.sent.value,
+            "b_sent_at": now,
+            "b_provider_id": outcome.sent.provider_id,
         }
-    error = outcome.error
-    code = getattr(error, "code", "error")
-    if isinstance(error, Transient) and row.attempts < MAX_ATTEMPTS:
+    code = str(getattr(outcome.error, "code", "error"))[:255]
+    if isinstance(outcome.error, Transient) and row.attempts < MAX_ATTEMPTS:
         when = how.window.next_opening(now + BACKOFF * 2 ** (row.attempts - 1), how.zone)
         result.retry.append((row.id, when))
-        return {"state": MessageState.queued, "not_before": when, "last_error": str(code)[:255]}
+        return values | {
+            "b_state": MessageState.queued.value,
+            "b_not_before": when,
+            "b_last_error": code,
+        }
     result.failed += 1
-    return {"state": MessageState.failed, "last_error": str(code)[:255]}
+    return values | {"b_state": MessageState.failed.value, "b_last_error": code}
 
 
 # --- whether a message's reason still stands ----------------------------------------------
@@ -330,9 +362,10 @@ def _steps_gone(session: Session, rows: list[Message], now: datetime) -> dict[in
     found = session.scalars(
         select(Checkpoint)
         .join(CarePlan, Checkpoint.plan_id == CarePlan.id)
-        .where(Checkpoint.id.in_({_ref_id(r.ref) for r in steps}),
-               CarePlan.status == PlanStatus.active)
-    )  # fmt: skip
+        .where(
+            Checkpoint.id.in_({_ref_id(r.ref) for r in steps}), CarePlan.status == PlanStatus.active
+        )
+    )
     status = {cp.id: status_of(cp, today) for cp in found}
     wanted = {
         MessageReason.step_reminder: AHEAD,
