@@ -179,18 +179,18 @@ def time_send(
     ]
     try:
         _wait_started(tmp, consumers)
+        due = datetime.now(UTC)
         with factory() as s:
-            s.execute(
-                update(Message).where(Message.id.in_(ids)).values(not_before=datetime.now(UTC))
-            )
+            s.execute(update(Message).where(Message.id.in_(ids)).values(not_before=due))
             s.commit()
         started = time.perf_counter()
         tasks.queue_messages(list(ids))
-        while _sent(factory) < len(ids):
+        while _waiting(factory, due) > 0:
             if time.perf_counter() - started > 600 or any(p.poll() is not None for p in procs):
                 raise SystemExit("sending did not finish: see the consumer logs in " + str(tmp))
             time.sleep(0.05)
-        return len(ids), time.perf_counter() - started
+        took = time.perf_counter() - started
+        return _sent(factory, list(ids)), took
     finally:
         for p in procs:
             p.kill()
@@ -211,11 +211,20 @@ def _wait_started(tmp: Path, consumers: int) -> None:
     raise SystemExit("the consumers did not start")
 
 
-def _sent(factory: sessionmaker[Session]) -> int:
+def _sent(factory: sessionmaker[Session], ids: list[int]) -> int:
+    with factory() as s:
+        sent = select(func.count()).where(Message.id.in_(ids), Message.state == MessageState.sent)
+        return int(s.scalar(sent) or 0)
+
+
+def _waiting(factory: sessionmaker[Session], due: datetime) -> int:
+    """The due messages not sent yet, read from the outbox's partial index (counting the
+    sent, a scan of the whole table every 50 ms, took the consumers' CPU on PostgreSQL)."""
+    waiting = (MessageState.queued, MessageState.sending)
     with factory() as s:
         return int(
             s.scalar(
-                select(func.count()).select_from(Message).where(Message.state == MessageState.sent)
+                select(func.count()).where(Message.state.in_(waiting), Message.not_before <= due)
             )
             or 0
         )

@@ -60,7 +60,7 @@ from careplan.vocab import (
 
 log = logging.getLogger(__name__)
 
-GROUP = 20  # rows claimed at once: at most this many are in doubt after a kill
+GROUP = 25  # rows claimed at once: at most this many are in doubt after a kill
 MAX_ATTEMPTS = 5
 BACKOFF = timedelta(seconds=30)  # then 60, 120, 240 s
 SENDING_LEASE = timedelta(minutes=2)  # by default, a row "sending" this long was cut off
@@ -95,13 +95,16 @@ class SendResult:
 
 
 def send(factory: sessionmaker[Session], ids: Sequence[int], how: Sending) -> SendResult:
-    """Send these messages, those still queued and due, GROUP at a time."""
+    """Send these messages, those still queued and due, GROUP at a time. One transaction
+    settles a group and claims the next (one commit a group, not two: on PostgreSQL the
+    commits were most of the time)."""
     result = SendResult()
     todo = sorted(set(ids))
+    outcomes: list[tuple[_Claimed, _Outcome]] = []
     for i in range(0, len(todo), GROUP):
-        claimed = _claim(factory, todo[i : i + GROUP], how, result)
+        claimed = _settle_and_claim(factory, outcomes, todo[i : i + GROUP], how, result)
         outcomes = [(row, _call(how.providers[row.channel], row, how.templates)) for row in claimed]
-        _settle(factory, outcomes, how, result)
+    _settle_and_claim(factory, outcomes, [], how, result)
     return result
 
 
@@ -117,45 +120,57 @@ class _Claimed:
     attempts: int
 
 
-def _claim(
-    factory: sessionmaker[Session], ids: list[int], how: Sending, result: SendResult
+def _settle_and_claim(
+    factory: sessionmaker[Session],
+    outcomes: list[tuple[_Claimed, _Outcome]],
+    ids: list[int],
+    how: Sending,
+    result: SendResult,
 ) -> list[_Claimed]:
-    now = how.clock()
+    if not outcomes and not ids:
+        return []
     with factory() as session:
         begin_for_writing(session)  # it reads, then claims: SQLite's writers queue
-        rows = list(
-            session.scalars(
-                select(Message).where(Message.id.in_(ids), Message.state == MessageState.queued)
-            )
-        )
-        if not how.window.is_open(now, how.zone):
-            result.waiting += len(rows)
-            return []
-        due = [r for r in rows if r.not_before <= now]
-        result.waiting += len(rows) - len(due)
-        gone = reasons_gone(session, due, now)
-        for row in due:
-            if row.id in gone:
-                _cancel(row, gone[row.id], now)
-                result.cancelled += 1
-        going = [r for r in due if r.id not in gone]
-        owned = _mark_sending(session, [r.id for r in going], how, now)
-        addresses = _addresses(session, going)
-        claimed = [
-            _Claimed(
-                r.id,
-                r.channel,
-                addresses[r.id],
-                r.template,
-                dict(r.variables),
-                r.text,
-                r.language,
-                r.attempts + 1,
-            )
-            for r in going
-            if r.id in owned
-        ]
+        _settle(session, outcomes, how, result)
+        claimed = _claim(session, ids, how, result) if ids else []
         session.commit()
+    return claimed
+
+
+def _claim(session: Session, ids: list[int], how: Sending, result: SendResult) -> list[_Claimed]:
+    now = how.clock()
+    rows = list(
+        session.scalars(
+            select(Message).where(Message.id.in_(ids), Message.state == MessageState.queued)
+        )
+    )
+    if not how.window.is_open(now, how.zone):
+        result.waiting += len(rows)
+        return []
+    due = [r for r in rows if r.not_before <= now]
+    result.waiting += len(rows) - len(due)
+    gone = reasons_gone(session, due, now)
+    for row in due:
+        if row.id in gone:
+            _cancel(row, gone[row.id], now)
+            result.cancelled += 1
+    going = [r for r in due if r.id not in gone]
+    owned = _mark_sending(session, [r.id for r in going], how, now)
+    addresses = _addresses(session, going)
+    claimed = [
+        _Claimed(
+            r.id,
+            r.channel,
+            addresses[r.id],
+            r.template,
+            dict(r.variables),
+            r.text,
+            r.language,
+            r.attempts + 1,
+        )
+        for r in going
+        if r.id in owned
+    ]
     return claimed
 
 
@@ -251,19 +266,13 @@ def _call(provider: Provider, row: _Claimed, templates: Templates) -> _Outcome:
 
 
 def _settle(
-    factory: sessionmaker[Session],
-    outcomes: list[tuple[_Claimed, _Outcome]],
-    how: Sending,
-    result: SendResult,
+    session: Session, outcomes: list[tuple[_Claimed, _Outcome]], how: Sending, result: SendResult
 ) -> None:
     if not outcomes:
         return
     now = how.clock()
     params = [_settled(row, outcome, now, how, result) for row, outcome in outcomes]
-    with factory() as session:
-        begin_for_writing(session)
-        session.connection().execute(SETTLE, params)  # one statement, every row's values
-        session.commit()
+    session.connection().execute(SETTLE, params)  # one statement, every row's values
 
 
 T = cast(Table, Message.__table__)
