@@ -280,6 +280,7 @@ FIELDS: dict[str, str] = {
     "landline": N_("Landline"),
     "email": N_("Email"),
     "address": N_("Home address"),
+    "openid": N_("WeChat openid"),
     "residential_area": N_("Residential area"),
     "medical_history": N_("Past medical history"),
     "drug_allergies": N_("Drug allergies"),

@@ -212,6 +212,23 @@ def build_now(*, by: int | None = None) -> build.Built:
     return built
 
 
+@task(**RETRYING)
+def build_messages_now(by: int | None = None) -> None:
+    """The day's build on demand (the store page's button): a job, as at a chain's scale
+    it takes seconds."""
+    build_now(by=by)
+
+
+def queue_build(by: int | None) -> bool:
+    """Queue the build on demand; False if the queue cannot be reached (logged)."""
+    try:
+        build_messages_now(by)
+    except Exception:
+        log.exception("could not queue the day's build")
+        return False
+    return True
+
+
 @periodic_task(crontab(minute="30"))
 def build_messages() -> None:
     """Hourly from a little before the window opens until it closes: the first run

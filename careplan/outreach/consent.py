@@ -69,7 +69,7 @@ def _address(member: Member, channel: MessageChannel, address: str | None) -> st
     address = (address or "").strip()
     if not OPENID.match(address):
         raise InvalidInput(
-            N_("not a WeChat openid (16 to 64 letters, digits, - or _)"), field="address"
+            N_("not a WeChat openid (16 to 64 letters, digits, - or _)"), field="openid"
         )
     return address
 

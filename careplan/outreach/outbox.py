@@ -521,14 +521,15 @@ def of_member(session: Session, member_id: int, limit: int = 50) -> list[Message
     )
 
 
-def of_store_day(session: Session, store_id: int, day: date) -> list[Message]:
-    return list(
-        session.scalars(
-            select(Message)
-            .where(Message.store_id == store_id, Message.for_day == day)
-            .order_by(Message.state, Message.id)
-        )
+def of_store_day(session: Session, store_id: int, day: date) -> list[tuple[Message, str]]:
+    """A store's messages of a day, with each member's name."""
+    rows = session.execute(
+        select(Message, Member.name)
+        .join(Member, Message.member_id == Member.id)
+        .where(Message.store_id == store_id, Message.for_day == day)
+        .order_by(Message.state, Message.id)
     )
+    return [(m, name) for m, name in rows]
 
 
 def counts_by_state(rows: Sequence[Message]) -> dict[MessageState, int]:

@@ -27,7 +27,7 @@ from web.deps import DbSession, Now
 from web.pages.common import Form, pages_router, redirect, text_of
 from web.pages.members import member_view
 from web.pages.store import store_of
-from web.routing import router
+from web.routing import reads_first, router
 from web.session import User
 from web.templating import render
 
@@ -53,7 +53,7 @@ def give_consent(
             member_id,
             _channel(form),
             now=clock.now,
-            address=text_of(form, "address") or None,
+            address=text_of(form, "openid") or None,
         )
     except CareplanError as exc:
         session.rollback()
@@ -97,7 +97,7 @@ def store_messages(
     clock: Now,
     store: int | None = None,
     day: date | None = None,
-    built: int | None = None,
+    building: int | None = None,
 ) -> Response:
     """The messages of a store's day, with their state: a manager's (and head office's)."""
     require_manager(visitor.actor)
@@ -110,8 +110,8 @@ def store_messages(
         "day": on,
         "today": clock.today,
         "rows": rows,
-        "counts": outbox.counts_by_state(rows),
-        "built": built,
+        "counts": outbox.counts_by_state([m for m, _ in rows]),
+        "building": building,
         "stores": visible_stores(session, visitor.actor) if visitor.actor.chain_wide else [],
         "may_build": may_build_messages(visitor.actor),
         "may_read_log": may_read_message_log(visitor.actor),
@@ -120,14 +120,15 @@ def store_messages(
 
 
 @pages.post("/store/messages/build")
+@reads_first  # it writes nothing itself: the job builds, in transactions of its own
 def build_messages(request: Request, form: Form, visitor: User, session: DbSession) -> Response:
-    """Build today's messages now (the consumers do hourly; nothing is built twice)."""
+    """Build today's messages now, as a job (the consumers also do it hourly; nothing is
+    built twice)."""
     require_manager(visitor.actor)
-    built = tasks.build_now(by=visitor.actor.staff_id)
+    queued = tasks.queue_build(visitor.actor.staff_id)
     store = text_of(form, "store")
-    return redirect(
-        request, f"/store/messages?built={built.added}" + (f"&store={store}" if store else "")
-    )
+    said = f"building={int(queued)}" + (f"&store={store}" if store else "")
+    return redirect(request, f"/store/messages?{said}")
 
 
 @pages.get("/messages/log")
