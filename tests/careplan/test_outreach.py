@@ -4,16 +4,19 @@ cancellation when the reason goes, and sending through the log provider."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from careplan.adherence.purchases import PurchaseIn, record_purchase
 from careplan.config import ROOT
 from careplan.errors import InvalidInput
 from careplan.lectures.lectures import LectureIn, create_lecture, lecture_choices, register
 from careplan.members import erasure
+from careplan.members.occasions import festivals_between
 from careplan.models import Checkpoint, Member, Message
 from careplan.outreach import build, consent, outbox, rules
 from careplan.outreach.log import LogProvider, read_log
@@ -429,3 +432,53 @@ def test_an_erasure_cancels_what_waits_and_keeps_no_words_of_the_member(world):
     assert (m.state, m.cancel_reason, m.text, m.variables) == (
         MessageState.cancelled, "member_gone", "", {}
     )  # fmt: skip
+
+
+def _bought(world: World, member: Member, on: date) -> None:
+    box = PurchaseIn(product_code="ALN70", product_name="阿仑膦酸钠片", quantity=1,
+                     drug_class="bisphosphonates", days_supply=28, purchased_on=on,
+                     amount=Decimal("58.00"))  # fmt: skip
+    record_purchase(world.session, world.actor(world.clerk_a), member.id, box, today=on,
+                    now=at(on, 10))  # fmt: skip
+
+
+def test_a_refill_reminder_three_days_before_the_supply_runs_out_and_none_once_bought(
+    world, session_factory
+):
+    member = member_with_consent(world)
+    enrolled_steps(world, member, start=START)  # osteoporosis tracks bisphosphonates
+    _bought(world, member, date(2024, 3, 4))  # 28 days: the supply runs out on 1 April
+    world.session.query(Message).delete()
+    refills = [build._refills]
+    assert build.build_day(world.session, ctx(date(2024, 3, 28)), refills).added == 0
+    built = build.build_day(world.session, ctx(date(2024, 3, 29)), refills)
+    (m,) = messages(world, member)
+    assert (m.reason, m.ref) == (MessageReason.refill, "bisphosphonates:2024-04-01")
+    assert "双膦酸盐类预计将于4月1日用完" in m.text
+    assert build.build_day(world.session, ctx(date(2024, 3, 30)), refills).added == 0  # once
+    _bought(world, member, date(2024, 3, 30))  # bought before the message left
+    world.session.commit()
+    provider = Flaky(0)
+    outbox.send(session_factory, built.ids, sending(provider, at(date(2024, 3, 30), 11)))
+    assert provider.sent == []
+    world.session.expire_all()
+    assert messages(world, member)[0].cancel_reason == "refilled"
+
+
+def test_a_birthday_greeting_on_the_day_and_a_festival_greeting_to_everyone_who_agreed(world):
+    member = member_with_consent(world, name="钱玉梅")
+    member.birthday = date(1956, 3, 12)
+    other = member_with_consent(world, name="孙国强", mobile="13800000002")
+    world.session.query(Message).delete()
+    greetings = [build._occasions]
+    assert build.build_day(world.session, ctx(date(2024, 3, 11)), greetings).added == 0
+    built = build.build_day(world.session, ctx(date(2024, 3, 12)), greetings)
+    assert built.by_reason == {"birthday": 1}
+    (m,) = messages(world, member)
+    assert "钱玉梅您好，祝您生日快乐" in m.text and m.ref == "birthday:2024"
+    festival = festivals_between(date(2024, 4, 1), date(2024, 12, 31))[0]
+    built = build.build_day(world.session, ctx(festival.on), greetings)
+    assert built.by_reason == {"festival": 2}
+    said = messages(world, other)[0].text
+    assert f"{festival.zh}将至" in said and "孙国强您好" in said
+    assert build.build_day(world.session, ctx(festival.on), greetings).added == 0
