@@ -38,7 +38,7 @@ $(ASSETS): package.json package-lock.json
 # front of two app processes (with a config of their own: a system nginx the package
 # may start on port 80 is not used). Installed from Debian's packages when missing.
 SYSTEM_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils \
-  nginx
+  nginx wrk
 
 system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do \

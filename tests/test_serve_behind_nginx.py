@@ -225,7 +225,13 @@ def behind_nginx(url: str, tmp: Path) -> Iterator[Chain]:
                 "-g", "daemon off;"]  # fmt: skip
         nginx = stack.enter_context(_running(args, tmp / "nginx.out"))
         _wait_until(lambda: _healthy(front), "nginx", nginx)
-        yield Chain(front, servers)
+        try:
+            yield Chain(front, servers)
+        except Exception:  # what nginx and the apps said, beside the test's failure
+            for log in ("nginx-error.log", "serve-A.log", "serve-B.log"):
+                text = (tmp / log).read_text("utf-8", errors="replace")[-3000:]
+                print(f"--- {log} (the end)\n{text}")
+            raise
 
 
 def _people(url: str) -> None:

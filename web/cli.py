@@ -574,6 +574,9 @@ def serve(
             jobs.stop()
 
 
+KEEP_ALIVE_S = 65
+
+
 def server_options(
     settings: Settings, host: str | None, port: int | None, workers: int | None
 ) -> dict[str, object]:
@@ -592,6 +595,9 @@ def server_options(
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": trusted,
         "log_config": logs.dict_config(settings.logs_as),
+        # Longer than a proxy keeps an idle upstream connection (nginx: 60 s), so the app
+        # never closes one the proxy is about to reuse (a POST on it would be a 502).
+        "timeout_keep_alive": KEEP_ALIVE_S,
         "access_log": False,  # web/request_log.py writes one line per request instead
     }
 
