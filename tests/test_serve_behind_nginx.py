@@ -44,7 +44,10 @@ NGINX = Path("/usr/sbin/nginx")
 pytestmark = pytest.mark.skipif(
     not NGINX.exists(), reason="Debian's nginx is not installed (`make system` installs it)"
 )
-PORTS = range(8300, 8400)
+# Each pytest-xdist worker its own ports: two tests checking "free" at the same moment
+# took the same one, and one test's requests reached the other's nginx.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+PORTS = range(8300 + 25 * _WORKER, 8325 + 25 * _WORKER)
 BROWSER_ADDRESS = "127.0.0.5"  # where the browser connects from (all of 127/8 is this machine)
 FORGED = "198.51.100.7"  # what a browser claims in its own X-Forwarded-For
 STARTUP_S = 60
