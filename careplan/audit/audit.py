@@ -315,8 +315,13 @@ def _columns(with_plan: bool) -> tuple[Any, ...]:
 
 @cache
 def overdue_source(shape: Shape, with_plan: bool = False) -> Subquery:
-    """Steps overdue on the as-of day: past their grace, not yet missed, not yet done."""
+    """Steps overdue on the as-of day: past their grace, not yet missed, not yet done, and
+    not held by a visit the member agreed to. (On an earlier as-of day a step done since
+    counts as it stood; an agreement made since is not known then, and does not count.)"""
     d, scope, columns = _p("as_of"), _scope_terms(shape), _columns(with_plan)
+    # A member who agreed on a call to come on a day: not overdue until then (+ grace),
+    # as the worklist says (plans.checkpoints.status_clause).
+    not_held = or_(Checkpoint.held_until.is_(None), Checkpoint.held_until <= d)
     parts = [
         select(*columns).where(
             PENDING,
@@ -324,10 +329,11 @@ def overdue_source(shape: Shape, with_plan: bool = False) -> Subquery:
             Checkpoint.missed_on > d,
             Checkpoint.missed_on <= _p("window_end"),
             Checkpoint.overdue_on <= d,
+            not_held,
             *scope,
         ),
         select(*columns).where(
-            PENDING, Checkpoint.missed_on.is_(None), Checkpoint.overdue_on <= d, *scope
+            PENDING, Checkpoint.missed_on.is_(None), Checkpoint.overdue_on <= d, not_held, *scope
         ),
     ]
     if shape.past:

@@ -29,25 +29,26 @@ class Checkpoint(IdMixin, TimestampMixin, Base):
         Index("ix_checkpoints_assignee_state_due", "assignee_id", "state", "due_on"),
         # The audit (careplan/audit/audit.py). Open steps are a small slice of every step ever
         # made, so they get partial indexes; each covers what the audit counts, so the
-        # counts are read from the index alone. A step that can expire is overdue only
+        # counts are read from the index alone (held_until too: a step whose member agreed
+        # to come on a day is not overdue until then). A step that can expire is overdue only
         # in a window of bounded length before its missed_on, which the first one serves;
         # steps that never expire stay overdue until worked, which the second one serves.
         Index(
             "ix_checkpoints_open_expiring",
-            "missed_on", "overdue_on", "assignee_id", "due_on", "protocol_id", "key",
+            "missed_on", "overdue_on", "assignee_id", "due_on", "protocol_id", "key", "held_until",
             sqlite_where=text("state = 'pending' AND missed_on IS NOT NULL"),
             postgresql_where=text("state = 'pending' AND missed_on IS NOT NULL"),
         ),
         Index(
             "ix_checkpoints_open_lasting",
-            "overdue_on", "assignee_id", "due_on", "protocol_id", "key",
+            "overdue_on", "assignee_id", "due_on", "protocol_id", "key", "held_until",
             sqlite_where=text("state = 'pending' AND missed_on IS NULL"),
             postgresql_where=text("state = 'pending' AND missed_on IS NULL"),
         ),
         # One store's or one person's open steps, whatever their dates.
         Index(
             "ix_checkpoints_open_by_staff",
-            "assignee_id", "overdue_on", "missed_on", "due_on", "protocol_id", "key",
+            "assignee_id", "overdue_on", "missed_on", "due_on", "protocol_id", "key", "held_until",
             sqlite_where=text("state = 'pending'"),
             postgresql_where=text("state = 'pending'"),
         ),
@@ -59,6 +60,7 @@ class Checkpoint(IdMixin, TimestampMixin, Base):
         Index(
             "ix_checkpoints_open_window",
             "overdue_on", "open_on", "due_on", "assignee_id", "missed_on", "protocol_id", "key",
+            "held_until",
             sqlite_where=text("state = 'pending'"),
             postgresql_where=text("state = 'pending'"),
         ),

@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from careplan.audit import audit
 from careplan.errors import Conflict, InvalidInput
 from careplan.members import archive
 from careplan.models import ChangeLog, Checkpoint, ContactAttempt
@@ -224,3 +225,28 @@ def test_old_refused_and_wrong_number_rows_still_read(world: World):
     world.session.expire_all()
     read = world.session.scalars(select(ContactAttempt.outcome).order_by(ContactAttempt.id))
     assert list(read) == [AttemptOutcome.refused, AttemptOutcome.wrong_number]
+
+
+def test_the_audit_counts_an_agreed_visit_as_overdue_only_once_the_hold_ends(world: World):
+    """The supervisors' audit and the worklist agree on a step held by an agreed visit."""
+    cp = overdue_step(world)
+    manager = world.actor(world.manager_a)
+
+    def overdue_in_audit(day: date) -> int:
+        scope = audit.resolve_scope(world.session, manager, staff_id=world.clerk_a.id)
+        report = audit.report(world.session, manager, audit.make_query(scope, today=day))
+        return report.total.overdue_total
+
+    def overdue_by_the_rule(day: date) -> int:
+        plan_steps = world.session.scalars(
+            select(Checkpoint).where(Checkpoint.plan_id == cp.plan_id)
+        )
+        return sum(lifecycle.status_of(c, day) is CheckpointStatus.overdue for c in plan_steps)
+
+    assert overdue_in_audit(TODAY) == 1
+    friday = TODAY + timedelta(days=3)
+    call(world, cp, outcome=AttemptOutcome.agreed_to_visit, visit_on=friday)
+    assert overdue_in_audit(TODAY) == 0
+    for day in (friday + timedelta(days=2), friday + timedelta(days=3)):  # held; then not
+        assert overdue_in_audit(day) == overdue_by_the_rule(day)
+    assert lifecycle.status_of(cp, friday + timedelta(days=3)) is CheckpointStatus.overdue
