@@ -133,20 +133,26 @@ def queue_import(job_id: int) -> None:
     _queue(ImportJob, job_id)
 
 
-def _waiting() -> dict[Leased, Collection[int]]:
-    """The rows that have a task in the queue, or waiting for a retry."""
+def _queued_tasks() -> list[Any]:
+    """The tasks in the queue, or waiting for a retry (read once a sweep)."""
+    return [*huey.pending(), *huey.scheduled()]
+
+
+def _waiting(queued: list[Any]) -> dict[Leased, Collection[int]]:
+    """The rows that have a task among `queued`."""
     by_name = {t.task_class.__name__: model for model, t in TASKS.items()}
     found: dict[Leased, set[int]] = defaultdict(set)
-    for queued in [*huey.pending(), *huey.scheduled()]:
-        model = by_name.get(queued.name)
-        if model is not None and queued.args:
-            found[model].add(int(queued.args[0]))
+    for queued_task in queued:
+        model = by_name.get(queued_task.name)
+        if model is not None and queued_task.args:
+            found[model].add(int(queued_task.args[0]))
     return dict(found)
 
 
-def sweep_now() -> runs.Swept:
+def sweep_now(queued: list[Any] | None = None) -> runs.Swept:
     """One sweep, then the tasks of the rows it queued again."""
-    swept = runs.sweep(_factory(), get_settings().work_dir, clock.now(), waiting=_waiting())
+    queued = _queued_tasks() if queued is None else queued
+    swept = runs.sweep(_factory(), get_settings().work_dir, clock.now(), waiting=_waiting(queued))
     for model, row_id in swept.requeue:
         _queue(model, row_id)
     if swept.requeue or swept.failed or swept.uploads_deleted:
@@ -159,8 +165,9 @@ def sweep_now() -> runs.Swept:
 # consumer's first sweep runs as it starts.
 @periodic_task(crontab(minute="*"))
 def sweep_jobs() -> None:
-    sweep_now()
-    sweep_messages()
+    queued = _queued_tasks()
+    sweep_now(queued)
+    sweep_messages(queued)
 
 
 # --- messages ---------------------------------------------------------------------------
@@ -241,11 +248,17 @@ def build_messages() -> None:
         build_now()
 
 
-def sweep_messages() -> outbox.Swept:
-    """Due messages nobody sent (a lost task), and those a crash left "sending"."""
+def sweep_messages(queued: list[Any] | None = None) -> outbox.Swept:
+    """Due messages nobody is sending (a lost task), and those a crash left "sending".
+    A message whose task is still in the queue (a festival's backlog) is not queued
+    again."""
+    queued = _queued_tasks() if queued is None else queued
+    name = send_messages.task_class.__name__
+    waiting = {int(i) for t in queued if t.name == name and t.args for i in t.args[0]}
     with _factory()() as session:
         begin_for_writing(session)
-        swept = outbox.sweep(session, wiring.sending(get_settings()), lease=_lease())
+        how = wiring.sending(get_settings())
+        swept = outbox.sweep(session, how, lease=_lease(), waiting=waiting)
         session.commit()
     if swept.due:
         queue_messages(swept.due)

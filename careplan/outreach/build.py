@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -229,14 +229,6 @@ def _lectures(session: Session, ctx: Context) -> Iterator[Candidate]:
             LectureSeat.status.in_(HOLDING),
         )
     )
-    for member_id, lecture in session.execute(tomorrow):
-        yield Candidate(
-            member_id,
-            MessageReason.lecture_reminder,
-            f"lecture:{lecture.id}",
-            MessageReason.lecture_reminder.value,
-            _lecture_facts(lecture),
-        )
     invited = (
         select(LectureInvitation.member_id, Lecture)
         .join(Lecture, LectureInvitation.lecture_id == Lecture.id)
@@ -246,14 +238,14 @@ def _lectures(session: Session, ctx: Context) -> Iterator[Candidate]:
             Lecture.starts_at > ctx.now,
         )
     )
-    for member_id, lecture in session.execute(invited):
-        yield Candidate(
-            member_id,
-            MessageReason.lecture_invitation,
-            f"lecture:{lecture.id}",
-            MessageReason.lecture_invitation.value,
-            _lecture_facts(lecture),
-        )
+    for query, reason in (
+        (tomorrow, MessageReason.lecture_reminder),
+        (invited, MessageReason.lecture_invitation),
+    ):
+        for member_id, lecture in session.execute(query):
+            yield Candidate(
+                member_id, reason, f"lecture:{lecture.id}", reason.value, _lecture_facts(lecture)
+            )
 
 
 def _lecture_facts(lecture: Lecture) -> dict[str, Any]:
@@ -636,15 +628,6 @@ def _chunks(ids: list[int]) -> Iterator[list[int]]:
 def _local_day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(), zone).astimezone(UTC)
     return start, start + timedelta(days=1)
-
-
-def count_waiting(session: Session) -> int:
-    return int(
-        session.scalar(
-            select(func.count()).select_from(Message).where(Message.state == MessageState.queued)
-        )
-        or 0
-    )
 
 
 def invite_to_lecture(

@@ -3,7 +3,7 @@ health data, taken by a member of staff (who, when: the change log keeps each ch
 and withdrawn at any time, by staff or by the member's reply (退订, TD).
 
 Withdrawal cancels what is still waiting to leave on that channel at once; the sender
-checks again as a message leaves (outbox.reason_gone), so nothing goes after it.
+checks again as a message leaves (outbox.reasons_gone), so nothing goes after it.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def withdraw(
         )
     assert consent is not None
     consent.withdrawn_at, consent.withdrawn_by_id, consent.withdrawn_via = now, actor.staff_id, via
-    cancel_waiting(session, [member.id], "consent_withdrawn", now=now, channel=channel)
+    cancel_messages(session, [member.id], "consent_withdrawn", now=now, channel=channel)
     session.flush()
     return consent
 
@@ -122,14 +122,3 @@ def _national(number: str) -> str:
     """+86 138… and 86138… as the archive keeps them: 138…"""
     digits = re.sub(r"[^0-9]", "", number)
     return digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
-
-
-def cancel_waiting(
-    session: Session,
-    member_ids: list[int],
-    why: str,
-    *,
-    now: datetime,
-    channel: MessageChannel | None = None,
-) -> int:
-    return cancel_messages(session, member_ids, why, now=now, channel=channel)

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, case, func, select, update
+from sqlalchemy import Table, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import Actor
@@ -64,14 +64,6 @@ GROUP = 25  # rows claimed at once: at most this many are in doubt after a kill
 MAX_ATTEMPTS = 5
 BACKOFF = timedelta(seconds=30)  # then 60, 120, 240 s
 SENDING_LEASE = timedelta(minutes=2)  # by default, a row "sending" this long was cut off
-
-
-class Sender(Protocol):
-    def __call__(self, message: Outgoing) -> Sent: ...
-
-
-class CanTell(Protocol):
-    def sent_before(self, message_id: int) -> Sent | bool | None: ...
 
 
 @dataclass
@@ -333,12 +325,15 @@ def reasons_gone(session: Session, rows: Sequence[Message], now: datetime) -> di
         return {}
     gone: dict[int, str] = {}
     members = {r.member_id for r in rows}
-    states = select(Member.id, Member.erased_at, Member.died_on).where(Member.id.in_(members))
-    for member_id, erased_at, died_on in session.execute(states):
-        if erased_at is not None or died_on is not None:
-            for r in rows:
-                if r.member_id == member_id:
-                    gone[r.id] = "member_gone"
+    departed = set(
+        session.scalars(
+            select(Member.id).where(
+                Member.id.in_(members),
+                or_(Member.erased_at.is_not(None), Member.died_on.is_not(None)),
+            )
+        )
+    )
+    gone |= {r.id: "member_gone" for r in rows if r.member_id in departed}
     agreed = {
         (m, c)
         for m, c in session.execute(
@@ -450,22 +445,28 @@ class Swept:
     interrupted: int = 0
 
 
-def sweep(session: Session, how: Sending, *, lease: timedelta = SENDING_LEASE) -> Swept:
+def sweep(
+    session: Session,
+    how: Sending,
+    *,
+    lease: timedelta = SENDING_LEASE,
+    waiting: Collection[int] = frozenset(),
+) -> Swept:
     """Due messages left queued this long (a task lost, a queue down), and messages a
     crash left "sending" this long: the provider says whether each left; if it cannot,
     it is marked failed, interrupted, and not sent again. `lease`: the job engine's
-    (CAREPLAN_JOBS_LEASE_SECONDS), how long a consumer may go silent on a job."""
+    (CAREPLAN_JOBS_LEASE_SECONDS), how long a consumer may go silent on a job; `waiting`:
+    the messages a queued task carries already."""
     now = how.clock()
     swept = Swept()
     if how.window.is_open(now, how.zone):
-        swept.due = list(
-            session.scalars(
-                select(Message.id)
-                .where(Message.state == MessageState.queued, Message.not_before <= now - lease)
-                .order_by(Message.not_before)
-                .limit(50_000)
-            )
+        due = session.scalars(
+            select(Message.id)
+            .where(Message.state == MessageState.queued, Message.not_before <= now - lease)
+            .order_by(Message.not_before)
+            .limit(50_000)
         )
+        swept.due = [i for i in due if i not in waiting]  # `waiting`: a task has them
     stale = session.scalars(
         select(Message).where(
             Message.state == MessageState.sending, Message.sending_at < now - lease
@@ -537,15 +538,6 @@ def counts_by_state(rows: Sequence[Message]) -> dict[MessageState, int]:
     for r in rows:
         counts[r.state] += 1
     return {s: counts.get(s, 0) for s in MessageState}
-
-
-def count_queued(session: Session) -> int:
-    return int(
-        session.scalar(
-            select(func.count()).select_from(Message).where(Message.state == MessageState.queued)
-        )
-        or 0
-    )
 
 
 def kept_by_log(

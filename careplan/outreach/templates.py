@@ -118,57 +118,32 @@ def _issues(
     return issues
 
 
+UNDECLARED = N_("'%(name)s' is not one of the template's variables")
+UNUSED = N_("the variable '%(name)s' is not in the text")
+
+
 def _variable_issues(
     t: Template, lines: dict[tuple[Any, ...], int], i: int, path: str, where: str
 ) -> list[ProtocolIssue]:
-    issues: list[ProtocolIssue] = []
+    """Each text names exactly the declared variables; WeChat's fields only declared ones."""
     declared = set(t.variables)
+    found: list[tuple[int, str, str, set[str]]] = []  # (line, where, key, names)
+    issues: list[ProtocolIssue] = []
     for language in LANGUAGES:
-        line = lines.get(("templates", i, "text", language), 1)
+        line, at = lines.get(("templates", i, "text", language), 1), f"{where}.text.{language}"
         try:
             named = set(placeholders(t.text.get(language)))
         except ValueError:
-            issues.append(
-                ProtocolIssue(
-                    path,
-                    line,
-                    N_("a { or } without its pair (write {{ or }} for the brace itself)"),
-                    where=f"{where}.text.{language}",
-                )
-            )
+            unpaired = N_("a { or } without its pair (write {{ or }} for the brace itself)")
+            issues.append(ProtocolIssue(path, line, unpaired, where=at))
             continue
-        for name in sorted(named - declared):
-            issues.append(
-                ProtocolIssue(
-                    path,
-                    line,
-                    N_("'%(name)s' is not one of the template's variables"),
-                    {"name": name},
-                    where=f"{where}.text.{language}",
-                )
-            )
-        for name in sorted(declared - named):
-            issues.append(
-                ProtocolIssue(
-                    path,
-                    line,
-                    N_("the variable '%(name)s' is not in the text"),
-                    {"name": name},
-                    where=f"{where}.text.{language}",
-                )
-            )
+        found += [(line, at, UNDECLARED, named - declared), (line, at, UNUSED, declared - named)]
     if t.providers.wechat is not None:
         line = lines.get(("templates", i, "providers", "wechat"), 1)
-        for name in sorted(set(t.providers.wechat.fields.values()) - declared):
-            issues.append(
-                ProtocolIssue(
-                    path,
-                    line,
-                    N_("'%(name)s' is not one of the template's variables"),
-                    {"name": name},
-                    where=f"{where}.providers.wechat",
-                )
-            )
+        fields = set(t.providers.wechat.fields.values())
+        found.append((line, f"{where}.providers.wechat", UNDECLARED, fields - declared))
+    for line, at, key, names in found:
+        issues += [ProtocolIssue(path, line, key, {"name": n}, where=at) for n in sorted(names)]
     return issues
 
 

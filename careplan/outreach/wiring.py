@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from careplan import clock
 from careplan.config import Settings
@@ -14,13 +15,27 @@ from careplan.outreach.provider import Provider
 from careplan.outreach.templates import current_templates
 from careplan.vocab import MessageChannel
 
+# What the providers are made from; the same values give the same providers.
+PROVIDER_SETTINGS = (
+    "messages_sms_provider", "messages_wechat_provider", "work_dir",
+    "sms_aliyun_access_key_id", "sms_aliyun_access_key_secret", "sms_aliyun_endpoint",
+    "sms_aliyun_region", "sms_callback_secret", "wechat_app_id", "wechat_app_secret",
+    "wechat_token", "wechat_encoding_aes_key", "wechat_base_url",
+)  # fmt: skip
+_made: dict[tuple[Any, ...], dict[MessageChannel, Provider]] = {}
+
 
 def providers(settings: Settings) -> dict[MessageChannel, Provider]:
-    """Each channel's provider, as CAREPLAN_MESSAGES_*_PROVIDER says (log by default)."""
-    return {
-        MessageChannel.sms: sms_provider(settings),
-        MessageChannel.wechat: wechat_provider(settings),
-    }
+    """Each channel's provider, as CAREPLAN_MESSAGES_*_PROVIDER says (log by default):
+    made once a process, so every task and callback shares one WeChat access token and
+    one HTTP client, one Aliyun SDK client, rather than fetching and opening them anew."""
+    key = tuple(getattr(settings, name) for name in PROVIDER_SETTINGS)
+    if key not in _made:
+        _made[key] = {
+            MessageChannel.sms: sms_provider(settings),
+            MessageChannel.wechat: wechat_provider(settings),
+        }
+    return _made[key]
 
 
 def sms_provider(settings: Settings) -> Provider:

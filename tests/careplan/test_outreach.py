@@ -148,9 +148,9 @@ def test_no_consent_no_message_and_consent_is_per_channel(world):
 def test_consent_needs_a_mobile_for_sms_and_an_openid_for_wechat(world):
     member = make_member(world, mobile=None)
     actor = world.actor(world.clerk_a)
-    with pytest.raises(Exception, match="mobile"):
+    with pytest.raises(InvalidInput, match="mobile"):
         consent.grant(world.session, actor, member.id, MessageChannel.sms, now=at(START, 10))
-    with pytest.raises(Exception, match="openid"):
+    with pytest.raises(InvalidInput, match="openid"):
         consent.grant(
             world.session, actor, member.id, MessageChannel.wechat, now=at(START, 10), address="x y"
         )
@@ -191,8 +191,10 @@ def test_the_weekly_cap_keeps_care_first_and_the_lecture_reminder_always_goes():
 
 def test_the_cap_counts_the_last_seven_days(world):
     member = member_with_consent(world)
+    member.created_at = at(date(2024, 3, 7), 10)  # welcome due until the 9th
     enrolled_steps(world, member, start=START)
     assert the_build(world, date(2024, 3, 8), cap=1).by_reason == {"step_reminder": 1}
+    assert the_build(world, date(2024, 3, 9), cap=1).held_by_cap == 1  # the 8th counts
     # The welcome was held back by the cap and its days pass; seven days on, the
     # overdue step's nudge finds room again.
     assert the_build(world, date(2024, 3, 9), cap=1).added == 0
