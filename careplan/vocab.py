@@ -254,3 +254,51 @@ class MessageReason(StrEnum):
     birthday = "birthday"
     festival = "festival"
     welcome = "welcome"  # thanks to a new member
+
+
+class ValuePeriod(StrEnum):
+    """The periods spend, visits and returns are computed over, each ending on the
+    snapshot's day (careplan/value/snapshot.py)."""
+
+    last_12_months = "12m"
+    last_6_months = "6m"
+    last_3_months = "3m"
+    year_to_date = "ytd"
+    last_year = "last_year"  # the previous calendar year
+
+
+class ComplaintCause(StrEnum):
+    """What the complaint is about: the causes of losing members the seeds name (001)."""
+
+    product = "product"  # 商品：质量、价格、包装、实用性、保质期
+    environment = "environment"  # 购物环境：灯光、音乐、卫生、舒适度
+    service = "service"  # 销售过程：服务品质、速度
+    after_sales = "after_sales"  # 售后服务：投诉处理、回访
+    other = "other"
+
+
+class ComplaintSeverity(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class ComplaintChannel(StrEnum):
+    """How the complaint reached the store."""
+
+    in_person = "in_person"
+    phone = "phone"
+    wechat = "wechat"
+    sms = "sms"
+    other = "other"
+
+
+class ComplaintState(StrEnum):
+    open = "open"  # recorded; the follow-up visit waits
+    closed = "closed"  # followed up and closed with the member's satisfaction
+
+
+class Satisfaction(StrEnum):
+    satisfied = "satisfied"
+    neutral = "neutral"
+    dissatisfied = "dissatisfied"

@@ -3,11 +3,13 @@
 from careplan.models.base import Base
 from careplan.models.change_log import AccessLog, ChangeLog
 from careplan.models.checkpoint import Checkpoint, CheckpointResult, ContactAttempt
+from careplan.models.complaint import Complaint
 from careplan.models.effect import EffectRecord
 from careplan.models.escalation import Escalation
 from careplan.models.health_check import HealthCheck
 from careplan.models.lecture import Lecture, LectureInvitation, LectureSeat
 from careplan.models.member import Erasure, Member, Ownership
+from careplan.models.member_value import MemberValue, ValueSnapshot
 from careplan.models.message import Message, MessageConsent
 from careplan.models.plan import CarePlan
 from careplan.models.protocol import ProtocolVersion
@@ -24,6 +26,7 @@ __all__ = [
     "ChangeLog",
     "Checkpoint",
     "CheckpointResult",
+    "Complaint",
     "ContactAttempt",
     "EffectRecord",
     "Erasure",
@@ -34,6 +37,7 @@ __all__ = [
     "LectureInvitation",
     "LectureSeat",
     "Member",
+    "MemberValue",
     "Message",
     "MessageConsent",
     "Ownership",
@@ -46,4 +50,5 @@ __all__ = [
     "SignInLimit",
     "Staff",
     "Store",
+    "ValueSnapshot",
 ]
