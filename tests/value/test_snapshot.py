@@ -65,3 +65,19 @@ def test_a_snapshot_sums_days_and_knows_who_came_back(
     session.expire_all()
     assert session.get(ValueSnapshot, first) is None
     assert session.scalar(select(ValueSnapshot.members).where(ValueSnapshot.id == third)) == 2
+
+
+def test_inactive_members_bought_nothing_and_were_not_reached(world: World, session: Session):
+    from careplan.models import Member
+    from careplan.value.activity import inactive
+
+    quiet, buyer, new = make_member(world), make_member(world, name="李强"), make_member(world)
+    buy(world, buyer.id, date(2024, 5, 1), "10.00")
+    new.created_at = NOW.replace(year=2024, month=6)  # joined inside the window
+    quiet.created_at = buyer.created_at = NOW.replace(year=2023)
+    session.flush()
+    found = set(session.scalars(select(Member.id).where(inactive(AS_OF, 180))))
+    assert found == {quiet.id}
+    assert buyer.id in set(
+        session.scalars(select(Member.id).where(inactive(date(2025, 1, 1), 180)))
+    )
