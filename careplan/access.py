@@ -280,3 +280,19 @@ def require_manage_stores(actor: Actor) -> None:
 def may_see_colleagues_worklists(actor: Actor) -> bool:
     """A manager works the whole store's list, or a colleague's (holiday, sick leave)."""
     return actor.role in MANAGERS
+
+
+def may_set_grade(actor: Actor, member: Member) -> bool:
+    """Setting (or clearing) a relationship grade of 80 or 100 is a judgement of the
+    member's owner, their store's manager or head office: never another store's."""
+    if not actor.may_see_member(member):
+        return False
+    return actor.role in MANAGERS or actor.staff_id == member.owner_id
+
+
+def require_set_grade(actor: Actor, member: Member) -> None:
+    if not may_set_grade(actor, member):
+        raise Forbidden(
+            N_("only the member's owner, a store manager or a supervisor may set this grade"),
+            field="grade",
+        )

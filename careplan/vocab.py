@@ -148,6 +148,16 @@ class OwnershipReason(StrEnum):
     cover_ended = "cover_ended"  # back to their owner after a holiday cover
 
 
+class GradeCause(StrEnum):
+    """Why a member's relationship grade changed (careplan/value/grades.py)."""
+
+    repurchase = "repurchase"  # a second day with a purchase (20)
+    lecture = "lecture"  # checked in to a health lecture (40)
+    referral = "referral"  # a member they referred (60), or a referral taken back
+    staff = "staff"  # staff set 80 or 100, with a reason
+    cleared = "cleared"  # staff cleared the level they set, with a reason
+
+
 class Paper(StrEnum):
     a4 = "a4"
     a5 = "a5"

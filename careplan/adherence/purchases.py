@@ -12,6 +12,7 @@ from careplan.access import Actor, get_member, rows_of_member
 from careplan.adherence.measured import move_refill_steps
 from careplan.errors import N_, InvalidInput
 from careplan.models import Purchase
+from careplan.value.grades import refresh_grades
 
 
 class PurchaseIn(BaseModel):
@@ -42,6 +43,7 @@ def record_purchase(
     session.add(row)
     session.flush()
     move_refill_steps(session, [member.id])  # the supply changed: so do refill dates
+    refresh_grades(session, [member.id], actor, now)  # a second day bought: 20
     return row
 
 

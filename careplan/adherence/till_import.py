@@ -25,7 +25,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any, BinaryIO, Protocol
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import Actor, require_manager
@@ -35,8 +35,9 @@ from careplan.csv_records import BadRecord, records
 from careplan.db import begin_for_writing
 from careplan.errors import N_, CareplanError, InvalidInput
 from careplan.models import Member, Purchase, PurchaseImport, Store
-from careplan.trust.change_log import log_action, plain_value
+from careplan.trust.change_log import log_action, log_actions, plain_value
 from careplan.validation import is_whole_number
+from careplan.value.grades import refresh_grades
 from careplan.vocab import ImportOutcome
 
 # Column names as careplan writes them, and as Chinese till exports commonly head them.
@@ -50,6 +51,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "purchased_on": ("日期", "销售日期", "购买日期"),
     "store_code": ("门店编码", "门店"),
     "amount": ("金额", "实收金额"),
+}
+# Columns a till may or may not export; a line's key never includes them (a file's lines
+# keep the keys they had). The points balance is the till's own figure, never computed
+# here: the newest line carrying one sets the member's (careplan shows it as of its day).
+OPTIONAL: dict[str, tuple[str, ...]] = {
+    "points_balance": ("积分余额", "会员积分", "积分", "points"),
 }
 # The template a manager fills in when the till cannot export these columns: the first
 # Chinese heading of each, and a line showing how each value is written.
@@ -160,7 +167,8 @@ def sniff(stream: BinaryIO) -> tuple[str, str]:
 
 
 def _header_map(header: Sequence[str]) -> dict[str, int]:
-    names = {alias: key for key, aliases in COLUMNS.items() for alias in (key, *aliases)}
+    every = COLUMNS | OPTIONAL
+    names = {alias: key for key, aliases in every.items() for alias in (key, *aliases)}
     found: dict[str, int] = {}
     for i, raw in enumerate(header):
         key = names.get(raw.strip().lower()) or names.get(raw.strip())
@@ -277,6 +285,19 @@ def _money_of(text: str) -> Decimal:
     return value
 
 
+_POINTS = re.compile(r"\d{1,3}(?:,\d{3})+|\d+", re.ASCII)
+
+
+@lru_cache(maxsize=4096)
+def _points_of(text: str) -> int | None:
+    """A points balance as the till writes it ("1240", "1,240"); None: the line has none."""
+    if not text:
+        return None
+    if not _POINTS.fullmatch(text) or int(text.replace(",", "")) > 999_999_999:
+        raise _Bad("points_balance", N_("a whole number of points, like 1240"), text)
+    return int(text.replace(",", ""))
+
+
 def _day(row: dict[str, str], today: date) -> date:
     value = row.get("purchased_on", "")
     day = _date_of(value)
@@ -335,6 +356,7 @@ def _checks(row: dict[str, str], known: _Known, today: date) -> tuple[Callable[[
         lambda: _days(row),
         lambda: _day(row, today),
         lambda: _money_of(row.get("amount", "")),
+        lambda: _points_of(row.get("points_balance", "")),
     )
 
 
@@ -357,7 +379,7 @@ def _line(row: dict[str, str], known: _Known, today: date) -> Line:
             _days(row),
             _day(row, today),
             _money_of(row.get("amount", "")),
-        )
+        ) + ((_points_of(row.get("points_balance", "")),) if "points_balance" in row else ())
     except _Bad:
         pass
     problems = []
@@ -403,6 +425,8 @@ class _Checked:
     seen: Counter[str] = field(default_factory=Counter)
     members: set[int] = field(default_factory=set)
     known: _Known | None = None
+    # Each member's newest points balance in the file: (day, line, balance).
+    points: dict[int, tuple[date, int, int]] = field(default_factory=dict)
 
     def look_up(self, session: Session, actor: Actor, batch: Sequence[Numbered]) -> None:
         """Learn the members of the cards not asked about yet (those the actor may see):
@@ -420,6 +444,16 @@ class _Checked:
                 if actor.may_see_store(store_id):
                     known.members[card] = member_id
 
+    def _points(self, number: int, values: Line) -> Line:
+        """Keep the line's points balance if it is the member's newest; the line
+        without it."""
+        *line, balance = values
+        if balance is not None:
+            member_id, day = line[0], line[7]
+            if (day, number) >= self.points.get(member_id, (day, 0, 0))[:2]:
+                self.points[member_id] = (day, number, balance)
+        return tuple(line)
+
     def check(self, batch: list[Numbered], today: date) -> list[Line]:
         assert self.known is not None, "look_up first"
         known, good = self.known, []
@@ -431,6 +465,8 @@ class _Checked:
                 for p in bad.problems[: MAX_PROBLEMS - len(self.problems)]:
                     self.problems.append(Problem(number, p.field, p.message, shown(p.value)))
                 continue
+            if len(values) > len(_VARYING) - 1:  # the line carries a points balance
+                values = self._points(number, values)
             self.members.add(values[0])
             good.append((*values, _key(row, self.seen)))
         self.lines += len(batch)
@@ -787,17 +823,57 @@ def _record(session: Session, actor: Actor, about: _About) -> int:
     return int(session.execute(stmt).scalar_one())
 
 
-def _finish(session: Session, import_id: int, checked: _Checked, added: int) -> ImportResult:
+def _save_points(
+    session: Session, import_id: int, points: dict[int, tuple[date, int, int]]
+) -> None:
+    """The members' points balances, each from the newest line carrying one, unless the
+    member already has one as of a later day (an older file imported after a newer);
+    each change in the change log, attributed to the import. A thousand members a read."""
+    ids, old = sorted(points), {}
+    for i in range(0, len(ids), 1000):
+        stmt = select(Member.id, Member.points_balance, Member.points_as_of)
+        for member_id, balance, as_of in session.execute(
+            stmt.where(Member.id.in_(ids[i : i + 1000]))
+        ):
+            if as_of is None or as_of <= points[member_id][0]:
+                old[member_id] = (balance, as_of)
+    changed = {m: points[m] for m, (balance, as_of) in old.items()
+               if (balance, as_of) != (points[m][2], points[m][0])}  # fmt: skip
+    if not changed:
+        return
+    table = Member.__table__
+    stmt_ = update(table).where(table.c.id == bindparam("member_id"))  # type: ignore[arg-type]
+    values: dict[str, Any] = {
+        "points_balance": bindparam("balance"),
+        "points_as_of": bindparam("day"),
+    }
+    session.execute(stmt_.values(values), [
+        {"member_id": m, "day": day, "balance": balance}
+        for m, (day, _, balance) in changed.items()
+    ])  # fmt: skip
+    log_actions(session, "member", "update", {
+        m: {"points_balance": [old[m][0], balance],
+            "points_as_of": [plain_value(old[m][1]), day.isoformat()], "import_id": import_id}
+        for m, (day, _, balance) in changed.items()
+    })  # fmt: skip
+
+
+def _finish(
+    session: Session, import_id: int, checked: _Checked, added: int, actor: Actor, now: datetime
+) -> ImportResult:
     """The record's counts, its change-log entry (as the flush would have written it
-    for the record as it now stands), and the refill steps moved."""
+    for the record as it now stands), the refill steps and relationship grades of the
+    file's members moved, and their points balances."""
     counts = {"lines": checked.lines, "added": added, "already_there": checked.lines - added}
     where = PurchaseImport.id == import_id
     session.execute(update(PurchaseImport).where(where).values(counts))
     record = session.execute(select(PurchaseImport.__table__).where(where)).one()
     created = {name: [None, plain_value(value)] for name, value in record._mapping.items()}
     log_action(session, "purchase_import", import_id, "create", created)
-    if added:  # lines already there changed no supply
+    if added:  # lines already there changed no supply, and no grade
         move_refill_steps(session, checked.members)
+        refresh_grades(session, checked.members, actor, now)
+    _save_points(session, import_id, checked.points)
     return ImportResult(import_id=import_id, encoding=record.encoding, **counts)
 
 
@@ -810,7 +886,7 @@ def _write_staged(
     with session.begin_nested():
         import_id = _record(session, actor, about)
         added = stage.copy((import_id, about.now))
-        return _finish(session, import_id, checked, added)
+        return _finish(session, import_id, checked, added, actor, about.now)
 
 
 def _import_postgresql(
@@ -831,7 +907,7 @@ def _import_postgresql(
         finally:
             writer.close()
         _recheck(session, checked, _members_changed(session, actor, checked))
-        return _finish(session, import_id, checked, writer.added)
+        return _finish(session, import_id, checked, writer.added, actor, about.now)
 
 
 def _is_sqlite(session: Session) -> bool:

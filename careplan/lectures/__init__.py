@@ -3,5 +3,5 @@
 A lecture checked in on its day fulfils the plan step with its topic (through
 plans.checkpoints, which decides what completing a step means).
 
-May import: access, clock, errors, models, validation, vocab, lectures, members, plans.
+May import: access, clock, errors, models, validation, vocab, lectures, members, plans, value.
 """

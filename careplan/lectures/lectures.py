@@ -35,6 +35,7 @@ from careplan.plans.lifecycle import complete_if_finished, protocol_of, step_of
 from careplan.plans.protocol_schema import Key, Text
 from careplan.plans.protocols import newest_definitions
 from careplan.validation import parse
+from careplan.value.grades import refresh_grades
 from careplan.vocab import (
     Channel,
     CheckpointState,
@@ -479,6 +480,7 @@ def check_in(
     seat.checked_in_at, seat.checked_in_by_id = now, actor.staff_id
     _fulfil_steps(session, actor, lecture, seat.member_id, now)
     session.flush()
+    refresh_grades(session, [seat.member_id], actor, now)  # came to a lecture: 40
     return seat
 
 

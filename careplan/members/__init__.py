@@ -5,5 +5,6 @@ data, special occasions, pinyin search keys, health-check records, the right of 
 (export) and erasure, and the list of every record that holds a member's data (records).
 Consent withdrawal and erasure stop the member's plans, so they call plans.
 
-May import: access, clock, config, errors, models, validation, vocab, staff, trust, members, plans.
+May import: access, clock, config, errors, models, validation, vocab, staff, trust, members, plans,
+value.
 """

@@ -28,7 +28,8 @@ from careplan.errors import N_, Conflict, Forbidden, InvalidInput, InvalidValue
 from careplan.members.pinyin import name_initials
 from careplan.models import CarePlan, Checkpoint, Member, Ownership, Staff
 from careplan.validation import is_whole_number, left_out
-from careplan.vocab import CheckpointState, OwnershipReason, Role, Sex
+from careplan.value.grades import refresh_grades
+from careplan.vocab import CheckpointState, GradeCause, OwnershipReason, Role, Sex
 
 # Mainland mobile numbers: 11 digits starting 13-19, optionally with +86.
 MOBILE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$", re.ASCII)  # not "١٣٨…"
@@ -100,6 +101,8 @@ class MemberFields(BaseModel):
     income_band: str | None = Field(default=None, max_length=40)
     marital_status: str | None = Field(default=None, max_length=40)
     special_dates: list[SpecialDate] = left_out(max_length=20)
+    # Who referred the member (推荐人), by their card number; None or "" clears it.
+    referred_by_card: str | None = Field(default=None, max_length=32)
 
     @field_validator("mobile")
     @classmethod
@@ -166,7 +169,8 @@ def create_member(session: Session, actor: Actor, data: MemberCreate, *, now: da
     check_owner(session, owner_id, store_id)
     _card_is_free(session, actor, data.card_number)
     values = data.model_dump(
-        exclude={"home_store_id", "owner_id", "health_consent"}, exclude_none=True
+        exclude={"home_store_id", "owner_id", "health_consent", "referred_by_card"},
+        exclude_none=True,
     )
     if _health_data_given(values) and not data.health_consent:
         raise InvalidInput(N_("health data needs the member's consent first"),
@@ -191,6 +195,8 @@ def create_member(session: Session, actor: Actor, data: MemberCreate, *, now: da
         )
     )
     session.flush()
+    if data.referred_by_card:
+        refer(session, actor, member, data.referred_by_card, now=now)
     return member
 
 
@@ -229,10 +235,19 @@ def clear_phone_flag(member: Member) -> None:
     member.phone_flagged_at = member.phone_flagged_by_id = None
 
 
-def update_member(session: Session, actor: Actor, member_id: int, data: MemberFields) -> Member:
+def update_member(
+    session: Session,
+    actor: Actor,
+    member_id: int,
+    data: MemberFields,
+    *,
+    now: datetime | None = None,
+) -> Member:
     member = get_member(session, actor, member_id)
     require_not_erased(member)
     values = data.model_dump(exclude_unset=True)
+    if "referred_by_card" in values:
+        refer(session, actor, member, values.pop("referred_by_card"), now=now or clock.now())
     if _health_data_given(values) and not member.health_consent:
         raise InvalidInput(N_("health data needs the member's consent first"),
                            field="health_consent")  # fmt: skip
@@ -244,6 +259,51 @@ def update_member(session: Session, actor: Actor, member_id: int, data: MemberFi
         clear_phone_flag(member)
     session.flush()
     return member
+
+
+def _referrer(session: Session, member: Member, card: str) -> Member:
+    """The member a card names as this member's referrer: another member of the chain
+    (any store: a friend may shop elsewhere), who was not referred by this one, directly
+    or through others."""
+    referrer = session.scalar(select(Member).where(Member.card_number == card))
+    if referrer is None or referrer.erased_at is not None:
+        raise InvalidInput(N_("no member has this card number"), field="referred_by_card")
+    if referrer.id == member.id:
+        raise InvalidInput(N_("a member cannot refer themselves"), field="referred_by_card")
+    seen, up = {referrer.id}, referrer.referred_by_id
+    while up is not None and up not in seen:  # a chain of referrers is short
+        if up == member.id:
+            raise InvalidInput(
+                N_("this member referred %(card)s (directly or through others): the "
+                   "referral would go round in a circle"),
+                field="referred_by_card",
+                card=card,
+            )  # fmt: skip
+        seen.add(up)
+        up = session.scalar(select(Member.referred_by_id).where(Member.id == up))
+    return referrer
+
+
+def refer(
+    session: Session, actor: Actor, member: Member, card: str | None, *, now: datetime
+) -> None:
+    """Record (or clear, with no card) who referred the member; the referrer's grade
+    moves now (a member they referred is the 60 level's fact), as does a former one's."""
+    card = (card or "").strip()
+    referrer = _referrer(session, member, card) if card else None
+    before = member.referred_by_id
+    member.referred_by_id = referrer.id if referrer else None
+    if before == member.referred_by_id:
+        return
+    session.flush()
+    moved = [i for i in (before, member.referred_by_id) if i is not None]
+    refresh_grades(session, moved, actor, now, cause=GradeCause.referral)
+
+
+def referred_by(session: Session, member_id: int) -> list[Member]:
+    """The members this member referred, by name."""
+    stmt = select(Member).where(Member.referred_by_id == member_id).order_by(Member.name)
+    return list(session.scalars(stmt))
 
 
 # The version of the consent form's text the member signs; a new text, a new version.
@@ -321,10 +381,15 @@ def search_members(
     q: str | None = None,
     store_id: int | None = None,
     owner_id: int | None = None,
+    grades: Iterable[int] = (),
     limit: int = 50,
     offset: int = 0,
 ) -> list[Member]:
+    """Members matching the words (all of them without), of a store or owner, of one of
+    the relationship grades (ix_members_store_grade serves a store's)."""
     stmt = scope_members(select(Member), actor)
+    if chosen := sorted(set(grades)):
+        stmt = stmt.where(Member.relationship_grade.in_(chosen))
     if q and q.strip():
         stmt = stmt.where(member_matches(q.strip()))
     if store_id is not None:

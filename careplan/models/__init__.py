@@ -8,7 +8,7 @@ from careplan.models.effect import EffectRecord
 from careplan.models.escalation import Escalation
 from careplan.models.health_check import HealthCheck
 from careplan.models.lecture import Lecture, LectureInvitation, LectureSeat
-from careplan.models.member import Erasure, Member, Ownership
+from careplan.models.member import Erasure, GradeChange, Member, Ownership
 from careplan.models.member_value import MemberValue, ValueSnapshot
 from careplan.models.message import Message, MessageConsent
 from careplan.models.plan import CarePlan
@@ -31,6 +31,7 @@ __all__ = [
     "EffectRecord",
     "Erasure",
     "Escalation",
+    "GradeChange",
     "HealthCheck",
     "ImportJob",
     "Lecture",

@@ -11,12 +11,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from careplan.models.base import Base, IdMixin, IdType, JsonType, TimestampMixin, enum_column
 from careplan.models.staff import Staff
 from careplan.models.store import Store
-from careplan.vocab import OwnershipReason, Sex
+from careplan.vocab import GradeCause, OwnershipReason, Sex
 
 
 class Member(IdMixin, TimestampMixin, Base):
     __tablename__ = "members"
-    __table_args__ = (Index("ix_members_store_owner", "home_store_id", "owner_id"),)
+    __table_args__ = (
+        Index("ix_members_store_owner", "home_store_id", "owner_id"),
+        # Search filters a store's members by relationship grade: store first (every
+        # search of a store's staff is scoped to it), then the grade.
+        Index("ix_members_store_grade", "home_store_id", "relationship_grade"),
+    )
 
     card_number: Mapped[str] = mapped_column(String(32), unique=True)
     home_store_id: Mapped[int] = mapped_column(IdType, ForeignKey("stores.id"))
@@ -86,8 +91,45 @@ class Member(IdMixin, TimestampMixin, Base):
         IdType, ForeignKey("staff.id"), default=None
     )
 
+    # Who brought this member (推荐人), another member of the chain. Indexed: the
+    # referrer's page counts and lists the members they referred.
+    referred_by_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("members.id"), default=None, index=True
+    )
+    # The relationship grade 关系等级 (0/20/40/60/80/100, careplan/value/grades.py):
+    # the highest of the level the facts give and the level staff set (80/100).
+    relationship_grade: Mapped[int] = mapped_column(default=0, server_default="0")
+    grade_set: Mapped[int | None] = mapped_column(default=None)  # staff-set 80 or 100
+    grade_set_reason: Mapped[str | None] = mapped_column(String(255), default=None)
+    grade_set_at: Mapped[datetime | None] = mapped_column(default=None)
+    grade_set_by_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("staff.id"), default=None
+    )
+    # The till's points balance, never computed here: from the newest till line that
+    # carried one (careplan/adherence/till_import.py), and that line's day.
+    points_balance: Mapped[int | None] = mapped_column(default=None)
+    points_as_of: Mapped[date | None] = mapped_column(default=None)
+
     home_store: Mapped[Store] = relationship()
     owner: Mapped[Staff] = relationship(foreign_keys=[owner_id])
+
+
+class GradeChange(IdMixin, Base):
+    """One change of a member's relationship grade: from, to, why (the fact that arrived,
+    or staff setting or clearing a level with a reason) and who."""
+
+    __tablename__ = "grade_changes"
+    # The member page lists a member's changes newest first.
+    __table_args__ = (Index("ix_grade_changes_member_at", "member_id", "at"),)
+
+    member_id: Mapped[int] = mapped_column(IdType, ForeignKey("members.id"))
+    at: Mapped[datetime]
+    from_grade: Mapped[int]
+    to_grade: Mapped[int]
+    cause: Mapped[GradeCause] = enum_column(GradeCause, "grade_cause")
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    # The staff member who set the level, or who recorded the fact (None: a system step).
+    by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"), default=None)
 
 
 class Ownership(IdMixin, Base):

@@ -171,6 +171,19 @@ def log_action(
     _write(session, [row])
 
 
+def log_actions(
+    session: Session, entity: str, action: str, changes: dict[int, dict[str, Any]]
+) -> None:
+    """log_action for many records changed by one set-based statement: one write of
+    the log for all of them (a till import moves thousands of grades at once)."""
+    actor, at = _actor(session), utcnow()
+    _write(session, [
+        {"at": at, "actor_id": actor.staff_id, "via": actor.via, "entity": entity,
+         "entity_id": entity_id, "action": action, "changes": change}
+        for entity_id, change in changes.items()
+    ])  # fmt: skip
+
+
 def _write(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
         connection = session.connection()
