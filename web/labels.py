@@ -11,6 +11,7 @@ from careplan.vocab import (
     Channel,
     CheckpointStatus,
     EscalationStatus,
+    GradeCause,
     HealthCheckSource,
     ImportOutcome,
     JobStanding,
@@ -174,6 +175,13 @@ _LABELS_BY_VOCAB: dict[type[StrEnum], dict[StrEnum, str]] = {
         LecturePhase.held: N_("Held"),
         LecturePhase.cancelled: N_("Cancelled"),
     },
+    GradeCause: {
+        GradeCause.repurchase: N_("Bought again on another day"),
+        GradeCause.lecture: N_("Came to a health lecture"),
+        GradeCause.referral: N_("Referral"),
+        GradeCause.staff: N_("Set by staff"),
+        GradeCause.cleared: N_("Cleared by staff"),
+    },
     SeatStatus: {
         SeatStatus.registered: N_("Registered"),
         SeatStatus.waitlisted: N_("Waitlisted"),
@@ -191,9 +199,22 @@ for _vocab in (
     HealthCheckSource, EscalationStatus, OwnershipReason, BatchState, JobStanding, Paper,
     LectureStatus,
     SeatStatus, LecturePhase, ImportOutcome, MessageChannel, MessageState, MessageReason,
+    GradeCause,
 ):  # fmt: skip
     for _member in _vocab:
         LABELS[(_vocab.__name__, _member.value)] = _LABELS_BY_VOCAB[_vocab][_member]
+
+
+# The relationship grades (关系等级, careplan/value/grades.py) as the chain's staff name
+# them: the score, the class letter, what the member does.
+GRADE_NAMES: dict[int, str] = {
+    0: N_("0 · new member"),
+    20: N_("20 (E) · bought again"),
+    40: N_("40 (D) · comes to member events"),
+    60: N_("60 (C) · brings friends"),
+    80: N_("80 (B) · refers friends who buy"),
+    100: N_("100 (A) · devoted customer"),
+}
 
 
 # What the admin console's change log says was done to an account or a store.
@@ -301,6 +322,9 @@ FIELDS: dict[str, str] = {
     "spouse_birthday": N_("Spouse's birthday"),
     "health_consent": N_("Consent to health data"),
     "owner_id": N_("Owner"),
+    "referred_by_card": N_("Referred by (card number)"),
+    "grade": N_("Relationship grade"),
+    "points_balance": N_("Points balance"),
     "assignee_id": N_("Works the steps"),
     "protocol_id": N_("Protocol"),
     "start_date": N_("Start date"),

@@ -23,7 +23,7 @@ from careplan.plans import escalations
 from careplan.plans.lifecycle import StepTitle
 from careplan.plans.protocol_schema import Text
 from web.i18n import COLON, N_, gettext_for, in_brackets
-from web.labels import FIELDS, label_of
+from web.labels import FIELDS, GRADE_NAMES, label_of
 from web.session import ANON_COOKIE, Visitor, set_cookie
 
 HERE = Path(__file__).resolve().parent
@@ -169,6 +169,7 @@ def error_problem(_: Any, exc: CareplanError) -> str:
 # Pages ask the domain whether a case is late; the rule is careplan.plans.escalations.is_late.
 env.globals["escalation_late"] = escalations.is_late
 env.globals["adherent_percent"] = ADHERENT_PERCENT  # the threshold pages print
+env.globals["grade_names"] = GRADE_NAMES  # 关系等级: score, class and what it means
 
 env.filters.update(
     label=label,

@@ -39,6 +39,7 @@ from careplan.sign_in import hash_password
 from careplan.trust.access_log import who_looked
 from careplan.trust.change_log import history
 from careplan.validation import parse
+from careplan.value import grades
 from careplan.vocab import Channel, MessageChannel, OwnershipReason, Paper, Role
 from tests.factories import (
     PASSWORD,
@@ -227,6 +228,25 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     walk("no owner", archive.create_member, s, Actor.system("test"),
          archive.MemberCreate(card_number="Z9003", name="孙丽", home_store_id=world.store_a.id),
          now=now)  # fmt: skip
+
+    # Referrals and relationship grades.
+    def refer(card: str) -> Any:
+        fields = archive.MemberFields(referred_by_card=card)
+        return archive.update_member(s, clerk, member.id, fields, now=now)
+
+    bare.referred_by_id = member.id  # member referred bare
+    s.commit()
+    walk("refer self", refer, member.card_number)
+    walk("refer unknown", refer, "NOPE-1")
+    walk("refer in a circle", refer, bare.card_number)
+    walk("grade without reason", grades.set_grade, s, clerk, member.id, 100, " ", now=now)
+    walk("grade reason too long", grades.set_grade, s, clerk, member.id, 100, "长" * 300,
+         now=now)  # fmt: skip
+    walk("grade computed", grades.set_grade, s, clerk, member.id, 60, "带朋友", now=now)
+    walk("grade not set", grades.clear_grade, s, clerk, member.id, "清除", now=now)
+    walk("grade not theirs", grades.set_grade, s, world.actor(world.clerk_a2), member.id, 80,
+         "成交", now=now)  # fmt: skip
+    clerk = world.actor(world.clerk_a)
 
     # Health records.
     def check(**values: Any) -> Any:
@@ -486,6 +506,8 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
                                           today=today, now=now)  # fmt: skip
 
     walk("bad lines", till, head + bad_lines)
+    walk("points", till, head.rstrip("\n") + ",积分余额\n"
+         f"{card},{code},P1,钙片,1,30,2024-03-01,1,many\n")  # fmt: skip
     walk("header", till, "card_number,amount\n1,2\n")
     walk("empty file", till, "")
     walk("no lines", till, head)

@@ -18,6 +18,7 @@ from careplan.members.archive import MemberCreate, MemberFields
 from careplan.members.health_records import EffectIn, HealthCheckIn
 from careplan.plans import lifecycle
 from careplan.trust.access_log import who_looked
+from careplan.value import grades
 from careplan.vocab import OwnershipReason
 from web.access_log import LOOK, LOOK_EXPORT
 from web.api.present import lecture_out, plan_out, seat_out
@@ -36,6 +37,7 @@ from web.deps import CurrentActor, DbSession, Now
 from web.routing import router
 
 api = router(prefix="/members", tags=["members"])
+Grade = Annotated[int, Field(ge=0, le=100, multiple_of=20)]  # 关系等级 0/20/40/60/80/100
 
 
 @api.get("", response_model=list[MemberOut])
@@ -45,12 +47,15 @@ def search(
     q: str | None = None,
     store_id: int | None = None,
     owner_id: int | None = None,
+    grade: Annotated[list[Grade], Query()] = [],  # noqa: B006
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[MemberOut]:
+    """Members by words, store, owner and relationship grade (`grade` repeated: any of)."""
     found = archive.search_members(
-        session, actor, q=q, store_id=store_id, owner_id=owner_id, limit=limit, offset=offset
-    )
+        session, actor, q=q, store_id=store_id, owner_id=owner_id, grades=grade,
+        limit=limit, offset=offset,
+    )  # fmt: skip
     return [MemberOut.model_validate(m) for m in found]
 
 
@@ -74,9 +79,30 @@ def read(member_id: int, session: DbSession, actor: CurrentActor) -> MemberOut:
 
 @api.patch("/{member_id}", response_model=MemberOut)
 def update(
-    member_id: int, body: MemberFields, session: DbSession, actor: CurrentActor
+    member_id: int, body: MemberFields, session: DbSession, actor: CurrentActor, clock: Now
 ) -> MemberOut:
-    return MemberOut.model_validate(archive.update_member(session, actor, member_id, body))
+    member = archive.update_member(session, actor, member_id, body, now=clock.now)
+    return MemberOut.model_validate(member)
+
+
+class GradeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    grade: Literal[80, 100] | None  # None clears the level staff set
+    reason: str = Field(max_length=255)
+
+
+@api.put("/{member_id}/grade", response_model=MemberOut)
+def set_grade(
+    member_id: int, body: GradeIn, session: DbSession, actor: CurrentActor, clock: Now
+) -> MemberOut:
+    """Staff set the relationship grade 80 or 100, or clear it (`grade`: null), with a
+    reason; the owner, a store manager or a supervisor."""
+    if body.grade is None:
+        member = grades.clear_grade(session, actor, member_id, body.reason, now=clock.now)
+    else:
+        member = grades.set_grade(session, actor, member_id, body.grade, body.reason, now=clock.now)
+    session.refresh(member)
+    return MemberOut.model_validate(member)
 
 
 @api.post("/{member_id}/verified", response_model=MemberOut)

@@ -74,6 +74,12 @@ class MemberOut(Out):
     health_consent_text: str | None  # the version of the form signed
     health_consent_withdrawn_at: datetime | None
     last_verified_on: date | None
+    referred_by_id: int | None  # the member who referred this one (推荐人)
+    relationship_grade: int  # 关系等级 0/20/40/60/80/100
+    grade_set: int | None  # 80 or 100 when staff set it (with grade_set_reason)
+    grade_set_reason: str | None
+    points_balance: int | None  # the till's, as of points_as_of; never computed
+    points_as_of: date | None
 
 
 class MemberCreated(MemberOut):

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 
-from careplan.access import get_member, may_choose_owner, may_erase_members
+from careplan.access import get_member, may_choose_owner, may_erase_members, may_set_grade
 from careplan.adherence import measured
 from careplan.adherence.purchases import purchases_of
 from careplan.config import get_settings
-from careplan.errors import CareplanError
+from careplan.errors import N_, CareplanError, InvalidInput
 from careplan.lectures import lectures
 from careplan.members import archive
 from careplan.members.consent import withdraw_health_consent
@@ -26,10 +26,12 @@ from careplan.plans.contacts import contact_log, last_answer
 from careplan.plans.lifecycle import open_escalations, plans_of_member
 from careplan.plans.measurements import MEASUREMENTS
 from careplan.staff import names_of, store_staff
+from careplan.value import grades
 from careplan.vocab import MessageChannel, Sex
 from web.access_log import looked
 from web.charts import Series, line_chart
 from web.deps import DbSession, Now
+from web.labels import GRADE_NAMES
 from web.pages.common import (
     Form,
     FormData,
@@ -85,6 +87,7 @@ def archive_values(form: FormData, member: Member | None, consent: bool) -> dict
     values |= {f: _list(form, f) for f in LIST_FIELDS}
     values["regular_medicines"] = _medicines(form)
     values["special_dates"] = _special_dates(form, member.special_dates if member else [])
+    values["referred_by_card"] = text_of(form, "referred_by_card") or None
     if not consent:
         # The health part of the form is disabled without consent: never send it.
         for f in archive.HEALTH_FIELDS:
@@ -139,16 +142,29 @@ def _refused(
 
 @pages.get("/members")
 def search_page(
-    request: Request, visitor: User, session: DbSession, clock: Now, q: str = ""
+    request: Request,
+    visitor: User,
+    session: DbSession,
+    clock: Now,
+    q: str = "",
+    grade: Annotated[list[str], Query()] = [],  # noqa: B006
 ) -> Response:
-    found = archive.search_members(session, visitor.actor, q=q, limit=50) if q.strip() else []
+    """Search by words, by relationship grade (one or more), or both."""
+    chosen = sorted({int(g) for g in grade if g.isdigit() and int(g) in GRADE_NAMES})
+    searched = bool(q.strip() or chosen)
+    found = (
+        archive.search_members(session, visitor.actor, q=q, grades=chosen, limit=50)
+        if searched
+        else []
+    )
     lines = caseload.lines_of(session, found, clock.today)
     context = {
         "nav": "members",
         "q": q,
+        "grades": chosen,
         "found": lines,
         "names": names_of(session, {m.owner_id for m in found}),
-        "searched": bool(q.strip()),
+        "searched": searched,
     }
     if request.headers.get("HX-Request") == "true":
         return render(request, visitor, "members/_results.html", context, fragment=True)
@@ -217,7 +233,10 @@ def edit_member_page(
     request: Request, member_id: int, visitor: User, session: DbSession
 ) -> Response:
     member = get_member(session, visitor.actor, member_id)
-    context = _form_context(session, visitor, member) | {"values": form_values_of(member)}
+    values = form_values_of(member)
+    if member.referred_by_id and (referrer := session.get(Member, member.referred_by_id)):
+        values["referred_by_card"] = referrer.card_number
+    context = _form_context(session, visitor, member) | {"values": values}
     return render(request, visitor, "members/form.html", context)
 
 
@@ -231,10 +250,30 @@ def update_member(
             archive.give_health_consent(session, visitor.actor, member.id, now=clock.now)
         values = archive_values(form, member, consent=member.health_consent)
         data = parse_model(archive.MemberFields, values)
-        archive.update_member(session, visitor.actor, member.id, data)
+        archive.update_member(session, visitor.actor, member.id, data, now=clock.now)
     except CareplanError as exc:
         return _refused(request, visitor, session, member, form, exc)
     return redirect(request, f"/members/{member.id}?saved=1")
+
+
+@pages.post("/members/{member_id}/grade")
+def set_grade(
+    request: Request, member_id: int, form: Form, visitor: User, session: DbSession, clock: Now
+) -> Response:
+    """Staff set the relationship grade 80 or 100, or clear it, with a reason."""
+    reason = text_of(form, "reason")
+    try:
+        if form.get("action") == "clear":
+            grades.clear_grade(session, visitor.actor, member_id, reason, now=clock.now)
+        else:
+            level = int_of(form, "grade")
+            if level is None:
+                raise InvalidInput(N_("choose 80 or 100"), field="grade")
+            grades.set_grade(session, visitor.actor, member_id, level, reason, now=clock.now)
+    except CareplanError as exc:
+        session.rollback()
+        return member_view(request, visitor, session, clock, member_id, grade_error=exc)
+    return redirect(request, f"/members/{member_id}?saved=1#h-grade")
 
 
 @pages.post("/members/{member_id}/verified")
@@ -321,6 +360,7 @@ def member_view(
     error: CareplanError | None = None,
     enrolled: int | None = None,
     message_error: CareplanError | None = None,
+    grade_error: CareplanError | None = None,
 ) -> Response:
     """The member's page; `error` is a refused change made from it (shown, nothing saved),
     `message_error` one about messages (shown in their section)."""
@@ -348,6 +388,8 @@ def member_view(
     ids |= {c.granted_by_id for c in message_consents.values() if c.granted_by_id}
     ids |= {c.withdrawn_by_id for c in message_consents.values() if c.withdrawn_by_id}
     ids |= {member.died_recorded_by_id} if member.died_recorded_by_id else set()
+    grade_changes = grades.grade_history(session, actor, member.id)
+    ids |= {c.by_id for c in grade_changes if c.by_id}
     measured_from = clock.today - timedelta(days=measured.MEASURED_DAYS - 1)
     context = {
         "nav": "members",
@@ -397,8 +439,14 @@ def member_view(
         "message_templates": preview.template_choices(get_settings()),
         "messages": outbox.of_member(session, member.id, limit=20),
         "message_error": message_error,
+        "grade": grades.grade_facts(session, actor, member.id),
+        "grade_error": grade_error,
+        "grade_changes": grade_changes,
+        "may_set_grade": may_set_grade(actor, member),
+        "referrer": session.get(Member, member.referred_by_id) if member.referred_by_id else None,
+        "referred": archive.referred_by(session, member.id),
     }
-    refused = error or message_error
+    refused = error or message_error or grade_error
     return render(request, visitor, "members/page.html", context, status=422 if refused else 200)
 
 
