@@ -52,8 +52,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "store_code": ("门店编码", "门店"),
     "amount": ("金额", "实收金额"),
 }
-# Columns a till may or may not export; a line's key never includes them (a file's lines
-# keep the keys they had). The points balance is the till's own figure, never computed
+# Columns a till may or may not export; a JSON line's key leaves them out (a CSV line's
+# is the line as written, as ever). The points balance is the till's own figure, never computed
 # here: the newest line carrying one sets the member's (careplan shows it as of its day).
 OPTIONAL: dict[str, tuple[str, ...]] = {
     "points_balance": ("积分余额", "会员积分", "积分", "points"),

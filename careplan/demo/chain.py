@@ -27,6 +27,7 @@ from careplan.outreach import build, consent, wiring
 from careplan.plans import checkpoints, lifecycle
 from careplan.plans.checkpoints import ResultIn
 from careplan.staff import StaffIn, create_staff
+from careplan.value import grades
 from careplan.vocab import (
     Adherence,
     Channel,
@@ -128,7 +129,24 @@ def seed(
         session.info["actor"] = actor
         _work_past_steps(session, actor, plan_id, rng, today, now)
     counts["messages"] = _messages(session, enrolled, now)
+    counts["referrals"] = _relationships(session, staff["xh.manager"], stores["SH001"], now)
     return counts
+
+
+def _relationships(session: Session, manager: Staff, store: Store, now: datetime) -> int:
+    """A spread of relationship grades in 徐汇店: a few members brought friends (60), one
+    closes sales for the store (80) and one is devoted (100), as the manager judged; the
+    rest stand where their purchases (20) and the lecture (40) put them."""
+    actor = Actor.of(manager, via="system")
+    session.info["actor"] = actor
+    stmt = select(Member).where(Member.home_store_id == store.id).order_by(Member.id)
+    members = list(session.scalars(stmt))
+    pairs = [(members[1], members[0]), (members[2], members[0]), (members[4], members[3])]
+    for member, referrer in pairs:
+        archive.refer(session, actor, member, referrer.card_number, now=now)
+    grades.set_grade(session, actor, members[3].id, 80, "介绍了两位朋友并成交", now=now)
+    grades.set_grade(session, actor, members[5].id, 100, "员工家属，铁杆顾客", now=now)
+    return len(pairs)
 
 
 def _messages(session: Session, enrolled: list[tuple[Actor, int]], now: datetime) -> int:
