@@ -62,8 +62,9 @@ class Cut:
     value: Decimal
     strict: bool
 
-    def high(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
-        return column > self.value if self.strict else column >= self.value
+    def high(self, column: Any) -> ColumnElement[bool]:
+        high: ColumnElement[bool] = column > self.value if self.strict else column >= self.value
+        return high
 
     def is_high(self, value: Decimal | int) -> bool:
         return value > self.value if self.strict else value >= self.value
@@ -271,8 +272,9 @@ def _groups(
     out = []
     for key in keys:
         members, spend = found.get(key, (0, Decimal(0)))
-        out.append(Group(key, members, spend, _share(members, n), _share(float(spend), float(total)),
-                         (thresholds or {}).get(key)))  # fmt: skip
+        spend_share = _share(float(spend), float(total))
+        threshold = (thresholds or {}).get(key)
+        out.append(Group(key, members, spend, _share(members, n), spend_share, threshold))
     return out
 
 
@@ -384,7 +386,9 @@ def _listed(cuts: Cuts, row: Any, phones: bool) -> ListedMember:
                         last_on, cuts.tier_of(spend))  # fmt: skip
 
 
-def _list_stmt(where: ColumnElement[bool]) -> Select[Any]:
+def _list_stmt(
+    where: ColumnElement[bool],
+) -> Select[int, str, str, str | None, Decimal, int, date]:
     # By spend, biggest first; the member id settles ties so pages never overlap.
     return (
         select(MemberValue.member_id, Member.name, Staff.name, Member.mobile, MemberValue.spend,
