@@ -314,3 +314,9 @@ def may_see_phones_in_value_lists(actor: Actor) -> bool:
     the calls to the owners; head office ranks a region or the chain and calls nobody,
     so it sees the list without phones (a thousand phones in a CSV is a leak waiting)."""
     return actor.role is Role.store_manager
+
+
+def may_refresh_value_snapshot(actor: Actor) -> bool:
+    """Asking for the figures again now rather than tonight (a queued job; running it
+    twice only costs time): whoever may open the page, managers and head office."""
+    return may_see_spend_tiers(actor)

@@ -16,15 +16,18 @@ from careplan.jobs import engine, tasks
 from careplan.models import MemberValue, ValueSnapshot
 from careplan.value import snapshot
 from careplan.vocab import ValuePeriod
-from tests.careplan.test_jobs import _upload, queue  # noqa: F401  (the fixture)
+from tests.careplan import test_jobs
+from tests.careplan.test_jobs import _upload
 from tests.factories import NOW, TODAY, World
+
+queue = test_jobs.queue  # the tasks on an in-memory queue, on the test's database
 
 
 def test_a_finished_till_import_refreshes_the_snapshot(
     world: World,
     queue: MemoryStorage,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ):
     job = _upload(world, tmp_path, 3)  # three lines of ¥58 on one day
     monkeypatch.setattr("careplan.clock.now", lambda: NOW)
@@ -45,7 +48,7 @@ def test_a_finished_till_import_refreshes_the_snapshot(
 def test_the_nightly_run_is_at_half_past_two_chain_time(
     world: World,
     queue: MemoryStorage,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ):
     def count() -> int:
         world.session.expire_all()
@@ -62,7 +65,7 @@ def test_the_nightly_run_is_at_half_past_two_chain_time(
 def test_a_refresh_on_demand_is_queued(
     world: World,
     queue: MemoryStorage,
-    session_factory: sessionmaker[Session],  # noqa: F811
+    session_factory: sessionmaker[Session],
 ):
     assert tasks.queue_value_refresh(world.manager_a.id)
     assert [t.name for t in engine.huey.pending()] == ["refresh_value_snapshot"]
