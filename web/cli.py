@@ -394,6 +394,9 @@ def demo_seed(
                 return
             fail("database: not empty; the demo seeds an empty database only")
         counts = chain.seed(session, today=clock.today(), now=clock.now())
+    from careplan.jobs import tasks
+
+    tasks.refresh_value_now()  # the spend page has figures at once, not after tonight's run
     typer.echo("demo chain: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     typer.echo(f"demo accounts (password {chain.DEMO_PASSWORD}):")
     for username, name, role, store_code in chain.STAFF:
