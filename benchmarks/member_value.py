@@ -59,13 +59,14 @@ TODAY = date(2026, 11, 30)
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 REGIONS = ("华东", "华北", "华南", "华中", "西南", "西北", "东北")
 SUPERVISOR, MANAGER = "bench.super", "bench.m1"  # the manager of the first store
-# (persona, name, url): adding a page (the member analysis, say) is one line.
+# (persona, name, url) as plain literals (tests/test_benchmarks.py reads them); adding a
+# page (the member analysis, say) is one line.
 PAGES = [
-    (SUPERVISOR, "spend_chain", "/value/spend?scope=chain"),
-    (SUPERVISOR, "spend_chain_set", "/value/spend?scope=chain&visits=6&spend=800"),
-    (MANAGER, "spend_store", "/value/spend"),
-    (SUPERVISOR, "quadrant_chain", "/value/spend/quadrant/hh?scope=chain"),
-    (MANAGER, "quadrant_store", "/value/spend/quadrant/lh"),
+    ("bench.super", "spend_chain", "/value/spend?scope=chain"),
+    ("bench.super", "spend_chain_set", "/value/spend?scope=chain&visits=6&spend=800"),
+    ("bench.m1", "spend_store", "/value/spend"),
+    ("bench.super", "quadrant_chain", "/value/spend/quadrant/hh?scope=chain"),
+    ("bench.m1", "quadrant_store", "/value/spend/quadrant/lh"),
 ]
 NAMES = tuple(name for _, name, _ in PAGES)
 JSON_KEYS = (
