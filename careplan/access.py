@@ -296,3 +296,41 @@ def require_set_grade(actor: Actor, member: Member) -> None:
             N_("only the member's owner, a store manager or a supervisor may set this grade"),
             field="grade",
         )
+# --- Member value: spend tiers and quadrants ----------------------------------------------
+
+
+def may_see_spend_tiers(actor: Actor) -> bool:
+    """Spend tiers and quadrants rank members by what they spend: a manager's view of
+    their store, head office's of any store, region or the chain. Clerks and pharmacists
+    work their own members and do not see the store ranked."""
+    return actor.role in MANAGERS
+
+
+def may_choose_value_scope(actor: Actor, store_id: int | None) -> bool:
+    """Which scope of tiers a person may open: head office any (`store_id` None: a region
+    or the chain); a store manager their own store only."""
+    if not may_see_spend_tiers(actor):
+        return False
+    return actor.chain_wide or (store_id is not None and store_id == actor.store_id)
+
+
+def require_value_scope(actor: Actor, store_id: int | None) -> None:
+    """Clerks are refused the page; another store's figures are not found, as another
+    store's member is; a region or the chain is head office's."""
+    if not may_see_spend_tiers(actor):
+        raise Forbidden(N_("only a store manager, supervisor or admin may do this"), field="role")
+    if not may_choose_value_scope(actor, store_id):
+        raise NotFound(N_("store not found"), field="scope")
+
+
+def may_see_phones_in_value_lists(actor: Actor) -> bool:
+    """A quadrant's member list shows phones to the store's manager, who calls or gives
+    the calls to the owners; head office ranks a region or the chain and calls nobody,
+    so it sees the list without phones (a thousand phones in a CSV is a leak waiting)."""
+    return actor.role is Role.store_manager
+
+
+def may_refresh_value_snapshot(actor: Actor) -> bool:
+    """Asking for the figures again now rather than tonight (a queued job; running it
+    twice only costs time): whoever may open the page, managers and head office."""
+    return may_see_spend_tiers(actor)

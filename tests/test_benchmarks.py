@@ -60,6 +60,9 @@ def cases() -> list[tuple[Path, str]]:
 def test_every_benchmark_runs_in_smoke_mode_and_prints_its_keys(script: Path, db: str) -> None:
     args = [sys.executable, str(script), "--smoke"]
     env = os.environ.copy()
+    # This checkout's code, not whichever one the virtualenv's editable install names (a
+    # git worktree shares the main checkout's .venv).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     if db == "postgres":
         base = os.environ.get(PG_ENV)
         if not base:

@@ -561,3 +561,11 @@ def test_serve_takes_the_workers_and_proxies_from_the_settings(
 def test_serve_refuses_a_worker_count_out_of_range(served: list[dict[str, object]], workers: str):
     code, output = run("serve", "--workers", workers)
     assert code == 2 and "--workers" in output and not served
+
+
+def test_value_refresh_computes_the_snapshot_in_process(seeded_db: str):
+    from careplan.models import ValueSnapshot
+
+    code, out = run("value", "refresh")
+    assert code == 0 and "value snapshot" in out and "members bought" in out, out
+    assert count(seeded_db, ValueSnapshot) == 1

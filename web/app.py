@@ -27,6 +27,7 @@ from web.pages import plans as plan_pages
 from web.pages import purchases as purchase_pages
 from web.pages import sheets as sheet_pages
 from web.pages import store as store_pages
+from web.pages import value_spend as value_spend_pages
 from web.pages import worklist as worklist_pages
 from web.sheet_pdf import check_font
 
@@ -88,6 +89,7 @@ def create_app(
         purchase_pages,
         admin_pages,
         message_pages,
+        value_spend_pages,
     ):
         app.include_router(page.pages)
     app.include_router(message_pages.callbacks)  # no session, no CSRF: signed by the provider

@@ -32,7 +32,7 @@ from careplan.db import make_engine, make_session_factory, transaction
 from careplan.demo import chain, synthetic
 from careplan.errors import N_, CareplanError
 from careplan.members import archive as members_rules
-from careplan.models import Member, Store
+from careplan.models import Member, Store, ValueSnapshot
 from careplan.plans import lifecycle, protocols
 from careplan.plans.protocols import ProtocolFileError
 from careplan.sheets import sheets
@@ -394,6 +394,9 @@ def demo_seed(
                 return
             fail("database: not empty; the demo seeds an empty database only")
         counts = chain.seed(session, today=clock.today(), now=clock.now())
+    from careplan.jobs import tasks
+
+    tasks.refresh_value_now()  # the spend page has figures at once, not after tonight's run
     typer.echo("demo chain: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     typer.echo(f"demo accounts (password {chain.DEMO_PASSWORD}):")
     for username, name, role, store_code in chain.STAFF:
@@ -936,5 +939,26 @@ def staff_hand_over(
                     progress=progress,
                 )  # fmt: skip
         typer.echo(f"handed over {moved} members from {from_user} to {to_user}")
+
+    guarded(body)
+
+
+value_app = typer.Typer(help="Member value: the spend and visits snapshot.", no_args_is_help=True)
+app.add_typer(value_app, name="value")
+
+
+@value_app.command("refresh")
+def value_refresh() -> None:
+    """Compute the value snapshot as of today now, in this process (the consumers do it
+    nightly at 02:30 and after each till import)."""
+    from careplan.jobs import tasks
+
+    def body() -> None:
+        checked_settings()
+        snapshot_id = tasks.refresh_value_now()
+        with unit_of_work(Actor.system("cli")) as session:
+            snap = session.get(ValueSnapshot, snapshot_id)
+            members = snap.members if snap else 0
+        typer.echo(f"value snapshot {snapshot_id}: {members} members bought in the last 12 months")
 
     guarded(body)

@@ -31,6 +31,7 @@ from careplan.jobs.lease import Leased
 from careplan.models import ImportJob, SheetBatch
 from careplan.outreach import build, outbox, wiring
 from careplan.sheets.sheets import Render
+from careplan.value import snapshot
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +86,11 @@ def _lease() -> timedelta:
     return timedelta(seconds=get_settings().jobs_lease_seconds)
 
 
-def _run(job: Callable[[], bool]) -> None:
+def _run(job: Callable[[], bool]) -> bool:
     """Transient failures go back to huey, which retries; any other failure has failed
     the row and is not retried."""
     try:
-        job()
+        return job()
     except runs.TRANSIENT:
         log.warning("transient failure; huey retries", exc_info=True)
         raise
@@ -109,8 +110,11 @@ def render_sheet_batch(batch_id: int, task: Any) -> None:
 
 @task(context=True, **RETRYING)
 def import_upload(job_id: int, task: Any) -> None:
-    _run(lambda: runs.run_import(_factory(), get_settings().work_dir, job_id, token=task.id,
-                                 clock=clock.now, lease=_lease()))  # fmt: skip
+    work_dir = get_settings().work_dir
+    finished = _run(lambda: runs.run_import(_factory(), work_dir, job_id, token=task.id,
+                                            clock=clock.now, lease=_lease()))  # fmt: skip
+    if finished:  # the tiers and quadrants then count what the till just brought
+        queue_value_refresh(None)
 
 
 TASKS: dict[Leased, Any] = {SheetBatch: render_sheet_batch, ImportJob: import_upload}
@@ -263,3 +267,41 @@ def sweep_messages(queued: list[Any] | None = None) -> outbox.Swept:
     if swept.due:
         queue_messages(swept.due)
     return swept
+
+
+# --- the value snapshot -----------------------------------------------------------------
+
+NIGHTLY_HOUR = 2  # 02:30 in the chain's zone: after the tills' day, before the stores open
+
+
+def refresh_value_now(*, by: int | None = None) -> int:
+    """A new value snapshot as of today (the chain's day): the figures every tier,
+    quadrant and analysis page reads. Returns its id."""
+    snapshot_id = snapshot.refresh(_factory(), as_of=clock.today(), now=clock.now(), by=by)
+    log.info("value snapshot %s ready", snapshot_id)
+    return snapshot_id
+
+
+@task(**RETRYING)
+def refresh_value_snapshot(by: int | None = None) -> None:
+    """On demand (the spend page's button) and after a till import: at a chain's scale
+    it takes seconds, so never inside a request."""
+    refresh_value_now(by=by)
+
+
+def queue_value_refresh(by: int | None) -> bool:
+    """Queue a refresh; False if the queue cannot be reached (logged: the nightly run
+    still comes)."""
+    try:
+        refresh_value_snapshot(by)
+    except Exception:
+        log.exception("could not queue the value snapshot")
+        return False
+    return True
+
+
+@periodic_task(crontab(minute="30"))
+def refresh_value_nightly() -> None:
+    """Every night at 02:30 chain time (huey's crontab is UTC: the hour is the zone's)."""
+    if clock.now().astimezone(get_settings().zone).hour == NIGHTLY_HOUR:
+        refresh_value_now()

@@ -22,6 +22,7 @@ from careplan.vocab import ValuePeriod
 
 RETURN_DAYS = 90  # "bought again within 90 days" (the return rate)
 MEMBERS_PER_STEP = 2_000  # members read, then written, per step
+STALE = timedelta(hours=6)  # a snapshot still unfinished after this was left by a crash
 
 
 def _months_back(day: date, months: int) -> date:
@@ -154,14 +155,18 @@ def refresh(
             .values(ready_at=now, members=count or 0)
         )
         # The previous snapshot stays until the next one: a page that began reading it
-        # before this commit still finds it whole. Older ones, and any a crash left
-        # half-written, go.
+        # before this commit still finds it whole. Older ones go, and any a crash left
+        # half-written.
         previous = session.scalar(
             select(func.max(ValueSnapshot.id)).where(
                 ValueSnapshot.id < snapshot_id, ValueSnapshot.ready_at.is_not(None)
             )
         )
-        gone = ValueSnapshot.id < snapshot_id
+        # A half-written one younger than STALE may be another refresh still at work
+        # (the nightly run and a button press): it is left to finish.
+        gone = (ValueSnapshot.id < snapshot_id) & (
+            ValueSnapshot.ready_at.is_not(None) | (ValueSnapshot.started_at < now - STALE)
+        )
         if previous is not None:
             gone = gone & (ValueSnapshot.id != previous)
         older = select(ValueSnapshot.id).where(gone)

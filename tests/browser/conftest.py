@@ -62,6 +62,9 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             protocols.publish(session, shipped_protocols())
             chain.seed(session, today=clock.today(), now=clock.now())
             session.commit()
+        from careplan.value import snapshot
+
+        snapshot.refresh(factory, as_of=clock.today(), now=clock.now())  # the spend pages' figures
         with serving(factory) as base:
             yield LiveServer(base, factory, url)
         engine.dispose()

@@ -49,8 +49,18 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
     return {
         "xh.clerk1": daily,
         "xh.pharmacist": daily[:8],
-        "xh.manager": [*managing, f"/lectures/{ids['lecture']}/invite"],
-        "duzhi": ["/audit", "/audit/steps?status=overdue", "/purchases/classes"],
+        "xh.manager": [
+            *managing,
+            f"/lectures/{ids['lecture']}/invite",
+            "/value/spend",
+            "/value/spend/quadrant/hh",
+        ],
+        "duzhi": [
+            "/audit",
+            "/audit/steps?status=overdue",
+            "/purchases/classes",
+            "/value/spend?scope=chain",
+        ],
         "admin": [
             "/admin/staff",
             "/admin/staff/new",

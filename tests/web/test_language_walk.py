@@ -41,6 +41,8 @@ from careplan.trust.change_log import history
 from careplan.validation import parse
 from careplan.value import grades
 from careplan.vocab import Channel, MessageChannel, OwnershipReason, Paper, Role
+from careplan.value import tiers as spend_tiers
+from careplan.vocab import Channel, MessageChannel, OwnershipReason, Paper, Role, ValuePeriod
 from tests.factories import (
     PASSWORD,
     ROOT,
@@ -617,6 +619,14 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
          [member.id], Channel.home_visit, now=now)  # fmt: skip
     walk("check-in closed", lectures.check_in, s, world.actor(world.clerk_a), big.id,
          big_seat.id, now=starts + timedelta(days=1))  # fmt: skip
+
+    # Spend tiers and quadrants.
+    walk("value scope", spend_tiers.resolve_scope, s, supervisor, "planet", None, None)
+    walk("value region", spend_tiers.resolve_scope, s, supervisor, "region", None, "火星")
+    walk("value visits", spend_tiers.threshold_of, 0, None)
+    walk("value spend", spend_tiers.threshold_of, None, Decimal(-1))
+    walk("value quadrant", spend_tiers.quadrant_rows, s, supervisor, spend_tiers.Scope("chain"),
+         ValuePeriod.last_12_months, "xx")  # fmt: skip
 
     # Pydantic's own checks, each said as a key.
     for bad in PYDANTIC_BAD:

@@ -1,0 +1,450 @@
+"""Spend tiers (A/B/C by spend rank) and the frequency × spend quadrants of a scope — one
+store, a region or the chain — over one period of the newest value snapshot.
+
+Everything is read from the snapshot (careplan/value/snapshot.py), never from purchases:
+the cuts are a few index lookups (the k-th spend, the median visits), and the counts and
+sums one grouped scan of the scope's rows, so the chain's 200,000 members answer in tens
+of milliseconds. Ties (docs/member-value.md, "消费分层与四象限"): a member whose spend
+equals the spend at a tier's cut is in the higher tier, so a tier may hold a few more
+than its share; a member exactly at a median is "low" (high means above the median);
+set thresholds are "at least" (visits ≥ N, spend ≥ ¥X).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy.orm import Session
+
+from careplan.access import Actor, may_see_phones_in_value_lists, require_value_scope
+from careplan.errors import N_, InvalidInput, NotFound
+from careplan.models import Member, MemberValue, Staff, Store, ValueSnapshot
+from careplan.value.snapshot import current, period_bounds
+from careplan.vocab import ValuePeriod
+
+TIER_A_PERCENT, TIER_B_PERCENT = 5, 20  # A: the top 5 %; B: down to the top 20 %
+TIERS = ("A", "B", "C")
+# Frequency first: 高频高额, 高频低额, 低频高额, 低频低额.
+QUADRANTS = ("hh", "hl", "lh", "ll")
+SCOPE_KINDS = ("store", "region", "chain")
+DOTS_MAX = 3_000  # up to this many members the chart draws a dot each; beyond, cells
+X_CELLS, Y_CELLS = 30, 24  # the density chart's grid
+PAGE_SIZE = 50
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: str  # "store", "region" or "chain"
+    store_id: int | None = None
+    region: str | None = None
+    name: str = ""  # the store's name or the region (the chain's is the page's)
+
+    def query(self) -> dict[str, str]:
+        """The scope as the page's query string names it."""
+        if self.kind == "store":
+            return {"scope": "store", "store": str(self.store_id)}
+        if self.kind == "region":
+            return {"scope": "region", "region": self.region or ""}
+        return {"scope": "chain"}
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Where "high" starts: above a median (strict) or at least a set threshold."""
+
+    value: Decimal
+    strict: bool
+
+    def high(self, column: Any) -> ColumnElement[bool]:
+        high: ColumnElement[bool] = column > self.value if self.strict else column >= self.value
+        return high
+
+    def is_high(self, value: Decimal | int) -> bool:
+        return value > self.value if self.strict else value >= self.value
+
+
+@dataclass(frozen=True)
+class Cuts:
+    """A scope's cuts: the spend at the tiers' cuts, and the quadrants' lines."""
+
+    buyers: int
+    tier_a: Decimal | None  # the lowest spend in A (None: nobody bought)
+    tier_b: Decimal | None
+    median_visits: int
+    median_spend: Decimal
+    visits: Cut
+    spend: Cut
+
+    def tier_of(self, spend: Decimal) -> str:
+        if self.tier_a is not None and spend >= self.tier_a:
+            return "A"
+        if self.tier_b is not None and spend >= self.tier_b:
+            return "B"
+        return "C"
+
+
+@dataclass(frozen=True)
+class Group:
+    key: str  # a tier or a quadrant
+    members: int
+    spend: Decimal
+    member_share: float  # of the members who bought
+    spend_share: float  # of what they spent
+    threshold: Decimal | None = None  # a tier's: the spend at its cut
+
+
+@dataclass(frozen=True)
+class Chart:
+    """The scatter's data: a dot per member, or a count per cell for a large scope."""
+
+    x_max: int  # visits
+    y_max: Decimal  # spend
+    dots: list[tuple[int, Decimal]] = field(default_factory=list)
+    cells: dict[tuple[int, int], int] = field(default_factory=dict)  # (x, y) → members
+
+
+@dataclass(frozen=True)
+class SpendView:
+    snapshot: ValueSnapshot
+    period: ValuePeriod
+    start: date
+    end: date
+    scope: Scope
+    cuts: Cuts
+    no_purchase: int  # members of the scope who bought nothing in the period
+    spend: Decimal
+    tiers: list[Group]
+    quadrants: list[Group]
+    chart: Chart
+
+
+@dataclass(frozen=True)
+class ListedMember:
+    member_id: int
+    name: str
+    owner: str
+    phone: str | None  # None: not for this reader
+    spend: Decimal
+    visits: int
+    last_on: date
+    tier: str
+
+
+# --- The scope ----------------------------------------------------------------------------
+
+
+def resolve_scope(
+    session: Session, actor: Actor, kind: str | None, store_id: int | None, region: str | None
+) -> Scope:
+    """The scope a person asked for, or their default (a manager's store, head office's
+    chain); refused when it is not theirs to open (access.require_value_scope)."""
+    kind = kind or ("chain" if actor.chain_wide else "store")
+    if kind not in SCOPE_KINDS:
+        raise InvalidInput(N_("choose a store, a region or the chain"), field="scope")
+    if kind == "store":
+        store_id = store_id if store_id is not None else actor.store_id
+        require_value_scope(actor, store_id)
+        store = session.get(Store, store_id) if store_id is not None else None
+        if store is None:
+            raise NotFound(N_("store not found"), field="store")
+        return Scope("store", store_id=store.id, name=store.name)
+    require_value_scope(actor, None)
+    if kind == "region":
+        known = session.scalar(select(Store.id).where(Store.region == (region or "")).limit(1))
+        if known is None:
+            raise InvalidInput(N_("no store is in this region"), field="region")
+        return Scope("region", region=region, name=region or "")
+    return Scope("chain")
+
+
+def _store_ids(session: Session, scope: Scope) -> list[int] | None:
+    """The stores of a scope; None: every store (no filter at all)."""
+    if scope.kind == "store":
+        return [scope.store_id or 0]
+    if scope.kind == "region":
+        return list(session.scalars(select(Store.id).where(Store.region == scope.region)))
+    return None
+
+
+def _rows(snapshot_id: int, period: ValuePeriod, stores: list[int] | None) -> ColumnElement[bool]:
+    """The snapshot's rows of a period and scope (the (snapshot, period[, store], …)
+    indexes lead with these)."""
+    where = and_(MemberValue.snapshot_id == snapshot_id, MemberValue.period == period)
+    if stores is None:
+        return where
+    if len(stores) == 1:
+        return and_(where, MemberValue.store_id == stores[0])
+    return and_(where, MemberValue.store_id.in_(stores))
+
+
+# --- Cuts ---------------------------------------------------------------------------------
+
+
+def _nth(session: Session, where: ColumnElement[bool], column: Any, k: int, *, desc: bool) -> Any:
+    """The k-th value (from 1) of a column in order: one walk along an index."""
+    order = column.desc() if desc else column.asc()
+    stmt = select(column).where(where).order_by(order).offset(max(k, 1) - 1).limit(1)
+    return session.scalar(stmt)
+
+
+def _rank_cut(n: int, percent: int) -> int:
+    """How many members a top share holds: at least one once anybody bought."""
+    return math.ceil(n * percent / 100) if n else 0
+
+
+def threshold_of(visits: int | None, spend: Decimal | None) -> tuple[int | None, Decimal | None]:
+    """Set thresholds, checked (a page's or the CLI's input)."""
+    if visits is not None and not 1 <= visits <= 10_000:
+        raise InvalidInput(N_("visits must be 1 to 10000"), field="visits")
+    if spend is not None and not Decimal(0) <= spend <= Decimal(100_000_000):
+        raise InvalidInput(N_("spend must be 0 to 100000000"), field="spend")
+    return visits, spend
+
+
+def _cuts(
+    session: Session,
+    where: ColumnElement[bool],
+    visits: int | None,
+    spend: Decimal | None,
+) -> Cuts:
+    n = session.scalar(select(func.count()).select_from(MemberValue).where(where)) or 0
+    if n == 0:
+        zero = Decimal(0)
+        return Cuts(0, None, None, 0, zero, Cut(Decimal(visits or 1), visits is None),
+                    Cut(spend if spend is not None else zero, spend is None))  # fmt: skip
+    tier_a = _nth(session, where, MemberValue.spend, _rank_cut(n, TIER_A_PERCENT), desc=True)
+    tier_b = _nth(session, where, MemberValue.spend, _rank_cut(n, TIER_B_PERCENT), desc=True)
+    middle = math.ceil(n / 2)  # the lower median: an even count takes the lower middle one
+    median_visits = int(_nth(session, where, MemberValue.visits, middle, desc=False))
+    median_spend = Decimal(_nth(session, where, MemberValue.spend, middle, desc=False))
+    return Cuts(
+        buyers=n,
+        tier_a=Decimal(tier_a),
+        tier_b=Decimal(tier_b),
+        median_visits=median_visits,
+        median_spend=median_spend,
+        visits=Cut(Decimal(median_visits), True) if visits is None else Cut(Decimal(visits), False),
+        spend=Cut(median_spend, True) if spend is None else Cut(spend, False),
+    )
+
+
+def _tier_case(cuts: Cuts) -> ColumnElement[str]:
+    a = cuts.tier_a if cuts.tier_a is not None else Decimal(0)
+    b = cuts.tier_b if cuts.tier_b is not None else Decimal(0)
+    return case((MemberValue.spend >= a, "A"), (MemberValue.spend >= b, "B"), else_="C")
+
+
+def _quadrant_case(cuts: Cuts) -> ColumnElement[str]:
+    high_f, high_s = cuts.visits.high(MemberValue.visits), cuts.spend.high(MemberValue.spend)
+    return case(
+        (and_(high_f, high_s), "hh"), (high_f, "hl"), (high_s, "lh"), else_="ll"
+    )  # fmt: skip
+
+
+def quadrant_condition(cuts: Cuts, quadrant: str) -> ColumnElement[bool]:
+    high_f, high_s = cuts.visits.high(MemberValue.visits), cuts.spend.high(MemberValue.spend)
+    return {
+        "hh": and_(high_f, high_s),
+        "hl": and_(high_f, ~high_s),
+        "lh": and_(~high_f, high_s),
+        "ll": and_(~high_f, ~high_s),
+    }[quadrant]
+
+
+# --- The page's figures -------------------------------------------------------------------
+
+
+def _share(part: float, whole: float) -> float:
+    return part / whole if whole else 0.0
+
+
+def _groups(
+    found: dict[str, tuple[int, Decimal]], keys: Sequence[str], n: int, total: Decimal,
+    thresholds: dict[str, Decimal | None] | None = None,
+) -> list[Group]:  # fmt: skip
+    out = []
+    for key in keys:
+        members, spend = found.get(key, (0, Decimal(0)))
+        spend_share = _share(float(spend), float(total))
+        threshold = (thresholds or {}).get(key)
+        out.append(Group(key, members, spend, _share(members, n), spend_share, threshold))
+    return out
+
+
+def _sum(value: Any) -> Decimal:
+    # SQLite sums NUMERIC as a float: back to cents.
+    return Decimal(str(value or 0)).quantize(CENT)
+
+
+def spend_view(
+    session: Session,
+    actor: Actor,
+    scope: Scope,
+    period: ValuePeriod,
+    *,
+    visits: int | None = None,
+    spend: Decimal | None = None,
+) -> SpendView | None:
+    """Tiers, quadrants and the chart of a scope and period; None before any snapshot."""
+    require_value_scope(actor, scope.store_id if scope.kind == "store" else None)
+    visits, spend = threshold_of(visits, spend)
+    snap = current(session)
+    if snap is None:
+        return None
+    stores = _store_ids(session, scope)
+    where = _rows(snap.id, period, stores)
+    cuts = _cuts(session, where, visits, spend)
+    tier, quadrant = _tier_case(cuts).label("tier"), _quadrant_case(cuts).label("quadrant")
+    by_tier: dict[str, tuple[int, Decimal]] = {}
+    by_quadrant: dict[str, tuple[int, Decimal]] = {}
+    stmt = (
+        select(tier, quadrant, func.count(), func.sum(MemberValue.spend))
+        .where(where)
+        .group_by(tier, quadrant)
+    )
+    for t, q, n, total in session.execute(stmt):
+        n0, s0 = by_tier.get(t, (0, Decimal(0)))
+        by_tier[t] = (n0 + n, s0 + _sum(total))
+        n1, s1 = by_quadrant.get(q, (0, Decimal(0)))
+        by_quadrant[q] = (n1 + n, s1 + _sum(total))
+    total_spend = sum((s for _, s in by_tier.values()), Decimal(0))
+    start, end = period_bounds(period, snap.as_of)
+    return SpendView(
+        snapshot=snap, period=period, start=start, end=end, scope=scope, cuts=cuts,
+        no_purchase=max(0, _members_in_scope(session, stores) - cuts.buyers),
+        spend=total_spend,
+        tiers=_groups(by_tier, TIERS, cuts.buyers, total_spend,
+                      {"A": cuts.tier_a, "B": cuts.tier_b}),
+        quadrants=_groups(by_quadrant, QUADRANTS, cuts.buyers, total_spend),
+        chart=_chart(session, where, cuts),
+    )  # fmt: skip
+
+
+def _members_in_scope(session: Session, stores: list[int] | None) -> int:
+    """The scope's members today (not erased): those without a row bought nothing."""
+    stmt = select(func.count()).select_from(Member).where(Member.erased_at.is_(None))
+    if stores is not None:
+        stmt = stmt.where(Member.home_store_id.in_(stores))
+    return session.scalar(stmt) or 0
+
+
+def _chart(session: Session, where: ColumnElement[bool], cuts: Cuts) -> Chart:
+    """Axes to the 99th percentile (a few big spenders would squeeze everyone into a
+    corner; those beyond sit on the edge), and always past the quadrant lines."""
+    n = cuts.buyers
+    if n == 0:
+        return Chart(x_max=1, y_max=Decimal(1))
+    top = max(1, n // 100)
+    x_max = max(int(_nth(session, where, MemberValue.visits, top, desc=True)),
+                int(cuts.visits.value) + 1, 2)  # fmt: skip
+    y_max = max(Decimal(_nth(session, where, MemberValue.spend, top, desc=True)),
+                cuts.spend.value * Decimal("1.1"), Decimal(1))  # fmt: skip
+    if n <= DOTS_MAX:
+        dots = session.execute(select(MemberValue.visits, MemberValue.spend).where(where))
+        return Chart(x_max, y_max, dots=[(v, Decimal(s)) for v, s in dots])
+    # A cell per visit count up to X_CELLS, spend in Y_CELLS bands; counted by the
+    # database, so drawing 200,000 members costs a grouped scan and ~700 rectangles.
+    x_width = max(1, math.ceil(x_max / X_CELLS))
+    x_cell = func.floor((MemberValue.visits - 1) / x_width)
+    y_cell = func.floor(MemberValue.spend * Y_CELLS / y_max)
+    stmt = select(x_cell, y_cell, func.count()).where(where).group_by(x_cell, y_cell)
+    cells: dict[tuple[int, int], int] = {}
+    last_x, last_y = math.ceil(x_max / x_width) - 1, Y_CELLS - 1
+    for x, y, count in session.execute(stmt):
+        key = (min(int(x), last_x), min(int(y), last_y))
+        cells[key] = cells.get(key, 0) + count
+    return Chart(x_max, y_max, cells=cells)
+
+
+# --- A quadrant's members -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuadrantPage:
+    snapshot: ValueSnapshot
+    period: ValuePeriod
+    scope: Scope
+    quadrant: str
+    cuts: Cuts
+    total: int
+    page: int
+    pages: int
+    members: list[ListedMember]
+
+
+def _listed(cuts: Cuts, row: Any, phones: bool) -> ListedMember:
+    member_id, name, owner, mobile, spend, visits, last_on = row
+    spend = Decimal(spend)
+    return ListedMember(member_id, name, owner, mobile if phones else None, spend, visits,
+                        last_on, cuts.tier_of(spend))  # fmt: skip
+
+
+def _list_stmt(
+    where: ColumnElement[bool],
+) -> Select[int, str, str, str | None, Decimal, int, date]:
+    # By spend, biggest first; the member id settles ties so pages never overlap.
+    return (
+        select(MemberValue.member_id, Member.name, Staff.name, Member.mobile, MemberValue.spend,
+               MemberValue.visits, MemberValue.last_on)
+        .join(Member, Member.id == MemberValue.member_id)
+        .join(Staff, Staff.id == Member.owner_id)
+        .where(where)
+        .order_by(MemberValue.spend.desc(), MemberValue.member_id)
+    )  # fmt: skip
+
+
+def _check_quadrant(quadrant: str) -> None:
+    if quadrant not in QUADRANTS:
+        raise NotFound(N_("no such quadrant"), field="quadrant")
+
+
+def quadrant_page(
+    session: Session, actor: Actor, scope: Scope, period: ValuePeriod, quadrant: str, *,
+    page: int = 1, visits: int | None = None, spend: Decimal | None = None,
+) -> QuadrantPage | None:  # fmt: skip
+    """One page of a quadrant's members, biggest spenders first; None before any snapshot."""
+    require_value_scope(actor, scope.store_id if scope.kind == "store" else None)
+    _check_quadrant(quadrant)
+    visits, spend = threshold_of(visits, spend)
+    snap = current(session)
+    if snap is None:
+        return None
+    base = _rows(snap.id, period, _store_ids(session, scope))
+    cuts = _cuts(session, base, visits, spend)
+    where = and_(base, quadrant_condition(cuts, quadrant))
+    total = session.scalar(select(func.count()).select_from(MemberValue).where(where)) or 0
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    rows = session.execute(_list_stmt(where).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
+    phones = may_see_phones_in_value_lists(actor)
+    listed = [_listed(cuts, row, phones) for row in rows]
+    return QuadrantPage(snap, period, scope, quadrant, cuts, total, page, pages, listed)
+
+
+def quadrant_rows(
+    session: Session, actor: Actor, scope: Scope, period: ValuePeriod, quadrant: str, *,
+    visits: int | None = None, spend: Decimal | None = None,
+) -> list[ListedMember]:  # fmt: skip
+    """Every member of a quadrant (its CSV), in the list's order."""
+    require_value_scope(actor, scope.store_id if scope.kind == "store" else None)
+    _check_quadrant(quadrant)
+    visits, spend = threshold_of(visits, spend)
+    snap = current(session)
+    if snap is None:
+        return []
+    base = _rows(snap.id, period, _store_ids(session, scope))
+    cuts = _cuts(session, base, visits, spend)
+    phones = may_see_phones_in_value_lists(actor)
+    rows = session.execute(_list_stmt(and_(base, quadrant_condition(cuts, quadrant))))
+    return [_listed(cuts, row, phones) for row in rows]
+
+
+def regions_of(session: Session) -> list[str]:
+    return list(session.scalars(select(Store.region).distinct().order_by(Store.region)))

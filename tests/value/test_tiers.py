@@ -1,0 +1,132 @@
+"""Spend tiers and quadrants on hand-built purchases where every figure is known."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from careplan.errors import Forbidden, NotFound
+from careplan.models import Member, Purchase
+from careplan.value import snapshot, tiers
+from careplan.vocab import ValuePeriod
+from tests.factories import NOW, World, make_member
+
+AS_OF = date(2024, 6, 30)
+Y = ValuePeriod.last_12_months
+# Store A's 20 buyers, by spend (the 4th and 5th tie at B's cut) and visits.
+SPENDS = [1000, 500, 300, 200, 200, 90, 80, 70, 60, 50, 40, 30, 20, *[10] * 7]
+VISITS = [3, 3, 3, 3, 3, 2, 2, 2, *[1] * 12]
+
+
+def buy(world: World, member: Member, total: int, visits: int) -> None:
+    """`total` spent over `visits` days (the first day carries the rest)."""
+    for n in range(visits):
+        amount = Decimal(total - (visits - 1)) if n == 0 else Decimal(1)
+        world.session.add(
+            Purchase(
+                member_id=member.id, store_id=member.home_store_id, product_code="P1",
+                product_name="钙片", quantity=1, purchased_on=date(2024, 5, 1) + timedelta(n),
+                amount=amount, recorded_by_id=world.clerk_a.id, recorded_at=NOW,
+            )
+        )  # fmt: skip
+
+
+@pytest.fixture
+def chain(world: World, session: Session, session_factory: sessionmaker[Session]) -> list[Member]:
+    buyers = [make_member(world, mobile=f"1380000{n:04d}") for n in range(len(SPENDS))]
+    for member, spend, visits in zip(buyers, SPENDS, VISITS, strict=True):
+        buy(world, member, spend, visits)
+    make_member(world), make_member(world)  # bought nothing
+    big = make_member(world, owner=world.clerk_b)  # store B's
+    buy(world, big, 5000, 1)
+    session.commit()
+    snapshot.refresh(session_factory, as_of=AS_OF, now=NOW)
+    return buyers
+
+
+def store_a(world: World) -> tiers.Scope:
+    return tiers.resolve_scope(
+        world.session, world.actor(world.manager_a), "store", world.store_a.id, None
+    )
+
+
+def test_tiers_rank_by_spend_and_a_tie_at_the_cut_goes_up(world: World, chain: list[Member]):
+    view = tiers.spend_view(world.session, world.actor(world.manager_a), store_a(world), Y)
+    assert view is not None
+    a, b, c = view.tiers
+    assert view.cuts.buyers == 20 and view.no_purchase == 2
+    assert (a.members, a.spend, a.threshold) == (1, Decimal("1000.00"), Decimal(1000))
+    # The top 20 % is 4 members; the 5th spent as much as the 4th, so B holds 4, not 3.
+    assert (b.members, b.spend, b.threshold) == (4, Decimal("1200.00"), Decimal(200))
+    assert (c.members, c.spend) == (15, Decimal("510.00"))
+    assert view.spend == Decimal("2710.00")
+    assert round(a.spend_share, 4) == round(1000 / 2710, 4)
+
+
+def test_quadrants_split_at_the_medians_a_member_at_the_median_is_low(
+    world: World, chain: list[Member]
+):
+    view = tiers.spend_view(world.session, world.actor(world.manager_a), store_a(world), Y)
+    assert view is not None
+    assert (view.cuts.median_visits, view.cuts.median_spend) == (1, Decimal(40))
+    counts = {q.key: q.members for q in view.quadrants}
+    assert counts == {"hh": 8, "hl": 0, "lh": 2, "ll": 10}
+    assert {q.key: q.spend for q in view.quadrants}["lh"] == Decimal("110.00")
+    assert len(view.chart.dots) == 20 and not view.chart.cells
+
+
+def test_set_thresholds_are_at_least(world: World, chain: list[Member]):
+    actor = world.actor(world.manager_a)
+    view = tiers.spend_view(world.session, actor, store_a(world), Y, visits=2, spend=Decimal(100))
+    assert view is not None
+    assert {q.key: q.members for q in view.quadrants} == {"hh": 5, "hl": 3, "lh": 0, "ll": 12}
+
+
+def test_the_chain_counts_every_store_and_a_region_its_stores(world: World, chain: list[Member]):
+    actor = world.actor(world.supervisor)
+    whole = tiers.spend_view(world.session, actor, tiers.resolve_scope(
+        world.session, actor, "chain", None, None), Y)  # fmt: skip
+    assert whole is not None
+    assert (whole.cuts.buyers, whole.tiers[0].threshold, whole.tiers[0].members) == (
+        21,
+        Decimal(1000),
+        2,
+    )  # fmt: skip  (ceil(21 × 5 %) = 2: 5000 and 1000)
+    region = tiers.resolve_scope(world.session, actor, "region", None, "华东")
+    view = tiers.spend_view(world.session, actor, region, Y)
+    assert view is not None and view.cuts.buyers == 21
+
+
+def test_a_quadrant_lists_its_members_by_spend_phones_only_for_the_manager(
+    world: World, chain: list[Member]
+):
+    page = tiers.quadrant_page(world.session, world.actor(world.manager_a), store_a(world), Y, "lh")
+    assert page is not None and page.total == 2
+    assert [(m.spend, m.tier, m.phone) for m in page.members] == [
+        (Decimal(60), "C", "13800000008"), (Decimal(50), "C", "13800000009")]  # fmt: skip
+    actor = world.actor(world.supervisor)
+    scope = tiers.resolve_scope(world.session, actor, "store", world.store_a.id, None)
+    top = tiers.quadrant_page(world.session, actor, scope, Y, "hh")
+    assert top is not None and top.members[0].tier == "A" and top.members[0].phone is None
+    assert [m.spend for m in tiers.quadrant_rows(world.session, actor, scope, Y, "hh")][:2] == [
+        Decimal(1000), Decimal(500)]  # fmt: skip
+
+
+def test_scopes_a_person_may_open(world: World, chain: list[Member]):
+    s = world.session
+    with pytest.raises(NotFound):
+        tiers.resolve_scope(s, world.actor(world.manager_a), "store", world.store_b.id, None)
+    with pytest.raises(NotFound):
+        tiers.resolve_scope(s, world.actor(world.manager_a), "chain", None, None)
+    with pytest.raises(Forbidden):
+        tiers.resolve_scope(s, world.actor(world.clerk_a), "store", world.store_a.id, None)
+    assert tiers.resolve_scope(s, world.actor(world.manager_a), None, None, None).store_id == (
+        world.store_a.id)  # fmt: skip
+
+
+def test_nothing_before_the_first_snapshot(world: World):
+    actor = world.actor(world.manager_a)
+    assert tiers.spend_view(world.session, actor, store_a(world), Y) is None
