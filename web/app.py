@@ -27,6 +27,7 @@ from web.pages import plans as plan_pages
 from web.pages import purchases as purchase_pages
 from web.pages import sheets as sheet_pages
 from web.pages import store as store_pages
+from web.pages import value as value_pages
 from web.pages import worklist as worklist_pages
 from web.sheet_pdf import check_font
 
@@ -84,6 +85,7 @@ def create_app(
         store_pages,
         sheet_pages,
         audit_pages,
+        value_pages,
         lecture_pages,
         purchase_pages,
         admin_pages,
