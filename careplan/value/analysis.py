@@ -1,10 +1,13 @@
 """The member analysis (会员分析): who the members of a scope are, what the snapshot says
 they spend, and who has gone quiet.
 
-One dimension is counted per call (the page loads each tab on its own), so a page never
-scans the members ten times. Health dimensions (chronic conditions, drug allergies,
-regular medicines) count only members with health consent: without it their health data
-is not processed (careplan/members/consent.py), and the share is of consented members.
+Counting a chain's 200,000 archives (and their JSON lists) on each page takes seconds, so
+the members are counted per store and dimension once after each value snapshot
+(`refresh_tallies`, into member_tallies), and a page sums its scope's stores' counts, one
+dimension a tab: everything is as of the snapshot's day. Health dimensions (chronic
+conditions, drug allergies, regular medicines) count only members with health consent:
+without it their health data is not processed (careplan/members/consent.py), and the
+share is of consented members.
 The members counted are the current ones: not erased, not deceased."""
 
 from __future__ import annotations
@@ -16,10 +19,23 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Date, case, cast, distinct, func, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    case,
+    cast,
+    delete,
+    distinct,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import Actor, member_analysis_scope
+from careplan.db import begin_for_writing
 from careplan.errors import N_, InvalidInput, NotFound
 from careplan.models import (
     CarePlan,
@@ -27,6 +43,8 @@ from careplan.models import (
     CheckpointResult,
     ContactAttempt,
     Member,
+    MemberTally,
+    MemberTallyRun,
     MemberValue,
     Purchase,
     Store,
@@ -124,6 +142,7 @@ class Breakdown:
     dimension: Dimension
     total: int  # members counted (health dimensions: those with consent)
     rows: list[Share]
+    as_of: date  # the day counted
 
 
 def _age_band(as_of: date) -> Any:
@@ -156,27 +175,22 @@ def _shares(total: int, counted: list[tuple[str | None, int]], top: int | None) 
     return rows
 
 
-def breakdown(
-    session: Session, scope: Scope, dimension: Dimension, *, as_of: date, top: int = TOP
-) -> Breakdown:
-    """Members of the scope by one dimension: a count and a share per value."""
-    where = _members(scope)
+Counted = list[tuple[str | None, int]]  # (value, members); None: no value
+
+
+def _count(
+    session: Session, store_id: int, dimension: Dimension, as_of: date
+) -> tuple[int, Counted]:
+    """One store's members by one dimension, from the archive: (members counted, per value)."""
+    where = _members(Scope(store_id=store_id))
     if dimension in _LISTS:
-        return _list_breakdown(session, where, dimension, top)
-    if dimension is Dimension.age:
-        column, keep_all = _age_band(as_of), True
-    else:
-        column, keep_all = _COLUMNS[dimension], dimension is Dimension.sex
-    counted = [
-        (None if v is None else str(v), n)
+        return _count_lists(session, where, dimension)
+    column = _age_band(as_of) if dimension is Dimension.age else _COLUMNS[dimension]
+    counted: Counted = [
+        (None if v is None or v == "" else str(v), n)
         for v, n in session.execute(select(column, func.count()).where(*where).group_by(column))
     ]
-    total = sum(n for _, n in counted)
-    rows = _shares(total, counted, None if keep_all else top)
-    if dimension is Dimension.age:  # bands in their order, not by size
-        order = {label: i for i, (label, _) in enumerate(AGE_BANDS)}
-        rows.sort(key=lambda r: order.get(r.value, len(order)))
-    return Breakdown(dimension, total, rows)
+    return sum(n for _, n in counted), counted
 
 
 def _list_values(session: Session, dimension: Dimension) -> tuple[Any, Any]:
@@ -198,9 +212,10 @@ def _list_values(session: Session, dimension: Dimension) -> tuple[Any, Any]:
     return table, table.c.value
 
 
-def _list_breakdown(
-    session: Session, where: list[ColumnElement[bool]], dimension: Dimension, top: int
-) -> Breakdown:
+def _count_lists(
+    session: Session, where: list[ColumnElement[bool]], dimension: Dimension
+) -> tuple[int, Counted]:
+    # Without consent a member's health data is not processed, not even counted.
     consented = [*where, Member.health_consent.is_(True)]
     total = session.scalar(select(func.count()).select_from(Member).where(*consented)) or 0
     table, text = _list_values(session, dimension)
@@ -214,9 +229,142 @@ def _list_breakdown(
         select(func.count(distinct(Member.id)))
         .select_from(Member).join(table, literal(True)).where(*consented, text != "")
     ) or 0  # fmt: skip
-    counted: list[tuple[str | None, int]] = [(str(v), n) for v, n in per_value]
+    counted: Counted = [(str(v), n) for v, n in per_value]
     counted.append((None, total - with_any))
-    return Breakdown(dimension, total, _shares(total, counted, top))
+    return total, counted
+
+
+# --- The counts per store, made after each value snapshot ---------------------------------
+
+JOINED = "joined"  # the tallies' name for new members per month ("YYYY-MM-01")
+
+
+def _period_figures(
+    session: Session, snapshot_id: int, store_id: int, period: ValuePeriod
+) -> dict[str, int]:
+    """A store's buyers, tickets, returners and spend (cents) in one period of a snapshot."""
+    buyers, tickets, returned, spend = session.execute(
+        select(func.count(), func.sum(MemberValue.visits),
+               func.sum(case((MemberValue.returned, 1), else_=0)), func.sum(MemberValue.spend))
+        .where(MemberValue.snapshot_id == snapshot_id, MemberValue.period == period,
+               MemberValue.store_id == store_id)
+    ).one()  # fmt: skip
+    cents = int((Decimal(spend or 0) * 100).to_integral_value())
+    return {"buyers": buyers, "tickets": int(tickets or 0), "returned": int(returned or 0),
+            "spend": cents}  # fmt: skip
+
+
+def _store_rows(
+    session: Session, run: tuple[int, int, date], store_id: int
+) -> list[dict[str, Any]]:
+    """Every row of one store's counts: `run` is (run id, snapshot id, day)."""
+    run_id, snapshot_id, as_of = run
+    rows: list[dict[str, Any]] = []
+
+    def add(dimension: str, kind: str, value: str, number: int) -> None:
+        rows.append({"run_id": run_id, "store_id": store_id, "dimension": dimension,
+                     "kind": kind, "value": value[:160], "number": number})  # fmt: skip
+
+    for dimension in Dimension:
+        total, counted = _count(session, store_id, dimension, as_of)
+        add(dimension.value, "total", "", total)
+        for value, n in counted:
+            if n:
+                add(dimension.value, "value" if value else "empty", value or "", n)
+    for month, n in _new_per_month(session, Scope(store_id=store_id), as_of):
+        add(JOINED, "value", month.isoformat(), n)
+    for period in ValuePeriod:
+        for kind, n in _period_figures(session, snapshot_id, store_id, period).items():
+            add(f"value:{period.value}", kind, "", n)
+    return rows
+
+
+def refresh_tallies(factory: sessionmaker[Session], *, now: datetime) -> int | None:
+    """Count every store's members by each dimension as of the current value snapshot's
+    day, make the counts the ones pages read, and drop older ones. Store by store: each
+    read is one store's range of members and ends before its rows are written. Run it
+    after snapshot.refresh. Returns the run's id (None: no snapshot yet)."""
+    with factory.begin() as session:
+        begin_for_writing(session)
+        snap = snapshot.current(session)
+        if snap is None:
+            return None
+        run = MemberTallyRun(snapshot_id=snap.id, as_of=snap.as_of, started_at=now)
+        session.add(run)
+        session.flush()
+        key = (run.id, snap.id, snap.as_of)
+        stores = list(session.scalars(select(Store.id).order_by(Store.id)))
+    for store_id in stores:
+        with factory() as reading:
+            rows = _store_rows(reading, key, store_id)
+        with factory.begin() as session:
+            begin_for_writing(session)
+            session.execute(insert(MemberTally), rows)
+    with factory.begin() as session:
+        begin_for_writing(session)
+        session.execute(
+            update(MemberTallyRun).where(MemberTallyRun.id == key[0]).values(ready_at=now)
+        )
+        # As with the snapshot, the previous run stays until the next: a page reading it
+        # still finds it whole.
+        previous = session.scalar(
+            select(func.max(MemberTallyRun.id)).where(
+                MemberTallyRun.id < key[0], MemberTallyRun.ready_at.is_not(None)
+            )
+        )
+        gone = MemberTallyRun.id < key[0]
+        if previous is not None:
+            gone = gone & (MemberTallyRun.id != previous)
+        older = select(MemberTallyRun.id).where(gone)
+        session.execute(delete(MemberTally).where(MemberTally.run_id.in_(older)))
+        session.execute(delete(MemberTallyRun).where(gone))
+    return key[0]
+
+
+def current_run(session: Session) -> MemberTallyRun | None:
+    """The newest complete counts, the ones every page reads."""
+    return session.scalar(
+        select(MemberTallyRun)
+        .where(MemberTallyRun.ready_at.is_not(None))
+        .order_by(MemberTallyRun.id.desc())
+        .limit(1)
+    )
+
+
+def _tallied(
+    session: Session, run_id: int, scope: Scope, dimension: str
+) -> list[tuple[str, str, int]]:
+    """(kind, value, members) of one dimension, summed over the scope's stores."""
+    return [
+        (kind, value, int(n))
+        for kind, value, n in session.execute(
+            select(MemberTally.kind, MemberTally.value, func.sum(MemberTally.number))
+            .where(MemberTally.run_id == run_id, MemberTally.dimension == dimension,
+                   *_stores_of(scope, MemberTally.store_id))
+            .group_by(MemberTally.kind, MemberTally.value)
+        )
+    ]  # fmt: skip
+
+
+def breakdown(
+    session: Session, scope: Scope, dimension: Dimension, *, top: int = TOP
+) -> Breakdown | None:
+    """Members of the scope by one dimension, as of the current counts' day: a count and
+    a share per value (None: not counted yet)."""
+    run = current_run(session)
+    if run is None:
+        return None
+    tallied = _tallied(session, run.id, scope, dimension.value)
+    total = sum(n for kind, _, n in tallied if kind == "total")
+    counted: Counted = [
+        (v if kind == "value" else None, n) for kind, v, n in tallied if kind != "total"
+    ]
+    keep_all = dimension in (Dimension.sex, Dimension.age)
+    rows = _shares(total, counted, None if keep_all else top)
+    if dimension is Dimension.age:  # bands in their order, not by size
+        order = {label: i for i, (label, _) in enumerate(AGE_BANDS)}
+        rows.sort(key=lambda r: order.get(r.value, len(order)))
+    return Breakdown(dimension, total, rows, run.as_of)
 
 
 # --- The overview --------------------------------------------------------------------------
@@ -224,10 +372,11 @@ def _list_breakdown(
 
 @dataclass(frozen=True)
 class Overview:
-    members: int
-    new_per_month: list[tuple[date, int]]  # first day of the month, members created in it
-    snapshot_as_of: date | None  # None: no snapshot yet (the figures below are None too)
+    snapshot_as_of: date | None  # None: no snapshot yet (every figure below is None)
     period: ValuePeriod
+    members: int | None = None  # as of the counts' day
+    new_per_month: list[tuple[date, int]] | None = None  # month's first day, members joined
+    counted_on: date | None = None  # the counts' day (None: not counted yet)
     period_from: date | None = None
     period_to: date | None = None
     buyers: int | None = None  # members who bought in the period
@@ -264,24 +413,26 @@ def _new_per_month(session: Session, scope: Scope, as_of: date) -> list[tuple[da
     return [(s, int(n)) for s, n in zip(starts, row, strict=True)]
 
 
-def overview(session: Session, scope: Scope, period: ValuePeriod, *, as_of: date) -> Overview:
-    """The scope's figures: members, new members per month, and from the newest value
-    snapshot the period's buyers, average ticket and return rate."""
-    members = session.scalar(select(func.count()).select_from(Member).where(*_members(scope)))
-    months = _new_per_month(session, scope, as_of)
-    snap = snapshot.current(session)
-    if snap is None:
-        return Overview(members or 0, months, None, period)
-    start, end = snapshot.period_bounds(period, snap.as_of)
-    buyers, spend, tickets, returned = session.execute(
-        select(func.count(), func.sum(MemberValue.spend), func.sum(MemberValue.visits),
-               func.sum(case((MemberValue.returned, 1), else_=0)))
-        .where(MemberValue.snapshot_id == snap.id, MemberValue.period == period,
-               *_stores_of(scope, MemberValue.store_id))
-    ).one()  # fmt: skip
-    ticket = (Decimal(spend) / tickets).quantize(Decimal("0.01")) if tickets else None
-    rate = int(returned) / buyers if buyers else None
-    return Overview(members or 0, months, snap.as_of, period, start, end, buyers, ticket, rate)
+def overview(session: Session, scope: Scope, period: ValuePeriod) -> Overview:
+    """The scope's figures as of the counts' day: members, new members per month, and the
+    period's buyers, average ticket and return rate (from the snapshot they were made of)."""
+    run = current_run(session)
+    if run is None:
+        snap = snapshot.current(session)
+        return Overview(snap.as_of if snap else None, period)
+    members = sum(n for k, _, n in _tallied(session, run.id, scope, Dimension.sex.value)
+                  if k == "total")  # fmt: skip
+    joined = {date.fromisoformat(v): n for _, v, n in _tallied(session, run.id, scope, JOINED)}
+    months = [(m, joined.get(m, 0)) for m in _month_starts(run.as_of)]
+    f = {k: n for k, _, n in _tallied(session, run.id, scope, f"value:{period.value}")}
+    buyers, tickets = f.get("buyers", 0), f.get("tickets", 0)
+    ticket = (
+        (Decimal(f.get("spend", 0)) / 100 / tickets).quantize(Decimal("0.01")) if tickets else None
+    )
+    rate = f.get("returned", 0) / buyers if buyers else None
+    start, end = snapshot.period_bounds(period, run.as_of)
+    return Overview(run.as_of, period, members, months, run.as_of, start, end, buyers, ticket,
+                    rate)  # fmt: skip
 
 
 # --- Long inactive --------------------------------------------------------------------------

@@ -42,11 +42,26 @@ def buy(world: World, m: Member, day: date, amount: str = "10.00") -> None:
     world.session.flush()
 
 
+def counted(session: Session, factory: sessionmaker[Session]) -> None:
+    """What the nightly job does: the value snapshot, then the counts per store."""
+    session.commit()
+    snapshot.refresh(factory, as_of=AS_OF, now=NOW)
+    analysis.refresh_tallies(factory, now=NOW)
+
+
+def breakdown(session: Session, scope: Scope, dimension: Dimension, **kw) -> analysis.Breakdown:
+    b = analysis.breakdown(session, scope, dimension, **kw)
+    assert b is not None and b.as_of == AS_OF
+    return b
+
+
 def rows(b: analysis.Breakdown) -> list[tuple[str, str, int]]:
     return [(r.kind, r.value, r.members) for r in b.rows]
 
 
-def test_sex_and_empty_values_with_shares(world: World, session: Session):
+def test_sex_and_empty_values_with_shares(
+    world: World, session: Session, session_factory: sessionmaker[Session]
+):
     member(world, sex=Sex.female)
     member(world, sex=Sex.female)
     member(world, sex=Sex.male)
@@ -54,55 +69,68 @@ def test_sex_and_empty_values_with_shares(world: World, session: Session):
     member(world, sex=Sex.male, store_b=True)
     gone = member(world, sex=Sex.male)
     gone.died_on = date(2024, 1, 1)  # the deceased are no longer counted
-    b = analysis.breakdown(session, Scope(store_id=world.store_a.id), Dimension.sex, as_of=AS_OF)
+    counted(session, session_factory)
+    b = breakdown(session, Scope(store_id=world.store_a.id), Dimension.sex)
     assert b.total == 4
     assert rows(b) == [("value", "female", 2), ("value", "male", 1), ("empty", "", 1)]
     assert [r.share for r in b.rows] == [0.5, 0.25, 0.25]
-    chain = analysis.breakdown(session, CHAIN, Dimension.sex, as_of=AS_OF)
+    chain = breakdown(session, CHAIN, Dimension.sex)
     assert chain.total == 5 and rows(chain)[1] == ("value", "male", 2)
 
 
-def test_age_bands_in_order_from_the_birthday(world: World, session: Session):
+def test_age_bands_in_order_from_the_birthday(
+    world: World, session: Session, session_factory: sessionmaker[Session]
+):
     for born in [date(1994, 7, 1), date(1994, 6, 30), date(1980, 1, 1), date(1979, 6, 30),
                  date(1949, 6, 30), None]:  # fmt: skip
         member(world, birthday=born)
-    b = analysis.breakdown(session, CHAIN, Dimension.age, as_of=AS_OF)
+    counted(session, session_factory)
+    b = breakdown(session, CHAIN, Dimension.age)
     # 29 the day before their 30th birthday; 30 on it; 44; 45; 75 on the day.
     assert rows(b) == [("value", "<30", 1), ("value", "30-44", 2), ("value", "45-59", 1),
                        ("value", ">=75", 1), ("empty", "", 1)]  # fmt: skip
 
 
-def test_top_values_then_other(world: World, session: Session):
+def test_top_values_then_other(
+    world: World, session: Session, session_factory: sessionmaker[Session]
+):
     for i, n in enumerate([5, 4, 3, 1, 1]):
         for _ in range(n):
             member(world, residential_area=f"小区{i}")
     member(world, residential_area="")
-    b = analysis.breakdown(session, CHAIN, Dimension.area, as_of=AS_OF, top=3)
+    counted(session, session_factory)
+    b = breakdown(session, CHAIN, Dimension.area, top=3)
     assert rows(b) == [("value", "小区0", 5), ("value", "小区1", 4), ("value", "小区2", 3),
                        ("other", "", 2), ("empty", "", 1)]  # fmt: skip
     assert b.total == 15
 
 
-def test_health_lists_count_consented_members_once_per_value(world: World, session: Session):
+def test_health_lists_count_consented_members_once_per_value(
+    world: World, session: Session, session_factory: sessionmaker[Session]
+):
     member(world, chronic_conditions=["高血压", "糖尿病", "高血压"])
     member(world, chronic_conditions=["高血压"])
     member(world, chronic_conditions=[])
     # Recorded before consent was withdrawn: stored, but no longer processed.
     member(world, consent=False, chronic_conditions=["高血压", "痛风"])
-    b = analysis.breakdown(session, CHAIN, Dimension.conditions, as_of=AS_OF)
+    counted(session, session_factory)
+    b = breakdown(session, CHAIN, Dimension.conditions)
     assert b.total == 3
     assert rows(b) == [("value", "高血压", 2), ("value", "糖尿病", 1), ("empty", "", 1)]
     assert b.rows[0].share == pytest.approx(2 / 3)
 
 
-def test_medicines_by_name_and_allergies(world: World, session: Session):
+def test_medicines_by_name_and_allergies(
+    world: World, session: Session, session_factory: sessionmaker[Session]
+):
     med = {"dose": "", "schedule": ""}
     member(world, regular_medicines=[{"name": "阿托伐他汀", **med}, {"name": "二甲双胍", **med}],
            drug_allergies=["青霉素"])  # fmt: skip
     member(world, regular_medicines=[{"name": "二甲双胍", **med}])
-    medicines = analysis.breakdown(session, CHAIN, Dimension.medicines, as_of=AS_OF)
+    counted(session, session_factory)
+    medicines = breakdown(session, CHAIN, Dimension.medicines)
     assert rows(medicines) == [("value", "二甲双胍", 2), ("value", "阿托伐他汀", 1)]
-    allergies = analysis.breakdown(session, CHAIN, Dimension.allergies, as_of=AS_OF)
+    allergies = breakdown(session, CHAIN, Dimension.allergies)
     assert rows(allergies) == [("value", "青霉素", 1), ("empty", "", 1)]
 
 
@@ -117,21 +145,31 @@ def test_overview_reads_the_snapshot(
     buy(world, a2, date(2024, 6, 1), "60.00")
     buy(world, b1, date(2024, 6, 1), "999.00")
     scope = Scope(store_id=world.store_a.id)
-    before = analysis.overview(session, scope, ValuePeriod.last_3_months, as_of=AS_OF)
-    assert (before.members, before.snapshot_as_of, before.buyers) == (3, None, None)
+    before = analysis.overview(session, scope, ValuePeriod.last_3_months)
+    assert (before.members, before.snapshot_as_of, before.buyers) == (None, None, None)
+    assert analysis.breakdown(session, scope, Dimension.sex) is None
+    assert analysis.refresh_tallies(session_factory, now=NOW) is None  # no snapshot yet
     session.commit()
     snapshot.refresh(session_factory, as_of=AS_OF, now=NOW)
-    o = analysis.overview(session, scope, ValuePeriod.last_3_months, as_of=AS_OF)
+    assert analysis.overview(session, scope, ValuePeriod.last_3_months).members is None
+    first = analysis.refresh_tallies(session_factory, now=NOW)
+    counted(session, session_factory)  # a second run replaces the first (kept until the next)
+    run = analysis.current_run(session)
+    assert run is not None and run.id != first
+    o = analysis.overview(session, scope, ValuePeriod.last_3_months)
     assert (o.members, o.snapshot_as_of, o.buyers) == (3, AS_OF, 2)
     assert o.average_ticket == Decimal("40.00")  # 120 over 3 tickets
     assert o.return_rate == 0.5
     assert a3.id  # a member who bought nothing counts as a member, not a buyer
 
 
-def test_new_members_per_month(world: World, session: Session):
+def test_new_members_per_month(
+    world: World, session: Session, session_factory: sessionmaker[Session]
+):
     for y, m, d, h in [(2024, 6, 30, 15), (2024, 6, 1, 0), (2023, 7, 31, 23), (2023, 6, 30, 0)]:
         member(world, created_at=datetime(y, m, d, h, tzinfo=UTC))
-    months = analysis.overview(session, CHAIN, ValuePeriod.last_12_months, as_of=AS_OF)
+    counted(session, session_factory)
+    months = analysis.overview(session, CHAIN, ValuePeriod.last_12_months)
     per = dict(months.new_per_month)
     assert len(per) == 12 and min(per) == date(2023, 7, 1) and max(per) == date(2024, 6, 1)
     assert (per[date(2024, 6, 1)], per[date(2023, 7, 1)], sum(per.values())) == (2, 1, 3)
@@ -185,8 +223,11 @@ def test_who_sees_which_scope(world: World, session: Session):
     assert not may_see_phones_in_member_lists(Actor.of(world.clerk_a, "test"))
 
 
-def test_region_scope_counts_its_stores(world: World, session: Session):
+def test_region_scope_counts_its_stores(
+    world: World, session: Session, session_factory: sessionmaker[Session]
+):
     member(world, sex=Sex.female)
     member(world, sex=Sex.female, store_b=True)
-    b = analysis.breakdown(session, Scope(region="华东"), Dimension.sex, as_of=AS_OF)
+    counted(session, session_factory)
+    b = breakdown(session, Scope(region="华东"), Dimension.sex)
     assert b.total == 2

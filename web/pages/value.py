@@ -96,13 +96,13 @@ def params(
     days: Param = None,
     page: Param = None,
 ) -> Params:
-    number = (page or "").strip()
+    store, number, wanted_days = ((v or "").strip() for v in (store_id, page, days))
     return Params(
         region=(region or "").strip() or None,
-        store_id=whole_number(store_id.strip(), "store_id") if (store_id or "").strip() else None,
+        store_id=whole_number(store, "store_id") if store else None,
         period=_choice(period, ValuePeriod, ValuePeriod.last_12_months, "period"),
         dimension=_choice(dim, Dimension, Dimension.sex, "dim"),
-        days=whole_number(days.strip(), "days") if (days or "").strip() else activity.DEFAULT_DAYS,
+        days=whole_number(wanted_days, "days") if wanted_days else activity.DEFAULT_DAYS,
         page=max(1, whole_number(number, "page")) if number else 1,
     )
 
@@ -123,11 +123,14 @@ def _value_label(visitor: Visitor, dimension: Dimension, row: analysis.Share) ->
     return row.value
 
 
-def _dimension_context(visitor: Visitor, b: Breakdown) -> dict[str, Any]:
+def _dimension_context(visitor: Visitor, p: Params, b: Breakdown | None) -> dict[str, Any]:
     _ = gettext_for(visitor.language)
+    title = _(DIMENSIONS[p.dimension])
+    if b is None:
+        return {"breakdown": None, "dimension": p.dimension, "dimension_title": title}
     labelled = [(_value_label(visitor, b.dimension, r), r) for r in b.rows]
-    title = _(DIMENSIONS[b.dimension])
     return {
+        "dimension": p.dimension,
         "breakdown": b,
         "labelled": labelled,
         "dimension_title": title,
@@ -155,10 +158,10 @@ def analysis_page(
 ) -> Response:
     """The overview of the scope and period, and one dimension's tab."""
     scope = p.scope(session, visitor)
-    o = analysis.overview(session, scope, p.period, as_of=clock.today)
-    b = analysis.breakdown(session, scope, p.dimension, as_of=clock.today)
+    o = analysis.overview(session, scope, p.period)
+    b = analysis.breakdown(session, scope, p.dimension)
     _ = gettext_for(visitor.language)
-    months = [(f"{m:%Y-%m}", n) for m, n in o.new_per_month]
+    months = [(f"{m:%Y-%m}", n) for m, n in o.new_per_month or []]
     context = {
         "nav": "analysis",
         "p": p,
@@ -170,7 +173,7 @@ def analysis_page(
         "dimensions": {d: _(t) for d, t in DIMENSIONS.items()},
         "periods": {v: _(t) for v, t in PERIODS.items()},
         **_scope_choices(session, visitor),
-        **_dimension_context(visitor, b),
+        **_dimension_context(visitor, p, b),
     }
     return render(request, visitor, "value/analysis.html", context)
 
@@ -181,8 +184,8 @@ def dimension_tab(
 ) -> Response:
     """One dimension alone: what a tab swaps in (one scan of the members, not ten)."""
     scope = p.scope(session, visitor)
-    b = analysis.breakdown(session, scope, p.dimension, as_of=clock.today)
-    context = {"p": p, "scope": scope, **_dimension_context(visitor, b)}
+    b = analysis.breakdown(session, scope, p.dimension)
+    context = {"p": p, "scope": scope, **_dimension_context(visitor, p, b)}
     return render(request, visitor, "value/_dimension.html", context, fragment=True)
 
 
@@ -195,21 +198,21 @@ def _where(session: DbSession, scope: Scope) -> str:
 @pages.get("/value/analysis/dimension.csv")
 def dimension_csv(p: Analysis, visitor: User, session: DbSession, clock: Now) -> Response:
     scope = p.scope(session, visitor)
-    b = analysis.breakdown(session, scope, p.dimension, as_of=clock.today)
+    b = analysis.breakdown(session, scope, p.dimension)
     _ = gettext_for(visitor.language)
-    header = [_(DIMENSIONS[b.dimension]), _("Members"), _("Share of members (%)")]
-    rows = ([_value_label(visitor, b.dimension, r), r.members, f"{r.share * 100:.1f}"]
-            for r in b.rows)  # fmt: skip
-    name = f"members-{b.dimension.value}-{_where(session, scope)}-{clock.today.isoformat()}.csv"
+    header = [_(DIMENSIONS[p.dimension]), _("Members"), _("Share of members (%)")]
+    rows = ([_value_label(visitor, p.dimension, r), r.members, f"{r.share * 100:.1f}"]
+            for r in (b.rows if b else []))  # fmt: skip
+    name = f"members-{p.dimension.value}-{_where(session, scope)}-{clock.today.isoformat()}.csv"
     return csv_response(name, csv_export.csv_lines(header, rows))
 
 
 @pages.get("/value/analysis/new-members.csv")
 def new_members_csv(p: Analysis, visitor: User, session: DbSession, clock: Now) -> Response:
     scope = p.scope(session, visitor)
-    o = analysis.overview(session, scope, p.period, as_of=clock.today)
+    o = analysis.overview(session, scope, p.period)
     _ = gettext_for(visitor.language)
-    rows = ([f"{m:%Y-%m}", n] for m, n in o.new_per_month)
+    rows = ([f"{m:%Y-%m}", n] for m, n in o.new_per_month or [])
     name = f"new-members-{_where(session, scope)}-{clock.today.isoformat()}.csv"
     return csv_response(name, csv_export.csv_lines([_("Month"), _("New members")], rows))
 
