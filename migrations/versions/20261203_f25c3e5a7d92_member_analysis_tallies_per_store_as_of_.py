@@ -3,7 +3,8 @@
 The member analysis reads each dimension's counts per store (summed over a region's or
 the chain's stores) instead of counting 200,000 archives and their JSON lists per page.
 Indexes: the primary key (run, store, dimension, …) reads one store's dimension; the
-index (run, dimension, store) reads one dimension across a region's or all stores.
+index (run, dimension, store, kind, value, number) reads one dimension across a region's
+or all stores without touching the table (a chain's 400 areas are 80,000 rows).
 
 Revision ID: f25c3e5a7d92
 Revises: b1d3f5a7c9e2
@@ -46,7 +47,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('run_id', 'store_id', 'dimension', 'kind', 'value', name=op.f('pk_member_tallies'))
     )
     with op.batch_alter_table('member_tallies', schema=None) as batch_op:
-        batch_op.create_index('ix_member_tallies_dimension_store', ['run_id', 'dimension', 'store_id'], unique=False)
+        batch_op.create_index('ix_member_tallies_dimension_store', ['run_id', 'dimension', 'store_id', 'kind', 'value', 'number'], unique=False)
 
 
 
