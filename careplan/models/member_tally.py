@@ -39,8 +39,15 @@ class MemberTally(Base):
         # A scope's rows of one dimension: the run and dimension, then the store (one
         # store, a region's stores, or all), covering what is summed (a chain's 400
         # residential areas are 80,000 rows: read from the index alone).
-        Index("ix_member_tallies_dimension_store", "run_id", "dimension", "store_id", "kind",
-              "value", "number"),  # fmt: skip
+        Index(
+            "ix_member_tallies_dimension_store",
+            "run_id",
+            "dimension",
+            "store_id",
+            "kind",
+            "value",
+            "number",
+        ),
     )
 
     run_id: Mapped[int] = mapped_column(
