@@ -334,3 +334,25 @@ def may_refresh_value_snapshot(actor: Actor) -> bool:
     """Asking for the figures again now rather than tonight (a queued job; running it
     twice only costs time): whoever may open the page, managers and head office."""
     return may_see_spend_tiers(actor)
+# --- The member analysis (会员分析) ------------------------------------------------------
+
+
+def member_analysis_scope(
+    actor: Actor, *, region: str | None = None, store_id: int | None = None
+) -> tuple[str | None, int | None]:
+    """Whose members the analysis counts, as (region, store): head office picks the chain
+    (neither), a region or a store; a store manager always gets their own store (a region
+    asked for is ignored, another store is not found); anyone else is refused."""
+    require_manager(actor)
+    if actor.chain_wide:
+        return (None, store_id) if store_id is not None else (region or None, None)
+    if store_id is not None and store_id != actor.store_id:
+        raise NotFound(N_("store %(id)s not found"), field="store_id", id=store_id)
+    return None, actor.store_id
+
+
+def may_see_phones_in_member_lists(actor: Actor) -> bool:
+    """Phones in a list of many members (the long-inactive list) are for the store that
+    calls them: its manager. Head office sees who and how many, not the numbers (PIPL's
+    minimum necessary); one member's page still shows theirs."""
+    return actor.role in MANAGERS and not actor.chain_wide and actor.store_id is not None

@@ -28,6 +28,7 @@ from web.pages import purchases as purchase_pages
 from web.pages import sheets as sheet_pages
 from web.pages import store as store_pages
 from web.pages import value_spend as value_spend_pages
+from web.pages import value as value_pages
 from web.pages import worklist as worklist_pages
 from web.sheet_pdf import check_font
 
@@ -85,6 +86,7 @@ def create_app(
         store_pages,
         sheet_pages,
         audit_pages,
+        value_pages,
         lecture_pages,
         purchase_pages,
         admin_pages,

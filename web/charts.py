@@ -98,3 +98,35 @@ def line_chart(
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+BAR_ROW, BAR_LABEL, BAR_NUMBER = 26, 150, 64
+
+
+def bar_chart(bars: Sequence[tuple[str, int]], *, title: str, font_size: int = 12) -> Markup:
+    """Horizontal bars, one a row, each with its label on the left and its count at its
+    end (the member analysis: age bands, new members per month). The table beside it
+    carries the same numbers for a screen reader and for copying."""
+    if not bars:
+        return Markup("")
+    top = max(n for _, n in bars) or 1
+    height = TOP + len(bars) * BAR_ROW + 4
+    plot_w = WIDTH - BAR_LABEL - BAR_NUMBER
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for i, (label, n) in enumerate(bars):
+        y = TOP + i * BAR_ROW
+        w = round(n / top * plot_w, 1)
+        parts.append(
+            f'<text x="{BAR_LABEL - 8}" y="{y + BAR_ROW / 2 + 4:.1f}" text-anchor="end" '
+            f'font-size="{font_size}">{escape(label)}</text>'
+            f'<rect x="{BAR_LABEL}" y="{y + 4}" width="{w}" height="{BAR_ROW - 8}" '
+            f'fill="{COLOURS[0]}"/>'
+            f'<text x="{BAR_LABEL + w + 6:.1f}" y="{y + BAR_ROW / 2 + 4:.1f}" '
+            f'font-size="{font_size}">{n}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))

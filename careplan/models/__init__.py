@@ -9,6 +9,8 @@ from careplan.models.escalation import Escalation
 from careplan.models.health_check import HealthCheck
 from careplan.models.lecture import Lecture, LectureInvitation, LectureSeat
 from careplan.models.member import Erasure, GradeChange, Member, Ownership
+from careplan.models.member import Erasure, Member, Ownership
+from careplan.models.member_tally import MemberTally, MemberTallyRun
 from careplan.models.member_value import MemberValue, ValueSnapshot
 from careplan.models.message import Message, MessageConsent
 from careplan.models.plan import CarePlan
@@ -38,6 +40,8 @@ __all__ = [
     "LectureInvitation",
     "LectureSeat",
     "Member",
+    "MemberTally",
+    "MemberTallyRun",
     "MemberValue",
     "Message",
     "MessageConsent",

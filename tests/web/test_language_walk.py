@@ -40,6 +40,7 @@ from careplan.trust.access_log import who_looked
 from careplan.trust.change_log import history
 from careplan.validation import parse
 from careplan.value import grades
+from careplan.value import analysis
 from careplan.vocab import Channel, MessageChannel, OwnershipReason, Paper, Role
 from careplan.value import tiers as spend_tiers
 from careplan.vocab import Channel, MessageChannel, OwnershipReason, Paper, Role, ValuePeriod
@@ -469,6 +470,10 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     walk("store", audit.resolve_scope, s, manager, store_id=world.store_b.id)
     walk("no region", audit.resolve_scope, s, world.actor(world.supervisor), region="火星")
     walk("store gone", audit._store_scope, s, 999_999, "store", None, "")
+
+    # The member analysis.
+    walk("inactive days", analysis.checked_days, 5)
+    walk("analysis store", analysis.resolve_scope, s, manager, store_id=world.store_b.id)
     query = audit.make_query(audit.Scope("chain"), today=today)
     walk("page size", audit.list_steps, s, world.actor(world.supervisor), query,
          audit.StepFilter(), limit=10**6, offset=0)  # fmt: skip
