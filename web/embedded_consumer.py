@@ -90,4 +90,3 @@ def _dies_with_the_server() -> None:
     # server's own clean-up may never run: the consumer is sent SIGINT (its graceful
     # stop) by the kernel when the server's process ends, whichever way it ends.
     die_with_parent(signal.SIGINT)
-
