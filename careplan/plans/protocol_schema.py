@@ -230,7 +230,8 @@ class Protocol(Frozen):
         if self.tracks or any(s.measurements or s.effect_record for s in steps):
             raise InvalidValue(
                 N_(
-                    "health_data: false, yet a step asks for measurements, an effect record or tracks a drug class"
+                    "health_data: false, yet a step asks for measurements or an effect record, "
+                    "or the plan tracks a drug class"
                 )
             )
         return self
