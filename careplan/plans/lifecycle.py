@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member, get_plan, rows_of_member, scope_members
 from careplan.errors import N_, Conflict, InvalidInput
-from careplan.members.archive import check_owner, require_alive, require_consent
+from careplan.members.archive import (
+    check_owner,
+    require_alive,
+    require_consent,
+    require_not_erased,
+)
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion
 from careplan.plans.protocol_schema import Protocol, StepCommon, Text
 from careplan.plans.protocols import definition_of, get_version
@@ -141,6 +146,7 @@ def enroll(
     take a plan that needs one)."""
     member = get_member(session, actor, member_id)
     require_alive(member)
+    require_not_erased(member)
     if needs_health_consent(definition_of(get_version(session, protocol_id, version))):
         require_consent(member)
     assignee = member.owner_id if assignee_id is None else assignee_id
