@@ -10,6 +10,7 @@ by defaults nobody looked at. docs/member-value.md, "预计续购与联系计划
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from statistics import median
@@ -68,7 +69,7 @@ def default_outlook(purchase_days: list[date], today: date) -> DefaultOutlook:
     days = sorted({d for d in purchase_days if d <= today})
     if len(days) < 2:
         return DefaultOutlook(None, Rhythm(len(days), days[-1] if days else None))
-    gap = round(median((b - a).days for a, b in zip(days, days[1:], strict=False)))
+    gap = round(median((b - a).days for a, b in itertools.pairwise(days)))
     expected = days[-1] + timedelta(days=gap)
     rhythm = Rhythm(len(days), days[-1], gap, expected)
     return DefaultOutlook(outlook_within((expected - today).days), rhythm)

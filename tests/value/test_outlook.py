@@ -3,6 +3,7 @@ outlook's calls and visits, a change of outlook, the worklist, who may set it.""
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 
 import pytest
@@ -65,7 +66,7 @@ def steps_of(world: World, plan: CarePlan) -> list[Checkpoint]:
 
 def gaps(steps: list[Checkpoint], prefix: str) -> set[int]:
     days = [cp.due_on for cp in steps if cp.key.startswith(prefix + "_")]
-    return {(b - a).days for a, b in zip(days, days[1:], strict=False)}
+    return {(b - a).days for a, b in itertools.pairwise(days)}
 
 
 @pytest.mark.parametrize(
