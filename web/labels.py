@@ -19,6 +19,7 @@ from careplan.vocab import (
     MessageChannel,
     MessageReason,
     MessageState,
+    Outlook,
     OwnershipReason,
     Paper,
     PlanStatus,
@@ -195,6 +196,15 @@ for _vocab in (
     for _member in _vocab:
         LABELS[(_vocab.__name__, _member.value)] = _LABELS_BY_VOCAB[_vocab][_member]
 
+# 预计续购: how soon a member is likely to buy again (careplan/value/outlook.py).
+LABELS.update(
+    {
+        ("Outlook", Outlook.this_month.value): N_("This month"),
+        ("Outlook", Outlook.two_months.value): N_("Within two months"),
+        ("Outlook", Outlook.three_months.value): N_("Within three months"),
+        ("Outlook", Outlook.beyond.value): N_("Beyond three months"),
+    }
+)
 
 # What the admin console's change log says was done to an account or a store.
 LABELS.update(
@@ -328,6 +338,8 @@ FIELDS: dict[str, str] = {
     "reason": N_("Reason"),
     "store": N_("Store"),
     "m": N_("Measurements"),
+    "outlook": N_("Buying again"),
+    "outlook_reason": N_("Why you expect this"),
     "on_date": N_("Date"),
     "paper": N_("Paper"),
     "staff": N_("Whose contacts"),
@@ -416,6 +428,7 @@ AUDIT_COLUMNS: dict[str, str] = {
     "store": N_("Store name"),
     "owner": N_("Owner"),
     "last_contact_on": N_("Last contact"),
+    "contacts_365": N_("Contacts in 365 days"),
     "drug_class_key": N_("Drug class code"),
     "drug_class": N_("Drug class"),
     "inherited_from": N_("Inherited from"),
