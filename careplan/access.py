@@ -356,3 +356,27 @@ def may_see_phones_in_member_lists(actor: Actor) -> bool:
     calls them: its manager. Head office sees who and how many, not the numbers (PIPL's
     minimum necessary); one member's page still shows theirs."""
     return actor.role in MANAGERS and not actor.chain_wide and actor.store_id is not None
+def may_set_outlook(actor: Actor, member: Member) -> bool:
+    """How soon a member will buy again (预计续购) is judged by who knows them: their
+    owner, or a manager over their store (careplan/value/outlook.py)."""
+    if not actor.may_see_member(member):
+        return False
+    return actor.staff_id == member.owner_id or actor.role in MANAGERS
+
+
+def require_set_outlook(actor: Actor, member: Member) -> None:
+    if not may_set_outlook(actor, member):
+        raise Forbidden(
+            N_("only the member's owner or a manager sets the outlook"), field="outlook"
+        )
+
+
+def may_see_contact_floor(actor: Actor) -> bool:
+    """The members called fewer than three times a year: managers (their store) and
+    head office (every store), as for the other follow-up lists of the audit."""
+    return actor.role in MANAGERS
+
+
+def require_see_contact_floor(actor: Actor) -> None:
+    if not may_see_contact_floor(actor):
+        raise Forbidden(N_("only a store manager, supervisor or admin may do this"), field="role")

@@ -312,3 +312,13 @@ class Satisfaction(StrEnum):
     satisfied = "satisfied"
     neutral = "neutral"
     dissatisfied = "dissatisfied"
+
+
+class Outlook(StrEnum):
+    """How soon a member is likely to buy again or refer (预计续购): it sets how often the
+    store calls and visits (careplan/value/outlook.py)."""
+
+    this_month = "this_month"  # 当月
+    two_months = "two_months"  # 两个月内
+    three_months = "three_months"  # 三个月内
+    beyond = "beyond"  # 三个月以上

@@ -19,6 +19,7 @@ from web.pages import admin as admin_pages
 from web.pages import audit as audit_pages
 from web.pages import auth as auth_pages
 from web.pages import checkpoints as checkpoint_pages
+from web.pages import contact_floor as contact_floor_pages
 from web.pages import lectures as lecture_pages
 from web.pages import member_rights as member_rights_pages
 from web.pages import members as member_pages
@@ -87,6 +88,7 @@ def create_app(
         sheet_pages,
         audit_pages,
         value_pages,
+        contact_floor_pages,
         lecture_pages,
         purchase_pages,
         admin_pages,

@@ -20,6 +20,7 @@ from careplan.vocab import (
     MessageChannel,
     MessageReason,
     MessageState,
+    Outlook,
     OwnershipReason,
     Paper,
     PlanStatus,
@@ -204,6 +205,15 @@ for _vocab in (
     for _member in _vocab:
         LABELS[(_vocab.__name__, _member.value)] = _LABELS_BY_VOCAB[_vocab][_member]
 
+# 预计续购: how soon a member is likely to buy again (careplan/value/outlook.py).
+LABELS.update(
+    {
+        ("Outlook", Outlook.this_month.value): N_("This month"),
+        ("Outlook", Outlook.two_months.value): N_("Within two months"),
+        ("Outlook", Outlook.three_months.value): N_("Within three months"),
+        ("Outlook", Outlook.beyond.value): N_("Beyond three months"),
+    }
+)
 
 # The relationship grades (关系等级, careplan/value/grades.py) as the chain's staff name
 # them: the score, the class letter, what the member does.
@@ -352,6 +362,8 @@ FIELDS: dict[str, str] = {
     "reason": N_("Reason"),
     "store": N_("Store"),
     "m": N_("Measurements"),
+    "outlook": N_("Buying again"),
+    "outlook_reason": N_("Why you expect this"),
     "on_date": N_("Date"),
     "paper": N_("Paper"),
     "staff": N_("Whose contacts"),
@@ -440,6 +452,7 @@ AUDIT_COLUMNS: dict[str, str] = {
     "store": N_("Store name"),
     "owner": N_("Owner"),
     "last_contact_on": N_("Last contact"),
+    "contacts_365": N_("Contacts in 365 days"),
     "drug_class_key": N_("Drug class code"),
     "drug_class": N_("Drug class"),
     "inherited_from": N_("Inherited from"),

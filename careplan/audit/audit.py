@@ -650,7 +650,7 @@ def _step_order(protocol: Protocol | None, key: str) -> tuple[int, str]:
         step = step_of(protocol, key)
     except KeyError:
         return (fixed + 1, key)
-    return (fixed, key) if step is protocol.routine else (protocol.checkpoints.index(step), "")
+    return (fixed, key) if step in protocol.tails else (protocol.checkpoints.index(step), "")
 
 
 @cache

@@ -12,6 +12,7 @@ from careplan.models.base import Base, IdMixin, IdType, JsonType, TimestampMixin
 from careplan.models.staff import Staff
 from careplan.models.store import Store
 from careplan.vocab import GradeCause, OwnershipReason, Sex
+from careplan.vocab import Outlook, OwnershipReason, Sex
 
 
 class Member(IdMixin, TimestampMixin, Base):
@@ -90,6 +91,13 @@ class Member(IdMixin, TimestampMixin, Base):
     phone_flagged_by_id: Mapped[int | None] = mapped_column(
         IdType, ForeignKey("staff.id"), default=None
     )
+    # How soon the member is likely to buy again (预计续购), as staff set it, why, who and
+    # when; unset, the page shows the default from the purchase rhythm
+    # (careplan/value/outlook.py). Never filtered on by itself: no index.
+    outlook: Mapped[Outlook | None] = enum_column(Outlook, "member_outlook", default=None)
+    outlook_reason: Mapped[str | None] = mapped_column(String(255), default=None)
+    outlook_by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"), default=None)
+    outlook_at: Mapped[datetime | None] = mapped_column(default=None)
 
     # Who brought this member (推荐人), another member of the chain. Indexed: the
     # referrer's page counts and lists the members they referred.

@@ -124,7 +124,7 @@ def _step_messages(session: Session, ctx: Context) -> Iterator[Candidate]:
     for version_id, definition in definitions_by_version(session).items():
         for step in [
             *definition.checkpoints,
-            *([definition.routine] if definition.routine else []),
+            *definition.tails,
         ]:
             if step.remind or step.nudge:
                 key = str(getattr(step, "key", None) or getattr(step, "key_prefix", ""))
@@ -551,7 +551,7 @@ class _StepLabels:
         text = (
             step.title
             if step is not None
-            else (definition.routine.title if definition.routine else definition.title)
+            else (tail.title if (tail := definition.tail_of(key)) else definition.title)
         )
         return text.get(language)
 

@@ -186,7 +186,7 @@ def unknown_step_templates(session: Any, templates: Templates) -> list[ProtocolI
 
     issues: list[ProtocolIssue] = []
     for definition in definitions_by_version(session).values():
-        steps = [*definition.checkpoints, *([definition.routine] if definition.routine else [])]
+        steps = [*definition.checkpoints, *definition.tails]
         for step in steps:
             for rule in (step.remind, step.nudge):
                 if rule is not None and rule.template not in templates.by_key:

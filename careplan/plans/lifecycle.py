@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member, get_plan, rows_of_member, scope_members
 from careplan.errors import N_, Conflict, InvalidInput
-from careplan.members.archive import check_owner, require_alive, require_consent
+from careplan.members.archive import (
+    check_owner,
+    require_alive,
+    require_consent,
+    require_not_erased,
+)
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion
 from careplan.plans.protocol_schema import Protocol, StepCommon, Text
 from careplan.plans.protocols import definition_of, get_version
@@ -53,8 +58,9 @@ def step_of(protocol: Protocol, key: str) -> StepCommon:
     step = protocol.step(key)
     if step is not None:
         return step
-    if protocol.routine is not None and key.startswith(protocol.routine.key_prefix + "_"):
-        return protocol.routine
+    tail = protocol.tail_of(key)
+    if tail is not None:
+        return tail
     raise KeyError(key)
 
 
@@ -70,7 +76,7 @@ class StepTitle:
 
 def step_title(protocol: Protocol, key: str) -> StepTitle:
     step = step_of(protocol, key)
-    if protocol.routine is not None and step is protocol.routine:
+    if step in protocol.tails:
         _, month, number = key.rsplit("_", 2)  # routine keys: <prefix>_<MM>_<n>
         return StepTitle(step.title, int(month), int(number))
     return StepTitle(step.title)
@@ -80,6 +86,13 @@ def allowed_channels(protocol: Protocol, step: StepCommon) -> tuple[Channel, ...
     """How a step may be worked: its own channels, else the protocol's defaults. The one
     answer the form, the save, the sheet's next contact and the demo all ask for."""
     return step.channels or protocol.defaults.channels
+
+
+def needs_health_consent(protocol: Protocol) -> bool:
+    """The one decision: a plan that asks for health data (readings, effects, drug classes)
+    needs the member's health consent; one that says `health_data: false` (the contact
+    plans by outlook: calls and visits, nothing measured) does not."""
+    return protocol.health_data
 
 
 def _check_start(start: date, today: date) -> None:
@@ -133,7 +146,9 @@ def enroll(
     take a plan that needs one)."""
     member = get_member(session, actor, member_id)
     require_alive(member)
-    require_consent(member)
+    require_not_erased(member)
+    if needs_health_consent(definition_of(get_version(session, protocol_id, version))):
+        require_consent(member)
     assignee = member.owner_id if assignee_id is None else assignee_id
     if assignee != member.owner_id:
         check_owner(session, assignee, member.home_store_id, field="assignee_id")

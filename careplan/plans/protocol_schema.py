@@ -71,7 +71,9 @@ class Nudge(Frozen):
 
 # Fields added after protocols were published: left out of the content hash while
 # unset, so a published version's hash stays what it was.
-LATER_FIELDS = ("remind", "nudge")
+LATER_FIELDS = ("remind", "nudge", "every_days", "at_end")
+# The same for the protocol's own fields: left out of the hash while at their default.
+LATER_PROTOCOL_FIELDS = {"health_data": True}
 
 
 class StepCommon(Frozen):
@@ -142,10 +144,21 @@ class Step(StepCommon):
 
 
 class Routine(StepCommon):
-    """The repeating tail: `per_month` contacts each month after the last fixed step."""
+    """A repeating series after the last fixed step: `per_month` contacts in each month,
+    or one every `every_days` days. A tail is one series or several (calls and visits)."""
 
     key_prefix: Key = "routine"
-    per_month: int = Field(ge=1, le=8)
+    per_month: int | None = Field(default=None, ge=1, le=8)
+    every_days: int | None = Field(default=None, ge=1, le=92)
+    # One contact on the plan's last day (e.g. "review the outlook" when a plan runs out).
+    at_end: bool = False
+
+    @model_validator(mode="after")
+    def _one_rhythm(self) -> Routine:
+        given = [self.per_month is not None, self.every_days is not None, self.at_end]
+        if given.count(True) != 1:
+            raise InvalidValue(N_("give exactly one of per_month, every_days or at_end"))
+        return self
 
 
 class Protocol(Frozen):
@@ -158,7 +171,11 @@ class Protocol(Frozen):
     defaults: Defaults = Defaults()
     escalations: dict[StopReason, Escalation]
     checkpoints: tuple[Step, ...] = Field(min_length=1)
-    routine: Routine | None = None
+    # One series, or several (calls by phone and visits by home_visit), each with its key_prefix.
+    routine: Routine | tuple[Routine, ...] | None = None
+    # False: the plan asks for no health data (no measurements, effect records or drug
+    # classes), so it needs no health consent (careplan.plans.lifecycle.needs_health_consent).
+    health_data: bool = True
     # Drug classes whose PDC the plan tracks (careplan/adherence/drug_classes.py).
     tracks: tuple[Key, ...] = ()
 
@@ -195,6 +212,41 @@ class Protocol(Frozen):
         if self.routine is not None and self.duration_months is None:
             raise InvalidValue(N_("a routine tail needs duration_months (when the plan ends)"))
         return self
+
+    @model_validator(mode="after")
+    def _tails_apart(self) -> Protocol:
+        prefixes = [r.key_prefix for r in self.tails]
+        if len(set(prefixes)) != len(prefixes):
+            raise InvalidValue(N_("each routine series needs its own key_prefix"))
+        if self.routine is not None and not self.tails:
+            raise InvalidValue(N_("a routine tail needs at least one series"))
+        return self
+
+    @model_validator(mode="after")
+    def _no_health_data(self) -> Protocol:
+        if self.health_data:
+            return self
+        steps: list[StepCommon] = [*self.checkpoints, *self.tails]
+        if self.tracks or any(s.measurements or s.effect_record for s in steps):
+            raise InvalidValue(
+                N_(
+                    "health_data: false, yet a step asks for measurements or an effect record, "
+                    "or the plan tracks a drug class"
+                )
+            )
+        return self
+
+    @property
+    def tails(self) -> tuple[Routine, ...]:
+        """The routine tail's series (none, one, or calls and visits side by side)."""
+        if self.routine is None:
+            return ()
+        return self.routine if isinstance(self.routine, tuple) else (self.routine,)
+
+    def tail_of(self, key: str) -> Routine | None:
+        """The series a routine key (`<key_prefix>_<MM>_<n>`) belongs to."""
+        prefix = key.rsplit("_", 2)[0] if key.count("_") >= 2 else None
+        return next((r for r in self.tails if r.key_prefix == prefix), None)
 
     def step(self, key: str) -> Step | None:
         return next((s for s in self.checkpoints if s.key == key), None)

@@ -23,7 +23,13 @@ from sqlalchemy.orm import Session
 from careplan.access import Actor, require_chain_settings
 from careplan.errors import N_, NotFound, said
 from careplan.models import ProtocolVersion
-from careplan.plans.protocol_schema import LATER_FIELDS, Protocol, Step, StepCommon
+from careplan.plans.protocol_schema import (
+    LATER_FIELDS,
+    LATER_PROTOCOL_FIELDS,
+    Protocol,
+    Step,
+    StepCommon,
+)
 from careplan.plans.schedule import expiry_of, grace_of, nominal_due_day
 from careplan.trust.change_log import log_action
 from careplan.validation import refusal
@@ -100,10 +106,14 @@ class _YamlRefused(Exception):
 def content_hash(definition: Protocol) -> str:
     """The hash of what a protocol *says* (comments and layout do not count)."""
     said = definition.model_dump(mode="json")
-    for step in [*said["checkpoints"], *([said["routine"]] if said.get("routine") else [])]:
+    tails = said.get("routine") or []
+    for step in [*said["checkpoints"], *(tails if isinstance(tails, list) else [tails])]:
         for name in LATER_FIELDS:
-            if step.get(name) is None:
+            if step.get(name) in (None, False):
                 step.pop(name, None)
+    for name, default in LATER_PROTOCOL_FIELDS.items():
+        if said.get(name) == default:
+            said.pop(name, None)
     canonical = json.dumps(said, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -245,7 +255,7 @@ def _order_issues(
     for i, common in all_steps(definition):
         grace, expiry = grace_of(definition, common), expiry_of(definition, common)
         if expiry is not None and expiry <= grace:
-            line = lines.get(("routine",) if i < 0 else ("checkpoints", i), 1)
+            line = lines.get(_routine_path(definition, i) if i < 0 else ("checkpoints", i), 1)
             issues.append(
                 ProtocolIssue(
                     path,
@@ -260,10 +270,14 @@ def _order_issues(
     return issues
 
 
+def _routine_path(definition: Protocol, i: int) -> tuple[Any, ...]:
+    """Where the routine series `all_steps` numbered -1, -2, … stands in the file."""
+    return ("routine", -1 - i) if isinstance(definition.routine, tuple) else ("routine",)
+
+
 def all_steps(definition: Protocol) -> list[tuple[int, StepCommon]]:
     steps: list[tuple[int, StepCommon]] = list(enumerate(definition.checkpoints))
-    if definition.routine is not None:
-        steps.append((-1, definition.routine))
+    steps += [(-1 - n, tail) for n, tail in enumerate(definition.tails)]
     return steps
 
 

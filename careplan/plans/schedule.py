@@ -101,7 +101,12 @@ class PlannedStep:
 def routine_dates(
     protocol: Protocol, routine: Routine, after: date, end: date
 ) -> list[tuple[str, StepDates]]:
-    """`per_month` contacts in each month after `after`, evenly spaced, until `end`."""
+    """The series' contacts after `after` until `end`: `per_month` evenly spaced in each
+    month, or one every `every_days` days. Keys are `<key_prefix>_<MM>_<n>`: the month
+    after `after` the contact falls in, and its number within that month."""
+    if routine.every_days is not None or routine.at_end:
+        return _keyed(protocol, routine, after, _series_days(routine, after, end))
+    assert routine.per_month is not None
     out: list[tuple[str, StepDates]] = []
     month = 1
     while True:
@@ -117,19 +122,50 @@ def routine_dates(
         month += 1
 
 
+def _series_days(routine: Routine, after: date, end: date) -> list[date]:
+    """`at_end`: one contact on the plan's last day; else one every `every_days`."""
+    if routine.at_end:
+        return [end] if end > after else []
+    assert routine.every_days is not None
+    every = timedelta(days=routine.every_days)
+    count = (end - after) // every
+    return [after + every * k for k in range(1, count + 1)]
+
+
+def _keyed(
+    protocol: Protocol, routine: Routine, after: date, days: list[date]
+) -> list[tuple[str, StepDates]]:
+    """Key each day by the month after `after` it falls in and its number there."""
+    out: list[tuple[str, StepDates]] = []
+    month, number = 1, 0
+    for due_on in days:
+        while due_on > add_months(after, month):
+            month, number = month + 1, 0
+        number += 1
+        key = f"{routine.key_prefix}_{month:02d}_{number}"
+        out.append((key, _window(protocol, routine, due_on, due_on)))
+    return out
+
+
 def plan_schedule(protocol: Protocol, start: date) -> list[PlannedStep]:
-    """Every step of a new plan with its dates, fixed steps first, then the routine tail."""
+    """Every step of a new plan with its dates, fixed steps first, then the routine tail
+    (its series merged in date order, calls before visits on the same day)."""
     steps = [
         PlannedStep(s.key, i, s.title, step_dates(protocol, s, start))
         for i, s in enumerate(protocol.checkpoints)
     ]
-    if protocol.routine is not None and protocol.duration_months is not None:
-        end = plan_end(protocol, start)
-        assert end is not None
-        tail = routine_dates(protocol, protocol.routine, steps[-1].dates.due_on, end)
+    end = plan_end(protocol, start)
+    if protocol.tails and end is not None:
+        after = steps[-1].dates.due_on
+        tail = [
+            (dates.due_on, n, key, series.title, dates)
+            for n, series in enumerate(protocol.tails)
+            for key, dates in routine_dates(protocol, series, after, end)
+        ]
+        tail.sort(key=lambda t: (t[0], t[1]))
         steps += [
-            PlannedStep(key, len(steps) + j, protocol.routine.title, dates, routine=True)
-            for j, (key, dates) in enumerate(tail)
+            PlannedStep(key, len(steps) + j, title, dates, routine=True)
+            for j, (_, _, key, title, dates) in enumerate(tail)
         ]
     return steps
 

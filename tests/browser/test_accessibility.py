@@ -47,6 +47,8 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
     ]
     managing = ["/store/staff", "/audit", "/audit/adherence", "/purchases/import",
                 "/value/analysis", "/value/analysis/inactive"]  # fmt: skip
+    managing = ["/store/staff", "/audit", "/audit/adherence", "/audit/contact-floor",
+                "/purchases/import"]  # fmt: skip
     return {
         "xh.clerk1": daily,
         "xh.pharmacist": daily[:8],

@@ -41,6 +41,7 @@ from careplan.trust.change_log import history
 from careplan.validation import parse
 from careplan.value import grades
 from careplan.value import analysis
+from careplan.value import outlook
 from careplan.vocab import Channel, MessageChannel, OwnershipReason, Paper, Role
 from careplan.value import tiers as spend_tiers
 from careplan.vocab import Channel, MessageChannel, OwnershipReason, Paper, Role, ValuePeriod
@@ -562,6 +563,7 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     walk("erased archive", archive.update_member, s, manager, bare.id,
          archive.MemberFields(name="某"))  # fmt: skip
     _walk_message_consent(walk, world, member, bare, now)
+    _walk_outlook(walk, world, member, now)
     walk("no escalation", escalations.resolve_escalation, s, manager, 999_999, "好了", now=now)
     result(steps[2], world.actor(world.clerk_a), channel="home_visit", adherence="stopped",
            stop_reason="side_effects")  # fmt: skip
@@ -656,6 +658,19 @@ def _walk_message_consent(
          erased.id, MessageChannel.sms, now=now)  # fmt: skip
 
 
+def _walk_outlook(walk: Walk, world: World, member: Member, now: datetime) -> None:
+    """How soon a member will buy again: a known outlook, the words why, by whom."""
+    s, today = world.session, now.date()
+
+    def set_(by: Staff, value: str, reason: str) -> Any:
+        return outlook.set_outlook(s, world.actor(by), member.id, value, reason, today=today,
+                                   now=now)  # fmt: skip
+
+    walk("outlook unknown", set_, world.clerk_a, "soon", "会员说的")
+    walk("outlook why", set_, world.clerk_a, "beyond", " ")
+    walk("outlook by whom", set_, world.clerk_a2, "beyond", "会员说的")
+
+
 def _walk_the_admin_console(walk: Walk, world: World, left: Staff, now: datetime) -> None:
     """Accounts and stores as an admin (and a manager) changes them."""
     s = world.session
@@ -746,6 +761,21 @@ def _bad_protocol_texts(good: str) -> dict[str, str]:
             "title: {zh: 甲, en: A}, guidance: {zh: 甲, en: A}}",
             1,
         ),
+        "rhythm": good.replace(
+            "version: 3",
+            "version: 3\nduration_months: 3\nroutine: {per_month: 1, every_days: 3, "
+            "title: {zh: 甲, en: A}, guidance: {zh: 甲, en: A}}",
+            1,
+        ),
+        "series": good.replace(
+            "version: 3",
+            "version: 3\nduration_months: 3\nroutine: [{at_end: true, "
+            "title: {zh: 甲, en: A}, guidance: {zh: 甲, en: A}}, {every_days: 7, "
+            "title: {zh: 乙, en: B}, guidance: {zh: 乙, en: B}}]",
+            1,
+        ),
+        "no series": good.replace("version: 3", "version: 3\nduration_months: 3\nroutine: []", 1),
+        "health data": good.replace("version: 3", "version: 3\nhealth_data: false", 1),
         "key twice": good.replace("key: take_on_time", "key: medication_guidance", 1),
         "order": good.replace("week: 2", "week: 1", 1),
         "expiry": good.replace(step, step + "    grace_days: 5\n    expiry_days: 3\n", 1),

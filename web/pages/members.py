@@ -10,6 +10,7 @@ from fastapi import Query, Request
 from fastapi.responses import Response
 
 from careplan.access import get_member, may_choose_owner, may_erase_members, may_set_grade
+from careplan.access import get_member, may_choose_owner, may_erase_members, may_set_outlook
 from careplan.adherence import measured
 from careplan.adherence.purchases import purchases_of
 from careplan.config import get_settings
@@ -28,6 +29,8 @@ from careplan.plans.measurements import MEASUREMENTS
 from careplan.staff import names_of, store_staff
 from careplan.value import grades
 from careplan.vocab import MessageChannel, Sex
+from careplan.value import outlook as outlooks
+from careplan.vocab import MessageChannel, Outlook, Sex
 from web.access_log import looked
 from web.charts import Series, line_chart
 from web.deps import DbSession, Now
@@ -304,6 +307,23 @@ def withdraw_consent(
     return redirect(request, f"/members/{member_id}")
 
 
+@pages.post("/members/{member_id}/outlook")
+def set_outlook(
+    request: Request, member_id: int, form: Form, visitor: User, session: DbSession, clock: Now
+) -> Response:
+    """Set (or confirm) how soon the member is likely to buy again: it starts the
+    outlook's contact plan from today in place of the last one."""
+    try:
+        chosen, why = text_of(form, "outlook"), text_of(form, "outlook_reason")
+        outlooks.set_outlook(
+            session, visitor.actor, member_id, chosen, why, today=clock.today, now=clock.now
+        )
+    except CareplanError as exc:
+        session.rollback()
+        return member_view(request, visitor, session, clock, member_id, outlook_error=exc)
+    return redirect(request, f"/members/{member_id}?outlook=1#h-outlook")
+
+
 def _charts(checks: list[Any], lang: str) -> list[dict[str, Any]]:
     by_kind: dict[str, list[Any]] = {}
     for hc in checks:
@@ -342,9 +362,10 @@ def member_page(
     saved: bool = False,
     lecture: str = "",
     enrolled: int | None = None,
+    outlook: bool = False,
 ) -> Response:
     return member_view(request, visitor, session, clock, member_id, created=created, saved=saved,
-                       lecture_done=lecture, enrolled=enrolled)  # fmt: skip
+                       lecture_done=lecture, enrolled=enrolled, outlook_saved=outlook)  # fmt: skip
 
 
 def member_view(
@@ -361,9 +382,12 @@ def member_view(
     enrolled: int | None = None,
     message_error: CareplanError | None = None,
     grade_error: CareplanError | None = None,
+    outlook_error: CareplanError | None = None,
+    outlook_saved: bool = False,
 ) -> Response:
     """The member's page; `error` is a refused change made from it (shown, nothing saved),
-    `message_error` one about messages (shown in their section)."""
+    `message_error` one about messages, `outlook_error` one about the outlook (shown in
+    their sections)."""
     actor = visitor.actor
     member = get_member(session, actor, member_id)
     # A page answering a write (its refusal) records in that write's transaction.
@@ -390,6 +414,7 @@ def member_view(
     ids |= {member.died_recorded_by_id} if member.died_recorded_by_id else set()
     grade_changes = grades.grade_history(session, actor, member.id)
     ids |= {c.by_id for c in grade_changes if c.by_id}
+    ids |= {member.outlook_by_id} if member.outlook_by_id else set()
     measured_from = clock.today - timedelta(days=measured.MEASURED_DAYS - 1)
     context = {
         "nav": "members",
@@ -447,6 +472,13 @@ def member_view(
         "referred": archive.referred_by(session, member.id),
     }
     refused = error or message_error or grade_error
+        "outlook": outlooks.outlook_of(session, actor, member.id, clock.today),
+        "outlooks": list(Outlook),
+        "may_set_outlook": may_set_outlook(actor, member),
+        "outlook_error": outlook_error,
+        "outlook_saved": outlook_saved,
+    }
+    refused = error or message_error or outlook_error
     return render(request, visitor, "members/page.html", context, status=422 if refused else 200)
 
 
