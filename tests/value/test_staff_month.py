@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy.orm import Session
 
 from careplan.config import get_settings
 from careplan.errors import InvalidInput, NotFound
@@ -293,4 +292,4 @@ def test_the_trend_is_twelve_months_up_to_the_one_asked_for(world: World):
     owned = [f.owned for _, f in months]
     assert owned == [0] * 7 + [1] * 5
     assert [f.sales for m, f in months if m.key == "2024-02"] == [Decimal("30.00")]
-    assert staff_month.TREND_MONTHS == len(months)
+    assert len(months) == staff_month.TREND_MONTHS
