@@ -26,6 +26,7 @@ from web.pages import messages as message_pages
 from web.pages import plans as plan_pages
 from web.pages import purchases as purchase_pages
 from web.pages import sheets as sheet_pages
+from web.pages import staff_month as staff_month_pages
 from web.pages import store as store_pages
 from web.pages import worklist as worklist_pages
 from web.sheet_pdf import check_font
@@ -82,6 +83,7 @@ def create_app(
         plan_pages,
         checkpoint_pages,
         store_pages,
+        staff_month_pages,
         sheet_pages,
         audit_pages,
         lecture_pages,

@@ -45,7 +45,8 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
         f"/lectures/{ids['lecture']}",
         "/settings",
     ]
-    managing = ["/store/staff", "/audit", "/audit/adherence", "/purchases/import"]
+    managing = ["/store/staff", "/audit", "/audit/adherence", "/purchases/import",
+                "/value/staff"]  # fmt: skip
     return {
         "xh.clerk1": daily,
         "xh.pharmacist": daily[:8],

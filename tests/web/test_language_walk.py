@@ -39,6 +39,7 @@ from careplan.sign_in import hash_password
 from careplan.trust.access_log import who_looked
 from careplan.trust.change_log import history
 from careplan.validation import parse
+from careplan.value import staff_month
 from careplan.vocab import Channel, MessageChannel, OwnershipReason, Paper, Role
 from tests.factories import (
     PASSWORD,
@@ -450,6 +451,10 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     query = audit.make_query(audit.Scope("chain"), today=today)
     walk("page size", audit.list_steps, s, world.actor(world.supervisor), query,
          audit.StepFilter(), limit=10**6, offset=0)  # fmt: skip
+
+    # The clerk's month.
+    walk("month form", staff_month.parse_month, "2024-13", today=today)
+    walk("month ahead", staff_month.parse_month, "2099-01", today=today)
 
     # Purchases and the till's file.
     def buy(**values: Any) -> Any:
