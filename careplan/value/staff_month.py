@@ -366,10 +366,17 @@ def _people(session: Session, stores: set[int]) -> list[Staff]:
 
 
 def _figures(
-    session: Session, m: Month, people: Sequence[Staff], scope: audit.Scope, today: date
+    session: Session,
+    m: Month,
+    people: Sequence[Staff],
+    colleagues: Sequence[Staff],
+    scope: audit.Scope,
+    today: date,
 ) -> dict[int, Figures]:
+    """The figures of `people`; `colleagues` (everyone of their stores) make the stores'
+    credited totals, which a clerk's share needs though the clerk sees only their row."""
     staff = {s.id for s in people}
-    stores = {s.store_id for s in people if s.store_id is not None}
+    stores = {s.store_id for s in colleagues if s.store_id is not None}
     found = {s.id: Figures() for s in people}
     for name, counts in (
         ("owned", _owned(session, m, staff)),
@@ -387,11 +394,11 @@ def _figures(
     for who, (buyers, returned) in _returns(session, m, staff).items():
         found[who].buyers, found[who].returned = buyers, returned
     credit = _sales(session, m, stores)
-    store_total: dict[int, Decimal] = defaultdict(lambda: Decimal(0))
+    store_total: dict[int, Decimal] = defaultdict(Decimal)
+    for s in colleagues:
+        store_total[s.store_id or 0] += credit.get(s.id, Decimal(0))
     for s in people:
         found[s.id].sales = credit.get(s.id, Decimal(0))
-        store_total[s.store_id or 0] += found[s.id].sales
-    for s in people:
         found[s.id].store_sales = store_total[s.store_id or 0]
     return found
 
@@ -438,8 +445,9 @@ def month_table(
 ) -> MonthTable:
     """One row per staff member the actor may see (a clerk: their own), and the total."""
     store, region, stores, scope = _where(session, actor, store_id, region)
-    people = [s for s in _people(session, stores) if may_see_staff_month(actor, s)]
-    figures = _figures(session, month, people, scope, today)
+    everyone = _people(session, stores)
+    people = [s for s in everyone if may_see_staff_month(actor, s)]
+    figures = _figures(session, month, people, everyone, scope, today)
     rows = [
         StaffRow(s.id, s.name, s.store_id or 0, figures[s.id])
         for s in people
@@ -464,12 +472,12 @@ def trend(
     session: Session, actor: Actor, staff_id: int, last: Month, *, today: date
 ) -> list[tuple[Month, Figures]]:
     """The staff member's figures for the TREND_MONTHS months up to `last`, oldest first.
-    Their store's whole staff is read each month: the share of the store needs it."""
+    Their store's staff are read too: the share of the store's sales needs them."""
     staff = visible_staff(session, actor, staff_id)
-    people = _people(session, {staff.store_id or 0})
-    scope = audit.Scope("store", store_id=staff.store_id)
+    colleagues = _people(session, {staff.store_id or 0})
+    scope = audit.Scope("staff", store_id=staff.store_id, staff_id=staff.id)
     months = [last.back(n) for n in range(TREND_MONTHS - 1, -1, -1)]
-    return [(m, _figures(session, m, people, scope, today)[staff.id]) for m in months]
+    return [(m, _figures(session, m, [staff], colleagues, scope, today)[staff.id]) for m in months]
 
 
 # --- CSV ---------------------------------------------------------------------------------------

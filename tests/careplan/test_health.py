@@ -100,7 +100,7 @@ def test_an_unreachable_database_fails_both_probes_naming_no_address(
 
 
 def test_a_probe_added_to_the_list_is_asked_and_named_when_it_fails(
-    committed_db: sessionmaker[Session]
+    committed_db: sessionmaker[Session],
 ):
     def jobs(_session: Session) -> str:
         raise health.NotReady("no consumer has answered for 90 s")

@@ -181,6 +181,9 @@ def test_sales_are_credited_70_30_between_owner_and_seller(world: World):
     assert figures[a.id].sales_share == pytest.approx(115 / 180)
     table = month_table(world.session, world.actor(world.manager_a), APRIL, today=TODAY)
     assert (table.total.sales, table.total.sales_share) == (Decimal("180.00"), 1.0)
+    # A clerk sees their own row only, and their share of the whole store's sales.
+    own = rows(world, a2)[a2.id]
+    assert (own.sales, own.sales_share) == (Decimal("65.00"), pytest.approx(65 / 180))
 
 
 def test_the_owners_part_is_a_setting(world: World, share_half: None):
