@@ -35,6 +35,7 @@ def test_a_manager_reads_the_stores_month_and_its_csv(client: TestClient, world:
     for staff in (world.clerk_a, world.clerk_a2, world.manager_a):
         assert f"/value/staff/{staff.id}?month=2024-03" in page.text
     assert f"/value/staff/{world.clerk_b.id}" not in page.text
+    assert f"/value/staff?store={world.store_a.id}" in client.get("/store/staff").text
     r = client.get("/value/staff.csv?month=2024-03")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert "staff-month-A001-2024-03.csv" in r.headers["content-disposition"]
@@ -52,6 +53,7 @@ def test_a_manager_reads_the_stores_month_and_its_csv(client: TestClient, world:
 def test_a_clerk_sees_only_their_own_row_and_trend(client: TestClient, world: World):
     _sale(world)
     sign_in_page(client, "clerk.a")
+    assert 'href="/value/staff"' in client.get("/my-members").text
     page = client.get("/value/staff?month=2024-03").text
     assert f"/value/staff/{world.clerk_a.id}?" in page
     assert f"/value/staff/{world.clerk_a2.id}?" not in page and "合计" not in page
