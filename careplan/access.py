@@ -199,6 +199,14 @@ def may_see_staff(actor: Actor, staff: Staff) -> bool:
     return actor.chain_wide or (staff.store_id is not None and staff.store_id == actor.store_id)
 
 
+def may_see_staff_month(actor: Actor, staff: Staff) -> bool:
+    """The clerk's month (careplan/value/staff_month.py): a store manager sees their
+    store's people, head office everyone's, anyone else only their own row."""
+    if actor.role in MANAGERS:
+        return may_see_staff(actor, staff)
+    return staff.id == actor.staff_id
+
+
 def may_manage_staff(actor: Actor, staff: Staff) -> bool:
     """Whether the actor may act on this person's account (make them leave, end their
     sessions, change or reset it): someone they see and who stands below them. An admin

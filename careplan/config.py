@@ -132,6 +132,14 @@ class Settings(BaseSettings):
         default="https://api.weixin.qq.com",
         description="WeChat: the API's base URL (a local server in tests).",
     )
+    owner_sales_share: float = Field(
+        default=0.70,
+        ge=0,
+        le=1,
+        description="The clerk's month: the part of a member's sale credited to the member's "
+        "owner on the purchase day; the rest goes to the staff member who made the sale (a "
+        "till line without a seller: all to the owner).",
+    )
     log_format: Literal["json", "text"] | None = Field(
         default=None,
         description="json (one object a line) or text; unset: json in production, else text.",

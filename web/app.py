@@ -27,6 +27,7 @@ from web.pages import messages as message_pages
 from web.pages import plans as plan_pages
 from web.pages import purchases as purchase_pages
 from web.pages import sheets as sheet_pages
+from web.pages import staff_month as staff_month_pages
 from web.pages import store as store_pages
 from web.pages import value_spend as value_spend_pages
 from web.pages import value as value_pages
@@ -85,6 +86,7 @@ def create_app(
         plan_pages,
         checkpoint_pages,
         store_pages,
+        staff_month_pages,
         sheet_pages,
         audit_pages,
         value_pages,

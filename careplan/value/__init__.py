@@ -4,6 +4,6 @@ The snapshot of spend and visits per period (snapshot), from which spend tiers a
 frequency × spend quadrants are read; relationship grades; the member analysis; contact
 plans by outlook; complaints; and each clerk's month.
 
-May import: access, adherence, clock, config, csv_export, db, errors, lectures, members,
+May import: access, adherence, audit, clock, config, csv_export, db, errors, lectures, members,
 models, periods, plans, staff, stores, trust, validation, vocab, value.
 """

@@ -49,6 +49,7 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
                 "/value/analysis", "/value/analysis/inactive"]  # fmt: skip
     managing = ["/store/staff", "/audit", "/audit/adherence", "/audit/contact-floor",
                 "/purchases/import"]  # fmt: skip
+                "/value/staff"]  # fmt: skip
     return {
         "xh.clerk1": daily,
         "xh.pharmacist": daily[:8],

@@ -42,6 +42,7 @@ from careplan.validation import parse
 from careplan.value import grades
 from careplan.value import analysis
 from careplan.value import outlook
+from careplan.value import staff_month
 from careplan.vocab import Channel, MessageChannel, OwnershipReason, Paper, Role
 from careplan.value import tiers as spend_tiers
 from careplan.vocab import Channel, MessageChannel, OwnershipReason, Paper, Role, ValuePeriod
@@ -478,6 +479,10 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     query = audit.make_query(audit.Scope("chain"), today=today)
     walk("page size", audit.list_steps, s, world.actor(world.supervisor), query,
          audit.StepFilter(), limit=10**6, offset=0)  # fmt: skip
+
+    # The clerk's month.
+    walk("month form", staff_month.parse_month, "2024-13", today=today)
+    walk("month ahead", staff_month.parse_month, "2099-01", today=today)
 
     # Purchases and the till's file.
     def buy(**values: Any) -> Any:
