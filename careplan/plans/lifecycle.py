@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_member, get_plan, rows_of_member, scope_members
 from careplan.errors import N_, Conflict, InvalidInput
-from careplan.members.archive import check_owner, require_alive, require_consent
+from careplan.members.archive import (
+    check_owner,
+    require_alive,
+    require_consent,
+    require_not_erased,
+)
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion
 from careplan.plans.protocol_schema import Protocol, StepCommon, Text
 from careplan.plans.protocols import definition_of, get_version
@@ -128,12 +133,17 @@ def enroll(
     today: date,
     now: datetime,
     assignee_id: int | None = None,
+    health_data: bool = True,
 ) -> CarePlan:
     """`assignee_id`: who works the steps (default the member's owner; a pharmacist may
-    take a plan that needs one)."""
+    take a plan that needs one). `health_data`: False for a plan that records none (a
+    complaint's follow-up visit, careplan/value/complaints.py), which needs no consent."""
     member = get_member(session, actor, member_id)
     require_alive(member)
-    require_consent(member)
+    if health_data:
+        require_consent(member)
+    else:
+        require_not_erased(member)
     assignee = member.owner_id if assignee_id is None else assignee_id
     if assignee != member.owner_id:
         check_owner(session, assignee, member.home_store_id, field="assignee_id")
