@@ -19,6 +19,7 @@ from web.pages import admin as admin_pages
 from web.pages import audit as audit_pages
 from web.pages import auth as auth_pages
 from web.pages import checkpoints as checkpoint_pages
+from web.pages import complaints as complaint_pages
 from web.pages import lectures as lecture_pages
 from web.pages import member_rights as member_rights_pages
 from web.pages import members as member_pages
@@ -82,6 +83,7 @@ def create_app(
         plan_pages,
         checkpoint_pages,
         store_pages,
+        complaint_pages,
         sheet_pages,
         audit_pages,
         lecture_pages,

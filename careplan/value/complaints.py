@@ -16,7 +16,7 @@ Decisions kept here, once:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -437,3 +437,14 @@ def figures_by_staff(
     particular) received in [start, end]."""
     stmt = _figures_stmt(Complaint.about_staff_id, actor, start, end)
     return _figures(session.execute(stmt.where(Complaint.store_id == store_id)).all())
+
+
+def total(figures: Iterable[ComplaintFigures]) -> ComplaintFigures:
+    """Several rows' figures as one (a store's, from its people's)."""
+    rows = list(figures)
+    return ComplaintFigures(
+        sum(f.count for f in rows),
+        sum(f.open for f in rows),
+        sum(f.closed for f in rows),
+        sum(f.satisfied for f in rows),
+    )
