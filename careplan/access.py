@@ -293,6 +293,12 @@ def may_record_complaint(actor: Actor) -> bool:
     return actor.role in COMPLAINT_TAKERS and actor.store_id is not None
 
 
+def complaints_in_header(actor: Actor) -> bool:
+    """Store staff take complaints and supervisors read them; an administrator runs
+    accounts (and may still open /complaints: head office reads every store's)."""
+    return actor.role is not Role.admin
+
+
 def require_record_complaint(actor: Actor) -> None:
     if not may_record_complaint(actor):
         raise Forbidden(N_("only the store's staff record complaints"), field="role")

@@ -18,7 +18,13 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 
-from careplan.access import Actor, may_administer, sees_store_management, starts_on_the_audit
+from careplan.access import (
+    Actor,
+    complaints_in_header,
+    may_administer,
+    sees_store_management,
+    starts_on_the_audit,
+)
 from careplan.config import get_settings
 from careplan.db import begin_for_writing
 from careplan.models import AuthSession, Staff
@@ -88,6 +94,11 @@ class Visitor:
     def has_worklist(self) -> bool:
         """Whether the header offers a worklist of their own (head office has none)."""
         return self.staff is not None and not starts_on_the_audit(self.actor)
+
+    @property
+    def sees_complaints(self) -> bool:
+        """Whether the header offers the complaints (store staff and supervisors)."""
+        return self.staff is not None and complaints_in_header(self.actor)
 
     @property
     def may_manage(self) -> bool:
