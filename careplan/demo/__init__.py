@@ -5,5 +5,5 @@ synthetic generates large chains for the benchmarks (history written in bulk by
 synthetic_steps).
 
 May import: access, config, errors, models, sign_in, staff, vocab, adherence, demo, lectures,
-members, outreach, plans.
+members, outreach, plans, value.
 """
