@@ -14,8 +14,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from careplan.errors import N_, Forbidden, NotFound
-from careplan.models import CarePlan, Checkpoint, Escalation, Member, Staff, Store
-from careplan.vocab import Role
+from careplan.models import CarePlan, Checkpoint, Complaint, Escalation, Member, Staff, Store
+from careplan.vocab import ComplaintCause, Role
 
 CHAIN_WIDE = frozenset({Role.supervisor, Role.admin})
 MANAGERS = frozenset({Role.store_manager, Role.supervisor, Role.admin})
@@ -388,3 +388,66 @@ def may_see_contact_floor(actor: Actor) -> bool:
 def require_see_contact_floor(actor: Actor) -> None:
     if not may_see_contact_floor(actor):
         raise Forbidden(N_("only a store manager, supervisor or admin may do this"), field="role")
+# --- Complaints (顾客投诉) -----------------------------------------------------------------
+
+# Who takes a complaint at the counter: the store's own people. Head office reads them.
+COMPLAINT_TAKERS = frozenset({Role.clerk, Role.pharmacist, Role.store_manager})
+
+
+def may_record_complaint(actor: Actor) -> bool:
+    """Recording a complaint: store staff, in their own store (supervisors read only)."""
+    return actor.role in COMPLAINT_TAKERS and actor.store_id is not None
+
+
+def complaints_in_header(actor: Actor) -> bool:
+    """Store staff take complaints and supervisors read them; an administrator runs
+    accounts (and may still open /complaints: head office reads every store's)."""
+    return actor.role is not Role.admin
+
+
+def require_record_complaint(actor: Actor) -> None:
+    if not may_record_complaint(actor):
+        raise Forbidden(N_("only the store's staff record complaints"), field="role")
+
+
+def scope_complaints(stmt: Select[*Ts], actor: Actor) -> Select[*Ts]:
+    """The complaints a person sees: their store's; every store's for head office."""
+    if actor.chain_wide:
+        return stmt
+    return stmt.where(Complaint.store_id == actor.store_id)
+
+
+def get_complaint(session: Session, actor: Actor, complaint_id: int) -> Complaint:
+    complaint = session.get(Complaint, complaint_id)
+    if complaint is None or not actor.may_see_store(complaint.store_id):
+        raise NotFound(N_("complaint %(id)s not found"), field="complaint_id", id=complaint_id)
+    return complaint
+
+
+def _store_manager_of(actor: Actor, complaint: Complaint) -> bool:
+    return actor.role is Role.store_manager and actor.store_id == complaint.store_id
+
+
+def may_hand_over_for_complaint(actor: Actor, complaint: Complaint) -> bool:
+    """Giving a member who complained about the service to another clerk: the manager
+    of the store chooses who (seed 000); a member's complaint of cause service only."""
+    return (
+        _store_manager_of(actor, complaint)
+        and complaint.member_id is not None
+        and complaint.cause is ComplaintCause.service
+    )
+
+
+def may_close_complaint(actor: Actor, complaint: Complaint, owner_id: int | None) -> bool:
+    """Closing: the store's manager, or the member's own clerk (who made the visit).
+    A walk-in has no clerk: the manager closes it. Whether the visit came first and who
+    may close a dissatisfied member's are the domain's (careplan/value/complaints.py)."""
+    if _store_manager_of(actor, complaint):
+        return True
+    return owner_id is not None and actor.staff_id == owner_id
+
+
+def may_close_dissatisfied(actor: Actor, complaint: Complaint) -> bool:
+    """A member still dissatisfied after the visit is the manager's to close (or to
+    reopen with a new visit): the clerk cannot end it alone."""
+    return _store_manager_of(actor, complaint)

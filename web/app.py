@@ -20,6 +20,7 @@ from web.pages import audit as audit_pages
 from web.pages import auth as auth_pages
 from web.pages import checkpoints as checkpoint_pages
 from web.pages import contact_floor as contact_floor_pages
+from web.pages import complaints as complaint_pages
 from web.pages import lectures as lecture_pages
 from web.pages import member_rights as member_rights_pages
 from web.pages import members as member_pages
@@ -87,6 +88,7 @@ def create_app(
         checkpoint_pages,
         store_pages,
         staff_month_pages,
+        complaint_pages,
         sheet_pages,
         audit_pages,
         value_pages,

@@ -10,6 +10,10 @@ from careplan.vocab import (
     BatchState,
     Channel,
     CheckpointStatus,
+    ComplaintCause,
+    ComplaintChannel,
+    ComplaintSeverity,
+    ComplaintState,
     EscalationStatus,
     GradeCause,
     HealthCheckSource,
@@ -27,6 +31,7 @@ from careplan.vocab import (
     RemovalReason,
     RiskReason,
     Role,
+    Satisfaction,
     SeatStatus,
     Sex,
     StopReason,
@@ -182,6 +187,33 @@ _LABELS_BY_VOCAB: dict[type[StrEnum], dict[StrEnum, str]] = {
         GradeCause.referral: N_("Referral"),
         GradeCause.staff: N_("Set by staff"),
         GradeCause.cleared: N_("Cleared by staff"),
+    ComplaintCause: {
+        ComplaintCause.product: N_("Product"),
+        ComplaintCause.environment: N_("Shopping environment"),
+        ComplaintCause.service: N_("Service"),
+        ComplaintCause.after_sales: N_("After-sales service"),
+        ComplaintCause.other: N_("complaint.Other"),
+    },
+    ComplaintSeverity: {
+        ComplaintSeverity.low: N_("Minor"),
+        ComplaintSeverity.medium: N_("Moderate"),
+        ComplaintSeverity.high: N_("Serious"),
+    },
+    ComplaintChannel: {
+        ComplaintChannel.in_person: N_("In person"),
+        ComplaintChannel.phone: N_("By phone"),
+        ComplaintChannel.wechat: N_("WeChat"),
+        ComplaintChannel.sms: N_("SMS"),
+        ComplaintChannel.other: N_("complaint.Other"),
+    },
+    ComplaintState: {
+        ComplaintState.open: N_("complaint.Open"),
+        ComplaintState.closed: N_("complaint.Closed"),
+    },
+    Satisfaction: {
+        Satisfaction.satisfied: N_("Satisfied"),
+        Satisfaction.neutral: N_("So-so"),
+        Satisfaction.dissatisfied: N_("Dissatisfied"),
     },
     SeatStatus: {
         SeatStatus.registered: N_("Registered"),
@@ -201,6 +233,7 @@ for _vocab in (
     LectureStatus,
     SeatStatus, LecturePhase, ImportOutcome, MessageChannel, MessageState, MessageReason,
     GradeCause,
+    ComplaintCause, ComplaintSeverity, ComplaintChannel, ComplaintState, Satisfaction,
 ):  # fmt: skip
     for _member in _vocab:
         LABELS[(_vocab.__name__, _member.value)] = _LABELS_BY_VOCAB[_vocab][_member]
@@ -413,6 +446,21 @@ FIELDS: dict[str, str] = {
     "new_password": N_("New password"),
     "repeat_password": N_("New password again"),
     "confirm": N_("Confirmation"),
+    "what": N_("What the complaint is about"),
+    "place": N_("Where it happened"),
+    "cause": N_("Cause"),
+    "severity": N_("Severity"),
+    "complaint_channel": N_("How it came in"),
+    "walk_in_name": N_("Walk-in customer's name"),
+    "walk_in_phone": N_("Phone"),
+    "received_on": N_("Received on"),
+    "about_staff_id": N_("Staff member it is about"),
+    "on_the_spot": N_("What was done on the spot"),
+    "satisfaction": N_("The member's satisfaction"),
+    "closing_note": N_("How it ended"),
+    "note": N_("Note"),
+    "month": N_("Month"),
+    "complaint_id": N_("Complaint"),
 }
 
 # Column headings of the audit's CSV files, in the reader's language.

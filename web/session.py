@@ -22,6 +22,8 @@ from careplan.access import (
     Actor,
     may_administer,
     may_see_spend_tiers,
+    complaints_in_header,
+    may_administer,
     sees_store_management,
     starts_on_the_audit,
 )
@@ -99,6 +101,9 @@ class Visitor:
     def may_see_value(self) -> bool:
         """Whether the header offers member value (spend tiers and quadrants)."""
         return self.staff is not None and may_see_spend_tiers(self.actor)
+    def sees_complaints(self) -> bool:
+        """Whether the header offers the complaints (store staff and supervisors)."""
+        return self.staff is not None and complaints_in_header(self.actor)
 
     @property
     def may_manage(self) -> bool:

@@ -7,9 +7,14 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, Page
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from careplan import clock
+from careplan.access import Actor
 from careplan.demo.chain import DEMO_PASSWORD
-from careplan.models import CarePlan, Checkpoint, Lecture, Member
+from careplan.models import CarePlan, Checkpoint, Lecture, Member, Staff
+from careplan.value import complaints
+from careplan.value.complaints import ComplaintIn
 from tests.browser.axe import describe, violations
 from tests.browser.live import LiveServer, signed_in_page
 
@@ -26,7 +31,27 @@ def _ids(server: LiveServer) -> dict[str, int]:
         lecture = session.scalars(select(Lecture).order_by(Lecture.id)).first()
         member = session.get(Member, plan.member_id)
         assert step is not None and lecture is not None and member is not None
-        return {"member": member.id, "plan": plan.id, "step": step.id, "lecture": lecture.id}
+        return {"member": member.id, "plan": plan.id, "step": step.id, "lecture": lecture.id,
+                "complaint": _complaint(session, member)}  # fmt: skip
+
+
+def _complaint(session: Session, member: Member) -> int:
+    """The demo has no complaint: one of a member, with its visit, for its page."""
+    owner = session.get(Staff, member.owner_id)
+    assert owner is not None
+    actor = Actor.of(owner, via="test")
+    session.info["actor"] = actor
+    data = ComplaintIn(
+        what="等候时间太长",
+        cause="service",
+        severity="medium",
+        channel="in_person",
+        member_id=member.id,
+        on_the_spot="当场致歉",
+    )
+    complaint = complaints.record(session, actor, data, now=clock.now())
+    session.commit()
+    return complaint.id
 
 
 def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
@@ -40,6 +65,9 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
         f"/plans/{ids['plan']}",
         f"/checkpoints/{ids['step']}",
         "/escalations",
+        "/complaints",
+        "/complaints/new",
+        f"/complaints/{ids['complaint']}",
         "/sheets",
         "/lectures",
         f"/lectures/{ids['lecture']}",
@@ -65,6 +93,9 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
             "/purchases/classes",
             "/value/spend?scope=chain",
         ],
+            f"/complaints/{ids['complaint']}",
+        ],
+        "duzhi": ["/audit", "/audit/steps?status=overdue", "/purchases/classes", "/complaints"],
         "admin": [
             "/admin/staff",
             "/admin/staff/new",

@@ -43,6 +43,7 @@ from careplan.value import grades
 from careplan.value import analysis
 from careplan.value import outlook
 from careplan.value import staff_month
+from careplan.value import complaints
 from careplan.vocab import Channel, MessageChannel, OwnershipReason, Paper, Role
 from careplan.value import tiers as spend_tiers
 from careplan.vocab import Channel, MessageChannel, OwnershipReason, Paper, Role, ValuePeriod
@@ -559,6 +560,7 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
     walk("username unknown", staff.by_username, s, "ghost")
     walk("language", staff.set_language, s, world.clerk_a.id, "fr")
     _walk_the_admin_console(walk, world, left, now)
+    _walk_complaints(walk, world, now)
     walk("erase why", erasure.erase_member, s, manager, bare.id, "whim", now=now)
     walk("erase live", erasure.erase_member, s, manager, buyer.id, "request", now=now)
     erasure.erase_member(s, manager, bare.id, "request", now=now)
@@ -715,6 +717,51 @@ def _walk_the_admin_console(walk: Walk, world: World, left: Staff, now: datetime
         staff.choose_password(s, world.clerk_a2.id, "the-same-password", "the-same-password")
 
     walk("password unchanged", same_again)
+
+
+def _walk_complaints(walk: Walk, world: World, now: datetime) -> None:
+    s = world.session
+    clerk, manager = world.actor(world.clerk_a), world.actor(world.manager_a)
+
+    def record(actor: Actor = clerk, **values: Any) -> Any:
+        data = {"what": "态度差", "cause": "service", "severity": "high",
+                "channel": "in_person", "walk_in_name": "路人"} | values  # fmt: skip
+        return complaints.record(s, actor, complaints.ComplaintIn(**data), now=now)
+
+    walk("complaint unseen", complaints.path_of, s, world.actor(world.clerk_b), 999_999)
+    walk("complaint by head office", record, world.actor(world.supervisor))
+    walk("complaint who", record, walk_in_name=" ")
+    walk("complaint phone", record, walk_in_phone="call me")
+    walk("complaint text", lambda: record(what=" "))
+    walk("complaint about", record, about_staff_id=world.clerk_b.id)
+    member = make_member(world, name="投诉人")
+    by_member = record(member_id=member.id).id
+    walk_in = record().id
+    s.commit()
+    clerk = world.actor(world.clerk_a)
+
+    def close(actor: Actor, complaint_id: int, satisfaction: str = "satisfied",
+              note: str = "好") -> Any:  # fmt: skip
+        return complaints.close(s, actor, complaint_id, satisfaction=satisfaction, note=note,
+                                now=now)  # fmt: skip
+
+    walk("close before the visit", close, clerk, by_member)
+    walk("close a walk-in's", close, clerk, walk_in)
+    walk("close without a note", close, manager, walk_in, note=" ")
+    walk("hand over as a clerk", complaints.hand_over, s, clerk, by_member, world.clerk_a2.id,
+         now=now)  # fmt: skip
+    step = complaints.path_of(s, clerk, by_member).step
+    assert step is not None
+    checkpoints.record_result(s, clerk, step.id, checkpoints.ResultIn(
+        version=step.version, channel="phone", adherence="as_directed"),
+        today=now.date(), now=now)  # fmt: skip
+    close(manager, walk_in)
+    complaints.hand_over(s, world.actor(world.manager_a), by_member, world.clerk_a2.id, now=now)
+    s.commit()
+    walk("close dissatisfied", close, world.actor(world.clerk_a2), by_member, "dissatisfied")
+    walk("close twice", close, world.actor(world.manager_a), walk_in)
+    walk("hand over twice", complaints.hand_over, s, world.actor(world.manager_a), by_member,
+         world.clerk_a.id, now=now)  # fmt: skip
 
 
 # A character's name and the file format of an answer, the same in both languages.
@@ -896,6 +943,11 @@ def walk_the_pages(client: TestClient, world: World, language: str) -> dict[str,
         headers={"Content-Type": "application/json"} | api_sign_in(client, "manager.a"),
     )
     assert r.status_code == 422 and r.json()["error"]["key"] == "not valid JSON", r.text
+    pages["complaint"] = client.post(
+        "/complaints", data={"csrf_token": token, "member_id": "", "walk_in_name": "张",
+                             "cause": "service", "severity": "high",
+                             "complaint_channel": "in_person", "what": " "}
+    ).text  # fmt: skip
     pages["lecture"] = client.post(
         "/lectures", data={"csrf_token": token, "title_zh": "讲座", "capacity": "many"}
     ).text

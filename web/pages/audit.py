@@ -25,6 +25,7 @@ from web.deps import DbSession, Now
 from web.i18n import gettext_for
 from web.labels import AUDIT_COLUMNS
 from web.pages.common import pages_router
+from web.pages.complaints import staff_rows, store_rows
 from web.pages.worklist import protocol_choices
 from web.session import User
 from web.templating import render
@@ -134,6 +135,19 @@ def _query(
         return plain.query(session, visitor.actor, today), refused
 
 
+def _complaint_figures(session: DbSession, visitor: User, q: audit.AuditQuery) -> dict[str, Any]:
+    """Complaints received in the period: by store above a store, by the person they
+    are about in a store, a person's own at theirs."""
+    s, _ = q.scope, gettext_for(visitor.language)
+    span = (q.period_from, q.until)
+    if s.store_id is None:
+        stores = [st.id for st in visible_stores(session, visitor.actor)
+                  if not s.region or st.region == s.region]  # fmt: skip
+        return {"cf_rows": store_rows(session, visitor, stores, *span), "cf_first": _("Store")}
+    rows = staff_rows(session, visitor, s.store_id, *span, only=s.staff_id)
+    return {"cf_rows": rows, "cf_first": _("Staff member it is about")}
+
+
 @pages.get("/audit")
 def audit_page(
     request: Request, p: Audit, visitor: User, session: DbSession, clock: Now
@@ -142,6 +156,7 @@ def audit_page(
     report = audit.report(session, visitor.actor, q)
     context = _context(session, visitor, q) | {"report": report, "today": clock.today}
     context |= {"filter_error": refused, "asked": p}
+    context |= _complaint_figures(session, visitor, q)
     if q.scope.level == "staff":  # the last level: the person's own overdue steps
         f = audit.StepFilter()
         context["steps"] = audit.list_steps(session, visitor.actor, q, f, limit=PAGE_SIZE, offset=0)

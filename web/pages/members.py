@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from careplan.access import get_member, may_choose_owner, may_erase_members, may_set_grade
 from careplan.access import get_member, may_choose_owner, may_erase_members, may_set_outlook
+from careplan.access import get_member, may_choose_owner, may_erase_members, may_record_complaint
 from careplan.adherence import measured
 from careplan.adherence.purchases import purchases_of
 from careplan.config import get_settings
@@ -28,6 +29,7 @@ from careplan.plans.lifecycle import open_escalations, plans_of_member
 from careplan.plans.measurements import MEASUREMENTS
 from careplan.staff import names_of, store_staff
 from careplan.value import grades
+from careplan.value import complaints
 from careplan.vocab import MessageChannel, Sex
 from careplan.value import outlook as outlooks
 from careplan.vocab import MessageChannel, Outlook, Sex
@@ -454,6 +456,8 @@ def member_view(
         "open_lectures": lectures.open_for_registration(session, actor, member.id, now=clock.now),
         "lecture_done": lecture_done,
         "open_escalations": escalations,
+        "member_complaints": complaints.complaints_of_member(session, actor, member.id),
+        "may_record_complaint": may_record_complaint(actor),
         # After an enrolment: which plan was just made, to say so.
         "enrolled": next((p for p in plans if p["plan"].id == enrolled), None),
         "error": error,

@@ -26,6 +26,7 @@ from careplan.plans.lifecycle import (
 )
 from careplan.plans.protocols import definition_of
 from careplan.staff import store_staff
+from careplan.value.complaints import FOLLOW_UP_PROTOCOL
 from web.deps import DbSession, Now
 from web.pages.common import Form, FormData, date_of, int_of, pages_router, redirect, text_of
 from web.pages.worklist import protocol_choices
@@ -41,7 +42,8 @@ def _enrol_context(session: DbSession, member: Member, today: Any) -> dict[str, 
     return {
         "nav": "members",
         "member": member,
-        "protocols": protocol_choices(session),
+        # A complaint's follow-up visit is made by recording the complaint, not here.
+        "protocols": [p for p in protocol_choices(session) if p[0] != FOLLOW_UP_PROTOCOL],
         "staff": staff,
         "today": today,
         "values": {"start": today.isoformat(), "assignee_id": str(member.owner_id)},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi import Request
@@ -24,9 +24,11 @@ from careplan.sessions import end_sessions_of
 from careplan.staff import get_staff, names_of, store_staff
 from careplan.stores import store_names as visible_store_names
 from careplan.stores import visible_stores
+from careplan.value.complaints import month_bounds
 from careplan.vocab import EscalationStatus
 from web.deps import DbSession, Now
 from web.pages.common import Form, date_of, int_of, ints_of, pages_router, redirect, text_of
+from web.pages.complaints import staff_rows
 from web.session import User, Visitor
 from web.templating import render
 
@@ -43,6 +45,11 @@ def store_of(session: DbSession, visitor: Visitor, store: int | None) -> Store:
     if found is None or not actor.may_see_store(found.id):
         raise NotFound(N_("store not found"), field="store")
     return found
+
+
+def _this_month(today: date) -> tuple[date, date]:
+    first, after = month_bounds(today)
+    return first, after - timedelta(days=1)
 
 
 def _staff_context(
@@ -67,6 +74,8 @@ def _staff_context(
         "names": {s.id: s.name for s in staff},
         "handovers": archive.recent_handovers(session, visitor.actor, store.id),
         "covers": archive.covers_in_force(session, visitor.actor, store.id),
+        # The store's complaint figures this month (the audit has any period).
+        "cf_rows": staff_rows(session, visitor, store.id, *_this_month(today)),
         "today": today,
         "error": None,
         "done": None,
