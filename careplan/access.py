@@ -304,6 +304,8 @@ def require_set_grade(actor: Actor, member: Member) -> None:
             N_("only the member's owner, a store manager or a supervisor may set this grade"),
             field="grade",
         )
+
+
 # --- Member value: spend tiers and quadrants ----------------------------------------------
 
 
@@ -342,6 +344,8 @@ def may_refresh_value_snapshot(actor: Actor) -> bool:
     """Asking for the figures again now rather than tonight (a queued job; running it
     twice only costs time): whoever may open the page, managers and head office."""
     return may_see_spend_tiers(actor)
+
+
 # --- The member analysis (会员分析) ------------------------------------------------------
 
 
@@ -364,6 +368,8 @@ def may_see_phones_in_member_lists(actor: Actor) -> bool:
     calls them: its manager. Head office sees who and how many, not the numbers (PIPL's
     minimum necessary); one member's page still shows theirs."""
     return actor.role in MANAGERS and not actor.chain_wide and actor.store_id is not None
+
+
 def may_set_outlook(actor: Actor, member: Member) -> bool:
     """How soon a member will buy again (预计续购) is judged by who knows them: their
     owner, or a manager over their store (careplan/value/outlook.py)."""
@@ -388,6 +394,8 @@ def may_see_contact_floor(actor: Actor) -> bool:
 def require_see_contact_floor(actor: Actor) -> None:
     if not may_see_contact_floor(actor):
         raise Forbidden(N_("only a store manager, supervisor or admin may do this"), field="role")
+
+
 # --- Complaints (顾客投诉) -----------------------------------------------------------------
 
 # Who takes a complaint at the counter: the store's own people. Head office reads them.

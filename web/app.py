@@ -19,8 +19,8 @@ from web.pages import admin as admin_pages
 from web.pages import audit as audit_pages
 from web.pages import auth as auth_pages
 from web.pages import checkpoints as checkpoint_pages
-from web.pages import contact_floor as contact_floor_pages
 from web.pages import complaints as complaint_pages
+from web.pages import contact_floor as contact_floor_pages
 from web.pages import lectures as lecture_pages
 from web.pages import member_rights as member_rights_pages
 from web.pages import members as member_pages
@@ -30,8 +30,8 @@ from web.pages import purchases as purchase_pages
 from web.pages import sheets as sheet_pages
 from web.pages import staff_month as staff_month_pages
 from web.pages import store as store_pages
-from web.pages import value_spend as value_spend_pages
 from web.pages import value as value_pages
+from web.pages import value_spend as value_spend_pages
 from web.pages import worklist as worklist_pages
 from web.sheet_pdf import check_font
 

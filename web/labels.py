@@ -187,6 +187,7 @@ _LABELS_BY_VOCAB: dict[type[StrEnum], dict[StrEnum, str]] = {
         GradeCause.referral: N_("Referral"),
         GradeCause.staff: N_("Set by staff"),
         GradeCause.cleared: N_("Cleared by staff"),
+    },
     ComplaintCause: {
         ComplaintCause.product: N_("Product"),
         ComplaintCause.environment: N_("Shopping environment"),

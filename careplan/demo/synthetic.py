@@ -45,8 +45,8 @@ from careplan.models.base import Base
 from careplan.plans.protocols import definition_of
 from careplan.plans.schedule import PlannedStep, plan_schedule
 from careplan.sign_in import hash_password
-from careplan.value.outlook import CONTACT_PROTOCOLS
 from careplan.value.complaints import FOLLOW_UP_PROTOCOL
+from careplan.value.outlook import CONTACT_PROTOCOLS
 
 REGIONS = ("华东", "华北", "华南", "华中", "西南", "西北", "东北")
 DISTRICTS = ("人民路", "解放路", "中山路", "建设路", "和平路", "新华路", "胜利路", "长江路")
@@ -199,9 +199,8 @@ class _Chain:
         for row in session.scalars(select(ProtocolVersion).order_by(ProtocolVersion.version)):
             # A contact plan follows an outlook someone set (careplan/value/outlook.py),
             # never a random draw.
-            if row.protocol_id not in CONTACT_PROTOCOLS:
             # A complaint's follow-up visit comes with a complaint, never as a random plan.
-            if row.protocol_id != FOLLOW_UP_PROTOCOL:
+            if row.protocol_id not in CONTACT_PROTOCOLS and row.protocol_id != FOLLOW_UP_PROTOCOL:
                 latest[row.protocol_id] = row
         if not latest:
             raise InvalidInput(N_("run `careplan protocols load` first"), field="protocols")

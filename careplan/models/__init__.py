@@ -9,7 +9,6 @@ from careplan.models.escalation import Escalation
 from careplan.models.health_check import HealthCheck
 from careplan.models.lecture import Lecture, LectureInvitation, LectureSeat
 from careplan.models.member import Erasure, GradeChange, Member, Ownership
-from careplan.models.member import Erasure, Member, Ownership
 from careplan.models.member_tally import MemberTally, MemberTallyRun
 from careplan.models.member_value import MemberValue, ValueSnapshot
 from careplan.models.message import Message, MessageConsent

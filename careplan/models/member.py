@@ -11,8 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from careplan.models.base import Base, IdMixin, IdType, JsonType, TimestampMixin, enum_column
 from careplan.models.staff import Staff
 from careplan.models.store import Store
-from careplan.vocab import GradeCause, OwnershipReason, Sex
-from careplan.vocab import Outlook, OwnershipReason, Sex
+from careplan.vocab import GradeCause, Outlook, OwnershipReason, Sex
 
 
 class Member(IdMixin, TimestampMixin, Base):

@@ -7,7 +7,7 @@ index (run, dimension, store, kind, value, number) reads one dimension across a 
 or all stores without touching the table (a chain's 400 areas are 80,000 rows).
 
 Revision ID: f25c3e5a7d92
-Revises: b1d3f5a7c9e2
+Revises: f25a1c3e5b70
 Create Date: 2026-12-03 17:36:29.707661
 """
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ from alembic import op
 
 
 revision: str = 'f25c3e5a7d92'
-down_revision: str | None = 'b1d3f5a7c9e2'
+down_revision: str | None = 'f25a1c3e5b70'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,7 +5,7 @@ Unset, the member page shows the default from the purchase rhythm, computed when
 so nothing is backfilled. No index: the outlook is read with its member, never searched.
 
 Revision ID: f25d4b6c8e03
-Revises: b1d3f5a7c9e2
+Revises: f25c3e5a7d92
 Create Date: 2026-12-03 17:45:00
 """
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision: str = 'f25d4b6c8e03'
-down_revision: str | None = 'b1d3f5a7c9e2'
+down_revision: str | None = 'f25c3e5a7d92'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

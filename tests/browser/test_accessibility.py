@@ -73,10 +73,8 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
         f"/lectures/{ids['lecture']}",
         "/settings",
     ]
-    managing = ["/store/staff", "/audit", "/audit/adherence", "/purchases/import",
-                "/value/analysis", "/value/analysis/inactive"]  # fmt: skip
     managing = ["/store/staff", "/audit", "/audit/adherence", "/audit/contact-floor",
-                "/purchases/import"]  # fmt: skip
+                "/purchases/import", "/value/analysis", "/value/analysis/inactive",
                 "/value/staff"]  # fmt: skip
     return {
         "xh.clerk1": daily,
@@ -86,16 +84,15 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
             f"/lectures/{ids['lecture']}/invite",
             "/value/spend",
             "/value/spend/quadrant/hh",
+            f"/complaints/{ids['complaint']}",
         ],
         "duzhi": [
             "/audit",
             "/audit/steps?status=overdue",
             "/purchases/classes",
             "/value/spend?scope=chain",
+            "/complaints",
         ],
-            f"/complaints/{ids['complaint']}",
-        ],
-        "duzhi": ["/audit", "/audit/steps?status=overdue", "/purchases/classes", "/complaints"],
         "admin": [
             "/admin/staff",
             "/admin/staff/new",

@@ -45,8 +45,7 @@ def test_every_shipped_protocol_loads_with_zh_and_en_text():
     ids = {p.definition.id for p in shipped_protocols()}
     assert ids == {"osteoporosis", "post_purchase", "follow_up_333", "hypertension", "diabetes_t2",
                    "contact_this_month", "contact_two_months", "contact_three_months",
-                   "contact_beyond"}  # fmt: skip
-                   "complaint_follow_up"}  # fmt: skip
+                   "contact_beyond", "complaint_follow_up"}  # fmt: skip
     for p in shipped_protocols():
         for step in p.definition.checkpoints:
             assert step.title.zh and step.title.en and step.guidance.zh and step.guidance.en

@@ -39,12 +39,7 @@ from careplan.sign_in import hash_password
 from careplan.trust.access_log import who_looked
 from careplan.trust.change_log import history
 from careplan.validation import parse
-from careplan.value import grades
-from careplan.value import analysis
-from careplan.value import outlook
-from careplan.value import staff_month
-from careplan.value import complaints
-from careplan.vocab import Channel, MessageChannel, OwnershipReason, Paper, Role
+from careplan.value import analysis, complaints, grades, outlook, staff_month
 from careplan.value import tiers as spend_tiers
 from careplan.vocab import Channel, MessageChannel, OwnershipReason, Paper, Role, ValuePeriod
 from tests.factories import (

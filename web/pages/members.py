@@ -9,9 +9,14 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from fastapi.responses import Response
 
-from careplan.access import get_member, may_choose_owner, may_erase_members, may_set_grade
-from careplan.access import get_member, may_choose_owner, may_erase_members, may_set_outlook
-from careplan.access import get_member, may_choose_owner, may_erase_members, may_record_complaint
+from careplan.access import (
+    get_member,
+    may_choose_owner,
+    may_erase_members,
+    may_record_complaint,
+    may_set_grade,
+    may_set_outlook,
+)
 from careplan.adherence import measured
 from careplan.adherence.purchases import purchases_of
 from careplan.config import get_settings
@@ -28,9 +33,7 @@ from careplan.plans.contacts import contact_log, last_answer
 from careplan.plans.lifecycle import open_escalations, plans_of_member
 from careplan.plans.measurements import MEASUREMENTS
 from careplan.staff import names_of, store_staff
-from careplan.value import grades
-from careplan.value import complaints
-from careplan.vocab import MessageChannel, Sex
+from careplan.value import complaints, grades
 from careplan.value import outlook as outlooks
 from careplan.vocab import MessageChannel, Outlook, Sex
 from web.access_log import looked
@@ -474,15 +477,13 @@ def member_view(
         "may_set_grade": may_set_grade(actor, member),
         "referrer": session.get(Member, member.referred_by_id) if member.referred_by_id else None,
         "referred": archive.referred_by(session, member.id),
-    }
-    refused = error or message_error or grade_error
         "outlook": outlooks.outlook_of(session, actor, member.id, clock.today),
         "outlooks": list(Outlook),
         "may_set_outlook": may_set_outlook(actor, member),
         "outlook_error": outlook_error,
         "outlook_saved": outlook_saved,
     }
-    refused = error or message_error or outlook_error
+    refused = error or message_error or grade_error or outlook_error
     return render(request, visitor, "members/page.html", context, status=422 if refused else 200)
 
 
