@@ -20,10 +20,9 @@ from fastapi import Depends, Request, Response
 
 from careplan.access import (
     Actor,
-    may_administer,
-    may_see_spend_tiers,
     complaints_in_header,
     may_administer,
+    may_see_spend_tiers,
     sees_store_management,
     starts_on_the_audit,
 )
@@ -99,8 +98,15 @@ class Visitor:
 
     @property
     def may_see_value(self) -> bool:
-        """Whether the header offers member value (spend tiers and quadrants)."""
-        return self.staff is not None and may_see_spend_tiers(self.actor)
+        """Whether the header offers member value (spend tiers and quadrants). Not the
+        admin's: their header is full at 1280 px; the audit page links to it."""
+        return (
+            self.staff is not None
+            and may_see_spend_tiers(self.actor)
+            and not may_administer(self.actor)
+        )
+
+    @property
     def sees_complaints(self) -> bool:
         """Whether the header offers the complaints (store staff and supervisors)."""
         return self.staff is not None and complaints_in_header(self.actor)

@@ -141,20 +141,14 @@ def enroll(
     today: date,
     now: datetime,
     assignee_id: int | None = None,
-    health_data: bool = True,
 ) -> CarePlan:
     """`assignee_id`: who works the steps (default the member's owner; a pharmacist may
-    take a plan that needs one). `health_data`: False for a plan that records none (a
-    complaint's follow-up visit, careplan/value/complaints.py), which needs no consent."""
+    take a plan that needs one)."""
     member = get_member(session, actor, member_id)
     require_alive(member)
     require_not_erased(member)
     if needs_health_consent(definition_of(get_version(session, protocol_id, version))):
         require_consent(member)
-    if health_data:
-        require_consent(member)
-    else:
-        require_not_erased(member)
     assignee = member.owner_id if assignee_id is None else assignee_id
     if assignee != member.owner_id:
         check_owner(session, assignee, member.home_store_id, field="assignee_id")

@@ -7,7 +7,7 @@ Decisions kept here, once:
 - The visit is a step of the protocol `complaint_follow_up`, due FOLLOW_UP_DAYS after
   the complaint by its severity, open from the complaint day.
 - The visit holds no health data, so it needs no health-data consent
-  (FOLLOW_UP_HOLDS_HEALTH_DATA, passed to lifecycle.enroll).
+  (its protocol says `health_data: false`; lifecycle.needs_health_consent decides).
 - A member's second complaint while a visit is still open shares that visit.
 - A member's complaint closes only after the visit is recorded; a dissatisfied member's
   is closed by the store manager (careplan/access.py decides who is who).
@@ -66,7 +66,6 @@ FOLLOW_UP_DAYS = {
     ComplaintSeverity.low: 7,
 }
 # A complaint visit asks how it was put right, never about health: no consent needed.
-FOLLOW_UP_HOLDS_HEALTH_DATA = False
 LONGEST_TEXT = 2000
 PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,18}[0-9]$", re.ASCII)
 
@@ -187,8 +186,7 @@ def _follow_up(
         return shared
     start = complaint.received_on
     plan = lifecycle.enroll(session, actor, member_id=member.id, protocol_id=FOLLOW_UP_PROTOCOL,
-                            start=start, today=local_date(now), now=now,
-                            health_data=FOLLOW_UP_HOLDS_HEALTH_DATA)  # fmt: skip
+                            start=start, today=local_date(now), now=now)  # fmt: skip
     step = lifecycle.checkpoints_of(session, plan)[0]
     due = start + timedelta(days=FOLLOW_UP_DAYS[complaint.severity])
     lifecycle.shift_checkpoint(step, (due - step.due_on).days)

@@ -35,7 +35,9 @@ def _archive() -> dict[str, object]:
     texts: dict[str, object] = {}
     for name, info in MemberFields.model_fields.items():
         limit = next((m.max_length for m in info.metadata if hasattr(m, "max_length")), 80)
-        if name in ("mobile", "landline", "email", "name", "special_dates", "regular_medicines"):
+        # A referrer is named by a card number that must exist: not free text.
+        if name in ("mobile", "landline", "email", "name", "special_dates", "regular_medicines",
+                    "referred_by_card"):  # fmt: skip
             continue
         if "list" in str(info.annotation):
             texts[name] = [_hostile(name, 80)]
