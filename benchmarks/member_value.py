@@ -1,17 +1,19 @@
-"""Spend tiers and quadrants at 200,000 members: the pages' server time against their floor,
-and the value snapshot's refresh.
+"""Member value at 200,000 members: the spend, quadrant, analysis and long-inactive pages'
+server time against their floor, and the nightly refresh (value snapshot + analysis counts).
 
     .venv/bin/python benchmarks/member_value.py [--db sqlite|postgres] [--members 200000]
                                                 [--stores 100] [--requests 40] [--smoke]
 
 - A synthetic chain: --stores stores in seven regions, a manager and a clerk per store, a
-  supervisor; --members members, 85 % of whom bought on 1 to 60 days of the last year
+  supervisor; --members members (archives filled as stores fill them: sex, age, 小区,
+  education…, 70 % with health consent and its lists; joined over five years), 85 % of
+  whom bought on 1 to 60 days of the last year
   (about a million till lines at 200,000). Built once and reused, named by a fingerprint of
   its size, seed, this builder's version and the schema's head: SQLite in
   var/bench-value-<fingerprint>.db, PostgreSQL in careplan_bench_value_<fingerprint> on
   CAREPLAN_BENCH_PG. Members and staff go in by SQLAlchemy's bulk insert, the till lines by
   the driver's own (executemany on SQLite, COPY on PostgreSQL).
-- The snapshot is refreshed once, timed (snapshot_seconds).
+- The snapshot and the analysis counts are refreshed once, timed (snapshot_seconds).
 - PAGES, each requested --requests times, interleaved, through the ASGI app in this
   process (as benchmarks/pages.py): server time from the request to the last byte.
   The floor of a page: the SQL it ran, replayed bare on a raw DB-API connection, every row
@@ -47,13 +49,13 @@ from careplan import migrate
 from careplan.config import ROOT
 from careplan.db import make_engine, make_session_factory
 from careplan.models import Member, Staff, Store
-from careplan.value import snapshot
+from careplan.value import analysis, snapshot
 from careplan.vocab import Role
 from web.app import create_app
 from web.session import SESSION_COOKIE
 
 PG_BASE = os.environ.get("CAREPLAN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
-BUILDER_VERSION = 1  # change when the chain this script builds changes
+BUILDER_VERSION = 2  # change when the chain this script builds changes
 SEED = 25
 TODAY = date(2026, 11, 30)
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -67,6 +69,13 @@ PAGES = [
     ("bench.m1", "spend_store", "/value/spend"),
     ("bench.super", "quadrant_chain", "/value/spend/quadrant/hh?scope=chain"),
     ("bench.m1", "quadrant_store", "/value/spend/quadrant/lh"),
+    ("bench.super", "analysis_chain", "/value/analysis"),
+    ("bench.super", "analysis_chain_area", "/value/analysis/tab?dim=area"),
+    ("bench.super", "analysis_chain_medicines", "/value/analysis/tab?dim=medicines"),
+    ("bench.m1", "analysis_store", "/value/analysis?dim=age"),
+    ("bench.super", "inactive_chain", "/value/analysis/inactive"),
+    ("bench.super", "inactive_region", "/value/analysis/inactive?region=%E5%8D%8E%E5%8C%97"),
+    ("bench.m1", "inactive_store", "/value/analysis/inactive?page=3"),
 ]
 NAMES = tuple(name for _, name, _ in PAGES)
 JSON_KEYS = (
@@ -115,15 +124,48 @@ def _staff(factory: sessionmaker[Session], stores: int) -> list[tuple[int, int]]
     return [(store_id, clerks[store_id]) for store_id in ids]
 
 
+AREAS_PER_STORE = 30  # the 小区 around a store: a chain of 100 stores knows ~3,000
+CONDITIONS = ("高血压", "2型糖尿病", "骨质疏松", "高血脂", "冠心病", "慢阻肺")
+ALLERGIES = ("青霉素", "磺胺类", "头孢类", "阿司匹林")
+MEDICINES = ("氨氯地平", "二甲双胍", "阿托伐他汀", "碳酸钙D3", "缬沙坦", "阿卡波糖")
+CHOICES = {
+    "education": ("初中", "高中", "大专", "本科", "研究生"),
+    "income_band": ("3000以下", "3000-6000", "6000-10000", "10000以上"),
+    "marital_status": ("已婚", "未婚", "丧偶"),
+}
+
+
+def _member_row(rng: random.Random, i: int, store: tuple[int, int]) -> dict[str, Any]:
+    """One archive as stores fill them: most with sex and birthday, some with the rest;
+    about 70 % consented to health data (only theirs carry health lists)."""
+    store_id, clerk = store
+    consented = rng.random() < 0.7
+    row: dict[str, Any] = {
+        "card_number": f"VB{i:09d}", "home_store_id": store_id, "owner_id": clerk,
+        "name": f"会员{i}", "name_initials": "hy",
+        "mobile": f"139{rng.randrange(10**8):08d}",
+        "sex": rng.choice(("female", "female", "male")) if rng.random() < 0.95 else None,
+        "birthday": TODAY - timedelta(days=rng.randrange(20 * 365, 85 * 365))
+        if rng.random() < 0.9 else None,
+        "residential_area": f"{store_id}号店旁{rng.randrange(AREAS_PER_STORE)}小区"
+        if rng.random() < 0.8 else None,
+        "created_at": NOW - timedelta(days=rng.randrange(5 * 365), seconds=rng.randrange(86400)),
+        "health_consent": consented,
+        "chronic_conditions": rng.sample(CONDITIONS, rng.randrange(3)) if consented else [],
+        "drug_allergies": rng.sample(ALLERGIES, rng.randrange(2)) if consented else [],
+        "regular_medicines": [{"name": m} for m in rng.sample(MEDICINES, rng.randrange(3))]
+        if consented else [],
+    }  # fmt: skip
+    for column, values in CHOICES.items():
+        row[column] = rng.choice(values) if rng.random() < 0.6 else None
+    return row
+
+
 def _members(factory: sessionmaker[Session], stores: list[tuple[int, int]], n: int) -> None:
     rng = random.Random(SEED)
     for lo in range(0, n, 20_000):
-        rows = []
-        for i in range(lo, min(n, lo + 20_000)):
-            store_id, clerk = stores[i % len(stores)]
-            rows.append({"card_number": f"VB{i:09d}", "home_store_id": store_id,
-                         "owner_id": clerk, "name": f"会员{i}", "name_initials": "hy",
-                         "mobile": f"139{rng.randrange(10**8):08d}"})  # fmt: skip
+        upto = min(n, lo + 20_000)
+        rows = [_member_row(rng, i, stores[i % len(stores)]) for i in range(lo, upto)]
         with factory.begin() as s:
             s.execute(insert(Member), rows)
 
@@ -283,6 +325,7 @@ def measure(url: str, rounds: int, warm: int) -> tuple[dict[str, Any], float]:
     factory = make_session_factory(engine)
     started = time.perf_counter()
     snapshot.refresh(factory, as_of=TODAY, now=NOW)
+    analysis.refresh_tallies(factory, now=NOW)  # as the nightly job does, right after
     refreshed = time.perf_counter() - started
     analyze(engine)  # the new snapshot's rows, for the planner
     capture = Capture()

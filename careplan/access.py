@@ -8,7 +8,7 @@ out-of-scope rows are simply "not found".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeVar, TypeVarTuple
+from typing import Any, Literal, TypeVar, TypeVarTuple
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -316,28 +316,31 @@ def may_see_spend_tiers(actor: Actor) -> bool:
     return actor.role in MANAGERS
 
 
-def may_choose_value_scope(actor: Actor, store_id: int | None) -> bool:
-    """Which scope of tiers a person may open: head office any (`store_id` None: a region
-    or the chain); a store manager their own store only."""
-    if not may_see_spend_tiers(actor):
-        return False
-    return actor.chain_wide or (store_id is not None and store_id == actor.store_id)
+ScopeKind = Literal["chain", "region", "store"]
 
 
-def require_value_scope(actor: Actor, store_id: int | None) -> None:
-    """Clerks are refused the page; another store's figures are not found, as another
-    store's member is; a region or the chain is head office's."""
-    if not may_see_spend_tiers(actor):
-        raise Forbidden(N_("only a store manager, supervisor or admin may do this"), field="role")
-    if not may_choose_value_scope(actor, store_id):
-        raise NotFound(N_("store not found"), field="scope")
-
-
-def may_see_phones_in_value_lists(actor: Actor) -> bool:
-    """A quadrant's member list shows phones to the store's manager, who calls or gives
-    the calls to the owners; head office ranks a region or the chain and calls nobody,
-    so it sees the list without phones (a thousand phones in a CSV is a leak waiting)."""
-    return actor.role is Role.store_manager
+def member_value_scope(
+    actor: Actor, kind: ScopeKind | None = None, *, region: str | None = None,
+    store_id: int | None = None,
+) -> tuple[ScopeKind, str | None, int | None]:
+    """Whose members' figures a person may open, for every member-value page (spend tiers
+    and quadrants, the member analysis, the long-inactive list), as (kind, region, store):
+    head office any store, a region or the chain (the chain unless it asks); a store
+    manager their own store only, by default or asked (another store, a region or the
+    chain is not found, as another store's member is); anyone else is refused."""
+    require_manager(actor)
+    if kind is None:
+        kind = "store" if store_id is not None else "region" if region else None
+    if actor.chain_wide:
+        if kind == "store" and store_id is None:
+            raise NotFound(N_("store not found"), field="store_id")
+        chosen: ScopeKind = kind or "chain"
+        return (chosen, region if chosen == "region" else None,
+                store_id if chosen == "store" else None)  # fmt: skip
+    own = kind in (None, "store") and store_id in (None, actor.store_id)
+    if not own or actor.store_id is None:
+        raise NotFound(N_("store not found"), field="store_id")
+    return "store", None, actor.store_id
 
 
 def may_refresh_value_snapshot(actor: Actor) -> bool:
@@ -349,24 +352,12 @@ def may_refresh_value_snapshot(actor: Actor) -> bool:
 # --- The member analysis (会员分析) ------------------------------------------------------
 
 
-def member_analysis_scope(
-    actor: Actor, *, region: str | None = None, store_id: int | None = None
-) -> tuple[str | None, int | None]:
-    """Whose members the analysis counts, as (region, store): head office picks the chain
-    (neither), a region or a store; a store manager always gets their own store (a region
-    asked for is ignored, another store is not found); anyone else is refused."""
-    require_manager(actor)
-    if actor.chain_wide:
-        return (None, store_id) if store_id is not None else (region or None, None)
-    if store_id is not None and store_id != actor.store_id:
-        raise NotFound(N_("store %(id)s not found"), field="store_id", id=store_id)
-    return None, actor.store_id
-
-
 def may_see_phones_in_member_lists(actor: Actor) -> bool:
-    """Phones in a list of many members (the long-inactive list) are for the store that
-    calls them: its manager. Head office sees who and how many, not the numbers (PIPL's
-    minimum necessary); one member's page still shows theirs."""
+    """Phones in a list of many members (a quadrant's, the long-inactive list, their CSVs)
+    are for the store that calls them: its manager, who calls or gives the calls to the
+    owners. Head office ranks a region or the chain and calls nobody: it sees who and how
+    many, not the numbers (PIPL's minimum necessary; a thousand phones in a CSV is a leak
+    waiting); one member's page still shows theirs."""
     return actor.role in MANAGERS and not actor.chain_wide and actor.store_id is not None
 
 

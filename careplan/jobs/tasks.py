@@ -31,7 +31,7 @@ from careplan.jobs.lease import Leased
 from careplan.models import ImportJob, SheetBatch
 from careplan.outreach import build, outbox, wiring
 from careplan.sheets.sheets import Render
-from careplan.value import snapshot
+from careplan.value import analysis, snapshot
 
 log = logging.getLogger(__name__)
 
@@ -277,8 +277,12 @@ NIGHTLY_HOUR = 2  # 02:30 in the chain's zone: after the tills' day, before the 
 def refresh_value_now(*, by: int | None = None) -> int:
     """A new value snapshot as of today (the chain's day): the figures every tier,
     quadrant and analysis page reads. Returns its id."""
-    snapshot_id = snapshot.refresh(_factory(), as_of=clock.today(), now=clock.now(), by=by)
-    log.info("value snapshot %s ready", snapshot_id)
+    factory = _factory()
+    snapshot_id = snapshot.refresh(factory, as_of=clock.today(), now=clock.now(), by=by)
+    # The analysis pages count from the tallies of the current snapshot: made right after
+    # it, or those pages would still show the previous day (or "not computed").
+    run_id = analysis.refresh_tallies(factory, now=clock.now())
+    log.info("value snapshot %s ready, tallies %s", snapshot_id, run_id)
     return snapshot_id
 
 

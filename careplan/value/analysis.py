@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from careplan.access import Actor, member_analysis_scope
+from careplan.access import Actor, member_value_scope
 from careplan.db import begin_for_writing
 from careplan.errors import N_, InvalidInput, NotFound
 from careplan.models import (
@@ -103,8 +103,8 @@ class Scope:
 def resolve_scope(
     session: Session, actor: Actor, *, region: str | None = None, store_id: int | None = None
 ) -> Scope:
-    """The scope asked for, as access allows it (access.member_analysis_scope)."""
-    region, store_id = member_analysis_scope(actor, region=region, store_id=store_id)
+    """The scope asked for, as access allows it (access.member_value_scope)."""
+    _, region, store_id = member_value_scope(actor, region=region, store_id=store_id)
     if store_id is not None and session.get(Store, store_id) is None:
         raise NotFound(N_("store %(id)s not found"), field="store_id", id=store_id)
     if region and session.scalar(select(Store.id).where(Store.region == region).limit(1)) is None:

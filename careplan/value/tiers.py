@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from careplan.access import Actor, may_see_phones_in_value_lists, require_value_scope
+from careplan.access import Actor, ScopeKind, may_see_phones_in_member_lists, member_value_scope
 from careplan.errors import N_, InvalidInput, NotFound
 from careplan.models import Member, MemberValue, Staff, Store, ValueSnapshot
 from careplan.value.snapshot import current, period_bounds
@@ -41,7 +41,7 @@ CENT = Decimal("0.01")
 
 @dataclass(frozen=True)
 class Scope:
-    kind: str  # "store", "region" or "chain"
+    kind: ScopeKind
     store_id: int | None = None
     region: str | None = None
     name: str = ""  # the store's name or the region (the chain's is the page's)
@@ -144,24 +144,27 @@ def resolve_scope(
     session: Session, actor: Actor, kind: str | None, store_id: int | None, region: str | None
 ) -> Scope:
     """The scope a person asked for, or their default (a manager's store, head office's
-    chain); refused when it is not theirs to open (access.require_value_scope)."""
-    kind = kind or ("chain" if actor.chain_wide else "store")
-    if kind not in SCOPE_KINDS:
+    chain); refused when it is not theirs to open (access.member_value_scope)."""
+    if kind is not None and kind not in SCOPE_KINDS:
         raise InvalidInput(N_("choose a store, a region or the chain"), field="scope")
-    if kind == "store":
-        store_id = store_id if store_id is not None else actor.store_id
-        require_value_scope(actor, store_id)
+    asked = cast(ScopeKind | None, kind)
+    chosen, region, store_id = member_value_scope(actor, asked, region=region, store_id=store_id)
+    if chosen == "store":
         store = session.get(Store, store_id) if store_id is not None else None
         if store is None:
             raise NotFound(N_("store not found"), field="store")
         return Scope("store", store_id=store.id, name=store.name)
-    require_value_scope(actor, None)
-    if kind == "region":
+    if chosen == "region":
         known = session.scalar(select(Store.id).where(Store.region == (region or "")).limit(1))
         if known is None:
             raise InvalidInput(N_("no store is in this region"), field="region")
         return Scope("region", region=region, name=region or "")
     return Scope("chain")
+
+
+def _allowed(actor: Actor, scope: Scope) -> None:
+    """A scope made earlier, checked again where its figures are read."""
+    member_value_scope(actor, scope.kind, region=scope.region, store_id=scope.store_id)
 
 
 def _store_ids(session: Session, scope: Scope) -> list[int] | None:
@@ -293,7 +296,7 @@ def spend_view(
     spend: Decimal | None = None,
 ) -> SpendView | None:
     """Tiers, quadrants and the chart of a scope and period; None before any snapshot."""
-    require_value_scope(actor, scope.store_id if scope.kind == "store" else None)
+    _allowed(actor, scope)
     visits, spend = threshold_of(visits, spend)
     snap = current(session)
     if snap is None:
@@ -410,7 +413,7 @@ def quadrant_page(
     page: int = 1, visits: int | None = None, spend: Decimal | None = None,
 ) -> QuadrantPage | None:  # fmt: skip
     """One page of a quadrant's members, biggest spenders first; None before any snapshot."""
-    require_value_scope(actor, scope.store_id if scope.kind == "store" else None)
+    _allowed(actor, scope)
     _check_quadrant(quadrant)
     visits, spend = threshold_of(visits, spend)
     snap = current(session)
@@ -423,7 +426,7 @@ def quadrant_page(
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(page, 1), pages)
     rows = session.execute(_list_stmt(where).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
-    phones = may_see_phones_in_value_lists(actor)
+    phones = may_see_phones_in_member_lists(actor)
     listed = [_listed(cuts, row, phones) for row in rows]
     return QuadrantPage(snap, period, scope, quadrant, cuts, total, page, pages, listed)
 
@@ -433,7 +436,7 @@ def quadrant_rows(
     visits: int | None = None, spend: Decimal | None = None,
 ) -> list[ListedMember]:  # fmt: skip
     """Every member of a quadrant (its CSV), in the list's order."""
-    require_value_scope(actor, scope.store_id if scope.kind == "store" else None)
+    _allowed(actor, scope)
     _check_quadrant(quadrant)
     visits, spend = threshold_of(visits, spend)
     snap = current(session)
@@ -441,7 +444,7 @@ def quadrant_rows(
         return []
     base = _rows(snap.id, period, _store_ids(session, scope))
     cuts = _cuts(session, base, visits, spend)
-    phones = may_see_phones_in_value_lists(actor)
+    phones = may_see_phones_in_member_lists(actor)
     rows = session.execute(_list_stmt(and_(base, quadrant_condition(cuts, quadrant))))
     return [_listed(cuts, row, phones) for row in rows]
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.jobs import engine, tasks
 from careplan.models import MemberValue, ValueSnapshot
-from careplan.value import snapshot
+from careplan.value import analysis, snapshot
 from careplan.vocab import ValuePeriod
 from tests.careplan import test_jobs
 from tests.careplan.test_jobs import _upload
@@ -43,6 +43,9 @@ def test_a_finished_till_import_refreshes_the_snapshot(
         )
     ).one()
     assert (row.spend, row.visits) == (Decimal("174.00"), 1)
+    # The analysis pages' counts follow the same snapshot, not "not computed yet".
+    run = analysis.current_run(world.session)
+    assert run is not None and run.snapshot_id == snap.id and run.as_of == TODAY
 
 
 def test_the_nightly_run_is_at_half_past_two_chain_time(

@@ -14,8 +14,8 @@ from fastapi.responses import Response
 from careplan import csv_export
 from careplan.access import (
     may_refresh_value_snapshot,
-    may_see_phones_in_value_lists,
-    require_value_scope,
+    may_see_phones_in_member_lists,
+    require_manager,
 )
 from careplan.errors import N_, InvalidInput
 from careplan.jobs import tasks
@@ -171,7 +171,7 @@ def _scope_value(scope: tiers.Scope) -> str:
 def refresh(request: Request, form: Form, visitor: User) -> Response:
     """Queue a fresh snapshot (seconds at a chain's scale: never inside the request)."""
     if not may_refresh_value_snapshot(visitor.actor):
-        require_value_scope(visitor.actor, None)  # refuses, in the page's words
+        require_manager(visitor.actor)  # refuses, in the page's words
     queued = tasks.queue_value_refresh(visitor.actor.staff_id)
     back = str(form.get("back") or "")
     back = back if back.startswith("scope=") or back.startswith("period=") else ""
@@ -222,6 +222,6 @@ def quadrant_list(
     context = {
         "nav": "value", "asked": asked, "scope": scope, "period": period, "found": found,
         "quadrant": quadrant, "quadrant_names": QUADRANT_NAMES, "periods": PERIOD_NAMES,
-        "show_phone": may_see_phones_in_value_lists(visitor.actor),
+        "show_phone": may_see_phones_in_member_lists(visitor.actor),
     }  # fmt: skip
     return render(request, visitor, "value/quadrant.html", context)
