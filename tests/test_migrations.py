@@ -298,3 +298,60 @@ def test_an_old_wrong_number_flags_the_phone_unless_verified_since(kind, tmp_pat
         engine.dispose()
     finally:
         drop_database(token)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_last_sign_of_life_is_filled_from_what_was_recorded(kind, tmp_path):
+    """f25e6a8c0d14 adds members.last_seen_on and fills it from the purchases, step
+    results and contact attempts already there (a call's day in UTC), so the long-
+    inactive list is right from the first day."""
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from careplan.access import Actor
+    from careplan.db import make_session_factory
+    from careplan.models import CheckpointResult, ContactAttempt, Member, Purchase
+    from careplan.plans import lifecycle
+    from careplan.vocab import AttemptOutcome
+    from tests.factories import make_member, make_world
+
+    url, token = new_database(kind, tmp_path)
+    try:
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        with make_session_factory(engine)() as s:
+            s.info["actor"] = Actor.system("test")
+            world = make_world(s)
+            clerk = world.clerk_a.id
+            members = {n: make_member(world, name=n) for n in ("买过", "做过", "打过", "从未")}
+            for name in ("做过", "打过"):
+                plan = lifecycle.enroll(s, world.actor(world.clerk_a), protocol_id="osteoporosis",
+                                        member_id=members[name].id, start=date(2024, 4, 1),
+                                        today=date(2024, 4, 1),
+                                        now=datetime(2024, 4, 1, tzinfo=UTC))  # fmt: skip
+                cp = lifecycle.checkpoints_of(s, plan)[0]
+                if name == "做过":
+                    s.add(CheckpointResult(checkpoint_id=cp.id, recorded_by_id=clerk,
+                                           recorded_at=datetime(2024, 4, 9, tzinfo=UTC),
+                                           contacted_on=date(2024, 4, 8), channel="phone",
+                                           checklist={}, late=False))  # fmt: skip
+                else:  # 23:30 UTC on 4 May: the 4th, as the rule counts a call's day
+                    s.add(ContactAttempt(checkpoint_id=cp.id, staff_id=clerk, channel="phone",
+                                         attempted_at=datetime(2024, 5, 4, 23, 30, tzinfo=UTC),
+                                         outcome=AttemptOutcome.unreachable))  # fmt: skip
+            for day in (date(2024, 3, 1), date(2024, 2, 1)):
+                s.add(Purchase(member_id=members["买过"].id, store_id=world.store_a.id,
+                               product_code="P1", product_name="钙片", quantity=1,
+                               purchased_on=day, amount=Decimal("9.90"), recorded_by_id=clerk,
+                               recorded_at=datetime(2024, 3, 2, tzinfo=UTC)))  # fmt: skip
+            ids = {name: m.id for name, m in members.items()}
+            s.commit()
+        migrate.downgrade(url, "f25d4b6c8e03")
+        migrate.upgrade(url)
+        with make_session_factory(engine)() as s:
+            seen = {name: s.get_one(Member, i).last_seen_on for name, i in ids.items()}
+        assert seen == {"买过": date(2024, 3, 1), "做过": date(2024, 4, 8),
+                        "打过": date(2024, 5, 4), "从未": None}  # fmt: skip
+        engine.dispose()
+    finally:
+        drop_database(token)

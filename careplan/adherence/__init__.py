@@ -5,5 +5,5 @@ history), the drug classes products map to, PDC (proportion of days covered), an
 refill steps that follow a member's supply (measured).
 
 May import: access, csv_export, csv_records, db, errors, models, validation, vocab, adherence,
-plans, trust, value.
+members, plans, trust, value.
 """

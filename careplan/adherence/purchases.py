@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from careplan.access import Actor, get_member, rows_of_member
 from careplan.adherence.measured import move_refill_steps
 from careplan.errors import N_, InvalidInput
+from careplan.members import last_seen
 from careplan.models import Purchase
 from careplan.value.grades import refresh_grades
 
@@ -44,6 +45,7 @@ def record_purchase(
     session.flush()
     move_refill_steps(session, [member.id])  # the supply changed: so do refill dates
     refresh_grades(session, [member.id], actor, now)  # a second day bought: 20
+    last_seen.bought(session, [member.id])
     return row
 
 

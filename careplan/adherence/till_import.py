@@ -34,6 +34,7 @@ from careplan.csv_export import csv_lines
 from careplan.csv_records import BadRecord, records
 from careplan.db import begin_for_writing
 from careplan.errors import N_, CareplanError, InvalidInput
+from careplan.members import last_seen
 from careplan.models import Member, Purchase, PurchaseImport, Store
 from careplan.trust.change_log import log_action, log_actions, plain_value
 from careplan.validation import is_whole_number
@@ -873,6 +874,7 @@ def _finish(
     if added:  # lines already there changed no supply, and no grade
         move_refill_steps(session, checked.members)
         refresh_grades(session, checked.members, actor, now)
+        last_seen.bought(session, checked.members)
     _save_points(session, import_id, checked.points)
     return ImportResult(import_id=import_id, encoding=record.encoding, **counts)
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from careplan.models.base import Base, IdMixin, IdType, JsonType, TimestampMixin, enum_column
 from careplan.models.staff import Staff
 from careplan.models.store import Store
 from careplan.vocab import GradeCause, Outlook, OwnershipReason, Sex
+
+CURRENT = "erased_at IS NULL AND died_on IS NULL"  # the partial indexes' members
 
 
 class Member(IdMixin, TimestampMixin, Base):
@@ -21,7 +23,19 @@ class Member(IdMixin, TimestampMixin, Base):
         # Search filters a store's members by relationship grade: store first (every
         # search of a store's staff is scoped to it), then the grade.
         Index("ix_members_store_grade", "home_store_id", "relationship_grade"),
-    )
+        # The long-inactive list (careplan/value/activity.py): the current members of the
+        # chain or of a store by their last sign of life, then when they joined; counted
+        # and paged from the index alone, never-seen (NULL) ones read apart.
+        Index(
+            "ix_members_current_last_seen", "last_seen_on", "created_at", "id",
+            sqlite_where=text(CURRENT), postgresql_where=text(CURRENT),
+        ),
+        Index(
+            "ix_members_store_current_last_seen",
+            "home_store_id", "last_seen_on", "created_at", "id",
+            sqlite_where=text(CURRENT), postgresql_where=text(CURRENT),
+        ),
+    )  # fmt: skip
 
     card_number: Mapped[str] = mapped_column(String(32), unique=True)
     home_store_id: Mapped[int] = mapped_column(IdType, ForeignKey("stores.id"))
@@ -97,6 +111,10 @@ class Member(IdMixin, TimestampMixin, Base):
     outlook_reason: Mapped[str | None] = mapped_column(String(255), default=None)
     outlook_by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff.id"), default=None)
     outlook_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The day of the member's last purchase, step result or contact attempt (None: none
+    # yet), kept as each is written (careplan/value/activity.py): how long they have been
+    # quiet, read from an index rather than three tables per member.
+    last_seen_on: Mapped[date | None] = mapped_column(default=None)
 
     # Who brought this member (推荐人), another member of the chain. Indexed: the
     # referrer's page counts and lists the members they referred.

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from careplan.access import Actor, get_checkpoint, scope_members
 from careplan.errors import N_, Conflict, InvalidInput, InvalidValue, StaleVersion
+from careplan.members import last_seen
 from careplan.members.health_records import (
     EffectIn,
     HealthCheckIn,
@@ -224,6 +225,7 @@ def complete_step(
     late = contacted_on >= cp.overdue_on
     result.checkpoint_id, result.contacted_on, result.late = cp.id, contacted_on, late
     session.add(result)
+    last_seen.reached(session, cp.plan.member_id, contacted_on)
     cp.state, cp.completed_on, cp.late, cp.call_back_at = (
         CheckpointState.done, contacted_on, late, None,
     )  # fmt: skip

@@ -26,6 +26,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from careplan.access import Actor, get_checkpoint
 from careplan.errors import N_, Conflict, InvalidInput, InvalidValue
+from careplan.members import last_seen
 from careplan.members.gone import cancel_messages
 from careplan.models import CarePlan, Checkpoint, ContactAttempt, Member
 from careplan.plans.checkpoints import check_version
@@ -160,6 +161,7 @@ def record_attempt(
         note=data.note,
     )
     session.add(attempt)
+    last_seen.reached(session, cp.plan.member_id, last_seen.day_of(now))
     cp.call_back_at = data.call_back_at
     flag_modified(cp, "call_back_at")  # the version moves on even when the time is the same
     if data.visit_on is not None:

@@ -2,14 +2,20 @@
 shared by the member analysis (the list to follow up) and the clerk's month (members
 lost). A member is inactive as of a day when, in the `days` before it, they bought
 nothing and no one reached them (a recorded step result or a contact attempt), and they
-were already a member before that window began."""
+were already a member before that window began.
+
+Two readings of the one rule: `inactive` probes the three records for any day (the
+clerk's month asks about past months); `quiet` reads `members.last_seen_on`, which
+careplan/members/last_seen.py keeps as each record is written, from an index (the long-inactive
+list, as of today: every record is on or before it, where the two agree — a twin test
+holds them together)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, not_, select
+from sqlalchemy import ColumnElement, and_, exists, not_, select
 
 from careplan.models import CarePlan, Checkpoint, CheckpointResult, ContactAttempt, Member, Purchase
 
@@ -48,3 +54,18 @@ def inactive(as_of: date, days: int = DEFAULT_DAYS) -> Any:
     joined_before = Member.created_at < since_at
     gone = Member.erased_at.is_not(None) | Member.died_on.is_not(None)
     return and_(joined_before, not_(gone), not_(bought), not_(reached), not_(tried))
+
+
+# --- As of today, from the kept last sign of life (careplan/members/last_seen.py) ---
+
+
+def quiet(as_of: date, days: int = DEFAULT_DAYS) -> tuple[ColumnElement[bool], ...]:
+    """`inactive` as of today, from the kept last sign of life: (never seen, seen before
+    the window) — two conditions, each an index range, read apart to page in order."""
+    since = window_start(as_of, days)
+    joined = Member.created_at < datetime.combine(since, time(), tzinfo=UTC)
+    current = (Member.erased_at.is_(None), Member.died_on.is_(None), joined)
+    return (
+        and_(*current, Member.last_seen_on.is_(None)),
+        and_(*current, Member.last_seen_on < since),
+    )

@@ -21,9 +21,8 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
-    Date,
+    and_,
     case,
-    cast,
     delete,
     distinct,
     func,
@@ -38,15 +37,10 @@ from careplan.access import Actor, member_value_scope
 from careplan.db import begin_for_writing
 from careplan.errors import N_, InvalidInput, NotFound
 from careplan.models import (
-    CarePlan,
-    Checkpoint,
-    CheckpointResult,
-    ContactAttempt,
     Member,
     MemberTally,
     MemberTallyRun,
     MemberValue,
-    Purchase,
     Store,
 )
 from careplan.value import activity, snapshot
@@ -463,46 +457,6 @@ def checked_days(days: int) -> int:
     return days
 
 
-def _last_seen(session: Session) -> tuple[Any, Any, Any]:
-    """The last purchase, recorded result and contact attempt of each member (correlated:
-    each a short read of a member's index)."""
-    bought = select(func.max(Purchase.purchased_on)).where(Purchase.member_id == Member.id)
-    reached = (
-        select(func.max(CheckpointResult.contacted_on))
-        .join(Checkpoint, Checkpoint.id == CheckpointResult.checkpoint_id)
-        .join(CarePlan, CarePlan.id == Checkpoint.plan_id)
-        .where(CarePlan.member_id == Member.id)
-    )
-    tried = (
-        select(func.max(ContactAttempt.attempted_at))
-        .join(Checkpoint, Checkpoint.id == ContactAttempt.checkpoint_id)
-        .join(CarePlan, CarePlan.id == Checkpoint.plan_id)
-        .where(CarePlan.member_id == Member.id)
-    )
-    return (bought.scalar_subquery(), reached.scalar_subquery(), tried.scalar_subquery())
-
-
-def _latest(session: Session, bought: Any, reached: Any, tried: Any) -> Any:
-    """The latest of the three (never: before any day), for ordering, on either database."""
-    if session.get_bind().dialect.name == "postgresql":
-        never = literal(date(1, 1, 1))
-        days = [bought, reached, cast(tried, Date)]
-        return func.greatest(*(func.coalesce(d, never) for d in days))
-    # SQLite keeps days as 'YYYY-MM-DD' text: the day of a moment is its first ten letters.
-    days = [bought, reached, func.substr(tried, 1, 10)]
-    return func.max(*(func.coalesce(d, "") for d in days))
-
-
-def _day(value: Any) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
 def inactive_members(
     session: Session,
     scope: Scope,
@@ -513,26 +467,38 @@ def inactive_members(
     phones: bool = False,
     page_size: int | None = PAGE_SIZE,
 ) -> InactivePage:
-    """Members of the scope with no purchase and no contact in `days` (activity.inactive),
+    """Members of the scope with no purchase and no contact in `days` (activity.quiet),
     longest inactive first (never seen first, then the oldest last sign of life); `phones`:
     whether the reader may see them (access.may_see_phones_in_member_lists)."""
     days = checked_days(days)
-    where = [*_members(scope), activity.inactive(as_of, days)]
-    total = session.scalar(select(func.count()).select_from(Member).where(*where)) or 0
-    bought, reached, tried = _last_seen(session)
+    stores = _stores_of(scope, Member.home_store_id)
+    # Never seen first (by when they joined), then the oldest last sign of life: two
+    # ranges of one index, each counted and paged on its own.
+    never, seen_before = activity.quiet(as_of, days)
+    parts = [
+        (and_(*stores, never), (Member.created_at, Member.id)),
+        (and_(*stores, seen_before), (Member.last_seen_on, Member.created_at, Member.id)),
+    ]
+    counts = [session.scalar(select(func.count()).where(w)) or 0 for w, _ in parts]
+    total = sum(counts)
     pages = max(1, -(-total // page_size)) if page_size else 1
     page = min(max(page, 1), pages)
-    stmt = (
-        select(Member.id, Member.name, Member.card_number, Member.mobile, Member.home_store_id,
-               Member.owner_id, bought, reached, tried)
-        .where(*where)
-        .order_by(_latest(session, bought, reached, tried), Member.created_at, Member.id)
-    )  # fmt: skip
-    if page_size:
-        stmt = stmt.limit(page_size).offset((page - 1) * page_size)
-    rows = [
-        Inactive(mid, name, card, mobile if phones else None, store, owner,
-                 max((d for d in map(_day, (b, r, t)) if d is not None), default=None))
-        for mid, name, card, mobile, store, owner, b, r, t in session.execute(stmt)
-    ]  # fmt: skip
+    skip, left = ((page - 1) * page_size, page_size) if page_size else (0, None)
+    rows: list[Inactive] = []
+    for (where, order), count in zip(parts, counts, strict=True):
+        if left == 0 or skip >= count:
+            skip = max(0, skip - count)
+            continue
+        stmt = (
+            select(Member.id, Member.name, Member.card_number, Member.mobile,
+                   Member.home_store_id, Member.owner_id, Member.last_seen_on)
+            .where(where).order_by(*order).offset(skip).limit(left)
+        )  # fmt: skip
+        found = [
+            Inactive(mid, name, card, mobile if phones else None, store, owner, seen)
+            for mid, name, card, mobile, store, owner, seen in session.execute(stmt)
+        ]
+        rows += found
+        skip = 0
+        left = None if left is None else left - len(found)
     return InactivePage(total, page, pages, rows)

@@ -11,11 +11,13 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.access import Actor, may_see_phones_in_member_lists
+from careplan.adherence.purchases import PurchaseIn, record_purchase
 from careplan.errors import Forbidden, NotFound
-from careplan.models import ContactAttempt, Member, Purchase
+from careplan.models import Member
+from careplan.plans.outcomes import AttemptIn, record_attempt
 from careplan.value import analysis, snapshot
 from careplan.value.analysis import Dimension, Scope
-from careplan.vocab import AttemptOutcome, Channel, Sex, ValuePeriod
+from careplan.vocab import Sex, ValuePeriod
 from tests.factories import NOW, World, enrolled_steps, make_member
 
 AS_OF = date(2024, 6, 30)
@@ -32,13 +34,10 @@ def member(world: World, *, store_b: bool = False, consent: bool = True, **archi
 
 
 def buy(world: World, m: Member, day: date, amount: str = "10.00") -> None:
-    world.session.add(
-        Purchase(
-            member_id=m.id, store_id=m.home_store_id, product_code="P1", product_name="钙片",
-            quantity=1, purchased_on=day, amount=Decimal(amount),
-            recorded_by_id=world.clerk_a.id, recorded_at=NOW,
-        )
-    )  # fmt: skip
+    """A purchase as the member page records one (it keeps the last sign of life)."""
+    line = PurchaseIn(product_code="P1", product_name="钙片", quantity=1, purchased_on=day,
+                      amount=Decimal(amount))  # fmt: skip
+    record_purchase(world.session, world.actor(world.supervisor), m.id, line, today=AS_OF, now=NOW)
     world.session.flush()
 
 
@@ -191,11 +190,9 @@ def test_inactive_longest_first_and_a_contact_resets_it(world: World, session: S
     ids = [r.member_id for r in found.rows]
     assert ids == [never.id, called.id, bought_long_ago.id, bought_later.id]
     assert found.rows[0].mobile is None and found.rows[2].last_seen_on == date(2023, 3, 1)
-    session.add(
-        ContactAttempt(checkpoint_id=step.id, staff_id=world.clerk_a.id, channel=Channel.phone,
-                       attempted_at=datetime(2024, 6, 20, 3, tzinfo=UTC),
-                       outcome=AttemptOutcome.unreachable)
-    )  # fmt: skip
+    called_at = datetime(2024, 6, 20, 3, tzinfo=UTC)  # an unanswered call counts too
+    record_attempt(session, world.actor(world.clerk_a), step.id, AttemptIn(),
+                   today=called_at.date(), now=called_at)  # fmt: skip
     session.flush()
     after = analysis.inactive_members(session, CHAIN, as_of=AS_OF, days=180, phones=True)
     assert [r.member_id for r in after.rows] == [never.id, bought_long_ago.id, bought_later.id]

@@ -1,0 +1,53 @@
+"""A member's last sign of life (members.last_seen_on): the day of their last purchase,
+step result or contact attempt, kept as each is written, so that "long inactive"
+(careplan/value/activity.py) is an index range rather than three tables probed per
+member. Every writer of those records calls here: purchases (by hand, a till file), a
+completed step (the worklist, a lecture's check-in), a contact attempt."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, date, datetime
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from careplan.models import Member, Purchase
+
+CHUNK = 500  # members per UPDATE: well under either database's limit of parameters
+
+
+def reached(session: Session, member_id: int, day: date) -> None:
+    """A step result or contact attempt of `day` was written for the member (a day
+    before the one kept changes nothing)."""
+    seen = Member.last_seen_on
+    session.execute(
+        update(Member)
+        .where(Member.id == member_id, or_(seen.is_(None), seen < day))
+        .values(last_seen_on=day)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def bought(session: Session, member_ids: Collection[int]) -> None:
+    """Purchases were written for these members (any days, in any order): each one's
+    last sign of life is at least their last purchase day."""
+    latest = (
+        select(func.max(Purchase.purchased_on))
+        .where(Purchase.member_id == Member.id)
+        .scalar_subquery()
+    )
+    seen = Member.last_seen_on
+    ids = sorted(set(member_ids))
+    for lo in range(0, len(ids), CHUNK):
+        session.execute(
+            update(Member)
+            .where(Member.id.in_(ids[lo : lo + CHUNK]), or_(seen.is_(None), seen < latest))
+            .values(last_seen_on=latest)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def day_of(moment: datetime) -> date:
+    """The day a moment counts for: UTC's, as activity.inactive counts contact attempts."""
+    return moment.astimezone(UTC).date()
