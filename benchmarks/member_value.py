@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from careplan import migrate
 from careplan.config import ROOT
 from careplan.db import make_engine, make_session_factory
+from careplan.members import last_seen
 from careplan.models import Member, Staff, Store
 from careplan.value import analysis, snapshot
 from careplan.vocab import Role
@@ -55,7 +56,7 @@ from web.app import create_app
 from web.session import SESSION_COOKIE
 
 PG_BASE = os.environ.get("CAREPLAN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
-BUILDER_VERSION = 2  # change when the chain this script builds changes
+BUILDER_VERSION = 3  # change when the chain this script builds changes
 SEED = 25
 TODAY = date(2026, 11, 30)
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -230,6 +231,8 @@ def build(url: str, members: int, stores: int) -> int:
     placed = _staff(factory, stores)
     _members(factory, placed, members)
     lines = _purchases(factory, placed[0][1])
+    with factory.begin() as s:  # what the till import would have kept
+        last_seen.recount(s, [store_id for store_id, _ in placed])
     analyze(engine)
     engine.dispose()
     return lines

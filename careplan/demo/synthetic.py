@@ -39,6 +39,7 @@ from careplan.config import get_settings
 from careplan.demo.chain import DEMO_PASSWORD, GIVEN, SURNAMES
 from careplan.demo.synthetic_steps import History
 from careplan.errors import N_, InvalidInput
+from careplan.members import last_seen
 from careplan.members.pinyin import name_initials
 from careplan.models import ProtocolVersion, Store
 from careplan.models.base import Base
@@ -449,9 +450,11 @@ def generate(session: Session, spec: ChainSpec, progress: Progress = lambda n: N
     chain = _Chain(session, spec, writer)
     first_plan = writer.next_id["care_plans"]
     with _bulk_mode(conn, estimate_checkpoints(session, spec) >= DEFER_FROM):
-        chain.members(chain.stores(), progress)
+        stores = chain.stores()
+        chain.members(stores, progress)
         chain.history(first_plan, progress)
     writer.finish()
+    last_seen.recount(session, [store_id for store_id, _, _ in stores])  # past its writers
     counts, written = chain.counts, chain.written
     counts.checkpoints = written["checkpoints"]
     counts.results, counts.health_checks = written["results"], written["health_checks"]

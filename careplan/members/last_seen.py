@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Date, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from careplan.models import Member, Purchase
+from careplan.models import CarePlan, Checkpoint, CheckpointResult, ContactAttempt, Member, Purchase
 
 CHUNK = 500  # members per UPDATE: well under either database's limit of parameters
 
@@ -51,3 +51,35 @@ def bought(session: Session, member_ids: Collection[int]) -> None:
 def day_of(moment: datetime) -> date:
     """The day a moment counts for: UTC's, as activity.inactive counts contact attempts."""
     return moment.astimezone(UTC).date()
+
+
+def recount(session: Session, store_ids: Collection[int]) -> None:
+    """The last sign of life of every member of these stores, from what is recorded: for
+    records written in bulk past the writers above (the synthetic chains), as the
+    migration that added the column filled it."""
+    pg = session.get_bind().dialect.name == "postgresql"
+    attempted = func.max(ContactAttempt.attempted_at)
+    # A call's day in UTC, as activity.inactive counts it (SQLite keeps moments as text).
+    attempt_day = (
+        cast(func.timezone("UTC", attempted), Date) if pg else func.substr(attempted, 1, 10)
+    )
+    sources = [
+        select(func.max(Purchase.purchased_on)).where(Purchase.member_id == Member.id),
+        select(func.max(CheckpointResult.contacted_on))
+        .join(Checkpoint, Checkpoint.id == CheckpointResult.checkpoint_id)
+        .join(CarePlan, CarePlan.id == Checkpoint.plan_id)
+        .where(CarePlan.member_id == Member.id),
+        select(attempt_day)
+        .join(Checkpoint, Checkpoint.id == ContactAttempt.checkpoint_id)
+        .join(CarePlan, CarePlan.id == Checkpoint.plan_id)
+        .where(CarePlan.member_id == Member.id),
+    ]
+    seen, never = Member.last_seen_on, date(1, 1, 1)
+    for source in sources:
+        latest = source.scalar_subquery()
+        session.execute(
+            update(Member)
+            .where(Member.home_store_id.in_(store_ids), latest > func.coalesce(seen, never))
+            .values(last_seen_on=latest)
+            .execution_options(synchronize_session=False)
+        )

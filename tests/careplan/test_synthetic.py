@@ -99,3 +99,27 @@ def test_the_same_seed_gives_the_same_chain_on_either_database(session: Session,
         _generate(other)
         assert _fingerprint(other) == here
     engine.dispose()
+
+
+def test_a_synthetic_chain_knows_its_members_last_sign_of_life(session: Session):
+    """Written past the writers that keep members.last_seen_on, the chain recounts it:
+    the long-inactive list reads the same members as the rule's probes."""
+    from sqlalchemy import or_
+
+    from careplan.models import Member
+    from careplan.value import activity
+
+    _generate(session)
+    latest = dict(session.execute(
+        select(CarePlan.member_id, func.max(CheckpointResult.contacted_on))
+        .join(Checkpoint, Checkpoint.plan_id == CarePlan.id)
+        .join(CheckpointResult, CheckpointResult.checkpoint_id == Checkpoint.id)
+        .group_by(CarePlan.member_id)
+    ).all())  # fmt: skip
+    seen = dict(session.execute(select(Member.id, Member.last_seen_on)).all())
+    wrong = {m: (seen[m], day) for m, day in latest.items() if seen[m] != day}
+    assert latest and not wrong
+    for days in (30, 180):
+        probed = set(session.scalars(select(Member.id).where(activity.inactive(TODAY, days))))
+        kept = set(session.scalars(select(Member.id).where(or_(*activity.quiet(TODAY, days)))))
+        assert probed == kept
