@@ -18,7 +18,7 @@ from careplan.members.archive import (
     require_not_erased,
 )
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion
-from careplan.plans.protocol_schema import Protocol, StepCommon, Text
+from careplan.plans.protocol_schema import Protocol, StepCommon, Text, routine_key_parts
 from careplan.plans.protocols import definition_of, get_version
 from careplan.plans.schedule import (
     PlannedStep,
@@ -76,9 +76,10 @@ class StepTitle:
 
 def step_title(protocol: Protocol, key: str) -> StepTitle:
     step = step_of(protocol, key)
-    if step in protocol.tails:
-        _, month, number = key.rsplit("_", 2)  # routine keys: <prefix>_<MM>_<n>
-        return StepTitle(step.title, int(month), int(number))
+    parts = routine_key_parts(key)
+    if step in protocol.tails and parts is not None:
+        _, month, number = parts
+        return StepTitle(step.title, month, number)
     return StepTitle(step.title)
 
 
