@@ -96,6 +96,16 @@ def needs_health_consent(protocol: Protocol) -> bool:
     return protocol.health_data
 
 
+def asks_health_answers(protocol: Protocol) -> bool:
+    """The one decision whether a step's result asks the health questions: is the member
+    taking the medicine (and, if stopped, why: side effects, effect, cost...) and the
+    effect record. A plan that holds no health data (`health_data: false`: the complaint
+    visit, the contact plans by outlook) asks none of them: its member may have given no
+    health consent, and its result says only that the contact was made, how, and what the
+    member said (the notes). The form asks this, the save follows it."""
+    return protocol.health_data
+
+
 def _check_start(start: date, today: date) -> None:
     if abs(start - today) > MAX_START_DRIFT:
         raise InvalidInput(N_("must be within a year of today"), field="start_date")

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from careplan.errors import Forbidden, InvalidInput, NotFound
-from careplan.models import ChangeLog, Complaint, Ownership
+from careplan.models import ChangeLog, Complaint, Escalation, Ownership
 from careplan.plans import worklist
 from careplan.plans.checkpoints import ResultIn, record_result
 from careplan.value import complaints
@@ -28,7 +28,7 @@ def complaint_of(world: World, staff, member_id=None, **kw) -> Complaint:
 def visit(world: World, complaint: Complaint, staff) -> None:
     step = complaint_step(world, complaint)
     record_result(world.session, world.actor(staff), step.id, ResultIn(
-        version=step.version, channel="phone", adherence="as_directed", notes="已道歉"),
+        version=step.version, channel="phone", notes="已道歉"),  # a visit asks no adherence
         today=TODAY, now=NOW)  # fmt: skip
 
 
@@ -208,3 +208,20 @@ def test_lists_put_open_first_and_the_figures_count_per_store_and_person(world: 
     assert people[world.clerk_a.id].count == 1 and people[None].count == 1
     assert world.store_b.id not in complaints.figures_by_store(
         world.session, actor, start=TODAY, end=TODAY)  # fmt: skip
+
+
+def test_the_visit_needs_no_adherence_and_keeps_none_sent_by_a_client(world: World):
+    """A complaint visit is not an adherence check: nothing about medicine is needed, and a
+    'stopped' answer an API client sends anyway raises no escalation and is not kept."""
+    member = make_member(world, consent=False)
+    complaint = complaint_of(world, world.manager_a, member.id)
+    step = complaint_step(world, complaint)
+    result = record_result(world.session, world.actor(world.clerk_a), step.id, ResultIn(
+        version=step.version, channel="phone", adherence="stopped", stop_reason="service",
+        notes="会员已满意"), today=TODAY, now=NOW)  # fmt: skip
+    assert result.adherence is None and result.stop_reason is None
+    assert result.notes == "会员已满意"
+    assert world.session.scalars(select(Escalation)).all() == []
+    closed = complaints.close(world.session, world.actor(world.clerk_a), complaint.id,
+                              satisfaction="satisfied", note="回访后满意", now=NOW)  # fmt: skip
+    assert closed.state is ComplaintState.closed
