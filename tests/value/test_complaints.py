@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from careplan.errors import Forbidden, InvalidInput, NotFound
 from careplan.models import ChangeLog, Complaint, Escalation, Ownership
-from careplan.plans import worklist
+from careplan.plans import lifecycle, worklist
 from careplan.plans.checkpoints import ResultIn, record_result
 from careplan.value import complaints
 from careplan.value.complaints import ComplaintIn
@@ -225,3 +225,39 @@ def test_the_visit_needs_no_adherence_and_keeps_none_sent_by_a_client(world: Wor
     closed = complaints.close(world.session, world.actor(world.clerk_a), complaint.id,
                               satisfaction="satisfied", note="回访后满意", now=NOW)  # fmt: skip
     assert closed.state is ComplaintState.closed
+
+
+def test_a_stopped_follow_up_leaves_the_complaint_to_the_manager_to_close(world: World):
+    """The member moved away and the visit's plan was stopped: the visit will never be
+    made, so the complaint is not stuck open: the store manager closes it (any
+    satisfaction as far as known), the clerk cannot alone, and the page says why."""
+    member = make_member(world)
+    complaint = complaint_of(world, world.manager_a, member.id)
+    step = complaint_step(world, complaint)
+    lifecycle.stop(world.session, world.actor(world.clerk_a), step.plan_id, "会员已搬走",
+                   today=TODAY)  # fmt: skip
+    clerk_path = complaints.path_of(world.session, world.actor(world.clerk_a), complaint.id)
+    assert clerk_path.dropped and clerk_path.dropped_why == "会员已搬走"
+    assert not clerk_path.may_close  # the owner may close only after a visit
+    with pytest.raises(Forbidden) as refused:
+        complaints.close(world.session, world.actor(world.clerk_a), complaint.id,
+                         satisfaction="satisfied", note="搬走了", now=NOW)  # fmt: skip
+    assert refused.value.field == "role"
+    manager_path = complaints.path_of(world.session, world.actor(world.manager_a), complaint.id)
+    assert manager_path.may_close and manager_path.may_close_dissatisfied
+    closed = complaints.close(world.session, world.actor(world.manager_a), complaint.id,
+                              satisfaction="neutral", note="搬离，电话致歉", now=NOW)  # fmt: skip
+    assert closed.state is ComplaintState.closed and closed.satisfaction == "neutral"
+    # A new complaint of the member gets a new visit, not the dropped one.
+    again = complaint_of(world, world.manager_a, member.id)
+    assert again.follow_up_id not in (None, complaint.follow_up_id)
+
+
+def test_while_the_visit_waits_even_the_manager_waits_for_it(world: World):
+    member = make_member(world)
+    complaint = complaint_of(world, world.manager_a, member.id)
+    assert not complaints.path_of(world.session, world.actor(world.manager_a), complaint.id).dropped
+    with pytest.raises(InvalidInput) as refused:
+        complaints.close(world.session, world.actor(world.manager_a), complaint.id,
+                         satisfaction="satisfied", note="好", now=NOW)  # fmt: skip
+    assert refused.value.field == "satisfaction"

@@ -9,7 +9,7 @@ import re
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from careplan.models import CheckpointResult, Complaint
+from careplan.models import Checkpoint, CheckpointResult, Complaint
 from tests.factories import (
     HX,
     TravelClock,
@@ -152,3 +152,26 @@ def test_the_visit_asks_no_adherence_and_is_saved_without_it_then_closed(
     del data["adherence"]
     r = client.post(f"/checkpoints/{cp.id}/result", data=data, headers=HX)
     assert r.status_code == 422 and "请选择会员是否在服药" in r.text
+
+
+def test_after_the_plan_is_stopped_the_manager_closes_from_the_page(
+    client: TestClient, world: World
+):
+    member = make_member(world, name="王秀英")
+    world.session.commit()
+    token = sign_in_page(client, "manager.a")
+    url = record(client, token, member_id=str(member.id)).headers["location"].split("?")[0]
+    complaint = world.session.query(Complaint).one()
+    step = world.session.get(Checkpoint, complaint.follow_up_id)
+    # The call finds the member gone: removed from follow-up, the visit's plan stops.
+    r = client.post(f"/checkpoints/{step.id}/attempt",
+                    data={"csrf_token": token, "version": str(step.version), "outcome": "removed",
+                          "removal_reason": "moved_away", "attempt_note": "已搬走"})  # fmt: skip
+    assert r.status_code == 303, r.text
+    page = client.get(url).text
+    assert "不会再回访" in page and "已搬离" in page and "已搬走" in page
+    assert f'action="{url}/close"' in page
+    r = client.post(f"{url}/close", data={"csrf_token": token, "satisfaction": "neutral",
+                                          "closing_note": "电话致歉"})  # fmt: skip
+    assert r.status_code == 303, r.text
+    assert "电话致歉" in client.get(url).text
