@@ -76,6 +76,7 @@ def test_the_whole_path_record_visit_on_the_owners_worklist_then_close(world: Wo
     logged = world.session.scalars(
         select(ChangeLog.action).where(ChangeLog.entity == "complaint",
                                        ChangeLog.entity_id == complaint.id)
+        .order_by(ChangeLog.id)  # PostgreSQL returns no order unless asked
     ).all()  # fmt: skip
     assert logged == ["create", "update"]
 
