@@ -446,6 +446,13 @@ def may_close_complaint(actor: Actor, complaint: Complaint, owner_id: int | None
     return owner_id is not None and actor.staff_id == owner_id
 
 
+def may_close_without_visit(actor: Actor, complaint: Complaint) -> bool:
+    """A member's complaint whose visit will never be made (its plan stopped: the member
+    moved away, was removed from follow-up; or the step skipped) is the store manager's
+    to close, as a walk-in's is: nobody else heard how it ended."""
+    return _store_manager_of(actor, complaint)
+
+
 def may_close_dissatisfied(actor: Actor, complaint: Complaint) -> bool:
     """A member still dissatisfied after the visit is the manager's to close (or to
     reopen with a new visit): the clerk cannot end it alone."""

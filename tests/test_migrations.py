@@ -355,3 +355,40 @@ def test_the_last_sign_of_life_is_filled_from_what_was_recorded(kind, tmp_path):
         engine.dispose()
     finally:
         drop_database(token)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_member_with_two_live_contact_plans_keeps_the_newest_before_one_is_enforced(
+    kind, tmp_path
+):
+    from careplan.access import Actor
+    from careplan.db import make_session_factory
+    from careplan.models import CarePlan, Checkpoint
+    from careplan.plans import lifecycle
+    from careplan.vocab import CheckpointState, PlanStatus
+    from tests.factories import NOW, TODAY, make_member, make_world
+
+    url, token = new_database(kind, tmp_path)
+    try:
+        migrate.upgrade(url, "f25e6a8c0d14")  # before one live contact plan per member
+        engine = make_engine(url)
+        with make_session_factory(engine)() as s:
+            s.info["actor"] = Actor.system("test")
+            world = make_world(s)
+            member = make_member(world)
+            clerk = world.actor(world.clerk_a)
+            for protocol_id in ("contact_beyond", "contact_two_months"):  # the race's leftover
+                lifecycle.enroll(s, clerk, member_id=member.id, protocol_id=protocol_id,
+                                 start=TODAY, today=TODAY, now=NOW)  # fmt: skip
+            s.commit()
+        migrate.upgrade(url)
+        with make_session_factory(engine)() as s:
+            plans = {p.protocol_id: p for p in s.query(CarePlan).all()}
+            assert plans["contact_two_months"].status is PlanStatus.active
+            older = plans["contact_beyond"]
+            assert older.status is PlanStatus.stopped and older.stopped_on is not None
+            states = {cp.state for cp in s.query(Checkpoint).filter_by(plan_id=older.id)}
+            assert states == {CheckpointState.cancelled}
+        engine.dispose()
+    finally:
+        drop_database(token)

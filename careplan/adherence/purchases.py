@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -31,22 +32,39 @@ class PurchaseIn(BaseModel):
 def record_purchase(
     session: Session, actor: Actor, member_id: int, data: PurchaseIn, *, today: date, now: datetime
 ) -> Purchase:
+    return record_purchases(session, actor, member_id, [data], today=today, now=now)[0]
+
+
+def record_purchases(
+    session: Session,
+    actor: Actor,
+    member_id: int,
+    lines: Sequence[PurchaseIn],
+    *,
+    today: date,
+    now: datetime,
+) -> list[Purchase]:
+    """One member's purchase lines (one or a history of them), then the refill dates and
+    the grade once."""
     member = get_member(session, actor, member_id)
-    if data.purchased_on > today:
+    if any(data.purchased_on > today for data in lines):
         raise InvalidInput(N_("cannot be in the future"), field="purchased_on")
-    row = Purchase(
-        member_id=member.id,
-        store_id=member.home_store_id,
-        recorded_by_id=actor.staff_id or member.owner_id,
-        recorded_at=now,
-        **data.model_dump(),
-    )
-    session.add(row)
+    rows = [
+        Purchase(
+            member_id=member.id,
+            store_id=member.home_store_id,
+            recorded_by_id=actor.staff_id or member.owner_id,
+            recorded_at=now,
+            **data.model_dump(),
+        )
+        for data in lines
+    ]
+    session.add_all(rows)
     session.flush()
     move_refill_steps(session, [member.id])  # the supply changed: so do refill dates
     refresh_grades(session, [member.id], actor, now)  # a second day bought: 20
     last_seen.bought(session, [member.id])
-    return row
+    return rows
 
 
 def purchases_of(session: Session, actor: Actor, member_id: int) -> list[Purchase]:

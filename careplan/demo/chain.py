@@ -90,6 +90,28 @@ PROTOCOL_MEDICINES = {
 ALLERGIES = ((), (), ("青霉素",), ("磺胺类",), ("阿司匹林",))
 
 
+# What members buy besides their tracked medicine (no drug class): code, name, price range.
+OTHER_PRODUCTS = (
+    ("OTC-VC", "维生素C片", 18, 35),
+    ("OTC-CA", "钙片", 45, 128),
+    ("OTC-GM", "感冒灵颗粒", 15, 32),
+    ("OTC-KZ", "医用口罩", 10, 25),
+    ("HB-GQ", "枸杞", 30, 88),
+    ("HB-XYS", "西洋参", 168, 680),
+    ("DEV-SZ", "血糖试纸", 88, 160),
+    ("DEV-XYJ", "电子血压计", 199, 399),
+)
+# How often a member comes in a year besides the refills, and how much a basket holds:
+# (weight, visits low-high, products low-high). Most come now and then; a few are the
+# store's big spenders (the spend tiers' A and the quadrant's top right).
+SHOPPERS = (
+    (30, (0, 2), (1, 1)),
+    (35, (3, 8), (1, 2)),
+    (25, (8, 16), (1, 3)),
+    (10, (16, 30), (2, 4)),
+)
+
+
 def is_empty(session: Session) -> bool:
     return session.scalar(select(Store.id).limit(1)) is None
 
@@ -282,7 +304,35 @@ def _member_with_plan(
         again = box.model_copy(update={"purchased_on": refill})
         purchases.record_purchase(session, actor, member.id, again, today=today, now=now)
         refill += timedelta(days=30 + rng.choice([-3, 0, 0, 2, 6, 12]))
+    # Its own generator, so the members, plans and steps stay as they were.
+    _other_purchases(session, actor, member.id, random.Random(f"{card}-{age}"), today, now)
     return plan.id
+
+
+def _other_purchases(
+    session: Session, actor: Actor, member_id: int, rng: random.Random, today: date, now: datetime
+) -> None:
+    lines = other_lines(rng, today)
+    if lines:
+        purchases.record_purchases(session, actor, member_id, lines, today=today, now=now)
+
+
+def other_lines(rng: random.Random, today: date) -> list[PurchaseIn]:
+    """One member's visits over the last year besides the refills, as varied as a real
+    store's: how many, on which days and how much each member spends differ (SHOPPERS)."""
+    weights = [w for w, _, _ in SHOPPERS]
+    _, (few, many), (least, most) = rng.choices(SHOPPERS, weights=weights)[0]
+    days = sorted(
+        {today - timedelta(days=rng.randint(0, 364)) for _ in range(rng.randint(few, many))}
+    )
+    lines = []
+    for day in days:
+        for code, name, low, high in rng.sample(OTHER_PRODUCTS, rng.randint(least, most)):
+            quantity = rng.choice((1, 1, 1, 2, 3))
+            price = Decimal(rng.randint(low * 100, high * 100)) / 100
+            lines.append(PurchaseIn(product_code=code, product_name=name, quantity=quantity,
+                                    purchased_on=day, amount=price * quantity))  # fmt: skip
+    return lines
 
 
 def _work_past_steps(

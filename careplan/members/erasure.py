@@ -3,15 +3,17 @@ retention period ends, while every count stays right.
 
 What goes: every personal field of the archive (name, contact details, birthday, health
 lists, lifestyle), the free text staff wrote about the member (notes, the member's own
-words, skip reasons), and the values in the change log's entries about the member and
-their records (blanked in place, marked erased: the chain still verifies, see ledger.py).
+words, skip reasons, the words of their complaints and of their grade changes), and the
+values in the change log's entries about the member and their records (blanked in place,
+marked erased: the chain still verifies, see ledger.py).
 
 What stays, anonymous: the member's id and home store, the owner, plans and steps with
-their states and dates, readings' numbers, purchases, lecture seats. So the audit's
-overdue, missed and on-time figures, lecture attendance and adherence rates do not move.
-The access log and the change log keep every entry (PIPL Art. 56: records of processing
-are kept at least 3 years; careplan deletes none), and an Erasure row records who erased
-whom, when and why.
+their states and dates, readings' numbers, purchases, lecture seats, complaints' dates,
+causes, states and satisfaction, grade changes' dates, grades and causes (in the change
+log too). So the audit's overdue, missed and on-time figures, lecture attendance and
+adherence rates do not move. The access log and the change log keep every entry (PIPL
+Art. 56: records of processing are kept at least 3 years; careplan deletes none), and an
+Erasure row records who erased whom, when and why.
 
 A member with a live plan is not erased: its steps would still fall due. Stopping the
 plans (a consent withdrawal does) comes first, on purpose and visibly.
@@ -47,10 +49,12 @@ from careplan.models import (
     ChangeLog,
     Checkpoint,
     CheckpointResult,
+    Complaint,
     ContactAttempt,
     EffectRecord,
     Erasure,
     Escalation,
+    GradeChange,
     HealthCheck,
     Member,
     Ownership,
@@ -60,6 +64,7 @@ from careplan.models.base import AnySelect
 from careplan.plans import lifecycle
 from careplan.trust.change_log import AUDITED, log_action
 from careplan.trust.ledger import ERASED
+from careplan.value import grades
 
 REASONS = ("request", "retention")
 ERASED_NAME = "已删除"
@@ -83,6 +88,12 @@ FREE_TEXT: dict[type, tuple[str, ...]] = {
     Checkpoint: ("skip_reason",),
     CheckpointResult: ("notes", "fulfilled_by"),
     ContactAttempt: ("note",),
+    Complaint: ("what", "place", "on_the_spot", "closing_note", "walk_in_name", "walk_in_phone"),
+    GradeChange: ("reason",),
+}
+# Change-log entries about the member whose values are facts, not words: kept as they were.
+LOG_FACTS: dict[str, frozenset[str]] = {
+    grades.ENTITY: frozenset({"relationship_grade", "cause"}),
 }
 
 
@@ -174,15 +185,19 @@ def _blank_log(session: Session, member_id: int, erasure_id: int) -> int:
     database lets an update through only when it marks the entry erased and leaves
     everything but the values as it was (migration ecba031b9822)."""
     blanked: list[dict[str, Any]] = []
-    for model, ids in _ids_of(member_id).items():
+    ids_of = _ids_of(member_id)
+    logged = [(AUDITED[model], ids) for model, ids in ids_of.items() if model in AUDITED]
+    logged.append((grades.ENTITY, ids_of[Member]))  # a grade change is logged on the member
+    for entity, ids in logged:
+        facts = LOG_FACTS.get(entity, frozenset())
         stmt = select(ChangeLog.id, ChangeLog.changes).where(
-            ChangeLog.entity == AUDITED[model], ChangeLog.entity_id.in_(ids)
+            ChangeLog.entity == entity, ChangeLog.entity_id.in_(ids)
         )
         for entry_id, changes in session.execute(stmt):
             if ERASED in changes:
                 continue
-            kept = {field: [None, None] for field in changes} | {ERASED: erasure_id}
-            blanked.append({"entry_id": entry_id, "blank": kept})
+            kept = {f: v if f in facts else [None, None] for f, v in changes.items()}
+            blanked.append({"entry_id": entry_id, "blank": kept | {ERASED: erasure_id}})
     if blanked:
         blank = (
             update(ChangeLog.__table__)  # type: ignore[arg-type]

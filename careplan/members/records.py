@@ -9,9 +9,11 @@ from careplan.models import (
     CarePlan,
     Checkpoint,
     CheckpointResult,
+    Complaint,
     ContactAttempt,
     EffectRecord,
     Escalation,
+    GradeChange,
     HealthCheck,
     LectureInvitation,
     LectureSeat,
@@ -24,7 +26,7 @@ from careplan.models.base import AnySelect
 # Records that carry the member's id themselves.
 BY_MEMBER = (
     Ownership, CarePlan, HealthCheck, EffectRecord, Purchase, LectureSeat, LectureInvitation,
-    SheetPrint, Escalation,
+    SheetPrint, Escalation, Complaint, GradeChange,
 )  # fmt: skip
 
 

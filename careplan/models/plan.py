@@ -12,6 +12,15 @@ from careplan.models.member import Member
 from careplan.models.protocol import ProtocolVersion
 from careplan.vocab import PlanStatus, RemovalReason
 
+# The contact plans by outlook (protocols/contact_*.yaml; value/outlook.PROTOCOLS), live.
+CONTACT_PROTOCOLS = ("contact_this_month", "contact_two_months", "contact_three_months",
+                     "contact_beyond")  # fmt: skip
+LIVE_CONTACT_PLAN = (
+    "status IN ('active', 'paused') AND protocol_id IN ("
+    + ", ".join(f"'{p}'" for p in CONTACT_PROTOCOLS)
+    + ")"
+)
+
 
 class CarePlan(IdMixin, TimestampMixin, Base):
     __tablename__ = "care_plans"
@@ -25,6 +34,15 @@ class CarePlan(IdMixin, TimestampMixin, Base):
             unique=True,
             sqlite_where=text("status IN ('active', 'paused')"),
             postgresql_where=text("status IN ('active', 'paused')"),
+        ),
+        # One live contact plan per member, whichever outlook set it (careplan/value/
+        # outlook.py locks the member first; this holds it whatever a caller does).
+        Index(
+            "uq_care_plans_one_live_contact_plan",
+            "member_id",
+            unique=True,
+            sqlite_where=text(LIVE_CONTACT_PLAN),
+            postgresql_where=text(LIVE_CONTACT_PLAN),
         ),
     )
 

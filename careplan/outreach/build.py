@@ -50,6 +50,7 @@ from careplan.models import (
 from careplan.outreach import rules
 from careplan.outreach.templates import Templates, render
 from careplan.plans.checkpoints import status_clause
+from careplan.plans.protocol_schema import routine_key_parts
 from careplan.plans.protocols import definitions_by_version
 from careplan.vocab import (
     DRUG_CLASSES,
@@ -179,10 +180,12 @@ def _step_messages(session: Session, ctx: Context) -> Iterator[Candidate]:
 
 
 def _routine_key(key: str, version: int, wanted: dict[tuple[int, str], Any]) -> str:
-    """A routine step's key is its prefix and a number (routine_3): the prefix's rule."""
+    """A fixed step's rule is under its key; a routine contact's (`<key_prefix>_<MM>_<n>`,
+    e.g. routine_01_3 or call_02_1) under its series' prefix."""
     if (version, key) in wanted:
         return key
-    return key.rsplit("_", 1)[0]
+    parts = routine_key_parts(key)
+    return key if parts is None else parts[0]
 
 
 def _refills(session: Session, ctx: Context) -> Iterator[Candidate]:

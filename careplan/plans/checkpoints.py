@@ -28,6 +28,7 @@ from careplan.models.base import AnySelect
 from careplan.plans.escalations import raise_escalation
 from careplan.plans.lifecycle import (
     allowed_channels,
+    asks_health_answers,
     checkpoints_of,
     complete_if_finished,
     protocol_of,
@@ -52,7 +53,9 @@ class ResultIn(BaseModel):
 
     version: int = Field(description="the checkpoint version you read; a stale one gets 409")
     channel: Channel
-    adherence: Adherence
+    # Required where the step asks it (lifecycle.asks_health_answers); a plan that holds
+    # no health data (the complaint visit, the contact plans) asks none and keeps none.
+    adherence: Adherence | None = None
     stop_reason: StopReason | None = None
     checklist: dict[str, bool] = Field(default_factory=dict)
     notes: str = Field(default="", max_length=10_000)
@@ -181,6 +184,10 @@ def record_result(
         raise InvalidInput(N_("must lie between the plan's start and today"), field="contacted_on")
     _check_channel(session, cp, step, protocol, data.channel)
     _check_checklist(step, data.checklist)
+    if not asks_health_answers(protocol):
+        data = data.model_copy(update={"adherence": None, "stop_reason": None, "effect": None})
+    elif data.adherence is None:
+        raise InvalidInput(N_("say whether the member is taking the medicine"), field="adherence")
     result = CheckpointResult(
         recorded_by_id=actor.staff_id or cp.assignee_id,
         recorded_at=now,

@@ -18,7 +18,7 @@ from careplan.members.archive import (
     require_not_erased,
 )
 from careplan.models import CarePlan, Checkpoint, Escalation, Member, ProtocolVersion
-from careplan.plans.protocol_schema import Protocol, StepCommon, Text
+from careplan.plans.protocol_schema import Protocol, StepCommon, Text, routine_key_parts
 from careplan.plans.protocols import definition_of, get_version
 from careplan.plans.schedule import (
     PlannedStep,
@@ -76,9 +76,10 @@ class StepTitle:
 
 def step_title(protocol: Protocol, key: str) -> StepTitle:
     step = step_of(protocol, key)
-    if step in protocol.tails:
-        _, month, number = key.rsplit("_", 2)  # routine keys: <prefix>_<MM>_<n>
-        return StepTitle(step.title, int(month), int(number))
+    parts = routine_key_parts(key)
+    if step in protocol.tails and parts is not None:
+        _, month, number = parts
+        return StepTitle(step.title, month, number)
     return StepTitle(step.title)
 
 
@@ -92,6 +93,16 @@ def needs_health_consent(protocol: Protocol) -> bool:
     """The one decision: a plan that asks for health data (readings, effects, drug classes)
     needs the member's health consent; one that says `health_data: false` (the contact
     plans by outlook: calls and visits, nothing measured) does not."""
+    return protocol.health_data
+
+
+def asks_health_answers(protocol: Protocol) -> bool:
+    """The one decision whether a step's result asks the health questions: is the member
+    taking the medicine (and, if stopped, why: side effects, effect, cost...) and the
+    effect record. A plan that holds no health data (`health_data: false`: the complaint
+    visit, the contact plans by outlook) asks none of them: its member may have given no
+    health consent, and its result says only that the contact was made, how, and what the
+    member said (the notes). The form asks this, the save follows it."""
     return protocol.health_data
 
 

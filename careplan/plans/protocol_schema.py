@@ -5,6 +5,7 @@ protocols/README.md documents every field; `careplan.plans.protocols` reads the 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -14,6 +15,17 @@ from careplan.plans.measurements import MEASUREMENTS
 from careplan.vocab import DRUG_CLASSES, Channel, MessageChannel, Role, StopReason
 
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
+# A routine contact's key: `<key_prefix>_<MM>_<n>` (routine_01_3, call_02_1, visit_01_2).
+ROUTINE_KEY = re.compile(r"^(?P<prefix>[a-z][a-z0-9_]*)_(?P<month>[0-9]{2,})_(?P<number>[0-9]+)$")
+
+
+def routine_key_parts(key: str) -> tuple[str, int, int] | None:
+    """A routine key's series prefix, month and number; None for any other key. The one
+    reading of routine keys: the step's name, its definition and its messages ask it."""
+    found = ROUTINE_KEY.match(key)
+    if found is None:
+        return None
+    return found["prefix"], int(found["month"]), int(found["number"])
 
 
 class Frozen(BaseModel):
@@ -245,7 +257,8 @@ class Protocol(Frozen):
 
     def tail_of(self, key: str) -> Routine | None:
         """The series a routine key (`<key_prefix>_<MM>_<n>`) belongs to."""
-        prefix = key.rsplit("_", 2)[0] if key.count("_") >= 2 else None
+        parts = routine_key_parts(key)
+        prefix = None if parts is None else parts[0]
         return next((r for r in self.tails if r.key_prefix == prefix), None)
 
     def step(self, key: str) -> Step | None:

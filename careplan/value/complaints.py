@@ -11,6 +11,9 @@ Decisions kept here, once:
 - A member's second complaint while a visit is still open shares that visit.
 - A member's complaint closes only after the visit is recorded; a dissatisfied member's
   is closed by the store manager (careplan/access.py decides who is who).
+- A visit that will never be made (its plan stopped: the member moved away, was removed
+  from follow-up, died; or the step skipped) does not keep the complaint open for ever:
+  the store manager closes it, with the satisfaction as far as known, as a walk-in's.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from careplan.access import (
     get_member,
     may_close_complaint,
     may_close_dissatisfied,
+    may_close_without_visit,
     may_hand_over_for_complaint,
     require_record_complaint,
     rows_of_member,
@@ -50,11 +54,13 @@ from careplan.models import (
 )
 from careplan.plans import lifecycle
 from careplan.vocab import (
+    CheckpointState,
     ComplaintCause,
     ComplaintChannel,
     ComplaintSeverity,
     ComplaintState,
     OwnershipReason,
+    RemovalReason,
     Satisfaction,
 )
 
@@ -204,6 +210,25 @@ def visit_of(session: Session, complaint: Complaint) -> CheckpointResult | None:
     )
 
 
+DROPPED = (CheckpointState.cancelled, CheckpointState.skipped)
+
+
+def dropped_visit(session: Session, complaint: Complaint) -> Checkpoint | None:
+    """The member's visit if it will never be made: not recorded, and its step cancelled
+    (the plan was stopped) or skipped. None while it waits, once made, for a walk-in."""
+    if complaint.follow_up_id is None:
+        return None
+    step = session.get(Checkpoint, complaint.follow_up_id)
+    if step is None or step.state not in DROPPED or visit_of(session, complaint) is not None:
+        return None
+    return step
+
+
+def dropped_why(step: Checkpoint) -> str | None:
+    """The words given when the visit was dropped: the skip's, else the plan's stop."""
+    return step.skip_reason or step.plan.stop_reason
+
+
 def _owner_of(session: Session, complaint: Complaint) -> int | None:
     if complaint.member_id is None:
         return None
@@ -229,8 +254,12 @@ def close(
                         field="role")  # fmt: skip
     chosen = _choice(Satisfaction, satisfaction, "satisfaction")
     if complaint.member_id is not None and visit_of(session, complaint) is None:
-        raise InvalidInput(N_("record the follow-up visit on the worklist first"),
-                           field="satisfaction")  # fmt: skip
+        if dropped_visit(session, complaint) is None:
+            raise InvalidInput(N_("record the follow-up visit on the worklist first"),
+                               field="satisfaction")  # fmt: skip
+        if not may_close_without_visit(actor, complaint):
+            raise Forbidden(N_("no visit will be made: the store manager closes the complaint"),
+                            field="role")  # fmt: skip
     if chosen is Satisfaction.dissatisfied and not may_close_dissatisfied(actor, complaint):
         raise Forbidden(N_("a member still dissatisfied is the store manager's to close"),
                         field="satisfaction")  # fmt: skip
@@ -331,6 +360,9 @@ class ComplaintPath:
     member: Member | None
     step: Checkpoint | None
     visit: CheckpointResult | None
+    dropped: bool  # the visit will never be made: the store manager closes it
+    dropped_why: str | None
+    dropped_for: RemovalReason | None  # a call removed the member (moved away, died...)
     handover: Ownership | None
     sharing: list[int]
     may_close: bool
@@ -371,14 +403,21 @@ def path_of(session: Session, actor: Actor, complaint_id: int) -> ComplaintPath:
     )
     is_open = complaint.state is ComplaintState.open
     owner = None if member is None else member.owner_id
+    dropped = dropped_visit(session, complaint)
+    may_close = may_close_complaint(actor, complaint, owner) and (
+        dropped is None or may_close_without_visit(actor, complaint)
+    )
     return ComplaintPath(
         complaint=complaint,
         member=member,
         step=step,
         visit=visit_of(session, complaint),
+        dropped=dropped is not None,
+        dropped_why=None if dropped is None else dropped_why(dropped),
+        dropped_for=None if dropped is None else dropped.plan.removed_for,
         handover=_handover(session, complaint),
         sharing=_sharing(session, complaint),
-        may_close=is_open and may_close_complaint(actor, complaint, owner),
+        may_close=is_open and may_close,
         may_close_dissatisfied=may_close_dissatisfied(actor, complaint),
         may_hand_over=is_open
         and complaint.handed_to_id is None

@@ -31,6 +31,7 @@ PROTOCOLS: dict[Outlook, str] = {
     Outlook.three_months: "contact_three_months",
     Outlook.beyond: "contact_beyond",
 }
+# The database holds one live contact plan per member (models/plan.py, the same ids).
 CONTACT_PROTOCOLS = frozenset(PROTOCOLS.values())
 # The next purchase expected within N days of today reads as the outlook (later: beyond).
 HORIZONS: tuple[tuple[int, Outlook], ...] = (
@@ -157,6 +158,7 @@ def set_outlook(
     member = get_member(session, actor, member_id)
     require_set_outlook(actor, member)
     chosen, words = _parse(outlook, reason)
+    _lock(session, member)
     _change(member, chosen, words, actor, now)
     for plan in live_contact_plans(session, member.id):
         lifecycle.stop(session, actor, plan.id, f"outlook: {chosen.value}", today=today)
@@ -164,6 +166,15 @@ def set_outlook(
         session, actor, member_id=member.id, protocol_id=PROTOCOLS[chosen], start=today,
         today=today, now=now,
     )  # fmt: skip
+
+
+def _lock(session: Session, member: Member) -> None:
+    """Two outlook changes of one member at once take turns: the member's row is locked
+    (PostgreSQL: SELECT ... FOR UPDATE) before the live contact plan is read, so the later
+    change stops the plan the earlier one made. SQLite has one writer at a time already
+    (a write's BEGIN IMMEDIATE, careplan.db.begin_for_writing)."""
+    session.execute(select(Member.id).where(Member.id == member.id).with_for_update())
+    session.refresh(member)
 
 
 def _change(member: Member, outlook: Outlook, reason: str, actor: Actor, now: datetime) -> None:

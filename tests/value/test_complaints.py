@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from careplan.errors import Forbidden, InvalidInput, NotFound
-from careplan.models import ChangeLog, Complaint, Ownership
-from careplan.plans import worklist
+from careplan.models import ChangeLog, Complaint, Escalation, Ownership
+from careplan.plans import lifecycle, worklist
 from careplan.plans.checkpoints import ResultIn, record_result
 from careplan.value import complaints
 from careplan.value.complaints import ComplaintIn
@@ -28,7 +28,7 @@ def complaint_of(world: World, staff, member_id=None, **kw) -> Complaint:
 def visit(world: World, complaint: Complaint, staff) -> None:
     step = complaint_step(world, complaint)
     record_result(world.session, world.actor(staff), step.id, ResultIn(
-        version=step.version, channel="phone", adherence="as_directed", notes="已道歉"),
+        version=step.version, channel="phone", notes="已道歉"),  # a visit asks no adherence
         today=TODAY, now=NOW)  # fmt: skip
 
 
@@ -76,6 +76,7 @@ def test_the_whole_path_record_visit_on_the_owners_worklist_then_close(world: Wo
     logged = world.session.scalars(
         select(ChangeLog.action).where(ChangeLog.entity == "complaint",
                                        ChangeLog.entity_id == complaint.id)
+        .order_by(ChangeLog.id)  # PostgreSQL returns no order unless asked
     ).all()  # fmt: skip
     assert logged == ["create", "update"]
 
@@ -208,3 +209,56 @@ def test_lists_put_open_first_and_the_figures_count_per_store_and_person(world: 
     assert people[world.clerk_a.id].count == 1 and people[None].count == 1
     assert world.store_b.id not in complaints.figures_by_store(
         world.session, actor, start=TODAY, end=TODAY)  # fmt: skip
+
+
+def test_the_visit_needs_no_adherence_and_keeps_none_sent_by_a_client(world: World):
+    """A complaint visit is not an adherence check: nothing about medicine is needed, and a
+    'stopped' answer an API client sends anyway raises no escalation and is not kept."""
+    member = make_member(world, consent=False)
+    complaint = complaint_of(world, world.manager_a, member.id)
+    step = complaint_step(world, complaint)
+    result = record_result(world.session, world.actor(world.clerk_a), step.id, ResultIn(
+        version=step.version, channel="phone", adherence="stopped", stop_reason="service",
+        notes="会员已满意"), today=TODAY, now=NOW)  # fmt: skip
+    assert result.adherence is None and result.stop_reason is None
+    assert result.notes == "会员已满意"
+    assert world.session.scalars(select(Escalation)).all() == []
+    closed = complaints.close(world.session, world.actor(world.clerk_a), complaint.id,
+                              satisfaction="satisfied", note="回访后满意", now=NOW)  # fmt: skip
+    assert closed.state is ComplaintState.closed
+
+
+def test_a_stopped_follow_up_leaves_the_complaint_to_the_manager_to_close(world: World):
+    """The member moved away and the visit's plan was stopped: the visit will never be
+    made, so the complaint is not stuck open: the store manager closes it (any
+    satisfaction as far as known), the clerk cannot alone, and the page says why."""
+    member = make_member(world)
+    complaint = complaint_of(world, world.manager_a, member.id)
+    step = complaint_step(world, complaint)
+    lifecycle.stop(world.session, world.actor(world.clerk_a), step.plan_id, "会员已搬走",
+                   today=TODAY)  # fmt: skip
+    clerk_path = complaints.path_of(world.session, world.actor(world.clerk_a), complaint.id)
+    assert clerk_path.dropped and clerk_path.dropped_why == "会员已搬走"
+    assert not clerk_path.may_close  # the owner may close only after a visit
+    with pytest.raises(Forbidden) as refused:
+        complaints.close(world.session, world.actor(world.clerk_a), complaint.id,
+                         satisfaction="satisfied", note="搬走了", now=NOW)  # fmt: skip
+    assert refused.value.field == "role"
+    manager_path = complaints.path_of(world.session, world.actor(world.manager_a), complaint.id)
+    assert manager_path.may_close and manager_path.may_close_dissatisfied
+    closed = complaints.close(world.session, world.actor(world.manager_a), complaint.id,
+                              satisfaction="neutral", note="搬离，电话致歉", now=NOW)  # fmt: skip
+    assert closed.state is ComplaintState.closed and closed.satisfaction == "neutral"
+    # A new complaint of the member gets a new visit, not the dropped one.
+    again = complaint_of(world, world.manager_a, member.id)
+    assert again.follow_up_id not in (None, complaint.follow_up_id)
+
+
+def test_while_the_visit_waits_even_the_manager_waits_for_it(world: World):
+    member = make_member(world)
+    complaint = complaint_of(world, world.manager_a, member.id)
+    assert not complaints.path_of(world.session, world.actor(world.manager_a), complaint.id).dropped
+    with pytest.raises(InvalidInput) as refused:
+        complaints.close(world.session, world.actor(world.manager_a), complaint.id,
+                         satisfaction="satisfied", note="好", now=NOW)  # fmt: skip
+    assert refused.value.field == "satisfaction"

@@ -4,10 +4,21 @@ the audit count them."""
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+import re
 
-from careplan.models import Complaint
-from tests.factories import TravelClock, World, make_member, sign_in_page
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from careplan.models import Checkpoint, CheckpointResult, Complaint
+from tests.factories import (
+    HX,
+    TravelClock,
+    World,
+    due_step,
+    make_member,
+    result_form,
+    sign_in_page,
+)
 
 
 def record(client: TestClient, token: str, **fields: str):
@@ -95,3 +106,72 @@ def test_another_stores_clerk_is_refused_and_a_supervisor_reads(client: TestClie
     assert record(client, token, member_id="", walk_in_name="李").status_code == 422
     audit = client.get("/audit").text
     assert "期间内的投诉" in audit
+
+
+def test_the_visit_asks_no_adherence_and_is_saved_without_it_then_closed(
+    client: TestClient, world: World, clock: TravelClock
+):
+    """A complaint visit records that the clerk went and what the member said: no
+    "is the member taking the medicine?", no effect record; an ordinary step still asks."""
+    member = make_member(world, name="王秀英", consent=False)  # no health consent needed
+    world.session.commit()
+    token = sign_in_page(client, "clerk.a")
+    r = record(client, token, member_id=str(member.id), severity="low", cause="product")
+    complaint = world.session.query(Complaint).one()
+    step_id = complaint.follow_up_id
+    page = client.get(f"/checkpoints/{step_id}").text
+    form = page[page.index('class="result-form"') :].split("</form>")[0]
+    assert "了解会员对处理结果的意见" in form and 'name="channel"' in form
+    assert 'name="adherence"' not in form and 'name="stop_reason"' not in form
+    assert "会员是否在服药" not in form and 'name="effect.before"' not in form
+
+    version = re.search(r'name="version" value="(\d+)"', form).group(1)
+    data = {"csrf_token": token, "version": version, "channel": "phone",
+            "checklist.heard_out": "on", "notes": "会员说已经满意，感谢回访"}  # fmt: skip
+    r = client.post(f"/checkpoints/{step_id}/result", data=data, headers=HX)
+    assert r.status_code == 200, r.text
+    assert "保存成功" in r.text or "已保存" in r.text
+    world.session.expire_all()
+    visit = world.session.scalars(
+        select(CheckpointResult).where(CheckpointResult.checkpoint_id == step_id)
+    ).one()
+    assert visit.adherence is None and visit.stop_reason is None and visit.checklist["heard_out"]
+    shown = client.get(f"/complaints/{complaint.id}").text
+    assert "会员说已经满意，感谢回访" in shown
+    r = client.post(f"/complaints/{complaint.id}/close",
+                    data={"csrf_token": token, "satisfaction": "satisfied",
+                          "closing_note": "回访后满意"})  # fmt: skip
+    assert r.status_code == 303, r.text
+    assert "已联系" in client.get(f"/members/{member.id}").text  # the history: no "lecture"
+
+    # A step of an ordinary care plan still asks, and a save without the answer is refused.
+    cp = due_step(world, clock)
+    form = client.get(f"/checkpoints/{cp.id}/form", headers=HX).text
+    assert 'name="adherence"' in form
+    data = result_form(token, cp)
+    del data["adherence"]
+    r = client.post(f"/checkpoints/{cp.id}/result", data=data, headers=HX)
+    assert r.status_code == 422 and "请选择会员是否在服药" in r.text
+
+
+def test_after_the_plan_is_stopped_the_manager_closes_from_the_page(
+    client: TestClient, world: World
+):
+    member = make_member(world, name="王秀英")
+    world.session.commit()
+    token = sign_in_page(client, "manager.a")
+    url = record(client, token, member_id=str(member.id)).headers["location"].split("?")[0]
+    complaint = world.session.query(Complaint).one()
+    step = world.session.get(Checkpoint, complaint.follow_up_id)
+    # The call finds the member gone: removed from follow-up, the visit's plan stops.
+    r = client.post(f"/checkpoints/{step.id}/attempt",
+                    data={"csrf_token": token, "version": str(step.version), "outcome": "removed",
+                          "removal_reason": "moved_away", "attempt_note": "已搬走"})  # fmt: skip
+    assert r.status_code == 303, r.text
+    page = client.get(url).text
+    assert "不会再回访" in page and "已搬离" in page and "已搬走" in page
+    assert f'action="{url}/close"' in page
+    r = client.post(f"{url}/close", data={"csrf_token": token, "satisfaction": "neutral",
+                                          "closing_note": "电话致歉"})  # fmt: skip
+    assert r.status_code == 303, r.text
+    assert "电话致歉" in client.get(url).text

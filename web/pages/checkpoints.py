@@ -19,7 +19,14 @@ from careplan.plans import worklist
 from careplan.plans.checkpoints import ResultIn, record_result, snapshot
 from careplan.plans.contacts import step_contacts
 from careplan.plans.escalations import raised_at_checkpoint
-from careplan.plans.lifecycle import allowed_channels, protocol_of, status_of, step_of, step_title
+from careplan.plans.lifecycle import (
+    allowed_channels,
+    asks_health_answers,
+    protocol_of,
+    status_of,
+    step_of,
+    step_title,
+)
 from careplan.plans.measurements import MEASUREMENTS, implausible
 from careplan.plans.outcomes import VISIT_HORIZON_DAYS, AttemptIn, record_attempt
 from careplan.staff import names_of
@@ -67,6 +74,9 @@ def _form_context(session: DbSession, cp: Checkpoint, today: date, actor: Actor)
         "status": status_of(cp, today),
         "channels": allowed_channels(protocol, step),
         "home_visit_rule": step.home_visit_after_phone,
+        # The adherence question and the effect record: not for a plan holding no health
+        # data (a complaint visit, a contact plan); the domain decides, the form follows.
+        "asks_health": asks_health_answers(protocol),
         "effect_open": step.effect_record,
         "measurements": [MEASUREMENTS[k] for k in step.measurements],
         "adherences": list(Adherence),
@@ -154,7 +164,8 @@ def _effect(form: FormData) -> dict[str, Any] | None:
 
 
 def parse_result(form: FormData, cp: Checkpoint) -> ResultIn:
-    step = step_of(protocol_of(cp.plan), cp.key)
+    protocol = protocol_of(cp.plan)
+    step = step_of(protocol, cp.key)
     checklist = {item.key: form.get(f"checklist.{item.key}") == "on" for item in step.checklist}
     if not text_of(form, "channel"):
         # Nothing is preselected, so a phone call is never saved as a visit by default.
@@ -172,6 +183,8 @@ def parse_result(form: FormData, cp: Checkpoint) -> ResultIn:
     }
     if data["adherence"] != Adherence.stopped.value:
         data["stop_reason"] = None  # the select may hold a leftover choice
+    if not asks_health_answers(protocol):
+        data |= {"adherence": None, "stop_reason": None, "effect": None}  # the form asked none
     return parse_model(ResultIn, data)
 
 
