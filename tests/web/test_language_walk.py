@@ -284,6 +284,7 @@ def walk_the_domain(walk: Walk, world: World, clock: TravelClock, tmp: Path) -> 
                                          today=today, now=now)  # fmt: skip
 
     walk("stop reason", result, first, adherence="stopped")
+    walk("adherence unsaid", result, first, adherence=None)
     walk("reason only for stop", result, first, stop_reason="cost")
     walk("stale", result, first, version=first.version + 5)
     walk("channel", result, first, channel="message")
@@ -754,6 +755,11 @@ def _walk_complaints(walk: Walk, world: World, now: datetime) -> None:
     complaints.hand_over(s, world.actor(world.manager_a), by_member, world.clerk_a2.id, now=now)
     s.commit()
     walk("close dissatisfied", close, world.actor(world.clerk_a2), by_member, "dissatisfied")
+    moved_away = record(member_id=make_member(world, name="搬走的").id).id
+    dropped = complaints.path_of(s, clerk, moved_away).step
+    assert dropped is not None
+    lifecycle.stop(s, clerk, dropped.plan_id, "会员已搬走", today=now.date())
+    walk("close without the visit", close, clerk, moved_away)
     walk("close twice", close, world.actor(world.manager_a), walk_in)
     walk("hand over twice", complaints.hand_over, s, world.actor(world.manager_a), by_member,
          world.clerk_a.id, now=now)  # fmt: skip
