@@ -68,7 +68,7 @@ def count(url: str, model: type) -> int:
 def test_load_seed_and_enroll_with_preview(cli_db: str):
     assert run("protocols", "load")[0] == 0
     code, out = run("demo", "seed")
-    assert code == 0 and "48 members" in out
+    assert code == 0 and "54 members" in out  # 48 with a plan, 6 long inactive
     # Every demo account is printed, so a new user can sign in as each persona.
     for username in ("admin", "duzhi", "xh.manager", "xh.pharmacist", "xh.clerk1", "pd.clerk2"):
         assert f"  {username} " in out, out
@@ -564,8 +564,21 @@ def test_serve_refuses_a_worker_count_out_of_range(served: list[dict[str, object
 
 
 def test_value_refresh_computes_the_snapshot_in_process(seeded_db: str):
-    from careplan.models import ValueSnapshot
+    from careplan.models import MemberTallyRun, ValueSnapshot
 
+    def newest(model: type) -> tuple[int, object] | None:
+        engine = make_engine(seeded_db)
+        with make_session_factory(engine)() as s:
+            row = s.scalars(select(model).order_by(model.id.desc()).limit(1)).first()
+            found = (row.id, row.ready_at) if row else None
+        engine.dispose()
+        return found
+
+    seeded = newest(ValueSnapshot)  # the demo seed computed one
+    assert seeded is not None
     code, out = run("value", "refresh")
     assert code == 0 and "value snapshot" in out and "members bought" in out, out
-    assert count(seeded_db, ValueSnapshot) == 1
+    fresh, tallies = newest(ValueSnapshot), newest(MemberTallyRun)
+    assert fresh is not None and fresh[0] > seeded[0] and fresh[1] is not None
+    assert tallies is not None and tallies[1] is not None  # the analysis counts follow it
+    assert count(seeded_db, ValueSnapshot) == 2  # the previous stays until the next

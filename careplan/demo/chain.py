@@ -144,6 +144,11 @@ def seed(
             enrolled.append((actor, _member_with_plan(session, actor, rng, card, today, now)))
             counts["members"] += 1
             counts["plans"] += 1
+    for owner in owners:  # after the others, so their names and plans stay as they were
+        session.info["actor"] = actor = Actor.of(owner, via="system")
+        card += 1
+        _lapsed_member(session, actor, random.Random(card), card, today, now)
+        counts["members"] += 1
     # The lecture held three weeks ago comes before the steps are worked, so the steps it
     # fulfilled show as "fulfilled by lecture" rather than as calls.
     counts["lectures"] = _lectures(session, staff["xh.manager"], stores["SH001"], today, now)
@@ -306,7 +311,39 @@ def _member_with_plan(
         refill += timedelta(days=30 + rng.choice([-3, 0, 0, 2, 6, 12]))
     # Its own generator, so the members, plans and steps stay as they were.
     _other_purchases(session, actor, member.id, random.Random(f"{card}-{age}"), today, now)
+    _joined(member, random.Random(f"{card}-joined"), start, now)
     return plan.id
+
+
+def _joined(member: Member, rng: random.Random, before: date, now: datetime) -> None:
+    """Members joined over the last two and a half years (the archive says so, and the
+    analysis counts new members per month), each before their plan began."""
+    days = (now.date() - before).days + rng.randint(1, 900)
+    member.created_at = member.updated_at = now - timedelta(days=days, minutes=rng.randint(0, 600))
+
+
+def _lapsed_member(
+    session: Session, actor: Actor, rng: random.Random, card: int, today: date, now: datetime
+) -> None:
+    """One member per clerk who came once, long ago, and has not been back or called since:
+    the long-inactive list's (长期未消费) to call."""
+    member = archive.create_member(
+        session, actor,
+        MemberCreate(card_number=f"M{card}", name=rng.choice(SURNAMES) + rng.choice(GIVEN),
+                     sex=rng.choice([Sex.female, Sex.male]),
+                     mobile=f"13{rng.randint(0, 9)}{rng.randint(10_000_000, 99_999_999)}",
+                     residential_area=rng.choice(AREAS)),
+        now=now,
+    )  # fmt: skip
+    bought = today - timedelta(days=rng.randint(200, 330))  # in the year, quiet for 180 days
+    # Gifts bought once (ginseng, a blood-pressure meter for the family): the quadrant of
+    # big baskets on few visits, whom a call might bring back.
+    code, name, low, high = rng.choice(OTHER_PRODUCTS[-3:])
+    price = Decimal(rng.randint(low * 100, high * 100)) / 100
+    line = PurchaseIn(product_code=code, product_name=name, quantity=3, purchased_on=bought,
+                      amount=price * 3)  # fmt: skip
+    purchases.record_purchase(session, actor, member.id, line, today=today, now=now)
+    _joined(member, rng, bought, now)
 
 
 def _other_purchases(
