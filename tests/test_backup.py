@@ -109,4 +109,4 @@ def test_a_backup_taken_under_writes_restores_whole(
     backup.backup(live, tmp_path / "quiet.bak")
     checked = backup.restore(restored, tmp_path / "quiet.bak")
     assert checked.counts == backup.check(live).counts
-    assert checked.counts["members"] == 54 + len(done)  # the demo's 54, then the writes
+    assert checked.counts["members"] == 60 + len(done)  # the demo's 60, then the writes

@@ -68,7 +68,7 @@ def count(url: str, model: type) -> int:
 def test_load_seed_and_enroll_with_preview(cli_db: str):
     assert run("protocols", "load")[0] == 0
     code, out = run("demo", "seed")
-    assert code == 0 and "54 members" in out  # 48 with a plan, 6 long inactive
+    assert code == 0 and "60 members" in out  # 48 with a plan, 6 long inactive, 6 new
     # Every demo account is printed, so a new user can sign in as each persona.
     for username in ("admin", "duzhi", "xh.manager", "xh.pharmacist", "xh.clerk1", "pd.clerk2"):
         assert f"  {username} " in out, out

@@ -148,7 +148,9 @@ def seed(
         session.info["actor"] = actor = Actor.of(owner, via="system")
         card += 1
         _lapsed_member(session, actor, random.Random(card), card, today, now)
-        counts["members"] += 1
+        card += 1
+        _new_member(session, actor, random.Random(card), card, now)
+        counts["members"] += 2
     # The lecture held three weeks ago comes before the steps are worked, so the steps it
     # fulfilled show as "fulfilled by lecture" rather than as calls.
     counts["lectures"] = _lectures(session, staff["xh.manager"], stores["SH001"], today, now)
@@ -317,9 +319,27 @@ def _member_with_plan(
 
 def _joined(member: Member, rng: random.Random, before: date, now: datetime) -> None:
     """Members joined over the last two and a half years (the archive says so, and the
-    analysis counts new members per month), each before their plan began."""
-    days = (now.date() - before).days + rng.randint(1, 900)
+    analysis counts new members per month), each before their plan began; one in five on
+    the day it began (the newest of them are welcomed by message)."""
+    days = (now.date() - before).days + (0 if rng.random() < 0.2 else rng.randint(1, 900))
     member.created_at = member.updated_at = now - timedelta(days=days, minutes=rng.randint(0, 600))
+
+
+def _new_member(
+    session: Session, actor: Actor, rng: random.Random, card: int, now: datetime
+) -> None:
+    """One member per clerk registered in the last three days, no plan yet, who agreed to
+    SMS: today's welcome messages are theirs."""
+    member = archive.create_member(
+        session, actor,
+        MemberCreate(card_number=f"M{card}", name=rng.choice(SURNAMES) + rng.choice(GIVEN),
+                     sex=rng.choice([Sex.female, Sex.male]),
+                     mobile=f"13{rng.randint(0, 9)}{rng.randint(10_000_000, 99_999_999)}",
+                     residential_area=rng.choice(AREAS)),
+        now=now,
+    )  # fmt: skip
+    member.created_at = member.updated_at = now - timedelta(hours=rng.randint(1, 60))
+    consent.grant(session, actor, member.id, MessageChannel.sms, now=now)
 
 
 def _lapsed_member(
