@@ -21,6 +21,9 @@ class Member(IdMixin, TimestampMixin, Base):
         # Search filters a store's members by relationship grade: store first (every
         # search of a store's staff is scoped to it), then the grade.
         Index("ix_members_store_grade", "home_store_id", "relationship_grade"),
+        # The spend pages count a scope's current members (those without a row in the
+        # value snapshot bought nothing): the chain's from this index alone.
+        Index("ix_members_erased_store", "erased_at", "home_store_id"),
     )
 
     card_number: Mapped[str] = mapped_column(String(32), unique=True)

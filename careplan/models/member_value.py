@@ -35,12 +35,16 @@ class MemberValue(Base):
 
     __tablename__ = "member_values"
     __table_args__ = (
-        # Ranks and medians within a store (or several) by spend and by visits.
+        # Ranks and medians within a store (or several) by spend and by visits. The visits
+        # ones carry the spend too: the quadrants' counts and sums above a cut and the
+        # chart's grid then read an index alone (careplan/value/tiers.py).
         Index("ix_member_values_store_spend", "snapshot_id", "period", "store_id", "spend"),
-        Index("ix_member_values_store_visits", "snapshot_id", "period", "store_id", "visits"),
+        Index(
+            "ix_member_values_store_visits", "snapshot_id", "period", "store_id", "visits", "spend"
+        ),
         # The same over the whole chain.
         Index("ix_member_values_spend", "snapshot_id", "period", "spend"),
-        Index("ix_member_values_visits", "snapshot_id", "period", "visits"),
+        Index("ix_member_values_visits", "snapshot_id", "period", "visits", "spend"),
     )
 
     snapshot_id: Mapped[int] = mapped_column(

@@ -3,8 +3,9 @@ store, a region or the chain — over one period of the newest value snapshot.
 
 Everything is read from the snapshot (careplan/value/snapshot.py), never from purchases:
 the cuts are a few index lookups (the k-th spend, the median visits), and the counts and
-sums one grouped scan of the scope's rows, so the chain's 200,000 members answer in tens
-of milliseconds. Ties (docs/member-value.md, "消费分层与四象限"): a member whose spend
+sums ranges of indexes that carry the spend (the rows above a cut), so the chain's 200,000
+members answer in tens of milliseconds; only the chart's grid scans the scope's rows (an
+index, read alone). Ties (docs/member-value.md, "消费分层与四象限"): a member whose spend
 equals the spend at a tier's cut is in the higher tier, so a tier may hold a few more
 than its share; a member exactly at a median is "low" (high means above the median);
 set thresholds are "at least" (visits ≥ N, spend ≥ ¥X).
@@ -19,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, ScopeKind, may_see_phones_in_member_lists, member_value_scope
@@ -216,8 +217,12 @@ def _cuts(
     where: ColumnElement[bool],
     visits: int | None,
     spend: Decimal | None,
+    *,
+    buyers: int | None = None,  # already counted
 ) -> Cuts:
-    n = session.scalar(select(func.count()).select_from(MemberValue).where(where)) or 0
+    n = buyers
+    if n is None:
+        n = session.scalar(select(func.count()).select_from(MemberValue).where(where)) or 0
     if n == 0:
         zero = Decimal(0)
         return Cuts(0, None, None, 0, zero, Cut(Decimal(visits or 1), visits is None),
@@ -236,19 +241,6 @@ def _cuts(
         visits=Cut(Decimal(median_visits), True) if visits is None else Cut(Decimal(visits), False),
         spend=Cut(median_spend, True) if spend is None else Cut(spend, False),
     )
-
-
-def _tier_case(cuts: Cuts) -> ColumnElement[str]:
-    a = cuts.tier_a if cuts.tier_a is not None else Decimal(0)
-    b = cuts.tier_b if cuts.tier_b is not None else Decimal(0)
-    return case((MemberValue.spend >= a, "A"), (MemberValue.spend >= b, "B"), else_="C")
-
-
-def _quadrant_case(cuts: Cuts) -> ColumnElement[str]:
-    high_f, high_s = cuts.visits.high(MemberValue.visits), cuts.spend.high(MemberValue.spend)
-    return case(
-        (and_(high_f, high_s), "hh"), (high_f, "hl"), (high_s, "lh"), else_="ll"
-    )  # fmt: skip
 
 
 def quadrant_condition(cuts: Cuts, quadrant: str) -> ColumnElement[bool]:
@@ -286,6 +278,48 @@ def _sum(value: Any) -> Decimal:
     return Decimal(str(value or 0)).quantize(CENT)
 
 
+def _count_sum(session: Session, where: ColumnElement[bool]) -> tuple[int, Decimal]:
+    """How many rows, and their spend: one range of an index that carries the spend."""
+    n, total = session.execute(select(func.count(), func.sum(MemberValue.spend)).where(where)).one()
+    return n or 0, _sum(total)
+
+
+def _found(**groups: tuple[int, Decimal]) -> dict[str, tuple[int, Decimal]]:
+    # A group nobody is in shows no spend at all, not ¥0.00.
+    return {k: (n, spend if n else Decimal(0)) for k, (n, spend) in groups.items()}
+
+
+def _minus(a: tuple[int, Decimal], *b: tuple[int, Decimal]) -> tuple[int, Decimal]:
+    return a[0] - sum(n for n, _ in b), a[1] - sum((s for _, s in b), Decimal(0))
+
+
+def _tiers(
+    session: Session, where: ColumnElement[bool], cuts: Cuts, everyone: tuple[int, Decimal]
+) -> dict[str, tuple[int, Decimal]]:
+    """A is at or above A's cut, B at or above B's (A's cut is the higher): two ranges of
+    the spend index (a fifth of the scope) instead of a grouped scan of all of it. Sums
+    are exact in cents (each rounded back from SQLite's float), so the differences are."""
+    if cuts.tier_a is None or cuts.tier_b is None:
+        return {}
+    above_a = _count_sum(session, and_(where, MemberValue.spend >= cuts.tier_a))
+    above_b = _count_sum(session, and_(where, MemberValue.spend >= cuts.tier_b))
+    return _found(A=above_a, B=_minus(above_b, above_a), C=_minus(everyone, above_b))
+
+
+def _quadrants(
+    session: Session, where: ColumnElement[bool], cuts: Cuts, everyone: tuple[int, Decimal]
+) -> dict[str, tuple[int, Decimal]]:
+    """The quadrants from three counts: high frequency, high spend, and both. Each is a
+    range of the (…, visits, spend) or (…, spend) index read alone, for any thresholds."""
+    high_f, high_s = cuts.visits.high(MemberValue.visits), cuts.spend.high(MemberValue.spend)
+    f = _count_sum(session, and_(where, high_f))
+    s = _count_sum(session, and_(where, high_s))
+    both = _count_sum(session, and_(where, high_f, high_s))
+    low_f_high_s = _minus(s, both)
+    return _found(hh=both, hl=_minus(f, both), lh=low_f_high_s,
+                  ll=_minus(everyone, f, low_f_high_s))  # fmt: skip
+
+
 def spend_view(
     session: Session,
     actor: Actor,
@@ -303,21 +337,15 @@ def spend_view(
         return None
     stores = _store_ids(session, scope)
     where = _rows(snap.id, period, stores)
-    cuts = _cuts(session, where, visits, spend)
-    tier, quadrant = _tier_case(cuts).label("tier"), _quadrant_case(cuts).label("quadrant")
+    everyone = _count_sum(session, where)
+    cuts = _cuts(session, where, visits, spend, buyers=everyone[0])
     by_tier: dict[str, tuple[int, Decimal]] = {}
     by_quadrant: dict[str, tuple[int, Decimal]] = {}
-    stmt = (
-        select(tier, quadrant, func.count(), func.sum(MemberValue.spend))
-        .where(where)
-        .group_by(tier, quadrant)
-    )
-    for t, q, n, total in session.execute(stmt):
-        n0, s0 = by_tier.get(t, (0, Decimal(0)))
-        by_tier[t] = (n0 + n, s0 + _sum(total))
-        n1, s1 = by_quadrant.get(q, (0, Decimal(0)))
-        by_quadrant[q] = (n1 + n, s1 + _sum(total))
-    total_spend = sum((s for _, s in by_tier.values()), Decimal(0))
+    total_spend = Decimal(0)
+    if cuts.buyers:
+        total_spend = everyone[1]
+        by_tier = _tiers(session, where, cuts, everyone)
+        by_quadrant = _quadrants(session, where, cuts, everyone)
     start, end = period_bounds(period, snap.as_of)
     return SpendView(
         snapshot=snap, period=period, start=start, end=end, scope=scope, cuts=cuts,
@@ -338,6 +366,9 @@ def _members_in_scope(session: Session, stores: list[int] | None) -> int:
     return session.scalar(stmt) or 0
 
 
+Cells = dict[tuple[int, int], int]
+
+
 def _chart(session: Session, where: ColumnElement[bool], cuts: Cuts) -> Chart:
     """Axes to the 99th percentile (a few big spenders would squeeze everyone into a
     corner; those beyond sit on the edge), and always past the quadrant lines."""
@@ -352,18 +383,23 @@ def _chart(session: Session, where: ColumnElement[bool], cuts: Cuts) -> Chart:
     if n <= DOTS_MAX:
         dots = session.execute(select(MemberValue.visits, MemberValue.spend).where(where))
         return Chart(x_max, y_max, dots=[(v, Decimal(s)) for v, s in dots])
-    # A cell per visit count up to X_CELLS, spend in Y_CELLS bands; counted by the
-    # database, so drawing 200,000 members costs a grouped scan and ~700 rectangles.
+    return Chart(x_max, y_max, cells=_grid(session, where, x_max, y_max))
+
+
+def _grid(session: Session, where: ColumnElement[bool], x_max: int, y_max: Decimal) -> Cells:
+    """A cell per visit count up to X_CELLS, spend in Y_CELLS bands; counted by the
+    database, so drawing 200,000 members costs a grouped scan and ~700 rectangles. The
+    scan groups by the visits themselves (a few dozen values, the index's order) and
+    the columns are folded here: integer division is the SQL floor of the same."""
     x_width = max(1, math.ceil(x_max / X_CELLS))
-    x_cell = func.floor((MemberValue.visits - 1) / x_width)
     y_cell = func.floor(MemberValue.spend * Y_CELLS / y_max)
-    stmt = select(x_cell, y_cell, func.count()).where(where).group_by(x_cell, y_cell)
-    cells: dict[tuple[int, int], int] = {}
+    stmt = select(MemberValue.visits, y_cell, func.count()).where(where)
+    cells: Cells = {}
     last_x, last_y = math.ceil(x_max / x_width) - 1, Y_CELLS - 1
-    for x, y, count in session.execute(stmt):
-        key = (min(int(x), last_x), min(int(y), last_y))
+    for visits, y, count in session.execute(stmt.group_by(MemberValue.visits, y_cell)):
+        key = (min((int(visits) - 1) // x_width, last_x), min(int(y), last_y))
         cells[key] = cells.get(key, 0) + count
-    return Chart(x_max, y_max, cells=cells)
+    return cells
 
 
 # --- A quadrant's members -----------------------------------------------------------------
