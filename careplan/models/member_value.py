@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Numeric
+from sqlalchemy import ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from careplan.models.base import Base, IdMixin, IdType, enum_column
@@ -59,3 +59,24 @@ class MemberValue(Base):
     last_on: Mapped[date]  # last purchase in the period
     # Bought again within 90 days of the period's first purchase (the return rate).
     returned: Mapped[bool]
+
+
+class ValueChartCell(Base):
+    """One cell of the spend chart's grid of a large scope (more buyers than the chart
+    draws dots for), counted when its snapshot is made (careplan/value/tiers.py
+    `default_charts`): the grid is the one grouped scan of a chain's rows a page would
+    otherwise repeat. A page uses the cells when its axes are these (the medians' view,
+    or thresholds inside the 99th percentiles); other axes count afresh."""
+
+    __tablename__ = "value_chart_cells"
+
+    snapshot_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("value_snapshots.id", ondelete="CASCADE"), primary_key=True
+    )
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)  # a ValuePeriod
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)  # tiers.Scope.key
+    x: Mapped[int] = mapped_column(primary_key=True)
+    y: Mapped[int] = mapped_column(primary_key=True)
+    x_max: Mapped[int]  # the axes the cells were counted for
+    y_max: Mapped[Decimal] = mapped_column(Numeric(14, 3))
+    members: Mapped[int]

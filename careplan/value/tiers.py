@@ -14,7 +14,7 @@ set thresholds are "at least" (visits ≥ N, spend ≥ ¥X).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from careplan.access import Actor, ScopeKind, may_see_phones_in_member_lists, member_value_scope
 from careplan.errors import N_, InvalidInput, NotFound
-from careplan.models import Member, MemberValue, Staff, Store, ValueSnapshot
+from careplan.models import Member, MemberValue, Staff, Store, ValueChartCell, ValueSnapshot
 from careplan.value.snapshot import current, period_bounds
 from careplan.vocab import ValuePeriod
 
@@ -54,6 +54,13 @@ class Scope:
         if self.kind == "region":
             return {"scope": "region", "region": self.region or ""}
         return {"scope": "chain"}
+
+    @property
+    def key(self) -> str:
+        """The scope as value_chart_cells names it."""
+        if self.kind == "store":
+            return f"store:{self.store_id}"
+        return f"region:{self.region}" if self.kind == "region" else "chain"
 
 
 @dataclass(frozen=True)
@@ -354,7 +361,7 @@ def spend_view(
         tiers=_groups(by_tier, TIERS, cuts.buyers, total_spend,
                       {"A": cuts.tier_a, "B": cuts.tier_b}),
         quadrants=_groups(by_quadrant, QUADRANTS, cuts.buyers, total_spend),
-        chart=_chart(session, where, cuts),
+        chart=_chart(session, where, cuts, _stored(session, snap.id, period, scope)),
     )  # fmt: skip
 
 
@@ -367,9 +374,30 @@ def _members_in_scope(session: Session, stores: list[int] | None) -> int:
 
 
 Cells = dict[tuple[int, int], int]
+Stored = Callable[[int, Decimal], Cells | None]
 
 
-def _chart(session: Session, where: ColumnElement[bool], cuts: Cuts) -> Chart:
+def _stored(session: Session, snapshot_id: int, period: ValuePeriod, scope: Scope) -> Stored:
+    """The scope's grid counted with the snapshot, if it was counted for these axes."""
+
+    def read(x_max: int, y_max: Decimal) -> Cells | None:
+        rows = session.execute(
+            select(ValueChartCell.x, ValueChartCell.y, ValueChartCell.members,
+                   ValueChartCell.x_max, ValueChartCell.y_max)
+            .where(ValueChartCell.snapshot_id == snapshot_id,
+                   ValueChartCell.period == period.value, ValueChartCell.scope == scope.key)
+        ).all()  # fmt: skip
+        # Compared here, as Decimals: SQLite keeps y_max as a float.
+        if not rows or any((r.x_max, Decimal(r.y_max)) != (x_max, y_max) for r in rows):
+            return None
+        return {(r.x, r.y): r.members for r in rows}
+
+    return read
+
+
+def _chart(
+    session: Session, where: ColumnElement[bool], cuts: Cuts, stored: Stored | None = None
+) -> Chart:
     """Axes to the 99th percentile (a few big spenders would squeeze everyone into a
     corner; those beyond sit on the edge), and always past the quadrant lines."""
     n = cuts.buyers
@@ -383,7 +411,10 @@ def _chart(session: Session, where: ColumnElement[bool], cuts: Cuts) -> Chart:
     if n <= DOTS_MAX:
         dots = session.execute(select(MemberValue.visits, MemberValue.spend).where(where))
         return Chart(x_max, y_max, dots=[(v, Decimal(s)) for v, s in dots])
-    return Chart(x_max, y_max, cells=_grid(session, where, x_max, y_max))
+    cells = stored(x_max, y_max) if stored is not None else None
+    return Chart(
+        x_max, y_max, cells=cells if cells is not None else _grid(session, where, x_max, y_max)
+    )
 
 
 def _grid(session: Session, where: ColumnElement[bool], x_max: int, y_max: Decimal) -> Cells:
@@ -400,6 +431,38 @@ def _grid(session: Session, where: ColumnElement[bool], x_max: int, y_max: Decim
         key = (min((int(visits) - 1) // x_width, last_x), min(int(y), last_y))
         cells[key] = cells.get(key, 0) + count
     return cells
+
+
+def default_charts(session: Session, snapshot_id: int) -> Iterator[dict[str, object]]:
+    """value_chart_cells rows of a snapshot being made: the medians' grid of each scope
+    and period drawn as cells (the chain, a region, a large store). Read only; the
+    refresh writes them (careplan/value/snapshot.py)."""
+    buyers: dict[tuple[str, int], int] = {}  # (period, store) → buyers
+    counted = (
+        select(MemberValue.period, MemberValue.store_id, func.count())
+        .where(MemberValue.snapshot_id == snapshot_id)
+        .group_by(MemberValue.period, MemberValue.store_id)
+    )
+    for period, store_id, n in session.execute(counted):
+        buyers[(ValuePeriod(period).value, store_id)] = n
+    regions: dict[str, list[int]] = {}
+    for store_id, region in session.execute(select(Store.id, Store.region).order_by(Store.id)):
+        regions.setdefault(region, []).append(store_id)
+    scopes: list[tuple[Scope, list[int] | None]] = [(Scope("chain"), None)]
+    scopes += [(Scope("region", region=r), ids) for r, ids in sorted(regions.items())]
+    scopes += [(Scope("store", store_id=i), [i]) for ids in regions.values() for i in ids]
+    for period in ValuePeriod:
+        for scope, stores in scopes:
+            n = sum(count for (p, i), count in buyers.items()
+                    if p == period.value and (stores is None or i in stores))  # fmt: skip
+            if n <= DOTS_MAX:
+                continue
+            where = _rows(snapshot_id, period, stores)
+            chart = _chart(session, where, _cuts(session, where, None, None, buyers=n))
+            for (x, y), members in chart.cells.items():
+                yield {"snapshot_id": snapshot_id, "period": period.value, "scope": scope.key,
+                       "x": x, "y": y, "x_max": chart.x_max, "y_max": chart.y_max,
+                       "members": members}  # fmt: skip
 
 
 # --- A quadrant's members -----------------------------------------------------------------

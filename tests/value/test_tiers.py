@@ -186,15 +186,21 @@ def _sixty(world: World, session: Session) -> None:
     session.commit()
 
 
+@pytest.mark.parametrize("stored", [False, True], ids=["counted", "stored"])
 @pytest.mark.parametrize("thresholds", [(None, None), (2, Decimal(100)), (1, Decimal("37.5")),
                                         (4, Decimal(0)), (9, Decimal(99999))])  # fmt: skip
 def test_the_ranges_count_and_sum_what_a_grouped_scan_does(
     world: World, session: Session, session_factory: sessionmaker[Session],
     monkeypatch: pytest.MonkeyPatch, thresholds: tuple[int | None, Decimal | None],
+    stored: bool,
 ):  # fmt: skip
+    """Against the grouped scans; "stored": the refresh counted the medians' grids (a set
+    threshold past the 99th percentile moves the axes, and the page counts afresh)."""
     _sixty(world, session)
+    if stored:
+        monkeypatch.setattr("careplan.value.tiers.DOTS_MAX", 5)  # every scope draws cells
     snapshot.refresh(session_factory, as_of=AS_OF, now=NOW)
-    monkeypatch.setattr("careplan.value.tiers.DOTS_MAX", 5)  # every scope draws cells
+    monkeypatch.setattr("careplan.value.tiers.DOTS_MAX", 5)
     actor = world.actor(world.supervisor)
     visits, spend = thresholds
     for kind, store_id, region in (("chain", None, None), ("region", None, "华东"),
@@ -213,3 +219,45 @@ def test_the_ranges_count_and_sum_what_a_grouped_scan_does(
         assert view.chart.cells == cells and sum(cells.values()) == view.cuts.buyers
         # An empty group has no spend, as before (not ¥0.00).
         assert all(str(g.spend) == "0" for g in view.quadrants + view.tiers if not g.members)
+
+
+def test_the_refresh_counts_the_large_scopes_grids_and_drops_them_with_their_snapshot(
+    world: World, session: Session, session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+):  # fmt: skip
+    from sqlalchemy import func, select, update
+
+    from careplan.models import ValueChartCell
+
+    _sixty(world, session)
+    monkeypatch.setattr("careplan.value.tiers.DOTS_MAX", 15)  # store A's 18 are cells too
+    first = snapshot.refresh(session_factory, as_of=AS_OF, now=NOW)
+    cell = ValueChartCell
+    scopes = session.execute(select(cell.scope, cell.period, func.sum(cell.members))
+                             .where(cell.snapshot_id == first)
+                             .group_by(cell.scope, cell.period)).all()  # fmt: skip
+    buyers = {"chain": 54, "region:华东": 54, f"store:{world.store_b.id}": 36,
+              f"store:{world.store_a.id}": 18}  # fmt: skip
+    assert {(k, p, n) for k, p, n in scopes} == {(k, p.value, n) for k, n in buyers.items()
+                                                 for p in ValuePeriod if p.value in ("12m",
+                                                 "6m", "3m", "ytd")}  # fmt: skip
+    # The stored grid is the page's.
+    actor = world.actor(world.supervisor)
+    scope = tiers.resolve_scope(session, actor, "chain", None, None)
+    view = tiers.spend_view(session, actor, scope, Y)
+    assert view is not None and view.chart.cells == _grouped(session, view)[2]
+    # … and the page reads it: marked, the page shows the mark; a threshold past the
+    # 99th percentile moves the axes, and the page counts afresh.
+    session.execute(update(cell).where(cell.scope == "chain").values(members=cell.members + 1000))
+    marked = tiers.spend_view(session, actor, scope, Y)
+    assert marked is not None and set(marked.chart.cells) == set(view.chart.cells)
+    assert sum(marked.chart.cells.values()) == sum(view.chart.cells.values()) + 1000 * len(
+        view.chart.cells
+    )
+    beyond = tiers.spend_view(session, actor, scope, Y, spend=Decimal(5000))
+    assert beyond is not None and sum(beyond.chart.cells.values()) == 54
+    session.rollback()
+    second = snapshot.refresh(session_factory, as_of=AS_OF, now=NOW)
+    third = snapshot.refresh(session_factory, as_of=AS_OF, now=NOW)
+    left = set(session.scalars(select(ValueChartCell.snapshot_id).distinct()))
+    assert left == {second, third}  # the previous snapshot's stay while it may be read
