@@ -22,8 +22,10 @@ class Member(IdMixin, TimestampMixin, Base):
         # search of a store's staff is scoped to it), then the grade.
         Index("ix_members_store_grade", "home_store_id", "relationship_grade"),
         # The spend pages count a scope's current members (those without a row in the
-        # value snapshot bought nothing): the chain's from this index alone.
-        Index("ix_members_erased_store", "erased_at", "home_store_id"),
+        # value snapshot bought nothing) from this index alone. The store leads: led by
+        # erased_at (NULL for nearly all) it drew the long-inactive queries off the
+        # table scan they do better with.
+        Index("ix_members_store_erased", "home_store_id", "erased_at"),
     )
 
     card_number: Mapped[str] = mapped_column(String(32), unique=True)

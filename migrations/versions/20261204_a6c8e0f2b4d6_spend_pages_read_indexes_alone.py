@@ -1,11 +1,13 @@
 """the spend pages read indexes alone: the visits indexes of member_values carry the
-spend, and members have an index by erased_at then home store
+spend, and members have an index by home store then erased_at
 
 The tiers and quadrants of a chain's 170,000 buyers were grouped scans fetching every row
 (~200 ms each at 200,000 members); with the spend in the (…, visits) indexes the counts
 and sums above a cut, and the chart's grid, read an index alone. Counting a scope's
 current members (those without a purchase) walks the new members index instead of the
-table.
+table: the chain's the whole index, a store's one range. The store leads: led by erased_at
+(NULL for nearly everyone) the index drew the long-inactive page's member queries, which
+read the rows too, from the table scan they do better with (1.5 s instead of 0.6 s).
 
 Revision ID: a6c8e0f2b4d6
 Revises: f25d4b6c8e03
@@ -35,11 +37,11 @@ def _make(name: str, columns: list[str]) -> None:
 def upgrade() -> None:
     for name, columns in VISITS.items():
         _make(name, [*columns, 'spend'])
-    op.create_index('ix_members_erased_store', 'members', ['erased_at', 'home_store_id'],
+    op.create_index('ix_members_store_erased', 'members', ['home_store_id', 'erased_at'],
                     unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_members_erased_store', table_name='members')
+    op.drop_index('ix_members_store_erased', table_name='members')
     for name, columns in VISITS.items():
         _make(name, columns)
