@@ -198,9 +198,20 @@ def _rows(snapshot_id: int, period: ValuePeriod, stores: list[int] | None) -> Co
 # --- Cuts ---------------------------------------------------------------------------------
 
 
-def _nth(session: Session, where: ColumnElement[bool], column: Any, k: int, *, desc: bool) -> Any:
-    """The k-th value (from 1) of a column in order: one walk along an index."""
-    order = column.desc() if desc else column.asc()
+def _several(stores: list[int] | None) -> bool:
+    return stores is not None and len(stores) > 1
+
+
+def _nth(
+    session: Session, where: ColumnElement[bool], column: Any, k: int, *, desc: bool,
+    several: bool = False,
+) -> Any:  # fmt: skip
+    """The k-th value (from 1) of a column in order: one walk along an index. Over several
+    stores (a region) the rows are sorted instead: read in index order, SQLite walks the
+    chain's (snapshot, period, column) index through every store's rows to skip k of the
+    region's (~170 ms for a median at 200,000 members; sorting the region's, ~10 ms)."""
+    key = column + 0 if several else column  # an expression: no index gives its order
+    order = key.desc() if desc else key.asc()
     stmt = select(column).where(where).order_by(order).offset(max(k, 1) - 1).limit(1)
     return session.scalar(stmt)
 
@@ -226,6 +237,7 @@ def _cuts(
     spend: Decimal | None,
     *,
     buyers: int | None = None,  # already counted
+    several: bool = False,  # stores (see _nth)
 ) -> Cuts:
     n = buyers
     if n is None:
@@ -234,11 +246,15 @@ def _cuts(
         zero = Decimal(0)
         return Cuts(0, None, None, 0, zero, Cut(Decimal(visits or 1), visits is None),
                     Cut(spend if spend is not None else zero, spend is None))  # fmt: skip
-    tier_a = _nth(session, where, MemberValue.spend, _rank_cut(n, TIER_A_PERCENT), desc=True)
-    tier_b = _nth(session, where, MemberValue.spend, _rank_cut(n, TIER_B_PERCENT), desc=True)
+
+    def nth(column: Any, k: int, desc: bool) -> Any:
+        return _nth(session, where, column, k, desc=desc, several=several)
+
+    tier_a = nth(MemberValue.spend, _rank_cut(n, TIER_A_PERCENT), desc=True)
+    tier_b = nth(MemberValue.spend, _rank_cut(n, TIER_B_PERCENT), desc=True)
     middle = math.ceil(n / 2)  # the lower median: an even count takes the lower middle one
-    median_visits = int(_nth(session, where, MemberValue.visits, middle, desc=False))
-    median_spend = Decimal(_nth(session, where, MemberValue.spend, middle, desc=False))
+    median_visits = int(nth(MemberValue.visits, middle, desc=False))
+    median_spend = Decimal(nth(MemberValue.spend, middle, desc=False))
     return Cuts(
         buyers=n,
         tier_a=Decimal(tier_a),
@@ -345,7 +361,8 @@ def spend_view(
     stores = _store_ids(session, scope)
     where = _rows(snap.id, period, stores)
     everyone = _count_sum(session, where)
-    cuts = _cuts(session, where, visits, spend, buyers=everyone[0])
+    several = _several(stores)
+    cuts = _cuts(session, where, visits, spend, buyers=everyone[0], several=several)
     by_tier: dict[str, tuple[int, Decimal]] = {}
     by_quadrant: dict[str, tuple[int, Decimal]] = {}
     total_spend = Decimal(0)
@@ -361,7 +378,8 @@ def spend_view(
         tiers=_groups(by_tier, TIERS, cuts.buyers, total_spend,
                       {"A": cuts.tier_a, "B": cuts.tier_b}),
         quadrants=_groups(by_quadrant, QUADRANTS, cuts.buyers, total_spend),
-        chart=_chart(session, where, cuts, _stored(session, snap.id, period, scope)),
+        chart=_chart(session, where, cuts, _stored(session, snap.id, period, scope),
+                     several=several),
     )  # fmt: skip
 
 
@@ -396,17 +414,18 @@ def _stored(session: Session, snapshot_id: int, period: ValuePeriod, scope: Scop
 
 
 def _chart(
-    session: Session, where: ColumnElement[bool], cuts: Cuts, stored: Stored | None = None
-) -> Chart:
+    session: Session, where: ColumnElement[bool], cuts: Cuts, stored: Stored | None = None,
+    *, several: bool = False,
+) -> Chart:  # fmt: skip
     """Axes to the 99th percentile (a few big spenders would squeeze everyone into a
     corner; those beyond sit on the edge), and always past the quadrant lines."""
     n = cuts.buyers
     if n == 0:
         return Chart(x_max=1, y_max=Decimal(1))
     top = max(1, n // 100)
-    x_max = max(int(_nth(session, where, MemberValue.visits, top, desc=True)),
+    x_max = max(int(_nth(session, where, MemberValue.visits, top, desc=True, several=several)),
                 int(cuts.visits.value) + 1, 2)  # fmt: skip
-    y_max = max(Decimal(_nth(session, where, MemberValue.spend, top, desc=True)),
+    y_max = max(Decimal(_nth(session, where, MemberValue.spend, top, desc=True, several=several)),
                 cuts.spend.value * Decimal("1.1"), Decimal(1))  # fmt: skip
     if n <= DOTS_MAX:
         dots = session.execute(select(MemberValue.visits, MemberValue.spend).where(where))
@@ -458,7 +477,9 @@ def default_charts(session: Session, snapshot_id: int) -> Iterator[dict[str, obj
             if n <= DOTS_MAX:
                 continue
             where = _rows(snapshot_id, period, stores)
-            chart = _chart(session, where, _cuts(session, where, None, None, buyers=n))
+            several = _several(stores)
+            cuts = _cuts(session, where, None, None, buyers=n, several=several)
+            chart = _chart(session, where, cuts, several=several)
             for (x, y), members in chart.cells.items():
                 yield {"snapshot_id": snapshot_id, "period": period.value, "scope": scope.key,
                        "x": x, "y": y, "x_max": chart.x_max, "y_max": chart.y_max,
@@ -518,8 +539,9 @@ def quadrant_page(
     snap = current(session)
     if snap is None:
         return None
-    base = _rows(snap.id, period, _store_ids(session, scope))
-    cuts = _cuts(session, base, visits, spend)
+    stores = _store_ids(session, scope)
+    base = _rows(snap.id, period, stores)
+    cuts = _cuts(session, base, visits, spend, several=_several(stores))
     where = and_(base, quadrant_condition(cuts, quadrant))
     total = session.scalar(select(func.count()).select_from(MemberValue).where(where)) or 0
     pages = max(1, math.ceil(total / PAGE_SIZE))
@@ -541,8 +563,9 @@ def quadrant_rows(
     snap = current(session)
     if snap is None:
         return []
-    base = _rows(snap.id, period, _store_ids(session, scope))
-    cuts = _cuts(session, base, visits, spend)
+    stores = _store_ids(session, scope)
+    base = _rows(snap.id, period, stores)
+    cuts = _cuts(session, base, visits, spend, several=_several(stores))
     phones = may_see_phones_in_member_lists(actor)
     rows = session.execute(_list_stmt(and_(base, quadrant_condition(cuts, quadrant))))
     return [_listed(cuts, row, phones) for row in rows]

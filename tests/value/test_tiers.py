@@ -98,6 +98,7 @@ def test_the_chain_counts_every_store_and_a_region_its_stores(world: World, chai
     region = tiers.resolve_scope(world.session, actor, "region", None, "华东")
     view = tiers.spend_view(world.session, actor, region, Y)
     assert view is not None and view.cuts.buyers == 21
+    assert view.cuts == whole.cuts  # the region's two stores, sorted, are the chain
 
 
 def test_a_quadrant_lists_its_members_by_spend_phones_only_for_the_manager(
