@@ -67,6 +67,7 @@ SUPERVISOR, MANAGER = "bench.super", "bench.m1"  # the manager of the first stor
 PAGES = [
     ("bench.super", "spend_chain", "/value/spend?scope=chain"),
     ("bench.super", "spend_chain_set", "/value/spend?scope=chain&visits=6&spend=800"),
+    ("bench.super", "spend_region", "/value/spend?scope=region%3A%E5%8D%8E%E5%8C%97"),
     ("bench.m1", "spend_store", "/value/spend"),
     ("bench.super", "quadrant_chain", "/value/spend/quadrant/hh?scope=chain"),
     ("bench.m1", "quadrant_store", "/value/spend/quadrant/lh"),

@@ -10,7 +10,7 @@ from careplan.models.health_check import HealthCheck
 from careplan.models.lecture import Lecture, LectureInvitation, LectureSeat
 from careplan.models.member import Erasure, GradeChange, Member, Ownership
 from careplan.models.member_tally import MemberTally, MemberTallyRun
-from careplan.models.member_value import MemberValue, ValueSnapshot
+from careplan.models.member_value import MemberValue, ValueChartCell, ValueSnapshot
 from careplan.models.message import Message, MessageConsent
 from careplan.models.plan import CarePlan
 from careplan.models.protocol import ProtocolVersion
@@ -54,5 +54,6 @@ __all__ = [
     "SignInLimit",
     "Staff",
     "Store",
+    "ValueChartCell",
     "ValueSnapshot",
 ]

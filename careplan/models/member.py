@@ -23,6 +23,10 @@ class Member(IdMixin, TimestampMixin, Base):
         # Search filters a store's members by relationship grade: store first (every
         # search of a store's staff is scoped to it), then the grade.
         Index("ix_members_store_grade", "home_store_id", "relationship_grade"),
+        # The spend pages count a scope's current members (those without a row in the
+        # value snapshot bought nothing) from this index alone; the store leads, so one
+        # store's count is a range of it and the chain's a walk of all of it.
+        Index("ix_members_store_erased", "home_store_id", "erased_at"),
         # The long-inactive list (careplan/value/activity.py): the current members of the
         # chain or of a store by their last sign of life, then when they joined; counted
         # and paged from the index alone, never-seen (NULL) ones read apart.

@@ -17,11 +17,12 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.db import begin_for_writing
-from careplan.models import Member, MemberValue, Purchase, ValueSnapshot
+from careplan.models import Member, MemberValue, Purchase, ValueChartCell, ValueSnapshot
 from careplan.vocab import ValuePeriod
 
 RETURN_DAYS = 90  # "bought again within 90 days" (the return rate)
 MEMBERS_PER_STEP = 2_000  # members read, then written, per step
+CELLS_PER_STEP = 5_000  # chart cells written per transaction
 STALE = timedelta(hours=6)  # a snapshot still unfinished after this was left by a crash
 
 
@@ -141,6 +142,7 @@ def refresh(
             with factory.begin() as session:
                 begin_for_writing(session)
                 session.execute(insert(MemberValue), rows)
+    _write_charts(factory, snapshot_id)
     with factory.begin() as session:
         begin_for_writing(session)
         count = session.scalar(
@@ -171,8 +173,24 @@ def refresh(
             gone = gone & (ValueSnapshot.id != previous)
         older = select(ValueSnapshot.id).where(gone)
         session.execute(delete(MemberValue).where(MemberValue.snapshot_id.in_(older)))
+        session.execute(delete(ValueChartCell).where(ValueChartCell.snapshot_id.in_(older)))
         session.execute(delete(ValueSnapshot).where(gone))
     return snapshot_id
+
+
+def _write_charts(factory: sessionmaker[Session], snapshot_id: int) -> None:
+    """The large scopes' chart grids, counted in one read (a second or so at 200,000
+    members) and written in short steps before the snapshot is ready, so its first page
+    already finds them."""
+    # tiers reads snapshots (current, period_bounds), so it is imported here, not above.
+    from careplan.value.tiers import default_charts
+
+    with factory() as reading:
+        cells = list(default_charts(reading, snapshot_id))
+    for lo in range(0, len(cells), CELLS_PER_STEP):
+        with factory.begin() as session:
+            begin_for_writing(session)
+            session.execute(insert(ValueChartCell), cells[lo : lo + CELLS_PER_STEP])
 
 
 def current(session: Session) -> ValueSnapshot | None:

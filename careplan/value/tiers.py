@@ -3,8 +3,9 @@ store, a region or the chain — over one period of the newest value snapshot.
 
 Everything is read from the snapshot (careplan/value/snapshot.py), never from purchases:
 the cuts are a few index lookups (the k-th spend, the median visits), and the counts and
-sums one grouped scan of the scope's rows, so the chain's 200,000 members answer in tens
-of milliseconds. Ties (docs/member-value.md, "消费分层与四象限"): a member whose spend
+sums ranges of indexes that carry the spend (the rows above a cut), so the chain's 200,000
+members answer in tens of milliseconds; only the chart's grid scans the scope's rows (an
+index, read alone). Ties (docs/member-value.md, "消费分层与四象限"): a member whose spend
 equals the spend at a tier's cut is in the higher tier, so a tier may hold a few more
 than its share; a member exactly at a median is "low" (high means above the median);
 set thresholds are "at least" (visits ≥ N, spend ≥ ¥X).
@@ -13,18 +14,18 @@ set thresholds are "at least" (visits ≥ N, spend ≥ ¥X).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from careplan.access import Actor, ScopeKind, may_see_phones_in_member_lists, member_value_scope
 from careplan.errors import N_, InvalidInput, NotFound
-from careplan.models import Member, MemberValue, Staff, Store, ValueSnapshot
+from careplan.models import Member, MemberValue, Staff, Store, ValueChartCell, ValueSnapshot
 from careplan.value.snapshot import current, period_bounds
 from careplan.vocab import ValuePeriod
 
@@ -53,6 +54,13 @@ class Scope:
         if self.kind == "region":
             return {"scope": "region", "region": self.region or ""}
         return {"scope": "chain"}
+
+    @property
+    def key(self) -> str:
+        """The scope as value_chart_cells names it."""
+        if self.kind == "store":
+            return f"store:{self.store_id}"
+        return f"region:{self.region}" if self.kind == "region" else "chain"
 
 
 @dataclass(frozen=True)
@@ -190,9 +198,20 @@ def _rows(snapshot_id: int, period: ValuePeriod, stores: list[int] | None) -> Co
 # --- Cuts ---------------------------------------------------------------------------------
 
 
-def _nth(session: Session, where: ColumnElement[bool], column: Any, k: int, *, desc: bool) -> Any:
-    """The k-th value (from 1) of a column in order: one walk along an index."""
-    order = column.desc() if desc else column.asc()
+def _several(stores: list[int] | None) -> bool:
+    return stores is not None and len(stores) > 1
+
+
+def _nth(
+    session: Session, where: ColumnElement[bool], column: Any, k: int, *, desc: bool,
+    several: bool = False,
+) -> Any:  # fmt: skip
+    """The k-th value (from 1) of a column in order: one walk along an index. Over several
+    stores (a region) the rows are sorted instead: read in index order, SQLite walks the
+    chain's (snapshot, period, column) index through every store's rows to skip k of the
+    region's (~170 ms for a median at 200,000 members; sorting the region's, ~10 ms)."""
+    key = column + 0 if several else column  # an expression: no index gives its order
+    order = key.desc() if desc else key.asc()
     stmt = select(column).where(where).order_by(order).offset(max(k, 1) - 1).limit(1)
     return session.scalar(stmt)
 
@@ -216,17 +235,26 @@ def _cuts(
     where: ColumnElement[bool],
     visits: int | None,
     spend: Decimal | None,
+    *,
+    buyers: int | None = None,  # already counted
+    several: bool = False,  # stores (see _nth)
 ) -> Cuts:
-    n = session.scalar(select(func.count()).select_from(MemberValue).where(where)) or 0
+    n = buyers
+    if n is None:
+        n = session.scalar(select(func.count()).select_from(MemberValue).where(where)) or 0
     if n == 0:
         zero = Decimal(0)
         return Cuts(0, None, None, 0, zero, Cut(Decimal(visits or 1), visits is None),
                     Cut(spend if spend is not None else zero, spend is None))  # fmt: skip
-    tier_a = _nth(session, where, MemberValue.spend, _rank_cut(n, TIER_A_PERCENT), desc=True)
-    tier_b = _nth(session, where, MemberValue.spend, _rank_cut(n, TIER_B_PERCENT), desc=True)
+
+    def nth(column: Any, k: int, desc: bool) -> Any:
+        return _nth(session, where, column, k, desc=desc, several=several)
+
+    tier_a = nth(MemberValue.spend, _rank_cut(n, TIER_A_PERCENT), desc=True)
+    tier_b = nth(MemberValue.spend, _rank_cut(n, TIER_B_PERCENT), desc=True)
     middle = math.ceil(n / 2)  # the lower median: an even count takes the lower middle one
-    median_visits = int(_nth(session, where, MemberValue.visits, middle, desc=False))
-    median_spend = Decimal(_nth(session, where, MemberValue.spend, middle, desc=False))
+    median_visits = int(nth(MemberValue.visits, middle, desc=False))
+    median_spend = Decimal(nth(MemberValue.spend, middle, desc=False))
     return Cuts(
         buyers=n,
         tier_a=Decimal(tier_a),
@@ -236,19 +264,6 @@ def _cuts(
         visits=Cut(Decimal(median_visits), True) if visits is None else Cut(Decimal(visits), False),
         spend=Cut(median_spend, True) if spend is None else Cut(spend, False),
     )
-
-
-def _tier_case(cuts: Cuts) -> ColumnElement[str]:
-    a = cuts.tier_a if cuts.tier_a is not None else Decimal(0)
-    b = cuts.tier_b if cuts.tier_b is not None else Decimal(0)
-    return case((MemberValue.spend >= a, "A"), (MemberValue.spend >= b, "B"), else_="C")
-
-
-def _quadrant_case(cuts: Cuts) -> ColumnElement[str]:
-    high_f, high_s = cuts.visits.high(MemberValue.visits), cuts.spend.high(MemberValue.spend)
-    return case(
-        (and_(high_f, high_s), "hh"), (high_f, "hl"), (high_s, "lh"), else_="ll"
-    )  # fmt: skip
 
 
 def quadrant_condition(cuts: Cuts, quadrant: str) -> ColumnElement[bool]:
@@ -286,6 +301,48 @@ def _sum(value: Any) -> Decimal:
     return Decimal(str(value or 0)).quantize(CENT)
 
 
+def _count_sum(session: Session, where: ColumnElement[bool]) -> tuple[int, Decimal]:
+    """How many rows, and their spend: one range of an index that carries the spend."""
+    n, total = session.execute(select(func.count(), func.sum(MemberValue.spend)).where(where)).one()
+    return n or 0, _sum(total)
+
+
+def _found(**groups: tuple[int, Decimal]) -> dict[str, tuple[int, Decimal]]:
+    # A group nobody is in shows no spend at all, not ¥0.00.
+    return {k: (n, spend if n else Decimal(0)) for k, (n, spend) in groups.items()}
+
+
+def _minus(a: tuple[int, Decimal], *b: tuple[int, Decimal]) -> tuple[int, Decimal]:
+    return a[0] - sum(n for n, _ in b), a[1] - sum((s for _, s in b), Decimal(0))
+
+
+def _tiers(
+    session: Session, where: ColumnElement[bool], cuts: Cuts, everyone: tuple[int, Decimal]
+) -> dict[str, tuple[int, Decimal]]:
+    """A is at or above A's cut, B at or above B's (A's cut is the higher): two ranges of
+    the spend index (a fifth of the scope) instead of a grouped scan of all of it. Sums
+    are exact in cents (each rounded back from SQLite's float), so the differences are."""
+    if cuts.tier_a is None or cuts.tier_b is None:
+        return {}
+    above_a = _count_sum(session, and_(where, MemberValue.spend >= cuts.tier_a))
+    above_b = _count_sum(session, and_(where, MemberValue.spend >= cuts.tier_b))
+    return _found(A=above_a, B=_minus(above_b, above_a), C=_minus(everyone, above_b))
+
+
+def _quadrants(
+    session: Session, where: ColumnElement[bool], cuts: Cuts, everyone: tuple[int, Decimal]
+) -> dict[str, tuple[int, Decimal]]:
+    """The quadrants from three counts: high frequency, high spend, and both. Each is a
+    range of the (…, visits, spend) or (…, spend) index read alone, for any thresholds."""
+    high_f, high_s = cuts.visits.high(MemberValue.visits), cuts.spend.high(MemberValue.spend)
+    f = _count_sum(session, and_(where, high_f))
+    s = _count_sum(session, and_(where, high_s))
+    both = _count_sum(session, and_(where, high_f, high_s))
+    low_f_high_s = _minus(s, both)
+    return _found(hh=both, hl=_minus(f, both), lh=low_f_high_s,
+                  ll=_minus(everyone, f, low_f_high_s))  # fmt: skip
+
+
 def spend_view(
     session: Session,
     actor: Actor,
@@ -303,21 +360,16 @@ def spend_view(
         return None
     stores = _store_ids(session, scope)
     where = _rows(snap.id, period, stores)
-    cuts = _cuts(session, where, visits, spend)
-    tier, quadrant = _tier_case(cuts).label("tier"), _quadrant_case(cuts).label("quadrant")
+    everyone = _count_sum(session, where)
+    several = _several(stores)
+    cuts = _cuts(session, where, visits, spend, buyers=everyone[0], several=several)
     by_tier: dict[str, tuple[int, Decimal]] = {}
     by_quadrant: dict[str, tuple[int, Decimal]] = {}
-    stmt = (
-        select(tier, quadrant, func.count(), func.sum(MemberValue.spend))
-        .where(where)
-        .group_by(tier, quadrant)
-    )
-    for t, q, n, total in session.execute(stmt):
-        n0, s0 = by_tier.get(t, (0, Decimal(0)))
-        by_tier[t] = (n0 + n, s0 + _sum(total))
-        n1, s1 = by_quadrant.get(q, (0, Decimal(0)))
-        by_quadrant[q] = (n1 + n, s1 + _sum(total))
-    total_spend = sum((s for _, s in by_tier.values()), Decimal(0))
+    total_spend = Decimal(0)
+    if cuts.buyers:
+        total_spend = everyone[1]
+        by_tier = _tiers(session, where, cuts, everyone)
+        by_quadrant = _quadrants(session, where, cuts, everyone)
     start, end = period_bounds(period, snap.as_of)
     return SpendView(
         snapshot=snap, period=period, start=start, end=end, scope=scope, cuts=cuts,
@@ -326,7 +378,8 @@ def spend_view(
         tiers=_groups(by_tier, TIERS, cuts.buyers, total_spend,
                       {"A": cuts.tier_a, "B": cuts.tier_b}),
         quadrants=_groups(by_quadrant, QUADRANTS, cuts.buyers, total_spend),
-        chart=_chart(session, where, cuts),
+        chart=_chart(session, where, cuts, _stored(session, snap.id, period, scope),
+                     several=several),
     )  # fmt: skip
 
 
@@ -338,32 +391,99 @@ def _members_in_scope(session: Session, stores: list[int] | None) -> int:
     return session.scalar(stmt) or 0
 
 
-def _chart(session: Session, where: ColumnElement[bool], cuts: Cuts) -> Chart:
+Cells = dict[tuple[int, int], int]
+Stored = Callable[[int, Decimal], Cells | None]
+
+
+def _stored(session: Session, snapshot_id: int, period: ValuePeriod, scope: Scope) -> Stored:
+    """The scope's grid counted with the snapshot, if it was counted for these axes."""
+
+    def read(x_max: int, y_max: Decimal) -> Cells | None:
+        rows = session.execute(
+            select(ValueChartCell.x, ValueChartCell.y, ValueChartCell.members,
+                   ValueChartCell.x_max, ValueChartCell.y_max)
+            .where(ValueChartCell.snapshot_id == snapshot_id,
+                   ValueChartCell.period == period.value, ValueChartCell.scope == scope.key)
+        ).all()  # fmt: skip
+        # Compared here, as Decimals: SQLite keeps y_max as a float.
+        if not rows or any((r.x_max, Decimal(r.y_max)) != (x_max, y_max) for r in rows):
+            return None
+        return {(r.x, r.y): r.members for r in rows}
+
+    return read
+
+
+def _chart(
+    session: Session, where: ColumnElement[bool], cuts: Cuts, stored: Stored | None = None,
+    *, several: bool = False,
+) -> Chart:  # fmt: skip
     """Axes to the 99th percentile (a few big spenders would squeeze everyone into a
     corner; those beyond sit on the edge), and always past the quadrant lines."""
     n = cuts.buyers
     if n == 0:
         return Chart(x_max=1, y_max=Decimal(1))
     top = max(1, n // 100)
-    x_max = max(int(_nth(session, where, MemberValue.visits, top, desc=True)),
+    x_max = max(int(_nth(session, where, MemberValue.visits, top, desc=True, several=several)),
                 int(cuts.visits.value) + 1, 2)  # fmt: skip
-    y_max = max(Decimal(_nth(session, where, MemberValue.spend, top, desc=True)),
+    y_max = max(Decimal(_nth(session, where, MemberValue.spend, top, desc=True, several=several)),
                 cuts.spend.value * Decimal("1.1"), Decimal(1))  # fmt: skip
     if n <= DOTS_MAX:
         dots = session.execute(select(MemberValue.visits, MemberValue.spend).where(where))
         return Chart(x_max, y_max, dots=[(v, Decimal(s)) for v, s in dots])
-    # A cell per visit count up to X_CELLS, spend in Y_CELLS bands; counted by the
-    # database, so drawing 200,000 members costs a grouped scan and ~700 rectangles.
+    cells = stored(x_max, y_max) if stored is not None else None
+    return Chart(
+        x_max, y_max, cells=cells if cells is not None else _grid(session, where, x_max, y_max)
+    )
+
+
+def _grid(session: Session, where: ColumnElement[bool], x_max: int, y_max: Decimal) -> Cells:
+    """A cell per visit count up to X_CELLS, spend in Y_CELLS bands; counted by the
+    database, so drawing 200,000 members costs a grouped scan and ~700 rectangles. The
+    scan groups by the visits themselves (a few dozen values, the index's order) and
+    the columns are folded here: integer division is the SQL floor of the same."""
     x_width = max(1, math.ceil(x_max / X_CELLS))
-    x_cell = func.floor((MemberValue.visits - 1) / x_width)
     y_cell = func.floor(MemberValue.spend * Y_CELLS / y_max)
-    stmt = select(x_cell, y_cell, func.count()).where(where).group_by(x_cell, y_cell)
-    cells: dict[tuple[int, int], int] = {}
+    stmt = select(MemberValue.visits, y_cell, func.count()).where(where)
+    cells: Cells = {}
     last_x, last_y = math.ceil(x_max / x_width) - 1, Y_CELLS - 1
-    for x, y, count in session.execute(stmt):
-        key = (min(int(x), last_x), min(int(y), last_y))
+    for visits, y, count in session.execute(stmt.group_by(MemberValue.visits, y_cell)):
+        key = (min((int(visits) - 1) // x_width, last_x), min(int(y), last_y))
         cells[key] = cells.get(key, 0) + count
-    return Chart(x_max, y_max, cells=cells)
+    return cells
+
+
+def default_charts(session: Session, snapshot_id: int) -> Iterator[dict[str, object]]:
+    """value_chart_cells rows of a snapshot being made: the medians' grid of each scope
+    and period drawn as cells (the chain, a region, a large store). Read only; the
+    refresh writes them (careplan/value/snapshot.py)."""
+    buyers: dict[tuple[str, int], int] = {}  # (period, store) → buyers
+    counted = (
+        select(MemberValue.period, MemberValue.store_id, func.count())
+        .where(MemberValue.snapshot_id == snapshot_id)
+        .group_by(MemberValue.period, MemberValue.store_id)
+    )
+    for period, store_id, n in session.execute(counted):
+        buyers[(ValuePeriod(period).value, store_id)] = n
+    regions: dict[str, list[int]] = {}
+    for store_id, region in session.execute(select(Store.id, Store.region).order_by(Store.id)):
+        regions.setdefault(region, []).append(store_id)
+    scopes: list[tuple[Scope, list[int] | None]] = [(Scope("chain"), None)]
+    scopes += [(Scope("region", region=r), ids) for r, ids in sorted(regions.items())]
+    scopes += [(Scope("store", store_id=i), [i]) for ids in regions.values() for i in ids]
+    for period in ValuePeriod:
+        for scope, stores in scopes:
+            n = sum(count for (p, i), count in buyers.items()
+                    if p == period.value and (stores is None or i in stores))  # fmt: skip
+            if n <= DOTS_MAX:
+                continue
+            where = _rows(snapshot_id, period, stores)
+            several = _several(stores)
+            cuts = _cuts(session, where, None, None, buyers=n, several=several)
+            chart = _chart(session, where, cuts, several=several)
+            for (x, y), members in chart.cells.items():
+                yield {"snapshot_id": snapshot_id, "period": period.value, "scope": scope.key,
+                       "x": x, "y": y, "x_max": chart.x_max, "y_max": chart.y_max,
+                       "members": members}  # fmt: skip
 
 
 # --- A quadrant's members -----------------------------------------------------------------
@@ -419,8 +539,9 @@ def quadrant_page(
     snap = current(session)
     if snap is None:
         return None
-    base = _rows(snap.id, period, _store_ids(session, scope))
-    cuts = _cuts(session, base, visits, spend)
+    stores = _store_ids(session, scope)
+    base = _rows(snap.id, period, stores)
+    cuts = _cuts(session, base, visits, spend, several=_several(stores))
     where = and_(base, quadrant_condition(cuts, quadrant))
     total = session.scalar(select(func.count()).select_from(MemberValue).where(where)) or 0
     pages = max(1, math.ceil(total / PAGE_SIZE))
@@ -442,8 +563,9 @@ def quadrant_rows(
     snap = current(session)
     if snap is None:
         return []
-    base = _rows(snap.id, period, _store_ids(session, scope))
-    cuts = _cuts(session, base, visits, spend)
+    stores = _store_ids(session, scope)
+    base = _rows(snap.id, period, stores)
+    cuts = _cuts(session, base, visits, spend, several=_several(stores))
     phones = may_see_phones_in_member_lists(actor)
     rows = session.execute(_list_stmt(and_(base, quadrant_condition(cuts, quadrant))))
     return [_listed(cuts, row, phones) for row in rows]

@@ -98,6 +98,7 @@ def test_the_chain_counts_every_store_and_a_region_its_stores(world: World, chai
     region = tiers.resolve_scope(world.session, actor, "region", None, "华东")
     view = tiers.spend_view(world.session, actor, region, Y)
     assert view is not None and view.cuts.buyers == 21
+    assert view.cuts == whole.cuts  # the region's two stores, sorted, are the chain
 
 
 def test_a_quadrant_lists_its_members_by_spend_phones_only_for_the_manager(
@@ -130,3 +131,134 @@ def test_scopes_a_person_may_open(world: World, chain: list[Member]):
 def test_nothing_before_the_first_snapshot(world: World):
     actor = world.actor(world.manager_a)
     assert tiers.spend_view(world.session, actor, store_a(world), Y) is None
+
+
+# --- The same figures as the grouped scans they replace -----------------------------------
+
+
+def _grouped(session: Session, view: tiers.SpendView) -> tuple[dict, dict, dict]:
+    """Tiers, quadrants and the chart's cells as one grouped scan each counted them before
+    the index ranges (the reference the ranges must match to the cent)."""
+    from sqlalchemy import and_, case, func, select
+
+    from careplan.models import MemberValue, Store
+
+    cuts, mv = view.cuts, MemberValue
+    where = and_(mv.snapshot_id == view.snapshot.id, mv.period == view.period)
+    if view.scope.kind == "store":
+        where = and_(where, mv.store_id == view.scope.store_id)
+    elif view.scope.kind == "region":
+        stores = select(Store.id).where(Store.region == view.scope.region)
+        where = and_(where, mv.store_id.in_(stores))
+    tier = case((mv.spend >= (cuts.tier_a or 0), "A"), (mv.spend >= (cuts.tier_b or 0), "B"),
+                else_="C")  # fmt: skip
+    high_f, high_s = cuts.visits.high(mv.visits), cuts.spend.high(mv.spend)
+    quadrant = case((and_(high_f, high_s), "hh"), (high_f, "hl"), (high_s, "lh"), else_="ll")
+    by_tier: dict[str, tuple[int, Decimal]] = {}
+    by_quadrant: dict[str, tuple[int, Decimal]] = {}
+    rows = session.execute(select(tier, quadrant, func.count(), func.sum(mv.spend))
+                           .where(where).group_by(tier, quadrant))  # fmt: skip
+    for t, q, n, total in rows:
+        for found, key in ((by_tier, t), (by_quadrant, q)):
+            n0, s0 = found.get(key, (0, Decimal(0)))
+            found[key] = (n0 + n, s0 + Decimal(str(total)).quantize(Decimal("0.01")))
+    chart = view.chart
+    x_width = max(1, -(-chart.x_max // tiers.X_CELLS))
+    x_cell = func.floor((mv.visits - 1) / x_width)
+    y_cell = func.floor(mv.spend * tiers.Y_CELLS / chart.y_max)
+    cells: dict[tuple[int, int], int] = {}
+    last_x = -(-chart.x_max // x_width) - 1
+    grid = select(x_cell, y_cell, func.count()).where(where).group_by(x_cell, y_cell)
+    for x, y, count in session.execute(grid):
+        key = (min(int(x), last_x), min(int(y), tiers.Y_CELLS - 1))
+        cells[key] = cells.get(key, 0) + count
+    return by_tier, by_quadrant, cells
+
+
+def _sixty(world: World, session: Session) -> None:
+    import random
+
+    draw = random.Random(7)
+    for n in range(60):
+        member = make_member(world, owner=world.clerk_b if n % 3 else world.clerk_a)
+        if n % 10:  # a few buy nothing
+            buy(world, member, draw.choice([5, 40, 40, 120, 333, 800, 2500]) + n % 4,
+                draw.choice([1, 1, 2, 3, 5, 8]))  # fmt: skip
+    session.commit()
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["counted", "stored"])
+@pytest.mark.parametrize("thresholds", [(None, None), (2, Decimal(100)), (1, Decimal("37.5")),
+                                        (4, Decimal(0)), (9, Decimal(99999))])  # fmt: skip
+def test_the_ranges_count_and_sum_what_a_grouped_scan_does(
+    world: World, session: Session, session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch, thresholds: tuple[int | None, Decimal | None],
+    stored: bool,
+):  # fmt: skip
+    """Against the grouped scans; "stored": the refresh counted the medians' grids (a set
+    threshold past the 99th percentile moves the axes, and the page counts afresh)."""
+    _sixty(world, session)
+    if stored:
+        monkeypatch.setattr("careplan.value.tiers.DOTS_MAX", 5)  # every scope draws cells
+    snapshot.refresh(session_factory, as_of=AS_OF, now=NOW)
+    monkeypatch.setattr("careplan.value.tiers.DOTS_MAX", 5)
+    actor = world.actor(world.supervisor)
+    visits, spend = thresholds
+    for kind, store_id, region in (("chain", None, None), ("region", None, "华东"),
+                                   ("store", world.store_a.id, None)):  # fmt: skip
+        scope = tiers.resolve_scope(session, actor, kind, store_id, region)
+        view = tiers.spend_view(session, actor, scope, Y, visits=visits, spend=spend)
+        assert view is not None and view.cuts.buyers > 5
+        by_tier, by_quadrant, cells = _grouped(session, view)
+        assert {g.key: (g.members, g.spend) for g in view.tiers} == {
+            k: by_tier.get(k, (0, Decimal(0))) for k in tiers.TIERS
+        }
+        assert {g.key: (g.members, g.spend) for g in view.quadrants} == {
+            k: by_quadrant.get(k, (0, Decimal(0))) for k in tiers.QUADRANTS
+        }
+        assert view.spend == sum((s for _, s in by_tier.values()), Decimal(0))
+        assert view.chart.cells == cells and sum(cells.values()) == view.cuts.buyers
+        # An empty group has no spend, as before (not ¥0.00).
+        assert all(str(g.spend) == "0" for g in view.quadrants + view.tiers if not g.members)
+
+
+def test_the_refresh_counts_the_large_scopes_grids_and_drops_them_with_their_snapshot(
+    world: World, session: Session, session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+):  # fmt: skip
+    from sqlalchemy import func, select, update
+
+    from careplan.models import ValueChartCell
+
+    _sixty(world, session)
+    monkeypatch.setattr("careplan.value.tiers.DOTS_MAX", 15)  # store A's 18 are cells too
+    first = snapshot.refresh(session_factory, as_of=AS_OF, now=NOW)
+    cell = ValueChartCell
+    scopes = session.execute(select(cell.scope, cell.period, func.sum(cell.members))
+                             .where(cell.snapshot_id == first)
+                             .group_by(cell.scope, cell.period)).all()  # fmt: skip
+    buyers = {"chain": 54, "region:华东": 54, f"store:{world.store_b.id}": 36,
+              f"store:{world.store_a.id}": 18}  # fmt: skip
+    assert {(k, p, n) for k, p, n in scopes} == {(k, p.value, n) for k, n in buyers.items()
+                                                 for p in ValuePeriod if p.value in ("12m",
+                                                 "6m", "3m", "ytd")}  # fmt: skip
+    # The stored grid is the page's.
+    actor = world.actor(world.supervisor)
+    scope = tiers.resolve_scope(session, actor, "chain", None, None)
+    view = tiers.spend_view(session, actor, scope, Y)
+    assert view is not None and view.chart.cells == _grouped(session, view)[2]
+    # … and the page reads it: marked, the page shows the mark; a threshold past the
+    # 99th percentile moves the axes, and the page counts afresh.
+    session.execute(update(cell).where(cell.scope == "chain").values(members=cell.members + 1000))
+    marked = tiers.spend_view(session, actor, scope, Y)
+    assert marked is not None and set(marked.chart.cells) == set(view.chart.cells)
+    assert sum(marked.chart.cells.values()) == sum(view.chart.cells.values()) + 1000 * len(
+        view.chart.cells
+    )
+    beyond = tiers.spend_view(session, actor, scope, Y, spend=Decimal(5000))
+    assert beyond is not None and sum(beyond.chart.cells.values()) == 54
+    session.rollback()
+    second = snapshot.refresh(session_factory, as_of=AS_OF, now=NOW)
+    third = snapshot.refresh(session_factory, as_of=AS_OF, now=NOW)
+    left = set(session.scalars(select(ValueChartCell.snapshot_id).distinct()))
+    assert left == {second, third}  # the previous snapshot's stay while it may be read
