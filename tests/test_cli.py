@@ -574,11 +574,8 @@ def test_value_refresh_computes_the_snapshot_in_process(seeded_db: str):
         engine.dispose()
         return found
 
-    seeded = newest(ValueSnapshot)  # the demo seed computed one
-    assert seeded is not None
     code, out = run("value", "refresh")
     assert code == 0 and "value snapshot" in out and "members bought" in out, out
     fresh, tallies = newest(ValueSnapshot), newest(MemberTallyRun)
-    assert fresh is not None and fresh[0] > seeded[0] and fresh[1] is not None
+    assert fresh is not None and fresh[1] is not None and f"value snapshot {fresh[0]}:" in out
     assert tallies is not None and tallies[1] is not None  # the analysis counts follow it
-    assert count(seeded_db, ValueSnapshot) == 2  # the previous stays until the next
