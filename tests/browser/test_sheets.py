@@ -86,7 +86,9 @@ def test_a_store_day_prints_in_the_background_with_progress(
     page.get_by_role("button", name="打印", exact=True).click()
 
     expect(page).to_have_url(f"{base}/sheets/batches/1")
-    expect(page.get_by_text("份…")).to_be_visible()  # "正在生成第 n / 30 份…"
+    # "正在生成第 n / 30 份…" once the consumer takes it (on a loaded machine it may sit
+    # "排队中" for a few seconds first: the page keeps polling).
+    expect(page.get_by_text("份…")).to_be_visible(timeout=30_000)
 
     # While the consumer lays out pages, the web server keeps answering.
     answered = page.request.get(base + "/")
