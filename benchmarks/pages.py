@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/pages.py [--db sqlite|postgres] [--requests 60] [--smoke]
 
-- The demo chain of `make run` (`careplan demo seed`: 2 stores, 10 staff, 64 members),
+- The demo chain of `make run` (`careplan demo seed`: 2 stores, 10 staff, 60 members),
   built in a throw-away database (SQLite in a temporary folder, or a PostgreSQL database
   of its own on CAREPLAN_BENCH_PG, dropped afterwards).
 - Each main page of each persona (clerk, pharmacist, store manager, supervisor, admin),

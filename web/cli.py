@@ -386,7 +386,7 @@ def _job_factory() -> Iterator[tuple[sessionmaker[Session], str, timedelta]]:
 def demo_seed(
     if_empty: Annotated[bool, typer.Option(help="do nothing if the database has data")] = False,
 ) -> None:
-    """Seed a small demo chain (2 stores, 10 staff, ~50 members with plans)."""
+    """Seed a small demo chain (2 stores, 10 staff, 60 members, 48 of them with plans)."""
     with unit_of_work(Actor.system("demo")) as session:
         if not chain.is_empty(session):
             if if_empty:

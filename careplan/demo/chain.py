@@ -1,4 +1,4 @@
-"""A small demo chain: 2 stores, a handful of staff, ~50 members with plans at every stage.
+"""A small demo chain: 2 stores, a handful of staff, 60 members, 48 with plans at every stage.
 
 Built through the same service functions the API uses, so the demo obeys every rule.
 Deterministic for a given seed and 'today'.
