@@ -100,7 +100,14 @@ def test_inactive_phones_for_the_manager_not_for_head_office(
     page = client.get("/value/analysis/inactive").text
     assert "13800000001" not in page and "周淑珍" in page
     assert "手机号" not in rows_of(client.get("/value/analysis/inactive.csv").text)[0]
-    assert client.get("/value/analysis/inactive?days=5").status_code == 422
+    # A refused number of days answers on the list: said beside the box, which keeps
+    # what was typed, over the default's members; the CSV of it is refused outright.
+    refused = client.get("/value/analysis/inactive?days=5")
+    assert refused.status_code == 422 and 'role="alert"' in refused.text
+    assert "天数须在30到3650之间" in refused.text
+    assert 'value="5" aria-invalid="true"' in refused.text
+    assert "周淑珍" in refused.text  # the 180 days' list, as with no number given
+    assert client.get("/value/analysis/inactive.csv?days=5").status_code == 422
 
 
 def test_new_members_csv(

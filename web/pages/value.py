@@ -62,6 +62,10 @@ class Params:
     dimension: Dimension
     days: int
     page: int
+    # A refused number of days: the list answers with the default and says why beside
+    # the box, which keeps what was typed (`days_typed`); a CSV is refused outright.
+    days_refused: InvalidInput | None = None
+    days_typed: str = ""
 
     def scope(self, session: DbSession, visitor: Visitor) -> Scope:
         return analysis.resolve_scope(
@@ -97,13 +101,21 @@ def params(
     page: Param = None,
 ) -> Params:
     store, number, wanted_days = ((v or "").strip() for v in (store_id, page, days))
+    counted, refused = activity.DEFAULT_DAYS, None
+    if wanted_days:
+        try:
+            counted = analysis.checked_days(whole_number(wanted_days, "days"))
+        except InvalidInput as error:
+            refused = error
     return Params(
         region=(region or "").strip() or None,
         store_id=whole_number(store, "store_id") if store else None,
         period=_choice(period, ValuePeriod, ValuePeriod.last_12_months, "period"),
         dimension=_choice(dim, Dimension, Dimension.sex, "dim"),
-        days=whole_number(wanted_days, "days") if wanted_days else activity.DEFAULT_DAYS,
+        days=counted,
         page=max(1, whole_number(number, "page")) if number else 1,
+        days_refused=refused,
+        days_typed=wanted_days[:12],
     )
 
 
@@ -220,6 +232,8 @@ def new_members_csv(p: Analysis, visitor: User, session: DbSession, clock: Now) 
 def _inactive(
     session: DbSession, visitor: Visitor, p: Params, today: date, *, whole: bool = False
 ) -> tuple[Scope, analysis.InactivePage]:
+    if whole and p.days_refused is not None:
+        raise p.days_refused
     scope = p.scope(session, visitor)
     found = analysis.inactive_members(
         session, scope, as_of=today, days=p.days, page=p.page,
@@ -247,8 +261,10 @@ def inactive_page(
         "owners": names_of(session, {r.owner_id for r in found.rows}),
         "regions": choices["regions"],
         "store_choices": choices["stores"],
+        "filter_error": p.days_refused,
     }
-    return render(request, visitor, "value/inactive.html", context)
+    status = 422 if p.days_refused else 200
+    return render(request, visitor, "value/inactive.html", context, status=status)
 
 
 @pages.get("/value/analysis/inactive.csv")
