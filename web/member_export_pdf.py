@@ -24,6 +24,10 @@ SECTIONS: dict[str, str] = {
     "lecture_invitations": N_("Lecture invitations"),
     "sheet_prints": N_("Printed guidance sheets"),
     "escalations": N_("Referrals to a pharmacist or manager"),
+    "complaints": N_("Complaints"),
+    "grade_changes": N_("Relationship grade changes"),
+    "message_consents": N_("Consent to messages"),
+    "messages": N_("Messages sent to the member"),
     "access_log": N_("Who looked at the health data"),
 }
 

@@ -4,7 +4,8 @@ about one member, as plain values, for JSON or the readable PDF.
 Every record about the member is included, column by column, so a column added later is
 exported without anyone remembering to: the archive, who owned the member when, plans and
 their steps with results and contact attempts, readings, effect records, purchases,
-lectures, printed sheets, escalations, and who looked at the member's health data.
+lectures, printed sheets, escalations, complaints, relationship-grade changes, consent to
+messages and the messages themselves, and who looked at the member's health data.
 Staff appear by name (a member knows "王药师", not staff 17).
 """
 
@@ -23,12 +24,16 @@ from careplan.models import (
     CarePlan,
     Checkpoint,
     CheckpointResult,
+    Complaint,
     ContactAttempt,
     EffectRecord,
     Escalation,
+    GradeChange,
     HealthCheck,
     LectureInvitation,
     LectureSeat,
+    Message,
+    MessageConsent,
     Ownership,
     Purchase,
     SheetPrint,
@@ -65,7 +70,12 @@ NAMES: dict[type, str] = {
     Checkpoint: "checkpoints",
     CheckpointResult: "checkpoint_results",
     ContactAttempt: "contact_attempts",
+    Complaint: "complaints",
+    GradeChange: "grade_changes",
 }
+# The member's messages and their consent to them: by the member's id (an erasure blanks
+# the messages' words itself, careplan/members/gone.py).
+MESSAGES: dict[type, str] = {MessageConsent: "message_consents", Message: "messages"}
 
 
 def _records(member_id: int) -> dict[str, AnySelect]:
@@ -74,6 +84,8 @@ def _records(member_id: int) -> dict[str, AnySelect]:
     for model, name in NAMES.items():
         order = (Checkpoint.plan_id, Checkpoint.seq) if model is Checkpoint else (model.id,)  # type: ignore[attr-defined]
         found[name] = select(model).where(model.id.in_(ids[model])).order_by(*order)  # type: ignore[attr-defined]
+    for model, name in MESSAGES.items():
+        found[name] = select(model).where(model.member_id == member_id).order_by(model.id)  # type: ignore[attr-defined]
     # Who looked at the member's health data: theirs to know, never erased.
     found["access_log"] = (
         select(AccessLog).where(AccessLog.member_id == member_id).order_by(AccessLog.id)

@@ -96,3 +96,30 @@ def test_a_manager_erases_a_member_from_the_page(client: TestClient, world: Worl
     assert "删除会员个人信息" not in page
     data = client.get(f"/members/{member.id}/export.json").json()
     assert data["member"]["name"] == "已删除" and data["member"]["mobile"] is None
+
+
+def test_the_export_holds_complaints_grades_and_messages_too(client: TestClient, world: World):
+    """What the store keeps of its dealings with the member is the member's to see: a
+    complaint and its words, a grade set by staff and why, consent to SMS."""
+    from careplan.outreach import consent as message_consent
+    from careplan.value import complaints, grades
+    from careplan.vocab import MessageChannel
+
+    member = make_member(world, name="欧阳淑芬", mobile="13912345678")
+    manager = world.actor(world.manager_a)
+    complaints.record(world.session, manager, complaints.ComplaintIn(
+        what="等了二十分钟没人理", cause="service", severity="high", channel="in_person",
+        member_id=member.id), now=NOW)  # fmt: skip
+    grades.set_grade(world.session, manager, member.id, 80, "介绍了两位朋友并成交", now=NOW)
+    message_consent.grant(world.session, manager, member.id, MessageChannel.sms, now=NOW)
+    world.session.commit()
+    sign_in_page(client, "clerk.a")
+    data = client.get(f"/members/{member.id}/export.json").json()
+    assert [c["what"] for c in data["complaints"]] == ["等了二十分钟没人理"]
+    assert [(g["to_grade"], g["reason"]) for g in data["grade_changes"]][-1] == (
+        80, "介绍了两位朋友并成交")  # fmt: skip
+    assert [c["channel"] for c in data["message_consents"]] == ["sms"]
+    assert data["staff"][str(world.manager_a.id)] == world.manager_a.name
+    text = pdf.flat(pdf.text(client.get(f"/members/{member.id}/export.pdf").content))
+    for shown in ("投诉", "等了二十分钟没人理", "关系等级变更", "介绍了两位朋友并成交", "消息"):
+        assert shown in text, shown
