@@ -17,7 +17,14 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from careplan.db import begin_for_writing
-from careplan.models import Member, MemberValue, Purchase, ValueChartCell, ValueSnapshot
+from careplan.models import (
+    Member,
+    MemberTallyRun,
+    MemberValue,
+    Purchase,
+    ValueChartCell,
+    ValueSnapshot,
+)
 from careplan.vocab import ValuePeriod
 
 RETURN_DAYS = 90  # "bought again within 90 days" (the return rate)
@@ -171,6 +178,18 @@ def refresh(
         )
         if previous is not None:
             gone = gone & (ValueSnapshot.id != previous)
+        # The snapshot the newest complete analysis counts were made of stays with them: a
+        # refresh stopped between its snapshot and its counts (killed, say) leaves those
+        # counts the analysis pages' last ones, and removing their snapshot would take
+        # them with it (a cascade) until the next counts are whole.
+        counted = (
+            select(MemberTallyRun.snapshot_id)
+            .where(MemberTallyRun.ready_at.is_not(None))
+            .order_by(MemberTallyRun.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        gone = gone & (ValueSnapshot.id != func.coalesce(counted, 0))
         older = select(ValueSnapshot.id).where(gone)
         session.execute(delete(MemberValue).where(MemberValue.snapshot_id.in_(older)))
         session.execute(delete(ValueChartCell).where(ValueChartCell.snapshot_id.in_(older)))

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from careplan.access import Actor, may_see_phones_in_member_lists
 from careplan.adherence.purchases import PurchaseIn, record_purchase
 from careplan.errors import Forbidden, NotFound
-from careplan.models import Member
+from careplan.models import Member, ValueSnapshot
 from careplan.plans.outcomes import AttemptIn, record_attempt
 from careplan.value import analysis, snapshot
 from careplan.value.analysis import Dimension, Scope
@@ -160,6 +160,31 @@ def test_overview_reads_the_snapshot(
     assert o.average_ticket == Decimal("40.00")  # 120 over 3 tickets
     assert o.return_rate == 0.5
     assert a3.id  # a member who bought nothing counts as a member, not a buyer
+
+
+def test_counts_outlive_a_refresh_stopped_before_them(
+    world: World, session: Session, session_factory: sessionmaker[Session]
+):
+    """A refresh killed after its snapshot and before its counts, then another: the
+    analysis still reads the last complete counts (and their snapshot) until new ones
+    are whole, never 'not computed'; then the old ones go."""
+    member(world)
+    counted(session, session_factory)
+    kept = analysis.current_run(session)
+    assert kept is not None
+    kept_id, kept_snapshot = kept.id, kept.snapshot_id
+    for _ in range(2):  # two snapshots with no counts after them
+        snapshot.refresh(session_factory, as_of=AS_OF, now=NOW)
+        session.expire_all()
+        run = analysis.current_run(session)
+        assert run is not None and run.id == kept_id
+        assert session.get(ValueSnapshot, kept_snapshot) is not None
+        assert analysis.overview(session, CHAIN, ValuePeriod.last_12_months).members == 1
+    newer = analysis.refresh_tallies(session_factory, now=NOW)
+    snapshot.refresh(session_factory, as_of=AS_OF, now=NOW)
+    session.expire_all()
+    assert analysis.current_run(session).id == newer  # type: ignore[union-attr]
+    assert session.get(ValueSnapshot, kept_snapshot) is None  # gone once replaced
 
 
 def test_new_members_per_month(
