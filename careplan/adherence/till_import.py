@@ -425,6 +425,7 @@ class _Checked:
     lines: int = 0
     seen: Counter[str] = field(default_factory=Counter)
     members: set[int] = field(default_factory=set)
+    newest: dict[int, date] = field(default_factory=dict)  # each member's last day in the file
     known: _Known | None = None
     # Each member's newest points balance in the file: (day, line, balance).
     points: dict[int, tuple[date, int, int]] = field(default_factory=dict)
@@ -468,7 +469,10 @@ class _Checked:
                 continue
             if len(values) > len(_VARYING) - 1:  # the line carries a points balance
                 values = self._points(number, values)
-            self.members.add(values[0])
+            member_id, day = values[0], values[7]
+            self.members.add(member_id)
+            if member_id not in self.newest or day > self.newest[member_id]:
+                self.newest[member_id] = day
             good.append((*values, _key(row, self.seen)))
         self.lines += len(batch)
         return good
@@ -874,7 +878,7 @@ def _finish(
     if added:  # lines already there changed no supply, and no grade
         move_refill_steps(session, checked.members)
         refresh_grades(session, checked.members, actor, now)
-        last_seen.bought(session, checked.members)
+        last_seen.bought_on(session, checked.newest)
     _save_points(session, import_id, checked.points)
     return ImportResult(import_id=import_id, encoding=record.encoding, **counts)
 

@@ -6,10 +6,11 @@ completed step (the worklist, a lecture's check-in), a contact attempt."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime
+from typing import cast as typed
 
-from sqlalchemy import Date, cast, func, or_, select, update
+from sqlalchemy import Date, Table, bindparam, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from careplan.models import CarePlan, Checkpoint, CheckpointResult, ContactAttempt, Member, Purchase
@@ -46,6 +47,22 @@ def bought(session: Session, member_ids: Collection[int]) -> None:
             .values(last_seen_on=latest)
             .execution_options(synchronize_session=False)
         )
+
+
+def bought_on(session: Session, days: Mapping[int, date]) -> None:
+    """A till file's lines were written: each member's newest day in it, known from the
+    checking (one statement for the file, no lookup of the purchases: it runs in the
+    import's one write transaction, which the store's other writers wait for)."""
+    table = typed(Table, Member.__table__)
+    seen = table.c.last_seen_on
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("member"), or_(seen.is_(None), seen < bindparam("day")))
+        .values(last_seen_on=bindparam("day"))
+    )
+    rows = [{"member": member_id, "day": day} for member_id, day in sorted(days.items())]
+    if rows:
+        session.connection().execute(stmt, rows)
 
 
 def day_of(moment: datetime) -> date:
