@@ -432,6 +432,7 @@ FIELDS: dict[str, str] = {
     "store_code": N_("Store code"),
     "file": N_("File"),
     "days": N_("Period (days)"),
+    "inactive_days": N_("No purchase and no contact for (days)"),  # the long-inactive list
     "actor": N_("Who"),
     "capacity": N_("Seats"),
     "starts_at": N_("Starts"),

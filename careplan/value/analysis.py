@@ -453,7 +453,7 @@ class InactivePage:
 
 def checked_days(days: int) -> int:
     if not 30 <= days <= 3650:
-        raise InvalidInput(N_("a number of days from 30 to 3650"), field="days")
+        raise InvalidInput(N_("a number of days from 30 to 3650"), field="inactive_days")
     return days
 
 

@@ -104,7 +104,7 @@ def test_inactive_phones_for_the_manager_not_for_head_office(
     # what was typed, over the default's members; the CSV of it is refused outright.
     refused = client.get("/value/analysis/inactive?days=5")
     assert refused.status_code == 422 and 'role="alert"' in refused.text
-    assert "天数须在30到3650之间" in refused.text
+    assert "未消费且未联系的天数：天数须在30到3650之间" in refused.text  # the box's own name
     assert 'value="5" aria-invalid="true"' in refused.text
     assert "周淑珍" in refused.text  # the 180 days' list, as with no number given
     assert client.get("/value/analysis/inactive.csv?days=5").status_code == 422

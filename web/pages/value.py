@@ -104,7 +104,7 @@ def params(
     counted, refused = activity.DEFAULT_DAYS, None
     if wanted_days:
         try:
-            counted = analysis.checked_days(whole_number(wanted_days, "days"))
+            counted = analysis.checked_days(whole_number(wanted_days, "inactive_days"))
         except InvalidInput as error:
             refused = error
     return Params(
