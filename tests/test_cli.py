@@ -566,16 +566,14 @@ def test_serve_refuses_a_worker_count_out_of_range(served: list[dict[str, object
 def test_value_refresh_computes_the_snapshot_in_process(seeded_db: str):
     from careplan.models import MemberTallyRun, ValueSnapshot
 
-    def newest(model: type) -> tuple[int, object] | None:
-        engine = make_engine(seeded_db)
-        with make_session_factory(engine)() as s:
-            row = s.scalars(select(model).order_by(model.id.desc()).limit(1)).first()
-            found = (row.id, row.ready_at) if row else None
-        engine.dispose()
-        return found
-
     code, out = run("value", "refresh")
     assert code == 0 and "value snapshot" in out and "members bought" in out, out
-    fresh, tallies = newest(ValueSnapshot), newest(MemberTallyRun)
-    assert fresh is not None and fresh[1] is not None and f"value snapshot {fresh[0]}:" in out
-    assert tallies is not None and tallies[1] is not None  # the analysis counts follow it
+    engine = make_engine(seeded_db)
+    with make_session_factory(engine)() as s:
+        fresh = s.scalars(select(ValueSnapshot).order_by(ValueSnapshot.id.desc())).first()
+        run_ = s.scalars(select(MemberTallyRun).order_by(MemberTallyRun.id.desc())).first()
+        assert fresh is not None and fresh.ready_at is not None
+        assert f"value snapshot {fresh.id}:" in out
+        # The analysis counts follow it: complete, and made of this snapshot.
+        assert run_ is not None and run_.ready_at is not None and run_.snapshot_id == fresh.id
+    engine.dispose()

@@ -63,7 +63,8 @@ def record_purchases(
     session.flush()
     move_refill_steps(session, [member.id])  # the supply changed: so do refill dates
     refresh_grades(session, [member.id], actor, now)  # a second day bought: 20
-    last_seen.bought(session, [member.id])
+    if lines:
+        last_seen.saw(session, {member.id: max(data.purchased_on for data in lines)})
     return rows
 
 

@@ -878,7 +878,7 @@ def _finish(
     if added:  # lines already there changed no supply, and no grade
         move_refill_steps(session, checked.members)
         refresh_grades(session, checked.members, actor, now)
-        last_seen.bought_on(session, checked.newest)
+        last_seen.saw(session, checked.newest)
     _save_points(session, import_id, checked.points)
     return ImportResult(import_id=import_id, encoding=record.encoding, **counts)
 

@@ -325,12 +325,11 @@ def _joined(member: Member, rng: random.Random, before: date, now: datetime) -> 
     member.created_at = member.updated_at = now - timedelta(days=days, minutes=rng.randint(0, 600))
 
 
-def _new_member(
+def _plain_member(
     session: Session, actor: Actor, rng: random.Random, card: int, now: datetime
-) -> None:
-    """One member per clerk registered in the last three days, no plan yet, who agreed to
-    SMS: today's welcome messages are theirs."""
-    member = archive.create_member(
+) -> Member:
+    """A member registered with the essentials only: no health data, no plan."""
+    return archive.create_member(
         session, actor,
         MemberCreate(card_number=f"M{card}", name=rng.choice(SURNAMES) + rng.choice(GIVEN),
                      sex=rng.choice([Sex.female, Sex.male]),
@@ -338,6 +337,14 @@ def _new_member(
                      residential_area=rng.choice(AREAS)),
         now=now,
     )  # fmt: skip
+
+
+def _new_member(
+    session: Session, actor: Actor, rng: random.Random, card: int, now: datetime
+) -> None:
+    """One member per clerk registered in the last three days, no plan yet, who agreed to
+    SMS: today's welcome messages are theirs."""
+    member = _plain_member(session, actor, rng, card, now)
     member.created_at = member.updated_at = now - timedelta(hours=rng.randint(1, 60))
     consent.grant(session, actor, member.id, MessageChannel.sms, now=now)
 
@@ -347,14 +354,7 @@ def _lapsed_member(
 ) -> None:
     """One member per clerk who came once, long ago, and has not been back or called since:
     the long-inactive list's (长期未消费) to call."""
-    member = archive.create_member(
-        session, actor,
-        MemberCreate(card_number=f"M{card}", name=rng.choice(SURNAMES) + rng.choice(GIVEN),
-                     sex=rng.choice([Sex.female, Sex.male]),
-                     mobile=f"13{rng.randint(0, 9)}{rng.randint(10_000_000, 99_999_999)}",
-                     residential_area=rng.choice(AREAS)),
-        now=now,
-    )  # fmt: skip
+    member = _plain_member(session, actor, rng, card, now)
     bought = today - timedelta(days=rng.randint(200, 330))  # in the year, quiet for 180 days
     # Gifts bought once (ginseng, a blood-pressure meter for the family): the quadrant of
     # big baskets on few visits, whom a call might bring back.

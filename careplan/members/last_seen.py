@@ -15,44 +15,12 @@ from sqlalchemy.orm import Session
 
 from careplan.models import CarePlan, Checkpoint, CheckpointResult, ContactAttempt, Member, Purchase
 
-CHUNK = 500  # members per UPDATE: well under either database's limit of parameters
 
-
-def reached(session: Session, member_id: int, day: date) -> None:
-    """A step result or contact attempt of `day` was written for the member (a day
-    before the one kept changes nothing)."""
-    seen = Member.last_seen_on
-    session.execute(
-        update(Member)
-        .where(Member.id == member_id, or_(seen.is_(None), seen < day))
-        .values(last_seen_on=day)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def bought(session: Session, member_ids: Collection[int]) -> None:
-    """Purchases were written for these members (any days, in any order): each one's
-    last sign of life is at least their last purchase day."""
-    latest = (
-        select(func.max(Purchase.purchased_on))
-        .where(Purchase.member_id == Member.id)
-        .scalar_subquery()
-    )
-    seen = Member.last_seen_on
-    ids = sorted(set(member_ids))
-    for lo in range(0, len(ids), CHUNK):
-        session.execute(
-            update(Member)
-            .where(Member.id.in_(ids[lo : lo + CHUNK]), or_(seen.is_(None), seen < latest))
-            .values(last_seen_on=latest)
-            .execution_options(synchronize_session=False)
-        )
-
-
-def bought_on(session: Session, days: Mapping[int, date]) -> None:
-    """A till file's lines were written: each member's newest day in it, known from the
-    checking (one statement for the file, no lookup of the purchases: it runs in the
-    import's one write transaction, which the store's other writers wait for)."""
+def saw(session: Session, days: Mapping[int, date]) -> None:
+    """Records of these days were written for these members (member id → the newest day
+    among them): a purchase by hand or a till file's lines, a step result, a contact
+    attempt. One statement for them all, no lookup of the records; a day before the one
+    kept changes nothing, so the order they come in does not matter."""
     table = typed(Table, Member.__table__)
     seen = table.c.last_seen_on
     stmt = (

@@ -232,7 +232,7 @@ def complete_step(
     late = contacted_on >= cp.overdue_on
     result.checkpoint_id, result.contacted_on, result.late = cp.id, contacted_on, late
     session.add(result)
-    last_seen.reached(session, cp.plan.member_id, contacted_on)
+    last_seen.saw(session, {cp.plan.member_id: contacted_on})
     cp.state, cp.completed_on, cp.late, cp.call_back_at = (
         CheckpointState.done, contacted_on, late, None,
     )  # fmt: skip

@@ -161,7 +161,7 @@ def record_attempt(
         note=data.note,
     )
     session.add(attempt)
-    last_seen.reached(session, cp.plan.member_id, last_seen.day_of(now))
+    last_seen.saw(session, {cp.plan.member_id: last_seen.day_of(now)})
     cp.call_back_at = data.call_back_at
     flag_modified(cp, "call_back_at")  # the version moves on even when the time is the same
     if data.visit_on is not None:

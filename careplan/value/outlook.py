@@ -173,8 +173,7 @@ def _lock(session: Session, member: Member) -> None:
     (PostgreSQL: SELECT ... FOR UPDATE) before the live contact plan is read, so the later
     change stops the plan the earlier one made. SQLite has one writer at a time already
     (a write's BEGIN IMMEDIATE, careplan.db.begin_for_writing)."""
-    session.execute(select(Member.id).where(Member.id == member.id).with_for_update())
-    session.refresh(member)
+    session.refresh(member, with_for_update=True)
 
 
 def _change(member: Member, outlook: Outlook, reason: str, actor: Actor, now: datetime) -> None:
