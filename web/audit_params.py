@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
@@ -127,12 +128,19 @@ Audit = Annotated[AuditParams, Depends(audit_params)]
 Steps = Annotated[StepParams, Depends(step_params)]
 
 
+def disposition(filename: str, *, inline: bool = False) -> str:
+    """A download's Content-Disposition. The name goes as RFC 6266's UTF-8 `filename*`:
+    headers are Latin-1, and a name with a region (华东) or a member's name in it raised
+    in the server instead of downloading."""
+    return f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{quote(filename)}"
+
+
 def csv_response(filename: str, lines: Iterator[str]) -> StreamingResponse:
     return StreamingResponse(
         lines,
         media_type="text/csv; charset=utf-8",
         headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Disposition": disposition(filename),
             "Cache-Control": "no-store",
         },
     )

@@ -47,6 +47,11 @@ def test_head_office_sees_the_chain_binned_and_lists_without_phones(
     assert "全连锁" in page and "<rect" in page and "<circle" not in page
     assert "21 位会员有消费" in page
     listed = client.get("/value/spend/quadrant/hh.csv?scope=chain").text
+    # A region's name is Chinese: the download still goes, named in UTF-8 (RFC 6266).
+    region = client.get("/value/spend/tiers.csv?scope=region:华东")
+    assert region.status_code == 200
+    assert region.headers["content-disposition"] == (
+        "attachment; filename*=UTF-8''spend-tiers-region-%E5%8D%8E%E4%B8%9C-12m.csv")
     assert listed.count("\r\n") == 1 + 8 and "1380000" not in listed  # median ¥50 here
 
 

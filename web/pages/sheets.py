@@ -6,7 +6,6 @@ page shows progress."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -21,6 +20,7 @@ from careplan.staff import names_of, store_staff
 from careplan.stores import visible_stores
 from careplan.vocab import BatchState, Paper
 from web.access_log import looked
+from web.audit_params import disposition
 from web.deps import DbSession, Now
 from web.pages.common import Form, date_of, int_of, pages_router, redirect, text_of
 from web.routing import reads_first
@@ -35,12 +35,11 @@ INLINE_MAX = 3
 
 
 def pdf_response(pdf: bytes, filename: str, *, inline: bool = True) -> Response:
-    disposition = "inline" if inline else "attachment"
     return Response(
         pdf,
         media_type="application/pdf",
         headers={
-            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(filename)}",
+            "Content-Disposition": disposition(filename, inline=inline),
             # Health data: never kept by a shared browser or a proxy.
             "Cache-Control": "no-store",
         },

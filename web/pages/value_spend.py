@@ -154,16 +154,10 @@ def spend_page(
         "periods": PERIOD_NAMES, "quadrant_names": QUADRANT_NAMES, "filter_error": refused,
         "chart": _chart(visitor, view) if view and view.cuts.buyers else None,
         "may_refresh": may_refresh_value_snapshot(visitor.actor), "queued": queued,
-        "scope_value": _scope_value(scope),
+        "scope_value": scope.key,
         "tier_percent": (tiers.TIER_A_PERCENT, tiers.TIER_B_PERCENT),
     }  # fmt: skip
     return render(request, visitor, "value/spend.html", context)
-
-
-def _scope_value(scope: tiers.Scope) -> str:
-    if scope.kind == "store":
-        return f"store:{scope.store_id}"
-    return f"region:{scope.region}" if scope.kind == "region" else "chain"
 
 
 @pages.post("/value/spend/refresh")
@@ -191,7 +185,7 @@ def tiers_csv(asked: Query, visitor: User, session: DbSession) -> Response:
         rows = [[g.key, g.members, f"{g.member_share:.4f}", g.spend, f"{g.spend_share:.4f}",
                  g.threshold if g.threshold is not None else ""] for g in view.tiers]  # fmt: skip
         rows.append([_("No purchase"), view.no_purchase, "", "", "", ""])
-    name = f"spend-tiers-{_scope_value(scope).replace(':', '-')}-{period.value}.csv"
+    name = f"spend-tiers-{scope.key.replace(':', '-')}-{period.value}.csv"
     return csv_response(name, csv_export.csv_lines(header, rows))
 
 
@@ -206,7 +200,7 @@ def quadrant_csv(quadrant: str, asked: Query, visitor: User, session: DbSession)
               _("Tier"), _("Last purchase")]  # fmt: skip
     rows = ([m.member_id, m.name, m.owner, m.phone or "", m.spend, m.visits, m.tier,
              m.last_on.isoformat()] for m in found)  # fmt: skip
-    name = f"quadrant-{quadrant}-{_scope_value(scope).replace(':', '-')}-{period.value}.csv"
+    name = f"quadrant-{quadrant}-{scope.key.replace(':', '-')}-{period.value}.csv"
     return csv_response(name, csv_export.csv_lines(header, rows))
 
 
